@@ -1,0 +1,215 @@
+// KeyStore: every key sealgate trusts, held in a PKCS#11 token and used in place.
+//
+// Loads any PKCS#11 module by path (SoftHSM2 in tests, a vendor HSM or
+// libtpm2-pkcs11 in production) with the same code. Keys are found by label and
+// their handles cached; sessions come from a bounded pool that is safe to use from
+// many threads. Key material never leaves the token: there is no API that returns
+// a private or secret key's value.
+#pragma once
+
+#include <p11-kit/pkcs11.h>
+
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/encoding.h"
+#include "core/resource_ref.h"
+#include "core/result.h"
+#include "core/secret.h"
+
+namespace sealgate::hsm {
+
+// Error codes of this folder.
+namespace hsm_errc {
+inline constexpr const char* kModule = "HSM_MODULE";            // cannot load/initialise the module
+inline constexpr const char* kTokenNotFound = "HSM_TOKEN_NOT_FOUND";
+inline constexpr const char* kPin = "HSM_PIN";                  // PIN source unreadable/unsafe, or login refused
+inline constexpr const char* kKeyNotFound = "HSM_KEY_NOT_FOUND";
+inline constexpr const char* kKeyAmbiguous = "HSM_KEY_AMBIGUOUS";
+inline constexpr const char* kKeyExists = "HSM_KEY_EXISTS";
+inline constexpr const char* kUnsupported = "HSM_UNSUPPORTED";  // mechanism or key size the token lacks
+inline constexpr const char* kBusy = "HSM_BUSY";                // no session free within the wait
+inline constexpr const char* kDecrypt = "HSM_DECRYPT_FAILED";   // any AEAD failure: tag, AAD, IV
+inline constexpr const char* kBadInput = "HSM_BAD_INPUT";
+inline constexpr const char* kOperation = "HSM_ERROR";          // any other CK_RV
+}  // namespace hsm_errc
+
+// An Error carrying the CK_RV and the PKCS#11 function that returned it.
+Error pkcs11Error(const char* operation, CK_RV rv);
+
+// Where the user PIN comes from: a file (0600 or stricter) or an environment
+// variable — never argv.
+struct PinSource {
+  std::string file;
+  std::string envVar;
+};
+Result<Secret> readPin(const PinSource& source);
+
+struct KeyStoreConfig {
+  std::string modulePath;   // e.g. /usr/lib/softhsm/libsofthsm2.so
+  std::string tokenLabel;   // tokens are found by label: slot ids are not stable
+  PinSource pin;
+  std::size_t maxSessions = 8;
+  std::chrono::milliseconds sessionWait{2000};
+};
+
+enum class KeyKind { HmacSha256, EcP256, Aes256 };
+std::string_view keyKindName(KeyKind kind);
+
+// What `keys list` and the admin status show: labels, types, fingerprints and
+// attributes, never values.
+struct KeyInfo {
+  std::string label;
+  KeyKind kind{};
+  std::size_t bits = 0;
+  // EC: SHA-256 of the SubjectPublicKeyInfo (hex). Secret keys: key check value,
+  // the first 8 bytes (hex) of HMAC / AES-GCM(fixed IV) of "sealgate-key-check".
+  std::string fingerprint;
+  std::map<std::string, bool> attributes;  // CKA_* name without prefix -> value
+};
+
+struct TokenStatus {
+  std::string modulePath;
+  std::string tokenLabel;
+  std::string manufacturer;
+  std::string model;
+  std::string serial;
+  bool loggedIn = false;
+  std::size_t openSessions = 0;
+};
+
+enum class SignatureFormat { RawRS, Der };
+
+class KeyStore;
+
+// A session borrowed from the pool; returned (or closed if broken) on destruction.
+class SessionLease {
+ public:
+  SessionLease(KeyStore* owner, CK_SESSION_HANDLE h) : owner_(owner), handle_(h) {}
+  SessionLease(SessionLease&& o) noexcept : owner_(o.owner_), handle_(o.handle_), broken_(o.broken_) {
+    o.owner_ = nullptr;
+  }
+  SessionLease(const SessionLease&) = delete;
+  SessionLease& operator=(const SessionLease&) = delete;
+  SessionLease& operator=(SessionLease&&) = delete;
+  ~SessionLease();
+  CK_SESSION_HANDLE handle() const { return handle_; }
+  // Inspect a CK_RV: session-fatal codes mark the lease broken so it is closed.
+  void note(CK_RV rv);
+
+ private:
+  KeyStore* owner_;
+  CK_SESSION_HANDLE handle_;
+  bool broken_ = false;
+};
+
+class KeyStore {
+ public:
+  static Result<std::unique_ptr<KeyStore>> open(const KeyStoreConfig& config);
+  ~KeyStore();
+  KeyStore(const KeyStore&) = delete;
+  KeyStore& operator=(const KeyStore&) = delete;
+
+  // --- key ceremonies ---------------------------------------------------------
+  // Every attribute is set explicitly (SoftHSM turns unset usage flags on):
+  // token, private, sensitive, non-extractable, only the usage flags needed,
+  // not modifiable, not copyable.
+  Result<void> generateHmacKey(const std::string& label, std::size_t bytes = 32);
+  Result<void> generateEcP256Key(const std::string& label);
+  Result<void> generateAes256Key(const std::string& label);
+  // Imports existing key material (migration, known-answer tests) with the same
+  // attributes as generated keys: afterwards it is as unextractable as they are.
+  Result<void> importHmacKey(const std::string& label, const Secret& value);
+  Result<void> importAesKey(const std::string& label, const Secret& value);
+  Result<void> destroyKey(const std::string& label);
+
+  // --- operations -------------------------------------------------------------
+  Result<Mac256> hmacSha256(const std::string& label, std::span<const std::uint8_t> data);
+  // ECDSA P-256 over SHA-256(data); the hash is computed here (no CKM_ECDSA_SHA256 in SoftHSM).
+  Result<Bytes> signEcdsaP256(const std::string& label, std::span<const std::uint8_t> data,
+                              SignatureFormat format);
+  // DER SubjectPublicKeyInfo of an EC key's public half.
+  Result<Bytes> publicKeyDer(const std::string& label);
+  // AES-256-GCM with a 12-byte IV and 128-bit tag; returns ciphertext || tag.
+  Result<Bytes> aesGcmEncrypt(const std::string& label, std::span<const std::uint8_t> iv,
+                              std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext);
+  // Any failure (bad tag, AAD, IV) is HSM_DECRYPT_FAILED; plaintext only in a Secret.
+  Result<Secret> aesGcmDecrypt(const std::string& label, std::span<const std::uint8_t> iv,
+                               std::span<const std::uint8_t> aad, std::span<const std::uint8_t> ciphertextAndTag);
+
+  // --- inspection -------------------------------------------------------------
+  Result<std::vector<KeyInfo>> listKeys();
+  Result<KeyInfo> keyInfo(const std::string& label);
+  // The highest N among labels `<prefix>-vN` (e.g. "sealgate-ref-hmac").
+  Result<unsigned> activeVersion(const std::string& prefix);
+  // Token reachable and logged in, bypassing caches (for /readyz).
+  Result<TokenStatus> status();
+  bool supportsMechanism(CK_MECHANISM_TYPE mechanism) const;
+
+  // Lower layer, for tests and benchmarks that compare against raw PKCS#11.
+  CK_FUNCTION_LIST* functions() const { return fns_; }
+  Result<SessionLease> acquireSession();
+  Result<CK_OBJECT_HANDLE> findKey(CK_SESSION_HANDLE session, const std::string& label,
+                                   CK_OBJECT_CLASS cls, bool useCache = true);
+  const KeyStoreConfig& config() const { return config_; }
+
+ private:
+  friend class SessionLease;
+  KeyStore() = default;
+  Result<CK_SESSION_HANDLE> openLoggedInSession();
+  void release(CK_SESSION_HANDLE h, bool broken);
+  void forgetHandle(const std::string& label, CK_OBJECT_CLASS cls);
+  Result<void> requireMechanism(CK_MECHANISM_TYPE mechanism, const char* name) const;
+  Result<void> requireAbsent(CK_SESSION_HANDLE session, const std::string& label);
+  Result<void> createSecretKey(const std::string& label, CK_KEY_TYPE type, const Secret& value,
+                               bool forMac);
+  Result<KeyInfo> describe(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE h);
+  void addFingerprint(KeyInfo& info);
+  template <typename Fn>
+  auto withKey(const std::string& label, CK_OBJECT_CLASS cls, Fn&& fn)
+      -> decltype(fn(std::declval<SessionLease&>(), CK_OBJECT_HANDLE{}));
+
+  KeyStoreConfig config_;
+  std::shared_ptr<void> module_;  // keeps the dlopen'ed, initialised module alive
+  CK_FUNCTION_LIST* fns_ = nullptr;
+  CK_SLOT_ID slot_ = 0;
+  Secret pin_;
+  std::vector<CK_MECHANISM_TYPE> mechanisms_;
+
+  std::mutex poolMu_;
+  std::condition_variable poolCv_;
+  std::vector<CK_SESSION_HANDLE> idle_;
+  std::size_t open_ = 0;
+
+  std::mutex cacheMu_;
+  std::map<std::pair<std::string, CK_OBJECT_CLASS>, CK_OBJECT_HANDLE> handles_;
+};
+
+// Initialises a fresh token on the first free slot of `modulePath` (dev-init and
+// tests): sets its label, SO PIN and user PIN.
+Result<void> initializeToken(const std::string& modulePath, const std::string& label,
+                             const Secret& soPin, const Secret& userPin);
+
+// resource_ref's KeyedMac backed by the HSM key `sealgate-ref-hmac-v<version>`.
+class HsmRefMac : public KeyedMac {
+ public:
+  HsmRefMac(KeyStore& store, unsigned version);
+  Result<Mac256> mac(std::string_view data) override;
+  unsigned keyVersion() const override { return version_; }
+
+ private:
+  KeyStore& store_;
+  unsigned version_;
+  std::string label_;
+};
+
+}  // namespace sealgate::hsm

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian package sealgate needs to build, run and test.
+# Idempotent; run as root on Debian 12. Names everything it uses: nothing may
+# rely on what happens to be installed on the machine.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  g++ cmake ninja-build pkg-config clang-14 libclang-rt-14-dev
+  # PKCS#11: SoftHSM2, opensc's pkcs11-tool, libp11 + the OpenSSL pkcs11 engine
+  softhsm2 opensc libp11-kit-dev libp11-dev libengine-pkcs11-openssl
+  # libraries
+  libssl-dev openssl libpoco-dev libsodium-dev nlohmann-json3-dev libspdlog-dev
+  libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # test and demo tools
+  curl python3 python3-cryptography procps iproute2
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: missing packages: ${missing[*]}; run as root" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+fi

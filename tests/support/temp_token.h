@@ -1,0 +1,25 @@
+// Test support: fresh SoftHSM2 tokens in a temporary directory.
+//
+// SoftHSM reads SOFTHSM2_CONF once per process (at C_Initialize), so every token
+// of a test process lives in one per-process directory, removed at exit.
+#pragma once
+
+#include <string>
+
+#include "hsm/key_store.h"
+
+namespace sealgate::testing {
+
+inline constexpr const char* kSoftHsmModule = "/usr/lib/softhsm/libsofthsm2.so";
+
+// The per-process scratch directory (created on first use, removed at exit).
+const std::string& scratchDir();
+
+// Initialises a new token labelled `label` (user PIN in a 0600 file) and returns
+// the config to open it.
+hsm::KeyStoreConfig createToken(const std::string& label);
+
+// Opens `createToken(label)`, aborting the test binary on failure.
+std::unique_ptr<hsm::KeyStore> openFreshToken(const std::string& label);
+
+}  // namespace sealgate::testing
