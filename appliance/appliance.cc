@@ -1,0 +1,179 @@
+#include "appliance/appliance.h"
+
+#include "appliance/logging.h"
+#include "core/secret_uri.h"
+
+namespace sealgate::appliance {
+
+using nlohmann::json;
+
+Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
+  std::unique_ptr<Appliance> app(new Appliance());
+  app->config_ = config;
+  hsm::KeyStoreConfig ks;
+  ks.modulePath = config.hsm.module;
+  ks.tokenLabel = config.hsm.tokenLabel;
+  ks.pin = {config.hsm.pinFile, config.hsm.pinEnv};
+  ks.maxSessions = config.hsm.maxSessions;
+  auto keys = hsm::KeyStore::open(ks);
+  if (!keys) return std::move(keys).takeError();
+  app->keys_ = std::move(*keys);
+
+  unsigned refVersion = config.hsm.refKeyVersion;
+  if (refVersion == 0) {
+    auto v = app->keys_->activeVersion(kRefKeyPrefix);
+    if (!v) return std::move(v).takeError();
+    refVersion = *v;
+  }
+  app->refMac_ = std::make_unique<hsm::HsmRefMac>(*app->keys_, refVersion);
+  app->refs_ = std::make_unique<ResourceRefs>(*app->refMac_, 100000);
+
+  auto pin = hsm::readPin(ks.pin);
+  if (!pin) return std::move(pin).takeError();
+  auto engine = hsm::Pkcs11Engine::load(config.hsm.module, *pin);
+  if (!engine) return std::move(engine).takeError();
+  app->engine_ = std::move(*engine);
+  auto tlsKey = app->engine_->privateKey(config.hsm.tokenLabel, config.hsm.tlsKeyLabel);
+  if (!tlsKey) return std::move(tlsKey).takeError();
+  app->tlsKey_ = std::move(*tlsKey);
+
+  auto pep = Listener::create(ListenerKind::Pep, config.pep, config.limits, app->tlsKey_.get(), app->pepRoutes());
+  if (!pep) return std::move(pep).takeError();
+  app->pep_ = std::move(*pep);
+  auto admin =
+      Listener::create(ListenerKind::Admin, config.admin, config.limits, app->tlsKey_.get(), app->adminRoutes());
+  if (!admin) return std::move(admin).takeError();
+  app->admin_ = std::move(*admin);
+  app->pep_->start();
+  app->admin_->start();
+  logEvent(LogLevel::Info, "started",
+           {{"name", config.name},
+            {"pep_port", app->pepPort()},
+            {"admin_port", app->adminPort()},
+            {"token", config.hsm.tokenLabel},
+            {"ref_key_version", refVersion}});
+  return app;
+}
+
+Appliance::~Appliance() { stop(); }
+
+void Appliance::stop() {
+  // Listeners first (they use the TLS key and the key store), then the engine.
+  if (pep_) pep_->stop();
+  if (admin_) admin_->stop();
+  pep_.reset();
+  admin_.reset();
+}
+
+std::vector<Route> Appliance::commonRoutes() {
+  return {
+      Route{"GET", "/healthz", Access::AnyClient, {}, false,
+            [](Request&) -> HandlerResult { return Response{200, json{{"status", "ok"}}}; }},
+      Route{"GET", "/readyz", Access::AnyClient, {}, false, [this](Request&) { return readiness(); }},
+      Route{"GET", "/v1/openapi.json", Access::AnyClient, {}, false,
+            [](Request&) -> HandlerResult {
+              Response r;
+              r.rawBody = kOpenApiJson;
+              return r;
+            }},
+  };
+}
+
+std::vector<Route> Appliance::pepRoutes() {
+  auto routes = commonRoutes();
+  routes.push_back(Route{"POST", "/v1/uris/canonicalize", Access::Service, {}, true,
+                         [this](Request& r) { return canonicalize(r); }});
+  return routes;
+}
+
+std::vector<Route> Appliance::adminRoutes() {
+  auto routes = commonRoutes();
+  routes.push_back(Route{"GET", "/admin/v1/status", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request&) { return adminStatus(); }});
+  return routes;
+}
+
+HandlerResult Appliance::readiness() {
+  json checks = json::object();
+  bool ready = true;
+  auto status = keys_->status();
+  if (!status || !status->loggedIn) {
+    ready = false;
+    checks["hsm"] = {{"status", "fail"}, {"code", status ? "HSM_NOT_LOGGED_IN" : status.error().code}};
+  } else {
+    // Look every key up afresh (no handle cache): a deleted key makes us unready.
+    json missing = json::array();
+    std::optional<std::string> sessionError;
+    {
+      auto lease = keys_->acquireSession();
+      if (!lease) {
+        sessionError = lease.error().code;
+      } else {
+        const std::string refLabel = std::string(kRefKeyPrefix) + "-v" + std::to_string(refMac_->keyVersion());
+        for (auto [label, cls] : {std::pair{refLabel, CKO_SECRET_KEY}, std::pair{std::string(kKekLabel), CKO_SECRET_KEY},
+                                  std::pair{config_.hsm.tlsKeyLabel, CKO_PRIVATE_KEY}}) {
+          if (!keys_->findKey(lease->handle(), label, cls, false)) missing.push_back(label);
+        }
+      }
+    }
+    if (!sessionError) {
+      for (const char* prefix : {kGrantKeyPrefix, kAuditKeyPrefix}) {
+        if (!keys_->activeVersion(prefix)) missing.push_back(std::string(prefix) + "-vN");
+      }
+    }
+    if (sessionError) {
+      ready = false;
+      checks["hsm"] = {{"status", "fail"}, {"code", *sessionError}};
+    } else if (missing.empty()) {
+      checks["hsm"] = {{"status", "ok"}};
+    } else {
+      ready = false;
+      checks["hsm"] = {{"status", "fail"}, {"code", "HSM_KEY_MISSING"}, {"missing", missing}};
+    }
+  }
+  return Response{ready ? 200 : 503, json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}}};
+}
+
+HandlerResult Appliance::canonicalize(Request& request) {
+  if (auto err = checkFields(request.body, {"uri"}, {"uri"})) return *err;
+  if (!request.body["uri"].is_string()) return HttpError{400, "INVALID_REQUEST", "'uri' must be a string"};
+  auto uri = SecretUri::parse(request.body["uri"].get<std::string>());
+  if (!uri) return HttpError{400, uri.error().code, uri.error().message};
+  if (auto guard = uri->checkTenant(request.identity.tenant); !guard) {
+    return HttpError{403, guard.error().code, guard.error().message};
+  }
+  auto ref = refs_->of(*uri);
+  if (!ref) {
+    logEvent(LogLevel::Error, "hsm_failure",
+             {{"correlation_id", request.correlationId}, {"operation", "resource_ref"}, {"error", ref.error().describe()}});
+    return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not compute the resource_ref"};
+  }
+  return Response{200, json{{"canonical", uri->canonical()}, {"arn", uri->arn()}, {"resource_ref", *ref}}};
+}
+
+HandlerResult Appliance::adminStatus() {
+  json hsmJson = {{"module", config_.hsm.module}};
+  auto status = keys_->status();
+  if (status) {
+    hsmJson["token"] = {{"label", status->tokenLabel},     {"manufacturer", status->manufacturer},
+                        {"model", status->model},          {"serial", status->serial},
+                        {"logged_in", status->loggedIn},   {"open_sessions", status->openSessions}};
+  } else {
+    hsmJson["error"] = status.error().code;
+  }
+  json keyList = json::array();
+  if (auto keys = keys_->listKeys()) {
+    for (const auto& k : *keys) {
+      keyList.push_back({{"label", k.label},
+                         {"type", std::string(hsm::keyKindName(k.kind))},
+                         {"bits", k.bits},
+                         {"fingerprint", k.fingerprint},
+                         {"attributes", k.attributes}});
+    }
+  }
+  hsmJson["keys"] = keyList;
+  hsmJson["ref_key_version"] = refMac_->keyVersion();
+  return Response{200, json{{"name", config_.name}, {"hsm", hsmJson}}};
+}
+
+}  // namespace sealgate::appliance

@@ -1,0 +1,51 @@
+// The running appliance: the HSM key store, the TLS key, and both listeners with
+// their routes.
+#pragma once
+
+#include <memory>
+
+#include "appliance/config.h"
+#include "appliance/http_server.h"
+#include "core/resource_ref.h"
+#include "hsm/key_store.h"
+#include "hsm/tls_engine.h"
+
+namespace sealgate::appliance {
+
+class Appliance {
+ public:
+  static Result<std::unique_ptr<Appliance>> start(const Config& config);
+  ~Appliance();
+  void stop();
+  std::uint16_t pepPort() const { return pep_ ? pep_->port() : 0; }
+  std::uint16_t adminPort() const { return admin_ ? admin_->port() : 0; }
+
+ private:
+  Appliance() = default;
+  std::vector<Route> pepRoutes();
+  std::vector<Route> adminRoutes();
+  std::vector<Route> commonRoutes();
+  HandlerResult readiness();
+  HandlerResult canonicalize(Request& request);
+  HandlerResult adminStatus();
+
+  Config config_;
+  std::unique_ptr<hsm::KeyStore> keys_;
+  std::unique_ptr<hsm::Pkcs11Engine> engine_;
+  hsm::EvpPkeyPtr tlsKey_;
+  std::unique_ptr<hsm::HsmRefMac> refMac_;
+  std::unique_ptr<ResourceRefs> refs_;
+  std::unique_ptr<Listener> pep_;
+  std::unique_ptr<Listener> admin_;
+};
+
+// The keys an appliance needs, by label prefix or label (DESIGN.md, "Keys").
+inline constexpr const char* kRefKeyPrefix = "sealgate-ref-hmac";
+inline constexpr const char* kGrantKeyPrefix = "sealgate-grant-es256";
+inline constexpr const char* kAuditKeyPrefix = "sealgate-audit-es256";
+inline constexpr const char* kKekLabel = "sealgate-kek";
+
+// The OpenAPI document (docs/openapi.json), embedded at build time.
+extern const char* const kOpenApiJson;
+
+}  // namespace sealgate::appliance

@@ -1,0 +1,148 @@
+#include "appliance/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace sealgate::appliance {
+namespace {
+
+using nlohmann::json;
+
+Error configError(const std::string& message) { return makeError("CONFIG_INVALID", message); }
+
+// Reads one section, rejecting unknown keys and wrong types.
+class Section {
+ public:
+  Section(const json& j, std::string path) : j_(j), path_(std::move(path)) {}
+
+  Result<void> allowOnly(std::initializer_list<const char*> keys) const {
+    if (!j_.is_object()) return configError(path_ + " must be an object");
+    std::set<std::string> allowed(keys.begin(), keys.end());
+    for (const auto& [k, v] : j_.items()) {
+      if (!allowed.count(k)) return configError("unknown setting " + path_ + "." + k);
+    }
+    return Ok{};
+  }
+  Result<void> str(const char* key, std::string& out) const {
+    if (!j_.contains(key)) return Ok{};
+    if (!j_[key].is_string()) return configError(path_ + "." + key + " must be a string");
+    out = j_[key].get<std::string>();
+    return Ok{};
+  }
+  template <typename N>
+  Result<void> num(const char* key, N& out, std::uint64_t min, std::uint64_t max) const {
+    if (!j_.contains(key)) return Ok{};
+    if (!j_[key].is_number_unsigned()) return configError(path_ + "." + key + " must be a non-negative integer");
+    auto v = j_[key].get<std::uint64_t>();
+    if (v < min || v > max) {
+      return configError(path_ + "." + key + " must be in " + std::to_string(min) + ".." + std::to_string(max));
+    }
+    out = static_cast<N>(v);
+    return Ok{};
+  }
+  Result<void> millis(const char* key, std::chrono::milliseconds& out, std::uint64_t min, std::uint64_t max) const {
+    std::uint64_t v = static_cast<std::uint64_t>(out.count());
+    SEALGATE_TRY(num(key, v, min, max));
+    out = std::chrono::milliseconds(v);
+    return Ok{};
+  }
+  Section sub(const char* key) const { return Section(j_.contains(key) ? j_[key] : kEmpty(), path_ + "." + key); }
+
+ private:
+  static const json& kEmpty() {
+    static const json empty = json::object();
+    return empty;
+  }
+  const json& j_;
+  std::string path_;
+};
+
+Result<void> readListener(const Section& s, ListenerConfig& l) {
+  SEALGATE_TRY(s.allowOnly({"listen", "ca_file", "cert_file", "public_url"}));
+  SEALGATE_TRY(s.str("listen", l.listen));
+  SEALGATE_TRY(s.str("ca_file", l.caFile));
+  SEALGATE_TRY(s.str("cert_file", l.certFile));
+  SEALGATE_TRY(s.str("public_url", l.publicUrl));
+  return Ok{};
+}
+
+void resolve(std::string& path, const std::string& baseDir) {
+  if (!path.empty() && !std::filesystem::path(path).is_absolute()) {
+    path = (std::filesystem::path(baseDir) / path).lexically_normal().string();
+  }
+}
+
+}  // namespace
+
+Result<Config> Config::parse(const std::string& text, const std::string& baseDir) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
+  if (j.is_discarded()) return configError("the configuration is not valid JSON");
+  Config c;
+  Section root(j, "config");
+  SEALGATE_TRY(root.allowOnly({"name", "pep", "admin", "hsm", "limits", "data_dir", "log"}));
+  SEALGATE_TRY(root.str("name", c.name));
+  SEALGATE_TRY(root.str("data_dir", c.dataDir));
+  SEALGATE_TRY(readListener(root.sub("pep"), c.pep));
+  SEALGATE_TRY(readListener(root.sub("admin"), c.admin));
+
+  Section hsm = root.sub("hsm");
+  SEALGATE_TRY(hsm.allowOnly({"module", "token_label", "pin_file", "pin_env", "softhsm2_conf", "max_sessions",
+                              "tls_key_label", "ref_key_version"}));
+  SEALGATE_TRY(hsm.str("module", c.hsm.module));
+  SEALGATE_TRY(hsm.str("token_label", c.hsm.tokenLabel));
+  SEALGATE_TRY(hsm.str("pin_file", c.hsm.pinFile));
+  SEALGATE_TRY(hsm.str("pin_env", c.hsm.pinEnv));
+  SEALGATE_TRY(hsm.str("softhsm2_conf", c.hsm.softhsm2Conf));
+  SEALGATE_TRY(hsm.num("max_sessions", c.hsm.maxSessions, 1, 1024));
+  SEALGATE_TRY(hsm.str("tls_key_label", c.hsm.tlsKeyLabel));
+  SEALGATE_TRY(hsm.num("ref_key_version", c.hsm.refKeyVersion, 0, 1000000));
+
+  Section limits = root.sub("limits");
+  SEALGATE_TRY(limits.allowOnly({"max_body_bytes", "request_deadline_ms", "keepalive_timeout_ms", "max_connections",
+                                 "worker_threads"}));
+  SEALGATE_TRY(limits.num("max_body_bytes", c.limits.maxBodyBytes, 256, 16 * 1024 * 1024));
+  SEALGATE_TRY(limits.millis("request_deadline_ms", c.limits.requestDeadline, 100, 600000));
+  SEALGATE_TRY(limits.millis("keepalive_timeout_ms", c.limits.keepAliveTimeout, 100, 600000));
+  SEALGATE_TRY(limits.num("max_connections", c.limits.maxConnections, 1, 100000));
+  SEALGATE_TRY(limits.num("worker_threads", c.limits.workerThreads, 1, 1024));
+  if (c.limits.keepAliveTimeout >= c.limits.requestDeadline) {
+    return configError("limits.keepalive_timeout_ms must be below limits.request_deadline_ms");
+  }
+  if (c.limits.workerThreads > c.limits.maxConnections) {
+    return configError("limits.worker_threads must not exceed limits.max_connections");
+  }
+
+  Section log = root.sub("log");
+  SEALGATE_TRY(log.allowOnly({"level", "file"}));
+  SEALGATE_TRY(log.str("level", c.logLevel));
+  SEALGATE_TRY(log.str("file", c.logFile));
+  static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (!kLevels.count(c.logLevel)) return configError("log.level must be one of trace, debug, info, warn, error");
+
+  if (!c.hsm.pinFile.empty() && !c.hsm.pinEnv.empty()) {
+    return configError("set hsm.pin_file or hsm.pin_env, not both");
+  }
+  if (c.hsm.pinFile.empty() && c.hsm.pinEnv.empty()) return configError("hsm.pin_file or hsm.pin_env is required");
+  for (auto* l : {&c.pep, &c.admin}) {
+    if (l->caFile.empty() || l->certFile.empty()) {
+      return configError("pep and admin need ca_file and cert_file");
+    }
+  }
+  for (std::string* p : {&c.pep.caFile, &c.pep.certFile, &c.admin.caFile, &c.admin.certFile, &c.hsm.pinFile,
+                         &c.hsm.softhsm2Conf, &c.dataDir, &c.logFile}) {
+    resolve(*p, baseDir);
+  }
+  return c;
+}
+
+Result<Config> Config::load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return configError("cannot read configuration file " + path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto base = std::filesystem::absolute(path).parent_path().string();
+  return parse(text, base);
+}
+
+}  // namespace sealgate::appliance

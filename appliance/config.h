@@ -1,0 +1,55 @@
+// sealgated's configuration: a JSON file (comments allowed) over embedded
+// defaults. Unknown keys are rejected so a typo never silently weakens a setting.
+// Reference: docs/CONFIG.md.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "core/result.h"
+
+namespace sealgate::appliance {
+
+struct ListenerConfig {
+  std::string listen;     // host:port
+  std::string caFile;     // PEM bundle that client certificates must chain to
+  std::string certFile;   // server certificate (its key is the HSM's tls key)
+  std::string publicUrl;  // optional, for DPoP htu checks
+};
+
+struct HsmSettings {
+  std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string tokenLabel = "sealgate";
+  std::string pinFile;
+  std::string pinEnv;
+  std::string softhsm2Conf;  // exported as SOFTHSM2_CONF before the module loads
+  std::size_t maxSessions = 8;
+  std::string tlsKeyLabel = "sealgate-tls";
+  unsigned refKeyVersion = 0;  // 0: the highest sealgate-ref-hmac-vN present
+};
+
+struct Limits {
+  std::size_t maxBodyBytes = 64 * 1024;
+  std::chrono::milliseconds requestDeadline{10000};
+  std::chrono::milliseconds keepAliveTimeout{5000};
+  std::size_t maxConnections = 64;  // accepted and queued connections beyond this are refused
+  std::size_t workerThreads = 16;
+};
+
+struct Config {
+  std::string name = "sealgate";  // iss/aud of grants, checkpoint origin
+  ListenerConfig pep{"127.0.0.1:8443", "", "", ""};
+  ListenerConfig admin{"127.0.0.1:9443", "", "", ""};
+  HsmSettings hsm;
+  Limits limits;
+  std::string dataDir;
+  std::string logLevel = "info";
+  std::string logFile;  // empty: stderr
+
+  // Parses `text`; relative paths are resolved against `baseDir`.
+  static Result<Config> parse(const std::string& text, const std::string& baseDir);
+  static Result<Config> load(const std::string& path);
+};
+
+}  // namespace sealgate::appliance

@@ -1,0 +1,60 @@
+#include "appliance/config.h"
+
+#include <gtest/gtest.h>
+
+namespace sealgate::appliance {
+namespace {
+
+const char* kMinimal = R"({
+  // comments are allowed
+  "pep": {"ca_file": "pki/ca.pem", "cert_file": "pki/server.pem"},
+  "admin": {"ca_file": "/abs/ca.pem", "cert_file": "pki/server.pem"},
+  "hsm": {"pin_file": "hsm.pin"}
+})";
+
+TEST(Config, EmbeddedDefaultsAndRelativePaths) {
+  auto c = Config::parse(kMinimal, "/etc/sealgate");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->pep.listen, "127.0.0.1:8443");
+  EXPECT_EQ(c->admin.listen, "127.0.0.1:9443");
+  EXPECT_EQ(c->pep.caFile, "/etc/sealgate/pki/ca.pem");
+  EXPECT_EQ(c->admin.caFile, "/abs/ca.pem");
+  EXPECT_EQ(c->hsm.pinFile, "/etc/sealgate/hsm.pin");
+  EXPECT_EQ(c->hsm.module, "/usr/lib/softhsm/libsofthsm2.so");
+  EXPECT_EQ(c->limits.maxBodyBytes, 65536u);
+  EXPECT_EQ(c->limits.requestDeadline.count(), 10000);
+}
+
+TEST(Config, RejectsUnknownKeysWrongTypesAndBadRanges) {
+  struct Case {
+    const char* text;
+    const char* needle;
+  } cases[] = {
+      {R"({"pep": {"ca_file": "a", "cert_file": "b", "lisen": "x"}})", "pep.lisen"},
+      {R"({"unknown": 1})", "config.unknown"},
+      {R"({"limits": {"max_body_bytes": "big"}})", "max_body_bytes"},
+      {R"({"limits": {"max_body_bytes": 10}})", "max_body_bytes"},
+      {R"({"limits": {"request_deadline_ms": -5}})", "request_deadline_ms"},
+      {R"({"limits": {"keepalive_timeout_ms": 20000}})", "keepalive_timeout_ms"},
+      {R"({"limits": {"worker_threads": 100, "max_connections": 10}})", "worker_threads"},
+      {R"({"log": {"level": "loud"}})", "log.level"},
+      {R"({"hsm": {"pin_file": "a", "pin_env": "B"}})", "not both"},
+      {R"({"hsm": 5})", "hsm must be an object"},
+      {R"({not json)", "not valid JSON"},
+  };
+  for (const auto& c : cases) {
+    auto r = Config::parse(c.text, "/x");
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_EQ(r.error().code, "CONFIG_INVALID");
+    EXPECT_NE(r.error().message.find(c.needle), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(Config, RequiresAPinSourceAndListenerFiles) {
+  EXPECT_FALSE(Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"}})", "/").ok());
+  EXPECT_FALSE(Config::parse(R"({"hsm": {"pin_env": "P"}})", "/").ok());
+  EXPECT_TRUE(Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"}, "hsm": {"pin_env": "P"}})", "/").ok());
+}
+
+}  // namespace
+}  // namespace sealgate::appliance

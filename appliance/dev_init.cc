@@ -1,0 +1,158 @@
+#include "appliance/dev_init.h"
+
+#include <openssl/rand.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "appliance/pki.h"
+#include "core/encoding.h"
+#include "hsm/key_store.h"
+
+namespace sealgate::appliance {
+namespace fs = std::filesystem;
+
+const std::vector<std::pair<std::string, std::string>>& devClients() {
+  static const std::vector<std::pair<std::string, std::string>> clients{
+      {"acme-payments", "spiffe://acme/payments"},
+      {"globex-billing", "spiffe://globex/billing"},
+      {"admin", "spiffe://sealgate-admin/admin/admin"},
+      {"auditor", "spiffe://sealgate-admin/auditor/auditor"},
+      {"approver-1", "spiffe://sealgate-admin/approver/approver-1"},
+      {"approver-2", "spiffe://sealgate-admin/approver/approver-2"},
+      {"approver-3", "spiffe://sealgate-admin/approver/approver-3"},
+  };
+  return clients;
+}
+
+namespace {
+
+Error initError(const std::string& what) { return makeError("DEV_INIT", what); }
+
+Result<Secret> randomPinFile(const std::string& path) {
+  unsigned char raw[16];
+  if (RAND_bytes(raw, sizeof raw) != 1) return initError("no randomness for a PIN");
+  std::string pin = hexLower(raw);
+  secureWipe(raw, sizeof raw);
+  {
+    std::ofstream out(path);
+    out << pin << "\n";
+    if (!out) return initError("cannot write " + path);
+  }
+  chmod(path.c_str(), 0600);
+  auto secret = Secret::copyFrom(pin);
+  secureWipe(pin.data(), pin.size());
+  return secret;
+}
+
+const char* kConfigTemplate = R"({
+  // sealgate development instance, written by `sealgate dev-init`.
+  // Every setting not given here takes its embedded default (docs/CONFIG.md).
+  // Relative paths are relative to this file.
+  "name": "sealgate-dev",
+  "pep": {
+    "listen": "127.0.0.1:8443",
+    "ca_file": "pki/ca.pem",
+    "cert_file": "pki/server.pem"
+  },
+  "admin": {
+    "listen": "127.0.0.1:9443",
+    "ca_file": "pki/ca.pem",
+    "cert_file": "pki/server.pem"
+  },
+  "hsm": {
+    "module": "@MODULE@",
+    "token_label": "sealgate-dev",
+    "pin_file": "hsm.pin",
+    "softhsm2_conf": "softhsm2.conf"
+  },
+  "data_dir": ".",
+  "log": { "level": "info" }
+}
+)";
+
+}  // namespace
+
+Result<void> devInit(const DevInitOptions& options) {
+  if (options.dir.empty()) return initError("--dir is required");
+  const fs::path dir = fs::absolute(options.dir);
+  const fs::path conf = dir / "sealgated.conf";
+  std::error_code ec;
+  if (fs::exists(conf)) {
+    if (!options.force) return initError(conf.string() + " exists; pass --force to replace the instance");
+    // Remove only what dev-init creates: never a user's other files.
+    for (const char* p : {"sealgated.conf", "softhsm2.conf", "hsm.pin", "hsm-so.pin", "tokens", "pki", "state", "kv",
+                          "audit"}) {
+      fs::remove_all(dir / p, ec);
+    }
+  }
+  for (const char* sub : {"", "tokens", "pki", "pki/clients", "state", "kv", "audit"}) {
+    fs::create_directories(dir / sub, ec);
+    if (ec) return initError("cannot create " + (dir / sub).string() + ": " + ec.message());
+    chmod((dir / sub).c_str(), 0700);
+  }
+
+  // SoftHSM2 reads its config at C_Initialize: export it before the module loads.
+  const fs::path hsmConf = dir / "softhsm2.conf";
+  {
+    std::ofstream out(hsmConf);
+    out << "directories.tokendir = " << (dir / "tokens").string() << "\n"
+        << "objectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n";
+    if (!out) return initError("cannot write " + hsmConf.string());
+  }
+  setenv("SOFTHSM2_CONF", hsmConf.c_str(), 1);
+
+  auto soPin = randomPinFile((dir / "hsm-so.pin").string());
+  if (!soPin) return std::move(soPin).takeError();
+  auto userPin = randomPinFile((dir / "hsm.pin").string());
+  if (!userPin) return std::move(userPin).takeError();
+  SEALGATE_TRY(hsm::initializeToken(options.module, kDevTokenLabel, *soPin, *userPin));
+
+  hsm::KeyStoreConfig ksConfig;
+  ksConfig.modulePath = options.module;
+  ksConfig.tokenLabel = kDevTokenLabel;
+  ksConfig.pin.file = (dir / "hsm.pin").string();
+  auto ks = hsm::KeyStore::open(ksConfig);
+  if (!ks) return std::move(ks).takeError();
+  for (const auto& label : kDevHmacKeys) SEALGATE_TRY((*ks)->generateHmacKey(label));
+  for (const auto& label : kDevEcKeys) SEALGATE_TRY((*ks)->generateEcP256Key(label));
+  for (const auto& label : kDevAesKeys) SEALGATE_TRY((*ks)->generateAes256Key(label));
+
+  // PKI: one dev CA for both listeners and for local test peers.
+  const fs::path pki = dir / "pki";
+  auto caKey = generateP256Key();
+  if (!caKey) return std::move(caKey).takeError();
+  auto ca = makeSelfSignedCa(caKey->get(), "sealgate dev CA", 3650);
+  if (!ca) return std::move(ca).takeError();
+  SEALGATE_TRY(writePrivateKeyPem((pki / "ca.key").string(), caKey->get()));
+  SEALGATE_TRY(writeCertificatePem((pki / "ca.pem").string(), ca->get()));
+
+  auto tlsSpki = (*ks)->publicKeyDer("sealgate-tls");
+  if (!tlsSpki) return std::move(tlsSpki).takeError();
+  auto tlsPub = publicKeyFromSpki(*tlsSpki);
+  if (!tlsPub) return std::move(tlsPub).takeError();
+  auto server = issueCertificate(ca->get(), caKey->get(), tlsPub->get(), "localhost",
+                                 "DNS:localhost,IP:127.0.0.1,IP:::1", true, 825);
+  if (!server) return std::move(server).takeError();
+  SEALGATE_TRY(writeCertificatePem((pki / "server.pem").string(), server->get()));
+
+  for (const auto& [name, spiffe] : devClients()) {
+    auto key = generateP256Key();
+    if (!key) return std::move(key).takeError();
+    auto cert = issueCertificate(ca->get(), caKey->get(), key->get(), name, "URI:" + spiffe, false, 825);
+    if (!cert) return std::move(cert).takeError();
+    SEALGATE_TRY(writePrivateKeyPem((pki / "clients" / (name + ".key")).string(), key->get()));
+    SEALGATE_TRY(writeCertificatePem((pki / "clients" / (name + ".pem")).string(), cert->get()));
+  }
+
+  std::string config = kConfigTemplate;
+  config.replace(config.find("@MODULE@"), 8, options.module);
+  std::ofstream out(conf);
+  out << config;
+  if (!out) return initError("cannot write " + conf.string());
+  return Ok{};
+}
+
+}  // namespace sealgate::appliance

@@ -1,0 +1,30 @@
+// `sealgate dev-init --dir DIR`: a complete development instance (API.md, last
+// section): config, SoftHSM2 token with every key of DESIGN.md, dev CA, server and
+// client certificates, and data folders.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace sealgate::appliance {
+
+struct DevInitOptions {
+  std::string dir;
+  std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  bool force = false;  // replace an existing instance in DIR
+};
+
+// The keys every instance holds (DESIGN.md, "Keys").
+inline const std::vector<std::string> kDevHmacKeys{"sealgate-ref-hmac-v1"};
+inline const std::vector<std::string> kDevEcKeys{"sealgate-grant-es256-v1", "sealgate-audit-es256-v1", "sealgate-tls"};
+inline const std::vector<std::string> kDevAesKeys{"sealgate-kek"};
+inline constexpr const char* kDevTokenLabel = "sealgate-dev";
+
+// Client identities of a dev instance: name -> SPIFFE ID.
+const std::vector<std::pair<std::string, std::string>>& devClients();
+
+Result<void> devInit(const DevInitOptions& options);
+
+}  // namespace sealgate::appliance

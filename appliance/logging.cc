@@ -1,0 +1,53 @@
+#include "appliance/logging.h"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <ctime>
+
+namespace sealgate::appliance {
+namespace {
+
+std::shared_ptr<spdlog::logger>& logger() {
+  static std::shared_ptr<spdlog::logger> l = spdlog::stderr_logger_mt("sealgate");
+  return l;
+}
+
+std::string utcNow() {
+  auto now = std::chrono::system_clock::now();
+  auto t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(ms));
+  return buf;
+}
+
+}  // namespace
+
+void initLogging(const std::string& level, const std::string& file) {
+  if (!file.empty()) {
+    spdlog::drop("sealgate");
+    logger() = spdlog::basic_logger_mt("sealgate", file);
+  }
+  logger()->set_pattern("%v");
+  logger()->set_level(spdlog::level::from_str(level));
+  logger()->flush_on(spdlog::level::info);
+}
+
+void logEvent(LogLevel level, const std::string& event, nlohmann::json fields) {
+  static constexpr const char* kNames[] = {"debug", "info", "warn", "error"};
+  static constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::debug, spdlog::level::info,
+                                                          spdlog::level::warn, spdlog::level::err};
+  const auto idx = static_cast<int>(level);
+  if (!logger()->should_log(kLevels[idx])) return;
+  nlohmann::json line = {{"ts", utcNow()}, {"level", kNames[idx]}, {"event", event}};
+  for (auto& [k, v] : fields.items()) line[k] = v;
+  logger()->log(kLevels[idx], "{}", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+}  // namespace sealgate::appliance

@@ -1,0 +1,95 @@
+// sealgate: the operator CLI.
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "appliance/config.h"
+#include "appliance/dev_init.h"
+#include "hsm/key_store.h"
+
+using namespace sealgate;
+using namespace sealgate::appliance;
+
+namespace {
+
+int keysList(const std::string& configPath, bool asJson) {
+  auto config = Config::load(configPath);
+  if (!config) {
+    std::cerr << "sealgate: " << config.error().describe() << "\n";
+    return 2;
+  }
+  if (!config->hsm.softhsm2Conf.empty()) setenv("SOFTHSM2_CONF", config->hsm.softhsm2Conf.c_str(), 1);
+  hsm::KeyStoreConfig ks{config->hsm.module, config->hsm.tokenLabel, {config->hsm.pinFile, config->hsm.pinEnv}, 2,
+                         std::chrono::milliseconds(2000)};
+  auto store = hsm::KeyStore::open(ks);
+  if (!store) {
+    std::cerr << "sealgate: " << store.error().describe() << "\n";
+    return 1;
+  }
+  auto keys = (*store)->listKeys();
+  if (!keys) {
+    std::cerr << "sealgate: " << keys.error().describe() << "\n";
+    return 1;
+  }
+  if (asJson) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& k : *keys) {
+      out.push_back({{"label", k.label}, {"type", std::string(hsm::keyKindName(k.kind))}, {"bits", k.bits},
+                     {"fingerprint", k.fingerprint}, {"attributes", k.attributes}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << std::left << std::setw(28) << "LABEL" << std::setw(13) << "TYPE" << std::setw(74) << "FINGERPRINT"
+            << "ATTRIBUTES\n";
+  for (const auto& k : *keys) {
+    std::string attrs;
+    for (const char* a : {"SENSITIVE", "EXTRACTABLE", "SIGN", "VERIFY", "ENCRYPT", "DECRYPT", "MODIFIABLE"}) {
+      auto it = k.attributes.find(a);
+      if (it == k.attributes.end()) continue;
+      attrs += (attrs.empty() ? "" : " ") + std::string(it->second ? "+" : "-") + a;
+    }
+    std::cout << std::setw(28) << k.label << std::setw(13) << hsm::keyKindName(k.kind) << std::setw(74)
+              << k.fingerprint << attrs << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"sealgate: operate a sealgate appliance"};
+  cli.require_subcommand(1);
+
+  DevInitOptions init;
+  auto* devInitCmd = cli.add_subcommand(
+      "dev-init", "create a development instance: config, SoftHSM2 token with every key, dev CA and certificates");
+  devInitCmd->add_option("--dir", init.dir, "directory for the instance")->required();
+  devInitCmd->add_option("--module", init.module, "PKCS#11 module (default SoftHSM2)");
+  devInitCmd->add_flag("--force", init.force, "replace an existing instance in DIR");
+
+  auto* keysCmd = cli.add_subcommand("keys", "inspect the HSM's keys");
+  keysCmd->require_subcommand(1);
+  std::string configPath;
+  bool asJson = false;
+  auto* listCmd = keysCmd->add_subcommand("list", "show labels, types, fingerprints and attributes (never values)");
+  listCmd->add_option("--config", configPath, "path to sealgated.conf")->required();
+  listCmd->add_flag("--json", asJson, "machine-readable output");
+
+  CLI11_PARSE(cli, argc, argv);
+
+  if (devInitCmd->parsed()) {
+    auto r = devInit(init);
+    if (!r) {
+      std::cerr << "sealgate dev-init: " << r.error().describe() << "\n";
+      return 1;
+    }
+    std::cout << "development instance ready in " << init.dir << "\n"
+              << "  run: sealgated --config " << init.dir << "/sealgated.conf\n";
+    return 0;
+  }
+  if (listCmd->parsed()) return keysList(configPath, asJson);
+  return 2;
+}
