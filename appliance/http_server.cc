@@ -138,15 +138,17 @@ std::optional<HttpError> readBody(Poco::Net::HTTPServerRequest& req, Poco::Net::
       const auto remaining = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
       if (remaining.count() <= 0) throw Poco::TimeoutException("request deadline");
       socket.setReceiveTimeout(Poco::Timespan(remaining.count()));
+      // peek() performs at most one socket read, so the deadline is checked
+      // between reads however slowly the client sends; readsome() then takes
+      // only what is already buffered.
+      if (in.peek() == std::char_traits<char>::eof()) break;
       const std::size_t want = std::min(sizeof buf, maxBytes + 1 - out.size());
-      in.read(buf, static_cast<std::streamsize>(want));
-      out.append(buf, static_cast<std::size_t>(in.gcount()));
+      out.append(buf, static_cast<std::size_t>(in.readsome(buf, static_cast<std::streamsize>(want))));
       if (out.size() > maxBytes) {
         closeAfter = true;
         failure = HttpError{413, "BODY_TOO_LARGE", "request bodies are limited to " + std::to_string(maxBytes) + " bytes"};
         break;
       }
-      if (in.eof()) break;
     }
   } catch (const Poco::TimeoutException&) {
     closeAfter = true;

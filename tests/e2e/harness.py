@@ -1,0 +1,139 @@
+"""Test harness: a dev instance of sealgate (real SoftHSM2 token, dev PKI) and a
+running sealgated on loopback ports it picks itself (port 0), stopped by PID."""
+import base64
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.parse
+
+BUILD = os.environ.get("SEALGATE_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build/default"))
+SEALGATE = os.path.join(BUILD, "appliance/sealgate")
+SEALGATED = os.path.join(BUILD, "appliance/sealgated")
+
+
+class Instance:
+    """`sealgate dev-init` in a temp dir plus a config with test-sized limits."""
+
+    def __init__(self, limits=None):
+        self.dir = tempfile.mkdtemp(prefix="sealgate-e2e-")
+        subprocess.run([SEALGATE, "dev-init", "--dir", self.dir], check=True, capture_output=True)
+        self.ca = os.path.join(self.dir, "pki/ca.pem")
+        self.config = os.path.join(self.dir, "e2e.conf")
+        conf = {
+            "name": "sealgate-e2e",
+            "pep": {"listen": "127.0.0.1:0", "ca_file": "pki/ca.pem", "cert_file": "pki/server.pem"},
+            "admin": {"listen": "127.0.0.1:0", "ca_file": "pki/ca.pem", "cert_file": "pki/server.pem"},
+            "hsm": {"token_label": "sealgate-dev", "pin_file": "hsm.pin", "softhsm2_conf": "softhsm2.conf"},
+            "limits": limits or {},
+            "data_dir": ".",
+            "log": {"level": "info"},
+        }
+        with open(self.config, "w") as f:
+            json.dump(conf, f)
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "sealgated.log")
+
+    def client(self, name):
+        return (os.path.join(self.dir, f"pki/clients/{name}.pem"), os.path.join(self.dir, f"pki/clients/{name}.key"))
+
+    def start(self, extra_args=()):
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([SEALGATED, "--config", self.config, *extra_args], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            text = self.read_log()
+            m = re.search(r'"admin_port":(\d+).*"pep_port":(\d+)', text)
+            if m:
+                self.admin_port, self.pep_port = int(m.group(1)), int(m.group(2))
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sealgated exited with {self.proc.returncode}: {text}")
+            time.sleep(0.02)
+        raise RuntimeError("sealgated did not start in time: " + self.read_log())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+        return self.proc.returncode if self.proc else None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def read_log(self):
+        with open(self.log_path, "r", errors="replace") as f:
+            return f.read()
+
+    def log_lines(self):
+        out = []
+        for line in self.read_log().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                out.append({"unparsed": line})
+        return out
+
+    def tls_context(self, client=None, cert=None, key=None):
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca)
+        if client:
+            cert, key = self.client(client)
+        if cert:
+            ctx.load_cert_chain(cert, key)
+        return ctx
+
+    def request(self, method, path, client="acme-payments", body=None, headers=None, listener="pep", ctx=None,
+                raw_body=None):
+        port = self.pep_port if listener == "pep" else self.admin_port
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx or self.tls_context(client), timeout=15)
+        hdrs = dict(headers or {})
+        data = raw_body
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        try:
+            chunked = hdrs.get("Transfer-Encoding") == "chunked"
+            if chunked:
+                del hdrs["Transfer-Encoding"]
+            conn.request(method, path, body=data, headers=hdrs, encode_chunked=chunked)
+            resp = conn.getresponse()
+            payload = resp.read()
+            try:
+                parsed = json.loads(payload) if payload else None
+            except ValueError:
+                parsed = None
+            return resp.status, parsed, dict(resp.getheaders()), payload
+        finally:
+            conn.close()
+
+    def tls_socket(self, client="acme-payments", port=None):
+        raw = socket.create_connection(("127.0.0.1", port or self.pep_port), timeout=10)
+        return self.tls_context(client).wrap_socket(raw, server_hostname="localhost")
+
+
+def encodings(value: str):
+    """A canary in every form a leak could take: raw, base64 (std and url), hex, url-encoded."""
+    b = value.encode()
+    return {
+        value,
+        base64.b64encode(b).decode().rstrip("="),
+        base64.urlsafe_b64encode(b).decode().rstrip("="),
+        b.hex(),
+        b.hex().upper(),
+        urllib.parse.quote(value, safe=""),
+    }
