@@ -58,3 +58,16 @@ TEST(Config, RequiresAPinSourceAndListenerFiles) {
 
 }  // namespace
 }  // namespace sealgate::appliance
+
+namespace sealgate::appliance {
+namespace {
+
+TEST(Config, ShippedApplianceDefaultConfigParses) {
+  auto c = Config::load(SEALGATE_IMAGE_CONFIG);
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->pep.listen, "0.0.0.0:8443");
+  EXPECT_EQ(c->hsm.pinFile, "/etc/sealgate/hsm.pin");
+}
+
+}  // namespace
+}  // namespace sealgate::appliance

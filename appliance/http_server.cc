@@ -101,6 +101,10 @@ std::string newCorrelationId() {
   return hexLower(raw);
 }
 
+// Requests served on the connection this worker thread is running (a connection
+// runs on one thread from accept to close).
+thread_local std::uint64_t tRequestsOnConnection = 0;
+
 const char* listenerName(ListenerKind k) { return k == ListenerKind::Pep ? "pep" : "admin"; }
 
 struct ListenerState {
@@ -175,6 +179,7 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
 
   void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
     const auto started = Clock::now();
+    ++tRequestsOnConnection;
     auto& socket = static_cast<Poco::Net::HTTPServerRequestImpl&>(req).socket();
     const int fd = socket.impl()->sockfd();
     const auto deadline = started + state_.limits.requestDeadline;
@@ -326,12 +331,18 @@ class GuardedConnection : public Poco::Net::HTTPServerConnection {
   void run() override {
     const int fd = socket().impl()->sockfd();
     watchdog_.watch(fd);
+    tRequestsOnConnection = 0;
     try {
       HTTPServerConnection::run();
     } catch (const Poco::Exception& e) {
-      // Handshake failures (no or untrusted client certificate) end here: such a
-      // connection never reaches a handler.
-      logEvent(LogLevel::Info, "connection_rejected", {{"listener", listenerName(kind_)}, {"reason", e.displayText()}});
+      if (tRequestsOnConnection == 0) {
+        // Handshake failures (no or untrusted client certificate) end here: such
+        // a connection never reaches a handler.
+        logEvent(LogLevel::Info, "connection_rejected", {{"listener", listenerName(kind_)}, {"reason", e.displayText()}});
+      } else {
+        // A client that closes without close_notify after its requests.
+        logEvent(LogLevel::Debug, "connection_closed", {{"listener", listenerName(kind_)}, {"reason", e.displayText()}});
+      }
     }
     watchdog_.unwatch(fd);
   }
@@ -423,6 +434,11 @@ void Listener::start() { server_->start(); }
 
 void Listener::stop() {
   if (server_) {
+    logEvent(LogLevel::Info, "listener_stopping",
+             {{"listener", listenerName(kind_)},
+              {"connections_total", server_->totalConnections()},
+              {"connections_refused_at_cap", server_->refusedConnections()},
+              {"connections_closed_at_deadline", watchdog_->expiredCount()}});
     server_->stop();  // no new connections
     drainConnections_();
     pool_->joinAll();

@@ -406,59 +406,57 @@ Result<void> KeyStore::generateHmacKey(const std::string& label, std::size_t byt
                        "this token cannot make HMAC keys of " + std::to_string(bytes) + " bytes");
     }
   }
-  auto lease = acquireSession();
-  if (!lease) return std::move(lease).takeError();
-  SEALGATE_TRY(requireAbsent(lease->handle(), label));
-  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-  CK_KEY_TYPE type = CKK_GENERIC_SECRET;
-  CK_ULONG len = bytes;
-  Bytes id = keyIdFor(label);
-  CK_ATTRIBUTE tmpl[] = {
-      attr(CKA_CLASS, &cls, sizeof cls),         attr(CKA_KEY_TYPE, &type, sizeof type),
-      attr(CKA_VALUE_LEN, &len, sizeof len),     attr(CKA_LABEL, label.data(), label.size()),
-      attr(CKA_ID, id.data(), id.size()),        attr(CKA_TOKEN, &kTrue, 1),
-      attr(CKA_PRIVATE, &kTrue, 1),              attr(CKA_SENSITIVE, &kTrue, 1),
-      attr(CKA_EXTRACTABLE, &kFalse, 1),         attr(CKA_SIGN, &kTrue, 1),
-      attr(CKA_VERIFY, &kTrue, 1),               attr(CKA_ENCRYPT, &kFalse, 1),
-      attr(CKA_DECRYPT, &kFalse, 1),             attr(CKA_WRAP, &kFalse, 1),
-      attr(CKA_UNWRAP, &kFalse, 1),              attr(CKA_DERIVE, &kFalse, 1),
-      attr(CKA_MODIFIABLE, &kFalse, 1),          attr(CKA_COPYABLE, &kFalse, 1),
-  };
-  CK_MECHANISM mech{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
-  CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-  CK_RV rv = fns_->C_GenerateKey(lease->handle(), &mech, tmpl, std::size(tmpl), &h);
-  lease->note(rv);
-  if (rv != CKR_OK) return pkcs11Error("C_GenerateKey", rv);
-  return Ok{};
+  return generateSecretKey(label, CKK_GENERIC_SECRET, CKM_GENERIC_SECRET_KEY_GEN, bytes, SecretKeyUse::Mac);
 }
 
 Result<void> KeyStore::generateAes256Key(const std::string& label) {
   SEALGATE_TRY(requireMechanism(CKM_AES_KEY_GEN, "CKM_AES_KEY_GEN"));
   SEALGATE_TRY(requireMechanism(CKM_AES_GCM, "CKM_AES_GCM"));
+  return generateSecretKey(label, CKK_AES, CKM_AES_KEY_GEN, 32, SecretKeyUse::Encrypt);
+}
+
+// Every secret key gets the same explicit attributes; only the usage pair differs.
+// `extra` carries CKA_VALUE_LEN (generation) or CKA_VALUE (import).
+Result<void> KeyStore::makeSecretKey(const std::string& label, CK_KEY_TYPE type, SecretKeyUse use,
+                                     const CK_MECHANISM* generate, CK_ATTRIBUTE extra) {
   auto lease = acquireSession();
   if (!lease) return std::move(lease).takeError();
   SEALGATE_TRY(requireAbsent(lease->handle(), label));
   CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-  CK_KEY_TYPE type = CKK_AES;
-  CK_ULONG len = 32;
   Bytes id = keyIdFor(label);
+  const CK_BBOOL* mac = use == SecretKeyUse::Mac ? &kTrue : &kFalse;
+  const CK_BBOOL* enc = use == SecretKeyUse::Encrypt ? &kTrue : &kFalse;
   CK_ATTRIBUTE tmpl[] = {
-      attr(CKA_CLASS, &cls, sizeof cls),     attr(CKA_KEY_TYPE, &type, sizeof type),
-      attr(CKA_VALUE_LEN, &len, sizeof len), attr(CKA_LABEL, label.data(), label.size()),
-      attr(CKA_ID, id.data(), id.size()),    attr(CKA_TOKEN, &kTrue, 1),
-      attr(CKA_PRIVATE, &kTrue, 1),          attr(CKA_SENSITIVE, &kTrue, 1),
-      attr(CKA_EXTRACTABLE, &kFalse, 1),     attr(CKA_ENCRYPT, &kTrue, 1),
-      attr(CKA_DECRYPT, &kTrue, 1),          attr(CKA_SIGN, &kFalse, 1),
-      attr(CKA_VERIFY, &kFalse, 1),          attr(CKA_WRAP, &kFalse, 1),
-      attr(CKA_UNWRAP, &kFalse, 1),          attr(CKA_DERIVE, &kFalse, 1),
-      attr(CKA_MODIFIABLE, &kFalse, 1),      attr(CKA_COPYABLE, &kFalse, 1),
+      attr(CKA_CLASS, &cls, sizeof cls),      attr(CKA_KEY_TYPE, &type, sizeof type),
+      extra,                                  attr(CKA_LABEL, label.data(), label.size()),
+      attr(CKA_ID, id.data(), id.size()),     attr(CKA_TOKEN, &kTrue, 1),
+      attr(CKA_PRIVATE, &kTrue, 1),           attr(CKA_SENSITIVE, &kTrue, 1),
+      attr(CKA_EXTRACTABLE, &kFalse, 1),      attr(CKA_SIGN, mac, 1),
+      attr(CKA_VERIFY, mac, 1),               attr(CKA_ENCRYPT, enc, 1),
+      attr(CKA_DECRYPT, enc, 1),              attr(CKA_WRAP, &kFalse, 1),
+      attr(CKA_UNWRAP, &kFalse, 1),           attr(CKA_DERIVE, &kFalse, 1),
+      attr(CKA_MODIFIABLE, &kFalse, 1),       attr(CKA_COPYABLE, &kFalse, 1),
   };
-  CK_MECHANISM mech{CKM_AES_KEY_GEN, nullptr, 0};
   CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-  CK_RV rv = fns_->C_GenerateKey(lease->handle(), &mech, tmpl, std::size(tmpl), &h);
+  CK_RV rv;
+  const char* op;
+  if (generate != nullptr) {
+    op = "C_GenerateKey";
+    rv = fns_->C_GenerateKey(lease->handle(), const_cast<CK_MECHANISM*>(generate), tmpl, std::size(tmpl), &h);
+  } else {
+    op = "C_CreateObject";
+    rv = fns_->C_CreateObject(lease->handle(), tmpl, std::size(tmpl), &h);
+  }
   lease->note(rv);
-  if (rv != CKR_OK) return pkcs11Error("C_GenerateKey", rv);
+  if (rv != CKR_OK) return pkcs11Error(op, rv);
   return Ok{};
+}
+
+Result<void> KeyStore::generateSecretKey(const std::string& label, CK_KEY_TYPE type, CK_MECHANISM_TYPE mechanism,
+                                         std::size_t bytes, SecretKeyUse use) {
+  CK_ULONG len = bytes;
+  CK_MECHANISM mech{mechanism, nullptr, 0};
+  return makeSecretKey(label, type, use, &mech, attr(CKA_VALUE_LEN, &len, sizeof len));
 }
 
 Result<void> KeyStore::generateEcP256Key(const std::string& label) {
@@ -498,42 +496,17 @@ Result<void> KeyStore::generateEcP256Key(const std::string& label) {
   return Ok{};
 }
 
-Result<void> KeyStore::createSecretKey(const std::string& label, CK_KEY_TYPE type, const Secret& value,
-                                       bool forMac) {
-  auto lease = acquireSession();
-  if (!lease) return std::move(lease).takeError();
-  SEALGATE_TRY(requireAbsent(lease->handle(), label));
-  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-  Bytes id = keyIdFor(label);
-  auto v = value.exposeSecretBytes();
-  const CK_BBOOL mac = forMac ? CK_TRUE : CK_FALSE, enc = forMac ? CK_FALSE : CK_TRUE;
-  CK_ATTRIBUTE tmpl[] = {
-      attr(CKA_CLASS, &cls, sizeof cls),      attr(CKA_KEY_TYPE, &type, sizeof type),
-      attr(CKA_VALUE, v.data(), v.size()),    attr(CKA_LABEL, label.data(), label.size()),
-      attr(CKA_ID, id.data(), id.size()),     attr(CKA_TOKEN, &kTrue, 1),
-      attr(CKA_PRIVATE, &kTrue, 1),           attr(CKA_SENSITIVE, &kTrue, 1),
-      attr(CKA_EXTRACTABLE, &kFalse, 1),      attr(CKA_SIGN, &mac, 1),
-      attr(CKA_VERIFY, &mac, 1),              attr(CKA_ENCRYPT, &enc, 1),
-      attr(CKA_DECRYPT, &enc, 1),             attr(CKA_WRAP, &kFalse, 1),
-      attr(CKA_UNWRAP, &kFalse, 1),           attr(CKA_DERIVE, &kFalse, 1),
-      attr(CKA_MODIFIABLE, &kFalse, 1),       attr(CKA_COPYABLE, &kFalse, 1),
-  };
-  CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-  CK_RV rv = fns_->C_CreateObject(lease->handle(), tmpl, std::size(tmpl), &h);
-  lease->note(rv);
-  if (rv != CKR_OK) return pkcs11Error("C_CreateObject", rv);
-  return Ok{};
-}
-
 Result<void> KeyStore::importHmacKey(const std::string& label, const Secret& value) {
-  return createSecretKey(label, CKK_GENERIC_SECRET, value, true);
+  auto v = value.exposeSecretBytes();
+  return makeSecretKey(label, CKK_GENERIC_SECRET, SecretKeyUse::Mac, nullptr, attr(CKA_VALUE, v.data(), v.size()));
 }
 
 Result<void> KeyStore::importAesKey(const std::string& label, const Secret& value) {
   if (value.size() != 16 && value.size() != 24 && value.size() != 32) {
     return makeError(hsm_errc::kBadInput, "AES keys are 16, 24 or 32 bytes");
   }
-  return createSecretKey(label, CKK_AES, value, false);
+  auto v = value.exposeSecretBytes();
+  return makeSecretKey(label, CKK_AES, SecretKeyUse::Encrypt, nullptr, attr(CKA_VALUE, v.data(), v.size()));
 }
 
 Result<void> KeyStore::destroyKey(const std::string& label) {
@@ -615,7 +588,7 @@ Result<Bytes> KeyStore::signEcdsaP256(const std::string& label, std::span<const 
 
 Result<Bytes> KeyStore::publicKeyDer(const std::string& label) {
   return withKey(label, CKO_PUBLIC_KEY, [&](SessionLease& s, CK_OBJECT_HANDLE key) -> Result<Bytes> {
-    std::uint8_t point[80];
+    std::uint8_t point[80] = {};
     CK_ATTRIBUTE a = attr(CKA_EC_POINT, point, sizeof point);
     CK_RV rv = fns_->C_GetAttributeValue(s.handle(), key, &a, 1);
     s.note(rv);
@@ -686,7 +659,7 @@ Result<Secret> KeyStore::aesGcmDecrypt(const std::string& label, std::span<const
 
 Result<KeyInfo> KeyStore::describe(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE h) {
   KeyInfo info;
-  char label[256];
+  char label[256] = {};
   CK_OBJECT_CLASS cls = 0;
   CK_KEY_TYPE type = 0;
   CK_ATTRIBUTE base[] = {attr(CKA_LABEL, label, sizeof label), attr(CKA_CLASS, &cls, sizeof cls),
@@ -817,7 +790,7 @@ Result<unsigned> KeyStore::activeVersion(const std::string& prefix) {
     fns_->C_FindObjectsFinal(lease->handle());
     if (rv != CKR_OK) return pkcs11Error("C_FindObjects", rv);
     for (CK_OBJECT_HANDLE h : all) {
-      char label[256];
+      char label[256] = {};
       CK_ATTRIBUTE a = attr(CKA_LABEL, label, sizeof label);
       if (fns_->C_GetAttributeValue(lease->handle(), h, &a, 1) != CKR_OK) continue;
       std::string_view l(label, a.ulValueLen);

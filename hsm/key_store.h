@@ -170,8 +170,11 @@ class KeyStore {
   void forgetHandle(const std::string& label, CK_OBJECT_CLASS cls);
   Result<void> requireMechanism(CK_MECHANISM_TYPE mechanism, const char* name) const;
   Result<void> requireAbsent(CK_SESSION_HANDLE session, const std::string& label);
-  Result<void> createSecretKey(const std::string& label, CK_KEY_TYPE type, const Secret& value,
-                               bool forMac);
+  enum class SecretKeyUse { Mac, Encrypt };
+  Result<void> makeSecretKey(const std::string& label, CK_KEY_TYPE type, SecretKeyUse use,
+                             const CK_MECHANISM* generate, CK_ATTRIBUTE extra);
+  Result<void> generateSecretKey(const std::string& label, CK_KEY_TYPE type, CK_MECHANISM_TYPE mechanism,
+                                 std::size_t bytes, SecretKeyUse use);
   Result<KeyInfo> describe(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE h);
   void addFingerprint(KeyInfo& info);
   template <typename Fn>

@@ -12,9 +12,16 @@
 namespace sealgate::testing {
 namespace {
 
-void removeScratch();
+// Heap-allocated and never freed: the atexit handler runs after static
+// destructors of objects constructed before it was registered.
+const std::string* gScratch = nullptr;
 
-std::string makeScratch() {
+void removeScratch() {
+  std::error_code ec;
+  if (gScratch != nullptr) std::filesystem::remove_all(*gScratch, ec);
+}
+
+const std::string* makeScratch() {
   char tmpl[] = "/tmp/sealgate-test-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
   std::string dir = tmpl;
@@ -24,20 +31,16 @@ std::string makeScratch() {
                                         << "log.level = ERROR\n"
                                         << "slots.removable = false\n";
   setenv("SOFTHSM2_CONF", (dir + "/softhsm2.conf").c_str(), 1);
+  gScratch = new std::string(dir);
   std::atexit(removeScratch);
-  return dir;
-}
-
-void removeScratch() {
-  std::error_code ec;
-  std::filesystem::remove_all(scratchDir(), ec);
+  return gScratch;
 }
 
 }  // namespace
 
 const std::string& scratchDir() {
-  static const std::string dir = makeScratch();
-  return dir;
+  static const std::string* dir = makeScratch();
+  return *dir;
 }
 
 hsm::KeyStoreConfig createToken(const std::string& label) {

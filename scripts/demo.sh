@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The demo, from nothing: installs what it needs, builds, creates a development
+# instance (SoftHSM2 token with every key, dev CA, certificates), runs sealgated
+# on its embedded defaults and sends sample requests over mTLS.
+#
+#   scripts/demo.sh              keeps the appliance running until Ctrl-C (on a terminal)
+#   scripts/demo.sh --no-wait    stops it after the samples
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$ROOT"
+
+WAIT=1
+[[ "${1:-}" == "--no-wait" || ! -t 0 ]] && WAIT=0
+PRESET=${SEALGATE_PRESET:-default}
+INSTANCE=${SEALGATE_DEMO_DIR:-$ROOT/build/demo-instance}
+
+if [[ -z "${SEALGATE_SKIP_INSTALL:-}" ]]; then
+  echo "== installing dependencies"
+  install_deps
+  echo "== building ($PRESET)"
+  build "$PRESET" sealgate sealgated
+fi
+BIN="$ROOT/build/$PRESET/appliance"
+
+echo "== sealgate dev-init --dir $INSTANCE"
+"$BIN/sealgate" dev-init --dir "$INSTANCE" --force
+
+echo "== keys in the development token (values never leave it)"
+"$BIN/sealgate" keys list --config "$INSTANCE/sealgated.conf"
+
+# The dev config listens on 127.0.0.1:8443 / :9443; if those are taken, let the
+# kernel pick free ports and read them from the start-up log line.
+PEP_LISTEN=() ; ADMIN_LISTEN=()
+if ss -Htln "sport = :8443" | grep -q . || ss -Htln "sport = :9443" | grep -q .; then
+  echo "   (8443/9443 busy: using free ports)"
+  PEP_LISTEN=(--pep-listen 127.0.0.1:0) ; ADMIN_LISTEN=(--admin-listen 127.0.0.1:0)
+fi
+
+LOG="$INSTANCE/sealgated.log"
+"$BIN/sealgated" --config "$INSTANCE/sealgated.conf" "${PEP_LISTEN[@]}" "${ADMIN_LISTEN[@]}" >"$LOG" 2>&1 &
+PID=$!
+cleanup() {
+  if kill -0 "$PID" 2>/dev/null; then
+    kill -TERM "$PID"
+    wait "$PID" || true
+  fi
+}
+trap cleanup EXIT
+
+for _ in $(seq 300); do
+  grep -q '"event":"started"' "$LOG" 2>/dev/null && break
+  kill -0 "$PID" 2>/dev/null || { echo "sealgated failed to start:"; cat "$LOG"; exit 1; }
+  sleep 0.1
+done
+PEP=$(grep -o '"pep_port":[0-9]*' "$LOG" | head -1 | cut -d: -f2)
+ADMIN=$(grep -o '"admin_port":[0-9]*' "$LOG" | head -1 | cut -d: -f2)
+[[ -n "$PEP" && -n "$ADMIN" ]] || { echo "sealgated did not report its ports:"; cat "$LOG"; exit 1; }
+echo "== sealgated is running: PEP https://localhost:$PEP, admin https://localhost:$ADMIN"
+
+CA="$INSTANCE/pki/ca.pem"
+CLIENTS="$INSTANCE/pki/clients"
+as_client() { local who=$1; shift; curl -sS --cacert "$CA" --cert "$CLIENTS/$who.pem" --key "$CLIENTS/$who.key" "$@"; }
+
+echo
+echo "\$ curl --cert acme-payments.pem https://localhost:$PEP/v1/uris/canonicalize -d '{\"uri\":\"secret://ACME/kv/payments/stripe?version=3#api_key\"}'"
+OUT=$(as_client acme-payments -H 'Content-Type: application/json' \
+  -d '{"uri":"secret://ACME/kv/payments/stripe?version=3#api_key"}' "https://localhost:$PEP/v1/uris/canonicalize")
+echo "$OUT"
+grep -q '"resource_ref":"rr1:v1:' <<<"$OUT" || { echo "unexpected answer"; exit 1; }
+
+echo
+echo "\$ curl --cert acme-payments.pem .../v1/uris/canonicalize -d '{\"uri\":\"secret://globex/kv/billing/key\"}'   # another tenant"
+OUT=$(as_client acme-payments -H 'Content-Type: application/json' -w ' HTTP %{http_code}' \
+  -d '{"uri":"secret://globex/kv/billing/key"}' "https://localhost:$PEP/v1/uris/canonicalize")
+echo "$OUT"
+grep -q 'URI_TENANT_MISMATCH.* HTTP 403' <<<"$OUT" || { echo "unexpected answer"; exit 1; }
+
+echo
+echo "\$ curl https://localhost:$PEP/healthz   # no client certificate"
+if curl -sS --cacert "$CA" "https://localhost:$PEP/healthz"; then
+  echo "a request without a client certificate was answered"; exit 1
+else
+  echo "   -> refused during the TLS handshake, as it must be"
+fi
+
+echo
+echo "\$ curl --cert admin.pem https://localhost:$ADMIN/admin/v1/status"
+as_client admin "https://localhost:$ADMIN/admin/v1/status" | head -c 400; echo " ..."
+echo
+echo "\$ curl --cert acme-payments.pem https://localhost:$PEP/readyz"
+as_client acme-payments "https://localhost:$PEP/readyz"; echo
+
+if ((WAIT)); then
+  echo
+  echo "== sealgated keeps running (log: $LOG). Press Ctrl-C to stop."
+  wait "$PID" || true
+else
+  echo
+  echo "== demo finished; stopping sealgated"
+fi
