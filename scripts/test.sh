@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, from nothing: installs what it needs, builds under
-# ASan+UBSan, runs every unit, integration and end-to-end test once, runs the
-# README demo against that build, then builds the fuzz targets with clang-14 and
-# runs each briefly over its seed corpus.
+# The whole test suite, from nothing: installs what it needs, builds the fuzz
+# targets with clang-14 and runs each briefly over its seed corpus, builds under
+# ASan+UBSan, runs the README demo against that build, then every unit,
+# integration and end-to-end test once (ctest's summary is the closing line).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
@@ -12,6 +12,20 @@ FUZZ_SECONDS=${SEALGATE_FUZZ_SECONDS:-60}
 echo "== installing dependencies"
 install_deps
 
+echo "== fuzz targets (clang-14 + libFuzzer), ${FUZZ_SECONDS}s each"
+build fuzz
+for target in "$ROOT"/build/fuzz/tests/fuzz/*_fuzz; do
+  name=$(basename "$target" _fuzz)
+  corpus="$ROOT/tests/fuzz/corpus/$name"
+  work=$(mktemp -d)
+  cp -r "$corpus/." "$work/"
+  if ! "$target" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 "$work" >"$work.log" 2>&1; then
+    echo "fuzz target $name failed:"; tail -60 "$work.log"; exit 1
+  fi
+  grep -E "^(Done|stat::number_of_executed_units|stat::new_units_added)" "$work.log" || true
+  rm -rf "$work" "$work.log"
+done
+
 echo "== building (ASan + UBSan)"
 build asan
 
@@ -20,20 +34,10 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # Leaks inside libp11 / SoftHSM2 at exit are theirs (RECIPES.md §3); never ours.
 export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 
-echo "== unit, integration and end-to-end tests (ASan + UBSan)"
-ctest --preset asan -j2
-
 echo "== README demo against the ASan build"
 SEALGATE_PRESET=asan SEALGATE_SKIP_INSTALL=1 bash "$ROOT/scripts/demo.sh" --no-wait
 
-echo "== fuzz targets (clang-14 + libFuzzer), ${FUZZ_SECONDS}s each"
-build fuzz
-for target in "$ROOT"/build/fuzz/tests/fuzz/*_fuzz; do
-  name=$(basename "$target" _fuzz)
-  corpus="$ROOT/tests/fuzz/corpus/$name"
-  work=$(mktemp -d)
-  cp -r "$corpus/." "$work/"
-  "$target" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 "$work" 2>&1 | tail -5
-  rm -rf "$work"
-done
-echo "== all tests passed"
+echo "== unit, integration and end-to-end tests (ASan + UBSan)"
+ctest --preset asan -j2
+
+
