@@ -492,6 +492,16 @@ Result<void> KeyStore::generateEcP256Key(const std::string& label) {
   CK_RV rv = fns_->C_GenerateKeyPair(lease->handle(), &mech, pub, std::size(pub), priv, std::size(priv),
                                      &hPub, &hPriv);
   lease->note(rv);
+  if (rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_GENERAL_ERROR) {
+    // We never retry with a looser template: a token that cannot make a key
+    // restricted to signing (libtpm2-pkcs11's EC keys always sign and decrypt,
+    // and it answers CKR_GENERAL_ERROR) gets no key at all. Only the explicit
+    // template answers are certainly "unsupported"; a general error keeps its code.
+    Error e = pkcs11Error("C_GenerateKeyPair", rv);
+    if (rv != CKR_GENERAL_ERROR) e.code = hsm_errc::kUnsupported;
+    e.message = "the token refused a sign-only, non-extractable EC P-256 key (" + e.message + ")";
+    return e;
+  }
   if (rv != CKR_OK) return pkcs11Error("C_GenerateKeyPair", rv);
   return Ok{};
 }

@@ -9,6 +9,8 @@ PACKAGES=(
   g++ cmake ninja-build pkg-config clang-14 libclang-rt-14-dev
   # PKCS#11: SoftHSM2, opensc's pkcs11-tool, libp11 + the OpenSSL pkcs11 engine
   softhsm2 opensc libp11-kit-dev libp11-dev libengine-pkcs11-openssl
+  # a second vendor module for the key store tests: libtpm2-pkcs11 over swtpm
+  swtpm swtpm-tools libtpm2-pkcs11-1
   # libraries
   libssl-dev openssl libpoco-dev libsodium-dev nlohmann-json3-dev libspdlog-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
