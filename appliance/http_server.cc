@@ -335,12 +335,13 @@ class GuardedConnection : public Poco::Net::HTTPServerConnection {
     try {
       HTTPServerConnection::run();
     } catch (const Poco::Exception& e) {
-      if (tRequestsOnConnection == 0) {
+      if (tRequestsOnConnection == 0 && !handshakeCompleted()) {
         // Handshake failures (no or untrusted client certificate) end here: such
         // a connection never reaches a handler.
         logEvent(LogLevel::Info, "connection_rejected", {{"listener", listenerName(kind_)}, {"reason", e.displayText()}});
       } else {
-        // A client that closes without close_notify after its requests.
+        // A verified client that closed without (further) requests, e.g. without
+        // close_notify after its last response, or a TLS health probe.
         logEvent(LogLevel::Debug, "connection_closed", {{"listener", listenerName(kind_)}, {"reason", e.displayText()}});
       }
     }
@@ -348,6 +349,16 @@ class GuardedConnection : public Poco::Net::HTTPServerConnection {
   }
 
  private:
+  // True when the peer passed the mTLS handshake (its certificate verified).
+  bool handshakeCompleted() {
+    try {
+      Poco::Net::SecureStreamSocket secure(socket());
+      return secure.havePeerCertificate();
+    } catch (const Poco::Exception&) {
+      return false;
+    }
+  }
+
   DeadlineWatchdog& watchdog_;
   ListenerKind kind_;
 };

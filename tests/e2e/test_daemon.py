@@ -182,11 +182,20 @@ class DaemonTest(unittest.TestCase):
     # ---- authentication ------------------------------------------------------------------
 
     def expect_handshake_refused(self, ctx):
-        before = self.sg.read_log().count('"http_request"')
+        before = self.sg.read_log()
         with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
             self.sg.request("GET", "/healthz", ctx=ctx)
         time.sleep(0.2)
-        self.assertEqual(self.sg.read_log().count('"http_request"'), before, "a handler was reached")
+        after = self.sg.read_log()
+        self.assertEqual(after.count('"http_request"'), before.count('"http_request"'), "a handler was reached")
+        self.assertGreater(after.count('"connection_rejected"'), before.count('"connection_rejected"'))
+
+    def test_verified_client_closing_without_request_is_not_a_rejection(self):
+        before = self.sg.read_log().count('"connection_rejected"')
+        self.sg.tls_socket().close()
+        self.assertEqual(self.sg.request("GET", "/healthz")[0], 200)
+        time.sleep(0.2)
+        self.assertEqual(self.sg.read_log().count('"connection_rejected"'), before)
 
     def test_no_client_certificate_fails_the_handshake(self):
         self.expect_handshake_refused(self.sg.tls_context())
