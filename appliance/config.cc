@@ -81,7 +81,8 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   if (j.is_discarded()) return configError("the configuration is not valid JSON");
   Config c;
   Section root(j, "config");
-  SEALGATE_TRY(root.allowOnly({"name", "pep", "admin", "hsm", "limits", "data_dir", "log"}));
+  SEALGATE_TRY(root.allowOnly({"name", "pep", "admin", "hsm", "limits", "grants", "policy_file", "data_dir", "log"}));
+  SEALGATE_TRY(root.str("policy_file", c.policyFile));
   SEALGATE_TRY(root.str("name", c.name));
   SEALGATE_TRY(root.str("data_dir", c.dataDir));
   SEALGATE_TRY(readListener(root.sub("pep"), c.pep));
@@ -114,6 +115,18 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
     return configError("limits.worker_threads must not exceed limits.max_connections");
   }
 
+  Section grants = root.sub("grants");
+  SEALGATE_TRY(grants.allowOnly({"max_ttl_seconds", "max_uses", "dpop_iat_window_seconds"}));
+  {
+    std::uint64_t ttl = static_cast<std::uint64_t>(c.grants.maxTtl.count());
+    std::uint64_t window = static_cast<std::uint64_t>(c.grants.dpopIatWindow.count());
+    SEALGATE_TRY(grants.num("max_ttl_seconds", ttl, 1, 86400));
+    SEALGATE_TRY(grants.num("max_uses", c.grants.maxUses, 1, 1000000));
+    SEALGATE_TRY(grants.num("dpop_iat_window_seconds", window, 5, 600));
+    c.grants.maxTtl = std::chrono::seconds(ttl);
+    c.grants.dpopIatWindow = std::chrono::seconds(window);
+  }
+
   Section log = root.sub("log");
   SEALGATE_TRY(log.allowOnly({"level", "file"}));
   SEALGATE_TRY(log.str("level", c.logLevel));
@@ -131,7 +144,7 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
     }
   }
   for (std::string* p : {&c.pep.caFile, &c.pep.certFile, &c.admin.caFile, &c.admin.certFile, &c.hsm.pinFile,
-                         &c.hsm.softhsm2Conf, &c.dataDir, &c.logFile}) {
+                         &c.hsm.softhsm2Conf, &c.dataDir, &c.logFile, &c.policyFile}) {
     resolve(*p, baseDir);
   }
   return c;

@@ -37,12 +37,22 @@ struct Limits {
   std::size_t workerThreads = 16;
 };
 
+// Guardrails that hold whatever the PDP says (issue 3).
+struct GrantSettings {
+  std::chrono::seconds maxTtl{3600};
+  std::uint32_t maxUses = 1000;
+  std::chrono::seconds dpopIatWindow{60};
+  std::size_t maxBatch = 128;
+};
+
 struct Config {
   std::string name = "sealgate";  // iss/aud of grants, checkpoint origin
   ListenerConfig pep{"127.0.0.1:8443", "", "", ""};
   ListenerConfig admin{"127.0.0.1:9443", "", "", ""};
   HsmSettings hsm;
   Limits limits;
+  GrantSettings grants;
+  std::string policyFile;  // the embedded PDP's policy (docs/POLICY.md)
   std::string dataDir;
   std::string logLevel = "info";
   std::string logFile;  // empty: stderr

@@ -17,6 +17,8 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
+#include <Poco/String.h>
+
 #include <istream>
 
 #include "appliance/logging.h"
@@ -189,7 +191,13 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     Request request;
     request.correlationId = newCorrelationId();
     request.method = req.getMethod();
-    request.path = req.getURI().substr(0, req.getURI().find('?'));
+    const std::string& uri = req.getURI();
+    request.path = uri.substr(0, uri.find('?'));
+    if (auto q = uri.find('?'); q != std::string::npos) request.query = uri.substr(q + 1);
+    request.host = req.get("Host", "");
+    for (const auto& [name, value] : req) {
+      if (Poco::icompare(name, "DPoP") == 0) request.dpop.push_back(value);
+    }
     bool closeAfter = false;
     const Route* route = nullptr;
     HandlerResult result = dispatch(req, socket, deadline, request, route, closeAfter);
@@ -200,6 +208,7 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
       out.status = err->status;
       out.body = errorBody(err->code, err->message, request.correlationId);
       code = err->code;
+      out.headers = err->headers;
       if (err->code == "METHOD_NOT_ALLOWED") out.headers["Allow"] = allowedMethods(request.path);
     } else {
       out = std::move(std::get<Response>(result));

@@ -33,6 +33,7 @@ struct HttpError {
   int status;
   std::string code;
   std::string message;
+  std::map<std::string, std::string> headers{};  // e.g. WWW-Authenticate on DPoP failures
 };
 
 struct Request {
@@ -41,6 +42,9 @@ struct Request {
   std::string path;
   Identity identity;
   nlohmann::json body;  // the parsed JSON object for routes that take one
+  std::string host;     // the Host header
+  std::vector<std::string> dpop;  // every DPoP header value (RFC 9449 wants exactly one)
+  std::string query;    // the raw query string, without '?'
 };
 
 struct Response {

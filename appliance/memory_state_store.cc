@@ -1,0 +1,57 @@
+#include "appliance/memory_state_store.h"
+
+namespace sealgate::appliance {
+
+void MemoryStateStore::pruneLocked(Clock::time_point now) {
+  // Amortised: at most once a second, drop entries whose window has passed.
+  if (now - lastPrune_ < std::chrono::seconds(1)) return;
+  lastPrune_ = now;
+  for (auto it = seen_.begin(); it != seen_.end();) it = it->second <= now ? seen_.erase(it) : std::next(it);
+  for (auto it = grants_.begin(); it != grants_.end();) {
+    it = it->second.expiresAt <= now ? grants_.erase(it) : std::next(it);
+  }
+}
+
+Result<bool> MemoryStateStore::rememberOnce(const std::string& id, Clock::time_point expiresAt) {
+  const auto now = Clock::now();
+  std::lock_guard lock(mu_);
+  pruneLocked(now);
+  auto [it, inserted] = seen_.try_emplace(id, expiresAt);
+  if (inserted) return true;
+  if (it->second <= now) {  // an expired entry not yet pruned
+    it->second = expiresAt;
+    return true;
+  }
+  return false;
+}
+
+Result<std::uint32_t> MemoryStateStore::takeUse(const std::string& grantId, std::uint32_t maxUses,
+                                                Clock::time_point expiresAt) {
+  const auto now = Clock::now();
+  std::lock_guard lock(mu_);
+  pruneLocked(now);
+  auto [it, inserted] = grants_.try_emplace(grantId, GrantState{maxUses, false, expiresAt});
+  GrantState& g = it->second;
+  if (g.revoked) return makeError("GRANT_REVOKED", "the grant has been revoked");
+  if (g.remaining == 0) return makeError("GRANT_EXHAUSTED", "the grant has no uses left");
+  return --g.remaining;
+}
+
+Result<void> MemoryStateStore::revoke(const std::string& grantId, Clock::time_point expiresAt) {
+  std::lock_guard lock(mu_);
+  auto [it, inserted] = grants_.try_emplace(grantId, GrantState{0, true, expiresAt});
+  it->second.revoked = true;
+  return Ok{};
+}
+
+std::unordered_map<std::string, MemoryStateStore::GrantState> MemoryStateStore::grants() const {
+  std::lock_guard lock(mu_);
+  return grants_;
+}
+
+std::size_t MemoryStateStore::rememberedCount() const {
+  std::lock_guard lock(mu_);
+  return seen_.size();
+}
+
+}  // namespace sealgate::appliance

@@ -1,0 +1,66 @@
+#include "appliance/memory_state_store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+namespace sealgate::appliance {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+TEST(MemoryStateStore, RememberOnceDetectsReplayUntilExpiry) {
+  MemoryStateStore store;
+  const auto later = Clock::now() + std::chrono::minutes(1);
+  EXPECT_TRUE(*store.rememberOnce("dpop:k:j1", later));
+  EXPECT_FALSE(*store.rememberOnce("dpop:k:j1", later));
+  EXPECT_TRUE(*store.rememberOnce("dpop:k:j2", later));
+  // An entry whose window has passed no longer counts as seen.
+  EXPECT_TRUE(*store.rememberOnce("dpop:k:old", Clock::now() - std::chrono::seconds(1)));
+  EXPECT_TRUE(*store.rememberOnce("dpop:k:old", later));
+}
+
+TEST(MemoryStateStore, ExactlyMaxUsesSucceedUnderRacingThreads) {
+  MemoryStateStore store;
+  const auto exp = Clock::now() + std::chrono::minutes(5);
+  constexpr std::uint32_t kMaxUses = 37;
+  std::atomic<int> ok{0}, exhausted{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        auto r = store.takeUse("grant-1", kMaxUses, exp);
+        if (r.ok()) {
+          ++ok;
+        } else if (r.error().code == "GRANT_EXHAUSTED") {
+          ++exhausted;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), static_cast<int>(kMaxUses));
+  EXPECT_EQ(exhausted.load(), 16 * 50 - static_cast<int>(kMaxUses));
+  EXPECT_EQ(other.load(), 0);
+}
+
+TEST(MemoryStateStore, RemainingCountsDownAndRevokeStopsUse) {
+  MemoryStateStore store;
+  const auto exp = Clock::now() + std::chrono::minutes(5);
+  EXPECT_EQ(*store.takeUse("g", 3, exp), 2u);
+  EXPECT_EQ(*store.takeUse("g", 3, exp), 1u);
+  ASSERT_TRUE(store.revoke("g", exp).ok());
+  auto r = store.takeUse("g", 3, exp);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "GRANT_REVOKED");
+  ASSERT_TRUE(store.revoke("never-used", exp).ok());
+  EXPECT_EQ(store.takeUse("never-used", 3, exp).error().code, "GRANT_REVOKED");
+  EXPECT_TRUE(store.grants().at("g").revoked);
+}
+
+}  // namespace
+}  // namespace sealgate::appliance
