@@ -28,6 +28,22 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   app->refMac_ = std::make_unique<hsm::HsmRefMac>(*app->keys_, refVersion);
   app->refs_ = std::make_unique<ResourceRefs>(*app->refMac_, 100000);
 
+  auto grants = GrantAuthority::load(*app->keys_, config.name);
+  if (!grants) return std::move(grants).takeError();
+  app->grants_ = std::move(*grants);
+
+  // The embedded PDP. No policy file configured: deny everything (fail closed).
+  auto policy = config.policyFile.empty() ? Policy::parse(R"({"version":1,"rules":[]})") : Policy::load(config.policyFile);
+  if (!policy) return std::move(policy).takeError();
+  app->pdp_ = std::make_unique<EmbeddedPolicyDecisionPoint>(std::make_shared<const Policy>(std::move(*policy)));
+  app->state_ = std::make_unique<MemoryStateStore>();
+  const std::string auditDir = (config.dataDir.empty() ? std::string(".") : config.dataDir) + "/audit";
+  auto audit = JsonLinesAuditSink::open(auditDir + "/events.jsonl");
+  if (!audit) return std::move(audit).takeError();
+  app->audit_ = std::move(*audit);
+  app->pepApi_ = std::make_unique<PepApi>(app->config_, *app->refs_, *app->grants_, *app->pdp_, *app->state_,
+                                          *app->audit_);
+
   auto pin = hsm::readPin(ks.pin);
   if (!pin) return std::move(pin).takeError();
   auto engine = hsm::Pkcs11Engine::load(config.hsm.module, *pin);
@@ -83,6 +99,12 @@ std::vector<Route> Appliance::pepRoutes() {
   auto routes = commonRoutes();
   routes.push_back(Route{"POST", "/v1/uris/canonicalize", Access::Service, {}, true,
                          [this](Request& r) { return canonicalize(r); }});
+  routes.push_back(Route{"POST", "/v1/authorize", Access::Service, {}, true,
+                         [this](Request& r) { return pepApi_->authorize(r); }});
+  routes.push_back(Route{"POST", "/v1/grants/consume", Access::Service, {}, true,
+                         [this](Request& r) { return pepApi_->consume(r); }});
+  routes.push_back(Route{"GET", "/.well-known/jwks.json", Access::AnyClient, {}, false,
+                         [this](Request& r) { return pepApi_->jwks(r); }});
   return routes;
 }
 
@@ -131,6 +153,14 @@ HandlerResult Appliance::readiness() {
       checks["hsm"] = {{"status", "fail"}, {"code", "HSM_KEY_MISSING"}, {"missing", missing}};
     }
   }
+  if (audit_->healthy()) {
+    checks["audit"] = {{"status", "ok"}};
+  } else {
+    ready = false;
+    checks["audit"] = {{"status", "fail"}, {"code", "AUDIT_UNAVAILABLE"}};
+  }
+  checks["state"] = {{"status", "ok"}, {"backend", "memory"}};
+  checks["pdp"] = {{"status", "ok"}, {"type", "embedded"}};
   return Response{ready ? 200 : 503, json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}}};
 }
 

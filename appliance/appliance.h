@@ -4,8 +4,13 @@
 
 #include <memory>
 
+#include "appliance/audit_jsonl.h"
 #include "appliance/config.h"
+#include "appliance/grants.h"
 #include "appliance/http_server.h"
+#include "appliance/memory_state_store.h"
+#include "appliance/pep_api.h"
+#include "appliance/embedded_policy.h"
 #include "core/resource_ref.h"
 #include "hsm/key_store.h"
 #include "hsm/tls_engine.h"
@@ -35,6 +40,11 @@ class Appliance {
   hsm::EvpPkeyPtr tlsKey_;
   std::unique_ptr<hsm::HsmRefMac> refMac_;
   std::unique_ptr<ResourceRefs> refs_;
+  std::unique_ptr<GrantAuthority> grants_;
+  std::unique_ptr<EmbeddedPolicyDecisionPoint> pdp_;
+  std::unique_ptr<MemoryStateStore> state_;
+  std::unique_ptr<JsonLinesAuditSink> audit_;
+  std::unique_ptr<PepApi> pepApi_;
   std::unique_ptr<Listener> pep_;
   std::unique_ptr<Listener> admin_;
 };

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "appliance/pki.h"
+#include "appliance/embedded_policy.h"
 #include "core/encoding.h"
 #include "hsm/key_store.h"
 
@@ -68,6 +69,7 @@ const char* kConfigTemplate = R"({
     "pin_file": "hsm.pin",
     "softhsm2_conf": "softhsm2.conf"
   },
+  "policy_file": "policy.json",
   "data_dir": ".",
   "log": { "level": "info" }
 }
@@ -83,8 +85,8 @@ Result<void> devInit(const DevInitOptions& options) {
   if (fs::exists(conf)) {
     if (!options.force) return initError(conf.string() + " exists; pass --force to replace the instance");
     // Remove only what dev-init creates: never a user's other files.
-    for (const char* p : {"sealgated.conf", "softhsm2.conf", "hsm.pin", "hsm-so.pin", "tokens", "pki", "state", "kv",
-                          "audit"}) {
+    for (const char* p : {"sealgated.conf", "softhsm2.conf", "hsm.pin", "hsm-so.pin", "policy.json", "tokens", "pki",
+                          "state", "kv", "audit"}) {
       fs::remove_all(dir / p, ec);
     }
   }
@@ -145,6 +147,12 @@ Result<void> devInit(const DevInitOptions& options) {
     if (!cert) return std::move(cert).takeError();
     SEALGATE_TRY(writePrivateKeyPem((pki / "clients" / (name + ".key")).string(), key->get()));
     SEALGATE_TRY(writeCertificatePem((pki / "clients" / (name + ".pem")).string(), cert->get()));
+  }
+
+  {
+    std::ofstream policy(dir / "policy.json");
+    policy << devPolicyJson();
+    if (!policy) return initError("cannot write " + (dir / "policy.json").string());
   }
 
   std::string config = kConfigTemplate;

@@ -1,5 +1,7 @@
 #include "hsm/key_store.h"
 
+#include "core/jws.h"
+
 #include <dlfcn.h>
 #include <openssl/ecdsa.h>
 #include <openssl/sha.h>
@@ -23,10 +25,6 @@ CK_BYTE* dataPtr(std::span<const std::uint8_t> s) {
 
 // DER OID of prime256v1, as CKA_EC_PARAMS wants it.
 constexpr std::uint8_t kP256Params[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
-// SubjectPublicKeyInfo header for an uncompressed P-256 point (65 bytes follow).
-constexpr std::uint8_t kP256SpkiPrefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
-                                            0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                            0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
 constexpr std::string_view kKeyCheckConstant = "sealgate-key-check";
 
 const char* rvName(CK_RV rv) {
@@ -607,9 +605,7 @@ Result<Bytes> KeyStore::publicKeyDer(const std::string& label) {
     std::span<const std::uint8_t> q(point, a.ulValueLen);
     if (q.size() == 67 && q[0] == 0x04 && q[1] == 65) q = q.subspan(2);
     if (q.size() != 65 || q[0] != 0x04) return makeError(hsm_errc::kUnsupported, "not an uncompressed P-256 point");
-    Bytes spki(std::begin(kP256SpkiPrefix), std::end(kP256SpkiPrefix));
-    spki.insert(spki.end(), q.begin(), q.end());
-    return spki;
+    return ecP256Spki(EcPublicJwk{Bytes(q.begin() + 1, q.begin() + 33), Bytes(q.begin() + 33, q.end())});
   });
 }
 

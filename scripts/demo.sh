@@ -84,6 +84,48 @@ else
 fi
 
 echo
+echo "\$ curl --cert acme-payments.pem .../v1/authorize -d '{\"requests\":[ app/db#password, app/api#key, other/x ]}'"
+OUT=$(as_client acme-payments -H 'Content-Type: application/json' "https://localhost:$PEP/v1/authorize" -d '{"requests":[
+  {"uri":"secret://acme/kv/app/db#password","action":"use"},
+  {"uri":"secret://acme/kv/app/api#key","action":"use"},
+  {"uri":"secret://acme/kv/other/x","action":"use"}]}')
+echo "$OUT" | head -c 700; echo " ..."
+GRANT=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["grant"])' <<<"$OUT")
+echo
+echo "\$ curl --cert acme-payments.pem .../v1/grants/consume -d '{\"grant\":\"...\"}'   # bound to this certificate"
+OUT=$(as_client acme-payments -H 'Content-Type: application/json' "https://localhost:$PEP/v1/grants/consume" \
+  -d "{\"grant\":\"$GRANT\"}")
+echo "$OUT"
+grep -q '"remaining_uses":4' <<<"$OUT" || { echo "unexpected answer"; exit 1; }
+echo
+echo "\$ curl --cert globex-billing.pem .../v1/grants/consume   # the same grant over another certificate"
+as_client globex-billing -H 'Content-Type: application/json' -w ' HTTP %{http_code}' \
+  "https://localhost:$PEP/v1/grants/consume" -d "{\"grant\":\"$GRANT\"}"; echo
+
+echo
+echo "== a DPoP-bound grant (the proofs are made by tests/e2e/dpop_client.py)"
+python3 - "$PEP" "$CA" "$CLIENTS" <<'PY'
+import http.client, json, ssl, sys
+sys.path.insert(0, "tests/e2e")
+from dpop_client import DpopKey
+port, ca, clients = sys.argv[1], sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(f"{clients}/acme-payments.pem", f"{clients}/acme-payments.key")
+def post(path, body, dpop):
+    c = http.client.HTTPSConnection("localhost", int(port), context=ctx)
+    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json", "DPoP": dpop})
+    r = c.getresponse(); out = (r.status, json.loads(r.read())); c.close(); return out
+key = DpopKey(); base = f"https://localhost:{port}"
+status, body = post("/v1/authorize", {"requests": [{"uri": "secret://acme/kv/app/db#password", "action": "use"}]},
+                    key.proof("POST", base + "/v1/authorize"))
+grant = body["grant"]
+print("authorize with a DPoP proof ->", status, "grant bound to jkt", key.thumbprint()[:12] + "...")
+proof = key.proof("POST", base + "/v1/grants/consume", token=grant)
+print("consume with a fresh proof  ->", *post("/v1/grants/consume", {"grant": grant}, proof))
+print("the same proof again        ->", *post("/v1/grants/consume", {"grant": grant}, proof))
+PY
+
+echo
 echo "\$ curl --cert admin.pem https://localhost:$ADMIN/admin/v1/status"
 as_client admin "https://localhost:$ADMIN/admin/v1/status" | head -c 400; echo " ..."
 echo

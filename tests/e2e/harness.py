@@ -22,7 +22,7 @@ SEALGATED = os.path.join(BUILD, "appliance/sealgated")
 class Instance:
     """`sealgate dev-init` in a temp dir plus a config with test-sized limits."""
 
-    def __init__(self, limits=None):
+    def __init__(self, limits=None, grants=None):
         self.dir = tempfile.mkdtemp(prefix="sealgate-e2e-")
         subprocess.run([SEALGATE, "dev-init", "--dir", self.dir], check=True, capture_output=True)
         self.ca = os.path.join(self.dir, "pki/ca.pem")
@@ -33,6 +33,8 @@ class Instance:
             "admin": {"listen": "127.0.0.1:0", "ca_file": "pki/ca.pem", "cert_file": "pki/server.pem"},
             "hsm": {"token_label": "sealgate-dev", "pin_file": "hsm.pin", "softhsm2_conf": "softhsm2.conf"},
             "limits": limits or {},
+            "grants": grants or {},
+            "policy_file": "policy.json",
             "data_dir": ".",
             "log": {"level": "info"},
         }

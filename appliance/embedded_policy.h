@@ -1,0 +1,65 @@
+// The embedded policy decision point (the default PDP). Policy format and
+// semantics: docs/POLICY.md. Default deny; a matching deny rule wins over any
+// allow; matching allows combine to the tightest obligations.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/interfaces/decision_point.h"
+#include "core/result.h"
+
+namespace sealgate::appliance {
+
+struct PolicyObligations {
+  std::optional<std::uint32_t> ttlSeconds;
+  std::optional<std::uint32_t> maxUses;
+};
+
+struct PolicyRule {
+  std::string id;
+  bool allow = false;
+  std::vector<std::vector<std::string>> subjects;   // SPIFFE ID globs, split on '/'
+  std::vector<std::vector<std::string>> resources;  // URI globs, split on '/' after "secret://"
+  std::vector<std::string> actions;                 // "*" = any
+  PolicyObligations obligations;
+  std::string reason;  // deny rules: the reason code
+};
+
+class Policy {
+ public:
+  // Strict: unknown keys, wrong types and bad globs are POLICY_INVALID.
+  static Result<Policy> parse(std::string_view json);
+  static Result<Policy> load(const std::string& path);
+  const std::vector<PolicyRule>& rules() const { return rules_; }
+  const std::string& source() const { return source_; }
+
+  // The decision for one item; `canonicalUri` must already be canonical.
+  Decision decide(const DecisionSubject& subject, const DecisionRequest& request) const;
+
+ private:
+  std::vector<PolicyRule> rules_;
+  std::string source_;
+};
+
+class EmbeddedPolicyDecisionPoint : public DecisionPoint {
+ public:
+  explicit EmbeddedPolicyDecisionPoint(std::shared_ptr<const Policy> policy) : policy_(std::move(policy)) {}
+  Result<std::vector<Decision>> decide(const DecisionSubject& subject, const std::vector<DecisionRequest>& requests,
+                                       std::chrono::milliseconds timeout) override;
+  void replace(std::shared_ptr<const Policy> policy);
+  std::shared_ptr<const Policy> current() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const Policy> policy_;
+};
+
+// The development instance's policy (API.md, last section).
+std::string devPolicyJson();
+
+}  // namespace sealgate::appliance

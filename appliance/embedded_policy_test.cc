@@ -1,0 +1,135 @@
+#include "appliance/embedded_policy.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace sealgate::appliance {
+namespace {
+
+DecisionSubject subject(const std::string& id) {
+  auto tenant = id.substr(9, id.find('/', 9) - 9);
+  return DecisionSubject{id, tenant, id.substr(id.rfind('/') + 1)};
+}
+
+Decision decideOne(const Policy& p, const std::string& who, const std::string& uri, const std::string& action = "use") {
+  return p.decide(subject(who), DecisionRequest{0, uri, action, "{}"});
+}
+
+TEST(EmbeddedPolicy, DevPolicyMatchesApiMd) {
+  auto p = Policy::parse(devPolicyJson());
+  ASSERT_TRUE(p.ok()) << p.error().describe();
+  auto allowed = decideOne(*p, "spiffe://acme/payments", "secret://acme/kv/app/db?version=3#password");
+  EXPECT_TRUE(allowed.allow);
+  auto obl = nlohmann::json::parse(allowed.obligationsJson);
+  EXPECT_EQ(obl["ttl_seconds"], 300);
+  EXPECT_EQ(obl["max_uses"], 5);
+  EXPECT_FALSE(decideOne(*p, "spiffe://acme/payments", "secret://acme/kv/app/x/y").allow);  // * is one segment
+  EXPECT_FALSE(decideOne(*p, "spiffe://acme/payments", "secret://acme/db/app").allow);
+  EXPECT_FALSE(decideOne(*p, "spiffe://acme/payments", "secret://acme/kv/app/db", "delete").allow);
+  EXPECT_FALSE(decideOne(*p, "spiffe://acme/other", "secret://acme/kv/app/db").allow);
+  EXPECT_FALSE(decideOne(*p, "spiffe://acme/payments", "secret://globex/kv/x").allow);
+  EXPECT_TRUE(decideOne(*p, "spiffe://globex/billing", "secret://globex/kv/x").allow);
+  EXPECT_EQ(decideOne(*p, "spiffe://globex/billing", "secret://acme/kv/app/db").reason, "POLICY_NO_MATCH");
+}
+
+TEST(EmbeddedPolicy, DoubleStarDenyOverridesAndTightestObligations) {
+  auto p = Policy::parse(R"({"version": 1, "rules": [
+    {"id": "wide", "effect": "allow", "subjects": ["spiffe://acme/*"], "resources": ["secret://acme/kv/**"],
+     "actions": ["*"], "obligations": {"ttl_seconds": 600, "max_uses": 3}},
+    {"id": "narrow", "effect": "allow", "subjects": ["spiffe://acme/payments"], "resources": ["secret://acme/kv/app/**"],
+     "actions": ["use"], "obligations": {"ttl_seconds": 60, "max_uses": 10}},
+    {"id": "no-root", "effect": "deny", "subjects": ["spiffe://*/*"], "resources": ["secret://*/kv/root/**"],
+     "actions": ["*"], "reason": "ROOT_SECRETS_FORBIDDEN"}
+  ]})");
+  ASSERT_TRUE(p.ok()) << p.error().describe();
+  auto d = decideOne(*p, "spiffe://acme/payments", "secret://acme/kv/app/a/b/c");
+  ASSERT_TRUE(d.allow);
+  auto obl = nlohmann::json::parse(d.obligationsJson);
+  EXPECT_EQ(obl["ttl_seconds"], 60);
+  EXPECT_EQ(obl["max_uses"], 3);
+  EXPECT_TRUE(decideOne(*p, "spiffe://acme/batch", "secret://acme/kv/x", "rotate").allow);
+  auto denied = decideOne(*p, "spiffe://acme/payments", "secret://acme/kv/root/k");
+  EXPECT_FALSE(denied.allow);
+  EXPECT_EQ(denied.reason, "ROOT_SECRETS_FORBIDDEN");
+  // Path case is significant.
+  auto p2 = Policy::parse(R"({"version":1,"rules":[{"id":"r","effect":"allow","subjects":["spiffe://acme/a"],
+    "resources":["secret://acme/kv/App"],"actions":["use"]}]})");
+  ASSERT_TRUE(p2.ok());
+  EXPECT_TRUE(decideOne(*p2, "spiffe://acme/a", "secret://acme/kv/App").allow);
+  EXPECT_FALSE(decideOne(*p2, "spiffe://acme/a", "secret://acme/kv/app").allow);
+}
+
+TEST(EmbeddedPolicy, DefaultDenyAndBadUrisDeny) {
+  auto empty = Policy::parse(R"({"version":1,"rules":[]})");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(decideOne(*empty, "spiffe://acme/a", "secret://acme/kv/x").reason, "POLICY_NO_MATCH");
+  auto dev = Policy::parse(devPolicyJson());
+  EXPECT_EQ(decideOne(*dev, "spiffe://acme/payments", "secret://acme/kv/app/../x").reason, "URI_TRAVERSAL");
+}
+
+TEST(EmbeddedPolicy, RejectsMalformedPolicies) {
+  const char* base = R"({"id":"r","effect":"allow","subjects":["spiffe://acme/a"],"resources":["secret://acme/kv/*"],"actions":["use"]})";
+  auto withRule = [](const std::string& rule) { return R"({"version":1,"rules":[)" + rule + "]}"; };
+  ASSERT_TRUE(Policy::parse(withRule(base)).ok());
+  for (const std::string& bad : std::vector<std::string>{
+           "", "[]", R"({"version":2,"rules":[]})", R"({"version":1})", R"({"version":1,"rules":[],"extra":1})",
+           withRule("5"),
+           withRule(R"({"effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/*"],"actions":["use"]})"),
+           withRule(R"({"id":"r","effect":"maybe","subjects":["spiffe://a/b"],"resources":["secret://a/kv/*"],"actions":["use"]})"),
+           withRule(R"({"id":"r","effect":"allow","subjects":[],"resources":["secret://a/kv/*"],"actions":["use"]})"),
+           withRule(R"({"id":"r","effect":"allow","subjects":["acme/b"],"resources":["secret://a/kv/*"],"actions":["use"]})"),
+           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["https://a/kv/*"],"actions":["use"]})"),
+           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://**/x"],"actions":["use"]})"),
+           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x*"],"actions":["use"]})"),
+           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x#f"],"actions":["use"]})"),
+           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv//x"],"actions":["use"]})"),
+           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":[5]})"),
+           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"obligations":{"ttl_seconds":0}})"),
+           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"obligations":{"max_uses":2000000}})"),
+           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"obligations":{"ttl":5}})"),
+           withRule(R"({"id":"r","effect":"deny","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"reason":"lower case"})"),
+           withRule(R"({"id":"r","effect":"deny","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"obligations":{"max_uses":1}})"),
+           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"when":{}})"),
+       }) {
+    auto r = Policy::parse(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, "POLICY_INVALID");
+    }
+  }
+}
+
+TEST(EmbeddedPolicy, ReplaceWhileDecidingIsSafe) {
+  auto allowAll = std::make_shared<const Policy>(*Policy::parse(
+      R"({"version":1,"rules":[{"id":"all","effect":"allow","subjects":["spiffe://*/*"],"resources":["secret://*/*/**"],"actions":["*"]}]})"));
+  auto denyAll = std::make_shared<const Policy>(*Policy::parse(R"({"version":1,"rules":[]})"));
+  EmbeddedPolicyDecisionPoint pdp(allowAll);
+  std::atomic<bool> stop{false};
+  std::atomic<int> inconsistent{0}, decided{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      std::vector<DecisionRequest> batch{{0, "secret://acme/kv/a", "use", "{}"}, {1, "secret://acme/kv/b", "use", "{}"}};
+      while (!stop) {
+        auto r = pdp.decide(subject("spiffe://acme/a"), batch, std::chrono::milliseconds(100));
+        if (!r.ok() || r->size() != 2 || (*r)[0].allow != (*r)[1].allow) ++inconsistent;  // one policy per batch
+        ++decided;
+      }
+    });
+  }
+  // Swap until the readers have made enough decisions (bounded in time, not asserted on).
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (int i = 0; decided.load() < 2000 && std::chrono::steady_clock::now() < until; ++i) {
+    pdp.replace(i % 2 ? allowAll : denyAll);
+  }
+  stop = true;
+  for (auto& th : readers) th.join();
+  EXPECT_EQ(inconsistent.load(), 0);
+  EXPECT_GE(decided.load(), 2000);
+}
+
+}  // namespace
+}  // namespace sealgate::appliance

@@ -1,0 +1,299 @@
+#include "appliance/pep_api.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <ctime>
+#include <set>
+
+#include "appliance/logging.h"
+#include "core/encoding.h"
+#include "core/secret_uri.h"
+
+namespace sealgate::appliance {
+
+using nlohmann::json;
+
+namespace {
+
+std::string randomId(std::size_t bytes = 16) {
+  std::vector<std::uint8_t> raw(bytes);
+  RAND_bytes(raw.data(), static_cast<int>(raw.size()));
+  return base64UrlNoPad(raw);
+}
+
+std::int64_t unixSeconds(PepApi::Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+std::string rfc3339(std::int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Failures of one batch item deny that item; they never fail the batch.
+struct Item {
+  std::size_t index = 0;
+  std::optional<SecretUri> uri;
+  std::string resourceRef;
+  std::string action;
+  std::string contextJson = "{}";
+  std::string denyReason;  // set when the item is denied before the PDP
+};
+
+HttpError auditFailure(const Error& e) {
+  logEvent(LogLevel::Error, "audit_failure", {{"error", e.describe()}});
+  return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the decision; nothing was granted"};
+}
+
+}  // namespace
+
+PepApi::PepApi(const Config& config, ResourceRefs& refs, GrantAuthority& grants, DecisionPoint& pdp,
+               StateStore& state, AuditSink& audit)
+    : config_(config), refs_(refs), grants_(grants), pdp_(pdp), state_(state), audit_(audit) {}
+
+std::string PepApi::expectedHtu(const Request& request) const {
+  if (!config_.pep.publicUrl.empty()) {
+    std::string base = config_.pep.publicUrl;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return base + request.path;
+  }
+  return "https://" + request.host + request.path;
+}
+
+HttpError PepApi::dpopError(const Error& e) {
+  HttpError err{401, e.code, e.message};
+  if (e.code == "DPOP_INVALID" || e.code == "DPOP_REPLAY") {
+    err.headers["WWW-Authenticate"] = "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"";
+  } else if (e.code == "DPOP_NONCE_REQUIRED") {
+    err.headers["WWW-Authenticate"] = "DPoP error=\"use_dpop_nonce\", algs=\"ES256\"";
+  }
+  return err;
+}
+
+HandlerResult PepApi::jwks(Request&) { return Response{200, grants_.jwks()}; }
+
+HandlerResult PepApi::authorize(Request& request) {
+  if (auto err = checkFields(request.body, {"requests"}, {"requests"})) return *err;
+  const json& list = request.body["requests"];
+  if (!list.is_array() || list.empty() || list.size() > config_.grants.maxBatch) {
+    return HttpError{400, "INVALID_REQUEST",
+                     "'requests' must be an array of 1.." + std::to_string(config_.grants.maxBatch) + " items"};
+  }
+  // A malformed item fails the whole request (API.md); a bad URI denies only its item.
+  std::vector<Item> items;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const json& r = list[i];
+    const std::string where = "requests[" + std::to_string(i) + "]";
+    if (!r.is_object()) return HttpError{400, "INVALID_REQUEST", where + " must be an object"};
+    if (auto err = checkFields(r, {"uri", "action", "context"}, {"uri", "action"})) {
+      err->message = where + ": " + err->message;
+      return *err;
+    }
+    if (!r["uri"].is_string() || !r["action"].is_string() || r["action"].get<std::string>().empty() ||
+        r["action"].get<std::string>().size() > 64) {
+      return HttpError{400, "INVALID_REQUEST", where + ": 'uri' and 'action' must be strings"};
+    }
+    if (r.contains("context") && !r["context"].is_object()) {
+      return HttpError{400, "INVALID_REQUEST", where + ": 'context' must be an object"};
+    }
+    Item item;
+    item.index = i;
+    item.action = r["action"];
+    if (r.contains("context")) item.contextJson = r["context"].dump();
+    auto uri = SecretUri::parse(r["uri"].get<std::string>());
+    if (!uri) {
+      item.denyReason = uri.error().code;
+    } else if (auto guard = uri->checkTenant(request.identity.tenant); !guard) {
+      item.denyReason = guard.error().code;
+    } else {
+      item.uri = std::move(*uri);
+    }
+    items.push_back(std::move(item));
+  }
+
+  // Binding: a DPoP proof on this request binds the grant to its key.
+  std::optional<std::string> jkt;
+  if (!request.dpop.empty()) {
+    auto proof = checkDpop(request, std::nullopt, std::nullopt);
+    if (!proof) return dpopError(proof.error());
+    jkt = proof->jkt;
+  }
+
+  for (auto& item : items) {
+    if (!item.uri) continue;
+    auto ref = refs_.of(*item.uri);
+    if (!ref) {
+      logEvent(LogLevel::Error, "hsm_failure", {{"correlation_id", request.correlationId}, {"error", ref.error().describe()}});
+      return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not compute a resource_ref"};
+    }
+    item.resourceRef = *ref;
+  }
+
+  DecisionSubject subject{request.identity.spiffeId, request.identity.tenant, request.identity.service};
+  std::vector<DecisionRequest> asks;
+  for (const auto& item : items) {
+    if (item.uri) asks.push_back(DecisionRequest{item.index, item.uri->canonical(), item.action, item.contextJson});
+  }
+  std::vector<Decision> decisions;
+  if (!asks.empty()) {
+    auto decided = pdp_.decide(subject, asks, std::chrono::milliseconds(2000));
+    if (!decided) {
+      logEvent(LogLevel::Error, "pdp_failure", {{"correlation_id", request.correlationId}, {"error", decided.error().describe()}});
+      return HttpError{503, "PDP_UNAVAILABLE", "the policy decision point did not answer; nothing was granted"};
+    }
+    decisions = std::move(*decided);
+  }
+
+  const std::string decisionId = randomId();
+  const auto now = clock_();
+  GrantClaims claims;
+  claims.iss = claims.aud = grants_.issuer();
+  claims.sub = request.identity.spiffeId;
+  claims.jti = randomId();
+  claims.decisionId = decisionId;
+  claims.iat = claims.nbf = unixSeconds(now);
+  std::int64_t ttl = config_.grants.maxTtl.count();
+  std::uint32_t maxUses = config_.grants.maxUses;
+
+  json results = json::array();
+  json auditResults = json::array();
+  std::set<std::string> allowedRefs;
+  for (const auto& item : items) {
+    json result = {{"index", item.index}};
+    std::string reason = item.denyReason;
+    json obligations;
+    if (reason.empty()) {
+      auto d = std::find_if(decisions.begin(), decisions.end(), [&](const Decision& x) { return x.index == item.index; });
+      if (d == decisions.end()) {
+        reason = "PDP_NO_DECISION";  // a missing answer is a deny
+      } else if (!d->allow) {
+        reason = d->reason.empty() ? "POLICY_DENIED" : d->reason;
+      } else {
+        obligations = json::parse(d->obligationsJson, nullptr, false);
+        if (!obligations.is_object()) obligations = json::object();
+        // Guardrails: the tightest of the items' obligations, never above the ceilings.
+        if (obligations.contains("ttl_seconds") && obligations["ttl_seconds"].is_number_unsigned()) {
+          ttl = std::min<std::int64_t>(ttl, obligations["ttl_seconds"].get<std::int64_t>());
+        }
+        if (obligations.contains("max_uses") && obligations["max_uses"].is_number_unsigned()) {
+          maxUses = std::min<std::uint32_t>(maxUses, obligations["max_uses"].get<std::uint32_t>());
+        }
+      }
+    }
+    if (!item.resourceRef.empty()) result["resource_ref"] = item.resourceRef;
+    if (reason.empty()) {
+      result["decision"] = "allow";
+      result["obligations"] = obligations;
+      claims.obl[item.resourceRef] = obligations;
+      allowedRefs.insert(item.resourceRef);
+    } else {
+      result["decision"] = "deny";
+      result["reason"] = reason;
+    }
+    json a = {{"index", item.index}, {"decision", result["decision"]}};
+    if (!item.resourceRef.empty()) a["resource_ref"] = item.resourceRef;
+    if (!reason.empty()) a["reason"] = reason;
+    auditResults.push_back(a);
+    results.push_back(std::move(result));
+  }
+
+  json response = {{"decision_id", decisionId}, {"results", results}};
+  json event = {{"type", "authorize"}, {"ts", rfc3339(claims.iat)}, {"decision_id", decisionId},
+                {"subject", request.identity.spiffeId}, {"correlation_id", request.correlationId},
+                {"binding", jkt ? "dpop" : "mtls"}, {"results", auditResults}};
+  std::string grant;
+  if (!allowedRefs.empty()) {
+    claims.res.assign(allowedRefs.begin(), allowedRefs.end());
+    claims.maxUses = std::max<std::uint32_t>(1, maxUses);
+    claims.exp = claims.iat + std::max<std::int64_t>(1, ttl);
+    if (jkt) {
+      claims.cnfJkt = *jkt;
+    } else {
+      claims.cnfX5t = request.identity.certThumbprint;
+    }
+    auto signedGrant = grants_.sign(claims);
+    if (!signedGrant) {
+      logEvent(LogLevel::Error, "hsm_failure", {{"correlation_id", request.correlationId}, {"error", signedGrant.error().describe()}});
+      return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not sign the grant"};
+    }
+    grant = std::move(*signedGrant);
+    event["grant_id"] = claims.jti;
+    event["max_uses"] = claims.maxUses;
+    event["expires_at"] = rfc3339(claims.exp);
+    response["grant"] = grant;
+    response["grant_id"] = claims.jti;
+    response["expires_at"] = rfc3339(claims.exp);
+    response["max_uses"] = claims.maxUses;
+  }
+  // Every decision is on the audit log before the caller sees it.
+  if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
+  return Response{200, response};
+}
+
+HandlerResult PepApi::consume(Request& request) {
+  if (auto err = checkFields(request.body, {"grant"}, {"grant"})) return *err;
+  if (!request.body["grant"].is_string()) return HttpError{400, "INVALID_REQUEST", "'grant' must be a string"};
+  const std::string token = request.body["grant"];
+  auto claims = grants_.verify(token, clock_());
+  if (!claims) return HttpError{401, claims.error().code, claims.error().message};
+
+  // Only the holder may present it, over its bound certificate or with its DPoP key.
+  if (claims->holder() != request.identity.spiffeId) {
+    return HttpError{401, "BINDING_MISMATCH", "the grant is bound to another identity"};
+  }
+  if (claims->cnfX5t) {
+    if (!constantTimeEquals(asBytes(*claims->cnfX5t), asBytes(request.identity.certThumbprint))) {
+      return HttpError{401, "BINDING_MISMATCH", "the grant is bound to another certificate"};
+    }
+  } else {
+    if (request.dpop.empty()) {
+      HttpError err{401, "DPOP_INVALID", "this grant is DPoP-bound: send a DPoP proof"};
+      err.headers["WWW-Authenticate"] = "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"";
+      return err;
+    }
+    auto proof = checkDpop(request, token, claims->cnfJkt);
+    if (!proof) {
+      if (proof.error().code == "BINDING_MISMATCH") return HttpError{401, "BINDING_MISMATCH", proof.error().message};
+      return dpopError(proof.error());
+    }
+  }
+
+  // Atomically take one use; everything before this changed no state.
+  const auto expiresAt = Clock::time_point(std::chrono::seconds(claims->exp));
+  auto remaining = state_.takeUse(claims->jti, claims->maxUses, expiresAt);
+  json event = {{"type", "consume"}, {"ts", rfc3339(unixSeconds(clock_()))}, {"grant_id", claims->jti},
+                {"decision_id", claims->decisionId}, {"subject", request.identity.spiffeId},
+                {"correlation_id", request.correlationId}, {"resources", claims->res}};
+  if (!remaining) {
+    const Error& e = remaining.error();
+    event["outcome"] = e.code;
+    if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
+    if (e.code == "GRANT_EXHAUSTED" || e.code == "GRANT_REVOKED") return HttpError{403, e.code, e.message};
+    logEvent(LogLevel::Error, "state_failure", {{"correlation_id", request.correlationId}, {"error", e.describe()}});
+    return HttpError{503, "STATE_UNAVAILABLE", "use counts cannot be updated; nothing was consumed"};
+  }
+  event["outcome"] = "consumed";
+  event["remaining_uses"] = *remaining;
+  if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
+  return Response{200, json{{"grant_id", claims->jti}, {"remaining_uses", *remaining}, {"resources", claims->res}}};
+}
+
+}  // namespace sealgate::appliance
+
+namespace sealgate::appliance {
+
+Result<DpopResult> PepApi::checkDpop(const Request& request, std::optional<std::string> accessToken,
+                                     std::optional<std::string> expectedJkt) {
+  DpopCheck check{request.dpop, request.method, expectedHtu(request), std::move(accessToken), std::move(expectedJkt),
+                  std::nullopt};
+  DpopPolicy policy;
+  policy.maxAge = config_.grants.dpopIatWindow;
+  return verifyDpopProof(check, policy, state_, clock_());
+}
+
+}  // namespace sealgate::appliance

@@ -1,0 +1,52 @@
+// The PEP's grant endpoints: POST /v1/authorize, POST /v1/grants/consume and
+// GET /.well-known/jwks.json (API.md).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "appliance/config.h"
+#include "appliance/grants.h"
+#include "appliance/http_server.h"
+#include "core/dpop_proof.h"
+#include "core/interfaces/audit_sink.h"
+#include "core/interfaces/decision_point.h"
+#include "core/interfaces/state_store.h"
+#include "core/resource_ref.h"
+
+namespace sealgate::appliance {
+
+class PepApi {
+ public:
+  using Clock = std::chrono::system_clock;
+
+  PepApi(const Config& config, ResourceRefs& refs, GrantAuthority& grants, DecisionPoint& pdp, StateStore& state,
+         AuditSink& audit);
+
+  HandlerResult authorize(Request& request);
+  HandlerResult consume(Request& request);
+  HandlerResult jwks(Request& request);
+
+  // For tests: a fixed clock.
+  void setClock(std::function<Clock::time_point()> clock) { clock_ = std::move(clock); }
+
+ private:
+  // The URL a DPoP proof must name: public_url when configured, else https://Host + path.
+  std::string expectedHtu(const Request& request) const;
+  Result<DpopResult> checkDpop(const Request& request, std::optional<std::string> accessToken,
+                               std::optional<std::string> expectedJkt);
+  static HttpError dpopError(const Error& e);
+
+  const Config& config_;
+  ResourceRefs& refs_;
+  GrantAuthority& grants_;
+  DecisionPoint& pdp_;
+  StateStore& state_;
+  AuditSink& audit_;
+  std::function<Clock::time_point()> clock_ = [] { return Clock::now(); };
+};
+
+}  // namespace sealgate::appliance

@@ -1,0 +1,232 @@
+"""End-to-end tests of grants: batch authorize, DPoP- and mTLS-bound consume, over
+the real daemon with the dev instance's embedded policy (API.md, last section)."""
+import base64
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Instance, encodings  # noqa: E402
+from dpop_client import DpopKey, b64u, decode_claims  # noqa: E402
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
+
+CANARY = "CanaryGrantPath7"
+
+
+def cert_thumbprint(path):
+    with open(path, "rb") as f:
+        cert = x509.load_pem_x509_certificate(f.read())
+    return b64u(hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest())
+
+
+class GrantTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sg = Instance()
+        cls.sg.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sg.cleanup()
+
+    def url(self, path):
+        return f"https://127.0.0.1:{self.sg.pep_port}{path}"
+
+    def authorize(self, items, client="acme-payments", dpop=None):
+        headers = {"DPoP": dpop} if dpop else {}
+        return self.sg.request("POST", "/v1/authorize", client=client, body={"requests": items}, headers=headers)
+
+    def consume(self, grant, client="acme-payments", dpop=None):
+        headers = {"DPoP": dpop} if dpop else {}
+        return self.sg.request("POST", "/v1/grants/consume", client=client, body={"grant": grant}, headers=headers)
+
+    def assertError(self, result, status, code):
+        self.assertEqual(result[0], status, result[3])
+        self.assertEqual(result[1]["error"]["code"], code, result[3])
+
+    def test_jwks_verifies_grants_independently(self):
+        status, jwks, _, _ = self.sg.request("GET", "/.well-known/jwks.json")
+        self.assertEqual(status, 200)
+        grant = self.authorize([{"uri": "secret://acme/kv/app/db#password", "action": "use"}])[1]["grant"]
+        header = json.loads(base64.urlsafe_b64decode(grant.split(".")[0] + "=="))
+        self.assertEqual(header["alg"], "ES256")
+        key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+        self.assertNotIn("d", key)
+        pub = ec.EllipticCurvePublicNumbers(int.from_bytes(base64.urlsafe_b64decode(key["x"] + "=="), "big"),
+                                            int.from_bytes(base64.urlsafe_b64decode(key["y"] + "=="), "big"),
+                                            ec.SECP256R1()).public_key()
+        signing_input, sig = grant.rsplit(".", 1)
+        raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+        der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+        pub.verify(der, signing_input.encode(), ec.ECDSA(hashes.SHA256()))  # raises if invalid
+
+    def test_batch_authorize_denies_items_individually(self):
+        status, body, _, _ = self.authorize([
+            {"uri": "secret://acme/kv/app/db#password", "action": "use"},
+            {"uri": "secret://ACME/kv/app/api?version=2#key", "action": "use", "context": {"ticket": "T-1"}},
+            {"uri": "secret://acme/kv/other/" + CANARY, "action": "use"},
+            {"uri": "secret://acme/kv/app/../x", "action": "use"},
+            {"uri": "secret://globex/kv/billing", "action": "use"},
+            {"uri": "secret://acme/kv/app/db#password", "action": "delete"},
+        ])
+        self.assertEqual(status, 200)
+        results = body["results"]
+        self.assertEqual([r["decision"] for r in results], ["allow", "allow", "deny", "deny", "deny", "deny"])
+        self.assertEqual(results[3]["reason"], "URI_TRAVERSAL")
+        self.assertEqual(results[4]["reason"], "URI_TENANT_MISMATCH")
+        self.assertTrue(results[2]["reason"])
+        self.assertNotIn(CANARY, json.dumps(body))
+        claims = decode_claims(body["grant"])
+        self.assertEqual(sorted(claims["res"]), sorted([results[0]["resource_ref"], results[1]["resource_ref"]]))
+        self.assertEqual(claims["sub"], "spiffe://acme/payments")
+        self.assertEqual(claims["iss"], claims["aud"])
+        self.assertEqual(claims["max_uses"], 5)
+        self.assertEqual(body["max_uses"], 5)
+        self.assertEqual(claims["exp"] - claims["iat"], 300)
+        self.assertEqual(claims["decision_id"], body["decision_id"])
+        self.assertEqual(claims["cnf"], {"x5t#S256": cert_thumbprint(self.sg.client("acme-payments")[0])})
+
+    def test_nothing_allowed_means_no_grant(self):
+        status, body, _, _ = self.authorize([{"uri": "secret://acme/db/role", "action": "use"}])
+        self.assertEqual(status, 200)
+        self.assertNotIn("grant", body)
+        self.assertEqual(body["results"][0]["decision"], "deny")
+
+    def test_malformed_batches_fail_whole_request(self):
+        self.assertError(self.authorize([]), 400, "INVALID_REQUEST")
+        self.assertError(self.authorize([{"uri": "secret://acme/kv/app/a", "action": "use"}] * 129), 400,
+                         "INVALID_REQUEST")
+        self.assertError(self.authorize([{"uri": "secret://acme/kv/app/a"}]), 400, "INVALID_REQUEST")
+        self.assertError(self.authorize([{"uri": "secret://acme/kv/app/a", "action": "use", "x": 1}]), 400,
+                         "UNKNOWN_FIELD")
+        self.assertError(self.authorize(["secret://acme/kv/app/a"]), 400, "INVALID_REQUEST")
+        self.assertError(self.authorize([{"uri": 5, "action": "use"}]), 400, "INVALID_REQUEST")
+
+    def test_mtls_bound_grant_exactly_max_uses_then_exhausted(self):
+        grant = self.authorize([{"uri": "secret://acme/kv/app/db#password", "action": "use"}])[1]["grant"]
+        remaining = [self.consume(grant)[1]["remaining_uses"] for _ in range(5)]
+        self.assertEqual(remaining, [4, 3, 2, 1, 0])
+        self.assertError(self.consume(grant), 403, "GRANT_EXHAUSTED")
+
+    def test_grant_over_another_certificate_is_refused(self):
+        grant = self.authorize([{"uri": "secret://acme/kv/app/db#password", "action": "use"}])[1]["grant"]
+        self.assertError(self.consume(grant, client="globex-billing"), 401, "BINDING_MISMATCH")
+        # Refusals change no state: all five uses remain.
+        self.assertEqual(self.consume(grant)[1]["remaining_uses"], 4)
+
+    def test_tampered_and_foreign_tokens_are_invalid(self):
+        grant = self.authorize([{"uri": "secret://acme/kv/app/db#password", "action": "use"}])[1]["grant"]
+        h, p, s = grant.split(".")
+        claims = decode_claims(grant)
+        claims["max_uses"] = 1000
+        forged = h + "." + b64u(json.dumps(claims).encode()) + "." + s
+        self.assertError(self.consume(forged), 401, "GRANT_INVALID")
+        self.assertError(self.consume("not.a.jws"), 401, "GRANT_INVALID")
+        self.assertError(self.consume(DpopKey().sign_jws({"alg": "ES256", "typ": "sealgate-grant+jwt", "kid": "x"},
+                                                         claims)), 401, "GRANT_INVALID")
+        self.assertError(self.consume(h + "." + p + "."), 401, "GRANT_INVALID")
+
+    def test_dpop_bound_grant_full_flow_and_every_refusal(self):
+        key = DpopKey()
+        status, body, _, _ = self.authorize([{"uri": "secret://acme/kv/app/db#password", "action": "use"}],
+                                            dpop=key.proof("POST", self.url("/v1/authorize")))
+        self.assertEqual(status, 200, body)
+        grant = body["grant"]
+        self.assertEqual(decode_claims(grant)["cnf"], {"jkt": key.thumbprint()})
+        consume_url = self.url("/v1/grants/consume")
+
+        # Refusals first: none of them spends a use.
+        result = self.consume(grant)
+        self.assertError(result, 401, "DPOP_INVALID")
+        self.assertIn('error="invalid_dpop_proof"', result[2]["WWW-Authenticate"])
+        self.assertError(self.consume(grant, dpop=key.proof("POST", self.url("/v1/authorize"), token=grant)), 401,
+                         "DPOP_INVALID")  # another URL
+        self.assertError(self.consume(grant, dpop=key.proof("GET", consume_url, token=grant)), 401,
+                         "DPOP_INVALID")  # another method
+        self.assertError(self.consume(grant, dpop=key.proof("POST", consume_url)), 401, "DPOP_INVALID")  # no ath
+        self.assertError(self.consume(grant, dpop=key.proof("POST", consume_url, token=grant + "x")), 401,
+                         "DPOP_INVALID")  # ath of another token
+        self.assertError(self.consume(grant, dpop=key.proof("POST", consume_url, token=grant,
+                                                            iat=int(time.time()) - 3600)), 401, "DPOP_INVALID")
+        self.assertError(self.consume(grant, dpop=DpopKey().proof("POST", consume_url, token=grant)), 401,
+                         "BINDING_MISMATCH")  # a proof by another key
+        self.assertError(self.consume(grant, dpop=key.proof("POST", consume_url, token=grant, header={"alg": "none"})),
+                         401, "DPOP_INVALID")
+        self.assertError(self.consume(grant, client="globex-billing",
+                                      dpop=key.proof("POST", consume_url, token=grant)), 401, "BINDING_MISMATCH")
+
+        proof = key.proof("POST", consume_url, token=grant)
+        self.assertEqual(self.consume(grant, dpop=proof)[1]["remaining_uses"], 4)
+        replay = self.consume(grant, dpop=proof)
+        self.assertError(replay, 401, "DPOP_REPLAY")
+        self.assertIn("WWW-Authenticate", replay[2])
+        for expected in [3, 2, 1, 0]:
+            self.assertEqual(self.consume(grant, dpop=key.proof("POST", consume_url, token=grant))[1]["remaining_uses"],
+                             expected)
+        self.assertError(self.consume(grant, dpop=key.proof("POST", consume_url, token=grant)), 403, "GRANT_EXHAUSTED")
+
+    def test_bad_dpop_on_authorize_is_refused(self):
+        result = self.authorize([{"uri": "secret://acme/kv/app/db", "action": "use"}],
+                                dpop=DpopKey().proof("POST", self.url("/v1/other")))
+        self.assertError(result, 401, "DPOP_INVALID")
+        self.assertIn("WWW-Authenticate", result[2])
+
+    def test_racing_consumers_get_exactly_max_uses(self):
+        grant = self.authorize([{"uri": "secret://acme/kv/app/db#password", "action": "use"}])[1]["grant"]
+        statuses = []
+        lock = threading.Lock()
+
+        def worker():
+            for _ in range(3):
+                s = self.consume(grant)[0]
+                with lock:
+                    statuses.append(s)
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(statuses.count(200), 5)
+        self.assertEqual(statuses.count(403), 7)
+
+    def test_audit_log_records_decisions_without_uris(self):
+        self.authorize([{"uri": "secret://acme/kv/app/" + CANARY, "action": "use"}])
+        path = os.path.join(self.sg.dir, "audit/events.jsonl")
+        with open(path) as f:
+            events = [json.loads(line) for line in f]
+        types = {e["type"] for e in events}
+        self.assertIn("authorize", types)
+        text = open(path).read()
+        for form in encodings(CANARY) | encodings("secret://acme/kv/app/" + CANARY):
+            self.assertNotIn(form, text)
+        log = self.sg.read_log()
+        for form in encodings(CANARY):
+            self.assertNotIn(form, log)
+
+
+class ExpiryTest(unittest.TestCase):
+    def test_expired_grant(self):
+        sg = Instance(grants={"max_ttl_seconds": 1})
+        try:
+            sg.start()
+            body = sg.request("POST", "/v1/authorize", body={"requests": [
+                {"uri": "secret://acme/kv/app/db", "action": "use"}]})[1]
+            grant = body["grant"]
+            self.assertEqual(decode_claims(grant)["exp"] - decode_claims(grant)["iat"], 1)
+            time.sleep(7)  # past exp plus the 5 s clock-skew leeway
+            status, err, _, _ = sg.request("POST", "/v1/grants/consume", body={"grant": grant})
+            self.assertEqual((status, err["error"]["code"]), (401, "GRANT_EXPIRED"))
+        finally:
+            sg.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

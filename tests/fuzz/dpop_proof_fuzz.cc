@@ -1,0 +1,54 @@
+// libFuzzer target: arbitrary bytes as a DPoP header value, as a compact JWS and
+// as a JWK. Must never crash; traps when a proof is accepted that breaks a rule
+// the verifier promises to enforce.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/dpop_proof.h"
+#include "core/jws.h"
+
+namespace {
+
+class AcceptAll : public sealgate::StateStore {
+ public:
+  sealgate::Result<bool> rememberOnce(const std::string&, std::chrono::system_clock::time_point) override { return true; }
+  sealgate::Result<std::uint32_t> takeUse(const std::string&, std::uint32_t,
+                                          std::chrono::system_clock::time_point) override {
+    return sealgate::makeError("UNUSED", "");
+  }
+  sealgate::Result<void> revoke(const std::string&, std::chrono::system_clock::time_point) override {
+    return sealgate::Ok{};
+  }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string input(reinterpret_cast<const char*>(data), size);
+  if (auto jws = sealgate::parseCompactJws(input); jws.ok()) {
+    if (!jws->header.is_object() || !jws->payload.is_object()) __builtin_trap();
+  }
+  auto j = nlohmann::json::parse(input, nullptr, false);
+  if (!j.is_discarded()) {
+    if (auto jwk = sealgate::parseEcP256Jwk(j); jwk.ok()) {
+      if (jwk->x.size() != 32 || jwk->y.size() != 32 || j.contains("d")) __builtin_trap();
+      if (sealgate::jwkThumbprint(*jwk).size() != 43) __builtin_trap();
+    }
+  }
+  AcceptAll store;
+  sealgate::DpopCheck check{{input}, "POST", "https://localhost:8443/v1/authorize", std::nullopt, std::nullopt,
+                            std::nullopt};
+  auto r = sealgate::verifyDpopProof(check, sealgate::DpopPolicy{}, store, std::chrono::system_clock::now());
+  if (r.ok()) {
+    // Only a correctly signed ES256 proof can pass; random input never should.
+    auto jws = sealgate::parseCompactJws(input);
+    if (!jws.ok() || jws->header.value("alg", "") != "ES256" || jws->header.value("typ", "") != "dpop+jwt") {
+      __builtin_trap();
+    }
+  } else if (r.error().code.rfind("DPOP_", 0) != 0) {
+    __builtin_trap();
+  }
+  return 0;
+}
