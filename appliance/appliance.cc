@@ -44,6 +44,8 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   app->pepApi_ = std::make_unique<PepApi>(app->config_, *app->refs_, *app->grants_, *app->pdp_, *app->state_,
                                           *app->audit_);
 
+  app->adminApi_ = std::make_unique<AdminApi>(app->config_, *app->pdp_, *app->state_, *app->audit_);
+
   auto pin = hsm::readPin(ks.pin);
   if (!pin) return std::move(pin).takeError();
   auto engine = hsm::Pkcs11Engine::load(config.hsm.module, *pin);
@@ -112,6 +114,16 @@ std::vector<Route> Appliance::adminRoutes() {
   auto routes = commonRoutes();
   routes.push_back(Route{"GET", "/admin/v1/status", Access::Admin, {"admin", "auditor"}, false,
                          [this](Request&) { return adminStatus(); }});
+  routes.push_back(Route{"GET", "/admin/v1/policy", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return adminApi_->getPolicy(r); }});
+  routes.push_back(Route{"PUT", "/admin/v1/policy", Access::Admin, {"admin"}, true,
+                         [this](Request& r) { return adminApi_->putPolicy(r); }});
+  routes.push_back(Route{"POST", "/admin/v1/policy/test", Access::Admin, {"admin", "auditor"}, true,
+                         [this](Request& r) { return adminApi_->testPolicy(r); }});
+  routes.push_back(Route{"GET", "/admin/v1/grants", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return adminApi_->listGrants(r); }});
+  routes.push_back(Route{"DELETE", "/admin/v1/grants/{id}", Access::Admin, {"admin"}, false,
+                         [this](Request& r) { return adminApi_->revokeGrant(r); }});
   return routes;
 }
 

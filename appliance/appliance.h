@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "appliance/admin_api.h"
 #include "appliance/audit_jsonl.h"
 #include "appliance/config.h"
 #include "appliance/grants.h"
@@ -45,6 +46,7 @@ class Appliance {
   std::unique_ptr<MemoryStateStore> state_;
   std::unique_ptr<JsonLinesAuditSink> audit_;
   std::unique_ptr<PepApi> pepApi_;
+  std::unique_ptr<AdminApi> adminApi_;
   std::unique_ptr<Listener> pep_;
   std::unique_ptr<Listener> admin_;
 };

@@ -19,6 +19,7 @@
 
 #include <Poco/String.h>
 
+#include <algorithm>
 #include <istream>
 
 #include "appliance/logging.h"
@@ -115,6 +116,25 @@ struct ListenerState {
   std::vector<Route> routes;
   DeadlineWatchdog* watchdog;
 };
+
+// Exact paths, or a final "{id}" segment that matches one non-empty segment of
+// [A-Za-z0-9_-] (ids are base64url).
+bool matchRoute(const std::string& pattern, const std::string& path, std::string& param) {
+  constexpr std::string_view kParam = "{id}";
+  if (pattern.size() < kParam.size() || pattern.compare(pattern.size() - kParam.size(), kParam.size(), kParam) != 0) {
+    return pattern == path;
+  }
+  const std::size_t prefix = pattern.size() - kParam.size();
+  if (path.size() <= prefix || path.compare(0, prefix, pattern, 0, prefix) != 0) return false;
+  const std::string rest = path.substr(prefix);
+  if (rest.size() > 128 || !std::all_of(rest.begin(), rest.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      })) {
+    return false;
+  }
+  param = rest;
+  return true;
+}
 
 bool isJsonContentType(const std::string& ct) {
   std::string base = ct.substr(0, ct.find(';'));
@@ -240,7 +260,7 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
 
       const Route* pathMatch = nullptr;
       for (const auto& r : state_.routes) {
-        if (r.path != request.path) continue;
+        if (!matchRoute(r.path, request.path, request.pathParam)) continue;
         pathMatch = &r;
         if (r.method == request.method) {
           route = &r;
@@ -291,7 +311,8 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
   std::string allowedMethods(const std::string& path) const {
     std::string out;
     for (const auto& r : state_.routes) {
-      if (r.path == path) out += (out.empty() ? "" : ", ") + r.method;
+      std::string unused;
+      if (matchRoute(r.path, path, unused)) out += (out.empty() ? "" : ", ") + r.method;
     }
     return out;
   }

@@ -45,6 +45,7 @@ struct Request {
   std::string host;     // the Host header
   std::vector<std::string> dpop;  // every DPoP header value (RFC 9449 wants exactly one)
   std::string query;    // the raw query string, without '?'
+  std::string pathParam;  // the "{id}" segment of routes that end in one
 };
 
 struct Response {

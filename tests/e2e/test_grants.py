@@ -212,6 +212,71 @@ class GrantTest(unittest.TestCase):
             self.assertNotIn(form, log)
 
 
+class AdminTest(unittest.TestCase):
+    """Policy management and grant revocation on the admin listener."""
+
+    def setUp(self):
+        self.sg = Instance()
+        self.sg.start()
+
+    def tearDown(self):
+        self.sg.cleanup()
+
+    def admin(self, method, path, body=None, client="admin"):
+        return self.sg.request(method, path, client=client, body=body, listener="admin")
+
+    def test_policy_read_dry_run_and_update(self):
+        status, policy, _, _ = self.admin("GET", "/admin/v1/policy", client="auditor")
+        self.assertEqual(status, 200)
+        self.assertEqual([r["id"] for r in policy["rules"]], ["acme-payments-app", "globex-billing-kv"])
+
+        test = lambda uri, subject="spiffe://acme/payments": self.admin(  # noqa: E731
+            "POST", "/admin/v1/policy/test", {"subject": subject, "uri": uri, "action": "use"})[1]
+        allowed = test("secret://acme/kv/app/db#password")
+        self.assertEqual((allowed["decision"], allowed["obligations"]["max_uses"]), ("allow", 5))
+        self.assertEqual(test("secret://acme/kv/other/x")["reason"], "POLICY_NO_MATCH")
+        self.assertEqual(test("secret://globex/kv/x")["reason"], "URI_TENANT_MISMATCH")
+        self.assertEqual(self.admin("POST", "/admin/v1/policy/test",
+                                    {"subject": "spiffe://acme/payments", "uri": "bad", "action": "use"})[0], 400)
+
+        # Only admins change the policy; invalid policies change nothing.
+        self.assertEqual(self.admin("PUT", "/admin/v1/policy", policy, client="auditor")[1]["error"]["code"], "FORBIDDEN")
+        self.assertEqual(self.admin("PUT", "/admin/v1/policy", policy, client="acme-payments")[1]["error"]["code"],
+                         "WRONG_LISTENER")
+        bad = dict(policy, rules=[{"id": "x", "effect": "allow"}])
+        self.assertEqual(self.admin("PUT", "/admin/v1/policy", bad)[1]["error"]["code"], "POLICY_INVALID")
+        self.assertEqual(test("secret://acme/kv/app/db")["decision"], "allow")
+
+        policy["rules"].append({"id": "freeze-db", "effect": "deny", "subjects": ["spiffe://acme/*"],
+                                "resources": ["secret://acme/kv/app/db"], "actions": ["*"], "reason": "DB_FROZEN"})
+        status, body, _, _ = self.admin("PUT", "/admin/v1/policy", policy)
+        self.assertEqual((status, body["rules"]), (200, 3))
+        result = self.sg.request("POST", "/v1/authorize", body={"requests": [
+            {"uri": "secret://acme/kv/app/db#password", "action": "use"},
+            {"uri": "secret://acme/kv/app/api", "action": "use"}]})[1]["results"]
+        self.assertEqual([(r["decision"], r.get("reason")) for r in result], [("deny", "DB_FROZEN"), ("allow", None)])
+        with open(os.path.join(self.sg.dir, "policy.json")) as f:
+            self.assertIn("DB_FROZEN", f.read())  # persisted for the next start
+        with open(os.path.join(self.sg.dir, "audit/events.jsonl")) as f:
+            self.assertIn("policy_update", [json.loads(line)["type"] for line in f])
+
+    def test_revoked_grant_cannot_be_used(self):
+        grant = self.sg.request("POST", "/v1/authorize", body={"requests": [
+            {"uri": "secret://acme/kv/app/db", "action": "use"}]})[1]["grant"]
+        grant_id = decode_claims(grant)["jti"]
+        consume = lambda: self.sg.request("POST", "/v1/grants/consume", body={"grant": grant})  # noqa: E731
+        self.assertEqual(consume()[1]["remaining_uses"], 4)
+        listed = {g["grant_id"]: g for g in self.admin("GET", "/admin/v1/grants", client="auditor")[1]["grants"]}
+        self.assertEqual(listed[grant_id]["remaining_uses"], 4)
+        self.assertEqual(self.admin("DELETE", f"/admin/v1/grants/{grant_id}", client="auditor")[1]["error"]["code"],
+                         "FORBIDDEN")
+        self.assertEqual(self.admin("DELETE", f"/admin/v1/grants/{grant_id}")[0], 200)
+        status, body, _, _ = consume()
+        self.assertEqual((status, body["error"]["code"]), (403, "GRANT_REVOKED"))
+        self.assertEqual(self.admin("DELETE", "/admin/v1/grants/a.b")[0], 404)
+        self.assertTrue(self.admin("GET", "/admin/v1/grants")[1]["grants"][0]["revoked"])
+
+
 class ExpiryTest(unittest.TestCase):
     def test_expired_grant(self):
         sg = Instance(grants={"max_ttl_seconds": 1})

@@ -1,0 +1,36 @@
+// Admin endpoints for the embedded policy and grants (admin listener):
+// GET/PUT /admin/v1/policy, POST /admin/v1/policy/test, GET /admin/v1/grants,
+// DELETE /admin/v1/grants/{id}.
+#pragma once
+
+#include <string>
+
+#include "appliance/config.h"
+#include "appliance/embedded_policy.h"
+#include "appliance/http_server.h"
+#include "appliance/memory_state_store.h"
+#include "core/interfaces/audit_sink.h"
+
+namespace sealgate::appliance {
+
+class AdminApi {
+ public:
+  AdminApi(const Config& config, EmbeddedPolicyDecisionPoint& pdp, MemoryStateStore& state, AuditSink& audit)
+      : config_(config), pdp_(pdp), state_(state), audit_(audit) {}
+
+  HandlerResult getPolicy(Request& request);
+  // Validates, audits, persists (atomically, when policy_file is set), then swaps.
+  HandlerResult putPolicy(Request& request);
+  HandlerResult testPolicy(Request& request);
+  HandlerResult listGrants(Request& request);
+  HandlerResult revokeGrant(Request& request);
+
+ private:
+  const Config& config_;
+  EmbeddedPolicyDecisionPoint& pdp_;
+  MemoryStateStore& state_;
+  AuditSink& audit_;
+  std::mutex putMu_;  // one policy update at a time
+};
+
+}  // namespace sealgate::appliance
