@@ -105,6 +105,8 @@ std::vector<Route> Appliance::pepRoutes() {
                          [this](Request& r) { return pepApi_->authorize(r); }});
   routes.push_back(Route{"POST", "/v1/grants/consume", Access::Service, {}, true,
                          [this](Request& r) { return pepApi_->consume(r); }});
+  routes.push_back(Route{"POST", "/v1/grants/delegate", Access::Service, {}, true,
+                         [this](Request& r) { return pepApi_->delegate(r); }});
   routes.push_back(Route{"GET", "/.well-known/jwks.json", Access::AnyClient, {}, false,
                          [this](Request& r) { return pepApi_->jwks(r); }});
   return routes;

@@ -116,7 +116,8 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   }
 
   Section grants = root.sub("grants");
-  SEALGATE_TRY(grants.allowOnly({"max_ttl_seconds", "max_uses", "dpop_iat_window_seconds"}));
+  SEALGATE_TRY(grants.allowOnly({"max_ttl_seconds", "max_uses", "dpop_iat_window_seconds", "max_delegation_depth"}));
+  SEALGATE_TRY(grants.num("max_delegation_depth", c.grants.maxDelegationDepth, 1, 16));
   {
     std::uint64_t ttl = static_cast<std::uint64_t>(c.grants.maxTtl.count());
     std::uint64_t window = static_cast<std::uint64_t>(c.grants.dpopIatWindow.count());

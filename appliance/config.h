@@ -43,6 +43,7 @@ struct GrantSettings {
   std::uint32_t maxUses = 1000;
   std::chrono::seconds dpopIatWindow{60};
   std::size_t maxBatch = 128;
+  std::size_t maxDelegationDepth = 3;
 };
 
 struct Config {

@@ -62,12 +62,15 @@ Result<GrantClaims> GrantClaims::fromJson(const json& j) {
   const json& cnf = j["cnf"];
   if (isString(cnf, "jkt")) c.cnfJkt = cnf["jkt"].get<std::string>();
   if (isString(cnf, "x5t#S256")) c.cnfX5t = cnf["x5t#S256"].get<std::string>();
-  if (c.cnfJkt.has_value() == c.cnfX5t.has_value()) return invalid("claim 'cnf' must hold exactly one of jkt, x5t#S256");
   if (j.contains("obl")) c.obl = j["obl"];
   if (j.contains("act")) {
     if (!j["act"].is_object() || !isString(j["act"], "sub")) return invalid("claim 'act' must be an object with 'sub'");
     c.act = j["act"];
   }
+  // Grants are bound to one key; a delegated grant may instead be bound to its
+  // holder's mTLS identity alone (the delegator does not know the holder's certificate).
+  if (c.cnfJkt && c.cnfX5t) return invalid("claim 'cnf' must hold one of jkt, x5t#S256");
+  if (!c.cnfJkt && !c.cnfX5t && c.act.is_null()) return invalid("claim 'cnf' must bind the grant");
   return c;
 }
 

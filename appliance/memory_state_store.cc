@@ -25,16 +25,18 @@ Result<bool> MemoryStateStore::rememberOnce(const std::string& id, Clock::time_p
   return false;
 }
 
-Result<std::uint32_t> MemoryStateStore::takeUse(const std::string& grantId, std::uint32_t maxUses,
-                                                Clock::time_point expiresAt) {
+Result<std::uint32_t> MemoryStateStore::takeUses(const std::string& grantId, std::uint32_t count,
+                                                 std::uint32_t maxUses, Clock::time_point expiresAt) {
+  if (count == 0) return makeError("INVALID_REQUEST", "a use count must be positive");
   const auto now = Clock::now();
   std::lock_guard lock(mu_);
   pruneLocked(now);
   auto [it, inserted] = grants_.try_emplace(grantId, GrantState{maxUses, false, expiresAt});
   GrantState& g = it->second;
   if (g.revoked) return makeError("GRANT_REVOKED", "the grant has been revoked");
-  if (g.remaining == 0) return makeError("GRANT_EXHAUSTED", "the grant has no uses left");
-  return --g.remaining;
+  if (g.remaining < count) return makeError("GRANT_EXHAUSTED", "the grant has not enough uses left");
+  g.remaining -= count;
+  return g.remaining;
 }
 
 Result<void> MemoryStateStore::revoke(const std::string& grantId, Clock::time_point expiresAt) {

@@ -18,8 +18,8 @@ class MemoryStateStore : public StateStore {
   using Clock = std::chrono::system_clock;
 
   Result<bool> rememberOnce(const std::string& id, Clock::time_point expiresAt) override;
-  Result<std::uint32_t> takeUse(const std::string& grantId, std::uint32_t maxUses,
-                                Clock::time_point expiresAt) override;
+  Result<std::uint32_t> takeUses(const std::string& grantId, std::uint32_t count, std::uint32_t maxUses,
+                                 Clock::time_point expiresAt) override;
   Result<void> revoke(const std::string& grantId, Clock::time_point expiresAt) override;
 
   // Remaining uses of a grant that has been used at least once (admin listing).

@@ -48,6 +48,15 @@ TEST(MemoryStateStore, ExactlyMaxUsesSucceedUnderRacingThreads) {
   EXPECT_EQ(other.load(), 0);
 }
 
+TEST(MemoryStateStore, TakeUsesIsAllOrNothing) {
+  MemoryStateStore store;
+  const auto exp = Clock::now() + std::chrono::minutes(5);
+  EXPECT_EQ(*store.takeUses("p", 3, 5, exp), 2u);
+  EXPECT_EQ(store.takeUses("p", 3, 5, exp).error().code, "GRANT_EXHAUSTED");
+  EXPECT_EQ(*store.takeUses("p", 2, 5, exp), 0u);  // the failed call took nothing
+  EXPECT_FALSE(store.takeUses("q", 0, 5, exp).ok());
+}
+
 TEST(MemoryStateStore, RemainingCountsDownAndRevokeStopsUse) {
   MemoryStateStore store;
   const auto exp = Clock::now() + std::chrono::minutes(5);

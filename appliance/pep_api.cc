@@ -6,6 +6,7 @@
 #include <ctime>
 #include <set>
 
+#include "appliance/identity.h"
 #include "appliance/logging.h"
 #include "core/encoding.h"
 #include "core/secret_uri.h"
@@ -235,6 +236,32 @@ HandlerResult PepApi::authorize(Request& request) {
   return Response{200, response};
 }
 
+std::optional<HttpError> PepApi::checkPresentation(const Request& request, const std::string& token,
+                                                   const GrantClaims& claims) {
+  // Only the holder may present it, over its bound certificate or with its DPoP key.
+  if (claims.holder() != request.identity.spiffeId) {
+    return HttpError{401, "BINDING_MISMATCH", "the grant is bound to another identity"};
+  }
+  if (claims.cnfX5t) {
+    if (!constantTimeEquals(asBytes(*claims.cnfX5t), asBytes(request.identity.certThumbprint))) {
+      return HttpError{401, "BINDING_MISMATCH", "the grant is bound to another certificate"};
+    }
+  } else if (claims.cnfJkt) {
+    if (request.dpop.empty()) {
+      HttpError err{401, "DPOP_INVALID", "this grant is DPoP-bound: send a DPoP proof"};
+      err.headers["WWW-Authenticate"] = "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"";
+      return err;
+    }
+    auto proof = checkDpop(request, token, claims.cnfJkt);
+    if (!proof) {
+      if (proof.error().code == "BINDING_MISMATCH") return HttpError{401, "BINDING_MISMATCH", proof.error().message};
+      return dpopError(proof.error());
+    }
+  }
+  // Otherwise a delegated grant bound to its holder's mTLS identity, checked above.
+  return std::nullopt;
+}
+
 HandlerResult PepApi::consume(Request& request) {
   if (auto err = checkFields(request.body, {"grant"}, {"grant"})) return *err;
   if (!request.body["grant"].is_string()) return HttpError{400, "INVALID_REQUEST", "'grant' must be a string"};
@@ -242,26 +269,7 @@ HandlerResult PepApi::consume(Request& request) {
   auto claims = grants_.verify(token, clock_());
   if (!claims) return HttpError{401, claims.error().code, claims.error().message};
 
-  // Only the holder may present it, over its bound certificate or with its DPoP key.
-  if (claims->holder() != request.identity.spiffeId) {
-    return HttpError{401, "BINDING_MISMATCH", "the grant is bound to another identity"};
-  }
-  if (claims->cnfX5t) {
-    if (!constantTimeEquals(asBytes(*claims->cnfX5t), asBytes(request.identity.certThumbprint))) {
-      return HttpError{401, "BINDING_MISMATCH", "the grant is bound to another certificate"};
-    }
-  } else {
-    if (request.dpop.empty()) {
-      HttpError err{401, "DPOP_INVALID", "this grant is DPoP-bound: send a DPoP proof"};
-      err.headers["WWW-Authenticate"] = "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"";
-      return err;
-    }
-    auto proof = checkDpop(request, token, claims->cnfJkt);
-    if (!proof) {
-      if (proof.error().code == "BINDING_MISMATCH") return HttpError{401, "BINDING_MISMATCH", proof.error().message};
-      return dpopError(proof.error());
-    }
-  }
+  if (auto err = checkPresentation(request, token, *claims)) return *err;
 
   // Atomically take one use; everything before this changed no state.
   const auto expiresAt = Clock::time_point(std::chrono::seconds(claims->exp));
@@ -281,6 +289,104 @@ HandlerResult PepApi::consume(Request& request) {
   event["remaining_uses"] = *remaining;
   if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
   return Response{200, json{{"grant_id", claims->jti}, {"remaining_uses", *remaining}, {"resources", claims->res}}};
+}
+
+HandlerResult PepApi::delegate(Request& request) {
+  if (auto err = checkFields(request.body, {"grant", "to", "jkt", "max_uses", "resources", "ttl_seconds"},
+                             {"grant", "to"})) {
+    return *err;
+  }
+  const json& b = request.body;
+  if (!b["grant"].is_string() || !b["to"].is_string() || (b.contains("jkt") && !b["jkt"].is_string()) ||
+      (b.contains("max_uses") && !b["max_uses"].is_number_unsigned()) ||
+      (b.contains("ttl_seconds") && !b["ttl_seconds"].is_number_unsigned()) ||
+      (b.contains("resources") && !b["resources"].is_array())) {
+    return HttpError{400, "INVALID_REQUEST", "grant and to are strings, jkt a string, max_uses and ttl_seconds "
+                                             "positive integers, resources an array of resource_refs"};
+  }
+  const std::string token = b["grant"];
+  auto parent = grants_.verify(token, clock_());
+  if (!parent) return HttpError{401, parent.error().code, parent.error().message};
+  if (auto err = checkPresentation(request, token, *parent)) return *err;
+
+  auto to = parseSpiffeId(b["to"].get<std::string>());
+  if (!to || to->kind != IdentityKind::Service) return HttpError{400, "INVALID_REQUEST", "'to' must be a service SPIFFE ID"};
+  auto subject = parseSpiffeId(parent->sub);
+  if (!subject || to->tenant != subject->tenant) {
+    return HttpError{403, "SCOPE_WIDENED", "a grant cannot be delegated to another tenant"};
+  }
+  std::optional<std::string> jkt;
+  if (b.contains("jkt")) {
+    auto raw = decodeBase64UrlNoPad(b["jkt"].get<std::string>());
+    if (!raw || raw->size() != 32) return HttpError{400, "INVALID_REQUEST", "'jkt' must be an RFC 7638 SHA-256 thumbprint"};
+    jkt = b["jkt"].get<std::string>();
+  }
+
+  // Guardrails: depth cap, and never wider, longer-lived or with more uses.
+  std::size_t depth = 1;
+  for (const json* a = &parent->act; a->is_object() && a->contains("act"); a = &(*a)["act"]) ++depth;
+  if (parent->act.is_object()) ++depth;
+  if (depth > config_.grants.maxDelegationDepth) {
+    return HttpError{403, "DELEGATION_DEPTH", "the delegation chain would exceed " +
+                                                  std::to_string(config_.grants.maxDelegationDepth) + " hops"};
+  }
+  std::vector<std::string> res = parent->res;
+  if (b.contains("resources")) {
+    res.clear();
+    for (const auto& r : b["resources"]) {
+      if (!r.is_string()) return HttpError{400, "INVALID_REQUEST", "'resources' holds resource_refs"};
+      if (std::find(parent->res.begin(), parent->res.end(), r.get<std::string>()) == parent->res.end()) {
+        return HttpError{403, "SCOPE_WIDENED", "a resource is not covered by the parent grant"};
+      }
+      if (std::find(res.begin(), res.end(), r.get<std::string>()) == res.end()) res.push_back(r);
+    }
+    if (res.empty()) return HttpError{400, "INVALID_REQUEST", "'resources' must not be empty"};
+  }
+  const std::int64_t now = unixSeconds(clock_());
+  std::int64_t exp = parent->exp;
+  if (b.contains("ttl_seconds")) {
+    const auto ttl = b["ttl_seconds"].get<std::int64_t>();
+    if (ttl == 0) return HttpError{400, "INVALID_REQUEST", "'ttl_seconds' must be positive"};
+    if (now + ttl > parent->exp) return HttpError{403, "SCOPE_WIDENED", "the child would outlive the parent grant"};
+    exp = now + ttl;
+  }
+  const std::uint32_t uses = b.contains("max_uses") ? b["max_uses"].get<std::uint32_t>() : 1;
+  if (uses == 0 || uses > parent->maxUses) return HttpError{403, "SCOPE_WIDENED", "more uses than the parent grant has"};
+
+  // The child's uses are taken from the parent now, all or nothing.
+  auto reserved = state_.takeUses(parent->jti, uses, parent->maxUses,
+                                  Clock::time_point(std::chrono::seconds(parent->exp)));
+  if (!reserved) {
+    if (reserved.error().code == "GRANT_EXHAUSTED") {
+      return HttpError{403, "SCOPE_WIDENED", "more uses than remain on the parent grant"};
+    }
+    if (reserved.error().code == "GRANT_REVOKED") return HttpError{403, "GRANT_REVOKED", reserved.error().message};
+    return HttpError{503, "STATE_UNAVAILABLE", "use counts cannot be updated; nothing was delegated"};
+  }
+
+  GrantClaims child;
+  child.iss = child.aud = grants_.issuer();
+  child.sub = parent->sub;
+  child.act = json{{"sub", to->spiffeId}};  // RFC 8693: the current actor outermost
+  if (parent->act.is_object()) child.act["act"] = parent->act;
+  child.jti = randomId();
+  child.decisionId = parent->decisionId;
+  child.iat = child.nbf = now;
+  child.exp = exp;
+  child.res = res;
+  child.maxUses = uses;
+  for (const auto& r : res) {
+    if (parent->obl.contains(r)) child.obl[r] = parent->obl[r];
+  }
+  child.cnfJkt = jkt;
+  auto signedChild = grants_.sign(child);
+  if (!signedChild) return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not sign the grant"};
+  const json event = {{"type", "delegate"}, {"ts", rfc3339(now)}, {"parent_grant_id", parent->jti},
+                      {"grant_id", child.jti}, {"by", request.identity.spiffeId}, {"to", to->spiffeId},
+                      {"max_uses", uses}, {"resources", res}, {"depth", depth}, {"correlation_id", request.correlationId}};
+  if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
+  return Response{200, json{{"grant", *signedChild}, {"grant_id", child.jti}, {"expires_at", rfc3339(exp)},
+                            {"max_uses", uses}, {"parent_remaining_uses", *reserved}}};
 }
 
 }  // namespace sealgate::appliance

@@ -28,6 +28,9 @@ class PepApi {
 
   HandlerResult authorize(Request& request);
   HandlerResult consume(Request& request);
+  // Mints a child grant for another identity of the same tenant (RFC 8693 act
+  // chain), never wider, longer-lived or with more uses than the parent.
+  HandlerResult delegate(Request& request);
   HandlerResult jwks(Request& request);
 
   // For tests: a fixed clock.
@@ -39,6 +42,9 @@ class PepApi {
   Result<DpopResult> checkDpop(const Request& request, std::optional<std::string> accessToken,
                                std::optional<std::string> expectedJkt);
   static HttpError dpopError(const Error& e);
+  // The caller is the grant's holder and proves its binding; no state changes.
+  std::optional<HttpError> checkPresentation(const Request& request, const std::string& token,
+                                             const GrantClaims& claims);
 
   const Config& config_;
   ResourceRefs& refs_;

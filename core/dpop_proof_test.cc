@@ -26,7 +26,7 @@ class SetStateStore : public StateStore {
     std::lock_guard lock(mu_);
     return seen_.insert(id).second;
   }
-  Result<std::uint32_t> takeUse(const std::string&, std::uint32_t, Clock::time_point) override {
+  Result<std::uint32_t> takeUses(const std::string&, std::uint32_t, std::uint32_t, Clock::time_point) override {
     return makeError("UNUSED", "not used here");
   }
   Result<void> revoke(const std::string&, Clock::time_point) override { return Ok{}; }

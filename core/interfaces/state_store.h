@@ -26,7 +26,14 @@ class StateStore {
   // Contract: linearizable per grant; returns the remaining uses after taking
   // one, or the Error GRANT_EXHAUSTED when none remain. Durable before returning.
   virtual Result<std::uint32_t> takeUse(const std::string& grantId, std::uint32_t maxUses,
-                                        std::chrono::system_clock::time_point expiresAt) = 0;
+                                        std::chrono::system_clock::time_point expiresAt) {
+    return takeUses(grantId, 1, maxUses, expiresAt);
+  }
+
+  // Takes `count` uses at once, all or nothing (delegation reserves a child's uses
+  // from its parent). GRANT_EXHAUSTED when fewer than `count` remain.
+  virtual Result<std::uint32_t> takeUses(const std::string& grantId, std::uint32_t count, std::uint32_t maxUses,
+                                         std::chrono::system_clock::time_point expiresAt) = 0;
 
   // Marks a grant revoked: later takeUse calls fail with GRANT_REVOKED.
   virtual Result<void> revoke(const std::string& grantId,

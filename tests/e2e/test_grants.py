@@ -277,6 +277,107 @@ class AdminTest(unittest.TestCase):
         self.assertTrue(self.admin("GET", "/admin/v1/grants")[1]["grants"][0]["revoked"])
 
 
+class DelegationTest(unittest.TestCase):
+    """RFC 8693 delegation with the guardrails: depth cap and scope monotonicity."""
+
+    @classmethod
+    def setUpClass(cls):
+        from test_daemon import make_cert
+        cls.sg = Instance()
+        cls.sg.start()
+        with open(os.path.join(cls.sg.dir, "pki/ca.pem"), "rb") as f:
+            ca = x509.load_pem_x509_certificate(f.read())
+        with open(os.path.join(cls.sg.dir, "pki/ca.key"), "rb") as f:
+            ca_key = serialization.load_pem_private_key(f.read(), None)
+        clients = os.path.join(cls.sg.dir, "pki/clients")
+        for name in ["worker", "worker2", "worker3", "worker4"]:
+            make_cert(clients, "acme-" + name, "spiffe://acme/" + name, ca, ca_key)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sg.cleanup()
+
+    def post(self, path, body, client="acme-payments", dpop=None):
+        return self.sg.request("POST", path, client=client, body=body, headers={"DPoP": dpop} if dpop else {})
+
+    def parent(self):
+        return self.post("/v1/authorize", {"requests": [{"uri": "secret://acme/kv/app/db", "action": "use"},
+                                                        {"uri": "secret://acme/kv/app/api", "action": "use"}]})[1]
+
+    def assertError(self, result, status, code):
+        self.assertEqual(result[0], status, result[3])
+        self.assertEqual(result[1]["error"]["code"], code, result[3])
+
+    def test_delegated_grant_is_used_by_its_holder_only_and_reserves_uses(self):
+        parent = self.parent()
+        status, body, _, _ = self.post("/v1/grants/delegate",
+                                       {"grant": parent["grant"], "to": "spiffe://acme/worker", "max_uses": 2})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["parent_remaining_uses"], 3)
+        child = body["grant"]
+        claims = decode_claims(child)
+        self.assertEqual(claims["sub"], "spiffe://acme/payments")
+        self.assertEqual(claims["act"], {"sub": "spiffe://acme/worker"})
+        self.assertLessEqual(claims["exp"], decode_claims(parent["grant"])["exp"])
+        self.assertError(self.post("/v1/grants/consume", {"grant": child}), 401, "BINDING_MISMATCH")
+        uses = [self.post("/v1/grants/consume", {"grant": child}, client="acme-worker")[1]["remaining_uses"]
+                for _ in range(2)]
+        self.assertEqual(uses, [1, 0])
+        self.assertError(self.post("/v1/grants/consume", {"grant": child}, client="acme-worker"), 403, "GRANT_EXHAUSTED")
+        # The parent keeps only what was not delegated.
+        self.assertEqual(self.post("/v1/grants/consume", {"grant": parent["grant"]})[1]["remaining_uses"], 2)
+
+    def test_widening_is_refused(self):
+        parent = self.parent()
+        base = {"grant": parent["grant"], "to": "spiffe://acme/worker"}
+        self.assertError(self.post("/v1/grants/delegate", dict(base, max_uses=6)), 403, "SCOPE_WIDENED")
+        self.assertError(self.post("/v1/grants/delegate", dict(base, resources=["rr1:v1:" + "a" * 26])), 403,
+                         "SCOPE_WIDENED")
+        self.assertError(self.post("/v1/grants/delegate", dict(base, ttl_seconds=100000)), 403, "SCOPE_WIDENED")
+        self.assertError(self.post("/v1/grants/delegate", dict(base, to="spiffe://globex/billing")), 403,
+                         "SCOPE_WIDENED")
+        ok = self.post("/v1/grants/delegate", dict(base, max_uses=4))
+        self.assertEqual(ok[0], 200)
+        # Only one use remains on the parent: two more cannot be delegated.
+        self.assertError(self.post("/v1/grants/delegate", dict(base, max_uses=2)), 403, "SCOPE_WIDENED")
+        # A narrower resource list is fine.
+        ref = parent["results"][0]["resource_ref"]
+        narrow = self.post("/v1/grants/delegate", dict(base, resources=[ref]))
+        self.assertEqual(decode_claims(narrow[1]["grant"])["res"], [ref])
+        # Only the holder may delegate.
+        self.assertError(self.post("/v1/grants/delegate", base, client="acme-worker"), 401, "BINDING_MISMATCH")
+
+    def test_depth_cap(self):
+        grant = self.parent()["grant"]
+        holder = "acme-payments"
+        for hop, name in enumerate(["worker", "worker2", "worker3"], start=1):
+            status, body, _, _ = self.post("/v1/grants/delegate", {"grant": grant, "to": "spiffe://acme/" + name},
+                                           client=holder)
+            self.assertEqual(status, 200, body)
+            grant, holder = body["grant"], "acme-" + name
+            act, depth = decode_claims(grant)["act"], 0
+            while act:
+                depth, act = depth + 1, act.get("act")
+            self.assertEqual(depth, hop)
+        self.assertError(self.post("/v1/grants/delegate", {"grant": grant, "to": "spiffe://acme/worker4"},
+                                   client=holder), 403, "DELEGATION_DEPTH")
+
+    def test_child_bound_to_the_holders_dpop_key(self):
+        parent = self.parent()
+        key = DpopKey()
+        status, body, _, _ = self.post("/v1/grants/delegate", {"grant": parent["grant"], "to": "spiffe://acme/worker",
+                                                                "jkt": key.thumbprint()})
+        self.assertEqual(status, 200, body)
+        child = body["grant"]
+        url = f"https://127.0.0.1:{self.sg.pep_port}/v1/grants/consume"
+        self.assertError(self.post("/v1/grants/consume", {"grant": child}, client="acme-worker"), 401, "DPOP_INVALID")
+        self.assertError(self.post("/v1/grants/consume", {"grant": child}, client="acme-worker",
+                                   dpop=DpopKey().proof("POST", url, token=child)), 401, "BINDING_MISMATCH")
+        ok = self.post("/v1/grants/consume", {"grant": child}, client="acme-worker",
+                       dpop=key.proof("POST", url, token=child))
+        self.assertEqual(ok[1]["remaining_uses"], 0)
+
+
 class ExpiryTest(unittest.TestCase):
     def test_expired_grant(self):
         sg = Instance(grants={"max_ttl_seconds": 1})

@@ -14,8 +14,8 @@ namespace {
 class AcceptAll : public sealgate::StateStore {
  public:
   sealgate::Result<bool> rememberOnce(const std::string&, std::chrono::system_clock::time_point) override { return true; }
-  sealgate::Result<std::uint32_t> takeUse(const std::string&, std::uint32_t,
-                                          std::chrono::system_clock::time_point) override {
+  sealgate::Result<std::uint32_t> takeUses(const std::string&, std::uint32_t, std::uint32_t,
+                                           std::chrono::system_clock::time_point) override {
     return sealgate::makeError("UNUSED", "");
   }
   sealgate::Result<void> revoke(const std::string&, std::chrono::system_clock::time_point) override {
