@@ -41,7 +41,15 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   auto audit = JsonLinesAuditSink::open(auditDir + "/events.jsonl");
   if (!audit) return std::move(audit).takeError();
   app->audit_ = std::move(*audit);
-  app->pepApi_ = std::make_unique<PepApi>(app->config_, *app->refs_, *app->grants_, *app->pdp_, *app->state_,
+  if (config.pdp.type != "embedded") {
+    auto remote = RemoteDecisionPoint::create(RemotePdpSettings{config.pdp.type, config.pdp.url, config.pdp.caFile,
+                                                                config.pdp.certFile, config.pdp.keyFile,
+                                                                config.pdp.timeout});
+    if (!remote) return std::move(remote).takeError();
+    app->remotePdp_ = std::move(*remote);
+  }
+  DecisionPoint& decider = app->remotePdp_ ? static_cast<DecisionPoint&>(*app->remotePdp_) : *app->pdp_;
+  app->pepApi_ = std::make_unique<PepApi>(app->config_, *app->refs_, *app->grants_, decider, *app->state_,
                                           *app->audit_);
 
   app->adminApi_ = std::make_unique<AdminApi>(app->config_, *app->pdp_, *app->state_, *app->audit_);
@@ -174,7 +182,7 @@ HandlerResult Appliance::readiness() {
     checks["audit"] = {{"status", "fail"}, {"code", "AUDIT_UNAVAILABLE"}};
   }
   checks["state"] = {{"status", "ok"}, {"backend", "memory"}};
-  checks["pdp"] = {{"status", "ok"}, {"type", "embedded"}};
+  checks["pdp"] = {{"status", "ok"}, {"type", config_.pdp.type}};
   return Response{ready ? 200 : 503, json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}}};
 }
 

@@ -11,6 +11,7 @@
 #include "appliance/http_server.h"
 #include "appliance/memory_state_store.h"
 #include "appliance/pep_api.h"
+#include "appliance/remote_pdp.h"
 #include "appliance/embedded_policy.h"
 #include "core/resource_ref.h"
 #include "hsm/key_store.h"
@@ -43,6 +44,7 @@ class Appliance {
   std::unique_ptr<ResourceRefs> refs_;
   std::unique_ptr<GrantAuthority> grants_;
   std::unique_ptr<EmbeddedPolicyDecisionPoint> pdp_;
+  std::unique_ptr<RemoteDecisionPoint> remotePdp_;  // when pdp.type is opa or authzen
   std::unique_ptr<MemoryStateStore> state_;
   std::unique_ptr<JsonLinesAuditSink> audit_;
   std::unique_ptr<PepApi> pepApi_;

@@ -81,7 +81,7 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   if (j.is_discarded()) return configError("the configuration is not valid JSON");
   Config c;
   Section root(j, "config");
-  SEALGATE_TRY(root.allowOnly({"name", "pep", "admin", "hsm", "limits", "grants", "policy_file", "data_dir", "log"}));
+  SEALGATE_TRY(root.allowOnly({"name", "pep", "admin", "hsm", "limits", "grants", "pdp", "policy_file", "data_dir", "log"}));
   SEALGATE_TRY(root.str("policy_file", c.policyFile));
   SEALGATE_TRY(root.str("name", c.name));
   SEALGATE_TRY(root.str("data_dir", c.dataDir));
@@ -128,6 +128,22 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
     c.grants.dpopIatWindow = std::chrono::seconds(window);
   }
 
+  Section pdp = root.sub("pdp");
+  SEALGATE_TRY(pdp.allowOnly({"type", "url", "ca_file", "cert_file", "key_file", "timeout_ms"}));
+  SEALGATE_TRY(pdp.str("type", c.pdp.type));
+  SEALGATE_TRY(pdp.str("url", c.pdp.url));
+  SEALGATE_TRY(pdp.str("ca_file", c.pdp.caFile));
+  SEALGATE_TRY(pdp.str("cert_file", c.pdp.certFile));
+  SEALGATE_TRY(pdp.str("key_file", c.pdp.keyFile));
+  SEALGATE_TRY(pdp.millis("timeout_ms", c.pdp.timeout, 10, 60000));
+  if (c.pdp.type != "embedded" && c.pdp.type != "opa" && c.pdp.type != "authzen") {
+    return configError("pdp.type must be embedded, opa or authzen");
+  }
+  if (c.pdp.type != "embedded" &&
+      (c.pdp.url.empty() || c.pdp.caFile.empty() || c.pdp.certFile.empty() || c.pdp.keyFile.empty())) {
+    return configError("pdp.url, pdp.ca_file, pdp.cert_file and pdp.key_file are required for an external PDP");
+  }
+
   Section log = root.sub("log");
   SEALGATE_TRY(log.allowOnly({"level", "file"}));
   SEALGATE_TRY(log.str("level", c.logLevel));
@@ -145,7 +161,8 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
     }
   }
   for (std::string* p : {&c.pep.caFile, &c.pep.certFile, &c.admin.caFile, &c.admin.certFile, &c.hsm.pinFile,
-                         &c.hsm.softhsm2Conf, &c.dataDir, &c.logFile, &c.policyFile}) {
+                         &c.hsm.softhsm2Conf, &c.dataDir, &c.logFile, &c.policyFile, &c.pdp.caFile,
+                         &c.pdp.certFile, &c.pdp.keyFile}) {
     resolve(*p, baseDir);
   }
   return c;

@@ -46,6 +46,16 @@ struct GrantSettings {
   std::size_t maxDelegationDepth = 3;
 };
 
+// Which PDP decides authorize batches (docs/CONFIG.md).
+struct PdpSettings {
+  std::string type = "embedded";  // embedded | opa | authzen
+  std::string url;
+  std::string caFile;
+  std::string certFile;
+  std::string keyFile;
+  std::chrono::milliseconds timeout{2000};
+};
+
 struct Config {
   std::string name = "sealgate";  // iss/aud of grants, checkpoint origin
   ListenerConfig pep{"127.0.0.1:8443", "", "", ""};
@@ -53,6 +63,7 @@ struct Config {
   HsmSettings hsm;
   Limits limits;
   GrantSettings grants;
+  PdpSettings pdp;
   std::string policyFile;  // the embedded PDP's policy (docs/POLICY.md)
   std::string dataDir;
   std::string logLevel = "info";

@@ -197,6 +197,8 @@ HandlerResult PepApi::authorize(Request& request) {
       result["reason"] = reason;
     }
     json a = {{"index", item.index}, {"decision", result["decision"]}};
+    auto fromPdp = std::find_if(decisions.begin(), decisions.end(), [&](const Decision& x) { return x.index == item.index; });
+    if (fromPdp != decisions.end() && fromPdp->externalDecisionId) a["pdp_decision_id"] = *fromPdp->externalDecisionId;
     if (!item.resourceRef.empty()) a["resource_ref"] = item.resourceRef;
     if (!reason.empty()) a["reason"] = reason;
     auditResults.push_back(a);
