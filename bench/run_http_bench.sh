@@ -77,6 +77,15 @@ CA=$D/pki/ca.pem
 CERT=$D/pki/clients/acme-payments.pem
 KEY=$D/pki/clients/acme-payments.key
 
+# Grant benchmarks need a grant that survives the run: a policy with large
+# obligations and a matching grant ceiling (the dev policy allows 5 uses).
+cat >"$D/policy.json" <<'POLICY'
+{"version": 1, "rules": [{"id": "bench", "effect": "allow", "subjects": ["spiffe://acme/payments"],
+  "resources": ["secret://acme/kv/**"], "actions": ["use"],
+  "obligations": {"ttl_seconds": 3600, "max_uses": 1000000}}]}
+POLICY
+sed -i 's/"name": "sealgate-dev",/"name": "sealgate-dev", "grants": {"max_uses": 1000000},/' "$D/sealgated.conf"
+
 "$SEALGATED" --config "$D/sealgated.conf" --pep-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   2>"$D/sealgated.log" >/dev/null &
 PID=$!
@@ -160,7 +169,7 @@ run() {  # run LABEL METHOD PATH CONNS [BODY]
   else
     cpu_s="?" cpu_pct="?" cpu_us="?" client_pct="?" other_pct="?"
   fi
-  ROWS+=("| $method $path | $conns | $reqs | $(jnum errors "$out") | $(jnum non_2xx "$out") | $(jnum rps "$out") \
+  ROWS+=("| $method $path ($label) | $conns | $reqs | $(jnum errors "$out") | $(jnum non_2xx "$out") | $(jnum rps "$out") \
 | $(jnum p50_us "$out") | $(jnum p90_us "$out") | $(jnum p99_us "$out") | $(jnum max_us "$out") \
 | $cpu_s | $cpu_pct | $cpu_us | $client_pct | $other_pct |")
 }
@@ -177,6 +186,20 @@ for conns in $CONNECTIONS; do
 done
 for conns in $CONNECTIONS; do
   run canonicalize POST /v1/uris/canonicalize "$conns" "$URI_BODY"
+done
+
+AUTH_1='{"requests":[{"uri":"secret://acme/kv/app/db#password","action":"use"}]}'
+AUTH_128=$(python3 -c 'import json; print(json.dumps({"requests": [{"uri": "secret://acme/kv/app/s%d" % i, "action": "use"} for i in range(128)]}))')
+for conns in $CONNECTIONS; do
+  run authorize-1 POST /v1/authorize "$conns" "$AUTH_1"
+done
+for conns in $CONNECTIONS; do
+  run authorize-128 POST /v1/authorize "$conns" "$AUTH_128"
+done
+GRANT=$(curl -sS --cacert "$CA" --cert "$CERT" --key "$KEY" -H 'Content-Type: application/json' --data "$AUTH_1" \
+  "https://127.0.0.1:$PORT/v1/authorize" | python3 -c 'import json,sys; print(json.load(sys.stdin)["grant"])')
+for conns in $CONNECTIONS; do
+  run consume POST /v1/grants/consume "$conns" "{\"grant\":\"$GRANT\"}"
 done
 
 if ! kill -0 "$PID" 2>/dev/null; then
