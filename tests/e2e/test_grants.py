@@ -378,6 +378,37 @@ class DelegationTest(unittest.TestCase):
         self.assertEqual(ok[1]["remaining_uses"], 0)
 
 
+class RotationTest(unittest.TestCase):
+    def test_old_kids_keep_verifying_after_a_grant_key_rotation(self):
+        import subprocess
+        sg = Instance()
+        try:
+            sg.start()
+            old = sg.request("POST", "/v1/authorize", body={"requests": [
+                {"uri": "secret://acme/kv/app/db", "action": "use"}]})[1]["grant"]
+            self.assertEqual(sg.stop(), 0)
+            with open(os.path.join(sg.dir, "hsm.pin")) as f:
+                pin = f.read().strip()
+            env = dict(os.environ, SOFTHSM2_CONF=os.path.join(sg.dir, "softhsm2.conf"))
+            subprocess.run(["pkcs11-tool", "--module", "/usr/lib/softhsm/libsofthsm2.so", "--token-label",
+                            "sealgate-dev", "--login", "--pin", pin, "--keypairgen", "--key-type", "EC:prime256v1",
+                            "--usage-sign", "--label", "sealgate-grant-es256-v2", "--id", "02"],
+                           check=True, capture_output=True, env=env)
+            sg.start()
+            kids = [k["kid"] for k in sg.request("GET", "/.well-known/jwks.json")[1]["keys"]]
+            self.assertEqual(len(kids), 2)
+            header = lambda t: json.loads(base64.urlsafe_b64decode(t.split(".")[0] + "=="))  # noqa: E731
+            new = sg.request("POST", "/v1/authorize", body={"requests": [
+                {"uri": "secret://acme/kv/app/db", "action": "use"}]})[1]["grant"]
+            self.assertNotEqual(header(new)["kid"], header(old)["kid"])
+            self.assertIn(header(old)["kid"], kids)
+            for grant in (old, new):
+                status, body, _, raw = sg.request("POST", "/v1/grants/consume", body={"grant": grant})
+                self.assertEqual(status, 200, raw)
+        finally:
+            sg.cleanup()
+
+
 class ExpiryTest(unittest.TestCase):
     def test_expired_grant(self):
         sg = Instance(grants={"max_ttl_seconds": 1})
