@@ -88,6 +88,7 @@ HandlerResult AdminApi::putPolicy(Request& request) {
     }
   }
   pdp_.replace(std::make_shared<const Policy>(std::move(*parsed)));
+  onPolicyChange_();
   logEvent(LogLevel::Info, "policy_updated", {{"by", request.identity.spiffeId}, {"sha256", sha256Hex(text)}});
   return Response{200, json{{"status", "updated"}, {"rules", pdp_.current()->rules().size()}, {"sha256", sha256Hex(text)}}};
 }

@@ -3,6 +3,8 @@
 // DELETE /admin/v1/grants/{id}.
 #pragma once
 
+#include <functional>
+#include <mutex>
 #include <string>
 
 #include "appliance/config.h"
@@ -15,8 +17,10 @@ namespace sealgate::appliance {
 
 class AdminApi {
  public:
-  AdminApi(const Config& config, EmbeddedPolicyDecisionPoint& pdp, MemoryStateStore& state, AuditSink& audit)
-      : config_(config), pdp_(pdp), state_(state), audit_(audit) {}
+  // `onPolicyChange` runs after a new policy is in place (it flushes decision caches).
+  AdminApi(const Config& config, EmbeddedPolicyDecisionPoint& pdp, MemoryStateStore& state, AuditSink& audit,
+           std::function<void()> onPolicyChange)
+      : config_(config), pdp_(pdp), state_(state), audit_(audit), onPolicyChange_(std::move(onPolicyChange)) {}
 
   HandlerResult getPolicy(Request& request);
   // Validates, audits, persists (atomically, when policy_file is set), then swaps.
@@ -30,6 +34,7 @@ class AdminApi {
   EmbeddedPolicyDecisionPoint& pdp_;
   MemoryStateStore& state_;
   AuditSink& audit_;
+  std::function<void()> onPolicyChange_;
   std::mutex putMu_;  // one policy update at a time
 };
 

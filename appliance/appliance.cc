@@ -49,10 +49,12 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
     app->remotePdp_ = std::move(*remote);
   }
   DecisionPoint& decider = app->remotePdp_ ? static_cast<DecisionPoint&>(*app->remotePdp_) : *app->pdp_;
-  app->pepApi_ = std::make_unique<PepApi>(app->config_, *app->refs_, *app->grants_, decider, *app->state_,
+  app->decisionCache_ = std::make_unique<CachingDecisionPoint>(decider, config.pdp.negativeCache, config.pdp.positiveCache);
+  app->pepApi_ = std::make_unique<PepApi>(app->config_, *app->refs_, *app->grants_, *app->decisionCache_, *app->state_,
                                           *app->audit_);
 
-  app->adminApi_ = std::make_unique<AdminApi>(app->config_, *app->pdp_, *app->state_, *app->audit_);
+  app->adminApi_ = std::make_unique<AdminApi>(app->config_, *app->pdp_, *app->state_, *app->audit_,
+                                              [cache = app->decisionCache_.get()] { cache->clear(); });
 
   auto pin = hsm::readPin(ks.pin);
   if (!pin) return std::move(pin).takeError();

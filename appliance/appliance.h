@@ -7,6 +7,7 @@
 #include "appliance/admin_api.h"
 #include "appliance/audit_jsonl.h"
 #include "appliance/config.h"
+#include "appliance/decision_cache.h"
 #include "appliance/grants.h"
 #include "appliance/http_server.h"
 #include "appliance/memory_state_store.h"
@@ -45,6 +46,7 @@ class Appliance {
   std::unique_ptr<GrantAuthority> grants_;
   std::unique_ptr<EmbeddedPolicyDecisionPoint> pdp_;
   std::unique_ptr<RemoteDecisionPoint> remotePdp_;  // when pdp.type is opa or authzen
+  std::unique_ptr<CachingDecisionPoint> decisionCache_;
   std::unique_ptr<MemoryStateStore> state_;
   std::unique_ptr<JsonLinesAuditSink> audit_;
   std::unique_ptr<PepApi> pepApi_;

@@ -129,7 +129,10 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   }
 
   Section pdp = root.sub("pdp");
-  SEALGATE_TRY(pdp.allowOnly({"type", "url", "ca_file", "cert_file", "key_file", "timeout_ms"}));
+  SEALGATE_TRY(pdp.allowOnly({"type", "url", "ca_file", "cert_file", "key_file", "timeout_ms", "negative_cache_ms",
+                              "positive_cache_ms"}));
+  SEALGATE_TRY(pdp.millis("negative_cache_ms", c.pdp.negativeCache, 0, 60000));
+  SEALGATE_TRY(pdp.millis("positive_cache_ms", c.pdp.positiveCache, 0, 3600000));
   SEALGATE_TRY(pdp.str("type", c.pdp.type));
   SEALGATE_TRY(pdp.str("url", c.pdp.url));
   SEALGATE_TRY(pdp.str("ca_file", c.pdp.caFile));

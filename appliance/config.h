@@ -54,6 +54,8 @@ struct PdpSettings {
   std::string certFile;
   std::string keyFile;
   std::chrono::milliseconds timeout{2000};
+  std::chrono::milliseconds negativeCache{2000};   // how long a deny is remembered (0: off)
+  std::chrono::milliseconds positiveCache{30000};  // how long a cacheable allow is remembered (0: off)
 };
 
 struct Config {

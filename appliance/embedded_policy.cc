@@ -126,6 +126,10 @@ Result<Policy> Policy::parse(std::string_view text) {
       const json& o = r["obligations"];
       if (!o.is_object()) return policyError(where + ".obligations must be an object");
       for (const auto& [k, v] : o.items()) {
+        if (k == "cacheable") {
+          if (!v.is_boolean()) return policyError(where + ".obligations.cacheable must be true or false");
+          continue;
+        }
         if (k != "ttl_seconds" && k != "max_uses") return policyError("unknown key " + where + ".obligations." + k.substr(0, 64));
         if (!v.is_number_unsigned() || v.get<std::uint64_t>() == 0 ||
             v.get<std::uint64_t>() > (k == "ttl_seconds" ? 86400u : 1000000u)) {
@@ -134,6 +138,7 @@ Result<Policy> Policy::parse(std::string_view text) {
       }
       if (o.contains("ttl_seconds")) rule.obligations.ttlSeconds = o["ttl_seconds"].get<std::uint32_t>();
       if (o.contains("max_uses")) rule.obligations.maxUses = o["max_uses"].get<std::uint32_t>();
+      if (o.contains("cacheable")) rule.obligations.cacheable = o["cacheable"].get<bool>();
       if (!rule.allow) return policyError(where + ": deny rules carry no obligations");
     }
     if (r.contains("reason")) {
@@ -170,6 +175,7 @@ Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& r
   }
   const auto subjectSegs = split(std::string_view(subject.spiffeId).substr(9));
   std::optional<std::uint32_t> ttl, maxUses;
+  bool cacheable = true;  // only if every matching allow says so
   std::vector<std::string> allowedBy;
   for (const auto& rule : rules_) {
     const bool actionOk = std::any_of(rule.actions.begin(), rule.actions.end(),
@@ -187,6 +193,7 @@ Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& r
       return d;
     }
     allowedBy.push_back(rule.id);
+    cacheable = cacheable && rule.obligations.cacheable;
     if (rule.obligations.ttlSeconds) ttl = std::min(ttl.value_or(UINT32_MAX), *rule.obligations.ttlSeconds);
     if (rule.obligations.maxUses) maxUses = std::min(maxUses.value_or(UINT32_MAX), *rule.obligations.maxUses);
   }
@@ -195,6 +202,7 @@ Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& r
     return d;
   }
   d.allow = true;
+  d.cacheable = cacheable;
   d.reason = allowedBy.front();
   json obl = json::object();
   if (ttl) obl["ttl_seconds"] = *ttl;

@@ -18,6 +18,7 @@ namespace sealgate::appliance {
 struct PolicyObligations {
   std::optional<std::uint32_t> ttlSeconds;
   std::optional<std::uint32_t> maxUses;
+  bool cacheable = false;  // the PEP may reuse this allow for pdp.positive_cache_ms
 };
 
 struct PolicyRule {

@@ -122,7 +122,11 @@ std::vector<Decision> RemoteDecisionPoint::opaDecisions(const json& response, co
         } else if (item["allow"].get<bool>()) {
           d.allow = true;
           d.reason = "opa";
-          if (item.contains("obligations") && item["obligations"].is_object()) d.obligationsJson = item["obligations"].dump();
+          if (item.contains("obligations") && item["obligations"].is_object()) {
+            d.obligationsJson = item["obligations"].dump();
+            const json& o = item["obligations"];
+            d.cacheable = o.contains("cacheable") && o["cacheable"].is_boolean() && o["cacheable"].get<bool>();
+          }
         } else {
           d.reason = item.contains("reason") && item["reason"].is_string() ? item["reason"].get<std::string>() : "POLICY_DENIED";
         }
@@ -165,7 +169,9 @@ std::vector<Decision> RemoteDecisionPoint::authzenDecisions(const json& response
         d.reason = "authzen";
         if (e.contains("context") && e["context"].is_object() && e["context"].contains("obligations") &&
             e["context"]["obligations"].is_object()) {
-          d.obligationsJson = e["context"]["obligations"].dump();
+          const json& o = e["context"]["obligations"];
+          d.obligationsJson = o.dump();
+          d.cacheable = o.contains("cacheable") && o["cacheable"].is_boolean() && o["cacheable"].get<bool>();
         }
       } else {
         d.reason = "POLICY_DENIED";

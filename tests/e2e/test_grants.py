@@ -247,10 +247,16 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(self.admin("PUT", "/admin/v1/policy", bad)[1]["error"]["code"], "POLICY_INVALID")
         self.assertEqual(test("secret://acme/kv/app/db")["decision"], "allow")
 
+        # A deny now sits in the negative cache; a policy update must flush it.
+        other = {"requests": [{"uri": "secret://acme/kv/other/x", "action": "use"}]}
+        self.assertEqual(self.sg.request("POST", "/v1/authorize", body=other)[1]["results"][0]["decision"], "deny")
+        policy["rules"].append({"id": "other", "effect": "allow", "subjects": ["spiffe://acme/payments"],
+                                "resources": ["secret://acme/kv/other/*"], "actions": ["use"]})
         policy["rules"].append({"id": "freeze-db", "effect": "deny", "subjects": ["spiffe://acme/*"],
                                 "resources": ["secret://acme/kv/app/db"], "actions": ["*"], "reason": "DB_FROZEN"})
         status, body, _, _ = self.admin("PUT", "/admin/v1/policy", policy)
-        self.assertEqual((status, body["rules"]), (200, 3))
+        self.assertEqual((status, body["rules"]), (200, 4))
+        self.assertEqual(self.sg.request("POST", "/v1/authorize", body=other)[1]["results"][0]["decision"], "allow")
         result = self.sg.request("POST", "/v1/authorize", body={"requests": [
             {"uri": "secret://acme/kv/app/db#password", "action": "use"},
             {"uri": "secret://acme/kv/app/api", "action": "use"}]})[1]["results"]

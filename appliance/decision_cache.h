@@ -1,0 +1,43 @@
+// A decision cache in front of any DecisionPoint: denies are remembered briefly
+// (negative cache), allows only when the PDP marked them cacheable. Misses of a
+// batch still go to the PDP in one call; a PDP failure is never cached.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <list>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "core/interfaces/decision_point.h"
+
+namespace sealgate::appliance {
+
+class CachingDecisionPoint : public DecisionPoint {
+ public:
+  using Clock = std::chrono::steady_clock;
+  CachingDecisionPoint(DecisionPoint& inner, std::chrono::milliseconds negativeTtl,
+                       std::chrono::milliseconds positiveTtl, std::size_t capacity = 10000);
+
+  Result<std::vector<Decision>> decide(const DecisionSubject& subject, const std::vector<DecisionRequest>& requests,
+                                       std::chrono::milliseconds timeout) override;
+  // Forget everything (after a policy change).
+  void clear();
+  std::size_t size() const;
+  void setClock(std::function<Clock::time_point()> clock) { clock_ = std::move(clock); }
+
+ private:
+  struct Entry {
+    Decision decision;
+    Clock::time_point expires;
+  };
+  DecisionPoint& inner_;
+  const std::chrono::milliseconds negativeTtl_, positiveTtl_;
+  const std::size_t capacity_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
+  std::function<Clock::time_point()> clock_ = [] { return Clock::now(); };
+};
+
+}  // namespace sealgate::appliance
