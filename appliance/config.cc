@@ -48,6 +48,11 @@ class Section {
     out = std::chrono::milliseconds(v);
     return Ok{};
   }
+  bool has(const char* key) const { return j_.contains(key); }
+  Result<bool> boolean(const char* key) const {
+    if (!j_[key].is_boolean()) return configError(path_ + "." + key + " must be true or false");
+    return j_[key].get<bool>();
+  }
   Section sub(const char* key) const { return Section(j_.contains(key) ? j_[key] : kEmpty(), path_ + "." + key); }
 
  private:
@@ -116,7 +121,13 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   }
 
   Section grants = root.sub("grants");
-  SEALGATE_TRY(grants.allowOnly({"max_ttl_seconds", "max_uses", "dpop_iat_window_seconds", "max_delegation_depth"}));
+  SEALGATE_TRY(grants.allowOnly({"max_ttl_seconds", "max_uses", "dpop_iat_window_seconds", "max_delegation_depth",
+                                 "dpop_nonce_required"}));
+  if (root.sub("grants").has("dpop_nonce_required")) {
+    auto v = root.sub("grants").boolean("dpop_nonce_required");
+    if (!v) return std::move(v).takeError();
+    c.grants.dpopNonce = *v;
+  }
   SEALGATE_TRY(grants.num("max_delegation_depth", c.grants.maxDelegationDepth, 1, 16));
   {
     std::uint64_t ttl = static_cast<std::uint64_t>(c.grants.maxTtl.count());

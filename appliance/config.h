@@ -44,6 +44,7 @@ struct GrantSettings {
   std::chrono::seconds dpopIatWindow{60};
   std::size_t maxBatch = 128;
   std::size_t maxDelegationDepth = 3;
+  bool dpopNonce = false;  // require server-issued DPoP nonces (RFC 9449 §8)
 };
 
 // Which PDP decides authorize batches (docs/CONFIG.md).

@@ -68,6 +68,10 @@ std::string PepApi::expectedHtu(const Request& request) const {
 
 HttpError PepApi::dpopError(const Error& e) {
   HttpError err{401, e.code, e.message};
+  if (e.code == "DPOP_NONCE_REQUIRED") {
+    auto nonces = acceptedNonces();
+    err.headers["DPoP-Nonce"] = nonces.front();
+  }
   if (e.code == "DPOP_INVALID" || e.code == "DPOP_REPLAY") {
     err.headers["WWW-Authenticate"] = "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"";
   } else if (e.code == "DPOP_NONCE_REQUIRED") {
@@ -395,10 +399,24 @@ HandlerResult PepApi::delegate(Request& request) {
 
 namespace sealgate::appliance {
 
+std::vector<std::string> PepApi::acceptedNonces() {
+  constexpr auto kNonceLifetime = std::chrono::minutes(5);
+  std::lock_guard lock(nonceMu_);
+  const auto now = clock_();
+  if (nonce_.empty() || now - nonceIssued_ >= kNonceLifetime) {
+    previousNonce_ = nonce_;
+    std::uint8_t raw[16];
+    RAND_bytes(raw, sizeof raw);
+    nonce_ = base64UrlNoPad(raw);
+    nonceIssued_ = now;
+  }
+  return previousNonce_.empty() ? std::vector<std::string>{nonce_} : std::vector<std::string>{nonce_, previousNonce_};
+}
+
 Result<DpopResult> PepApi::checkDpop(const Request& request, std::optional<std::string> accessToken,
                                      std::optional<std::string> expectedJkt) {
   DpopCheck check{request.dpop, request.method, expectedHtu(request), std::move(accessToken), std::move(expectedJkt),
-                  std::nullopt};
+                  config_.grants.dpopNonce ? acceptedNonces() : std::vector<std::string>{}};
   DpopPolicy policy;
   policy.maxAge = config_.grants.dpopIatWindow;
   return verifyDpopProof(check, policy, state_, clock_());

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -41,10 +43,17 @@ class PepApi {
   std::string expectedHtu(const Request& request) const;
   Result<DpopResult> checkDpop(const Request& request, std::optional<std::string> accessToken,
                                std::optional<std::string> expectedJkt);
-  static HttpError dpopError(const Error& e);
+  HttpError dpopError(const Error& e);
   // The caller is the grant's holder and proves its binding; no state changes.
   std::optional<HttpError> checkPresentation(const Request& request, const std::string& token,
                                              const GrantClaims& claims);
+
+  // Server nonces (RFC 9449 §8) when grants.dpop_nonce is on: the current one and
+  // its predecessor are accepted; each lives `kNonceLifetime`.
+  std::vector<std::string> acceptedNonces();
+  std::mutex nonceMu_;
+  std::string nonce_, previousNonce_;
+  Clock::time_point nonceIssued_{};
 
   const Config& config_;
   ResourceRefs& refs_;

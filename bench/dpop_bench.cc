@@ -95,7 +95,7 @@ void BM_DpopVerifyProof(benchmark::State& state) {
   NoReplayStore store;
   sealgate::DpopPolicy policy;
   for (auto _ : state) {
-    sealgate::DpopCheck check{{f.proof}, "POST", f.url, std::nullopt, std::nullopt, std::nullopt};
+    sealgate::DpopCheck check{{f.proof}, "POST", f.url, std::nullopt, std::nullopt, {}};
     auto r = sealgate::verifyDpopProof(check, policy, store, std::chrono::system_clock::now());
     if (!r.ok()) state.SkipWithError(r.error().message.c_str());
   }

@@ -106,11 +106,12 @@ Result<DpopResult> verifyDpopProof(const DpopCheck& check, const DpopPolicy& pol
   const std::int64_t t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   if (iat < t - policy.maxAge.count() || iat > t + policy.maxFutureSkew.count()) return invalid("iat is outside the window");
   // 10: server nonce.
-  if (check.nonce) {
+  if (!check.nonces.empty()) {
     const auto nonce = str(p, "nonce");
-    if (!nonce || !constantTimeEquals(asBytes(*nonce), asBytes(*check.nonce))) {
-      return makeError("DPOP_NONCE_REQUIRED", "a current server nonce is required");
-    }
+    const bool current = nonce && std::any_of(check.nonces.begin(), check.nonces.end(), [&](const std::string& n) {
+                           return constantTimeEquals(asBytes(*nonce), asBytes(n));
+                         });
+    if (!current) return makeError("DPOP_NONCE_REQUIRED", "a current server nonce is required");
   }
   const std::string jkt = jwkThumbprint(*jwk);
   // 12: ath and key binding when a token is presented.

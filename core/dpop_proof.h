@@ -30,7 +30,7 @@ struct DpopCheck {
   std::string url;                        // the request URL the proof must name (htu)
   std::optional<std::string> accessToken; // when presented: ath is required
   std::optional<std::string> boundJkt;    // the token's cnf.jkt
-  std::optional<std::string> nonce;       // the server nonce, when one is required
+  std::vector<std::string> nonces;        // accepted server nonces; empty = none required
 };
 
 struct DpopResult {

@@ -215,7 +215,7 @@ TEST_F(DpopTest, AthAndKeyBindingWithAToken) {
 
 TEST_F(DpopTest, ServerNonce) {
   DpopCheck c = check(key_.sign(header(), payload()));
-  c.nonce = "n0nce";
+  c.nonces = {"older", "n0nce"};
   expectInvalid(c, "DPOP_NONCE_REQUIRED");
   auto p = payload();
   p["nonce"] = "stale";

@@ -384,6 +384,30 @@ class DelegationTest(unittest.TestCase):
         self.assertEqual(ok[1]["remaining_uses"], 0)
 
 
+class NonceTest(unittest.TestCase):
+    def test_server_nonce_required(self):
+        sg = Instance(grants={"dpop_nonce_required": True})
+        try:
+            sg.start()
+            key = DpopKey()
+            url = f"https://127.0.0.1:{sg.pep_port}/v1/authorize"
+            body = {"requests": [{"uri": "secret://acme/kv/app/db", "action": "use"}]}
+            status, err, headers, _ = sg.request("POST", "/v1/authorize", body=body,
+                                                 headers={"DPoP": key.proof("POST", url)})
+            self.assertEqual((status, err["error"]["code"]), (401, "DPOP_NONCE_REQUIRED"))
+            self.assertIn('error="use_dpop_nonce"', headers["WWW-Authenticate"])
+            nonce = headers["DPoP-Nonce"]
+            stale = sg.request("POST", "/v1/authorize", body=body,
+                               headers={"DPoP": key.proof("POST", url, extra={"nonce": "stale"})})
+            self.assertEqual(stale[1]["error"]["code"], "DPOP_NONCE_REQUIRED")
+            status, ok, _, raw = sg.request("POST", "/v1/authorize", body=body,
+                                            headers={"DPoP": key.proof("POST", url, extra={"nonce": nonce})})
+            self.assertEqual(status, 200, raw)
+            self.assertEqual(decode_claims(ok["grant"])["cnf"], {"jkt": key.thumbprint()})
+        finally:
+            sg.cleanup()
+
+
 class RotationTest(unittest.TestCase):
     def test_old_kids_keep_verifying_after_a_grant_key_rotation(self):
         import subprocess

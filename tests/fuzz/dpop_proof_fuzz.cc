@@ -38,8 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   AcceptAll store;
-  sealgate::DpopCheck check{{input}, "POST", "https://localhost:8443/v1/authorize", std::nullopt, std::nullopt,
-                            std::nullopt};
+  sealgate::DpopCheck check{{input}, "POST", "https://localhost:8443/v1/authorize", std::nullopt, std::nullopt, {}};
   auto r = sealgate::verifyDpopProof(check, sealgate::DpopPolicy{}, store, std::chrono::system_clock::now());
   if (r.ok()) {
     // Only a correctly signed ES256 proof can pass; random input never should.
