@@ -23,6 +23,7 @@
 #include <istream>
 
 #include "appliance/logging.h"
+#include "appliance/request_bodies.h"
 #include "core/encoding.h"
 
 namespace sealgate::appliance {
@@ -85,15 +86,9 @@ json errorBody(const std::string& code, const std::string& message, const std::s
 
 std::optional<HttpError> checkFields(const json& body, std::initializer_list<const char*> allowed,
                                      std::initializer_list<const char*> required) {
-  for (const auto& [key, value] : body.items()) {
-    bool known = false;
-    for (const char* a : allowed) known = known || key == a;
-    if (!known) return HttpError{400, "UNKNOWN_FIELD", "unknown field '" + key.substr(0, 64) + "'"};
-  }
-  for (const char* r : required) {
-    if (!body.contains(r)) return HttpError{400, "INVALID_REQUEST", std::string("missing field '") + r + "'"};
-  }
-  return std::nullopt;
+  auto checked = checkBodyFields(body, allowed, required);
+  if (checked) return std::nullopt;
+  return HttpError{400, checked.error().code, checked.error().message};
 }
 
 namespace {

@@ -8,6 +8,7 @@
 
 #include "appliance/identity.h"
 #include "appliance/logging.h"
+#include "appliance/request_bodies.h"
 #include "core/encoding.h"
 #include "core/secret_uri.h"
 
@@ -36,15 +37,6 @@ std::string rfc3339(std::int64_t t) {
   return buf;
 }
 
-// Failures of one batch item deny that item; they never fail the batch.
-struct Item {
-  std::size_t index = 0;
-  std::optional<SecretUri> uri;
-  std::string resourceRef;
-  std::string action;
-  std::string contextJson = "{}";
-  std::string denyReason;  // set when the item is denied before the PDP
-};
 
 HttpError auditFailure(const Error& e) {
   logEvent(LogLevel::Error, "audit_failure", {{"error", e.describe()}});
@@ -83,43 +75,9 @@ HttpError PepApi::dpopError(const Error& e) {
 HandlerResult PepApi::jwks(Request&) { return Response{200, grants_.jwks()}; }
 
 HandlerResult PepApi::authorize(Request& request) {
-  if (auto err = checkFields(request.body, {"requests"}, {"requests"})) return *err;
-  const json& list = request.body["requests"];
-  if (!list.is_array() || list.empty() || list.size() > config_.grants.maxBatch) {
-    return HttpError{400, "INVALID_REQUEST",
-                     "'requests' must be an array of 1.." + std::to_string(config_.grants.maxBatch) + " items"};
-  }
-  // A malformed item fails the whole request (API.md); a bad URI denies only its item.
-  std::vector<Item> items;
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    const json& r = list[i];
-    const std::string where = "requests[" + std::to_string(i) + "]";
-    if (!r.is_object()) return HttpError{400, "INVALID_REQUEST", where + " must be an object"};
-    if (auto err = checkFields(r, {"uri", "action", "context"}, {"uri", "action"})) {
-      err->message = where + ": " + err->message;
-      return *err;
-    }
-    if (!r["uri"].is_string() || !r["action"].is_string() || r["action"].get<std::string>().empty() ||
-        r["action"].get<std::string>().size() > 64) {
-      return HttpError{400, "INVALID_REQUEST", where + ": 'uri' and 'action' must be strings"};
-    }
-    if (r.contains("context") && !r["context"].is_object()) {
-      return HttpError{400, "INVALID_REQUEST", where + ": 'context' must be an object"};
-    }
-    Item item;
-    item.index = i;
-    item.action = r["action"];
-    if (r.contains("context")) item.contextJson = r["context"].dump();
-    auto uri = SecretUri::parse(r["uri"].get<std::string>());
-    if (!uri) {
-      item.denyReason = uri.error().code;
-    } else if (auto guard = uri->checkTenant(request.identity.tenant); !guard) {
-      item.denyReason = guard.error().code;
-    } else {
-      item.uri = std::move(*uri);
-    }
-    items.push_back(std::move(item));
-  }
+  auto parsed = parseAuthorizeBody(request.body, request.identity.tenant, config_.grants.maxBatch);
+  if (!parsed) return HttpError{400, parsed.error().code, parsed.error().message};
+  std::vector<AuthorizeItem>& items = *parsed;
 
   // Binding: a DPoP proof on this request binds the grant to its key.
   std::optional<std::string> jkt;

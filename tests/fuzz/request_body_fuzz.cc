@@ -1,0 +1,28 @@
+// libFuzzer target: arbitrary bytes as a /v1/authorize body (parsed as the HTTP
+// layer does). Must never crash; on success every item is either denied with a
+// URI_* code or carries a canonical URI of the caller's tenant.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "appliance/request_bodies.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  auto body = nlohmann::json::parse(data, data + size, nullptr, false);
+  if (body.is_discarded()) return 0;
+  auto items = sealgate::appliance::parseAuthorizeBody(body, "acme", 128);
+  if (!items.ok()) {
+    const auto& code = items.error().code;
+    if (code != "INVALID_REQUEST" && code != "UNKNOWN_FIELD") __builtin_trap();
+    return 0;
+  }
+  if (items->empty() || items->size() > 128) __builtin_trap();
+  for (std::size_t i = 0; i < items->size(); ++i) {
+    const auto& item = (*items)[i];
+    if (item.index != i || item.action.empty()) __builtin_trap();
+    if (item.uri.has_value() == !item.denyReason.empty()) __builtin_trap();
+    if (item.uri && item.uri->tenant() != "acme") __builtin_trap();
+    if (!item.uri && item.denyReason.rfind("URI_", 0) != 0) __builtin_trap();
+  }
+  return 0;
+}
