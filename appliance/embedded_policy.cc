@@ -1,6 +1,7 @@
 #include "appliance/embedded_policy.h"
 
 #include <algorithm>
+#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -78,6 +79,88 @@ Result<std::vector<std::string>> resourceGlob(const std::string& glob, const std
   return segs;
 }
 
+Result<int> parseClock(const json& v, const std::string& where) {
+  if (!v.is_string()) return policyError(where + " must be \"HH:MM\"");
+  const std::string t = v;
+  if (t.size() != 5 || t[2] != ':' || !std::isdigit(static_cast<unsigned char>(t[0])) ||
+      !std::isdigit(static_cast<unsigned char>(t[1])) || !std::isdigit(static_cast<unsigned char>(t[3])) ||
+      !std::isdigit(static_cast<unsigned char>(t[4]))) {
+    return policyError(where + " must be \"HH:MM\"");
+  }
+  const int h = (t[0] - '0') * 10 + (t[1] - '0'), m = (t[3] - '0') * 10 + (t[4] - '0');
+  if (h > 24 || m > 59 || (h == 24 && m != 0)) return policyError(where + " is not a time of day");
+  return h * 60 + m;
+}
+
+Result<PolicyConditions> parseConditions(const json& c, const std::string& where) {
+  if (!c.is_object()) return policyError(where + " must be an object");
+  PolicyConditions out;
+  for (const auto& [k, v] : c.items()) {
+    if (k != "time" && k != "context") return policyError("unknown key " + where + "." + k.substr(0, 64));
+  }
+  if (c.contains("time")) {
+    const json& t = c["time"];
+    if (!t.is_object()) return policyError(where + ".time must be an object");
+    for (const auto& [k, v] : t.items()) {
+      if (k != "days" && k != "from" && k != "to" && k != "tz") return policyError("unknown key " + where + ".time." + k.substr(0, 64));
+    }
+    if (t.contains("tz") && t["tz"] != "UTC") return policyError(where + ".time.tz must be UTC");
+    if (t.contains("days")) {
+      static const std::vector<std::string> kDays{"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+      if (!t["days"].is_array() || t["days"].empty()) return policyError(where + ".time.days must be a non-empty array");
+      for (const auto& d : t["days"]) {
+        auto it = d.is_string() ? std::find(kDays.begin(), kDays.end(), d.get<std::string>()) : kDays.end();
+        if (it == kDays.end()) return policyError(where + ".time.days holds sun, mon, tue, wed, thu, fri, sat");
+        out.days.push_back(static_cast<int>(it - kDays.begin()));
+      }
+    }
+    if (t.contains("from")) {
+      auto from = parseClock(t["from"], where + ".time.from");
+      if (!from) return std::move(from).takeError();
+      out.fromMinute = *from;
+    }
+    if (t.contains("to")) {
+      auto to = parseClock(t["to"], where + ".time.to");
+      if (!to) return std::move(to).takeError();
+      out.toMinute = *to;
+    }
+  }
+  if (c.contains("context")) {
+    const json& ctx = c["context"];
+    if (!ctx.is_object()) return policyError(where + ".context must be an object");
+    for (const auto& [k, v] : ctx.items()) {
+      if (!v.is_array() || v.empty()) return policyError(where + ".context." + k.substr(0, 64) + " must list allowed values");
+      std::vector<json> values;
+      for (const auto& x : v) {
+        if (!x.is_string() && !x.is_number() && !x.is_boolean()) {
+          return policyError(where + ".context." + k.substr(0, 64) + " holds strings, numbers or booleans");
+        }
+        values.push_back(x);
+      }
+      out.context.emplace_back(k, std::move(values));
+    }
+  }
+  return out;
+}
+
+bool conditionsHold(const PolicyConditions& c, const json& context, std::chrono::system_clock::time_point now) {
+  if (!c.days.empty() || c.fromMinute != 0 || c.toMinute != 24 * 60) {
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    if (!c.days.empty() && std::find(c.days.begin(), c.days.end(), tm.tm_wday) == c.days.end()) return false;
+    const int minute = tm.tm_hour * 60 + tm.tm_min;
+    const bool inWindow = c.fromMinute <= c.toMinute ? (minute >= c.fromMinute && minute < c.toMinute)
+                                                     : (minute >= c.fromMinute || minute < c.toMinute);
+    if (!inWindow) return false;
+  }
+  for (const auto& [attr, allowed] : c.context) {
+    if (!context.is_object() || !context.contains(attr)) return false;
+    if (std::find(allowed.begin(), allowed.end(), context[attr]) == allowed.end()) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<Policy> Policy::parse(std::string_view text) {
@@ -96,7 +179,8 @@ Result<Policy> Policy::parse(std::string_view text) {
     const std::string where = "policy.rules[" + std::to_string(i) + "]";
     if (!r.is_object()) return policyError(where + " must be an object");
     for (const auto& [k, v] : r.items()) {
-      static const std::vector<std::string> kKeys{"id", "effect", "subjects", "resources", "actions", "obligations", "reason"};
+      static const std::vector<std::string> kKeys{"id", "effect", "subjects", "resources", "actions", "obligations",
+                                                  "conditions", "reason"};
       if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end()) return policyError("unknown key " + where + "." + k.substr(0, 64));
     }
     PolicyRule rule;
@@ -126,8 +210,8 @@ Result<Policy> Policy::parse(std::string_view text) {
       const json& o = r["obligations"];
       if (!o.is_object()) return policyError(where + ".obligations must be an object");
       for (const auto& [k, v] : o.items()) {
-        if (k == "cacheable") {
-          if (!v.is_boolean()) return policyError(where + ".obligations.cacheable must be true or false");
+        if (k == "cacheable" || k == "version_pin" || k == "reason_required") {
+          if (!v.is_boolean()) return policyError(where + ".obligations." + k + " must be true or false");
           continue;
         }
         if (k != "ttl_seconds" && k != "max_uses") return policyError("unknown key " + where + ".obligations." + k.substr(0, 64));
@@ -139,7 +223,14 @@ Result<Policy> Policy::parse(std::string_view text) {
       if (o.contains("ttl_seconds")) rule.obligations.ttlSeconds = o["ttl_seconds"].get<std::uint32_t>();
       if (o.contains("max_uses")) rule.obligations.maxUses = o["max_uses"].get<std::uint32_t>();
       if (o.contains("cacheable")) rule.obligations.cacheable = o["cacheable"].get<bool>();
+      if (o.contains("version_pin")) rule.obligations.versionPin = o["version_pin"].get<bool>();
+      if (o.contains("reason_required")) rule.obligations.reasonRequired = o["reason_required"].get<bool>();
       if (!rule.allow) return policyError(where + ": deny rules carry no obligations");
+    }
+    if (r.contains("conditions")) {
+      auto conditions = parseConditions(r["conditions"], where + ".conditions");
+      if (!conditions) return std::move(conditions).takeError();
+      rule.conditions = std::move(*conditions);
     }
     if (r.contains("reason")) {
       if (!r["reason"].is_string() || !isReasonCode(r["reason"])) return policyError(where + ".reason must be an UPPER_SNAKE code");
@@ -159,7 +250,8 @@ Result<Policy> Policy::load(const std::string& path) {
   return parse(text);
 }
 
-Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& request) const {
+Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& request,
+                        std::chrono::system_clock::time_point now) const {
   Decision d;
   d.index = request.index;
   auto uri = SecretUri::parse(request.canonicalUri);
@@ -174,8 +266,10 @@ Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& r
     return d;
   }
   const auto subjectSegs = split(std::string_view(subject.spiffeId).substr(9));
+  const json context = json::parse(request.contextJson, nullptr, false);
   std::optional<std::uint32_t> ttl, maxUses;
   bool cacheable = true;  // only if every matching allow says so
+  bool versionPin = false, reasonRequired = false;
   std::vector<std::string> allowedBy;
   for (const auto& rule : rules_) {
     const bool actionOk = std::any_of(rule.actions.begin(), rule.actions.end(),
@@ -187,6 +281,7 @@ Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& r
     const bool resourceOk = std::any_of(rule.resources.begin(), rule.resources.end(),
                                         [&](const auto& g) { return globMatch(g, 0, resourceSegs, 0); });
     if (!resourceOk) continue;
+    if (!conditionsHold(rule.conditions, context, now)) continue;
     if (!rule.allow) {  // deny overrides
       d.allow = false;
       d.reason = rule.reason;
@@ -194,6 +289,8 @@ Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& r
     }
     allowedBy.push_back(rule.id);
     cacheable = cacheable && rule.obligations.cacheable;
+    versionPin = versionPin || rule.obligations.versionPin;
+    reasonRequired = reasonRequired || rule.obligations.reasonRequired;
     if (rule.obligations.ttlSeconds) ttl = std::min(ttl.value_or(UINT32_MAX), *rule.obligations.ttlSeconds);
     if (rule.obligations.maxUses) maxUses = std::min(maxUses.value_or(UINT32_MAX), *rule.obligations.maxUses);
   }
@@ -201,11 +298,22 @@ Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& r
     d.reason = "POLICY_NO_MATCH";
     return d;
   }
+  if (versionPin && !uri->version()) {
+    d.reason = "VERSION_PIN_REQUIRED";
+    return d;
+  }
+  if (reasonRequired && !(context.is_object() && context.contains("reason") && context["reason"].is_string() &&
+                          !context["reason"].get<std::string>().empty())) {
+    d.reason = "REASON_REQUIRED";
+    return d;
+  }
   d.allow = true;
   d.cacheable = cacheable;
   d.reason = allowedBy.front();
   json obl = json::object();
   if (ttl) obl["ttl_seconds"] = *ttl;
+  if (versionPin) obl["version_pin"] = true;
+  if (reasonRequired) obl["reason_required"] = true;
   if (maxUses) obl["max_uses"] = *maxUses;
   d.obligationsJson = obl.dump();
   return d;

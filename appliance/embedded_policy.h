@@ -3,7 +3,9 @@
 // allow; matching allows combine to the tightest obligations.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -18,7 +20,17 @@ namespace sealgate::appliance {
 struct PolicyObligations {
   std::optional<std::uint32_t> ttlSeconds;
   std::optional<std::uint32_t> maxUses;
-  bool cacheable = false;  // the PEP may reuse this allow for pdp.positive_cache_ms
+  bool cacheable = false;       // the PEP may reuse this allow for pdp.positive_cache_ms
+  bool versionPin = false;      // the URI must name a version (?version=N)
+  bool reasonRequired = false;  // the request context must carry a non-empty "reason"
+};
+
+// Conditions on the request beyond subject, resource and action.
+struct PolicyConditions {
+  std::vector<int> days;   // 0 = Sunday .. 6 = Saturday (UTC); empty = any day
+  int fromMinute = 0;      // [from, to) in minutes after UTC midnight; to < from wraps midnight
+  int toMinute = 24 * 60;
+  std::vector<std::pair<std::string, std::vector<nlohmann::json>>> context;  // attribute -> allowed values
 };
 
 struct PolicyRule {
@@ -28,6 +40,7 @@ struct PolicyRule {
   std::vector<std::vector<std::string>> resources;  // URI globs, split on '/' after "secret://"
   std::vector<std::string> actions;                 // "*" = any
   PolicyObligations obligations;
+  PolicyConditions conditions;
   std::string reason;  // deny rules: the reason code
 };
 
@@ -40,7 +53,8 @@ class Policy {
   const std::string& source() const { return source_; }
 
   // The decision for one item; `canonicalUri` must already be canonical.
-  Decision decide(const DecisionSubject& subject, const DecisionRequest& request) const;
+  Decision decide(const DecisionSubject& subject, const DecisionRequest& request,
+                  std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
 
  private:
   std::vector<PolicyRule> rules_;

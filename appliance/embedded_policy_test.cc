@@ -62,6 +62,49 @@ TEST(EmbeddedPolicy, DoubleStarDenyOverridesAndTightestObligations) {
   EXPECT_FALSE(decideOne(*p2, "spiffe://acme/a", "secret://acme/kv/app").allow);
 }
 
+TEST(EmbeddedPolicy, TimeWindowsContextVersionPinAndReason) {
+  auto p = Policy::parse(R"({"version":1,"rules":[
+    {"id":"office","effect":"allow","subjects":["spiffe://acme/a"],"resources":["secret://acme/kv/**"],"actions":["use"],
+     "conditions":{"time":{"days":["mon","tue","wed","thu","fri"],"from":"08:00","to":"18:00","tz":"UTC"},
+                   "context":{"env":["prod","staging"]}},
+     "obligations":{"version_pin":true,"reason_required":true}},
+    {"id":"night","effect":"deny","subjects":["spiffe://acme/*"],"resources":["secret://acme/kv/night/*"],"actions":["*"],
+     "conditions":{"time":{"from":"22:00","to":"06:00"}},"reason":"NIGHT_FREEZE"}]})");
+  ASSERT_TRUE(p.ok()) << p.error().describe();
+  // 2026-11-24 is a Tuesday.
+  auto at = [](int day, int hour) {
+    std::tm tm{};
+    tm.tm_year = 126;
+    tm.tm_mon = 10;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    return std::chrono::system_clock::from_time_t(timegm(&tm));
+  };
+  const auto who = subject("spiffe://acme/a");
+  auto ask = [&](const std::string& uri, const std::string& ctx, std::chrono::system_clock::time_point t) {
+    return p->decide(who, DecisionRequest{0, uri, "use", ctx}, t);
+  };
+  const std::string good = R"({"env":"prod","reason":"ticket 42"})";
+  EXPECT_TRUE(ask("secret://acme/kv/x?version=2", good, at(24, 10)).allow);
+  EXPECT_FALSE(ask("secret://acme/kv/x?version=2", good, at(24, 19)).allow);  // after hours
+  EXPECT_FALSE(ask("secret://acme/kv/x?version=2", good, at(29, 10)).allow);  // Sunday
+  EXPECT_FALSE(ask("secret://acme/kv/x?version=2", R"({"env":"dev","reason":"x"})", at(24, 10)).allow);
+  EXPECT_EQ(ask("secret://acme/kv/x", good, at(24, 10)).reason, "VERSION_PIN_REQUIRED");
+  EXPECT_EQ(ask("secret://acme/kv/x?version=2", R"({"env":"prod"})", at(24, 10)).reason, "REASON_REQUIRED");
+  EXPECT_EQ(ask("secret://acme/kv/x?version=2", R"({"env":"prod","reason":""})", at(24, 10)).reason, "REASON_REQUIRED");
+  // A deny window that wraps midnight.
+  EXPECT_EQ(ask("secret://acme/kv/night/k?version=1", good, at(24, 23)).reason, "NIGHT_FREEZE");
+  EXPECT_EQ(ask("secret://acme/kv/night/k?version=1", good, at(25, 5)).reason, "NIGHT_FREEZE");
+  EXPECT_TRUE(ask("secret://acme/kv/night/k?version=1", good, at(25, 9)).allow);
+  for (const char* bad : {R"({"time":{"from":"25:00"}})", R"({"time":{"days":["monday"]}})", R"({"time":{"tz":"CET"}})",
+                          R"({"context":{"env":[]}})", R"({"context":{"env":[{"a":1}]}})", R"({"when":1})"}) {
+    std::string doc = R"({"version":1,"rules":[{"id":"r","effect":"allow","subjects":["spiffe://a/b"],)"
+                      R"("resources":["secret://a/kv/x"],"actions":["use"],"conditions":)" +
+                      std::string(bad) + "}]}";
+    EXPECT_FALSE(Policy::parse(doc).ok()) << bad;
+  }
+}
+
 TEST(EmbeddedPolicy, DefaultDenyAndBadUrisDeny) {
   auto empty = Policy::parse(R"({"version":1,"rules":[]})");
   ASSERT_TRUE(empty.ok());
