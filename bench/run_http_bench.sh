@@ -189,7 +189,7 @@ for conns in $CONNECTIONS; do
 done
 
 AUTH_1='{"requests":[{"uri":"secret://acme/kv/app/db#password","action":"use"}]}'
-AUTH_128=$(python3 -c 'import json; print(json.dumps({"requests": [{"uri": "secret://acme/kv/app/s%d" % i, "action": "use"} for i in range(128)]}))')
+AUTH_128=$(/usr/bin/python3 -c 'import json; print(json.dumps({"requests": [{"uri": "secret://acme/kv/app/s%d" % i, "action": "use"} for i in range(128)]}))')
 for conns in $CONNECTIONS; do
   run authorize-1 POST /v1/authorize "$conns" "$AUTH_1"
 done
@@ -197,7 +197,7 @@ for conns in $CONNECTIONS; do
   run authorize-128 POST /v1/authorize "$conns" "$AUTH_128"
 done
 GRANT=$(curl -sS --cacert "$CA" --cert "$CERT" --key "$KEY" -H 'Content-Type: application/json' --data "$AUTH_1" \
-  "https://127.0.0.1:$PORT/v1/authorize" | python3 -c 'import json,sys; print(json.load(sys.stdin)["grant"])')
+  "https://127.0.0.1:$PORT/v1/authorize" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["grant"])')
 for conns in $CONNECTIONS; do
   run consume POST /v1/grants/consume "$conns" "{\"grant\":\"$GRANT\"}"
 done

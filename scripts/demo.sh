@@ -90,7 +90,7 @@ OUT=$(as_client acme-payments -H 'Content-Type: application/json' "https://local
   {"uri":"secret://acme/kv/app/api#key","action":"use"},
   {"uri":"secret://acme/kv/other/x","action":"use"}]}')
 echo "$OUT" | head -c 700; echo " ..."
-GRANT=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["grant"])' <<<"$OUT")
+GRANT=$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["grant"])' <<<"$OUT")
 echo
 echo "\$ curl --cert acme-payments.pem .../v1/grants/consume -d '{\"grant\":\"...\"}'   # bound to this certificate"
 OUT=$(as_client acme-payments -H 'Content-Type: application/json' "https://localhost:$PEP/v1/grants/consume" \
@@ -104,7 +104,7 @@ as_client globex-billing -H 'Content-Type: application/json' -w ' HTTP %{http_co
 
 echo
 echo "== a DPoP-bound grant (the proofs are made by tests/e2e/dpop_client.py)"
-python3 - "$PEP" "$CA" "$CLIENTS" <<'PY'
+/usr/bin/python3 - "$PEP" "$CA" "$CLIENTS" <<'PY'
 import http.client, json, ssl, sys
 sys.path.insert(0, "tests/e2e")
 from dpop_client import DpopKey
