@@ -11,11 +11,17 @@ PACKAGES=(
   softhsm2 opensc libp11-kit-dev libp11-dev libengine-pkcs11-openssl
   # a second vendor module for the key store tests: libtpm2-pkcs11 over swtpm
   swtpm swtpm-tools libtpm2-pkcs11-1
+  # TPM 2.0 through tpm2-tss ESAPI (attest/): sealing, NV counters; tpm2-tools for runbooks
+  libtss2-dev tpm2-tools
+  # audit: Kafka sink (librdkafka and its mock cluster)
+  librdkafka-dev
   # libraries
   libssl-dev openssl libpoco-dev libsodium-dev nlohmann-json3-dev libspdlog-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   # test and demo tools
   curl python3 python3-cryptography procps iproute2
+  # the state benchmark's baseline (Redis SET NX, appendfsync always)
+  redis-server
 )
 
 missing=()
