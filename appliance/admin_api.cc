@@ -121,8 +121,8 @@ HandlerResult AdminApi::testPolicy(Request& request) {
 
 HandlerResult AdminApi::listGrants(Request&) {
   json list = json::array();
-  for (const auto& [id, g] : state_.grants()) {
-    list.push_back({{"grant_id", id}, {"remaining_uses", g.remaining}, {"revoked", g.revoked},
+  for (const auto& g : state_.grants()) {
+    list.push_back({{"grant_id", g.grantId}, {"remaining_uses", g.remaining}, {"revoked", g.revoked},
                     {"expires_at", rfc3339(g.expiresAt)}});
   }
   return Response{200, json{{"grants", list}}};

@@ -18,7 +18,7 @@ namespace sealgate::appliance {
 class AdminApi {
  public:
   // `onPolicyChange` runs after a new policy is in place (it flushes decision caches).
-  AdminApi(const Config& config, EmbeddedPolicyDecisionPoint& pdp, MemoryStateStore& state, AuditSink& audit,
+  AdminApi(const Config& config, EmbeddedPolicyDecisionPoint& pdp, StateStore& state, AuditSink& audit,
            std::function<void()> onPolicyChange)
       : config_(config), pdp_(pdp), state_(state), audit_(audit), onPolicyChange_(std::move(onPolicyChange)) {}
 
@@ -32,7 +32,7 @@ class AdminApi {
  private:
   const Config& config_;
   EmbeddedPolicyDecisionPoint& pdp_;
-  MemoryStateStore& state_;
+  StateStore& state_;
   AuditSink& audit_;
   std::function<void()> onPolicyChange_;
   std::mutex putMu_;  // one policy update at a time

@@ -7,6 +7,30 @@ namespace sealgate::appliance {
 
 using nlohmann::json;
 
+StateComponents makeStateComponents(const Config& config, hsm::KeyStore& keys) {
+  StateComponents c;
+  std::optional<Error> setupError;
+  if (!config.tpm.tcti.empty()) {
+    auto tpm = attest::Tpm::open(config.tpm.tcti);
+    if (tpm) {
+      c.tpm = std::move(*tpm);
+    } else {
+      setupError = tpm.error();
+    }
+  }
+  c.sealer = std::make_unique<HsmTpmDataKeySealer>(keys, kKekLabel, c.tpm.get(), config.tpm.pcrs);
+  StateSettings settings;
+  settings.dir = config.state.dir;
+  settings.rollbackProtection = config.state.rollbackProtection == "tpm";
+  settings.nvIndex = config.tpm.nvIndex;
+  settings.store.commitWait = config.state.commitWait;
+  settings.store.checkpointInterval = config.state.checkpointInterval;
+  settings.store.maxLiveEntries = config.state.maxLiveEntries;
+  settings.store.compactMinBytes = config.state.compactMinBytes;
+  c.guard = std::make_unique<StateGuard>(settings, *c.sealer, c.tpm.get(), setupError);
+  return c;
+}
+
 Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   std::unique_ptr<Appliance> app(new Appliance());
   app->config_ = config;
@@ -36,7 +60,17 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   auto policy = config.policyFile.empty() ? Policy::parse(R"({"version":1,"rules":[]})") : Policy::load(config.policyFile);
   if (!policy) return std::move(policy).takeError();
   app->pdp_ = std::make_unique<EmbeddedPolicyDecisionPoint>(std::make_shared<const Policy>(std::move(*policy)));
-  app->state_ = std::make_unique<MemoryStateStore>();
+  auto state = makeStateComponents(config, *app->keys_);
+  app->tpm_ = std::move(state.tpm);
+  app->sealer_ = std::move(state.sealer);
+  app->state_ = std::move(state.guard);
+  if (auto opened = app->state_->open(); !opened) {
+    // Fail closed, but stay up: every state-dependent request answers 503 with
+    // this code, and an admin can inspect /admin/v1/status and re-initialise.
+    logEvent(LogLevel::Error, "state_unavailable",
+             {{"code", opened.error().code}, {"error", opened.error().describe()},
+              {"effect", "consume, delegate and DPoP-bound authorize are denied until the state opens"}});
+  }
   const std::string auditDir = (config.dataDir.empty() ? std::string(".") : config.dataDir) + "/audit";
   auto audit = JsonLinesAuditSink::open(auditDir + "/events.jsonl");
   if (!audit) return std::move(audit).takeError();
@@ -136,6 +170,8 @@ std::vector<Route> Appliance::adminRoutes() {
                          [this](Request& r) { return adminApi_->listGrants(r); }});
   routes.push_back(Route{"DELETE", "/admin/v1/grants/{id}", Access::Admin, {"admin"}, false,
                          [this](Request& r) { return adminApi_->revokeGrant(r); }});
+  routes.push_back(Route{"POST", "/admin/v1/state/reinitialize", Access::Admin, {"admin"}, true,
+                         [this](Request& r) { return reinitializeState(r); }});
   return routes;
 }
 
@@ -183,7 +219,13 @@ HandlerResult Appliance::readiness() {
     ready = false;
     checks["audit"] = {{"status", "fail"}, {"code", "AUDIT_UNAVAILABLE"}};
   }
-  checks["state"] = {{"status", "ok"}, {"backend", "memory"}};
+  if (state_->healthy()) {
+    checks["state"] = {{"status", "ok"}, {"backend", "sealed-journal"}};
+  } else {
+    ready = false;
+    const json s = state_->statusJson();
+    checks["state"] = {{"status", "fail"}, {"code", s.value("code", std::string(state_errc::kUnavailable))}};
+  }
   checks["pdp"] = {{"status", "ok"}, {"type", config_.pdp.type}};
   return Response{ready ? 200 : 503, json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}}};
 }
@@ -227,7 +269,43 @@ HandlerResult Appliance::adminStatus() {
   }
   hsmJson["keys"] = keyList;
   hsmJson["ref_key_version"] = refMac_->keyVersion();
-  return Response{200, json{{"name", config_.name}, {"hsm", hsmJson}}};
+  json tpmJson = {{"configured", !config_.tpm.tcti.empty()}};
+  if (!config_.tpm.tcti.empty()) {
+    tpmJson["tcti"] = config_.tpm.tcti;
+    tpmJson["reachable"] = tpm_ != nullptr;
+    tpmJson["pcrs"] = config_.tpm.pcrs;
+  }
+  return Response{200, json{{"name", config_.name}, {"hsm", hsmJson}, {"tpm", tpmJson}, {"state", state_->statusJson()}}};
+}
+
+HandlerResult Appliance::reinitializeState(Request& request) {
+  if (auto err = checkFields(request.body, {"confirm", "reason"}, {"confirm", "reason"})) return *err;
+  if (request.body["confirm"] != "REINITIALIZE" || !request.body["reason"].is_string() ||
+      request.body["reason"].get<std::string>().empty()) {
+    return HttpError{400, "INVALID_REQUEST",
+                     "re-initialising forgets every use count and jti: send confirm \"REINITIALIZE\" and a reason"};
+  }
+  const json before = state_->statusJson();
+  json event = {{"type", "state_reinitialize"},
+                {"by", request.identity.spiffeId},
+                {"correlation_id", request.correlationId},
+                {"reason", request.body["reason"]},
+                {"previous_status", before.value("status", "")},
+                {"previous_code", before.value("code", "")},
+                {"outcome", "requested"}};
+  // Audited before anything changes: no audit, no re-initialisation.
+  if (auto logged = audit_->append(event.dump()); !logged) {
+    return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the request; the state is unchanged"};
+  }
+  auto done = state_->reinitialize();
+  event["outcome"] = done ? "reinitialized" : done.error().code;
+  if (done) event["old_state_moved_to"] = *done;
+  if (auto logged = audit_->append(event.dump()); !logged) {
+    logEvent(LogLevel::Error, "audit_failure", {{"error", logged.error().describe()}});
+  }
+  if (!done) return HttpError{503, done.error().code, done.error().message};
+  logEvent(LogLevel::Warn, "state_reinitialized", {{"by", request.identity.spiffeId}, {"moved_to", *done}});
+  return Response{200, json{{"status", "reinitialized"}, {"previous_state", *done}, {"state", state_->statusJson()}}};
 }
 
 }  // namespace sealgate::appliance

@@ -10,7 +10,8 @@
 #include "appliance/decision_cache.h"
 #include "appliance/grants.h"
 #include "appliance/http_server.h"
-#include "appliance/memory_state_store.h"
+#include "appliance/data_key_sealer.h"
+#include "appliance/state_guard.h"
 #include "appliance/pep_api.h"
 #include "appliance/remote_pdp.h"
 #include "appliance/embedded_policy.h"
@@ -36,6 +37,7 @@ class Appliance {
   HandlerResult readiness();
   HandlerResult canonicalize(Request& request);
   HandlerResult adminStatus();
+  HandlerResult reinitializeState(Request& request);
 
   Config config_;
   std::unique_ptr<hsm::KeyStore> keys_;
@@ -47,7 +49,9 @@ class Appliance {
   std::unique_ptr<EmbeddedPolicyDecisionPoint> pdp_;
   std::unique_ptr<RemoteDecisionPoint> remotePdp_;  // when pdp.type is opa or authzen
   std::unique_ptr<CachingDecisionPoint> decisionCache_;
-  std::unique_ptr<MemoryStateStore> state_;
+  std::unique_ptr<attest::Tpm> tpm_;  // when tpm.tcti is configured and reachable
+  std::unique_ptr<HsmTpmDataKeySealer> sealer_;
+  std::unique_ptr<StateGuard> state_;
   std::unique_ptr<JsonLinesAuditSink> audit_;
   std::unique_ptr<PepApi> pepApi_;
   std::unique_ptr<AdminApi> adminApi_;
@@ -60,6 +64,15 @@ inline constexpr const char* kRefKeyPrefix = "sealgate-ref-hmac";
 inline constexpr const char* kGrantKeyPrefix = "sealgate-grant-es256";
 inline constexpr const char* kAuditKeyPrefix = "sealgate-audit-es256";
 inline constexpr const char* kKekLabel = "sealgate-kek";
+
+// The state guard an instance's config describes, over `keys` (and `tpm`, when
+// configured). Shared by the daemon and `sealgate state init`.
+struct StateComponents {
+  std::unique_ptr<attest::Tpm> tpm;
+  std::unique_ptr<HsmTpmDataKeySealer> sealer;
+  std::unique_ptr<StateGuard> guard;
+};
+StateComponents makeStateComponents(const Config& config, hsm::KeyStore& keys);
 
 // The OpenAPI document (docs/openapi.json), embedded at build time.
 extern const char* const kOpenApiJson;

@@ -86,7 +86,8 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   if (j.is_discarded()) return configError("the configuration is not valid JSON");
   Config c;
   Section root(j, "config");
-  SEALGATE_TRY(root.allowOnly({"name", "pep", "admin", "hsm", "limits", "grants", "pdp", "policy_file", "data_dir", "log"}));
+  SEALGATE_TRY(root.allowOnly(
+      {"name", "pep", "admin", "hsm", "limits", "grants", "pdp", "policy_file", "data_dir", "log", "tpm", "state"}));
   SEALGATE_TRY(root.str("policy_file", c.policyFile));
   SEALGATE_TRY(root.str("name", c.name));
   SEALGATE_TRY(root.str("data_dir", c.dataDir));
@@ -158,6 +159,40 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
     return configError("pdp.url, pdp.ca_file, pdp.cert_file and pdp.key_file are required for an external PDP");
   }
 
+  Section tpm = root.sub("tpm");
+  SEALGATE_TRY(tpm.allowOnly({"tcti", "pcrs", "nv_index"}));
+  SEALGATE_TRY(tpm.str("tcti", c.tpm.tcti));
+  if (j.contains("tpm") && j["tpm"].contains("nv_index") && j["tpm"]["nv_index"].is_string()) {
+    const std::string text = j["tpm"]["nv_index"];
+    char* end = nullptr;
+    const unsigned long v = std::strtoul(text.c_str(), &end, 16);
+    if (text.size() < 3 || text.rfind("0x", 0) != 0 || *end != '\0' || v < 0x01000000 || v > 0x01ffffff) {
+      return configError("tpm.nv_index must be an NV index handle such as \"0x01500020\"");
+    }
+    c.tpm.nvIndex = static_cast<std::uint32_t>(v);
+  } else {
+    SEALGATE_TRY(tpm.num("nv_index", c.tpm.nvIndex, 0x01000000, 0x01ffffff));
+  }
+  if (j.contains("tpm") && j["tpm"].contains("pcrs")) {
+    const json& pcrs = j["tpm"]["pcrs"];
+    if (!pcrs.is_array() || pcrs.empty()) return configError("tpm.pcrs must be a non-empty array of PCR indices");
+    c.tpm.pcrs.clear();
+    for (const auto& p : pcrs) {
+      if (!p.is_number_unsigned() || p.get<unsigned>() > 23) return configError("tpm.pcrs entries must be 0..23");
+      c.tpm.pcrs.push_back(p.get<unsigned>());
+    }
+  }
+
+  Section state = root.sub("state");
+  SEALGATE_TRY(state.allowOnly({"dir", "rollback_protection", "commit_wait_ms", "checkpoint_interval_ms",
+                                "max_live_entries", "compact_min_bytes"}));
+  SEALGATE_TRY(state.str("dir", c.state.dir));
+  SEALGATE_TRY(state.str("rollback_protection", c.state.rollbackProtection));
+  SEALGATE_TRY(state.millis("commit_wait_ms", c.state.commitWait, 10, 60000));
+  SEALGATE_TRY(state.millis("checkpoint_interval_ms", c.state.checkpointInterval, 100, 86400000));
+  SEALGATE_TRY(state.num("max_live_entries", c.state.maxLiveEntries, 100, 1000000000));
+  SEALGATE_TRY(state.num("compact_min_bytes", c.state.compactMinBytes, 4096, 1ull << 40));
+
   Section log = root.sub("log");
   SEALGATE_TRY(log.allowOnly({"level", "file"}));
   SEALGATE_TRY(log.str("level", c.logLevel));
@@ -169,14 +204,21 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
     return configError("set hsm.pin_file or hsm.pin_env, not both");
   }
   if (c.hsm.pinFile.empty() && c.hsm.pinEnv.empty()) return configError("hsm.pin_file or hsm.pin_env is required");
+  if (c.state.rollbackProtection != "tpm" && c.state.rollbackProtection != "none") {
+    return configError("state.rollback_protection must be said explicitly: \"tpm\" (TPM NV counter) or \"none\"");
+  }
+  if (c.state.rollbackProtection == "tpm" && c.tpm.tcti.empty()) {
+    return configError("state.rollback_protection \"tpm\" needs tpm.tcti");
+  }
   for (auto* l : {&c.pep, &c.admin}) {
     if (l->caFile.empty() || l->certFile.empty()) {
       return configError("pep and admin need ca_file and cert_file");
     }
   }
+  if (c.state.dir.empty()) c.state.dir = (c.dataDir.empty() ? std::string(".") : c.dataDir) + "/state";
   for (std::string* p : {&c.pep.caFile, &c.pep.certFile, &c.admin.caFile, &c.admin.certFile, &c.hsm.pinFile,
                          &c.hsm.softhsm2Conf, &c.dataDir, &c.logFile, &c.policyFile, &c.pdp.caFile,
-                         &c.pdp.certFile, &c.pdp.keyFile}) {
+                         &c.pdp.certFile, &c.pdp.keyFile, &c.state.dir}) {
     resolve(*p, baseDir);
   }
   return c;

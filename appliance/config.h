@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 
@@ -59,6 +60,23 @@ struct PdpSettings {
   std::chrono::milliseconds positiveCache{30000};  // how long a cacheable allow is remembered (0: off)
 };
 
+// The TPM (attest/): sealing data keys to PCRs and the rollback counter.
+struct TpmSettings {
+  std::string tcti;                 // empty: no TPM. "swtpm:path=...", "device:/dev/tpmrm0"
+  std::vector<unsigned> pcrs{7};    // the PCR policy data keys are sealed to (SHA-256 bank)
+  std::uint32_t nvIndex = 0x01500020;
+};
+
+// The sealed state store (docs/STATE.md).
+struct StateSettingsConfig {
+  std::string dir;                  // default: <data_dir>/state
+  std::string rollbackProtection;   // required: "tpm" or "none", said explicitly
+  std::chrono::milliseconds commitWait{2000};
+  std::chrono::milliseconds checkpointInterval{60000};
+  std::size_t maxLiveEntries = 20'000'000;
+  std::uint64_t compactMinBytes = 64ull << 20;
+};
+
 struct Config {
   std::string name = "sealgate";  // iss/aud of grants, checkpoint origin
   ListenerConfig pep{"127.0.0.1:8443", "", "", ""};
@@ -67,6 +85,8 @@ struct Config {
   Limits limits;
   GrantSettings grants;
   PdpSettings pdp;
+  TpmSettings tpm;
+  StateSettingsConfig state;
   std::string policyFile;  // the embedded PDP's policy (docs/POLICY.md)
   std::string dataDir;
   std::string logLevel = "info";

@@ -9,7 +9,8 @@ const char* kMinimal = R"({
   // comments are allowed
   "pep": {"ca_file": "pki/ca.pem", "cert_file": "pki/server.pem"},
   "admin": {"ca_file": "/abs/ca.pem", "cert_file": "pki/server.pem"},
-  "hsm": {"pin_file": "hsm.pin"}
+  "hsm": {"pin_file": "hsm.pin"},
+  "state": {"rollback_protection": "none"}
 })";
 
 TEST(Config, EmbeddedDefaultsAndRelativePaths) {
@@ -23,6 +24,42 @@ TEST(Config, EmbeddedDefaultsAndRelativePaths) {
   EXPECT_EQ(c->hsm.module, "/usr/lib/softhsm/libsofthsm2.so");
   EXPECT_EQ(c->limits.maxBodyBytes, 65536u);
   EXPECT_EQ(c->limits.requestDeadline.count(), 10000);
+  EXPECT_EQ(c->state.dir, "/etc/sealgate/state");  // <data_dir>/state, data_dir defaulting to the config's folder
+  EXPECT_TRUE(c->tpm.tcti.empty());
+}
+
+TEST(Config, StateAndTpmSettings) {
+  const std::string base = R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"},
+                               "hsm": {"pin_file": "p"}, "data_dir": "/var/lib/sg", )";
+  auto c = Config::parse(base + R"("state": {"rollback_protection": "tpm", "checkpoint_interval_ms": 5000},
+      "tpm": {"tcti": "swtpm:path=/run/swtpm.sock", "pcrs": [0, 7], "nv_index": "0x01500021"}})", "/etc");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->state.dir, "/var/lib/sg/state");
+  EXPECT_EQ(c->state.rollbackProtection, "tpm");
+  EXPECT_EQ(c->state.checkpointInterval.count(), 5000);
+  EXPECT_EQ(c->tpm.pcrs, (std::vector<unsigned>{0, 7}));
+  EXPECT_EQ(c->tpm.nvIndex, 0x01500021u);
+
+  struct Case {
+    std::string text;
+    const char* needle;
+  } cases[] = {
+      {base + R"("state": {}})", "rollback_protection"},                       // never implicit
+      {base + R"("state": {"rollback_protection": "maybe"}})", "rollback_protection"},
+      {base + R"("state": {"rollback_protection": "tpm"}})", "tpm.tcti"},        // tpm without a TPM
+      {base + R"("state": {"rollback_protection": "none", "journal": 1}})", "state.journal"},
+      {base + R"("state": {"rollback_protection": "none"}, "tpm": {"pcrs": []}})", "tpm.pcrs"},
+      {base + R"("state": {"rollback_protection": "none"}, "tpm": {"pcrs": [24]}})", "tpm.pcrs"},
+      {base + R"("state": {"rollback_protection": "none"}, "tpm": {"nv_index": "0x99"}})", "tpm.nv_index"},
+      {base + R"("state": {"rollback_protection": "none"}, "tpm": {"nv_index": "zz"}})", "tpm.nv_index"},
+      {base + R"("state": {"rollback_protection": "none", "commit_wait_ms": 0}})", "commit_wait_ms"},
+  };
+  for (const auto& k : cases) {
+    auto bad = Config::parse(k.text, "/etc");
+    ASSERT_FALSE(bad.ok()) << k.text;
+    EXPECT_EQ(bad.error().code, "CONFIG_INVALID");
+    EXPECT_NE(bad.error().message.find(k.needle), std::string::npos) << bad.error().message;
+  }
 }
 
 TEST(Config, RejectsUnknownKeysWrongTypesAndBadRanges) {
@@ -53,7 +90,7 @@ TEST(Config, RejectsUnknownKeysWrongTypesAndBadRanges) {
 TEST(Config, RequiresAPinSourceAndListenerFiles) {
   EXPECT_FALSE(Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"}})", "/").ok());
   EXPECT_FALSE(Config::parse(R"({"hsm": {"pin_env": "P"}})", "/").ok());
-  EXPECT_TRUE(Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"}, "hsm": {"pin_env": "P"}})", "/").ok());
+  EXPECT_TRUE(Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"}, "hsm": {"pin_env": "P"}, "state": {"rollback_protection": "none"}})", "/").ok());
 }
 
 }  // namespace

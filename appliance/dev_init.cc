@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "appliance/appliance.h"
 #include "appliance/pki.h"
+#include "attest/swtpm_process.h"
 #include "appliance/embedded_policy.h"
 #include "core/encoding.h"
 #include "hsm/key_store.h"
@@ -71,6 +73,7 @@ const char* kConfigTemplate = R"({
   },
   "policy_file": "policy.json",
   "data_dir": ".",
+@STATE@
   "log": { "level": "info" }
 }
 )";
@@ -79,6 +82,7 @@ const char* kConfigTemplate = R"({
 
 Result<void> devInit(const DevInitOptions& options) {
   if (options.dir.empty()) return initError("--dir is required");
+  if (options.tpm != "none" && options.tpm != "swtpm") return initError("--tpm must be none or swtpm");
   const fs::path dir = fs::absolute(options.dir);
   const fs::path conf = dir / "sealgated.conf";
   std::error_code ec;
@@ -86,11 +90,11 @@ Result<void> devInit(const DevInitOptions& options) {
     if (!options.force) return initError(conf.string() + " exists; pass --force to replace the instance");
     // Remove only what dev-init creates: never a user's other files.
     for (const char* p : {"sealgated.conf", "softhsm2.conf", "hsm.pin", "hsm-so.pin", "policy.json", "tokens", "pki",
-                          "state", "kv", "audit"}) {
+                          "state", "kv", "audit", "tpm"}) {
       fs::remove_all(dir / p, ec);
     }
   }
-  for (const char* sub : {"", "tokens", "pki", "pki/clients", "state", "kv", "audit"}) {
+  for (const char* sub : {"", "tokens", "pki", "pki/clients", "kv", "audit"}) {
     fs::create_directories(dir / sub, ec);
     if (ec) return initError("cannot create " + (dir / sub).string() + ": " + ec.message());
     chmod((dir / sub).c_str(), 0700);
@@ -157,10 +161,34 @@ Result<void> devInit(const DevInitOptions& options) {
 
   std::string config = kConfigTemplate;
   config.replace(config.find("@MODULE@"), 8, options.module);
-  std::ofstream out(conf);
-  out << config;
-  if (!out) return initError("cannot write " + conf.string());
-  return Ok{};
+  const bool swtpm = options.tpm == "swtpm";
+  const std::string tpmDir = (dir / "tpm").string();
+  const std::string state =
+      swtpm ? "  \"tpm\": { \"tcti\": \"swtpm:path=" + attest::SwtpmProcess::socketPath(tpmDir) +
+                  "\", \"pcrs\": [7] },\n  \"state\": { \"rollback_protection\": \"tpm\" },"
+            : "  // No TPM in this instance: said explicitly, and shown in /admin/v1/status.\n"
+              "  \"state\": { \"rollback_protection\": \"none\" },";
+  config.replace(config.find("@STATE@"), 7, state);
+  {
+    std::ofstream out(conf);
+    out << config;
+    if (!out) return initError("cannot write " + conf.string());
+  }
+
+  // The sealed state: a data key wrapped by the HSM's KEK (and sealed by the
+  // TPM), the TPM counter defined, an empty journal.
+  std::unique_ptr<attest::SwtpmProcess> tpmProcess;
+  if (swtpm) {
+    fs::create_directories(tpmDir, ec);
+    chmod(tpmDir.c_str(), 0700);
+    auto started = attest::SwtpmProcess::start(tpmDir);
+    if (!started) return std::move(started).takeError();
+    tpmProcess = std::move(*started);
+  }
+  auto loaded = Config::load(conf.string());
+  if (!loaded) return std::move(loaded).takeError();
+  auto components = makeStateComponents(*loaded, **ks);
+  return components.guard->initialize();
 }
 
 }  // namespace sealgate::appliance

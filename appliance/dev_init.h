@@ -14,6 +14,10 @@ struct DevInitOptions {
   std::string dir;
   std::string module = "/usr/lib/softhsm/libsofthsm2.so";
   bool force = false;  // replace an existing instance in DIR
+  // "none": no TPM (the config says rollback_protection "none");
+  // "swtpm": a software TPM whose state lives in DIR/tpm (start it with
+  // `swtpm socket --tpm2 --tpmstate dir=DIR/tpm ...`, see docs/STATE.md).
+  std::string tpm = "none";
 };
 
 // The keys every instance holds (DESIGN.md, "Keys").

@@ -31,7 +31,7 @@ Result<std::uint32_t> MemoryStateStore::takeUses(const std::string& grantId, std
   const auto now = Clock::now();
   std::lock_guard lock(mu_);
   pruneLocked(now);
-  auto [it, inserted] = grants_.try_emplace(grantId, GrantState{maxUses, false, expiresAt});
+  auto [it, inserted] = grants_.try_emplace(grantId, GrantState{grantId, maxUses, false, expiresAt});
   GrantState& g = it->second;
   if (g.revoked) return makeError("GRANT_REVOKED", "the grant has been revoked");
   if (g.remaining < count) return makeError("GRANT_EXHAUSTED", "the grant has not enough uses left");
@@ -41,14 +41,35 @@ Result<std::uint32_t> MemoryStateStore::takeUses(const std::string& grantId, std
 
 Result<void> MemoryStateStore::revoke(const std::string& grantId, Clock::time_point expiresAt) {
   std::lock_guard lock(mu_);
-  auto [it, inserted] = grants_.try_emplace(grantId, GrantState{0, true, expiresAt});
+  auto [it, inserted] = grants_.try_emplace(grantId, GrantState{grantId, 0, true, expiresAt});
   it->second.revoked = true;
   return Ok{};
 }
 
-std::unordered_map<std::string, MemoryStateStore::GrantState> MemoryStateStore::grants() const {
+std::vector<StateStore::GrantState> MemoryStateStore::grants() const {
   std::lock_guard lock(mu_);
-  return grants_;
+  std::vector<GrantState> out;
+  for (const auto& [id, g] : grants_) out.push_back(g);
+  return out;
+}
+
+Result<void> MemoryStateStore::putLease(const Lease& lease) {
+  std::lock_guard lock(mu_);
+  leases_[lease.leaseId] = lease;
+  return Ok{};
+}
+
+Result<void> MemoryStateStore::deleteLease(const std::string& leaseId) {
+  std::lock_guard lock(mu_);
+  leases_.erase(leaseId);
+  return Ok{};
+}
+
+std::vector<StateStore::Lease> MemoryStateStore::leases() const {
+  std::lock_guard lock(mu_);
+  std::vector<Lease> out;
+  for (const auto& [id, l] : leases_) out.push_back(l);
+  return out;
 }
 
 std::size_t MemoryStateStore::rememberedCount() const {

@@ -1,10 +1,11 @@
-// In-memory StateStore: anti-replay and use counts for one process. Not durable:
-// a restart forgets every jti and use count (the sealed, durable store is the
-// sealed-state issue). Used until then, and in tests.
+// In-memory StateStore: anti-replay, use counts and leases for one process. Not
+// durable: a restart forgets everything. For tests and tools only; the daemon
+// uses the sealed journal (sealed_state_store.h).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -15,20 +16,15 @@ namespace sealgate::appliance {
 
 class MemoryStateStore : public StateStore {
  public:
-  using Clock = std::chrono::system_clock;
-
   Result<bool> rememberOnce(const std::string& id, Clock::time_point expiresAt) override;
   Result<std::uint32_t> takeUses(const std::string& grantId, std::uint32_t count, std::uint32_t maxUses,
                                  Clock::time_point expiresAt) override;
   Result<void> revoke(const std::string& grantId, Clock::time_point expiresAt) override;
+  std::vector<GrantState> grants() const override;
+  Result<void> putLease(const Lease& lease) override;
+  Result<void> deleteLease(const std::string& leaseId) override;
+  std::vector<Lease> leases() const override;
 
-  // Remaining uses of a grant that has been used at least once (admin listing).
-  struct GrantState {
-    std::uint32_t remaining = 0;
-    bool revoked = false;
-    Clock::time_point expiresAt;
-  };
-  std::unordered_map<std::string, GrantState> grants() const;
   std::size_t rememberedCount() const;
 
  private:
@@ -37,6 +33,7 @@ class MemoryStateStore : public StateStore {
   mutable std::mutex mu_;
   std::unordered_map<std::string, Clock::time_point> seen_;
   std::unordered_map<std::string, GrantState> grants_;
+  std::map<std::string, Lease> leases_;
   Clock::time_point lastPrune_{};
 };
 

@@ -43,6 +43,17 @@ HttpError auditFailure(const Error& e) {
   return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the decision; nothing was granted"};
 }
 
+bool isStateFailure(const Error& e) {
+  return e.code.rfind("STATE_", 0) == 0 || e.code.rfind("TPM_", 0) == 0 || e.code.rfind("HSM_", 0) == 0;
+}
+
+// A state store that cannot answer (tampered, rolled back, unavailable, TPM
+// gone) denies with 503 and its own stable code; nothing was changed.
+HttpError stateFailure(const Error& e, const std::string& correlationId, const char* nothingDone) {
+  logEvent(LogLevel::Error, "state_failure", {{"correlation_id", correlationId}, {"error", e.describe()}});
+  return HttpError{503, isStateFailure(e) ? e.code : "STATE_UNAVAILABLE", nothingDone};
+}
+
 }  // namespace
 
 PepApi::PepApi(const Config& config, ResourceRefs& refs, GrantAuthority& grants, DecisionPoint& pdp,
@@ -59,6 +70,7 @@ std::string PepApi::expectedHtu(const Request& request) const {
 }
 
 HttpError PepApi::dpopError(const Error& e) {
+  if (isStateFailure(e)) return stateFailure(e, "", "the DPoP proof's jti cannot be recorded; nothing was done");
   HttpError err{401, e.code, e.message};
   if (e.code == "DPOP_NONCE_REQUIRED") {
     auto nonces = acceptedNonces();
@@ -226,6 +238,14 @@ std::optional<HttpError> PepApi::checkPresentation(const Request& request, const
   return std::nullopt;
 }
 
+std::optional<HttpError> PepApi::checkIssuedAfterState(const GrantClaims& claims) const {
+  // After the state was re-initialised it knows nothing of older grants' uses.
+  if (Clock::time_point(std::chrono::seconds(claims.iat)) < state_.grantsIssuedFrom() - std::chrono::seconds(1)) {
+    return HttpError{401, "GRANT_PREDATES_STATE", "the grant was issued before the state was initialised; authorize again"};
+  }
+  return std::nullopt;
+}
+
 HandlerResult PepApi::consume(Request& request) {
   if (auto err = checkFields(request.body, {"grant"}, {"grant"})) return *err;
   if (!request.body["grant"].is_string()) return HttpError{400, "INVALID_REQUEST", "'grant' must be a string"};
@@ -234,6 +254,7 @@ HandlerResult PepApi::consume(Request& request) {
   if (!claims) return HttpError{401, claims.error().code, claims.error().message};
 
   if (auto err = checkPresentation(request, token, *claims)) return *err;
+  if (auto err = checkIssuedAfterState(*claims)) return *err;
 
   // Atomically take one use; everything before this changed no state.
   const auto expiresAt = Clock::time_point(std::chrono::seconds(claims->exp));
@@ -246,8 +267,7 @@ HandlerResult PepApi::consume(Request& request) {
     event["outcome"] = e.code;
     if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
     if (e.code == "GRANT_EXHAUSTED" || e.code == "GRANT_REVOKED") return HttpError{403, e.code, e.message};
-    logEvent(LogLevel::Error, "state_failure", {{"correlation_id", request.correlationId}, {"error", e.describe()}});
-    return HttpError{503, "STATE_UNAVAILABLE", "use counts cannot be updated; nothing was consumed"};
+    return stateFailure(e, request.correlationId, "use counts cannot be updated; nothing was consumed");
   }
   event["outcome"] = "consumed";
   event["remaining_uses"] = *remaining;
@@ -272,6 +292,7 @@ HandlerResult PepApi::delegate(Request& request) {
   auto parent = grants_.verify(token, clock_());
   if (!parent) return HttpError{401, parent.error().code, parent.error().message};
   if (auto err = checkPresentation(request, token, *parent)) return *err;
+  if (auto err = checkIssuedAfterState(*parent)) return *err;
 
   auto to = parseSpiffeId(b["to"].get<std::string>());
   if (!to || to->kind != IdentityKind::Service) return HttpError{400, "INVALID_REQUEST", "'to' must be a service SPIFFE ID"};
@@ -325,7 +346,7 @@ HandlerResult PepApi::delegate(Request& request) {
       return HttpError{403, "SCOPE_WIDENED", "more uses than remain on the parent grant"};
     }
     if (reserved.error().code == "GRANT_REVOKED") return HttpError{403, "GRANT_REVOKED", reserved.error().message};
-    return HttpError{503, "STATE_UNAVAILABLE", "use counts cannot be updated; nothing was delegated"};
+    return stateFailure(reserved.error(), request.correlationId, "use counts cannot be updated; nothing was delegated");
   }
 
   GrantClaims child;

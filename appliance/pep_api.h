@@ -45,6 +45,7 @@ class PepApi {
                                std::optional<std::string> expectedJkt);
   HttpError dpopError(const Error& e);
   // The caller is the grant's holder and proves its binding; no state changes.
+  std::optional<HttpError> checkIssuedAfterState(const GrantClaims& claims) const;
   std::optional<HttpError> checkPresentation(const Request& request, const std::string& token,
                                              const GrantClaims& claims);
 

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "appliance/appliance.h"
 #include "appliance/config.h"
 #include "appliance/dev_init.h"
 #include "hsm/key_store.h"
@@ -14,16 +15,21 @@ using namespace sealgate::appliance;
 
 namespace {
 
+// Opens the key store an instance's config names (the CLI's commands share it).
+Result<std::unique_ptr<hsm::KeyStore>> openKeyStore(const Config& config) {
+  if (!config.hsm.softhsm2Conf.empty()) setenv("SOFTHSM2_CONF", config.hsm.softhsm2Conf.c_str(), 1);
+  hsm::KeyStoreConfig ks{config.hsm.module, config.hsm.tokenLabel, {config.hsm.pinFile, config.hsm.pinEnv}, 2,
+                         std::chrono::milliseconds(2000)};
+  return hsm::KeyStore::open(ks);
+}
+
 int keysList(const std::string& configPath, bool asJson) {
   auto config = Config::load(configPath);
   if (!config) {
     std::cerr << "sealgate: " << config.error().describe() << "\n";
     return 2;
   }
-  if (!config->hsm.softhsm2Conf.empty()) setenv("SOFTHSM2_CONF", config->hsm.softhsm2Conf.c_str(), 1);
-  hsm::KeyStoreConfig ks{config->hsm.module, config->hsm.tokenLabel, {config->hsm.pinFile, config->hsm.pinEnv}, 2,
-                         std::chrono::milliseconds(2000)};
-  auto store = hsm::KeyStore::open(ks);
+  auto store = openKeyStore(*config);
   if (!store) {
     std::cerr << "sealgate: " << store.error().describe() << "\n";
     return 1;
@@ -57,6 +63,27 @@ int keysList(const std::string& configPath, bool asJson) {
   return 0;
 }
 
+int stateInit(const std::string& configPath) {
+  auto config = Config::load(configPath);
+  if (!config) {
+    std::cerr << "sealgate: " << config.error().describe() << "\n";
+    return 2;
+  }
+  auto store = openKeyStore(*config);
+  if (!store) {
+    std::cerr << "sealgate: " << store.error().describe() << "\n";
+    return 1;
+  }
+  auto components = makeStateComponents(*config, **store);
+  if (auto r = components.guard->initialize(); !r) {
+    std::cerr << "sealgate state init: " << r.error().describe() << "\n";
+    return 1;
+  }
+  std::cout << "sealed state initialised in " << config->state.dir << " (rollback protection: "
+            << (config->state.rollbackProtection == "tpm" ? "TPM NV counter" : "off") << ")\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,6 +96,8 @@ int main(int argc, char** argv) {
   devInitCmd->add_option("--dir", init.dir, "directory for the instance")->required();
   devInitCmd->add_option("--module", init.module, "PKCS#11 module (default SoftHSM2)");
   devInitCmd->add_flag("--force", init.force, "replace an existing instance in DIR");
+  devInitCmd->add_option("--tpm", init.tpm, "none (rollback protection off) or swtpm (a software TPM in DIR/tpm)")
+      ->check(CLI::IsMember({"none", "swtpm"}));
 
   auto* keysCmd = cli.add_subcommand("keys", "inspect the HSM's keys");
   keysCmd->require_subcommand(1);
@@ -77,6 +106,13 @@ int main(int argc, char** argv) {
   auto* listCmd = keysCmd->add_subcommand("list", "show labels, types, fingerprints and attributes (never values)");
   listCmd->add_option("--config", configPath, "path to sealgated.conf")->required();
   listCmd->add_flag("--json", asJson, "machine-readable output");
+
+  auto* stateCmd = cli.add_subcommand("state", "the sealed state store");
+  stateCmd->require_subcommand(1);
+  std::string stateConfig;
+  auto* stateInitCmd = stateCmd->add_subcommand(
+      "init", "first set-up of the sealed state (refuses existing state; re-initialising is an audited admin call)");
+  stateInitCmd->add_option("--config", stateConfig, "path to sealgated.conf")->required();
 
   CLI11_PARSE(cli, argc, argv);
 
@@ -91,5 +127,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (listCmd->parsed()) return keysList(configPath, asJson);
+  if (stateInitCmd->parsed()) return stateInit(stateConfig);
   return 2;
 }

@@ -11,22 +11,16 @@
 #include "core/dpop_proof.h"
 #include "core/encoding.h"
 #include "core/jws.h"
+#include "tests/support/replay_only_state_store.h"
 
 namespace {
 
 using sealgate::Bytes;
 
 // Accepts every jti: the benchmark measures verification, not the replay store.
-class NoReplayStore : public sealgate::StateStore {
+class NoReplayStore : public sealgate::testing::ReplayOnlyStateStore {
  public:
   sealgate::Result<bool> rememberOnce(const std::string&, std::chrono::system_clock::time_point) override { return true; }
-  sealgate::Result<std::uint32_t> takeUses(const std::string&, std::uint32_t, std::uint32_t,
-                                           std::chrono::system_clock::time_point) override {
-    return sealgate::makeError("UNUSED", "");
-  }
-  sealgate::Result<void> revoke(const std::string&, std::chrono::system_clock::time_point) override {
-    return sealgate::Ok{};
-  }
 };
 
 struct Fixture {

@@ -11,6 +11,7 @@
 
 #include "core/encoding.h"
 #include "core/jws.h"
+#include "tests/support/replay_only_state_store.h"
 
 namespace sealgate {
 namespace {
@@ -20,16 +21,12 @@ using Clock = std::chrono::system_clock;
 
 // A replay store for these unit tests only (the appliance's real one is
 // appliance/memory_state_store.h, tested there).
-class SetStateStore : public StateStore {
+class SetStateStore : public testing::ReplayOnlyStateStore {
  public:
   Result<bool> rememberOnce(const std::string& id, Clock::time_point) override {
     std::lock_guard lock(mu_);
     return seen_.insert(id).second;
   }
-  Result<std::uint32_t> takeUses(const std::string&, std::uint32_t, std::uint32_t, Clock::time_point) override {
-    return makeError("UNUSED", "not used here");
-  }
-  Result<void> revoke(const std::string&, Clock::time_point) override { return Ok{}; }
   std::size_t size() {
     std::lock_guard lock(mu_);
     return seen_.size();

@@ -22,9 +22,15 @@ SEALGATED = os.path.join(BUILD, "appliance/sealgated")
 class Instance:
     """`sealgate dev-init` in a temp dir plus a config with test-sized limits."""
 
-    def __init__(self, limits=None, grants=None):
+    def __init__(self, limits=None, grants=None, tpm=False, state=None):
+        """tpm=True: dev-init --tpm swtpm, and a software TPM that start() launches
+        (the TPM seals the data key and its NV counter anchors the state)."""
         self.dir = tempfile.mkdtemp(prefix="sealgate-e2e-")
-        subprocess.run([SEALGATE, "dev-init", "--dir", self.dir], check=True, capture_output=True)
+        self.tpm_dir = os.path.join(self.dir, "tpm")
+        self.swtpm = None
+        self.uses_tpm = tpm
+        subprocess.run([SEALGATE, "dev-init", "--dir", self.dir, *(["--tpm", "swtpm"] if tpm else [])], check=True,
+                       capture_output=True)
         self.ca = os.path.join(self.dir, "pki/ca.pem")
         self.config = os.path.join(self.dir, "e2e.conf")
         conf = {
@@ -37,7 +43,10 @@ class Instance:
             "policy_file": "policy.json",
             "data_dir": ".",
             "log": {"level": "info"},
+            "state": {"rollback_protection": "tpm" if tpm else "none", **(state or {})},
         }
+        if tpm:
+            conf["tpm"] = {"tcti": f"swtpm:path={self.tpm_dir}/swtpm.sock", "pcrs": [7]}
         with open(self.config, "w") as f:
             json.dump(conf, f)
         self.proc = None
@@ -46,13 +55,58 @@ class Instance:
     def client(self, name):
         return (os.path.join(self.dir, f"pki/clients/{name}.pem"), os.path.join(self.dir, f"pki/clients/{name}.key"))
 
+    def start_tpm(self):
+        """The software TPM, on a unix socket in DIR/tpm (RECIPES.md §5)."""
+        sock = os.path.join(self.tpm_dir, "swtpm.sock")
+        for p in (sock, sock + ".ctrl"):
+            if os.path.exists(p):
+                os.unlink(p)
+        self.swtpm = subprocess.Popen(
+            ["swtpm", "socket", "--tpm2", "--server", f"type=unixio,path={sock}", "--ctrl",
+             f"type=unixio,path={sock}.ctrl", "--tpmstate", f"dir={self.tpm_dir}", "--flags", "startup-clear"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if os.path.exists(sock):
+                try:
+                    with socket.socket(socket.AF_UNIX) as s:
+                        s.connect(sock)
+                    return
+                except OSError:
+                    pass
+            if self.swtpm.poll() is not None:
+                raise RuntimeError("swtpm exited at start")
+            time.sleep(0.005)
+        raise RuntimeError("swtpm did not become ready")
+
+    def stop_tpm(self):
+        if self.swtpm and self.swtpm.poll() is None:
+            self.swtpm.terminate()
+            try:
+                self.swtpm.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.swtpm.kill()
+                self.swtpm.wait()
+        self.swtpm = None
+
+    def kill(self):
+        """SIGKILL sealgated: a crash at an arbitrary instant."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc:
+            self.log.close()
+
     def start(self, extra_args=()):
-        self.log = open(self.log_path, "wb")
+        if self.uses_tpm and self.swtpm is None:
+            self.start_tpm()
+        self.log = open(self.log_path, "ab")
+        start_offset = self.log.tell()  # a restart appends: look only at this run's lines
         self.proc = subprocess.Popen([SEALGATED, "--config", self.config, *extra_args], stdout=self.log,
                                      stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
-            text = self.read_log()
+            text = self.read_log()[start_offset:]
             m = re.search(r'"admin_port":(\d+).*"pep_port":(\d+)', text)
             if m:
                 self.admin_port, self.pep_port = int(m.group(1)), int(m.group(2))
@@ -76,6 +130,7 @@ class Instance:
 
     def cleanup(self):
         self.stop()
+        self.stop_tpm()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def read_log(self):

@@ -8,19 +8,13 @@
 
 #include "core/dpop_proof.h"
 #include "core/jws.h"
+#include "tests/support/replay_only_state_store.h"
 
 namespace {
 
-class AcceptAll : public sealgate::StateStore {
+class AcceptAll : public sealgate::testing::ReplayOnlyStateStore {
  public:
   sealgate::Result<bool> rememberOnce(const std::string&, std::chrono::system_clock::time_point) override { return true; }
-  sealgate::Result<std::uint32_t> takeUses(const std::string&, std::uint32_t, std::uint32_t,
-                                           std::chrono::system_clock::time_point) override {
-    return sealgate::makeError("UNUSED", "");
-  }
-  sealgate::Result<void> revoke(const std::string&, std::chrono::system_clock::time_point) override {
-    return sealgate::Ok{};
-  }
 };
 
 }  // namespace

@@ -1,27 +1,25 @@
-// Test support: a software TPM (swtpm) on a unix socket in a temp dir, started
-// and stopped by PID (RECIPES.md §5).
+// Test support: a software TPM (swtpm) in a temp dir, started and stopped by PID
+// (attest/swtpm_process.h; RECIPES.md §5).
 #pragma once
 
-#include <sys/types.h>
-
+#include <memory>
 #include <string>
+
+#include "attest/swtpm_process.h"
 
 namespace sealgate::testing {
 
 class Swtpm {
  public:
-  // Starts swtpm with fresh state under `dir`; throws std::runtime_error on failure.
+  // Starts swtpm with its state under `dir` (kept: the same dir is the same
+  // TPM); throws std::runtime_error on failure.
   explicit Swtpm(const std::string& dir);
-  ~Swtpm();
-  Swtpm(const Swtpm&) = delete;
-  Swtpm& operator=(const Swtpm&) = delete;
 
   // TCTI string for tpm2-tss (e.g. TPM2_PKCS11_TCTI).
-  std::string tcti() const { return "swtpm:path=" + socketPath_; }
+  std::string tcti() const { return process_->tcti(); }
 
  private:
-  std::string socketPath_;
-  pid_t pid_ = -1;
+  std::unique_ptr<attest::SwtpmProcess> process_;
 };
 
 }  // namespace sealgate::testing
