@@ -22,7 +22,7 @@ SEALGATED = os.path.join(BUILD, "appliance/sealgated")
 class Instance:
     """`sealgate dev-init` in a temp dir plus a config with test-sized limits."""
 
-    def __init__(self, limits=None, grants=None, tpm=False, state=None):
+    def __init__(self, limits=None, grants=None, tpm=False, state=None, public_url=None):
         """tpm=True: dev-init --tpm swtpm, and a software TPM that start() launches
         (the TPM seals the data key and its NV counter anchors the state)."""
         self.dir = tempfile.mkdtemp(prefix="sealgate-e2e-")
@@ -45,6 +45,8 @@ class Instance:
             "log": {"level": "info"},
             "state": {"rollback_protection": "tpm" if tpm else "none", **(state or {})},
         }
+        if public_url:
+            conf["pep"]["public_url"] = public_url
         if tpm:
             conf["tpm"] = {"tcti": f"swtpm:path={self.tpm_dir}/swtpm.sock", "pcrs": [7]}
         with open(self.config, "w") as f:
