@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo, from nothing: installs what it needs, builds, creates a development
-# instance (SoftHSM2 token with every key, dev CA, certificates), runs sealgated
-# on its embedded defaults and sends sample requests over mTLS.
+# instance (SoftHSM2 token with every key, a software TPM, dev CA, certificates,
+# sealed state), runs sealgated on its embedded defaults and sends sample
+# requests over mTLS.
 #
 #   scripts/demo.sh              keeps the appliance running until Ctrl-C (on a terminal)
 #   scripts/demo.sh --no-wait    stops it after the samples
@@ -22,8 +23,8 @@ if [[ -z "${SEALGATE_SKIP_INSTALL:-}" ]]; then
 fi
 BIN="$ROOT/build/$PRESET/appliance"
 
-echo "== sealgate dev-init --dir $INSTANCE"
-"$BIN/sealgate" dev-init --dir "$INSTANCE" --force
+echo "== sealgate dev-init --dir $INSTANCE --tpm swtpm"
+"$BIN/sealgate" dev-init --dir "$INSTANCE" --force --tpm swtpm
 
 echo "== keys in the development token (values never leave it)"
 "$BIN/sealgate" keys list --config "$INSTANCE/sealgated.conf"
@@ -36,25 +37,39 @@ if ss -Htln "sport = :8443" | grep -q . || ss -Htln "sport = :9443" | grep -q .;
   PEP_LISTEN=(--pep-listen 127.0.0.1:0) ; ADMIN_LISTEN=(--admin-listen 127.0.0.1:0)
 fi
 
-LOG="$INSTANCE/sealgated.log"
-"$BIN/sealgated" --config "$INSTANCE/sealgated.conf" "${PEP_LISTEN[@]}" "${ADMIN_LISTEN[@]}" >"$LOG" 2>&1 &
-PID=$!
+# The software TPM: it seals the state's data key and its NV counter anchors the
+# state against rollback (docs/STATE.md). The folder DIR/tpm is the TPM.
+TPM_SOCK="$INSTANCE/tpm/swtpm.sock"
+swtpm socket --tpm2 --server "type=unixio,path=$TPM_SOCK" --ctrl "type=unixio,path=$TPM_SOCK.ctrl" \
+  --tpmstate "dir=$INSTANCE/tpm" --flags startup-clear 2>/dev/null &
+TPM_PID=$!
+PID=
 cleanup() {
-  if kill -0 "$PID" 2>/dev/null; then
+  if [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null; then
     kill -TERM "$PID"
     wait "$PID" || true
   fi
+  kill -TERM "$TPM_PID" 2>/dev/null && wait "$TPM_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
+for _ in $(seq 300); do [[ -S $TPM_SOCK ]] && break; sleep 0.01; done
+[[ -S $TPM_SOCK ]] || { echo "swtpm did not start"; exit 1; }
 
-for _ in $(seq 300); do
-  grep -q '"event":"started"' "$LOG" 2>/dev/null && break
-  kill -0 "$PID" 2>/dev/null || { echo "sealgated failed to start:"; cat "$LOG"; exit 1; }
-  sleep 0.1
-done
-PEP=$(grep -o '"pep_port":[0-9]*' "$LOG" | head -1 | cut -d: -f2)
-ADMIN=$(grep -o '"admin_port":[0-9]*' "$LOG" | head -1 | cut -d: -f2)
-[[ -n "$PEP" && -n "$ADMIN" ]] || { echo "sealgated did not report its ports:"; cat "$LOG"; exit 1; }
+LOG="$INSTANCE/sealgated.log"
+start_sealgated() {
+  : >"$LOG"
+  "$BIN/sealgated" --config "$INSTANCE/sealgated.conf" "${PEP_LISTEN[@]}" "${ADMIN_LISTEN[@]}" >"$LOG" 2>&1 &
+  PID=$!
+  for _ in $(seq 300); do
+    grep -q '"event":"started"' "$LOG" 2>/dev/null && break
+    kill -0 "$PID" 2>/dev/null || { echo "sealgated failed to start:"; cat "$LOG"; exit 1; }
+    sleep 0.1
+  done
+  PEP=$(grep -o '"pep_port":[0-9]*' "$LOG" | head -1 | cut -d: -f2)
+  ADMIN=$(grep -o '"admin_port":[0-9]*' "$LOG" | head -1 | cut -d: -f2)
+  [[ -n "$PEP" && -n "$ADMIN" ]] || { echo "sealgated did not report its ports:"; cat "$LOG"; exit 1; }
+}
+start_sealgated
 echo "== sealgated is running: PEP https://localhost:$PEP, admin https://localhost:$ADMIN"
 
 CA="$INSTANCE/pki/ca.pem"
@@ -126,7 +141,23 @@ print("the same proof again        ->", *post("/v1/grants/consume", {"grant": gr
 PY
 
 echo
-echo "\$ curl --cert admin.pem https://localhost:$ADMIN/admin/v1/status"
+echo "== the sealed state survives a restart: stop sealgated, start it again, consume the same grant"
+kill -TERM "$PID"; wait "$PID" || true
+start_sealgated
+OUT=$(as_client acme-payments -H 'Content-Type: application/json' "https://localhost:$PEP/v1/grants/consume" \
+  -d "{\"grant\":\"$GRANT\"}")
+echo "$OUT"
+grep -q '"remaining_uses":3' <<<"$OUT" || { echo "the use count did not survive the restart"; exit 1; }
+
+echo
+echo "\$ curl --cert admin.pem https://localhost:$ADMIN/admin/v1/status   # the TPM and the sealed state"
+as_client admin "https://localhost:$ADMIN/admin/v1/status" | /usr/bin/python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print(json.dumps({"tpm": s["tpm"], "state": s["state"]}, indent=1))
+assert s["state"]["rollback_protection"] == "tpm-nv-counter" and s["state"]["status"] == "ok"'
+echo
+echo "\$ curl --cert admin.pem https://localhost:$ADMIN/admin/v1/status   # the HSM"
 as_client admin "https://localhost:$ADMIN/admin/v1/status" | head -c 400; echo " ..."
 echo
 echo "\$ curl --cert acme-payments.pem https://localhost:$PEP/readyz"

@@ -20,8 +20,8 @@ PACKAGES=(
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   # test and demo tools
   curl python3 python3-cryptography procps iproute2
-  # the state benchmark's baseline (Redis SET NX, appendfsync always)
-  redis-server
+  # the state benchmark's baseline (Redis SET NX, appendfsync always) and its client library
+  redis-server libhiredis-dev
 )
 
 missing=()
