@@ -175,7 +175,8 @@ Result<Secret> deriveKey(const Secret& dataKey, SubKey id) {
   return key;
 }
 
-std::string opCheckpoint(Op type, std::uint64_t value) {
+// An operation that carries one u64: open, checkpoint, grants-from.
+std::string opU64(Op type, std::uint64_t value) {
   std::string op(1, static_cast<char>(type));
   putU64(op, value);
   return op;
@@ -258,8 +259,8 @@ Result<void> SealedStateStore::initialize(const SealedStateOptions& options, Dat
   auto journalKey = deriveKey(*dataKey, kSubJournal);
   if (!journalKey) return std::move(journalKey).takeError();
   const std::string hdr = header(instance, 1);
-  std::string first = opCheckpoint(kOpOpen, checkpoint);
-  first += opCheckpoint(kOpGrantsFrom, static_cast<std::uint64_t>(toMs(Clock::now())));
+  std::string first = opU64(kOpOpen, checkpoint);
+  first += opU64(kOpGrantsFrom, static_cast<std::uint64_t>(toMs(Clock::now())));
   const std::string journal = hdr + sealRecord(*journalKey, hdr, 0, first);
   SEALGATE_TRY(writeFileAtomically(dir / kDataKeyFile, std::string_view(reinterpret_cast<const char*>(blob->data()),
                                                                         blob->size())));
@@ -508,8 +509,8 @@ Result<void> SealedStateStore::rewriteLocked(std::uint64_t checkpointValue) {
   const std::string hdr = header(instance_, generation);
   std::string file = hdr;
   std::uint64_t seq = 0;
-  std::string batch = opCheckpoint(kOpOpen, checkpointValue);
-  batch += opCheckpoint(kOpGrantsFrom, static_cast<std::uint64_t>(grantsFromMs_));
+  std::string batch = opU64(kOpOpen, checkpointValue);
+  batch += opU64(kOpGrantsFrom, static_cast<std::uint64_t>(grantsFromMs_));
   auto flushBatch = [&] {
     file += sealRecord(journalKey_, hdr, seq++, batch);
     secureWipe(batch.data(), batch.size());
@@ -532,9 +533,33 @@ Result<void> SealedStateStore::rewriteLocked(std::uint64_t checkpointValue) {
   }
   for (const auto& [id, l] : leases_) add(opLeasePut(l));
   flushBatch();
-  SEALGATE_TRY(writeFileAtomically(dir / kJournalFile, file));
-  const int fd = ::open((dir / kJournalFile).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) return ioError("cannot open the new state journal");
+  // The new generation goes to a temporary file first: until the rename, a
+  // failure leaves the current journal in use and intact.
+  const fs::path path = dir / kJournalFile;
+  const fs::path tmp = path.string() + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return ioError("cannot create " + tmp.string());
+  auto written = writeAll(fd, file);
+  if (written && ::fsync(fd) != 0) written = ioError("cannot sync " + tmp.string());
+  if (!written) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return written;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return ioError("cannot rename " + tmp.string());
+  }
+  // Renamed: the old descriptor now points at an unlinked file, so any failure
+  // from here on must stop the store rather than let appends go nowhere.
+  ::close(fd);
+  auto synced = syncDir(dir);
+  fd = synced ? ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
+  if (fd < 0) {
+    failed_ = synced ? ioError("cannot open the new state journal") : synced.error();
+    return *failed_;
+  }
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
   generation_ = generation;
@@ -736,7 +761,7 @@ Result<void> SealedStateStore::checkpoint() {
     }
     value = checkpoint_ + 1;
     dirty_ = false;
-    SEALGATE_TRY(commitLocked(lock, opCheckpoint(kOpCheckpoint, value)));
+    SEALGATE_TRY(commitLocked(lock, opU64(kOpCheckpoint, value)));
     // commitLocked marks the store dirty for its own op; a checkpoint is not a change.
     checkpoint_ = value;
     dirty_ = !pending_.empty();

@@ -13,6 +13,7 @@
 #include "appliance/data_key_sealer.h"
 #include "appliance/tpm_counter.h"
 #include "tests/support/swtpm.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/temp_token.h"
 
 namespace sealgate::appliance {
@@ -22,12 +23,7 @@ namespace fs = std::filesystem;
 using Clock = StateStore::Clock;
 constexpr std::uint32_t kNvIndex = 0x01500020;
 
-std::string tempDir() {
-  char tmpl[] = "/tmp/sealgate-state-XXXXXX";
-  const char* d = ::mkdtemp(tmpl);
-  if (!d) throw std::runtime_error("mkdtemp failed");
-  return d;
-}
+std::string tempDir() { return testing::makeTempDir("sealgate-state"); }
 
 std::string readAll(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

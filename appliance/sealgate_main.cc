@@ -15,26 +15,40 @@ using namespace sealgate::appliance;
 
 namespace {
 
-// Opens the key store an instance's config names (the CLI's commands share it).
-Result<std::unique_ptr<hsm::KeyStore>> openKeyStore(const Config& config) {
-  if (!config.hsm.softhsm2Conf.empty()) setenv("SOFTHSM2_CONF", config.hsm.softhsm2Conf.c_str(), 1);
-  hsm::KeyStoreConfig ks{config.hsm.module, config.hsm.tokenLabel, {config.hsm.pinFile, config.hsm.pinEnv}, 2,
-                         std::chrono::milliseconds(2000)};
-  return hsm::KeyStore::open(ks);
-}
+// An instance's config and its key store, opened for a CLI command; on failure
+// the error is printed and `exitCode` says what to return.
+struct Instance {
+  Config config;
+  std::unique_ptr<hsm::KeyStore> keys;
+  int exitCode = 0;
+};
 
-int keysList(const std::string& configPath, bool asJson) {
+Instance openInstance(const std::string& configPath) {
+  Instance i;
   auto config = Config::load(configPath);
   if (!config) {
     std::cerr << "sealgate: " << config.error().describe() << "\n";
-    return 2;
+    i.exitCode = 2;
+    return i;
   }
-  auto store = openKeyStore(*config);
-  if (!store) {
-    std::cerr << "sealgate: " << store.error().describe() << "\n";
-    return 1;
+  i.config = std::move(*config);
+  if (!i.config.hsm.softhsm2Conf.empty()) setenv("SOFTHSM2_CONF", i.config.hsm.softhsm2Conf.c_str(), 1);
+  hsm::KeyStoreConfig ks{i.config.hsm.module, i.config.hsm.tokenLabel, {i.config.hsm.pinFile, i.config.hsm.pinEnv}, 2,
+                         std::chrono::milliseconds(2000)};
+  auto keys = hsm::KeyStore::open(ks);
+  if (!keys) {
+    std::cerr << "sealgate: " << keys.error().describe() << "\n";
+    i.exitCode = 1;
+    return i;
   }
-  auto keys = (*store)->listKeys();
+  i.keys = std::move(*keys);
+  return i;
+}
+
+int keysList(const std::string& configPath, bool asJson) {
+  auto instance = openInstance(configPath);
+  if (instance.exitCode) return instance.exitCode;
+  auto keys = instance.keys->listKeys();
   if (!keys) {
     std::cerr << "sealgate: " << keys.error().describe() << "\n";
     return 1;
@@ -64,23 +78,15 @@ int keysList(const std::string& configPath, bool asJson) {
 }
 
 int stateInit(const std::string& configPath) {
-  auto config = Config::load(configPath);
-  if (!config) {
-    std::cerr << "sealgate: " << config.error().describe() << "\n";
-    return 2;
-  }
-  auto store = openKeyStore(*config);
-  if (!store) {
-    std::cerr << "sealgate: " << store.error().describe() << "\n";
-    return 1;
-  }
-  auto components = makeStateComponents(*config, **store);
+  auto instance = openInstance(configPath);
+  if (instance.exitCode) return instance.exitCode;
+  auto components = makeStateComponents(instance.config, *instance.keys);
   if (auto r = components.guard->initialize(); !r) {
     std::cerr << "sealgate state init: " << r.error().describe() << "\n";
     return 1;
   }
-  std::cout << "sealed state initialised in " << config->state.dir << " (rollback protection: "
-            << (config->state.rollbackProtection == "tpm" ? "TPM NV counter" : "off") << ")\n";
+  std::cout << "sealed state initialised in " << instance.config.state.dir << " (rollback protection: "
+            << (instance.config.state.rollbackProtection == "tpm" ? "TPM NV counter" : "off") << ")\n";
   return 0;
 }
 

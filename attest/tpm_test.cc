@@ -8,18 +8,14 @@
 #include <memory>
 
 #include "tests/support/swtpm.h"
+#include "tests/support/temp_dir.h"
 
 namespace sealgate::attest {
 namespace {
 
 constexpr std::uint32_t kIndex = 0x01500020;
 
-std::string tempDir() {
-  char tmpl[] = "/tmp/sealgate-tpm-XXXXXX";
-  const char* d = ::mkdtemp(tmpl);
-  if (!d) throw std::runtime_error("mkdtemp failed");
-  return d;
-}
+std::string tempDir() { return testing::makeTempDir("sealgate-tpm"); }
 
 Secret secretOf(std::string_view s) { return std::move(*Secret::copyFrom(s)); }
 

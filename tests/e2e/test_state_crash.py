@@ -24,7 +24,7 @@ from dpop_client import DpopKey, decode_claims  # noqa: E402
 
 ITERATIONS = int(os.environ.get("SEALGATE_CRASH_ITERATIONS", "20"))
 PUBLIC_URL = "https://sealgate.test"  # a fixed htu: proofs stay valid across restarts (new ports)
-MAX_USES = 40
+MAX_USES = 10
 WORKERS = 4
 ITEM = [{"uri": "secret://acme/kv/app/db#password", "action": "use"}]
 
@@ -58,10 +58,12 @@ class CrashTest(unittest.TestCase):
     def consume(self, grant, proof):
         return self.sg.request("POST", "/v1/grants/consume", body={"grant": grant}, headers={"DPoP": proof})
 
-    def drive(self, ledger, stop):
-        """One worker: authorize a DPoP-bound grant, consume it with fresh proofs."""
-        key = DpopKey()
-        grant = None
+    def drive(self, ledger, stop, slot):
+        """One worker: authorize a DPoP-bound grant, consume it with fresh proofs.
+        `slot` keeps the worker's key and grant across crashes, so one grant's
+        uses are spent over several restarts."""
+        key = slot.setdefault("key", DpopKey())
+        grant = slot.get("grant")
         while not stop.is_set():
             try:
                 if grant is None:
@@ -82,6 +84,7 @@ class CrashTest(unittest.TestCase):
                     grant = None  # exhausted or expired: authorize a new one
             except (OSError, ConnectionError, ValueError):
                 time.sleep(0.01)  # the daemon is down: wait for the restart
+            slot["grant"] = grant
 
     def verify(self, ledger, iteration):
         with ledger.lock:
@@ -113,10 +116,13 @@ class CrashTest(unittest.TestCase):
 
     def test_kill_9_at_random_instants(self):
         ledger = Ledger()
-        rng = random.Random(int(os.environ.get("SEALGATE_CRASH_SEED", str(int(time.time())))))
+        seed = int(os.environ.get("SEALGATE_CRASH_SEED", str(int(time.time()))))
+        print(f"\ncrash test seed {seed} (SEALGATE_CRASH_SEED to repeat)", file=sys.stderr)
+        rng = random.Random(seed)
+        slots = [{} for _ in range(WORKERS)]
         for iteration in range(ITERATIONS):
             stop = threading.Event()
-            workers = [threading.Thread(target=self.drive, args=(ledger, stop)) for _ in range(WORKERS)]
+            workers = [threading.Thread(target=self.drive, args=(ledger, stop, slots[i])) for i in range(WORKERS)]
             for w in workers:
                 w.start()
             time.sleep(rng.uniform(0.05, 0.6))
@@ -130,8 +136,9 @@ class CrashTest(unittest.TestCase):
             status, body, _, raw = self.sg.request("GET", "/readyz", client="admin", listener="admin")
             self.assertEqual(status, 200, raw)
         total = sum(ledger.successes.values())
+        exhausted = sum(1 for g, n in ledger.successes.items() if n == ledger.max_uses[g])
         print(f"\ncrash test: {ITERATIONS} kills, {total} consumes seen, {len(ledger.successes)} grants, "
-              f"{ledger.replays_refused} replays refused", file=sys.stderr)
+              f"{exhausted} used up to max_uses, {ledger.replays_refused} replays refused", file=sys.stderr)
         self.assertGreater(total, ITERATIONS, "the load did too little to prove anything")
 
 
