@@ -240,7 +240,7 @@ std::optional<HttpError> PepApi::checkPresentation(const Request& request, const
 
 std::optional<HttpError> PepApi::checkIssuedAfterState(const GrantClaims& claims) const {
   // After the state was re-initialised it knows nothing of older grants' uses.
-  if (Clock::time_point(std::chrono::seconds(claims.iat)) < state_.grantsIssuedFrom() - std::chrono::seconds(1)) {
+  if (Clock::time_point(std::chrono::seconds(claims.iat)) < state_.grantsIssuedFrom()) {
     return HttpError{401, "GRANT_PREDATES_STATE", "the grant was issued before the state was initialised; authorize again"};
   }
   return std::nullopt;

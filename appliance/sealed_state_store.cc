@@ -12,23 +12,18 @@
 
 #include "appliance/logging.h"
 #include "core/encoding.h"
+#include "core/state_journal.h"
 
 namespace sealgate::appliance {
 namespace fs = std::filesystem;
+using namespace sealgate::journal;
 namespace {
 
-constexpr char kMagic[8] = {'S', 'G', 'S', 'T', 'A', 'T', 'E', '1'};
-constexpr std::size_t kHeaderBytes = 40;  // magic 8 | instance 16 | generation 8 | reserved 8
-constexpr std::size_t kFrameBytes = 8;    // u32 length | u32 ~length
-constexpr std::size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-constexpr std::size_t kTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
-constexpr std::size_t kMaxRecordBytes = 64u << 20;
 constexpr std::size_t kSnapshotRecordBytes = 1u << 20;  // plaintext per snapshot record
 constexpr const char* kKdfContext = "sgstate1";
 constexpr const char* kDataKeyFile = "datakey.sealed";
 constexpr const char* kJournalFile = "journal";
 
-enum Op : std::uint8_t { kOpOpen = 1, kOpJti = 2, kOpGrant = 3, kOpLeasePut = 4, kOpLeaseDel = 5, kOpCheckpoint = 6, kOpGrantsFrom = 7 };
 enum SubKey : std::uint64_t { kSubJournal = 1, kSubIdHash = 2, kSubCounterAuth = 3 };
 
 Error stateError(const char* code, const std::string& message) { return makeError(code, message); }
@@ -36,91 +31,11 @@ Error ioError(const std::string& what) {
   return stateError(state_errc::kUnavailable, what + ": " + std::strerror(errno));
 }
 
-void putU16(std::string& out, std::uint16_t v) {
-  out.push_back(static_cast<char>(v));
-  out.push_back(static_cast<char>(v >> 8));
-}
-void putU32(std::string& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
-void putU64(std::string& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
-void putStr16(std::string& out, std::string_view s) {
-  putU16(out, static_cast<std::uint16_t>(s.size()));
-  out.append(s);
-}
-
-// A cursor over decrypted record plaintext; any overrun sets ok=false.
-struct Reader {
-  std::string_view in;
-  bool ok = true;
-  bool take(std::size_t n, std::string_view& out) {
-    if (!ok || in.size() < n) return ok = false;
-    out = in.substr(0, n);
-    in.remove_prefix(n);
-    return true;
-  }
-  std::uint64_t uint(int bytes) {
-    std::string_view s;
-    if (!take(static_cast<std::size_t>(bytes), s)) return 0;
-    std::uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(s[static_cast<std::size_t>(i)]);
-    return v;
-  }
-  std::string str16() {
-    std::string_view s;
-    const auto n = static_cast<std::size_t>(uint(2));
-    if (!take(n, s)) return {};
-    return std::string(s);
-  }
-  std::string str32() {
-    std::string_view s;
-    const auto n = static_cast<std::size_t>(uint(4));
-    if (!take(n, s)) return {};
-    return std::string(s);
-  }
-};
-
 std::int64_t toMs(StateStore::Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 StateStore::Clock::time_point fromMs(std::int64_t ms) {
   return StateStore::Clock::time_point(std::chrono::milliseconds(ms));
-}
-
-std::string header(const std::array<std::uint8_t, 16>& instance, std::uint64_t generation) {
-  std::string h(kMagic, sizeof kMagic);
-  h.append(reinterpret_cast<const char*>(instance.data()), instance.size());
-  for (int i = 7; i >= 0; --i) h.push_back(static_cast<char>(generation >> (8 * i)));
-  h.append(8, '\0');
-  return h;
-}
-
-std::string aadOf(const std::string& hdr, std::uint64_t seq) {
-  std::string aad = hdr;
-  for (int i = 7; i >= 0; --i) aad.push_back(static_cast<char>(seq >> (8 * i)));
-  return aad;
-}
-
-std::string sealRecord(const Secret& key, const std::string& hdr, std::uint64_t seq, std::string_view plaintext) {
-  const std::size_t len = kNonceBytes + plaintext.size() + kTagBytes;
-  std::string out;
-  out.reserve(kFrameBytes + len);
-  putU32(out, static_cast<std::uint32_t>(len));
-  putU32(out, ~static_cast<std::uint32_t>(len));
-  std::uint8_t nonce[kNonceBytes];
-  randombytes_buf(nonce, sizeof nonce);
-  out.append(reinterpret_cast<const char*>(nonce), sizeof nonce);
-  const std::size_t at = out.size();
-  out.resize(at + plaintext.size() + kTagBytes);
-  const std::string aad = aadOf(hdr, seq);
-  unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      reinterpret_cast<unsigned char*>(out.data() + at), &clen, reinterpret_cast<const unsigned char*>(plaintext.data()),
-      plaintext.size(), reinterpret_cast<const unsigned char*>(aad.data()), aad.size(), nullptr, nonce,
-      key.exposeSecretBytes().data());
-  return out;
 }
 
 Result<void> writeAll(int fd, std::string_view data) {
@@ -158,8 +73,11 @@ Result<void> writeFileAtomically(const fs::path& path, std::string_view data) {
 Result<std::string> readFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return stateError(state_errc::kMissing, "the state file " + path.filename().string() + " is missing");
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return ioError("cannot read " + path.string());
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) return ioError("cannot size " + path.string());
+  std::string data(size, '\0');
+  if (!in.read(data.data(), static_cast<std::streamsize>(size))) return ioError("cannot read " + path.string());
   return data;
 }
 
@@ -173,31 +91,6 @@ Result<Secret> deriveKey(const Secret& dataKey, SubKey id) {
   crypto_kdf_derive_from_key(key->exposeSecretBytesMutable().data(), 32, id, kKdfContext,
                              dataKey.exposeSecretBytes().data());
   return key;
-}
-
-// An operation that carries one u64: open, checkpoint, grants-from.
-std::string opU64(Op type, std::uint64_t value) {
-  std::string op(1, static_cast<char>(type));
-  putU64(op, value);
-  return op;
-}
-
-std::string opGrant(const std::string& id, std::uint32_t remaining, bool revoked, std::int64_t expMs) {
-  std::string op(1, static_cast<char>(kOpGrant));
-  putStr16(op, id);
-  putU32(op, remaining);
-  op.push_back(revoked ? 1 : 0);
-  putU64(op, static_cast<std::uint64_t>(expMs));
-  return op;
-}
-
-std::string opLeasePut(const StateStore::Lease& l) {
-  std::string op(1, static_cast<char>(kOpLeasePut));
-  putStr16(op, l.leaseId);
-  putU32(op, static_cast<std::uint32_t>(l.dataJson.size()));
-  op.append(l.dataJson);
-  putU64(op, static_cast<std::uint64_t>(toMs(l.expiresAt)));
-  return op;
 }
 
 // Maps an error from unsealing the data key to what the operator must know.
@@ -259,8 +152,13 @@ Result<void> SealedStateStore::initialize(const SealedStateOptions& options, Dat
   auto journalKey = deriveKey(*dataKey, kSubJournal);
   if (!journalKey) return std::move(journalKey).takeError();
   const std::string hdr = header(instance, 1);
+  // Grants carry whole-second iat: the cut-off is the next whole second, and
+  // initialisation waits for it, so every grant issued before this state has
+  // iat < cut-off and every grant issued after it has iat >= cut-off.
+  const std::int64_t grantsFromMs = (toMs(Clock::now()) / 1000 + 1) * 1000;
+  std::this_thread::sleep_until(fromMs(grantsFromMs));
   std::string first = opU64(kOpOpen, checkpoint);
-  first += opU64(kOpGrantsFrom, static_cast<std::uint64_t>(toMs(Clock::now())));
+  first += opU64(kOpGrantsFrom, static_cast<std::uint64_t>(grantsFromMs));
   const std::string journal = hdr + sealRecord(*journalKey, hdr, 0, first);
   SEALGATE_TRY(writeFileAtomically(dir / kDataKeyFile, std::string_view(reinterpret_cast<const char*>(blob->data()),
                                                                         blob->size())));
@@ -272,62 +170,42 @@ Result<void> SealedStateStore::initialize(const SealedStateOptions& options, Dat
   return Ok{};
 }
 
-void SealedStateStore::applyOp(std::string_view& in, std::int64_t now, std::optional<std::uint64_t>& checkpoint,
-                               bool& ok) {
-  Reader r{in};
-  const auto type = static_cast<std::uint8_t>(r.uint(1));
-  switch (type) {
-    case kOpOpen:
-    case kOpCheckpoint:
-      checkpoint = r.uint(8);
-      break;
-    case kOpJti: {
-      std::string_view raw;
-      Key16 k{};
-      if (r.take(16, raw)) std::memcpy(k.b.data(), raw.data(), 16);
-      const auto exp = static_cast<std::int64_t>(r.uint(8));
-      if (r.ok && exp > now) {
-        jtis_[k] = exp;
-        jtiExpiry_[exp / 1000].push_back(k);
-      }
-      break;
+// Applies decoded journal operations to the in-memory index at open.
+class StateReplay : public OpVisitor {
+ public:
+  StateReplay(SealedStateStore& s, std::int64_t now) : s_(s), now_(now) {}
+  std::optional<std::uint64_t> checkpoint;
+
+  void onU64(Op type, std::uint64_t value) override {
+    if (type == kOpGrantsFrom) {
+      s_.grantsFromMs_ = static_cast<std::int64_t>(value);
+    } else {
+      checkpoint = value;
     }
-    case kOpGrant: {
-      std::string id = r.str16();
-      GrantEntry g;
-      g.remaining = static_cast<std::uint32_t>(r.uint(4));
-      g.revoked = r.uint(1) != 0;
-      g.expMs = static_cast<std::int64_t>(r.uint(8));
-      if (r.ok && g.expMs > now) {
-        grantExpiry_[g.expMs / 1000].push_back(id);
-        grants_[std::move(id)] = g;
-      } else if (r.ok) {
-        grants_.erase(id);
-      }
-      break;
-    }
-    case kOpLeasePut: {
-      Lease l;
-      l.leaseId = r.str16();
-      l.dataJson = r.str32();
-      l.expiresAt = fromMs(static_cast<std::int64_t>(r.uint(8)));
-      if (r.ok) leases_[l.leaseId] = std::move(l);
-      break;
-    }
-    case kOpGrantsFrom:
-      grantsFromMs_ = static_cast<std::int64_t>(r.uint(8));
-      break;
-    case kOpLeaseDel: {
-      std::string id = r.str16();
-      if (r.ok) leases_.erase(id);
-      break;
-    }
-    default:
-      r.ok = false;
   }
-  ok = r.ok;
-  in = r.in;
-}
+  void onJti(const std::array<std::uint8_t, 16>& key, std::int64_t expMs) override {
+    if (expMs <= now_) return;
+    const SealedStateStore::Key16 k{key};
+    s_.jtis_[k] = expMs;
+    s_.jtiExpiry_[expMs / 1000].push_back(k);
+  }
+  void onGrant(std::string id, std::uint32_t remaining, bool revoked, std::int64_t expMs) override {
+    if (expMs <= now_) {
+      s_.grants_.erase(id);
+      return;
+    }
+    s_.grantExpiry_[expMs / 1000].push_back(id);
+    s_.grants_[std::move(id)] = SealedStateStore::GrantEntry{remaining, revoked, expMs};
+  }
+  void onLeasePut(std::string id, std::string data, std::int64_t expMs) override {
+    s_.leases_[id] = StateStore::Lease{id, std::move(data), fromMs(expMs)};
+  }
+  void onLeaseDel(std::string id) override { s_.leases_.erase(id); }
+
+ private:
+  SealedStateStore& s_;
+  std::int64_t now_;
+};
 
 Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedStateOptions& options,
                                                                  DataKeySealer& sealer,
@@ -346,11 +224,10 @@ Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedSta
   std::error_code ec;
   fs::remove(dir / (std::string(kJournalFile) + ".tmp"), ec);  // an unfinished rewrite: the journal is intact
 
-  if (journal->size() < kHeaderBytes || std::memcmp(journal->data(), kMagic, sizeof kMagic) != 0) {
-    return stateError(state_errc::kTampered, "the state journal has no valid header");
-  }
-  std::memcpy(s->instance_.data(), journal->data() + 8, 16);
-  for (int i = 0; i < 8; ++i) s->generation_ = (s->generation_ << 8) | static_cast<std::uint8_t>((*journal)[24 + i]);
+  auto parsed = parseHeader(*journal);
+  if (!parsed) return std::move(parsed).takeError();
+  s->instance_ = parsed->instance;
+  s->generation_ = parsed->generation;
   const std::string hdr = journal->substr(0, kHeaderBytes);
 
   auto dataKey = sealer.unseal(Bytes(blob->begin(), blob->end()), contextOf(s->instance_));
@@ -373,54 +250,38 @@ Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedSta
   }
 
   // Replay every record; the first must open the file with its checkpoint.
-  const std::int64_t now = s->nowMs();
-  std::optional<std::uint64_t> checkpoint;
+  StateReplay replay(*s, s->nowMs());
   std::size_t at = kHeaderBytes;
   std::uint64_t seq = 0;
-  std::string plain;
-  const std::string& j = *journal;
-  while (at < j.size()) {
-    const std::size_t left = j.size() - at;
-    Reader frame{std::string_view(j).substr(at, std::min(left, kFrameBytes))};
-    const auto len = static_cast<std::uint32_t>(frame.uint(4));
-    const auto notLen = static_cast<std::uint32_t>(frame.uint(4));
-    if (!frame.ok) {  // fewer than 8 bytes: a frame cut short by a crash
-      s->tornTailBytes_ = left;
+  std::string ops;
+  const std::string_view j = *journal;
+  for (;;) {
+    const std::string_view rest = j.substr(at);
+    const Frame frame = nextFrame(rest);
+    if (frame.kind == Frame::Kind::End) break;
+    if (frame.kind == Frame::Kind::Torn) {  // an append that never completed (never acknowledged)
+      s->tornTailBytes_ = frame.size;
       break;
     }
-    if (notLen != ~len || len < kNonceBytes + kTagBytes + 1 || len > kMaxRecordBytes) {
+    if (frame.kind == Frame::Kind::Corrupt) {
       return stateError(state_errc::kTampered, "state journal record " + std::to_string(seq) + " has a corrupt frame");
     }
-    if (left < kFrameBytes + len) {  // an append that never completed (never acknowledged)
-      s->tornTailBytes_ = left;
-      break;
-    }
-    const auto* nonce = reinterpret_cast<const unsigned char*>(j.data() + at + kFrameBytes);
-    const auto* ct = nonce + kNonceBytes;
-    const std::size_t ctLen = len - kNonceBytes;
-    plain.resize(ctLen - kTagBytes);
-    const std::string aad = aadOf(hdr, seq);
-    unsigned long long plen = 0;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(reinterpret_cast<unsigned char*>(plain.data()), &plen, nullptr, ct,
-                                                   ctLen, reinterpret_cast<const unsigned char*>(aad.data()),
-                                                   aad.size(), nonce, s->journalKey_.exposeSecretBytes().data()) != 0) {
+    if (!openRecord(s->journalKey_, hdr, seq, rest, frame, ops)) {
       return stateError(state_errc::kTampered, "state journal record " + std::to_string(seq) +
                                                    " fails authentication (modified, moved or from another appliance)");
     }
-    std::string_view ops(plain);
     if (seq == 0 && (ops.empty() || static_cast<std::uint8_t>(ops[0]) != kOpOpen)) {
       return stateError(state_errc::kTampered, "the state journal does not start with its opening record");
     }
-    while (!ops.empty()) {
-      bool ok = true;
-      s->applyOp(ops, now, checkpoint, ok);
-      if (!ok) return stateError(state_errc::kTampered, "state journal record " + std::to_string(seq) + " is undecodable");
+    if (!decodeOps(ops, replay)) {
+      return stateError(state_errc::kTampered, "state journal record " + std::to_string(seq) + " is undecodable");
     }
-    at += kFrameBytes + len;
+    at += frame.size;
     ++seq;
   }
+  secureWipe(ops.data(), ops.size());
+  const std::optional<std::uint64_t> checkpoint = replay.checkpoint;
   if (!checkpoint) return stateError(state_errc::kTampered, "the state journal has no opening record");
-  secureWipe(plain.data(), plain.size());
   if (s->tornTailBytes_ > 0) {
     logEvent(LogLevel::Warn, "state_torn_tail_dropped",
              {{"bytes", s->tornTailBytes_}, {"record", seq},
@@ -446,12 +307,28 @@ Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedSta
   }
   s->checkpoint_ = *checkpoint;
 
-  // Start a new generation: a compact snapshot whose opening record is the next
-  // checkpoint, then advance the counter.
+  // Continue the journal: drop an incomplete final record (never acknowledged),
+  // append a checkpoint with the next value, then advance the counter. A journal
+  // much larger than its live entries is rewritten as a snapshot instead.
   {
+    const fs::path path = dir / kJournalFile;
+    if (s->tornTailBytes_ > 0) {
+      if (::truncate(path.c_str(), static_cast<off_t>(at)) != 0) return ioError("cannot drop the torn tail");
+    }
+    s->fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (s->fd_ < 0) return ioError("cannot open the state journal for appending");
+    if (s->tornTailBytes_ > 0 && ::fsync(s->fd_) != 0) return ioError("cannot sync the state journal");
+    s->nextSeq_ = seq;
+    s->journalBytes_ = at;
     std::unique_lock lock(s->mu_);
     const std::uint64_t next = s->checkpoint_ + 1;
-    SEALGATE_TRY(s->rewriteLocked(next));
+    if (s->journalBytes_ > options.compactMinBytes && s->journalBytes_ > 2 * s->liveBytesEstimateLocked()) {
+      SEALGATE_TRY(s->rewriteLocked(next));
+    } else {
+      SEALGATE_TRY(s->commitLocked(lock, opU64(kOpCheckpoint, next)));
+      s->checkpoint_ = next;
+      s->dirty_ = false;
+    }
   }
   if (s->counter_) {
     auto advanced = s->counter_->increment();
@@ -491,8 +368,7 @@ void SealedStateStore::background() {
     {
       std::lock_guard lock(mu_);
       dirty = dirty_ && !failed_;
-      const std::uint64_t live = jtis_.size() * 40 + grants_.size() * 64 + leases_.size() * 256;
-      compactNow = !failed_ && journalBytes_ > options_.compactMinBytes && journalBytes_ > 2 * live;
+      compactNow = !failed_ && journalBytes_ > options_.compactMinBytes && journalBytes_ > 2 * liveBytesEstimateLocked();
     }
     if (compactNow) {
       if (auto r = compact(); !r) logEvent(LogLevel::Error, "state_compaction_failed", {{"error", r.error().describe()}});
@@ -522,16 +398,12 @@ Result<void> SealedStateStore::rewriteLocked(std::uint64_t checkpointValue) {
   };
   const std::int64_t now = nowMs();
   for (const auto& [k, exp] : jtis_) {
-    if (exp <= now) continue;
-    std::string op(1, static_cast<char>(kOpJti));
-    op.append(reinterpret_cast<const char*>(k.b.data()), k.b.size());
-    putU64(op, static_cast<std::uint64_t>(exp));
-    add(op);
+    if (exp > now) add(opJti(k.b, exp));
   }
   for (const auto& [id, g] : grants_) {
     if (g.expMs > now) add(opGrant(id, g.remaining, g.revoked, g.expMs));
   }
-  for (const auto& [id, l] : leases_) add(opLeasePut(l));
+  for (const auto& [id, l] : leases_) add(opLeasePut(id, l.dataJson, toMs(l.expiresAt)));
   flushBatch();
   // The new generation goes to a temporary file first: until the rename, a
   // failure leaves the current journal in use and intact.
@@ -633,6 +505,11 @@ void SealedStateStore::pruneLocked(std::int64_t now, bool force) {
   }
 }
 
+std::uint64_t SealedStateStore::liveBytesEstimateLocked() const {
+  // What a snapshot of the live entries takes, roughly (ops plus record overhead).
+  return jtis_.size() * 26 + grants_.size() * 64 + leases_.size() * 256 + 4096;
+}
+
 Result<void> SealedStateStore::admitLocked(std::int64_t now) {
   auto live = [this] { return jtis_.size() + grants_.size() + leases_.size(); };
   if (live() < options_.maxLiveEntries) return Ok{};
@@ -657,10 +534,7 @@ Result<bool> SealedStateStore::rememberOnce(const std::string& id, Clock::time_p
     it->second = exp;
   }
   jtiExpiry_[exp / 1000].push_back(k);
-  std::string op(1, static_cast<char>(kOpJti));
-  op.append(reinterpret_cast<const char*>(k.b.data()), k.b.size());
-  putU64(op, static_cast<std::uint64_t>(exp));
-  SEALGATE_TRY(commitLocked(lock, op));
+  SEALGATE_TRY(commitLocked(lock, opJti(k.b, exp)));
   return true;
 }
 
@@ -721,7 +595,7 @@ Result<void> SealedStateStore::putLease(const Lease& lease) {
   if (failed_) return *failed_;
   if (!leases_.count(lease.leaseId)) SEALGATE_TRY(admitLocked(nowMs()));
   leases_[lease.leaseId] = lease;
-  return commitLocked(lock, opLeasePut(lease));
+  return commitLocked(lock, opLeasePut(lease.leaseId, lease.dataJson, toMs(lease.expiresAt)));
 }
 
 Result<void> SealedStateStore::deleteLease(const std::string& leaseId) {
@@ -729,9 +603,7 @@ Result<void> SealedStateStore::deleteLease(const std::string& leaseId) {
   std::unique_lock lock(mu_);
   if (failed_) return *failed_;
   if (leases_.erase(leaseId) == 0) return Ok{};
-  std::string op(1, static_cast<char>(kOpLeaseDel));
-  putStr16(op, leaseId);
-  return commitLocked(lock, op);
+  return commitLocked(lock, opLeaseDel(leaseId));
 }
 
 StateStore::Clock::time_point SealedStateStore::grantsIssuedFrom() const {

@@ -22,8 +22,9 @@
 // value. A checkpoint record carrying N+1 is made durable first, then the counter
 // is incremented (RECIPES.md §5); on open the last checkpoint must equal the
 // counter (or counter+1: finish the increment), else STATE_ROLLBACK. Checkpoints
-// happen at open, at compaction and every checkpoint interval with writes — never
-// per request. A copy of the state older than the last checkpoint is detected;
+// happen at open, at compaction (which rewrites the journal as a snapshot of the
+// live entries, a new generation) and every checkpoint interval with writes —
+// never per request. A copy of the state older than the last checkpoint is detected;
 // changes since the last checkpoint are protected by the journal's integrity,
 // not by the counter (docs/STATE.md).
 #pragma once
@@ -120,15 +121,16 @@ class SealedStateStore : public StateStore {
   struct Key16Hash {
     std::size_t operator()(const Key16& k) const;
   };
+  friend class StateReplay;
   SealedStateStore() = default;
   Key16 keyOf(const std::string& id) const;
   std::int64_t nowMs() const;
   void pruneLocked(std::int64_t nowMs, bool force);
   Result<void> admitLocked(std::int64_t nowMs);
+  std::uint64_t liveBytesEstimateLocked() const;
   // Appends `op` to the batch being assembled and waits until it is durable.
   Result<void> commitLocked(std::unique_lock<std::mutex>& lock, const std::string& op);
   Result<void> rewriteLocked(std::uint64_t checkpointValue);
-  void applyOp(std::string_view& in, std::int64_t nowMs, std::optional<std::uint64_t>& checkpoint, bool& ok);
   void background();
 
   SealedStateOptions options_;

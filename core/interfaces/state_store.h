@@ -58,8 +58,8 @@ class StateStore {
   };
   virtual std::vector<GrantState> grants() const = 0;
 
-  // Grants issued before this instant are refused (the state was initialised
-  // then, and knows nothing of their uses). The epoch: no cut-off.
+  // Grants whose iat is before this instant are refused: the state was
+  // initialised then and knows nothing of their uses. The epoch: no cut-off.
   virtual Clock::time_point grantsIssuedFrom() const { return {}; }
 
   // Leases of dynamic credentials. Unlike jtis and grants, a lease is never

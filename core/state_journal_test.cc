@@ -1,0 +1,107 @@
+#include "core/state_journal.h"
+
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <vector>
+
+namespace sealgate::journal {
+namespace {
+
+Secret key32(std::uint8_t fill) {
+  auto k = Secret::allocate(32);
+  for (auto& b : k->exposeSecretBytesMutable()) b = fill;
+  return std::move(*k);
+}
+
+struct Recorder : OpVisitor {
+  std::vector<std::string> seen;
+  void onU64(Op type, std::uint64_t v) override { seen.push_back("u64:" + std::to_string(type) + ":" + std::to_string(v)); }
+  void onJti(const std::array<std::uint8_t, 16>& k, std::int64_t e) override {
+    seen.push_back("jti:" + std::to_string(k[0]) + ":" + std::to_string(e));
+  }
+  void onGrant(std::string id, std::uint32_t r, bool rev, std::int64_t e) override {
+    seen.push_back("grant:" + id + ":" + std::to_string(r) + ":" + (rev ? "1" : "0") + ":" + std::to_string(e));
+  }
+  void onLeasePut(std::string id, std::string d, std::int64_t e) override {
+    seen.push_back("lease:" + id + ":" + d + ":" + std::to_string(e));
+  }
+  void onLeaseDel(std::string id) override { seen.push_back("del:" + id); }
+};
+
+const InstanceId kInstance{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+TEST(StateJournal, HeaderRoundTripAndRejects) {
+  const std::string h = header(kInstance, 7);
+  ASSERT_EQ(h.size(), kHeaderBytes);
+  auto parsed = parseHeader(h + "rest");
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->instance, kInstance);
+  EXPECT_EQ(parsed->generation, 7u);
+  EXPECT_EQ(parseHeader(h.substr(0, 39)).error().code, "STATE_TAMPERED");
+  std::string bad = h;
+  bad[3] = 'x';
+  EXPECT_EQ(parseHeader(bad).error().code, "STATE_TAMPERED");
+  EXPECT_FALSE(parseHeader(""));
+}
+
+TEST(StateJournal, RecordsOpenOnlyWithTheirKeyHeaderAndSequence) {
+  const Secret key = key32(0x11);
+  const std::string h = header(kInstance, 1);
+  std::array<std::uint8_t, 16> jti{};
+  jti[0] = 42;
+  const std::string ops = opU64(kOpOpen, 5) + opJti(jti, 1000) + opGrant("g1", 3, false, 2000) +
+                          opLeasePut("l1", "{}", 3000) + opLeaseDel("l1") + opU64(kOpGrantsFrom, 9);
+  const std::string rec = sealRecord(key, h, 0, ops);
+  const Frame f = nextFrame(rec);
+  ASSERT_EQ(f.kind, Frame::Kind::Record);
+  EXPECT_EQ(f.size, rec.size());
+  std::string out;
+  ASSERT_TRUE(openRecord(key, h, 0, rec, f, out));
+  EXPECT_EQ(out, ops);
+  Recorder r;
+  ASSERT_TRUE(decodeOps(out, r));
+  EXPECT_EQ(r.seen, (std::vector<std::string>{"u64:1:5", "jti:42:1000", "grant:g1:3:0:2000", "lease:l1:{}:3000",
+                                              "del:l1", "u64:7:9"}));
+  EXPECT_FALSE(openRecord(key, h, 1, rec, f, out));                 // another position
+  EXPECT_FALSE(openRecord(key, header(kInstance, 2), 0, rec, f, out));  // another generation
+  EXPECT_FALSE(openRecord(key32(0x12), h, 0, rec, f, out));         // another key
+  std::string flipped = rec;
+  flipped[rec.size() / 2] ^= 1;
+  EXPECT_FALSE(openRecord(key, h, 0, flipped, nextFrame(flipped), out));
+}
+
+TEST(StateJournal, FramesTellTornFromCorrupt) {
+  const Secret key = key32(0x22);
+  const std::string rec = sealRecord(key, header(kInstance, 1), 0, opU64(kOpOpen, 1));
+  EXPECT_EQ(nextFrame("").kind, Frame::Kind::End);
+  for (std::size_t cut : {std::size_t{1}, std::size_t{7}, std::size_t{8}, rec.size() - 1}) {
+    const Frame f = nextFrame(std::string_view(rec).substr(0, cut));
+    EXPECT_EQ(f.kind, Frame::Kind::Torn) << cut;
+    EXPECT_EQ(f.size, cut);
+  }
+  for (std::size_t at : {std::size_t{0}, std::size_t{2}, std::size_t{4}, std::size_t{7}}) {
+    std::string bad = rec;
+    bad[at] ^= 0x10;
+    EXPECT_EQ(nextFrame(bad).kind, Frame::Kind::Corrupt) << at;
+  }
+  std::string tiny(8, '\0');  // length 0 with a matching complement
+  tiny[4] = tiny[5] = tiny[6] = tiny[7] = '\xff';
+  EXPECT_EQ(nextFrame(tiny).kind, Frame::Kind::Corrupt);
+}
+
+TEST(StateJournal, UndecodableOpsAreRefused) {
+  Recorder r;
+  EXPECT_FALSE(decodeOps(std::string(1, '\x09'), r));                // unknown op
+  EXPECT_FALSE(decodeOps(opU64(kOpCheckpoint, 1).substr(0, 5), r));  // truncated
+  const std::string grant = opGrant("grant-id", 1, true, 5);
+  EXPECT_FALSE(decodeOps(grant.substr(0, grant.size() - 1), r));
+  std::string lying = opLeasePut("l", "data", 1);
+  lying[4] = '\x7f';  // a data length far past the end
+  EXPECT_FALSE(decodeOps(lying, r));
+  EXPECT_TRUE(r.seen.empty());
+  EXPECT_TRUE(decodeOps("", r));
+}
+
+}  // namespace
+}  // namespace sealgate::journal
