@@ -4,11 +4,12 @@ re-initialised, and re-initialising is an explicit, audited admin call."""
 import json
 import os
 import shutil
+import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Instance  # noqa: E402
+from harness import SEALGATE, Instance  # noqa: E402
 from dpop_client import DpopKey  # noqa: E402
 
 ITEM = [{"uri": "secret://acme/kv/app/db#password", "action": "use"}]
@@ -77,6 +78,17 @@ class WithoutTpmTest(Base):
         self.sg.start()
         self.assertClosedWith("STATE_MISSING")
         self.assertFalse(os.path.exists(os.path.join(self.sg.dir, "state")), "the daemon created state by itself")
+        # First set-up is explicit, and refuses to overwrite.
+        self.sg.stop()
+        init = [SEALGATE, "state", "init", "--config", self.sg.config]
+        done = subprocess.run(init, capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("rollback protection: off", done.stdout)
+        again = subprocess.run(init, capture_output=True, text=True)
+        self.assertEqual(again.returncode, 1)
+        self.assertIn("STATE_EXISTS", again.stderr)
+        self.sg.start()
+        self.assertEqual(self.state_status()["state"]["status"], "ok")
 
 
 class WithTpmTest(Base):
