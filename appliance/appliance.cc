@@ -90,6 +90,29 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   app->adminApi_ = std::make_unique<AdminApi>(app->config_, *app->pdp_, *app->state_, *app->audit_,
                                               [cache = app->decisionCache_.get()] { cache->clear(); });
 
+  // The embedded KV v2 store. It fails closed but the appliance stays up: KV
+  // requests answer 503 PROVIDER_UNAVAILABLE until it opens.
+  {
+    providers::KvStoreSettings kvSettings;
+    kvSettings.dir = config.kv.dir;
+    for (const auto& [ns, mounts] : config.kv.mounts) kvSettings.mounts[ns].insert(mounts.begin(), mounts.end());
+    auto kv = providers::KvStore::open(kvSettings, *app->sealer_);
+    if (kv) {
+      app->kv_ = std::move(*kv);
+    } else {
+      logEvent(LogLevel::Error, "kv_unavailable", {{"code", kv.error().code}, {"error", kv.error().describe()}});
+    }
+    app->kvApi_ = std::make_unique<KvApi>(app->kv_.get(), config.kv.defaultNamespace, *app->refs_, *app->pdp_,
+                                          *app->audit_);
+  }
+  // PostgreSQL dynamic credentials; their leases live in the sealed state.
+  if (!config.databases.empty()) {
+    app->databases_ = std::make_unique<providers::DatabaseCredentials>(config.databases, *app->state_);
+    app->databases_->startReaper(config.leaseReapInterval);
+  }
+  app->leaseApi_ = std::make_unique<LeaseApi>(app->databases_.get(), config.kv.defaultNamespace, *app->refs_,
+                                              *app->pdp_, *app->audit_);
+
   auto pin = hsm::readPin(ks.pin);
   if (!pin) return std::move(pin).takeError();
   auto engine = hsm::Pkcs11Engine::load(config.hsm.module, *pin);
@@ -125,6 +148,7 @@ void Appliance::stop() {
   if (admin_) admin_->stop();
   pep_.reset();
   admin_.reset();
+  if (databases_) databases_->stopReaper();
 }
 
 std::vector<Route> Appliance::commonRoutes() {
@@ -172,6 +196,34 @@ std::vector<Route> Appliance::adminRoutes() {
                          [this](Request& r) { return adminApi_->revokeGrant(r); }});
   routes.push_back(Route{"POST", "/admin/v1/state/reinitialize", Access::Admin, {"admin"}, true,
                          [this](Request& r) { return reinitializeState(r); }});
+  // Leases (lease_api.h), in API.md's shape and at Vault's own paths.
+  routes.push_back(Route{"GET", "/admin/v1/leases", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return leaseApi_->list(r); }});
+  routes.push_back(Route{"PUT", "/admin/v1/leases/renew", Access::Admin, {"admin"}, true,
+                         [this](Request& r) { return leaseApi_->renew(r, false); }});
+  routes.push_back(Route{"PUT", "/admin/v1/leases/revoke", Access::Admin, {"admin"}, true,
+                         [this](Request& r) { return leaseApi_->revoke(r, false); }});
+  routes.push_back(Route{"PUT", "/admin/v1/leases/revoke-prefix/**", Access::Admin, {"admin"}, false,
+                         [this](Request& r) { return leaseApi_->revokePrefix(r, false); }});
+  for (const char* method : {"PUT", "POST"}) {
+    routes.push_back(Route{method, "/v1/sys/leases/lookup", Access::Admin, {"admin", "auditor"}, false,
+                           [this](Request& r) { return leaseApi_->lookup(r); }, /*vault=*/true});
+    routes.push_back(Route{method, "/v1/sys/leases/renew", Access::Admin, {"admin"}, false,
+                           [this](Request& r) { return leaseApi_->renew(r, true); }, /*vault=*/true});
+    routes.push_back(Route{method, "/v1/sys/leases/revoke", Access::Admin, {"admin"}, false,
+                           [this](Request& r) { return leaseApi_->revoke(r, true); }, /*vault=*/true});
+    routes.push_back(Route{method, "/v1/sys/leases/revoke-prefix/**", Access::Admin, {"admin"}, false,
+                           [this](Request& r) { return leaseApi_->revokePrefix(r, true); }, /*vault=*/true});
+  }
+  // Vault-compatible KV v2 (kv_api.h) and database creds: every other /v1/ path
+  // of the admin listener.
+  for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE", "LIST"}) {
+    routes.push_back(Route{method, "/v1/**", Access::Admin, {}, false,
+                           [this](Request& r) {
+                             return LeaseApi::isCredsPath(r.pathParam) ? leaseApi_->creds(r) : kvApi_->handle(r);
+                           },
+                           /*vault=*/true});
+  }
   return routes;
 }
 

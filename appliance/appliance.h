@@ -10,6 +10,8 @@
 #include "appliance/decision_cache.h"
 #include "appliance/grants.h"
 #include "appliance/http_server.h"
+#include "appliance/kv_api.h"
+#include "appliance/lease_api.h"
 #include "appliance/data_key_sealer.h"
 #include "appliance/state_guard.h"
 #include "appliance/pep_api.h"
@@ -55,6 +57,10 @@ class Appliance {
   std::unique_ptr<JsonLinesAuditSink> audit_;
   std::unique_ptr<PepApi> pepApi_;
   std::unique_ptr<AdminApi> adminApi_;
+  std::unique_ptr<providers::KvStore> kv_;  // null when it failed to open (KV answers 503)
+  std::unique_ptr<KvApi> kvApi_;
+  std::unique_ptr<providers::DatabaseCredentials> databases_;  // when databases are configured
+  std::unique_ptr<LeaseApi> leaseApi_;
   std::unique_ptr<Listener> pep_;
   std::unique_ptr<Listener> admin_;
 };

@@ -1,9 +1,13 @@
 #include "appliance/config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+
+#include "core/kv_request.h"
+#include "core/secret_uri.h"
 
 namespace sealgate::appliance {
 namespace {
@@ -87,7 +91,7 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   Config c;
   Section root(j, "config");
   SEALGATE_TRY(root.allowOnly(
-      {"name", "pep", "admin", "hsm", "limits", "grants", "pdp", "policy_file", "data_dir", "log", "tpm", "state"}));
+      {"name", "pep", "admin", "hsm", "limits", "grants", "pdp", "policy_file", "data_dir", "log", "tpm", "state", "kv", "databases", "leases", "mode", "files"}));
   SEALGATE_TRY(root.str("policy_file", c.policyFile));
   SEALGATE_TRY(root.str("name", c.name));
   SEALGATE_TRY(root.str("data_dir", c.dataDir));
@@ -193,6 +197,126 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   SEALGATE_TRY(state.num("max_live_entries", c.state.maxLiveEntries, 100, 1000000000));
   SEALGATE_TRY(state.num("compact_min_bytes", c.state.compactMinBytes, 4096, 1ull << 40));
 
+  Section kvs = root.sub("kv");
+  SEALGATE_TRY(kvs.allowOnly({"dir", "default_namespace", "mounts"}));
+  SEALGATE_TRY(kvs.str("dir", c.kv.dir));
+  SEALGATE_TRY(kvs.str("default_namespace", c.kv.defaultNamespace));
+  if (j.contains("kv") && j["kv"].contains("mounts")) {
+    const json& m = j["kv"]["mounts"];
+    if (!m.is_object()) return configError("kv.mounts must map namespaces to arrays of mount names");
+    for (const auto& [ns, list] : m.items()) {
+      if (!isValidTenantName(ns)) return configError("kv.mounts: a namespace must be a valid tenant name");
+      if (!list.is_array()) return configError("kv.mounts." + ns + " must be an array of mount names");
+      for (const auto& mount : list) {
+        auto parsed = mount.is_string() ? SecretUri::parse("secret://" + ns + "/" + mount.get<std::string>() + "/x")
+                                        : Result<SecretUri>(makeError("CONFIG_INVALID", "not a string"));
+        if (!parsed || parsed->mount() != mount.get<std::string>()) {
+          return configError("kv.mounts." + ns + ": mount names follow the URI mount rule");
+        }
+        c.kv.mounts[ns].push_back(mount.get<std::string>());
+      }
+    }
+  }
+  if (!c.kv.defaultNamespace.empty() && !isValidTenantName(c.kv.defaultNamespace)) {
+    return configError("kv.default_namespace must be a valid tenant name");
+  }
+  if (c.kv.dir.empty()) c.kv.dir = (c.dataDir.empty() ? std::string(".") : c.dataDir) + "/kv";
+
+  if (j.contains("databases")) {
+    const json& dbs = j["databases"];
+    if (!dbs.is_array()) return configError("databases must be an array of database mounts");
+    for (std::size_t i = 0; i < dbs.size(); ++i) {
+      const std::string where = "databases[" + std::to_string(i) + "]";
+      Section d(dbs[i], where);
+      SEALGATE_TRY(d.allowOnly({"tenant", "mount", "connection", "roles"}));
+      providers::DatabaseMount m;
+      SEALGATE_TRY(d.str("tenant", m.tenant));
+      SEALGATE_TRY(d.str("mount", m.mount));
+      auto probe = SecretUri::parse("secret://" + m.tenant + "/" + m.mount + "/x");
+      if (!probe || probe->tenant() != m.tenant || probe->mount() != m.mount) {
+        return configError(where + ": tenant and mount must follow the URI tenant and mount rules");
+      }
+      for (const auto& other : c.databases) {
+        if (other.tenant == m.tenant && other.mount == m.mount) return configError(where + " repeats a mount");
+      }
+      if (c.kv.mounts.count(m.tenant) &&
+          std::find(c.kv.mounts[m.tenant].begin(), c.kv.mounts[m.tenant].end(), m.mount) != c.kv.mounts[m.tenant].end()) {
+        return configError(where + ".mount is already a KV mount of that tenant");
+      }
+      Section conn = d.sub("connection");
+      SEALGATE_TRY(conn.allowOnly({"host", "port", "dbname", "user", "password_file", "connect_timeout_seconds"}));
+      SEALGATE_TRY(conn.str("host", m.connection.host));
+      SEALGATE_TRY(conn.num("port", m.connection.port, 1, 65535));
+      SEALGATE_TRY(conn.str("dbname", m.connection.dbname));
+      SEALGATE_TRY(conn.str("user", m.connection.user));
+      SEALGATE_TRY(conn.str("password_file", m.connection.passwordFile));
+      std::uint64_t timeout = 5;
+      SEALGATE_TRY(conn.num("connect_timeout_seconds", timeout, 1, 60));
+      m.connection.connectTimeout = std::chrono::seconds(timeout);
+      if (m.connection.host.empty()) return configError(where + ".connection.host is required");
+      resolve(m.connection.passwordFile, baseDir);
+      if (!dbs[i].contains("roles") || !dbs[i]["roles"].is_object() || dbs[i]["roles"].empty()) {
+        return configError(where + ".roles must name at least one role");
+      }
+      for (const auto& [name, r] : dbs[i]["roles"].items()) {
+        const std::string rw = where + ".roles." + name.substr(0, 64);
+        auto seg = SecretUri::parse("secret://" + m.tenant + "/" + m.mount + "/" + name);
+        if (!seg || seg->joinedPath() != name || name.size() > 64 ||
+            name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos) {
+          return configError(rw + ": role names are 1-64 characters of [a-z0-9_-]");
+        }
+        Section rs(r, rw);
+        SEALGATE_TRY(rs.allowOnly({"creation_statements", "revocation_statements", "default_ttl", "max_ttl"}));
+        providers::DatabaseRole role;
+        for (const char* key : {"creation_statements", "revocation_statements"}) {
+          if (!r.contains(key)) continue;
+          if (!r[key].is_array()) return configError(rw + "." + key + " must be an array of SQL statements");
+          for (const auto& st : r[key]) {
+            if (!st.is_string() || st.get<std::string>().empty()) return configError(rw + "." + key + " holds a non-string");
+            (std::string(key) == "creation_statements" ? role.creationStatements : role.revocationStatements)
+                .push_back(st.get<std::string>());
+          }
+        }
+        for (const char* key : {"default_ttl", "max_ttl"}) {
+          if (!r.contains(key)) continue;
+          auto d2 = kv::parseGoDuration(r[key]);
+          if (!d2 || d2->count() == 0) return configError(rw + "." + key + " must be a positive duration (\"1h\" or seconds)");
+          (std::string(key) == "default_ttl" ? role.defaultTtl : role.maxTtl) = *d2;
+        }
+        if (role.defaultTtl > role.maxTtl) return configError(rw + ": default_ttl must not exceed max_ttl");
+        m.roles[name] = std::move(role);
+      }
+      c.databases.push_back(std::move(m));
+    }
+  }
+  SEALGATE_TRY(root.str("mode", c.mode));
+  if (c.mode != "production" && c.mode != "development") return configError("mode must be production or development");
+  if (j.contains("files")) {
+    const json& files = j["files"];
+    if (!files.is_array()) return configError("files must be an array of file provider mounts");
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      const std::string where = "files[" + std::to_string(i) + "]";
+      Section f(files[i], where);
+      SEALGATE_TRY(f.allowOnly({"tenant", "mount", "path"}));
+      Config::FileMount fm;
+      SEALGATE_TRY(f.str("tenant", fm.tenant));
+      SEALGATE_TRY(f.str("mount", fm.mount));
+      SEALGATE_TRY(f.str("path", fm.path));
+      auto probe = SecretUri::parse("secret://" + fm.tenant + "/" + fm.mount + "/x");
+      if (!probe || probe->tenant() != fm.tenant || probe->mount() != fm.mount || fm.path.empty()) {
+        return configError(where + " needs a tenant, a mount and a path");
+      }
+      resolve(fm.path, baseDir);
+      c.files.push_back(std::move(fm));
+    }
+    if (!c.files.empty() && c.mode == "production") {
+      return configError("files: the file provider is for development and is refused in production mode");
+    }
+  }
+  Section leases = root.sub("leases");
+  SEALGATE_TRY(leases.allowOnly({"reap_interval_ms"}));
+  SEALGATE_TRY(leases.millis("reap_interval_ms", c.leaseReapInterval, 100, 3600000));
+
   Section log = root.sub("log");
   SEALGATE_TRY(log.allowOnly({"level", "file"}));
   SEALGATE_TRY(log.str("level", c.logLevel));
@@ -218,7 +342,7 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   if (c.state.dir.empty()) c.state.dir = (c.dataDir.empty() ? std::string(".") : c.dataDir) + "/state";
   for (std::string* p : {&c.pep.caFile, &c.pep.certFile, &c.admin.caFile, &c.admin.certFile, &c.hsm.pinFile,
                          &c.hsm.softhsm2Conf, &c.dataDir, &c.logFile, &c.policyFile, &c.pdp.caFile,
-                         &c.pdp.certFile, &c.pdp.keyFile, &c.state.dir}) {
+                         &c.pdp.certFile, &c.pdp.keyFile, &c.state.dir, &c.kv.dir}) {
     resolve(*p, baseDir);
   }
   return c;

@@ -5,10 +5,12 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "core/result.h"
+#include "providers/database_credentials.h"
 
 namespace sealgate::appliance {
 
@@ -77,6 +79,13 @@ struct StateSettingsConfig {
   std::uint64_t compactMinBytes = 64ull << 20;
 };
 
+// The embedded KV v2 store (docs/PROVIDERS.md): namespaces (tenants) and their mounts.
+struct KvSettings {
+  std::string dir;               // default: <data_dir>/kv
+  std::string defaultNamespace;  // for requests without X-Vault-Namespace; empty: the header is required
+  std::map<std::string, std::vector<std::string>> mounts;  // namespace -> KV v2 mounts
+};
+
 struct Config {
   std::string name = "sealgate";  // iss/aud of grants, checkpoint origin
   ListenerConfig pep{"127.0.0.1:8443", "", "", ""};
@@ -87,6 +96,16 @@ struct Config {
   PdpSettings pdp;
   TpmSettings tpm;
   StateSettingsConfig state;
+  KvSettings kv;
+  std::vector<providers::DatabaseMount> databases;  // PostgreSQL dynamic credentials (docs/PROVIDERS.md)
+  std::chrono::milliseconds leaseReapInterval{5000};  // how often expired leases are revoked
+  // "production" (the default) or "development": development-only features
+  // such as the file provider are refused in production.
+  std::string mode = "production";
+  struct FileMount {
+    std::string tenant, mount, path;
+  };
+  std::vector<FileMount> files;  // development file provider mounts (docs/PROVIDERS.md)
   std::string policyFile;  // the embedded PDP's policy (docs/POLICY.md)
   std::string dataDir;
   std::string logLevel = "info";

@@ -108,3 +108,54 @@ TEST(Config, ShippedApplianceDefaultConfigParses) {
 
 }  // namespace
 }  // namespace sealgate::appliance
+
+namespace sealgate::appliance {
+namespace {
+
+const std::string kBase = R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"},
+                              "hsm": {"pin_file": "p"}, "state": {"rollback_protection": "none"}, )";
+
+TEST(Config, KvDatabasesAndFiles) {
+  auto c = Config::parse(kBase + R"("kv": {"default_namespace": "acme", "mounts": {"acme": ["kv", "team-a"]}},
+      "databases": [{"tenant": "acme", "mount": "db", "connection": {"host": "/run/pg", "port": 5433,
+                     "password_file": "pg.pw"},
+                     "roles": {"readonly": {"creation_statements": ["CREATE ROLE {{name}}"], "default_ttl": "1h",
+                                            "max_ttl": 7200}}}],
+      "leases": {"reap_interval_ms": 1000},
+      "mode": "development", "files": [{"tenant": "acme", "mount": "dev", "path": "secrets.json"}]})", "/etc/sg");
+  ASSERT_TRUE(c) << c.error().describe();
+  EXPECT_EQ(c->kv.dir, "/etc/sg/kv");
+  EXPECT_EQ(c->kv.defaultNamespace, "acme");
+  EXPECT_EQ(c->kv.mounts.at("acme"), (std::vector<std::string>{"kv", "team-a"}));
+  ASSERT_EQ(c->databases.size(), 1u);
+  EXPECT_EQ(c->databases[0].connection.port, 5433);
+  EXPECT_EQ(c->databases[0].connection.passwordFile, "/etc/sg/pg.pw");
+  EXPECT_EQ(c->databases[0].roles.at("readonly").defaultTtl.count(), 3600);
+  EXPECT_EQ(c->databases[0].roles.at("readonly").maxTtl.count(), 7200);
+  EXPECT_EQ(c->leaseReapInterval.count(), 1000);
+  ASSERT_EQ(c->files.size(), 1u);
+  EXPECT_EQ(c->files[0].path, "/etc/sg/secrets.json");
+  EXPECT_EQ(Config::parse(kMinimal, "/etc")->mode, "production");
+}
+
+TEST(Config, RejectsBadProviderSettings) {
+  const std::string db = R"("databases": [{"tenant": "acme", "mount": "db", "connection": {"host": "h"}, "roles": )";
+  for (const std::string& bad : std::vector<std::string>{
+           R"("kv": {"mounts": {"Bad_Tenant": ["kv"]}})", R"("kv": {"mounts": {"acme": ["KV"]}})",
+           R"("kv": {"mounts": {"acme": "kv"}})", R"("kv": {"default_namespace": "sealgate-admin"})",
+           R"("kv": {"unknown": 1})", db + R"({}}])", db + R"({"r": {"default_ttl": "2h", "max_ttl": "1h"}}}])",
+           db + R"({"r": {"default_ttl": "soon"}}}])", db + R"({"R;x": {}}}])", db + R"({"r": {"extra": 1}}}])",
+           R"("databases": [{"tenant": "acme", "mount": "db", "connection": {}, "roles": {"r": {}}}])",
+           R"("kv": {"mounts": {"acme": ["db"]}}, )" + db + R"({"r": {}}}])",
+           R"("mode": "test")", R"("files": [{"tenant": "acme", "mount": "dev", "path": "s.json"}])",
+           R"("leases": {"reap_interval_ms": 1})"}) {
+    auto c = Config::parse(kBase + bad + "}", "/etc");
+    EXPECT_FALSE(c) << bad;
+    if (!c) {
+      EXPECT_EQ(c.error().code, "CONFIG_INVALID");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sealgate::appliance

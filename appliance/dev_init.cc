@@ -73,6 +73,8 @@ const char* kConfigTemplate = R"({
   },
   "policy_file": "policy.json",
   "data_dir": ".",
+  // The embedded KV v2 store: tenants are Vault namespaces (docs/PROVIDERS.md).
+  "kv": { "default_namespace": "acme", "mounts": { "acme": ["kv"], "globex": ["kv"] } },
 @STATE@
   "log": { "level": "info" }
 }

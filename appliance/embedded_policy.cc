@@ -359,6 +359,13 @@ std::string devPolicyJson() {
       "resources": ["secret://globex/kv/*"],
       "actions": ["use"],
       "obligations": {"ttl_seconds": 300, "max_uses": 5}
+    },
+    {
+      "id": "admin-reveal-kv",
+      "effect": "allow",
+      "subjects": ["spiffe://sealgate-admin/admin/*"],
+      "resources": ["secret://acme/kv/**", "secret://globex/kv/**"],
+      "actions": ["reveal"]
     }
   ]
 }

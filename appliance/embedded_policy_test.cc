@@ -33,6 +33,12 @@ TEST(EmbeddedPolicy, DevPolicyMatchesApiMd) {
   EXPECT_FALSE(decideOne(*p, "spiffe://acme/payments", "secret://globex/kv/x").allow);
   EXPECT_TRUE(decideOne(*p, "spiffe://globex/billing", "secret://globex/kv/x").allow);
   EXPECT_EQ(decideOne(*p, "spiffe://globex/billing", "secret://acme/kv/app/db").reason, "POLICY_NO_MATCH");
+  // admins may reveal KV values (the KV API audits each reveal); nobody else may
+  EXPECT_TRUE(decideOne(*p, "spiffe://sealgate-admin/admin/admin", "secret://acme/kv/app/db", "reveal").allow);
+  EXPECT_TRUE(decideOne(*p, "spiffe://sealgate-admin/admin/alice", "secret://globex/kv/a/b/c", "reveal").allow);
+  EXPECT_FALSE(decideOne(*p, "spiffe://sealgate-admin/auditor/auditor", "secret://acme/kv/app/db", "reveal").allow);
+  EXPECT_FALSE(decideOne(*p, "spiffe://acme/payments", "secret://acme/kv/app/db", "reveal").allow);
+  EXPECT_FALSE(decideOne(*p, "spiffe://sealgate-admin/admin/admin", "secret://acme/kv/app/db", "use").allow);
 }
 
 TEST(EmbeddedPolicy, DoubleStarDenyOverridesAndTightestObligations) {

@@ -25,6 +25,7 @@
 #include "appliance/logging.h"
 #include "appliance/request_bodies.h"
 #include "core/encoding.h"
+#include "core/secret.h"
 
 namespace sealgate::appliance {
 
@@ -115,6 +116,13 @@ struct ListenerState {
 // Exact paths, or a final "{id}" segment that matches one non-empty segment of
 // [A-Za-z0-9_-] (ids are base64url).
 bool matchRoute(const std::string& pattern, const std::string& path, std::string& param) {
+  constexpr std::string_view kRest = "/**";
+  if (pattern.size() >= kRest.size() && pattern.compare(pattern.size() - kRest.size(), kRest.size(), kRest) == 0) {
+    const std::size_t prefix = pattern.size() - kRest.size() + 1;  // keeps the '/'
+    if (path.size() < prefix || path.compare(0, prefix, pattern, 0, prefix) != 0) return false;
+    param = path.substr(prefix);
+    return true;
+  }
   constexpr std::string_view kParam = "{id}";
   if (pattern.size() < kParam.size() || pattern.compare(pattern.size() - kParam.size(), kParam.size(), kParam) != 0) {
     return pattern == path;
@@ -212,6 +220,7 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     request.host = req.get("Host", "");
     for (const auto& [name, value] : req) {
       if (Poco::icompare(name, "DPoP") == 0) request.dpop.push_back(value);
+      request.headers.emplace(Poco::toLower(name), value);
     }
     bool closeAfter = false;
     const Route* route = nullptr;
@@ -221,9 +230,11 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     std::string code;
     if (auto* err = std::get_if<HttpError>(&result)) {
       out.status = err->status;
-      out.body = errorBody(err->code, err->message, request.correlationId);
+      out.body = request.vaultErrors ? json{{"errors", json::array({err->message})}}
+                                     : errorBody(err->code, err->message, request.correlationId);
       code = err->code;
       out.headers = err->headers;
+      if (request.vaultErrors) out.headers["X-Sealgate-Error"] = err->code;
       if (err->code == "METHOD_NOT_ALLOWED") out.headers["Allow"] = allowedMethods(request.path);
     } else {
       out = std::move(std::get<Response>(result));
@@ -262,6 +273,7 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
           break;
         }
       }
+      if (pathMatch != nullptr) request.vaultErrors = pathMatch->vault;
       const bool probe = pathMatch != nullptr && pathMatch->access == Access::AnyClient;
       const bool adminIdentity = request.identity.kind == IdentityKind::Admin;
       if (!probe && adminIdentity != (state_.kind == ListenerKind::Admin)) {
@@ -284,6 +296,19 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
         request.body = json::parse(raw, nullptr, false);
         if (request.body.is_discarded()) return HttpError{400, "BAD_JSON", "the body is not well-formed JSON"};
         if (!request.body.is_object()) return HttpError{400, "BAD_JSON", "the body must be a JSON object"};
+      } else if (route->vault) {
+        // Vault reads a JSON body whatever the content type says, and none at all.
+        std::string raw;
+        if (auto err = readBody(req, socket, state_.limits.maxBodyBytes, deadline, raw, closeAfter)) return *err;
+        if (raw.find_first_not_of(" \t\r\n") != std::string::npos) {
+          request.body = json::parse(raw, nullptr, false);
+          secureWipe(raw.data(), raw.size());  // KV writes carry secret values
+          if (request.body.is_discarded() || !request.body.is_object()) {
+            return HttpError{400, "BAD_JSON", "failed to parse JSON input"};
+          }
+        } else {
+          request.body = json::object();
+        }
       }
       return route->handler(request);
     } catch (const Poco::Exception& e) {
@@ -314,7 +339,7 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
 
   static void send(Poco::Net::HTTPServerResponse& resp, const Response& out, const std::string& correlationId,
                    bool closeAfter) {
-    const std::string body = out.rawBody.empty() ? out.body.dump() : out.rawBody;
+    const std::string body = out.status == 204 ? std::string() : out.rawBody.empty() ? out.body.dump() : out.rawBody;
     resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
     resp.setContentType(out.contentType);
     resp.set("X-Correlation-Id", correlationId);

@@ -45,7 +45,9 @@ struct Request {
   std::string host;     // the Host header
   std::vector<std::string> dpop;  // every DPoP header value (RFC 9449 wants exactly one)
   std::string query;    // the raw query string, without '?'
-  std::string pathParam;  // the "{id}" segment of routes that end in one
+  std::string pathParam;  // the "{id}" segment of routes that end in one, or what "/**" matched
+  std::map<std::string, std::string> headers;  // lowercased names, first value of each
+  bool vaultErrors = false;  // set for Vault-compatible routes: errors render as {"errors":[...]}
 };
 
 struct Response {
@@ -70,11 +72,15 @@ enum class Access {
 
 struct Route {
   std::string method;
-  std::string path;
+  std::string path;  // exact, or ending in "/{id}" (one id segment) or "/**" (any rest, even empty)
   Access access = Access::Service;
   std::set<std::string> roles;  // for Access::Admin; empty = any admin-side role
   bool takesJsonBody = false;
   Handler handler;
+  // Vault-compatible (KV v2, sys/leases): tolerate what Vault tolerates (an
+  // optional JSON body under any content type) and answer errors in Vault's
+  // shape {"errors":["..."]} with the code in an X-Sealgate-Error header.
+  bool vault = false;
 };
 
 // Closes connections whose current request outlives its deadline, so a client

@@ -141,6 +141,24 @@ print("the same proof again        ->", *post("/v1/grants/consume", {"grant": gr
 PY
 
 echo
+echo "== the embedded KV v2 store (Vault-compatible, on the admin listener; values encrypted under an HSM-sealed key)"
+echo "\$ curl --cert admin.pem -X POST https://localhost:$ADMIN/v1/kv/data/app/db -d '{\"data\":{\"password\":\"...\"}}'"
+DEMO_VALUE=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+OUT=$(as_client admin -H 'Content-Type: application/json' -X POST "https://localhost:$ADMIN/v1/kv/data/app/db" \
+  -d "{\"data\":{\"password\":\"demo-$DEMO_VALUE\"},\"options\":{\"cas\":0}}")
+echo "$OUT"
+grep -q '"version":1' <<<"$OUT" || { echo "unexpected answer"; exit 1; }
+echo
+echo "\$ curl --cert auditor.pem https://localhost:$ADMIN/v1/kv/metadata/app/db   # metadata, never the value"
+OUT=$(as_client auditor "https://localhost:$ADMIN/v1/kv/metadata/app/db")
+echo "$OUT"
+grep -q '"current_version":1' <<<"$OUT" || { echo "unexpected answer"; exit 1; }
+if grep -q "demo-$DEMO_VALUE" <<<"$OUT" || grep -rq "demo-$DEMO_VALUE" "$INSTANCE/kv" "$LOG" "$INSTANCE/audit"; then
+  echo "the value leaked"; exit 1
+fi
+echo "   -> the value is in no response, log, audit event or KV file (values are read only with reveal)"
+
+echo
 echo "== the sealed state survives a restart: stop sealgated, start it again, consume the same grant"
 kill -TERM "$PID"; wait "$PID" || true
 start_sealgated

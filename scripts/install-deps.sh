@@ -22,7 +22,15 @@ PACKAGES=(
   curl python3 python3-cryptography procps iproute2
   # the state benchmark's baseline (Redis SET NX, appendfsync always) and its client library
   redis-server libhiredis-dev
+  # providers: PostgreSQL dynamic credentials (libpq) and a throwaway server for their tests
+  libpq-dev postgresql-15 postgresql-client-15
 )
+# node-vault (tests/e2e/node) needs node and npm. These machines may carry nodejs
+# with npm from outside Debian, which Debian's npm conflicts with: add Debian's
+# only when there is no node at all (RECIPES.md §1).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -12,6 +12,9 @@ FUZZ_SECONDS=${SEALGATE_FUZZ_SECONDS:-60}
 echo "== installing dependencies"
 install_deps
 
+echo "== npm packages for the e2e tests (pinned by tests/e2e/node/package-lock.json)"
+(cd "$ROOT/tests/e2e/node" && npm ci --no-audit --no-fund --loglevel=error)
+
 echo "== fuzz targets (clang-14 + libFuzzer), ${FUZZ_SECONDS}s each"
 build fuzz
 for target in "$ROOT"/build/fuzz/tests/fuzz/*_fuzz; do

@@ -1,6 +1,7 @@
 // SecretProvider: fetches secret material for a canonical URI into a Secret.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,21 +12,46 @@
 
 namespace sealgate {
 
+// Error codes every SecretProvider uses (API.md). Callers deny access on any of
+// them; PROVIDER_UNAVAILABLE is a 503 (fail closed), the others are 404s.
+namespace provider_errc {
+inline constexpr const char* kNotFound = "NOT_FOUND";                 // no such path, field or version
+inline constexpr const char* kVersionDeleted = "VERSION_DELETED";     // soft-deleted (undelete brings it back)
+inline constexpr const char* kVersionDestroyed = "VERSION_DESTROYED";  // destroyed: the data is gone
+inline constexpr const char* kUnavailable = "PROVIDER_UNAVAILABLE";   // the backend cannot answer now
+}  // namespace provider_errc
+
+// What a fetch returns besides the value: what the audit event records.
+struct SecretMetadata {
+  std::optional<std::uint32_t> kvVersion;  // the KV version actually read
+  std::optional<std::string> leaseId;      // set for dynamic credentials
+  std::optional<std::chrono::seconds> ttl;  // the lease's remaining life, for dynamic credentials
+};
+
 struct FetchedSecret {
   Secret value;
-  std::optional<std::uint32_t> kvVersion;  // the version actually read (audited)
-  std::optional<std::string> leaseId;      // set for dynamic credentials
+  SecretMetadata metadata;
+};
+
+// Fetches within one request share dynamic credentials: `#username` and
+// `#password` of one database role get the same lease (DESIGN.md). A provider
+// keys what it shares by `requestId`; an empty id shares nothing.
+struct FetchContext {
+  std::string requestId;
 };
 
 class SecretProvider {
  public:
   virtual ~SecretProvider() = default;
 
-  // Fetches the field named by `uri` (version pinned when the URI carries one).
+  // Fetches the field named by `uri`; the version pinned by the URI unless
+  // `version` overrides it. Without a field, the whole stored JSON object.
   // Contract: the plaintext only ever travels inside the returned Secret; errors
-  // carry codes such as SECRET_NOT_FOUND or PROVIDER_UNAVAILABLE and never the
-  // value or the full URI.
-  virtual Result<FetchedSecret> fetch(const SecretUri& uri) = 0;
+  // carry the provider_errc codes and never the value or the full URI.
+  virtual Result<FetchedSecret> fetch(const SecretUri& uri, std::optional<std::uint32_t> version,
+                                      const FetchContext& context) = 0;
+
+  Result<FetchedSecret> fetch(const SecretUri& uri) { return fetch(uri, std::nullopt, FetchContext{}); }
 
   // True when the provider can serve requests (for /readyz).
   virtual bool healthy() const = 0;

@@ -22,9 +22,10 @@ SEALGATED = os.path.join(BUILD, "appliance/sealgated")
 class Instance:
     """`sealgate dev-init` in a temp dir plus a config with test-sized limits."""
 
-    def __init__(self, limits=None, grants=None, tpm=False, state=None, public_url=None):
+    def __init__(self, limits=None, grants=None, tpm=False, state=None, public_url=None, extra=None):
         """tpm=True: dev-init --tpm swtpm, and a software TPM that start() launches
-        (the TPM seals the data key and its NV counter anchors the state)."""
+        (the TPM seals the data key and its NV counter anchors the state).
+        extra: more top-level config sections (e.g. "databases")."""
         self.dir = tempfile.mkdtemp(prefix="sealgate-e2e-")
         self.tpm_dir = os.path.join(self.dir, "tpm")
         self.swtpm = None
@@ -44,6 +45,8 @@ class Instance:
             "data_dir": ".",
             "log": {"level": "info"},
             "state": {"rollback_protection": "tpm" if tpm else "none", **(state or {})},
+            "kv": {"default_namespace": "acme", "mounts": {"acme": ["kv"], "globex": ["kv"]}},
+            **(extra or {}),
         }
         if public_url:
             conf["pep"]["public_url"] = public_url

@@ -1,0 +1,104 @@
+#include "providers/file_provider.h"
+
+#include <fstream>
+
+#include "providers/kv_store.h"
+
+namespace sealgate::providers {
+
+using nlohmann::json;
+
+namespace {
+
+Error unavailable(const std::string& why) { return makeError(provider_errc::kUnavailable, "the secrets file " + why); }
+
+bool sameFile(const struct ::stat& a, const struct ::stat& b) {
+  return a.st_ino == b.st_ino && a.st_dev == b.st_dev && a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+         a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FileProvider>> FileProvider::open(const std::string& path, bool production) {
+  if (production) {
+    return makeError(kFileProviderRefused, "the file provider is for development only and is refused in production mode");
+  }
+  std::unique_ptr<FileProvider> p(new FileProvider(path));
+  std::lock_guard lock(p->mu_);
+  SEALGATE_TRY(p->reloadIfChanged());
+  return p;
+}
+
+Result<void> FileProvider::reloadIfChanged() {
+  struct ::stat st {};
+  if (::stat(path_.c_str(), &st) != 0) {
+    good_ = false;
+    return unavailable("cannot be read");
+  }
+  if (good_ && sameFile(st, seen_)) return Ok{};
+  std::ifstream in(path_);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  json doc = json::parse(text, nullptr, false, /*ignore_comments=*/true);
+  secureWipe(text.data(), text.size());
+  auto invalid = [&](const std::string& why) -> Result<void> {
+    wipeJsonStrings(doc);
+    good_ = false;
+    wipeJsonStrings(secrets_);
+    secrets_ = json::object();
+    return unavailable(why);
+  };
+  if (!in.good() && !in.eof()) return invalid("cannot be read");
+  if (!doc.is_object() || doc.size() != 1 || !doc.contains("secrets") || !doc["secrets"].is_object()) {
+    return invalid("must be {\"secrets\": {...}}");
+  }
+  json next = json::object();
+  for (auto& [key, fields] : doc["secrets"].items()) {
+    auto uri = SecretUri::parse(key);
+    if (!uri || uri->version() || uri->field()) return invalid("has a key that is not a secret URI without version and field");
+    if (!fields.is_object()) return invalid("has a secret that is not an object of fields");
+    next[uri->canonical()] = std::move(fields);
+  }
+  wipeJsonStrings(doc);
+  wipeJsonStrings(secrets_);
+  secrets_ = std::move(next);
+  seen_ = st;
+  good_ = true;
+  return Ok{};
+}
+
+Result<FetchedSecret> FileProvider::fetch(const SecretUri& uri, std::optional<std::uint32_t> version,
+                                          const FetchContext&) {
+  std::lock_guard lock(mu_);
+  SEALGATE_TRY(reloadIfChanged());
+  const Error notFound = makeError(provider_errc::kNotFound, "no such secret or field");
+  if (version || uri.version()) return notFound;  // the file has no versions
+  auto it = secrets_.find(uri.canonicalWithoutVersionAndField());
+  if (it == secrets_.end()) return notFound;
+  Result<Secret> value = notFound;
+  if (!uri.field()) {
+    std::string text = it->dump();
+    value = Secret::copyFrom(text);
+    secureWipe(text.data(), text.size());
+  } else {
+    auto f = it->find(*uri.field());
+    if (f == it->end()) return notFound;
+    if (f->is_string()) {
+      value = Secret::copyFrom(f->get_ref<const std::string&>());
+    } else {
+      std::string text = f->dump();
+      value = Secret::copyFrom(text);
+      secureWipe(text.data(), text.size());
+    }
+  }
+  if (!value) return value.error();
+  FetchedSecret out;
+  out.value = std::move(*value);
+  return out;
+}
+
+bool FileProvider::healthy() const {
+  std::lock_guard lock(mu_);
+  return good_;
+}
+
+}  // namespace sealgate::providers

@@ -1,0 +1,106 @@
+#include "providers/file_provider.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace sealgate::providers {
+namespace {
+
+std::string text(const Secret& s) {
+  auto b = s.exposeSecretBytes();
+  return std::string(b.begin(), b.end());
+}
+
+class FileProviderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/sealgate-file-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    path_ = dir_ + "/secrets.json";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  // Writes by rename, as editors and deploy tools do (a new inode each time).
+  void write(const std::string& content) {
+    const std::string tmp = path_ + ".tmp";
+    std::ofstream(tmp) << content;
+    std::filesystem::rename(tmp, path_);
+  }
+  std::string dir_, path_;
+};
+
+TEST_F(FileProviderTest, ServesFieldsAndReloadsWhenTheFileChanges) {
+  write(R"({"secrets": {"secret://acme/dev/app/db": {"password": "one", "port": 5432}}})");
+  auto p = FileProvider::open(path_, false);
+  ASSERT_TRUE(p) << p.error().describe();
+  auto v = (*p)->fetch(*SecretUri::parse("secret://ACME/dev/app/db#password"));
+  ASSERT_TRUE(v);
+  EXPECT_EQ(text(v->value), "one");
+  EXPECT_EQ(text((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db#port"))->value), "5432");
+  EXPECT_EQ(text((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db"))->value), R"({"password":"one","port":5432})");
+  write(R"({"secrets": {"secret://acme/dev/app/db": {"password": "two"}}})");
+  EXPECT_EQ(text((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db#password"))->value), "two");
+  EXPECT_EQ((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db#port")).error().code, provider_errc::kNotFound);
+  EXPECT_EQ((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/other#x")).error().code, provider_errc::kNotFound);
+  EXPECT_EQ((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db?version=1#password")).error().code,
+            provider_errc::kNotFound);
+  EXPECT_TRUE((*p)->healthy());
+}
+
+TEST_F(FileProviderTest, RefusedInProduction) {
+  write(R"({"secrets": {}})");
+  auto p = FileProvider::open(path_, true);
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code, kFileProviderRefused);
+}
+
+TEST_F(FileProviderTest, ABrokenOrMissingFileFailsClosed) {
+  write(R"({"secrets": {"secret://acme/dev/a": {"k": "v"}}})");
+  auto p = FileProvider::open(path_, false);
+  ASSERT_TRUE(p);
+  write(R"({"secrets": {"secret://acme/dev/a": {"k": "v"}})");  // truncated
+  auto f = (*p)->fetch(*SecretUri::parse("secret://acme/dev/a#k"));
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code, provider_errc::kUnavailable);  // not the stale copy
+  EXPECT_FALSE((*p)->healthy());
+  write(R"({"secrets": {"secret://acme/dev/a": {"k": "w"}}})");
+  EXPECT_EQ(text((*p)->fetch(*SecretUri::parse("secret://acme/dev/a#k"))->value), "w");
+  std::filesystem::remove(path_);
+  EXPECT_EQ((*p)->fetch(*SecretUri::parse("secret://acme/dev/a#k")).error().code, provider_errc::kUnavailable);
+  for (const char* bad : {"[]", R"({"secrets": []})", R"({"secrets": {}, "extra": 1})",
+                          R"({"secrets": {"not-a-uri": {}}})", R"({"secrets": {"secret://acme/dev/a#f": {}}})",
+                          R"({"secrets": {"secret://acme/dev/a": "v"}})"}) {
+    write(bad);
+    EXPECT_FALSE(FileProvider::open(path_, false)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace sealgate::providers
+
+#include "providers/provider_router.h"
+
+namespace sealgate::providers {
+namespace {
+
+TEST_F(FileProviderTest, TheRouterPicksTheProviderByMount) {
+  write(R"({"secrets": {"secret://acme/dev/a": {"k": "v"}, "secret://acme/other/a": {"k": "x"}}})");
+  auto p = FileProvider::open(path_, false);
+  ASSERT_TRUE(p);
+  ProviderRouter router;
+  ASSERT_TRUE(router.add("acme", "dev", **p));
+  EXPECT_FALSE(router.add("acme", "dev", **p));
+  EXPECT_EQ(text(router.fetch(*SecretUri::parse("secret://acme/dev/a#k"))->value), "v");
+  // the file holds it, but no route sends that mount there
+  EXPECT_EQ(router.fetch(*SecretUri::parse("secret://acme/other/a#k")).error().code, provider_errc::kNotFound);
+  EXPECT_EQ(router.fetch(*SecretUri::parse("secret://globex/dev/a#k")).error().code, provider_errc::kNotFound);
+  EXPECT_TRUE(router.healthy());
+  std::filesystem::remove(path_);
+  EXPECT_EQ(router.fetch(*SecretUri::parse("secret://acme/dev/a#k")).error().code, provider_errc::kUnavailable);
+}
+
+}  // namespace
+}  // namespace sealgate::providers
