@@ -27,13 +27,14 @@ class StubVault:
         self.role_id, self.secret_id = "role-1", "secret-id-1"
         self.tokens = {"static-token"}
         self.fail_next = 0
+        self.stale_once = False  # the next token use is refused, as an expired token would be
         self.requests = []
         # namespace -> mount -> path -> {version: (data | None, deletion_time, destroyed)}
         self.store = {
             "team-a": {"secret": {"app/db": {1: ({"password": "stub-v1"}, "", False),
-                                             2: ({"password": "stub-v2"}, "", False),
-                                             3: (None, "2026-01-02T00:00:00Z", False),
-                                             4: (None, "", True)}}},
+                                             2: (None, "2026-01-02T00:00:00Z", False),
+                                             3: (None, "", True),
+                                             4: ({"password": "stub-v4"}, "", False)}}},
         }
         stub = self
 
@@ -72,6 +73,9 @@ class StubVault:
             def do_GET(self):
                 if not self.common():
                     return
+                if stub.stale_once:
+                    stub.stale_once = False
+                    return self.reply(403, {"errors": ["permission denied"]})
                 if self.headers.get("X-Vault-Token") not in stub.tokens:
                     return self.reply(403, {"errors": ["permission denied"]})
                 url = urllib.parse.urlsplit(self.path)

@@ -98,6 +98,8 @@ class LeaseTest(unittest.TestCase):
             session.wait(timeout=30)  # terminated by revoke, long before pg_sleep(120) ends
             self.assertNotEqual(session.returncode, 0)
             self.assertIn("terminat", session.stderr.read())
+            session.stdout.close()
+            session.stderr.close()
         finally:
             if session.poll() is None:
                 session.kill()
@@ -127,7 +129,8 @@ class LeaseTest(unittest.TestCase):
         self.sg.start()
         r = self.admin("GET", "/admin/v1/leases")
         self.assertNotIn(c["lease_id"], [l["id"] for l in r[1]["leases"]])
-        events = [json.loads(l) for l in open(os.path.join(self.sg.dir, "audit/events.jsonl")) if l.strip()]
+        with open(os.path.join(self.sg.dir, "audit/events.jsonl")) as f:
+            events = [json.loads(line) for line in f if line.strip()]
         self.assertEqual(len([e for e in events if e.get("type") == "lease_revoke" and e.get("lease_id") == c["lease_id"]]), 1)
 
     def test_revoke_prefix(self):
@@ -180,7 +183,8 @@ class LeaseTest(unittest.TestCase):
         # the lease is kept for a later revoke: nothing forgotten
         self.assertIn(c["lease_id"], [l["id"] for l in self.admin("GET", "/admin/v1/leases")[1]["leases"]])
         for place in (self.sg.log_path, os.path.join(self.sg.dir, "audit/events.jsonl")):
-            content = open(place, "rb").read()
+            with open(place, "rb") as f:
+                content = f.read()
             for form in encodings(password):
                 self.assertNotIn(form.encode(), content, place)
 
