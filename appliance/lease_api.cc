@@ -129,7 +129,8 @@ Result<std::string> leaseIdOf(const json& body) {
 }
 
 Result<void> onlyFields(const json& body, std::initializer_list<const char*> allowed) {
-  for (const auto& [k, v] : body.items()) {
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    const std::string& k = it.key();
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; })) {
       return makeError("UNKNOWN_FIELD", "unknown field in the request body");
     }

@@ -15,7 +15,8 @@ Error invalid(const std::string& why) { return makeError(kInvalid, why); }
 
 Result<void> onlyKeys(const json& body, std::initializer_list<const char*> allowed) {
   if (!body.is_object()) return invalid("the body must be a JSON object");
-  for (const auto& [k, v] : body.items()) {
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    const std::string& k = it.key();  // clang 14 cannot capture structured bindings
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; })) {
       return makeError("UNKNOWN_FIELD", "unknown field in the request body");
     }
