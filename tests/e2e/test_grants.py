@@ -228,7 +228,7 @@ class AdminTest(unittest.TestCase):
     def test_policy_read_dry_run_and_update(self):
         status, policy, _, _ = self.admin("GET", "/admin/v1/policy", client="auditor")
         self.assertEqual(status, 200)
-        self.assertEqual([r["id"] for r in policy["rules"]], ["acme-payments-app", "globex-billing-kv"])
+        self.assertEqual([r["id"] for r in policy["rules"]], ["acme-payments-app", "globex-billing-kv", "admin-reveal-kv"])
 
         test = lambda uri, subject="spiffe://acme/payments": self.admin(  # noqa: E731
             "POST", "/admin/v1/policy/test", {"subject": subject, "uri": uri, "action": "use"})[1]
