@@ -77,6 +77,16 @@ struct StateSettingsConfig {
   std::uint64_t compactMinBytes = 64ull << 20;
 };
 
+// The signed audit log and its Kafka sink (docs/AUDIT.md, docs/CONFIG.md).
+struct AuditSettings {
+  std::uint64_t checkpointEvery = 1000;                  // sign a checkpoint every N entries
+  std::chrono::milliseconds checkpointInterval{10000};   // ... or this often when entries are uncovered
+  std::chrono::milliseconds appendTimeout{2000};         // bounded wait, then AUDIT_UNAVAILABLE
+  std::uint32_t sampleAllow = 1;                         // log 1 in N all-allow authorize events
+  std::string kafkaBootstrapServers;                     // empty: no Kafka sink
+  std::string kafkaTopic = "sealgate-audit";
+};
+
 struct Config {
   std::string name = "sealgate";  // iss/aud of grants, checkpoint origin
   ListenerConfig pep{"127.0.0.1:8443", "", "", ""};
@@ -87,6 +97,7 @@ struct Config {
   PdpSettings pdp;
   TpmSettings tpm;
   StateSettingsConfig state;
+  AuditSettings audit;
   std::string policyFile;  // the embedded PDP's policy (docs/POLICY.md)
   std::string dataDir;
   std::string logLevel = "info";
