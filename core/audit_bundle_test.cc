@@ -201,3 +201,37 @@ TEST(AuditBundle, ClearVerdictsForBadInput) {
 
 }  // namespace
 }  // namespace sealgate::audit
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/fuzz/fuzz_audit_key.h"
+
+namespace sealgate::audit {
+namespace {
+
+std::string corpusFile(const std::string& name) {
+  std::ifstream in(std::string(SEALGATE_FUZZ_CORPUS_DIR) + "/" + name, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The seed bundles were made by an independent Python implementation (hashlib +
+// python3-cryptography) of RFC 6962 and the C2SP note: the C++ verifier agrees.
+TEST(AuditBundle, BundlesFromAnIndependentImplementationVerify) {
+  VerifyOptions o;
+  o.spkiDer = *decodeHex(kFuzzAuditSpkiHex);
+  for (const char* name : {"audit_bundle/bundle_0.json", "audit_bundle/bundle_1.json", "audit_bundle/bundle_6.json"}) {
+    auto r = verifyBundle(corpusFile(name), o);
+    EXPECT_TRUE(r.ok()) << name << ": " << (r.ok() ? "" : r.error().describe());
+  }
+  auto r = verifyBundle(corpusFile("audit_bundle/bundle_6.json"), o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->treeSize, 6u);
+  EXPECT_EQ(r->proofs, 2u);
+  EXPECT_EQ(verifyBundle(corpusFile("audit_bundle/truncated.json"), o).error().code, "BUNDLE_CORRUPT");
+}
+
+}  // namespace
+}  // namespace sealgate::audit
