@@ -170,6 +170,14 @@ Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptio
                      std::to_string(sc.size) + ": entries were removed");
     }
     if (!log->checkpoints_.empty() && sc.size < log->checkpoints_.back().size) return corrupt("checkpoints go backwards");
+    // A checkpoint by the current key must carry its valid signature (one by an
+    // earlier key version is checked by the auditor with that key).
+    const std::uint32_t keyId = note::ecdsaKeyId(log->signer_.spkiDer);
+    for (const auto& sig : parsed->signatures) {
+      if (sig.keyId == keyId && !note::verifyEcdsa(*parsed, options.origin, log->signer_.spkiDer)) {
+        return corrupt("the stored checkpoint of size " + std::to_string(sc.size) + " has a bad signature");
+      }
+    }
     while (next < sc.size) prefix.append(leaves[next++]);
     if (prefix.root() != cp->root) {
       return corrupt("the entries do not match the signed checkpoint of size " + std::to_string(sc.size) +
@@ -287,6 +295,7 @@ void MerkleAuditLog::writerLoop() {
         }
       } else {
         lastWriteFailed_ = false;
+        ++batches_;
         sampledOut_ -= taken;
         std::uint64_t offset = offsets_.back();
         offsets_.pop_back();  // the end marker
@@ -333,6 +342,11 @@ Result<void> MerkleAuditLog::signCheckpointLocked(std::unique_lock<std::mutex>& 
   if (::fdatasync(checkpointFd_) != 0) return unavailable("the checkpoint file cannot be synced");
   checkpoints_.push_back(StoredCheckpoint{cp.size, signedNote});
   return Ok{};
+}
+
+std::uint64_t MerkleAuditLog::batches() const {
+  std::lock_guard lock(mu_);
+  return batches_;
 }
 
 std::uint64_t MerkleAuditLog::size() const {

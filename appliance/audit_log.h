@@ -87,6 +87,9 @@ class MerkleAuditLog : public AuditSink {
   // The export bundle (core/audit_bundle.h format) for the current size.
   Result<std::string> exportBundle();
 
+  // Batches written (one fdatasync each) since open: size() / batches() is the
+  // group-commit factor.
+  std::uint64_t batches() const;
   const CheckpointSigner& signer() const { return signer_; }
   const AuditLogOptions& options() const { return options_; }
 
@@ -117,6 +120,7 @@ class MerkleAuditLog : public AuditSink {
   std::vector<std::uint64_t> offsets_;  // file offset of each entry; offsets_[size] = end
   std::vector<StoredCheckpoint> checkpoints_;
   std::uint64_t sampledOut_ = 0;
+  std::uint64_t batches_ = 0;
   bool failed_ = false;   // an fdatasync failed: the page cache state is unknown, stop
   bool lastWriteFailed_ = false;
   bool stopping_ = false;

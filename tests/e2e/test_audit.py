@@ -203,6 +203,40 @@ class AuditFailureTest(unittest.TestCase):
         finally:
             sg.cleanup()
 
+    def test_full_disk_denies_with_audit_unavailable_and_loses_no_accepted_event(self):
+        # A file-size limit inherited by sealgated makes its writes fail with EFBIG
+        # once the entries file reaches it: a real "disk full" for the daemon.
+        import resource
+        sg = Instance()
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        try:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (48 * 1024, hard))
+            try:
+                sg.start()
+            finally:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            accepted, denied = [], None
+            for _ in range(400):
+                status, body, _, _ = sg.request("POST", "/v1/authorize", body={"requests": [ITEM]})
+                if status == 200:
+                    accepted.append(body["decision_id"])
+                    continue
+                denied = (status, body)
+                break
+            self.assertIsNotNone(denied, "the log never filled up")
+            self.assertEqual(denied[0], 503)
+            self.assertEqual(denied[1]["error"]["code"], "AUDIT_UNAVAILABLE")
+            self.assertNotIn("grant", denied[1])
+            self.assertGreater(len(accepted), 10)
+            status, ready, _, _ = sg.request("GET", "/readyz")
+            self.assertEqual(status, 503)
+            self.assertEqual(ready["checks"]["audit"]["code"], "AUDIT_UNAVAILABLE")
+            with open(os.path.join(sg.dir, "audit/entries.jsonl")) as f:
+                logged = {json.loads(line)["decision_id"] for line in f}
+            self.assertEqual([d for d in accepted if d not in logged], [])
+        finally:
+            sg.cleanup()
+
     def test_tampered_stored_log_refuses_to_start(self):
         sg = Instance(audit={"checkpoint_every": 2})
         try:
