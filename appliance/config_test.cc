@@ -114,7 +114,7 @@ namespace {
 
 std::string withAudit(const std::string& audit) {
   return R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"},
-             "hsm": {"pin_file": "p"}, "audit": )" + audit + "}";
+             "hsm": {"pin_file": "p"}, "state": {"rollback_protection": "none"}, "audit": )" + audit + "}";
 }
 
 TEST(Config, AuditSettings) {
