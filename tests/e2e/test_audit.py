@@ -257,6 +257,33 @@ class AuditFailureTest(unittest.TestCase):
             sg.cleanup()
 
 
+class SamplingTest(unittest.TestCase):
+    def test_allows_are_sampled_denials_never_and_the_next_event_counts_them(self):
+        sg = Instance(audit={"sample_allow": 3})
+        try:
+            sg.start()
+            allowed = [sg.request("POST", "/v1/authorize", body={"requests": [ITEM]})[1]["decision_id"] for _ in range(6)]
+            denied = [sg.request("POST", "/v1/authorize", body={"requests": [
+                {"uri": "secret://acme/kv/other/x", "action": "use"}]})[1]["decision_id"] for _ in range(3)]
+            grant = sg.request("POST", "/v1/authorize", body={"requests": [ITEM]})[1]["grant"]
+            self.assertEqual(sg.request("POST", "/v1/grants/consume", body={"grant": grant})[0], 200)
+            with open(os.path.join(sg.dir, "audit/entries.jsonl")) as f:
+                events = [json.loads(line) for line in f]
+            logged = [e.get("decision_id") for e in events]
+            for d in denied:
+                self.assertIn(d, logged)  # never sampled
+            kept = [d for d in allowed if d in logged]
+            self.assertEqual(len(kept), 2)  # 1 in 3 of 6 all-allow decisions
+            self.assertIn("consume", [e["type"] for e in events])  # consumes are never sampled
+            authorizes = [e for e in events if e["type"] == "authorize"]
+            # Every allow left out is counted by the next logged event.
+            total_allows = 7
+            kept_allows = len([e for e in authorizes if e["decision"] == "allow"])
+            self.assertEqual(sum(e.get("sampled_out", 0) for e in events), total_allows - kept_allows)
+        finally:
+            sg.cleanup()
+
+
 class CrashTest(unittest.TestCase):
     def test_kill_9_during_appends_loses_no_accepted_operation(self):
         sg = Instance(audit={"checkpoint_every": 7, "checkpoint_interval_ms": 50})
