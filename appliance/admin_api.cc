@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "appliance/audit_event.h"
 #include "appliance/identity.h"
 #include "appliance/logging.h"
 #include "core/encoding.h"
@@ -75,9 +76,10 @@ HandlerResult AdminApi::putPolicy(Request& request) {
   auto parsed = Policy::parse(text);
   if (!parsed) return HttpError{400, parsed.error().code, parsed.error().message};
   std::lock_guard lock(putMu_);
-  const json event = {{"type", "policy_update"}, {"by", request.identity.spiffeId},
-                      {"correlation_id", request.correlationId}, {"rules", parsed->rules().size()},
-                      {"sha256", sha256Hex(text)}};
+  json event = auditEvent("policy_update", request);
+  event["rules"] = parsed->rules().size();
+  event["sha256"] = sha256Hex(text);
+  event["outcome"] = "updated";
   if (auto logged = audit_.append(event.dump()); !logged) {
     return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the change; the policy is unchanged"};
   }
@@ -130,8 +132,9 @@ HandlerResult AdminApi::listGrants(Request&) {
 
 HandlerResult AdminApi::revokeGrant(Request& request) {
   const std::string& id = request.pathParam;
-  const json event = {{"type", "grant_revoke"}, {"grant_id", id}, {"by", request.identity.spiffeId},
-                      {"correlation_id", request.correlationId}};
+  json event = auditEvent("grant_revoke", request);
+  event["grant_id"] = id;
+  event["outcome"] = "revoked";
   if (auto logged = audit_.append(event.dump()); !logged) {
     return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the revocation; nothing changed"};
   }

@@ -1,5 +1,6 @@
 #include "appliance/appliance.h"
 
+#include "appliance/audit_event.h"
 #include "appliance/logging.h"
 #include "core/secret_uri.h"
 
@@ -72,9 +73,27 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
               {"effect", "consume, delegate and DPoP-bound authorize are denied until the state opens"}});
   }
   const std::string auditDir = (config.dataDir.empty() ? std::string(".") : config.dataDir) + "/audit";
-  auto audit = JsonLinesAuditSink::open(auditDir + "/events.jsonl");
+  auto signer = hsmCheckpointSigner(*app->keys_, kAuditKeyPrefix);
+  if (!signer) return std::move(signer).takeError();
+  AuditLogOptions auditOptions;
+  auditOptions.dir = auditDir;
+  auditOptions.origin = config.name;
+  auditOptions.checkpointEvery = config.audit.checkpointEvery;
+  auditOptions.checkpointInterval = config.audit.checkpointInterval;
+  auditOptions.appendTimeout = config.audit.appendTimeout;
+  auto audit = MerkleAuditLog::open(auditOptions, std::move(*signer));
   if (!audit) return std::move(audit).takeError();
   app->audit_ = std::move(*audit);
+  app->auditApi_ = std::make_unique<AuditApi>(*app->audit_);
+  if (!config.audit.kafkaBootstrapServers.empty()) {
+    KafkaSinkOptions ko;
+    ko.bootstrapServers = config.audit.kafkaBootstrapServers;
+    ko.topic = config.audit.kafkaTopic;
+    ko.offsetFile = auditDir + "/kafka.offset";
+    auto kafka = KafkaForwarder::start(*app->audit_, ko);
+    if (!kafka) return std::move(kafka).takeError();
+    app->kafka_ = std::move(*kafka);
+  }
   if (config.pdp.type != "embedded") {
     auto remote = RemoteDecisionPoint::create(RemotePdpSettings{config.pdp.type, config.pdp.url, config.pdp.caFile,
                                                                 config.pdp.certFile, config.pdp.keyFile,
@@ -149,6 +168,10 @@ void Appliance::stop() {
   pep_.reset();
   admin_.reset();
   if (databases_) databases_->stopReaper();
+  // Then the Kafka forwarder, and the log last: its destructor signs a final
+  // checkpoint over every entry (shutdown checkpoint).
+  kafka_.reset();
+  audit_.reset();
 }
 
 std::vector<Route> Appliance::commonRoutes() {
@@ -196,6 +219,17 @@ std::vector<Route> Appliance::adminRoutes() {
                          [this](Request& r) { return adminApi_->revokeGrant(r); }});
   routes.push_back(Route{"POST", "/admin/v1/state/reinitialize", Access::Admin, {"admin"}, true,
                          [this](Request& r) { return reinitializeState(r); }});
+  // The audit log: read-only for every admin-side role; nothing rewrites it.
+  routes.push_back(Route{"GET", "/admin/v1/audit/public-key", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return auditApi_->publicKey(r); }});
+  routes.push_back(Route{"GET", "/admin/v1/audit/checkpoint", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return auditApi_->checkpoint(r); }});
+  routes.push_back(Route{"GET", "/admin/v1/audit/export", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return auditApi_->exportBundle(r); }});
+  routes.push_back(Route{"GET", "/admin/v1/audit/proofs/inclusion", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return auditApi_->inclusionProof(r); }});
+  routes.push_back(Route{"GET", "/admin/v1/audit/proofs/consistency", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return auditApi_->consistencyProof(r); }});
   // Leases (lease_api.h), in API.md's shape and at Vault's own paths.
   routes.push_back(Route{"GET", "/admin/v1/leases", Access::Admin, {"admin", "auditor"}, false,
                          [this](Request& r) { return leaseApi_->list(r); }});
@@ -266,7 +300,8 @@ HandlerResult Appliance::readiness() {
     }
   }
   if (audit_->healthy()) {
-    checks["audit"] = {{"status", "ok"}};
+    checks["audit"] = {{"status", "ok"}, {"entries", audit_->size()}};
+    if (kafka_) checks["audit"]["kafka"] = {{"delivered", kafka_->delivered()}, {"stalled", !kafka_->healthy()}};
   } else {
     ready = false;
     checks["audit"] = {{"status", "fail"}, {"code", "AUDIT_UNAVAILABLE"}};
@@ -338,13 +373,12 @@ HandlerResult Appliance::reinitializeState(Request& request) {
                      "re-initialising forgets every use count and jti: send confirm \"REINITIALIZE\" and a reason"};
   }
   const json before = state_->statusJson();
-  json event = {{"type", "state_reinitialize"},
-                {"by", request.identity.spiffeId},
-                {"correlation_id", request.correlationId},
+  json event = auditEvent("state_reinitialize", request);
+  event.update(json{{"by", request.identity.spiffeId},
                 {"reason", request.body["reason"]},
                 {"previous_status", before.value("status", "")},
                 {"previous_code", before.value("code", "")},
-                {"outcome", "requested"}};
+                {"outcome", "requested"}});
   // Audited before anything changes: no audit, no re-initialisation.
   if (auto logged = audit_->append(event.dump()); !logged) {
     return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the request; the state is unchanged"};

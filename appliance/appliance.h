@@ -5,7 +5,9 @@
 #include <memory>
 
 #include "appliance/admin_api.h"
-#include "appliance/audit_jsonl.h"
+#include "appliance/audit_api.h"
+#include "appliance/audit_kafka.h"
+#include "appliance/audit_log.h"
 #include "appliance/config.h"
 #include "appliance/decision_cache.h"
 #include "appliance/grants.h"
@@ -54,7 +56,9 @@ class Appliance {
   std::unique_ptr<attest::Tpm> tpm_;  // when tpm.tcti is configured and reachable
   std::unique_ptr<HsmTpmDataKeySealer> sealer_;
   std::unique_ptr<StateGuard> state_;
-  std::unique_ptr<JsonLinesAuditSink> audit_;
+  std::unique_ptr<MerkleAuditLog> audit_;
+  std::unique_ptr<AuditApi> auditApi_;
+  std::unique_ptr<KafkaForwarder> kafka_;  // when audit.kafka is configured
   std::unique_ptr<PepApi> pepApi_;
   std::unique_ptr<AdminApi> adminApi_;
   std::unique_ptr<providers::KvStore> kv_;  // null when it failed to open (KV answers 503)

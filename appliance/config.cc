@@ -90,8 +90,8 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   if (j.is_discarded()) return configError("the configuration is not valid JSON");
   Config c;
   Section root(j, "config");
-  SEALGATE_TRY(root.allowOnly(
-      {"name", "pep", "admin", "hsm", "limits", "grants", "pdp", "policy_file", "data_dir", "log", "tpm", "state", "kv", "databases", "leases", "mode", "files"}));
+  SEALGATE_TRY(root.allowOnly({"name", "pep", "admin", "hsm", "limits", "grants", "pdp", "audit", "policy_file",
+                               "data_dir", "log", "tpm", "state", "kv", "databases", "leases", "mode", "files"}));
   SEALGATE_TRY(root.str("policy_file", c.policyFile));
   SEALGATE_TRY(root.str("name", c.name));
   SEALGATE_TRY(root.str("data_dir", c.dataDir));
@@ -316,6 +316,17 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   Section leases = root.sub("leases");
   SEALGATE_TRY(leases.allowOnly({"reap_interval_ms"}));
   SEALGATE_TRY(leases.millis("reap_interval_ms", c.leaseReapInterval, 100, 3600000));
+  Section audit = root.sub("audit");
+  SEALGATE_TRY(audit.allowOnly({"checkpoint_every", "checkpoint_interval_ms", "append_timeout_ms", "sample_allow", "kafka"}));
+  SEALGATE_TRY(audit.num("checkpoint_every", c.audit.checkpointEvery, 1, 100000000));
+  SEALGATE_TRY(audit.millis("checkpoint_interval_ms", c.audit.checkpointInterval, 10, 86400000));
+  SEALGATE_TRY(audit.millis("append_timeout_ms", c.audit.appendTimeout, 10, 60000));
+  SEALGATE_TRY(audit.num("sample_allow", c.audit.sampleAllow, 1, 1000000));
+  Section kafka = audit.sub("kafka");
+  SEALGATE_TRY(kafka.allowOnly({"bootstrap_servers", "topic"}));
+  SEALGATE_TRY(kafka.str("bootstrap_servers", c.audit.kafkaBootstrapServers));
+  SEALGATE_TRY(kafka.str("topic", c.audit.kafkaTopic));
+  if (c.audit.kafkaTopic.empty()) return configError("audit.kafka.topic must not be empty");
 
   Section log = root.sub("log");
   SEALGATE_TRY(log.allowOnly({"level", "file"}));

@@ -86,6 +86,16 @@ struct KvSettings {
   std::map<std::string, std::vector<std::string>> mounts;  // namespace -> KV v2 mounts
 };
 
+// The signed audit log and its Kafka sink (docs/AUDIT.md, docs/CONFIG.md).
+struct AuditSettings {
+  std::uint64_t checkpointEvery = 1000;                  // sign a checkpoint every N entries
+  std::chrono::milliseconds checkpointInterval{10000};   // ... or this often when entries are uncovered
+  std::chrono::milliseconds appendTimeout{2000};         // bounded wait, then AUDIT_UNAVAILABLE
+  std::uint32_t sampleAllow = 1;                         // log 1 in N all-allow authorize events
+  std::string kafkaBootstrapServers;                     // empty: no Kafka sink
+  std::string kafkaTopic = "sealgate-audit";
+};
+
 struct Config {
   std::string name = "sealgate";  // iss/aud of grants, checkpoint origin
   ListenerConfig pep{"127.0.0.1:8443", "", "", ""};
@@ -106,6 +116,7 @@ struct Config {
     std::string tenant, mount, path;
   };
   std::vector<FileMount> files;  // development file provider mounts (docs/PROVIDERS.md)
+  AuditSettings audit;
   std::string policyFile;  // the embedded PDP's policy (docs/POLICY.md)
   std::string dataDir;
   std::string logLevel = "info";

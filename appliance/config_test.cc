@@ -157,5 +157,36 @@ TEST(Config, RejectsBadProviderSettings) {
   }
 }
 
+std::string withAudit(const std::string& audit) {
+  return R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"},
+             "hsm": {"pin_file": "p"}, "state": {"rollback_protection": "none"}, "audit": )" + audit + "}";
+}
+
+TEST(Config, AuditSettings) {
+  auto d = Config::parse(withAudit("{}"), "/x");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->audit.checkpointEvery, 1000u);
+  EXPECT_EQ(d->audit.sampleAllow, 1u);
+  EXPECT_TRUE(d->audit.kafkaBootstrapServers.empty());  // Kafka is off by default
+  auto c = Config::parse(withAudit(R"({"checkpoint_every": 10, "checkpoint_interval_ms": 500, "append_timeout_ms": 100,
+                                       "sample_allow": 5, "kafka": {"bootstrap_servers": "k:9092", "topic": "t"}})"),
+                         "/x");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->audit.checkpointEvery, 10u);
+  EXPECT_EQ(c->audit.checkpointInterval.count(), 500);
+  EXPECT_EQ(c->audit.appendTimeout.count(), 100);
+  EXPECT_EQ(c->audit.sampleAllow, 5u);
+  EXPECT_EQ(c->audit.kafkaBootstrapServers, "k:9092");
+  EXPECT_EQ(c->audit.kafkaTopic, "t");
+  for (const char* bad : {R"({"checkpoint_every": 0})", R"({"sample_allow": 0})", R"({"append_timeout_ms": 1})",
+                          R"({"kafka": {"topic": ""}})", R"({"kafka": {"brokers": "x"}})", R"({"typo": 1})"}) {
+    auto r = Config::parse(withAudit(bad), "/x");
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, "CONFIG_INVALID");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sealgate::appliance

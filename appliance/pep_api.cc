@@ -6,6 +6,7 @@
 #include <ctime>
 #include <set>
 
+#include "appliance/audit_event.h"
 #include "appliance/identity.h"
 #include "appliance/logging.h"
 #include "appliance/request_bodies.h"
@@ -180,9 +181,17 @@ HandlerResult PepApi::authorize(Request& request) {
   }
 
   json response = {{"decision_id", decisionId}, {"results", results}};
-  json event = {{"type", "authorize"}, {"ts", rfc3339(claims.iat)}, {"decision_id", decisionId},
-                {"subject", request.identity.spiffeId}, {"correlation_id", request.correlationId},
-                {"binding", jkt ? "dpop" : "mtls"}, {"results", auditResults}};
+  json event = auditEvent("authorize", request);
+  event["decision_id"] = decisionId;
+  event["binding"] = jkt ? "dpop" : "mtls";
+  event["results"] = auditResults;
+  json refs = json::array();
+  for (const auto& item : items) {
+    if (!item.resourceRef.empty()) refs.push_back(item.resourceRef);
+  }
+  event["resource_refs"] = refs;
+  event["decision"] = allowedRefs.empty() ? "deny" : (allowedRefs.size() == items.size() ? "allow" : "partial");
+  event["outcome"] = allowedRefs.empty() ? "denied" : "granted";
   std::string grant;
   if (!allowedRefs.empty()) {
     claims.res.assign(allowedRefs.begin(), allowedRefs.end());
@@ -206,6 +215,13 @@ HandlerResult PepApi::authorize(Request& request) {
     response["grant_id"] = claims.jti;
     response["expires_at"] = rfc3339(claims.exp);
     response["max_uses"] = claims.maxUses;
+  }
+  // Sampling: only all-allow decisions may be left out, and the next logged event
+  // counts them. Denials (any denied item) are always logged.
+  if (config_.audit.sampleAllow > 1 && event["decision"] == "allow" &&
+      sampleCounter_.fetch_add(1) % config_.audit.sampleAllow != 0) {
+    audit_.sampledOut();
+    return Response{200, response};
   }
   // Every decision is on the audit log before the caller sees it.
   if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
@@ -259,16 +275,20 @@ HandlerResult PepApi::consume(Request& request) {
   // Atomically take one use; everything before this changed no state.
   const auto expiresAt = Clock::time_point(std::chrono::seconds(claims->exp));
   auto remaining = state_.takeUse(claims->jti, claims->maxUses, expiresAt);
-  json event = {{"type", "consume"}, {"ts", rfc3339(unixSeconds(clock_()))}, {"grant_id", claims->jti},
-                {"decision_id", claims->decisionId}, {"subject", request.identity.spiffeId},
-                {"correlation_id", request.correlationId}, {"resources", claims->res}};
+  json event = auditEvent("consume", request);
+  event["grant_id"] = claims->jti;
+  event["decision_id"] = claims->decisionId;
+  event["resource_refs"] = claims->res;
   if (!remaining) {
     const Error& e = remaining.error();
+    event["decision"] = "deny";
+    event["reason"] = e.code;
     event["outcome"] = e.code;
     if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
     if (e.code == "GRANT_EXHAUSTED" || e.code == "GRANT_REVOKED") return HttpError{403, e.code, e.message};
     return stateFailure(e, request.correlationId, "use counts cannot be updated; nothing was consumed");
   }
+  event["decision"] = "allow";
   event["outcome"] = "consumed";
   event["remaining_uses"] = *remaining;
   if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
@@ -366,9 +386,16 @@ HandlerResult PepApi::delegate(Request& request) {
   child.cnfJkt = jkt;
   auto signedChild = grants_.sign(child);
   if (!signedChild) return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not sign the grant"};
-  const json event = {{"type", "delegate"}, {"ts", rfc3339(now)}, {"parent_grant_id", parent->jti},
-                      {"grant_id", child.jti}, {"by", request.identity.spiffeId}, {"to", to->spiffeId},
-                      {"max_uses", uses}, {"resources", res}, {"depth", depth}, {"correlation_id", request.correlationId}};
+  json event = auditEvent("delegate", request);
+  event["decision_id"] = parent->decisionId;
+  event["parent_grant_id"] = parent->jti;
+  event["grant_id"] = child.jti;
+  event["to"] = to->spiffeId;
+  event["max_uses"] = uses;
+  event["resource_refs"] = res;
+  event["depth"] = depth;
+  event["decision"] = "allow";
+  event["outcome"] = "delegated";
   if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
   return Response{200, json{{"grant", *signedChild}, {"grant_id", child.jti}, {"expires_at", rfc3339(exp)},
                             {"max_uses", uses}, {"parent_remaining_uses", *reserved}}};

@@ -2,6 +2,7 @@
 // GET /.well-known/jwks.json (API.md).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -62,6 +63,7 @@ class PepApi {
   DecisionPoint& pdp_;
   StateStore& state_;
   AuditSink& audit_;
+  std::atomic<std::uint64_t> sampleCounter_{0};
   std::function<Clock::time_point()> clock_ = [] { return Clock::now(); };
 };
 

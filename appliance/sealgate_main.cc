@@ -8,7 +8,14 @@
 #include "appliance/appliance.h"
 #include "appliance/config.h"
 #include "appliance/dev_init.h"
+#include "core/audit_bundle.h"
+#include "core/signed_note.h"
 #include "hsm/key_store.h"
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
 
 using namespace sealgate;
 using namespace sealgate::appliance;
@@ -90,6 +97,68 @@ int stateInit(const std::string& configPath) {
   return 0;
 }
 
+std::optional<std::string> readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// `sealgate audit verify --key AUDIT_KEY.pem BUNDLE`: offline, with the key the
+// auditor pinned beforehand (never one from the bundle). Exit 0 verified,
+// 1 verification failed, 2 unusable input (key or file).
+int auditVerify(const std::string& keyPath, const std::string& bundlePath, const std::string& keyName, bool quiet) {
+  auto pem = readFile(keyPath);
+  if (!pem) {
+    std::cerr << "sealgate audit verify: cannot read the key file " << keyPath << "\n";
+    return 2;
+  }
+  auto spki = note::p256SpkiFromPem(*pem);
+  if (!spki) {
+    std::cerr << "sealgate audit verify: " << keyPath << ": " << spki.error().message << "\n";
+    return 2;
+  }
+  auto bundle = readFile(bundlePath);
+  if (!bundle) {
+    std::cerr << "sealgate audit verify: cannot read the bundle " << bundlePath << "\n";
+    return 2;
+  }
+  audit::VerifyOptions options;
+  options.spkiDer = std::move(*spki);
+  options.keyName = keyName;
+  const bool tty = !quiet && isatty(STDERR_FILENO);
+  int lastPercent = -1;
+  if (!quiet) {
+    options.progress = [&](std::uint64_t done, std::uint64_t total) {
+      const int percent = total == 0 ? 100 : static_cast<int>(done * 100 / total);
+      if (percent == lastPercent) return;
+      lastPercent = percent;
+      const int width = 40, filled = percent * width / 100;
+      if (tty) {
+        std::cerr << "\rverifying [" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << percent
+                  << "%" << std::flush;
+      } else if (percent % 25 == 0) {
+        std::cerr << "verifying: " << percent << "%\n";
+      }
+    };
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto report = audit::verifyBundle(*bundle, options);
+  if (tty) std::cerr << "\n";
+  if (!report) {
+    const Error& e = report.error();
+    std::cout << "FAILED: " << e.code << ": " << e.message << "\n";
+    if (e.operation == "entry") std::cout << "first bad entry: " << e.native << "\n";
+    return 1;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::cout << "OK: " << report->treeSize << " entries, root " << base64Std(report->root) << ", "
+            << report->checkpoints << " signed checkpoint(s) and " << report->proofs << " proof(s) verified in "
+            << std::fixed << std::setprecision(2) << seconds << " s\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -119,6 +188,16 @@ int main(int argc, char** argv) {
   auto* stateInitCmd = stateCmd->add_subcommand(
       "init", "first set-up of the sealed state (refuses existing state; re-initialising is an audited admin call)");
   stateInitCmd->add_option("--config", stateConfig, "path to sealgated.conf")->required();
+  auto* auditCmd = cli.add_subcommand("audit", "work with exported audit bundles");
+  auditCmd->require_subcommand(1);
+  std::string keyPath, bundlePath, keyName;
+  bool quiet = false;
+  auto* verifyCmd = auditCmd->add_subcommand(
+      "verify", "verify an export bundle offline: signatures, the Merkle tree and the proofs");
+  verifyCmd->add_option("--key", keyPath, "the audit public key (PEM) you pinned beforehand")->required();
+  verifyCmd->add_option("--key-name", keyName, "the key name in the signed note (default: the bundle's origin)");
+  verifyCmd->add_flag("--quiet", quiet, "no progress bar");
+  verifyCmd->add_option("BUNDLE", bundlePath, "the bundle from GET /admin/v1/audit/export")->required();
 
   CLI11_PARSE(cli, argc, argv);
 
@@ -134,5 +213,6 @@ int main(int argc, char** argv) {
   }
   if (listCmd->parsed()) return keysList(configPath, asJson);
   if (stateInitCmd->parsed()) return stateInit(stateConfig);
+  if (verifyCmd->parsed()) return auditVerify(keyPath, bundlePath, keyName, quiet);
   return 2;
 }

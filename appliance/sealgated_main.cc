@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
   sigaddset(&stopSignals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // A file-size limit (e.g. systemd LimitFSIZE=) must make audit writes fail
+  // with EFBIG, so requests are denied with AUDIT_UNAVAILABLE, not kill the daemon.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   Poco::Net::initializeSSL();
   int exitCode = 0;

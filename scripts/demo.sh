@@ -181,6 +181,25 @@ echo
 echo "\$ curl --cert acme-payments.pem https://localhost:$PEP/readyz"
 as_client acme-payments "https://localhost:$PEP/readyz"; echo
 
+echo
+echo "== the signed audit log, exported and verified offline as an auditor would"
+echo "\$ curl --cert auditor.pem https://localhost:$ADMIN/admin/v1/audit/public-key   # pinned once, beforehand"
+as_client auditor "https://localhost:$ADMIN/admin/v1/audit/public-key" |
+  /usr/bin/python3 -c 'import json, sys; k = json.load(sys.stdin); print("key", k["key_name"], "id", k["key_id"], file=sys.stderr); print(k["pem"], end="")' \
+  >"$INSTANCE/AUDIT_KEY.pem"
+echo "\$ curl --cert auditor.pem https://localhost:$ADMIN/admin/v1/audit/export > audit-bundle.json"
+as_client auditor "https://localhost:$ADMIN/admin/v1/audit/export" >"$INSTANCE/audit-bundle.json"
+echo "\$ sealgate audit verify --key AUDIT_KEY.pem audit-bundle.json"
+"$BIN/sealgate" audit verify --key "$INSTANCE/AUDIT_KEY.pem" "$INSTANCE/audit-bundle.json"
+echo "\$ sealgate audit verify ... (one byte of entry 1 changed)"
+/usr/bin/python3 - "$INSTANCE/audit-bundle.json" "$INSTANCE/audit-bundle-tampered.json" <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1]))
+b["entries"][1] = b["entries"][1].replace('"decision_id":"', '"decision_id":"X', 1)
+json.dump(b, open(sys.argv[2], "w"))
+PY
+"$BIN/sealgate" audit verify --quiet --key "$INSTANCE/AUDIT_KEY.pem" "$INSTANCE/audit-bundle-tampered.json" || true
+
 if ((WAIT)); then
   echo
   echo "== sealgated keeps running (log: $LOG). Press Ctrl-C to stop."

@@ -20,6 +20,11 @@ class AuditSink {
 
   // True when the sink can currently accept events (for /readyz).
   virtual bool healthy() const = 0;
+
+  // Records that one event was sampled out by policy (high-volume allows only;
+  // denials, break-glass, admin actions and reveals are never sampled). The next
+  // appended event carries the count (`sampled_out`).
+  virtual void sampledOut() {}
 };
 
 }  // namespace sealgate

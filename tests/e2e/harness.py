@@ -22,7 +22,7 @@ SEALGATED = os.path.join(BUILD, "appliance/sealgated")
 class Instance:
     """`sealgate dev-init` in a temp dir plus a config with test-sized limits."""
 
-    def __init__(self, limits=None, grants=None, tpm=False, state=None, public_url=None, extra=None):
+    def __init__(self, limits=None, grants=None, tpm=False, state=None, public_url=None, audit=None, extra=None):
         """tpm=True: dev-init --tpm swtpm, and a software TPM that start() launches
         (the TPM seals the data key and its NV counter anchors the state).
         extra: more top-level config sections (e.g. "databases")."""
@@ -41,6 +41,7 @@ class Instance:
             "hsm": {"token_label": "sealgate-dev", "pin_file": "hsm.pin", "softhsm2_conf": "softhsm2.conf"},
             "limits": limits or {},
             "grants": grants or {},
+            "audit": audit or {},
             "policy_file": "policy.json",
             "data_dir": ".",
             "log": {"level": "info"},

@@ -199,7 +199,7 @@ class GrantTest(unittest.TestCase):
 
     def test_audit_log_records_decisions_without_uris(self):
         self.authorize([{"uri": "secret://acme/kv/app/" + CANARY, "action": "use"}])
-        path = os.path.join(self.sg.dir, "audit/events.jsonl")
+        path = os.path.join(self.sg.dir, "audit/entries.jsonl")
         with open(path) as f:
             events = [json.loads(line) for line in f]
         types = {e["type"] for e in events}
@@ -263,7 +263,7 @@ class AdminTest(unittest.TestCase):
         self.assertEqual([(r["decision"], r.get("reason")) for r in result], [("deny", "DB_FROZEN"), ("allow", None)])
         with open(os.path.join(self.sg.dir, "policy.json")) as f:
             self.assertIn("DB_FROZEN", f.read())  # persisted for the next start
-        with open(os.path.join(self.sg.dir, "audit/events.jsonl")) as f:
+        with open(os.path.join(self.sg.dir, "audit/entries.jsonl")) as f:
             self.assertIn("policy_update", [json.loads(line)["type"] for line in f])
 
     def test_revoked_grant_cannot_be_used(self):

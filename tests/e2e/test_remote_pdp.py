@@ -99,7 +99,7 @@ class RemotePdpBase:
             self.assertEqual([r["uri"] for r in sent["input"]["requests"]],
                              ["secret://acme/kv/app/db#password", "secret://acme/kv/other/x"])
             self.assertEqual(sent["input"]["requests"][0]["context"], {"ticket": "T-9"})
-            with open(os.path.join(self.sg.dir, "audit/events.jsonl")) as f:
+            with open(os.path.join(self.sg.dir, "audit/entries.jsonl")) as f:
                 last = [json.loads(line) for line in f][-1]
             self.assertEqual(last["decision_id"], body["decision_id"])
             self.assertEqual(last["results"][0]["pdp_decision_id"], "opa-3")  # OPA's id beside sealgate's

@@ -53,7 +53,7 @@ class Base(unittest.TestCase):
         self.assertEqual(body["error"]["code"], code, raw)
 
     def audit_events(self):
-        with open(os.path.join(self.sg.dir, "audit/events.jsonl")) as f:
+        with open(os.path.join(self.sg.dir, "audit/entries.jsonl")) as f:
             return [json.loads(line) for line in f if line.strip()]
 
 
