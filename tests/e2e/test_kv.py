@@ -46,7 +46,7 @@ class KvTest(unittest.TestCase):
         self.assertEqual(result[2].get("X-Sealgate-Error"), code, result[2])
 
     def audit_events(self):
-        with open(os.path.join(self.sg.dir, "audit/events.jsonl")) as f:
+        with open(os.path.join(self.sg.dir, "audit/entries.jsonl")) as f:
             return [json.loads(line) for line in f if line.strip()]
 
     def test_node_vault_full_lifecycle(self):
@@ -173,7 +173,7 @@ class KvTest(unittest.TestCase):
         """Runs last (name order): scans everything the other tests produced."""
         self.assertEqual(self.kv("POST", "/v1/kv/data/app/canary", body={"data": {"v": CANARY_V1}})[0], 200)
         self.assertEqual(self.kv("GET", "/v1/kv/data/app/canary")[0], 200)
-        places = [self.sg.log_path, os.path.join(self.sg.dir, "audit/events.jsonl")]
+        places = [self.sg.log_path, os.path.join(self.sg.dir, "audit/entries.jsonl")]
         for root, _, files in os.walk(os.path.join(self.sg.dir, "kv")):
             places += [os.path.join(root, f) for f in files]
         self.assertGreater(len(places), 3)

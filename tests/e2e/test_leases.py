@@ -129,7 +129,7 @@ class LeaseTest(unittest.TestCase):
         self.sg.start()
         r = self.admin("GET", "/admin/v1/leases")
         self.assertNotIn(c["lease_id"], [l["id"] for l in r[1]["leases"]])
-        with open(os.path.join(self.sg.dir, "audit/events.jsonl")) as f:
+        with open(os.path.join(self.sg.dir, "audit/entries.jsonl")) as f:
             events = [json.loads(line) for line in f if line.strip()]
         self.assertEqual(len([e for e in events if e.get("type") == "lease_revoke" and e.get("lease_id") == c["lease_id"]]), 1)
 
@@ -182,7 +182,7 @@ class LeaseTest(unittest.TestCase):
         self.assertEqual(r[0], 503, r[3])
         # the lease is kept for a later revoke: nothing forgotten
         self.assertIn(c["lease_id"], [l["id"] for l in self.admin("GET", "/admin/v1/leases")[1]["leases"]])
-        for place in (self.sg.log_path, os.path.join(self.sg.dir, "audit/events.jsonl")):
+        for place in (self.sg.log_path, os.path.join(self.sg.dir, "audit/entries.jsonl")):
             with open(place, "rb") as f:
                 content = f.read()
             for form in encodings(password):
