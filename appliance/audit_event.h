@@ -3,9 +3,12 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "appliance/http_server.h"
+#include "appliance/logging.h"
+#include "core/interfaces/audit_sink.h"
 
 namespace sealgate::appliance {
 
@@ -19,6 +22,19 @@ inline nlohmann::json auditEvent(const std::string& action, const Request& r) {
   if (!r.identity.tenant.empty()) e["tenant"] = r.identity.tenant;
   if (!r.identity.role.empty()) e["actor"]["role"] = r.identity.role;
   return e;
+}
+
+// Adds the common fields to `event` (its own fields win) and appends it to
+// `sink`. Returns the 503 to answer when the log cannot take it: the caller then
+// does nothing.
+inline std::optional<HttpError> appendAuditEvent(AuditSink& sink, const Request& r, nlohmann::json event) {
+  nlohmann::json full = auditEvent(event.value("type", std::string("event")), r);
+  full.update(event);
+  if (auto logged = sink.append(full.dump()); !logged) {
+    logEvent(LogLevel::Error, "audit_failure", {{"error", logged.error().describe()}});
+    return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the request; nothing was done"};
+  }
+  return std::nullopt;
 }
 
 }  // namespace sealgate::appliance

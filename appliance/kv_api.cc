@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include "appliance/audit_event.h"
 #include "appliance/logging.h"
 #include "core/encoding.h"
 #include "core/kv_request.h"
@@ -67,12 +68,7 @@ HttpError kvError(const Error& e) {
 
 std::optional<HttpError> KvApi::audit(const Request& request, json event) {
   event["by"] = request.identity.spiffeId;
-  event["correlation_id"] = request.correlationId;
-  if (auto logged = audit_.append(event.dump()); !logged) {
-    logEvent(LogLevel::Error, "audit_failure", {{"error", logged.error().describe()}});
-    return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the request; nothing was done"};
-  }
-  return std::nullopt;
+  return appendAuditEvent(audit_, request, std::move(event));
 }
 
 HandlerResult KvApi::handle(Request& request) {

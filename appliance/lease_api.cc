@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "appliance/audit_event.h"
 #include "appliance/logging.h"
 #include "core/encoding.h"
 #include "core/kv_request.h"
@@ -48,12 +49,7 @@ bool LeaseApi::isCredsPath(const std::string& rest) {
 
 std::optional<HttpError> LeaseApi::audit(const Request& request, json event) {
   event["by"] = request.identity.spiffeId;
-  event["correlation_id"] = request.correlationId;
-  if (auto logged = audit_.append(event.dump()); !logged) {
-    logEvent(LogLevel::Error, "audit_failure", {{"error", logged.error().describe()}});
-    return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the request; nothing was done"};
-  }
-  return std::nullopt;
+  return appendAuditEvent(audit_, request, std::move(event));
 }
 
 HttpError LeaseApi::leaseError(const Error& e) const {
