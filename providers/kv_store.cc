@@ -420,73 +420,54 @@ Result<KvRead> KvStore::read(const KvPath& p, std::uint32_t version, KvClock::ti
   return out;
 }
 
-Result<void> KvStore::softDelete(const KvPath& p, const std::vector<std::uint32_t>& versions, KvClock::time_point now) {
+Result<void> KvStore::changeVersions(const KvPath& p, std::vector<std::uint32_t> versions, bool latestIfNone,
+                                     const std::function<bool(std::uint32_t, Entry&)>& change) {
   SEALGATE_TRY(checkMount(p));
+  if (versions.empty() && !latestIfNone) return invalid("no version number provided");
   std::lock_guard lock(mu_);
   const std::string id = idOf(p);
   auto it = entries_.find(id);
-  if (it == entries_.end()) return Ok{};  // Vault: deleting nothing succeeds
+  if (it == entries_.end()) return Ok{};  // Vault: changing nothing succeeds
   Entry e{it->second.path, it->second.info, it->second.sealedData};
-  std::vector<std::uint32_t> targets = versions;
-  if (targets.empty()) {
+  if (versions.empty()) {
     if (e.info.currentVersion == 0) return Ok{};
-    targets.push_back(e.info.currentVersion);
+    versions.push_back(e.info.currentVersion);
   }
   bool changed = false;
-  for (auto v : targets) {
-    auto vit = e.info.versions.find(v);
-    if (vit == e.info.versions.end() || vit->second.destroyed || vit->second.deletedAt(now)) continue;
-    vit->second.deletionTime = now;
-    changed = true;
-  }
+  for (auto v : versions) changed = change(v, e) || changed;
   if (!changed) return Ok{};
-  e.info.updated = now;
   SEALGATE_TRY(persist(id, e));
   it->second = std::move(e);
   return Ok{};
+}
+
+Result<void> KvStore::softDelete(const KvPath& p, const std::vector<std::uint32_t>& versions, KvClock::time_point now) {
+  return changeVersions(p, versions, /*latestIfNone=*/true, [now](std::uint32_t v, Entry& e) {
+    auto vit = e.info.versions.find(v);
+    if (vit == e.info.versions.end() || vit->second.destroyed || vit->second.deletedAt(now)) return false;
+    vit->second.deletionTime = now;
+    e.info.updated = now;
+    return true;
+  });
 }
 
 Result<void> KvStore::undelete(const KvPath& p, const std::vector<std::uint32_t>& versions) {
-  SEALGATE_TRY(checkMount(p));
-  if (versions.empty()) return invalid("no version number provided");
-  std::lock_guard lock(mu_);
-  const std::string id = idOf(p);
-  auto it = entries_.find(id);
-  if (it == entries_.end()) return Ok{};
-  Entry e{it->second.path, it->second.info, it->second.sealedData};
-  bool changed = false;
-  for (auto v : versions) {
+  return changeVersions(p, versions, /*latestIfNone=*/false, [](std::uint32_t v, Entry& e) {
     auto vit = e.info.versions.find(v);
-    if (vit == e.info.versions.end() || vit->second.destroyed || !vit->second.deletionTime) continue;
+    if (vit == e.info.versions.end() || vit->second.destroyed || !vit->second.deletionTime) return false;
     vit->second.deletionTime.reset();
-    changed = true;
-  }
-  if (!changed) return Ok{};
-  SEALGATE_TRY(persist(id, e));
-  it->second = std::move(e);
-  return Ok{};
+    return true;
+  });
 }
 
 Result<void> KvStore::destroy(const KvPath& p, const std::vector<std::uint32_t>& versions) {
-  SEALGATE_TRY(checkMount(p));
-  if (versions.empty()) return invalid("no version number provided");
-  std::lock_guard lock(mu_);
-  const std::string id = idOf(p);
-  auto it = entries_.find(id);
-  if (it == entries_.end()) return Ok{};
-  Entry e{it->second.path, it->second.info, it->second.sealedData};
-  bool changed = false;
-  for (auto v : versions) {
+  return changeVersions(p, versions, /*latestIfNone=*/false, [](std::uint32_t v, Entry& e) {
     auto vit = e.info.versions.find(v);
-    if (vit == e.info.versions.end() || vit->second.destroyed) continue;
+    if (vit == e.info.versions.end() || vit->second.destroyed) return false;
     vit->second.destroyed = true;
     e.sealedData.erase(v);
-    changed = true;
-  }
-  if (!changed) return Ok{};
-  SEALGATE_TRY(persist(id, e));
-  it->second = std::move(e);
-  return Ok{};
+    return true;
+  });
 }
 
 Result<KvKeyInfo> KvStore::metadata(const KvPath& p) const {

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -146,6 +147,12 @@ class KvStore : public SecretProvider {
   KvStore() = default;
   Result<void> checkMount(const KvPath& p) const;
   Result<void> persist(const std::string& id, const Entry& e);
+  // The shared shape of soft delete, undelete and destroy: `change(version, e)`
+  // alters one listed version of a copy of the entry and says whether it did;
+  // the copy is persisted and swapped in only if something changed. An empty
+  // list means the latest version when `latestIfNone`, else it is refused.
+  Result<void> changeVersions(const KvPath& p, std::vector<std::uint32_t> versions, bool latestIfNone,
+                              const std::function<bool(std::uint32_t, Entry&)>& change);
   Result<void> persistMounts();
   Result<void> removeFile(const std::string& id);
   Result<Entry> loadEntry(const std::string& id) const;
