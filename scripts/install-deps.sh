@@ -24,6 +24,11 @@ PACKAGES=(
   redis-server libhiredis-dev
   # providers: PostgreSQL dynamic credentials (libpq) and a throwaway server for their tests
   libpq-dev postgresql-15 postgresql-client-15
+  # providers: the development file provider reads YAML as well as JSON
+  libyaml-cpp-dev
+  # connectors (/v1/execute): libssh and libldap, and their real peers for the tests
+  # (sshd with its own host keys and config; slapd with ldap-utils for its set-up)
+  libssh-dev openssh-server openssh-client libldap-dev slapd ldap-utils
 )
 # node-vault (tests/e2e/node) needs node and npm. These machines may carry nodejs
 # with npm from outside Debian, which Debian's npm conflicts with: add Debian's

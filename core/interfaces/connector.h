@@ -1,38 +1,77 @@
 // Connector: performs an action with secrets placed in slots, so that callers use
-// a secret without reading it.
+// a secret without reading it (POST /v1/execute, docs/CONNECTORS.md).
+//
+// Contract:
+//  - validate() does no I/O and changes no state. It checks everything that can
+//    fail before the attempt: the action's shape, that `{{slot:name}}`
+//    placeholders sit only where this connector allows them, and the tenant's
+//    allow-lists. It returns the slot names the action references.
+//  - run() performs a validated action with the slots substituted. Slot values are
+//    used only to talk to the peer: never logged, never put in an error message.
+//    Its errors are written by the connector (fixed text, at most a peer status or
+//    SQLSTATE), never peer bytes that could carry a secret. Its result is the
+//    peer's answer before the egress guard; the caller scrubs it.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "core/secret.h"
 
 namespace sealgate {
 
-struct ConnectorAction {
-  std::string actionJson;  // the request's "action" object, with {{slot:name}} placeholders
+// Stable error codes of connectors (API.md). The first group is refused before
+// the attempt (nothing is spent); the second happens after it (the use is spent).
+namespace connector_errc {
+inline constexpr const char* kInvalidAction = "INVALID_ACTION";               // 400: malformed action
+inline constexpr const char* kPlaceholderForbidden = "PLACEHOLDER_FORBIDDEN";  // 400: a slot where none may go
+inline constexpr const char* kDestinationForbidden = "DESTINATION_FORBIDDEN";  // 403: host not on the allow-list
+inline constexpr const char* kCommandForbidden = "COMMAND_FORBIDDEN";          // 403: ssh command not allowed
+
+inline constexpr const char* kPeerUnreachable = "PEER_UNREACHABLE";        // 502: connect failed
+inline constexpr const char* kPeerTimeout = "PEER_TIMEOUT";                // 504: the peer did not answer in time
+inline constexpr const char* kPeerTlsFailed = "PEER_TLS_FAILED";           // 502: certificate or handshake
+inline constexpr const char* kPeerAuthFailed = "PEER_AUTH_FAILED";         // 502: the peer refused the credential
+inline constexpr const char* kPeerError = "PEER_ERROR";                    // 502: the peer refused the operation
+inline constexpr const char* kPeerResponseTooLarge = "PEER_RESPONSE_TOO_LARGE";  // 502: over the size cap
+inline constexpr const char* kSecretUnusable = "SECRET_UNUSABLE";          // 422: e.g. not a PEM key
+}  // namespace connector_errc
+
+// What a tenant's policy lets one connector reach (docs/POLICY.md, "egress").
+struct EgressRules {
+  std::vector<std::string> hosts;     // lowercase host names or IP literals; "*.example.com" = any subdomain
+  std::vector<std::uint16_t> ports;   // empty: any port
+  std::vector<std::string> commands;  // ssh: the exact command lines allowed
 };
 
-struct ConnectorOutcome {
-  std::string resultJson;  // the peer's answer, before the egress guard scrubs it
+// True when `host` (lowercase, without brackets) and `port` are allowed.
+bool egressHostAllowed(const EgressRules& rules, const std::string& host, std::uint16_t port);
+
+struct ConnectorContext {
+  std::string tenant;
+  EgressRules rules;
+  std::chrono::milliseconds timeout{10000};  // the whole action, connect included
+  std::size_t maxResponseBytes = 1 << 20;    // what the peer may send back
+  std::string caFile;                        // PEM bundle TLS peers must chain to
 };
+
+// Slot name -> its value, live for the action only.
+using SlotValues = std::map<std::string, const Secret*>;
 
 class Connector {
  public:
   virtual ~Connector() = default;
-
-  // The connector's name in requests ("rest", "postgres", "ldap", "ssh", ...).
+  // The connector's name in requests ("rest", "postgres", "ldap", "ssh", "hmac", "sign").
   virtual std::string name() const = 0;
-
-  // Checks the action against the destination allow-list before any use is spent.
-  virtual Result<void> validate(const ConnectorAction& action) const = 0;
-
-  // Runs the action with `slots` substituted. Contract: slot values are used only
-  // to talk to the peer; they are never logged; the outcome is passed through the
-  // egress guard by the caller before it reaches any response.
-  virtual Result<ConnectorOutcome> run(const ConnectorAction& action,
-                                       const std::map<std::string, const Secret*>& slots) = 0;
+  virtual Result<std::set<std::string>> validate(const nlohmann::json& action, const ConnectorContext& context) const = 0;
+  virtual Result<nlohmann::json> run(const nlohmann::json& action, const ConnectorContext& context,
+                                     const SlotValues& slots) = 0;
 };
 
 }  // namespace sealgate
