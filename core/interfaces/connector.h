@@ -37,6 +37,7 @@ inline constexpr const char* kCommandForbidden = "COMMAND_FORBIDDEN";          /
 inline constexpr const char* kPeerUnreachable = "PEER_UNREACHABLE";        // 502: connect failed
 inline constexpr const char* kPeerTimeout = "PEER_TIMEOUT";                // 504: the peer did not answer in time
 inline constexpr const char* kPeerTlsFailed = "PEER_TLS_FAILED";           // 502: certificate or handshake
+inline constexpr const char* kPeerHostKeyMismatch = "PEER_HOST_KEY_MISMATCH";  // 502: ssh host key not the pinned one
 inline constexpr const char* kPeerAuthFailed = "PEER_AUTH_FAILED";         // 502: the peer refused the credential
 inline constexpr const char* kPeerError = "PEER_ERROR";                    // 502: the peer refused the operation
 inline constexpr const char* kPeerResponseTooLarge = "PEER_RESPONSE_TOO_LARGE";  // 502: over the size cap
