@@ -1,6 +1,11 @@
 #include "appliance/appliance.h"
 
 #include "appliance/audit_event.h"
+#include "appliance/connectors/crypto_connectors.h"
+//MERGE #include "appliance/connectors/ldap_connector.h"
+#include "appliance/connectors/postgres_connector.h"
+#include "appliance/connectors/rest_connector.h"
+//MERGE #include "appliance/connectors/ssh_connector.h"
 #include "appliance/logging.h"
 #include "core/secret_uri.h"
 
@@ -131,6 +136,7 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   }
   app->leaseApi_ = std::make_unique<LeaseApi>(app->databases_.get(), config.kv.defaultNamespace, *app->refs_,
                                               *app->pdp_, *app->audit_);
+  if (auto providers = app->startProviders(); !providers) return std::move(providers).takeError();
 
   auto pin = hsm::readPin(ks.pin);
   if (!pin) return std::move(pin).takeError();
@@ -157,6 +163,51 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
             {"token", config.hsm.tokenLabel},
             {"ref_key_version", refVersion}});
   return app;
+}
+
+// Every mount the config names, routed by tenant and mount for /v1/execute.
+Result<void> Appliance::startProviders() {
+  router_ = std::make_unique<providers::ProviderRouter>();
+  auto route = [&](const std::string& tenant, const std::string& mount, SecretProvider* provider) -> Result<void> {
+    // A KV store that did not open still owns its mounts: they answer PROVIDER_UNAVAILABLE.
+    static providers::UnavailableProvider unavailable;
+    if (!router_->add(tenant, mount, provider ? *provider : unavailable)) {
+      return makeError("CONFIG_INVALID", "the mount " + tenant + "/" + mount + " is configured twice");
+    }
+    return {};
+  };
+  for (const auto& [ns, mounts] : config_.kv.mounts) {
+    for (const auto& m : mounts) SEALGATE_TRY(route(ns, m, kv_.get()));
+  }
+  for (const auto& db : config_.databases) SEALGATE_TRY(route(db.tenant, db.mount, databases_.get()));
+  for (const auto& f : config_.files) {
+    auto provider = providers::FileProvider::open(f.path, config_.mode == "production");
+    if (!provider) return std::move(provider).takeError();
+    files_.push_back(std::move(*provider));
+    SEALGATE_TRY(route(f.tenant, f.mount, files_.back().get()));
+  }
+  if (!config_.vault.address.empty()) {
+    auto vault = providers::VaultKvClient::create(config_.vault);
+    if (!vault) return std::move(vault).takeError();
+    vault_ = std::move(*vault);
+    for (const auto& [key, path] : config_.vault.mounts) {
+      const auto slash = key.find('/');
+      SEALGATE_TRY(route(key.substr(0, slash), key.substr(slash + 1), vault_.get()));
+    }
+  }
+  executeApi_ = std::make_unique<ExecuteApi>(
+      config_.connectors, *pepApi_, *refs_, *router_, *audit_,
+      [pdp = pdp_.get()](const std::string& tenant, const std::string& connector) {
+        return pdp->current()->egress(tenant, connector);
+      },
+      EgressGuard::global(), metrics_);
+  executeApi_->add(std::make_unique<connectors::RestConnector>());
+  executeApi_->add(std::make_unique<connectors::PostgresConnector>());
+//MERGE  executeApi_->add(std::make_unique<connectors::LdapConnector>());
+//MERGE  executeApi_->add(std::make_unique<connectors::SshConnector>());
+  executeApi_->add(std::make_unique<connectors::HmacConnector>());
+  executeApi_->add(std::make_unique<connectors::SignConnector>());
+  return {};
 }
 
 Appliance::~Appliance() { stop(); }
@@ -198,6 +249,8 @@ std::vector<Route> Appliance::pepRoutes() {
                          [this](Request& r) { return pepApi_->consume(r); }});
   routes.push_back(Route{"POST", "/v1/grants/delegate", Access::Service, {}, true,
                          [this](Request& r) { return pepApi_->delegate(r); }});
+  routes.push_back(Route{"POST", "/v1/execute", Access::Service, {}, true,
+                         [this](Request& r) { return executeApi_->execute(r); }});
   routes.push_back(Route{"GET", "/.well-known/jwks.json", Access::AnyClient, {}, false,
                          [this](Request& r) { return pepApi_->jwks(r); }});
   return routes;
@@ -207,6 +260,13 @@ std::vector<Route> Appliance::adminRoutes() {
   auto routes = commonRoutes();
   routes.push_back(Route{"GET", "/admin/v1/status", Access::Admin, {"admin", "auditor"}, false,
                          [this](Request&) { return adminStatus(); }});
+  routes.push_back(Route{"GET", "/metrics", Access::Admin, {"admin", "auditor"}, false, [this](Request&) -> HandlerResult {
+                           Response r;
+                           r.contentType = "text/plain; version=0.0.4";
+                           r.rawBody = metrics_.render();
+                           if (r.rawBody.empty()) r.rawBody = "\n";
+                           return r;
+                         }});
   routes.push_back(Route{"GET", "/admin/v1/policy", Access::Admin, {"admin", "auditor"}, false,
                          [this](Request& r) { return adminApi_->getPolicy(r); }});
   routes.push_back(Route{"PUT", "/admin/v1/policy", Access::Admin, {"admin"}, true,
@@ -314,6 +374,26 @@ HandlerResult Appliance::readiness() {
     checks["state"] = {{"status", "fail"}, {"code", s.value("code", std::string(state_errc::kUnavailable))}};
   }
   checks["pdp"] = {{"status", "ok"}, {"type", config_.pdp.type}};
+  // Providers: a KV store that did not open, or a database or Vault that cannot
+  // answer, makes the appliance unready (their mounts answer PROVIDER_UNAVAILABLE).
+  json providerChecks = json::object();
+  providerChecks["kv"] = kv_ ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", "PROVIDER_UNAVAILABLE"}};
+  if (databases_) {
+    providerChecks["databases"] =
+        databases_->healthy() ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", "PROVIDER_UNAVAILABLE"}};
+  }
+  if (vault_) {
+    providerChecks["vault"] =
+        vault_->healthy() ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", "PROVIDER_UNAVAILABLE"}};
+  }
+  if (!files_.empty()) {
+    const bool filesOk = std::all_of(files_.begin(), files_.end(), [](const auto& f) { return f->healthy(); });
+    providerChecks["files"] = filesOk ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", "PROVIDER_UNAVAILABLE"}};
+  }
+  for (const auto& [name, check] : providerChecks.items()) {
+    if (check["status"] != "ok") ready = false;
+  }
+  checks["providers"] = providerChecks;
   return Response{ready ? 200 : 503, json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}}};
 }
 

@@ -12,7 +12,9 @@
 #include "appliance/decision_cache.h"
 #include "appliance/grants.h"
 #include "appliance/http_server.h"
+#include "appliance/execute_api.h"
 #include "appliance/kv_api.h"
+#include "appliance/metrics.h"
 #include "appliance/lease_api.h"
 #include "appliance/data_key_sealer.h"
 #include "appliance/state_guard.h"
@@ -21,6 +23,9 @@
 #include "appliance/embedded_policy.h"
 #include "core/resource_ref.h"
 #include "hsm/key_store.h"
+#include "providers/file_provider.h"
+#include "providers/provider_router.h"
+#include "providers/vault_client.h"
 #include "hsm/tls_engine.h"
 
 namespace sealgate::appliance {
@@ -42,6 +47,7 @@ class Appliance {
   HandlerResult canonicalize(Request& request);
   HandlerResult adminStatus();
   HandlerResult reinitializeState(Request& request);
+  Result<void> startProviders();
 
   Config config_;
   std::unique_ptr<hsm::KeyStore> keys_;
@@ -65,6 +71,11 @@ class Appliance {
   std::unique_ptr<KvApi> kvApi_;
   std::unique_ptr<providers::DatabaseCredentials> databases_;  // when databases are configured
   std::unique_ptr<LeaseApi> leaseApi_;
+  std::vector<std::unique_ptr<providers::FileProvider>> files_;  // development mode only
+  std::unique_ptr<providers::VaultKvClient> vault_;                // when vault.address is configured
+  std::unique_ptr<providers::ProviderRouter> router_;             // every mount, for /v1/execute
+  Metrics metrics_;
+  std::unique_ptr<ExecuteApi> executeApi_;
   std::unique_ptr<Listener> pep_;
   std::unique_ptr<Listener> admin_;
 };

@@ -91,7 +91,7 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   Config c;
   Section root(j, "config");
   SEALGATE_TRY(root.allowOnly({"name", "pep", "admin", "hsm", "limits", "grants", "pdp", "audit", "policy_file",
-                               "data_dir", "log", "tpm", "state", "kv", "databases", "leases", "mode", "files"}));
+                               "data_dir", "log", "tpm", "state", "kv", "databases", "leases", "mode", "files", "vault", "connectors"}));
   SEALGATE_TRY(root.str("policy_file", c.policyFile));
   SEALGATE_TRY(root.str("name", c.name));
   SEALGATE_TRY(root.str("data_dir", c.dataDir));
@@ -313,6 +313,55 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
       return configError("files: the file provider is for development and is refused in production mode");
     }
   }
+  Section vault = root.sub("vault");
+  SEALGATE_TRY(vault.allowOnly({"address", "ca_file", "cert_file", "key_file", "token_file", "approle", "namespace",
+                                "mounts", "max_attempts", "backoff_ms", "timeout_ms"}));
+  SEALGATE_TRY(vault.str("address", c.vault.address));
+  SEALGATE_TRY(vault.str("ca_file", c.vault.caFile));
+  SEALGATE_TRY(vault.str("cert_file", c.vault.certFile));
+  SEALGATE_TRY(vault.str("key_file", c.vault.keyFile));
+  SEALGATE_TRY(vault.str("token_file", c.vault.tokenFile));
+  SEALGATE_TRY(vault.str("namespace", c.vault.nameSpace));
+  SEALGATE_TRY(vault.num("max_attempts", c.vault.maxAttempts, 1, 10));
+  SEALGATE_TRY(vault.millis("backoff_ms", c.vault.backoff, 1, 60000));
+  SEALGATE_TRY(vault.millis("timeout_ms", c.vault.timeout, 100, 120000));
+  Section approle = vault.sub("approle");
+  SEALGATE_TRY(approle.allowOnly({"mount", "role_id", "secret_id_file"}));
+  SEALGATE_TRY(approle.str("mount", c.vault.appRoleMount));
+  SEALGATE_TRY(approle.str("role_id", c.vault.roleId));
+  SEALGATE_TRY(approle.str("secret_id_file", c.vault.secretIdFile));
+  if (j.contains("vault") && j["vault"].contains("mounts")) {
+    const json& mounts = j["vault"]["mounts"];
+    if (!mounts.is_object() || mounts.empty()) {
+      return configError("vault.mounts must map \"<tenant>/<mount>\" to the Vault KV v2 mount path");
+    }
+    for (const auto& [key, path] : mounts.items()) {
+      auto probe = SecretUri::parse("secret://" + key + "/x");
+      if (!probe || probe->tenant() + "/" + probe->mount() != key || !path.is_string() ||
+          path.get<std::string>().empty()) {
+        return configError("vault.mounts: \"<tenant>/<mount>\" to a Vault KV v2 mount path");
+      }
+      c.vault.mounts[key] = path.get<std::string>();
+    }
+  }
+  if (c.vault.address.empty() != c.vault.mounts.empty()) {
+    return configError("vault needs both an address and its mounts");
+  }
+  for (std::string* p : {&c.vault.caFile, &c.vault.certFile, &c.vault.keyFile, &c.vault.tokenFile,
+                         &c.vault.secretIdFile}) {
+    resolve(*p, baseDir);
+  }
+
+  Section connectors = root.sub("connectors");
+  SEALGATE_TRY(connectors.allowOnly({"ca_file", "timeout_ms", "max_response_bytes"}));
+  SEALGATE_TRY(connectors.str("ca_file", c.connectors.caFile));
+  SEALGATE_TRY(connectors.millis("timeout_ms", c.connectors.timeout, 100, 300000));
+  SEALGATE_TRY(connectors.num("max_response_bytes", c.connectors.maxResponseBytes, 1024, 64 * 1024 * 1024));
+  resolve(c.connectors.caFile, baseDir);
+  if (c.connectors.timeout >= c.limits.requestDeadline) {
+    return configError("connectors.timeout_ms must be below limits.request_deadline_ms (the answer must still fit)");
+  }
+
   Section leases = root.sub("leases");
   SEALGATE_TRY(leases.allowOnly({"reap_interval_ms"}));
   SEALGATE_TRY(leases.millis("reap_interval_ms", c.leaseReapInterval, 100, 3600000));

@@ -11,6 +11,7 @@
 
 #include "core/result.h"
 #include "providers/database_credentials.h"
+#include "providers/vault_client.h"
 
 namespace sealgate::appliance {
 
@@ -96,6 +97,14 @@ struct AuditSettings {
   std::string kafkaTopic = "sealgate-audit";
 };
 
+// POST /v1/execute (docs/CONNECTORS.md). What each tenant's connectors may reach
+// is policy (docs/POLICY.md, "egress"); these are the appliance-wide bounds.
+struct ConnectorSettings {
+  std::string caFile;                        // PEM bundle TLS peers must chain to; empty: the system store
+  std::chrono::milliseconds timeout{5000};  // one action, connect included; below limits.request_deadline_ms
+  std::size_t maxResponseBytes = 1 << 20;    // what a peer may send back
+};
+
 struct Config {
   std::string name = "sealgate";  // iss/aud of grants, checkpoint origin
   ListenerConfig pep{"127.0.0.1:8443", "", "", ""};
@@ -116,6 +125,9 @@ struct Config {
     std::string tenant, mount, path;
   };
   std::vector<FileMount> files;  // development file provider mounts (docs/PROVIDERS.md)
+  // An OpenBao/Vault KV v2 server whose mounts the router serves (docs/PROVIDERS.md); none when address is empty.
+  providers::VaultClientSettings vault;
+  ConnectorSettings connectors;
   AuditSettings audit;
   std::string policyFile;  // the embedded PDP's policy (docs/POLICY.md)
   std::string dataDir;

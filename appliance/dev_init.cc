@@ -75,6 +75,9 @@ const char* kConfigTemplate = R"({
   "data_dir": ".",
   // The embedded KV v2 store: tenants are Vault namespaces (docs/PROVIDERS.md).
   "kv": { "default_namespace": "acme", "mounts": { "acme": ["kv"], "globex": ["kv"] } },
+  // POST /v1/execute: connectors trust the dev CA, so local test peers can use
+  // dev-CA certificates; where they may go is the policy's "egress" section.
+  "connectors": { "ca_file": "pki/ca.pem" },
 @STATE@
   "log": { "level": "info" }
 }

@@ -161,13 +161,69 @@ bool conditionsHold(const PolicyConditions& c, const json& context, std::chrono:
   return true;
 }
 
+// policy.egress: {"<tenant>": {"<connector>": {"hosts": [...], "ports": [...], "commands": [...]}}}
+Result<std::map<std::string, std::map<std::string, EgressRules>>> parseEgress(const json& e) {
+  static const std::vector<std::string> kConnectors{"rest", "postgres", "ldap", "ssh"};
+  if (!e.is_object()) return policyError("policy.egress must be an object of tenants");
+  std::map<std::string, std::map<std::string, EgressRules>> out;
+  for (const auto& [tenant, connectors] : e.items()) {
+    const std::string where = "policy.egress." + tenant.substr(0, 64);
+    if (tenant.empty() || tenant == "sealgate-admin" || tenant.find_first_of("/*") != std::string::npos) {
+      return policyError(where + ": not a tenant name");
+    }
+    if (!connectors.is_object()) return policyError(where + " must be an object of connectors");
+    for (const auto& [name, r] : connectors.items()) {
+      const std::string at = where + "." + name.substr(0, 64);
+      if (std::find(kConnectors.begin(), kConnectors.end(), name) == kConnectors.end()) {
+        return policyError("unknown connector " + at + " (rest, postgres, ldap or ssh)");
+      }
+      if (!r.is_object()) return policyError(at + " must be an object");
+      EgressRules rules;
+      for (const auto& [k, v] : r.items()) {
+        if (k == "hosts" || (k == "commands" && name == "ssh")) {
+          if (!v.is_array() || v.empty()) return policyError(at + "." + k + " must be a non-empty array of strings");
+          for (const auto& item : v) {
+            if (!item.is_string() || item.get<std::string>().empty()) return policyError(at + "." + k + " holds non-empty strings");
+            std::string text = item;
+            if (k == "hosts") {
+              std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+              // A host name, IPv4 or IPv6 literal (no brackets), or "*." + a name.
+              const std::string_view hostPart = text.compare(0, 2, "*.") == 0 ? std::string_view(text).substr(2) : text;
+              if (hostPart.empty() || hostPart.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-:") != std::string_view::npos) {
+                return policyError(at + ".hosts: a host name or IP address (or *.name), no scheme, port or path");
+              }
+              rules.hosts.push_back(std::move(text));
+            } else {
+              rules.commands.push_back(std::move(text));
+            }
+          }
+        } else if (k == "ports") {
+          if (!v.is_array() || v.empty()) return policyError(at + ".ports must be a non-empty array of ports");
+          for (const auto& p : v) {
+            if (!p.is_number_unsigned() || p.get<std::uint64_t>() == 0 || p.get<std::uint64_t>() > 65535) {
+              return policyError(at + ".ports holds ports 1-65535");
+            }
+            rules.ports.push_back(p.get<std::uint16_t>());
+          }
+        } else {
+          return policyError("unknown key " + at + "." + k.substr(0, 64));
+        }
+      }
+      if (rules.hosts.empty()) return policyError(at + ".hosts is required");
+      if (name == "ssh" && rules.commands.empty()) return policyError(at + ".commands is required for ssh");
+      out[tenant][name] = std::move(rules);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<Policy> Policy::parse(std::string_view text) {
   json doc = json::parse(text.begin(), text.end(), nullptr, false, /*ignore_comments=*/true);
   if (doc.is_discarded() || !doc.is_object()) return policyError("the policy is not a JSON object");
   for (const auto& [k, v] : doc.items()) {
-    if (k != "version" && k != "rules") return policyError("unknown key policy." + k.substr(0, 64));
+    if (k != "version" && k != "rules" && k != "egress") return policyError("unknown key policy." + k.substr(0, 64));
   }
   if (!doc.contains("version") || doc["version"] != 1) return policyError("policy.version must be 1");
   if (!doc.contains("rules") || !doc["rules"].is_array() || doc["rules"].size() > 10000) {
@@ -239,8 +295,20 @@ Result<Policy> Policy::parse(std::string_view text) {
     if (!rule.allow && rule.reason.empty()) rule.reason = "POLICY_DENIED";
     policy.rules_.push_back(std::move(rule));
   }
+  if (doc.contains("egress")) {
+    auto egress = parseEgress(doc["egress"]);
+    if (!egress) return std::move(egress).takeError();
+    policy.egress_ = std::move(*egress);
+  }
   policy.source_ = std::string(text);
   return policy;
+}
+
+EgressRules Policy::egress(const std::string& tenant, const std::string& connector) const {
+  auto t = egress_.find(tenant);
+  if (t == egress_.end()) return {};
+  auto c = t->second.find(connector);
+  return c == t->second.end() ? EgressRules{} : c->second;
 }
 
 Result<Policy> Policy::load(const std::string& path) {
@@ -367,7 +435,12 @@ std::string devPolicyJson() {
       "resources": ["secret://acme/kv/**", "secret://globex/kv/**"],
       "actions": ["reveal"]
     }
-  ]
+  ],
+  // Where each tenant's connectors may go (POST /v1/execute; docs/CONNECTORS.md).
+  "egress": {
+    "acme": {"rest": {"hosts": ["127.0.0.1", "localhost"]}},
+    "globex": {"rest": {"hosts": ["127.0.0.1", "localhost"]}}
+  }
 }
 )";
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <mutex>
@@ -12,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/interfaces/connector.h"
 #include "core/interfaces/decision_point.h"
 #include "core/result.h"
 
@@ -50,6 +52,9 @@ class Policy {
   static Result<Policy> parse(std::string_view json);
   static Result<Policy> load(const std::string& path);
   const std::vector<PolicyRule>& rules() const { return rules_; }
+  // What `tenant` may reach through `connector` (the policy's "egress" section).
+  // Nothing configured: nothing allowed (an empty rule set).
+  EgressRules egress(const std::string& tenant, const std::string& connector) const;
   const std::string& source() const { return source_; }
 
   // The decision for one item; `canonicalUri` must already be canonical.
@@ -58,6 +63,7 @@ class Policy {
 
  private:
   std::vector<PolicyRule> rules_;
+  std::map<std::string, std::map<std::string, EgressRules>> egress_;  // tenant -> connector -> rules
   std::string source_;
 };
 

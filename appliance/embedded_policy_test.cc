@@ -151,6 +151,38 @@ TEST(EmbeddedPolicy, RejectsMalformedPolicies) {
   }
 }
 
+TEST(EmbeddedPolicy, EgressAllowListsPerTenantAndConnector) {
+  auto dev = Policy::parse(devPolicyJson());
+  ASSERT_TRUE(dev.ok());
+  EXPECT_EQ(dev->egress("acme", "rest").hosts, (std::vector<std::string>{"127.0.0.1", "localhost"}));
+  EXPECT_TRUE(dev->egress("acme", "ssh").hosts.empty());     // nothing configured: nothing allowed
+  EXPECT_TRUE(dev->egress("initech", "rest").hosts.empty());
+  auto p = Policy::parse(R"({"version":1,"rules":[],"egress":{
+      "acme":{"ssh":{"hosts":["Bastion.Example.com"],"ports":[22],"commands":["uptime","df -h"]},
+              "postgres":{"hosts":["*.db.example.com"]}}}})");
+  ASSERT_TRUE(p.ok()) << p.error().describe();
+  const auto ssh = p->egress("acme", "ssh");
+  EXPECT_EQ(ssh.hosts, std::vector<std::string>{"bastion.example.com"});  // lowercased
+  EXPECT_EQ(ssh.ports, std::vector<std::uint16_t>{22});
+  EXPECT_EQ(ssh.commands, (std::vector<std::string>{"uptime", "df -h"}));
+  EXPECT_TRUE(egressHostAllowed(p->egress("acme", "postgres"), "pg1.db.example.com", 5432));
+  EXPECT_TRUE(p->egress("globex", "ssh").hosts.empty());
+  for (const std::string egress : {
+           R"([])", R"({"acme":[]})", R"({"acme":{"ftp":{"hosts":["h"]}}})", R"({"acme":{"rest":{}}})",
+           R"({"acme":{"rest":{"hosts":[]}}})", R"({"acme":{"rest":{"hosts":["https://h"]}}})",
+           R"({"acme":{"rest":{"hosts":["h/x"]}}})", R"({"acme":{"rest":{"hosts":["a*.h"]}}})",
+           R"({"acme":{"rest":{"hosts":["h"],"ports":[0]}}})", R"({"acme":{"rest":{"hosts":["h"],"ports":[70000]}}})",
+           R"({"acme":{"rest":{"hosts":["h"],"commands":["ls"]}}})", R"({"acme":{"ssh":{"hosts":["h"]}}})",
+           R"({"acme":{"rest":{"hosts":["h"],"extra":1}}})", R"({"sealgate-admin":{"rest":{"hosts":["h"]}}})",
+           R"({"acme":{"ssh":{"hosts":["h"],"commands":[""]}}})"}) {
+    auto r = Policy::parse(R"({"version":1,"rules":[],"egress":)" + egress + "}");
+    EXPECT_FALSE(r.ok()) << egress;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, "POLICY_INVALID");
+    }
+  }
+}
+
 TEST(EmbeddedPolicy, ReplaceWhileDecidingIsSafe) {
   auto allowAll = std::make_shared<const Policy>(*Policy::parse(
       R"({"version":1,"rules":[{"id":"all","effect":"allow","subjects":["spiffe://*/*"],"resources":["secret://*/*/**"],"actions":["*"]}]})"));

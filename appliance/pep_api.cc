@@ -262,37 +262,47 @@ std::optional<HttpError> PepApi::checkIssuedAfterState(const GrantClaims& claims
   return std::nullopt;
 }
 
+std::variant<GrantClaims, HttpError> PepApi::verifyPresented(const Request& request, const std::string& token) {
+  auto claims = grants_.verify(token, clock_());
+  if (!claims) return HttpError{401, claims.error().code, claims.error().message};
+  if (auto err = checkPresentation(request, token, *claims)) return *err;
+  if (auto err = checkIssuedAfterState(*claims)) return *err;
+  return std::move(*claims);
+}
+
+std::variant<std::uint32_t, HttpError> PepApi::spendOneUse(const Request& request, const GrantClaims& claims,
+                                                           json event) {
+  // Atomically and durably; everything before this changed no state.
+  auto remaining = state_.takeUse(claims.jti, claims.maxUses, Clock::time_point(std::chrono::seconds(claims.exp)));
+  if (remaining) return *remaining;
+  const Error& e = remaining.error();
+  event["decision"] = "deny";
+  event["reason"] = e.code;
+  event["outcome"] = e.code;
+  if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
+  if (e.code == "GRANT_EXHAUSTED" || e.code == "GRANT_REVOKED") return HttpError{403, e.code, e.message};
+  return stateFailure(e, request.correlationId, "use counts cannot be updated; nothing was consumed");
+}
+
 HandlerResult PepApi::consume(Request& request) {
   if (auto err = checkFields(request.body, {"grant"}, {"grant"})) return *err;
   if (!request.body["grant"].is_string()) return HttpError{400, "INVALID_REQUEST", "'grant' must be a string"};
-  const std::string token = request.body["grant"];
-  auto claims = grants_.verify(token, clock_());
-  if (!claims) return HttpError{401, claims.error().code, claims.error().message};
+  auto presented = verifyPresented(request, request.body["grant"]);
+  if (auto* err = std::get_if<HttpError>(&presented)) return *err;
+  const GrantClaims* claims = &std::get<GrantClaims>(presented);
 
-  if (auto err = checkPresentation(request, token, *claims)) return *err;
-  if (auto err = checkIssuedAfterState(*claims)) return *err;
-
-  // Atomically take one use; everything before this changed no state.
-  const auto expiresAt = Clock::time_point(std::chrono::seconds(claims->exp));
-  auto remaining = state_.takeUse(claims->jti, claims->maxUses, expiresAt);
   json event = auditEvent("consume", request);
   event["grant_id"] = claims->jti;
   event["decision_id"] = claims->decisionId;
   event["resource_refs"] = claims->res;
-  if (!remaining) {
-    const Error& e = remaining.error();
-    event["decision"] = "deny";
-    event["reason"] = e.code;
-    event["outcome"] = e.code;
-    if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
-    if (e.code == "GRANT_EXHAUSTED" || e.code == "GRANT_REVOKED") return HttpError{403, e.code, e.message};
-    return stateFailure(e, request.correlationId, "use counts cannot be updated; nothing was consumed");
-  }
+  auto spent = spendOneUse(request, *claims, event);
+  if (auto* err = std::get_if<HttpError>(&spent)) return *err;
+  const std::uint32_t remaining = std::get<std::uint32_t>(spent);
   event["decision"] = "allow";
   event["outcome"] = "consumed";
-  event["remaining_uses"] = *remaining;
+  event["remaining_uses"] = remaining;
   if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
-  return Response{200, json{{"grant_id", claims->jti}, {"remaining_uses", *remaining}, {"resources", claims->res}}};
+  return Response{200, json{{"grant_id", claims->jti}, {"remaining_uses", remaining}, {"resources", claims->res}}};
 }
 
 HandlerResult PepApi::delegate(Request& request) {

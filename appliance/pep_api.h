@@ -36,6 +36,17 @@ class PepApi {
   HandlerResult delegate(Request& request);
   HandlerResult jwks(Request& request);
 
+  // A grant presented by its holder, for the endpoints that spend it: verified
+  // (signature, lifetime), presented by its holder with its binding (the same
+  // certificate, or a DPoP proof whose jti is recorded) and issued after the
+  // state. Nothing else changes.
+  std::variant<GrantClaims, HttpError> verifyPresented(const Request& request, const std::string& token);
+  // Takes one use of a presented grant, atomically and durably. A refusal
+  // (exhausted, revoked, state unusable) is appended to the audit log as `event`
+  // with the reason, and returned as the error to answer.
+  std::variant<std::uint32_t, HttpError> spendOneUse(const Request& request, const GrantClaims& claims,
+                                                     nlohmann::json event);
+
   // For tests: a fixed clock.
   void setClock(std::function<Clock::time_point()> clock) { clock_ = std::move(clock); }
 

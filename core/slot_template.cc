@@ -66,7 +66,38 @@ Result<SlotTemplate> SlotTemplate::parse(std::string_view text) {
   return t;
 }
 
-Result<Secret> SlotTemplate::render(const SlotValues& slots) const {
+namespace {
+
+bool unreserved(std::uint8_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+// Writes `bytes` escaped for `encoding` into `out` (when non-null); returns the length.
+std::size_t encodeSlot(std::span<const std::uint8_t> bytes, SlotEncoding encoding, std::uint8_t* out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::size_t n = 0;
+  auto put = [&](char c) {
+    if (out) out[n] = static_cast<std::uint8_t>(c);
+    ++n;
+  };
+  for (std::uint8_t c : bytes) {
+    if (encoding == SlotEncoding::Percent && !unreserved(c)) {
+      put('%'), put(kHex[c >> 4]), put(kHex[c & 15]);
+    } else if (encoding == SlotEncoding::JsonString && (c == '"' || c == '\\')) {
+      put('\\'), put(static_cast<char>(c));
+    } else if (encoding == SlotEncoding::JsonString && c < 0x20) {
+      put('\\'), put('u'), put('0'), put('0'), put(kHex[c >> 4]), put(kHex[c & 15]);
+    } else {
+      put(static_cast<char>(c));
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+Result<Secret> SlotTemplate::render(const SlotValues& slots, SlotEncoding encoding) const {
   std::size_t size = 0;
   for (const auto& p : parts_) {
     if (!p.isSlot) {
@@ -77,7 +108,7 @@ Result<Secret> SlotTemplate::render(const SlotValues& slots) const {
     if (it == slots.end() || it->second == nullptr) {
       return makeError(connector_errc::kInvalidAction, "a placeholder names a slot the request does not declare");
     }
-    size += it->second->size();
+    size += encodeSlot(it->second->exposeSecretBytes(), encoding, nullptr);
   }
   auto out = Secret::allocate(size);
   if (!out) return std::move(out).takeError();
@@ -85,9 +116,7 @@ Result<Secret> SlotTemplate::render(const SlotValues& slots) const {
   std::size_t at = 0;
   for (const auto& p : parts_) {
     if (p.isSlot) {
-      auto bytes = slots.at(p.text)->exposeSecretBytes();
-      if (!bytes.empty()) std::memcpy(dst.data() + at, bytes.data(), bytes.size());
-      at += bytes.size();
+      at += encodeSlot(slots.at(p.text)->exposeSecretBytes(), encoding, dst.data() + at);
     } else {
       if (!p.text.empty()) std::memcpy(dst.data() + at, p.text.data(), p.text.size());
       at += p.text.size();

@@ -18,6 +18,15 @@
 
 namespace sealgate {
 
+// How a slot's bytes are written where its placeholder was: as they are, or
+// escaped for the place they land in (only slot bytes are escaped; the literal
+// text around them is the caller's and is kept as written).
+enum class SlotEncoding {
+  Raw,
+  Percent,     // RFC 3986: every byte but unreserved ones as %XX (URL query values)
+  JsonString,  // inside a JSON string: \" \\ and control characters escaped
+};
+
 class SlotTemplate {
  public:
   static Result<SlotTemplate> parse(std::string_view text);
@@ -29,7 +38,7 @@ class SlotTemplate {
 
   // The text with every placeholder replaced by its slot's bytes, in protected
   // memory. A slot missing from `slots` is INVALID_ACTION.
-  Result<Secret> render(const SlotValues& slots) const;
+  Result<Secret> render(const SlotValues& slots, SlotEncoding encoding = SlotEncoding::Raw) const;
 
  private:
   struct Part {

@@ -94,3 +94,22 @@ TEST(EgressRules, HostsPortsAndWildcards) {
 
 }  // namespace
 }  // namespace sealgate
+
+namespace sealgate {
+namespace {
+
+TEST(SlotTemplate, SlotBytesAreEscapedForWhereTheyLand) {
+  auto t = SlotTemplate::parse("a=1&k={{slot:s}}");
+  ASSERT_TRUE(t);
+  auto value = Secret::copyFrom(std::string_view("x y&=/\"\\\n~-._"));
+  SlotValues slots{{"s", &*value}};
+  auto pct = t->render(slots, SlotEncoding::Percent);
+  ASSERT_TRUE(pct);
+  EXPECT_EQ(reveal(*pct), "a=1&k=x%20y%26%3D%2F%22%5C%0A~-._");  // literal text untouched
+  auto js = SlotTemplate::parse("{\"p\":\"{{slot:s}}\"}")->render(slots, SlotEncoding::JsonString);
+  ASSERT_TRUE(js);
+  EXPECT_EQ(nlohmann::json::parse(reveal(*js))["p"], "x y&=/\"\\\n~-._");
+}
+
+}  // namespace
+}  // namespace sealgate

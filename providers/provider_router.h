@@ -10,6 +10,17 @@
 
 namespace sealgate::providers {
 
+// Stands in for a provider that failed to start: every fetch is
+// PROVIDER_UNAVAILABLE (fail closed), and it is never healthy.
+class UnavailableProvider : public SecretProvider {
+ public:
+  Result<FetchedSecret> fetch(const SecretUri&, std::optional<std::uint32_t>, const FetchContext&) override {
+    return makeError(provider_errc::kUnavailable, "the provider of this mount did not start");
+  }
+  using SecretProvider::fetch;
+  bool healthy() const override { return false; }
+};
+
 class ProviderRouter : public SecretProvider {
  public:
   // False when the tenant/mount already has a provider.

@@ -1,0 +1,257 @@
+#include "appliance/connectors/postgres_connector.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "appliance/connectors/action_fields.h"
+#include "appliance/connectors/socket_deadline.h"
+#include "core/slot_template.h"
+
+namespace sealgate::connectors {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMaxParams = 64;
+constexpr std::uint64_t kDefaultMaxRows = 1000;
+constexpr std::uint64_t kMaxRows = 100000;
+
+struct PgConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+struct PgResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgConn = std::unique_ptr<PGconn, PgConnDeleter>;
+using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+
+// The text with a trailing NUL, in protected memory (libpq takes C strings).
+Result<Secret> cString(const Secret& s) {
+  auto out = Secret::allocate(s.size() + 1);
+  if (!out) return out;
+  auto src = s.exposeSecretBytes();
+  std::copy(src.begin(), src.end(), out->exposeSecretBytesMutable().begin());
+  return out;
+}
+
+Result<Secret> renderCString(const std::string& text, const SlotValues& slots) {
+  auto t = SlotTemplate::parse(text);
+  if (!t) return std::move(t).takeError();
+  auto rendered = t->render(slots);
+  if (!rendered) return rendered;
+  auto bytes = rendered->exposeSecretBytes();
+  if (std::find(bytes.begin(), bytes.end(), 0) != bytes.end()) {
+    return makeError(connector_errc::kSecretUnusable, "a slot value holds a NUL byte");
+  }
+  return cString(*rendered);
+}
+
+const char* cstr(const Secret& s) { return reinterpret_cast<const char*>(s.exposeSecretBytes().data()); }
+
+Error timeoutError() { return makeError(connector_errc::kPeerTimeout, "the database did not answer within the connector timeout"); }
+
+// Connection failures, classified from libpq's message, which is never returned
+// (it may name the user).
+Error connectError(PGconn* conn) {
+  const std::string m = conn ? PQerrorMessage(conn) : "";
+  if (m.find("authentication failed") != std::string::npos || m.find("no password supplied") != std::string::npos ||
+      m.find("password") != std::string::npos) {
+    return makeError(connector_errc::kPeerAuthFailed, "the database refused the credential");
+  }
+  if (m.find("SSL") != std::string::npos || m.find("certificate") != std::string::npos) {
+    return makeError(connector_errc::kPeerTlsFailed, "the database's TLS certificate or handshake was refused");
+  }
+  return makeError(connector_errc::kPeerUnreachable, "cannot connect to the database");
+}
+
+}  // namespace
+
+Result<std::set<std::string>> PostgresConnector::validate(const json& action, const ConnectorContext& context) const {
+  SEALGATE_TRY(onlyFields(action, {"connector", "host", "port", "dbname", "user", "password", "sslmode", "query",
+                                   "params", "max_rows"},
+                          {"connector", "host", "dbname", "user", "query"}));
+  for (const char* k : {"host", "dbname", "user", "query"}) {
+    if (!action[k].is_string() || action[k].get<std::string>().empty()) {
+      return invalidAction(std::string("'") + k + "' must be a non-empty string");
+    }
+  }
+  SEALGATE_TRY(forbidSlots(action["host"].get<std::string>(), "the host"));
+  SEALGATE_TRY(forbidSlots(action["dbname"].get<std::string>(), "the database name"));
+  SEALGATE_TRY(forbidSlots(action["query"].get<std::string>(), "the SQL text (pass values as params)"));
+  std::uint16_t port = 5432;
+  if (action.contains("port")) {
+    if (!intInRange(action["port"], 1, 65535)) {
+      return invalidAction("'port' must be 1-65535");
+    }
+    port = action["port"].get<std::uint16_t>();
+  }
+  std::string host = action["host"];
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (host.find_first_of("/,= ") != std::string::npos) return invalidAction("'host' is one TCP host name or address");
+  if (!egressHostAllowed(context.rules, host, port)) {
+    return makeError(connector_errc::kDestinationForbidden, "the tenant's policy does not allow this destination");
+  }
+  if (action.contains("sslmode") && action["sslmode"] != "verify-full" && action["sslmode"] != "disable") {
+    return invalidAction("'sslmode' is verify-full (the default) or disable");
+  }
+  if (action.contains("max_rows") &&
+      !intInRange(action["max_rows"], 1, static_cast<std::int64_t>(kMaxRows))) {
+    return invalidAction("'max_rows' must be 1-100000");
+  }
+  std::set<std::string> names;
+  auto collect = [&](const json& v, const char* what) -> Result<void> {
+    if (!v.is_string()) return invalidAction(std::string(what) + " must be a string");
+    auto t = SlotTemplate::parse(v.get<std::string>());
+    if (!t) return std::move(t).takeError();
+    names.insert(t->slotNames().begin(), t->slotNames().end());
+    return {};
+  };
+  SEALGATE_TRY(collect(action["user"], "'user'"));
+  if (action.contains("password")) SEALGATE_TRY(collect(action["password"], "'password'"));
+  if (action.contains("params")) {
+    if (!action["params"].is_array() || action["params"].size() > kMaxParams) {
+      return invalidAction("'params' must be an array of at most 64 strings or nulls");
+    }
+    for (const auto& p : action["params"]) {
+      if (!p.is_null()) SEALGATE_TRY(collect(p, "each param"));
+    }
+  }
+  return names;
+}
+
+Result<json> PostgresConnector::run(const json& action, const ConnectorContext& context, const SlotValues& slots) {
+  const auto deadline = SocketDeadline::Clock::now() + context.timeout;
+  auto user = renderCString(action["user"], slots);
+  if (!user) return std::move(user).takeError();
+  Secret password;
+  if (action.contains("password")) {
+    auto p = renderCString(action["password"], slots);
+    if (!p) return std::move(p).takeError();
+    password = std::move(*p);
+  }
+  const std::string host = action["host"];
+  const std::string port = std::to_string(action.value("port", std::int64_t{5432}));
+  const std::string dbname = action["dbname"];
+  const std::string sslmode = action.value("sslmode", std::string("verify-full"));
+  const auto timeoutMs = std::max<long long>(context.timeout.count(), 1);
+  const std::string options = "-c statement_timeout=" + std::to_string(timeoutMs);
+  std::vector<const char*> keys{"host", "port", "dbname", "user", "sslmode", "options", "application_name",
+                                "client_encoding"};
+  std::vector<const char*> values{host.c_str(), port.c_str(), dbname.c_str(), cstr(*user), sslmode.c_str(),
+                                  options.c_str(), "sealgate-postgres-connector", "UTF8"};
+  if (!password.empty()) {
+    keys.push_back("password");
+    values.push_back(cstr(password));
+  }
+  if (sslmode == "verify-full" && !context.caFile.empty()) {
+    keys.push_back("sslrootcert");
+    values.push_back(context.caFile.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+
+  // Non-blocking connect, polled against the deadline.
+  PgConn conn(PQconnectStartParams(keys.data(), values.data(), 0));
+  if (!conn || PQstatus(conn.get()) == CONNECTION_BAD) return connectError(conn.get());
+  for (PostgresPollingStatusType st = PGRES_POLLING_WRITING;;) {
+    if (st == PGRES_POLLING_OK) break;
+    if (st == PGRES_POLLING_FAILED) return connectError(conn.get());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SocketDeadline::Clock::now());
+    if (left.count() <= 0) return timeoutError();
+    pollfd pfd{PQsocket(conn.get()), static_cast<short>(st == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+    const int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (ready == 0) return timeoutError();
+    st = PQconnectPoll(conn.get());
+  }
+  SocketDeadline guard(PQsocket(conn.get()), deadline);
+
+  std::vector<Secret> params;
+  std::vector<const char*> paramValues;
+  if (action.contains("params")) {
+    for (const auto& p : action["params"]) {
+      if (p.is_null()) {
+        params.emplace_back();
+        paramValues.push_back(nullptr);
+        continue;
+      }
+      auto rendered = renderCString(p.get<std::string>(), slots);
+      if (!rendered) return std::move(rendered).takeError();
+      params.push_back(std::move(*rendered));
+      paramValues.push_back(cstr(params.back()));
+    }
+  }
+  const std::string query = action["query"];
+  if (!PQsendQueryParams(conn.get(), query.c_str(), static_cast<int>(paramValues.size()), nullptr,
+                         paramValues.data(), nullptr, nullptr, 0)) {
+    return guard.expired() ? timeoutError() : makeError(connector_errc::kPeerError, "the query could not be sent");
+  }
+  PQsetSingleRowMode(conn.get());  // rows one at a time: the caps stop an oversized answer early
+
+  const auto maxRows = static_cast<std::uint64_t>(action.value("max_rows", static_cast<std::int64_t>(kDefaultMaxRows)));
+  json columns = json::array();
+  json rows = json::array();
+  std::size_t bytes = 0;
+  std::string command;
+  std::optional<Error> failure;
+  while (PgResult res{PQgetResult(conn.get())}) {
+    if (failure) continue;  // drain what is left so the connection ends cleanly
+    const ExecStatusType st = PQresultStatus(res.get());
+    if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
+      if (columns.empty()) {
+        for (int c = 0; c < PQnfields(res.get()); ++c) columns.push_back(peerText(PQfname(res.get(), c)));
+      }
+      for (int r = 0; r < PQntuples(res.get()); ++r) {
+        if (rows.size() >= maxRows) {
+          failure = makeError(connector_errc::kPeerResponseTooLarge, "the query returned more than max_rows rows");
+          break;
+        }
+        json row = json::array();
+        for (int c = 0; c < PQnfields(res.get()); ++c) {
+          if (PQgetisnull(res.get(), r, c)) {
+            row.push_back(nullptr);
+            continue;
+          }
+          const int n = PQgetlength(res.get(), r, c);
+          bytes += static_cast<std::size_t>(n);
+          row.push_back(peerText(std::string_view(PQgetvalue(res.get(), r, c), static_cast<std::size_t>(n))));
+        }
+        rows.push_back(std::move(row));
+        if (bytes > context.maxResponseBytes) {
+          failure = makeError(connector_errc::kPeerResponseTooLarge, "the rows exceed the connector's size cap");
+          break;
+        }
+      }
+      if (st == PGRES_TUPLES_OK) command = PQcmdStatus(res.get());
+    } else if (st == PGRES_COMMAND_OK) {
+      command = PQcmdStatus(res.get());
+    } else {
+      const char* state = PQresultErrorField(res.get(), PG_DIAG_SQLSTATE);
+      const std::string sqlstate = state ? state : "";
+      if (sqlstate == "57014" || guard.expired()) {
+        failure = timeoutError();  // statement_timeout (query_canceled), or our deadline
+      } else if (!sqlstate.empty() && std::all_of(sqlstate.begin(), sqlstate.end(), ::isalnum)) {
+        failure = makeError(connector_errc::kPeerError, "the database refused the query (SQLSTATE " + sqlstate + ")");
+      } else {
+        failure = makeError(connector_errc::kPeerError, "the exchange with the database failed");
+      }
+    }
+    if (failure && failure->code == connector_errc::kPeerResponseTooLarge) {
+      // Stop the server's work too, then drain. (Never on a timeout: the cancel
+      // request is a new connection that the deadline would not bound.)
+      if (PGcancel* cancel = PQgetCancel(conn.get())) {
+        char err[64];
+        PQcancel(cancel, err, sizeof err);
+        PQfreeCancel(cancel);
+      }
+    }
+  }
+  if (failure) return *failure;
+  if (guard.expired()) return timeoutError();
+  return json{{"columns", columns}, {"rows", rows}, {"row_count", rows.size()}, {"command", peerText(command)}};
+}
+
+}  // namespace sealgate::connectors

@@ -1,0 +1,304 @@
+#include "appliance/connectors/rest_connector.h"
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLException.h>
+#include <Poco/URI.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "appliance/connectors/action_fields.h"
+#include "appliance/connectors/socket_deadline.h"
+#include "core/slot_template.h"
+
+namespace sealgate::connectors {
+
+using nlohmann::json;
+
+namespace {
+
+const std::set<std::string> kMethods{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
+// Headers the connector owns: framing and routing are never the caller's.
+const std::set<std::string> kReservedHeaders{"host", "content-length", "transfer-encoding", "connection", "upgrade",
+                                             "te", "trailer", "proxy-authorization", "proxy-connection"};
+
+Result<void> forbidSlotsInKeys(const json& v) {
+  if (v.is_object()) {
+    for (const auto& [k, item] : v.items()) {
+      SEALGATE_TRY(forbidSlots(k, "JSON object keys"));
+      SEALGATE_TRY(forbidSlotsInKeys(item));
+    }
+  } else if (v.is_array()) {
+    for (const auto& item : v) SEALGATE_TRY(forbidSlotsInKeys(item));
+  }
+  return {};
+}
+
+bool headerNameOk(const std::string& n) {
+  if (n.empty() || n.size() > 128) return false;
+  return std::all_of(n.begin(), n.end(), [](unsigned char c) {
+    return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+  });
+}
+
+struct Target {
+  std::string host;  // lowercase
+  std::uint16_t port = 443;
+  std::string path;   // as written, "/" when empty
+  std::string query;  // after '?', may hold placeholders
+  bool hasQuery = false;
+};
+
+Result<Target> parseTarget(const std::string& url) {
+  Target t;
+  const std::size_t q = url.find('?');
+  const std::string base = url.substr(0, q);
+  if (q != std::string::npos) {
+    t.query = url.substr(q + 1);
+    t.hasQuery = true;
+  }
+  if (auto r = forbidSlots(base, "the URL's scheme, host, port or path (only its query)"); !r) {
+    return std::move(r).takeError();
+  }
+  if (url.find('#') != std::string::npos) return invalidAction("the URL must not carry a fragment");
+  try {
+    Poco::URI uri(base);
+    if (uri.getScheme() != "https") return invalidAction("the rest connector speaks HTTPS only");
+    if (!uri.getUserInfo().empty()) return invalidAction("credentials go in headers, not in the URL");
+    t.host = uri.getHost();
+    std::transform(t.host.begin(), t.host.end(), t.host.begin(), [](unsigned char c) { return std::tolower(c); });
+    t.port = uri.getPort();
+    t.path = uri.getPathEtc().empty() ? "/" : uri.getPathEtc();
+  } catch (const Poco::Exception&) {
+    return invalidAction("'url' is not an absolute https:// URL");
+  }
+  if (t.host.empty()) return invalidAction("'url' names no host");
+  return t;
+}
+
+Poco::Net::Context::Ptr clientContext(const std::string& caFile) {
+  // One TLS context per CA bundle, shared by every request (it is thread-safe once built).
+  static std::mutex mu;
+  static std::map<std::string, Poco::Net::Context::Ptr> contexts;
+  std::lock_guard lock(mu);
+  auto& ctx = contexts[caFile];
+  if (!ctx) {
+    Poco::Net::Context::Params p;
+    p.caLocation = caFile;
+    p.loadDefaultCAs = caFile.empty();
+    p.verificationMode = Poco::Net::Context::VERIFY_STRICT;
+    ctx = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, p);
+    ctx->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+  }
+  return ctx;
+}
+
+// Poco connects lazily on the first request; open() connects now, so the
+// deadline can be armed on the socket before anything is sent.
+class Session : public Poco::Net::HTTPSClientSession {
+ public:
+  using HTTPSClientSession::HTTPSClientSession;
+  void open() { reconnect(); }
+};
+
+// A rendered value that would end a header line is refused (header injection).
+bool breaksHeader(const Secret& value) {
+  auto b = value.exposeSecretBytes();
+  return std::any_of(b.begin(), b.end(), [](std::uint8_t c) { return c == '\r' || c == '\n' || c == 0; });
+}
+
+std::string_view view(const Secret& s) {
+  auto b = s.exposeSecretBytes();
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+}  // namespace
+
+Result<std::set<std::string>> RestConnector::validate(const json& action, const ConnectorContext& context) const {
+  if (auto r = onlyFields(action, {"connector", "method", "url", "headers", "body", "json"},
+                          {"connector", "method", "url"});
+      !r) {
+    return std::move(r).takeError();
+  }
+  if (action.contains("body") && action.contains("json")) return invalidAction("send 'body' or 'json', not both");
+  if (!action["method"].is_string() || !kMethods.count(action["method"].get<std::string>())) {
+    return invalidAction("'method' must be one of GET, HEAD, POST, PUT, PATCH, DELETE");
+  }
+  if (auto r = forbidSlots(action["method"].get<std::string>(), "the method"); !r) return std::move(r).takeError();
+  if (!action["url"].is_string()) return invalidAction("'url' must be a string");
+  auto target = parseTarget(action["url"]);
+  if (!target) return std::move(target).takeError();
+  if (!egressHostAllowed(context.rules, target->host, target->port)) {
+    return makeError(connector_errc::kDestinationForbidden, "the tenant's policy does not allow this destination");
+  }
+  std::set<std::string> names;
+  auto collect = [&](const std::string& text) -> Result<void> {
+    auto t = SlotTemplate::parse(text);
+    if (!t) return std::move(t).takeError();
+    names.insert(t->slotNames().begin(), t->slotNames().end());
+    return {};
+  };
+  if (target->hasQuery) SEALGATE_TRY(collect(target->query));
+  if (action.contains("headers")) {
+    if (!action["headers"].is_object() || action["headers"].size() > 64) {
+      return invalidAction("'headers' must be an object of at most 64 string values");
+    }
+    for (const auto& [k, v] : action["headers"].items()) {
+      if (auto r = forbidSlots(k, "header names"); !r) return std::move(r).takeError();
+      std::string lower = k;
+      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (!headerNameOk(k) || kReservedHeaders.count(lower)) {
+        return invalidAction("a header name is not a token, or names a header the connector sets itself");
+      }
+      if (!v.is_string()) return invalidAction("header values must be strings");
+      SEALGATE_TRY(collect(v.get<std::string>()));
+    }
+  }
+  if (action.contains("body")) {
+    if (!action["body"].is_string()) return invalidAction("'body' must be a string");
+    SEALGATE_TRY(collect(action["body"].get<std::string>()));
+  }
+  if (action.contains("json")) {
+    // Slots in string values only (JSON-escaped when substituted), never in keys.
+    SEALGATE_TRY(forbidSlotsInKeys(action["json"]));
+    SEALGATE_TRY(collect(action["json"].dump()));
+  }
+  return names;
+}
+
+Result<json> RestConnector::run(const json& action, const ConnectorContext& context, const SlotValues& slots) {
+  const auto deadline = SocketDeadline::Clock::now() + context.timeout;
+  auto target = parseTarget(action["url"]);
+  if (!target) return std::move(target).takeError();
+  // Slot bytes land in Poco's request object (std::string): wiped by
+  // overwriting in place before it is destroyed (see wipeRequest below).
+  std::string pathAndQuery = target->path;
+  std::vector<std::pair<std::string, Secret>> headers;
+  if (action.contains("headers")) {
+    for (const auto& [k, v] : action["headers"].items()) {
+      auto t = SlotTemplate::parse(v.get<std::string>());
+      if (!t) return std::move(t).takeError();
+      auto value = t->render(slots);
+      if (!value) return std::move(value).takeError();
+      if (breaksHeader(*value)) {
+        return makeError(connector_errc::kSecretUnusable, "a slot value would break a header line (CR, LF or NUL)");
+      }
+      headers.emplace_back(k, std::move(*value));
+    }
+  }
+  Secret query, body;
+  if (target->hasQuery) {
+    auto t = SlotTemplate::parse(target->query);
+    if (!t) return std::move(t).takeError();
+    auto rendered = t->render(slots, SlotEncoding::Percent);
+    if (!rendered) return std::move(rendered).takeError();
+    query = std::move(*rendered);
+  }
+  const bool hasBody = action.contains("body") || action.contains("json");
+  if (hasBody) {
+    // A placeholder has no character dump() escapes, so it survives serialising intact.
+    auto t = SlotTemplate::parse(action.contains("json") ? action["json"].dump() : action["body"].get<std::string>());
+    if (!t) return std::move(t).takeError();
+    auto rendered = t->render(slots, action.contains("json") ? SlotEncoding::JsonString : SlotEncoding::Raw);
+    if (!rendered) return std::move(rendered).takeError();
+    body = std::move(*rendered);
+  }
+
+  Poco::Net::HTTPRequest request(action["method"].get<std::string>(), "/", Poco::Net::HTTPMessage::HTTP_1_1);
+  auto wipeRequest = [&] {
+    // Same-length assignment reuses each string's buffer: the bytes are overwritten.
+    std::string uri = request.getURI();
+    request.setURI(std::string(uri.size(), '\0'));
+    secureWipe(uri.data(), uri.size());
+    for (const auto& [name, value] : headers) {
+      if (request.has(name)) request.set(name, std::string(value.size(), '\0'));
+    }
+  };
+  try {
+    {
+      std::string uri = pathAndQuery;
+      if (target->hasQuery) uri.append("?").append(view(query));
+      request.setURI(uri);
+      secureWipe(uri.data(), uri.size());
+    }
+    for (const auto& [name, value] : headers) request.set(name, std::string(view(value)));
+    request.setHost(target->host, target->port);
+    request.set("User-Agent", "sealgate-rest-connector");
+    if (hasBody) request.setContentLength(static_cast<std::streamsize>(body.size()));
+    if (action.contains("json") && !request.has("Content-Type")) request.setContentType("application/json");
+
+    const auto remaining = [&] {
+      auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - SocketDeadline::Clock::now());
+      return Poco::Timespan(std::max<std::int64_t>(left.count(), 1000));
+    };
+    // Connect and handshake (each wait bounded by the timeout; the chain and the
+    // host name are verified), then arm the whole-action deadline on the socket.
+    Session session(target->host, target->port, clientContext(context.caFile));
+    session.setKeepAlive(false);
+    session.setTimeout(remaining());
+    try {
+      session.open();
+    } catch (const Poco::Net::SSLException&) {
+      wipeRequest();
+      return makeError(connector_errc::kPeerTlsFailed, "the peer's TLS certificate or handshake was refused");
+    } catch (const Poco::TimeoutException&) {
+      wipeRequest();
+      return makeError(connector_errc::kPeerTimeout, "the peer did not answer within the connector timeout");
+    } catch (const Poco::Exception&) {
+      wipeRequest();
+      return makeError(connector_errc::kPeerUnreachable, "cannot connect to the peer");
+    }
+    SocketDeadline guard(session.socket().impl()->sockfd(), deadline);
+    json result;
+    try {
+      std::ostream& out = session.sendRequest(request);
+      wipeRequest();
+      if (hasBody) out << view(body);
+      Poco::Net::HTTPResponse response;
+      session.setTimeout(remaining());
+      std::istream& in = session.receiveResponse(response);
+      std::string received;
+      char buf[16384];
+      while (true) {
+        session.socket().setReceiveTimeout(remaining());
+        in.read(buf, sizeof buf);
+        const auto n = static_cast<std::size_t>(in.gcount());
+        if (n == 0) break;
+        if (received.size() + n > context.maxResponseBytes) {
+          secureWipe(received.data(), received.size());
+          secureWipe(buf, sizeof buf);
+          return makeError(connector_errc::kPeerResponseTooLarge, "the peer's answer exceeds the connector's size cap");
+        }
+        received.append(buf, n);
+      }
+      secureWipe(buf, sizeof buf);
+      if (guard.expired()) {
+        secureWipe(received.data(), received.size());
+        return makeError(connector_errc::kPeerTimeout, "the peer did not answer within the connector timeout");
+      }
+      json responseHeaders = json::object();
+      for (const auto& [k, v] : response) responseHeaders[k] = peerText(v);
+      result = {{"status", static_cast<int>(response.getStatus())},
+                {"headers", responseHeaders},
+                {"body", peerText(received)}};
+      secureWipe(received.data(), received.size());
+    } catch (const Poco::TimeoutException&) {
+      wipeRequest();
+      return makeError(connector_errc::kPeerTimeout, "the peer did not answer within the connector timeout");
+    } catch (const Poco::Exception&) {
+      wipeRequest();
+      if (guard.expired()) return makeError(connector_errc::kPeerTimeout, "the peer did not answer within the connector timeout");
+      return makeError(connector_errc::kPeerError, "the exchange with the peer failed");
+    }
+    return result;
+  } catch (const Poco::Exception&) {
+    wipeRequest();
+    return makeError(connector_errc::kPeerError, "the request could not be sent");
+  }
+}
+
+}  // namespace sealgate::connectors

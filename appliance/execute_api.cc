@@ -1,0 +1,244 @@
+#include "appliance/execute_api.h"
+
+#include <Poco/URI.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "appliance/audit_event.h"
+#include "appliance/logging.h"
+#include "core/secret_uri.h"
+
+namespace sealgate::appliance {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMaxSlots = 16;
+// A value shorter than this cannot be kept out of outputs reliably: redacting
+// every occurrence of 3 bytes would shred unrelated text, and not redacting
+// them would leak. Such secrets are refused for use.
+constexpr std::size_t kMinSlotBytes = 4;
+
+bool slotNameOk(const std::string& n) {
+  return !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '-';
+  });
+}
+
+int statusFor(const std::string& code) {
+  if (code == connector_errc::kInvalidAction || code == connector_errc::kPlaceholderForbidden) return 400;
+  if (code == connector_errc::kDestinationForbidden || code == connector_errc::kCommandForbidden) return 403;
+  if (code == connector_errc::kPeerTimeout) return 504;
+  if (code == connector_errc::kSecretUnusable) return 422;
+  if (code == provider_errc::kNotFound || code == provider_errc::kVersionDeleted ||
+      code == provider_errc::kVersionDestroyed) {
+    return 404;
+  }
+  if (code == provider_errc::kUnavailable) return 503;
+  return 502;  // PEER_*, EGRESS_BLOCKED
+}
+
+// host:port of the peer, for the audit event and logs (never a path or query).
+std::string destinationOf(const json& action) {
+  try {
+    if (action.contains("url") && action["url"].is_string()) {
+      const std::string url = action["url"];
+      Poco::URI uri(url.substr(0, url.find_first_of("?#")));
+      return uri.getHost() + ":" + std::to_string(uri.getPort());
+    }
+    if (action.contains("host") && action["host"].is_string()) {
+      std::string port = action.contains("port") && action["port"].is_number_unsigned()
+                             ? std::to_string(action["port"].get<std::uint64_t>())
+                             : "default";
+      return action["host"].get<std::string>() + ":" + port;
+    }
+  } catch (const Poco::Exception&) {
+  }
+  return "";
+}
+
+struct Slot {
+  std::string name;
+  SecretUri uri;
+  std::string resourceRef;
+};
+
+}  // namespace
+
+ExecuteApi::ExecuteApi(const ConnectorSettings& settings, PepApi& pep, ResourceRefs& refs, SecretProvider& secrets,
+                       AuditSink& audit, EgressLookup egress, EgressGuard& guard, Metrics& metrics)
+    : settings_(settings),
+      pep_(pep),
+      refs_(refs),
+      secrets_(secrets),
+      audit_(audit),
+      egress_(std::move(egress)),
+      guard_(guard),
+      metrics_(metrics) {}
+
+void ExecuteApi::add(std::unique_ptr<Connector> connector) {
+  const std::string name = connector->name();
+  connectors_[name] = std::move(connector);
+}
+
+HandlerResult ExecuteApi::execute(Request& request) {
+  const auto started = std::chrono::steady_clock::now();
+  // ---- 1. checks that change no state ----
+  if (auto err = checkFields(request.body, {"grant", "slots", "action"}, {"grant", "slots", "action"})) return *err;
+  const json& b = request.body;
+  if (!b["grant"].is_string() || !b["slots"].is_object() || !b["action"].is_object()) {
+    return HttpError{400, "INVALID_REQUEST", "grant is a string, slots an object of name -> secret URI, action an object"};
+  }
+  if (b["slots"].empty() || b["slots"].size() > kMaxSlots) {
+    return HttpError{400, "INVALID_REQUEST", "between 1 and 16 slots"};
+  }
+  const json& action = b["action"];
+  if (!action.contains("connector") || !action["connector"].is_string()) {
+    return HttpError{400, connector_errc::kInvalidAction, "the action needs 'connector'"};
+  }
+  auto found = connectors_.find(action["connector"].get<std::string>());
+  if (found == connectors_.end()) {
+    return HttpError{400, "CONNECTOR_UNKNOWN", "connectors: rest, postgres, ldap, ssh, hmac, sign"};
+  }
+  Connector& connector = *found->second;
+
+  auto presented = pep_.verifyPresented(request, b["grant"]);
+  if (auto* err = std::get_if<HttpError>(&presented)) return *err;
+  const GrantClaims& claims = std::get<GrantClaims>(presented);
+
+  std::vector<Slot> slots;
+  for (const auto& [name, value] : b["slots"].items()) {
+    if (!slotNameOk(name)) return HttpError{400, "INVALID_REQUEST", "slot names are 1-64 of [A-Za-z0-9_-]"};
+    if (!value.is_string()) return HttpError{400, "INVALID_REQUEST", "each slot is a secret URI string"};
+    auto uri = SecretUri::parse(value.get<std::string>());
+    if (!uri) return HttpError{400, uri.error().code, "slot " + name + ": " + uri.error().message};
+    if (auto guard = uri->checkTenant(request.identity.tenant); !guard) {
+      return HttpError{403, guard.error().code, "slot " + name + ": " + guard.error().message};
+    }
+    auto ref = refs_.of(*uri);
+    if (!ref) {
+      logEvent(LogLevel::Error, "hsm_failure", {{"correlation_id", request.correlationId}, {"error", ref.error().describe()}});
+      return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not compute the resource_ref"};
+    }
+    // Exact canonical URI, field and version included: the grant's res.
+    if (std::find(claims.res.begin(), claims.res.end(), *ref) == claims.res.end()) {
+      return HttpError{403, "SLOT_NOT_COVERED", "slot " + name + " (" + *ref + ") is not a resource of the grant"};
+    }
+    slots.push_back(Slot{name, std::move(*uri), std::move(*ref)});
+  }
+
+  ConnectorContext context;
+  context.tenant = request.identity.tenant;
+  context.rules = egress_(context.tenant, connector.name());
+  context.timeout = settings_.timeout;
+  context.maxResponseBytes = settings_.maxResponseBytes;
+  context.caFile = settings_.caFile;
+  auto referenced = connector.validate(action, context);
+  if (!referenced) {
+    const Error& e = referenced.error();
+    metrics_.add("sealgate_execute_refused_total", "execute requests refused before the attempt",
+                 {{"connector", connector.name()}, {"code", e.code}});
+    return HttpError{statusFor(e.code), e.code, e.message};
+  }
+  for (const auto& name : *referenced) {
+    if (!b["slots"].contains(name)) {
+      return HttpError{400, "SLOT_UNKNOWN", "a placeholder names a slot the request does not declare: " + name};
+    }
+  }
+  for (const auto& s : slots) {
+    if (!referenced->count(s.name)) {
+      return HttpError{400, "SLOT_UNUSED", "slot " + s.name + " is not used by the action (nothing is fetched idly)"};
+    }
+  }
+
+  // ---- 2. spend one use (the attempt starts here) ----
+  json event = auditEvent("execute", request);
+  event["grant_id"] = claims.jti;
+  event["decision_id"] = claims.decisionId;
+  event["connector"] = connector.name();
+  event["destination"] = destinationOf(action);
+  json slotEvents = json::array();
+  for (const auto& s : slots) slotEvents.push_back({{"slot", s.name}, {"resource_ref", s.resourceRef}});
+  event["slots"] = slotEvents;
+  event["resource_refs"] = claims.res;
+  auto spent = pep_.spendOneUse(request, claims, event);
+  if (auto* err = std::get_if<HttpError>(&spent)) return *err;
+  event["remaining_uses"] = std::get<std::uint32_t>(spent);
+
+  // From here on the use is spent: every outcome is audited before the answer.
+  auto finish = [&](const std::string& outcome, std::optional<Error> failure, json result) -> HandlerResult {
+    event["outcome"] = outcome;
+    event["decision"] = "allow";
+    event["duration_ms"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    metrics_.add("sealgate_execute_total", "execute requests that spent a use, by connector and outcome",
+                 {{"connector", connector.name()}, {"outcome", outcome}});
+    metrics_.observe("sealgate_execute_duration_seconds", "time from request to answer of spent executes",
+                     {{"connector", connector.name()}},
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    auto logged = audit_.append(event.dump());
+    if (!logged) {
+      logEvent(LogLevel::Error, "audit_failure", {{"correlation_id", request.correlationId}, {"error", logged.error().describe()}});
+      return HttpError{503, "AUDIT_UNAVAILABLE",
+                       "the action was attempted but cannot be recorded: its result is withheld and the use is spent"};
+    }
+    if (failure) {
+      HttpError err{statusFor(failure->code), failure->code, failure->message};
+      err.headers["X-Sealgate-Audit-Id"] = std::to_string(*logged);
+      return err;
+    }
+    return Response{200, json{{"status", "ok"}, {"result", std::move(result)}, {"audit_id", std::to_string(*logged)},
+                              {"remaining_uses", event["remaining_uses"]}}};
+  };
+
+  // ---- 3. fetch into slots, each one live in the egress guard ----
+  std::vector<FetchedSecret> values;
+  std::vector<EgressGuard::Registration> live;
+  values.reserve(slots.size());
+  live.reserve(slots.size());
+  SlotValues slotValues;
+  const FetchContext fetchContext{request.correlationId};  // #username and #password share one lease
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    auto fetched = secrets_.fetch(slots[i].uri, std::nullopt, fetchContext);
+    if (!fetched) {
+      event["failed_slot"] = slots[i].name;
+      return finish(fetched.error().code, fetched.error(), nullptr);
+    }
+    if (fetched->metadata.kvVersion) event["slots"][i]["kv_version"] = *fetched->metadata.kvVersion;
+    if (fetched->metadata.leaseId) event["slots"][i]["lease_id"] = *fetched->metadata.leaseId;
+    if (fetched->value.size() < kMinSlotBytes) {
+      event["failed_slot"] = slots[i].name;
+      return finish(connector_errc::kSecretUnusable,
+                    makeError(connector_errc::kSecretUnusable, "slot " + slots[i].name +
+                                                                   " holds fewer than 4 bytes: too short to keep out "
+                                                                   "of outputs, refused"),
+                    nullptr);
+    }
+    live.push_back(guard_.protect(fetched->value));
+    values.push_back(std::move(*fetched));
+  }
+  for (std::size_t i = 0; i < slots.size(); ++i) slotValues[slots[i].name] = &values[i].value;
+
+  // ---- 4. the action; the slots are wiped as soon as it returns ----
+  auto outcome = connector.run(action, context, slotValues);
+  slotValues.clear();
+  values.clear();  // Secret destructors wipe the values; the guard still knows them
+  if (!outcome) return finish(outcome.error().code, outcome.error(), nullptr);
+
+  // ---- 5. scrub, and block what would still carry a value ----
+  std::size_t redactions = 0;
+  json result = guard_.scrubJson(std::move(*outcome), &redactions);
+  event["redactions"] = redactions;
+  if (result.is_object() && result.contains("status") && result["status"].is_number()) event["peer_status"] = result["status"];
+  if (result.is_object() && result.contains("exit_status")) event["exit_status"] = result["exit_status"];
+  if (auto clean = guard_.check(result.dump()); !clean) {
+    return finish("EGRESS_BLOCKED", makeError("EGRESS_BLOCKED", "the connector's output still carried a slot value and was withheld"),
+                  nullptr);
+  }
+  // ---- 6. audit, then answer ----
+  return finish("ok", std::nullopt, std::move(result));
+}
+
+}  // namespace sealgate::appliance

@@ -1,0 +1,34 @@
+// Counters for GET /metrics (Prometheus text format 0.0.4). Labels are fixed
+// vocabularies (connector names, outcome codes), never identities, URIs or
+// values; the rendered text still passes the egress guard like every response.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sealgate::appliance {
+
+class Metrics {
+ public:
+  using Labels = std::vector<std::pair<std::string, std::string>>;
+  // Adds `by` to the counter `name` with `labels`; `help` describes the family.
+  void add(const std::string& name, const std::string& help, const Labels& labels, double by = 1);
+  // Records one observation in the histogram `name` (seconds).
+  void observe(const std::string& name, const std::string& help, const Labels& labels, double seconds);
+  std::string render() const;
+
+ private:
+  struct Family {
+    std::string help;
+    std::string type;
+    std::map<std::string, double> samples;  // "name{labels}" -> value
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, Family> families_;
+};
+
+}  // namespace sealgate::appliance
