@@ -47,6 +47,7 @@ class Instance:
             "log": {"level": "info"},
             "state": {"rollback_protection": "tpm" if tpm else "none", **(state or {})},
             "kv": {"default_namespace": "acme", "mounts": {"acme": ["kv"], "globex": ["kv"]}},
+            "connectors": {"ca_file": "pki/ca.pem"},
             **(extra or {}),
         }
         if public_url:
@@ -189,10 +190,72 @@ class Instance:
         return self.tls_context(client).wrap_socket(raw, server_hostname="localhost")
 
 
+def issue_peer_cert(instance_dir, name="peer"):
+    """A server certificate for 127.0.0.1 and localhost from the instance's dev CA
+    (pki/ca.key), for loopback peers the connectors talk to. Returns (cert, key)."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    with open(os.path.join(instance_dir, "pki/ca.pem"), "rb") as f:
+        ca = x509.load_pem_x509_certificate(f.read())
+    with open(os.path.join(instance_dir, "pki/ca.key"), "rb") as f:
+        ca_key = serialization.load_pem_private_key(f.read(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+            .sign(ca_key, hashes.SHA256()))
+    cert_path = os.path.join(instance_dir, f"pki/{name}.pem")
+    key_path = os.path.join(instance_dir, f"pki/{name}.key")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    os.chmod(key_path, 0o600)
+    return cert_path, key_path
+
+
+class TestPeer:
+    """sealgate-test-peer (tests/support/https_peer.h): a real HTTPS server on a
+    free loopback port with /echo, /ok, /bytes?n=, /status?code=, /hang."""
+
+    def __init__(self, cert, key, threads=16):
+        binary = os.path.join(BUILD, "tests/support/sealgate-test-peer")
+        self.proc = subprocess.Popen([binary, "--cert", cert, "--key", key, "--threads", str(threads)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.proc.stdout.readline()
+        m = re.match(r"port (\d+)", line)
+        if not m:
+            self.proc.kill()
+            raise RuntimeError("sealgate-test-peer did not start: " + line + self.proc.stdout.read())
+        self.port = int(m.group(1))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 def encodings(value: str):
-    """A canary in every form a leak could take: raw, base64 (std and url), hex, url-encoded."""
+    """A canary in every form a leak could take: raw, base64 (std and url), hex,
+    url-encoded and JSON-escaped."""
     b = value.encode()
     return {
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
         value,
         base64.b64encode(b).decode().rstrip("="),
         base64.urlsafe_b64encode(b).decode().rstrip("="),

@@ -8,6 +8,7 @@
 //   /bytes?n=N   200 with N bytes of 'x'
 //   /status?code=NNN  that status
 //   /hang        never answers (until the peer stops)
+//   /requests    {"requests": N}: how many requests the other routes served
 #pragma once
 
 #include <atomic>
