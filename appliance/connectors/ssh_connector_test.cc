@@ -1,0 +1,235 @@
+// SshConnector against a real sshd (tests/support/sshd.h): no mocks.
+#include "appliance/connectors/ssh_connector.h"
+
+#include <gtest/gtest.h>
+
+#include "appliance/connectors/connector_test_util.h"
+#include "tests/support/sshd.h"
+
+namespace sealgate::connectors {
+namespace {
+
+using nlohmann::json;
+using testing::failsWith;
+using testing::Slots;
+namespace support = sealgate::testing;
+namespace errc = connector_errc;
+
+constexpr const char* kOutAndErr = "echo out; echo err >&2; exit 3";
+constexpr const char* kHuge = "head -c 2000000 /dev/zero | base64";
+constexpr const char* kHang = "sleep 30";
+constexpr const char* kBinary = "printf '\\377\\376'";
+
+class SshConnectorTest : public ::testing::Test {
+ protected:
+  ConnectorContext context() const {
+    ConnectorContext c;
+    c.tenant = "acme";
+    c.rules.hosts = {"127.0.0.1"};
+    c.rules.ports = {sshd_.port()};
+    c.rules.commands = {"echo hello", kOutAndErr, kHuge, kHang, kBinary};
+    return c;
+  }
+  json passwordAction(const std::string& command = "echo hello") const {
+    return json{{"connector", "ssh"},         {"host", "127.0.0.1"},
+                {"port", sshd_.port()},        {"user", support::Sshd::kUser},
+                {"password", "{{slot:pw}}"},   {"host_key_sha256", sshd_.hostKeySha256()},
+                {"command", command}};
+  }
+  json keyAction() const {
+    json a = passwordAction();
+    a.erase("password");
+    a["private_key"] = "{{slot:key}}";
+    return a;
+  }
+  Result<json> run(const json& action, const Slots& slots, const ConnectorContext& c) {
+    auto names = connector_.validate(action, c);
+    if (!names) return std::move(names).takeError();
+    return connector_.run(action, c, slots.view());
+  }
+  Result<json> run(const json& action, const Slots& slots) { return run(action, slots, context()); }
+  Slots passwordSlots() const {
+    Slots s;
+    s.set("pw", sshd_.password());
+    return s;
+  }
+  bool anyoneLoggedIn() const { return sshd_.log().find("Accepted ") != std::string::npos; }
+
+  support::Sshd sshd_;
+  SshConnector connector_;
+};
+
+TEST_F(SshConnectorTest, PasswordLoginRunsTheCommand) {
+  auto names = connector_.validate(passwordAction(kOutAndErr), context());
+  ASSERT_TRUE(names) << names.error().describe();
+  EXPECT_EQ(*names, (std::set<std::string>{"pw"}));
+  auto r = run(passwordAction(kOutAndErr), passwordSlots());
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(*r, (json{{"exit_status", 3}, {"stdout", "out\n"}, {"stderr", "err\n"}}));
+}
+
+TEST_F(SshConnectorTest, KeyLoginWithOpenSshPemAndEncryptedKeys) {
+  Slots slots;
+  slots.set("key", sshd_.clientKey());
+  auto r = run(keyAction(), slots);
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ((*r)["stdout"], "hello\n");
+
+  Slots pem;
+  pem.set("key", sshd_.clientKeyPem());
+  r = run(keyAction(), pem);
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ((*r)["exit_status"], 0);
+
+  // The user may come from a slot too.
+  json a = keyAction();
+  a["passphrase"] = "{{slot:pp}}";
+  a["user"] = "{{slot:user}}";
+  Slots encrypted;
+  encrypted.set("key", sshd_.encryptedClientKey()).set("pp", sshd_.passphrase()).set("user", support::Sshd::kUser);
+  auto names = connector_.validate(a, context());
+  ASSERT_TRUE(names);
+  EXPECT_EQ(*names, (std::set<std::string>{"key", "pp", "user"}));
+  r = run(a, encrypted);
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ((*r)["stdout"], "hello\n");
+}
+
+TEST_F(SshConnectorTest, NonUtf8OutputComesBackAsBase64) {
+  auto r = run(passwordAction(kBinary), passwordSlots());
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ((*r)["stdout"], (json{{"base64", "//4="}}));
+}
+
+TEST_F(SshConnectorTest, WrongPasswordIsAuthFailed) {
+  Slots slots;
+  slots.set("pw", "wrong-" + sshd_.password());
+  EXPECT_TRUE(failsWith(run(passwordAction(), slots), errc::kPeerAuthFailed, slots.secrets()));
+  EXPECT_FALSE(anyoneLoggedIn());
+}
+
+TEST_F(SshConnectorTest, UnauthorisedOrUnusableKeys) {
+  const support::ScopedTempDir dir("sealgate-sshkey");
+  ASSERT_EQ(support::runShell("ssh-keygen -q -t ed25519 -N '' -f " + dir.path() + "/k </dev/null >/dev/null").status, 0);
+  Slots stranger;
+  stranger.set("key", support::readFile(dir.path() + "/k"));
+  EXPECT_TRUE(failsWith(run(keyAction(), stranger), errc::kPeerAuthFailed, stranger.secrets()));
+
+  Slots garbage;
+  garbage.set("key", "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n");
+  EXPECT_TRUE(failsWith(run(keyAction(), garbage), errc::kSecretUnusable, garbage.secrets()));
+
+  json a = keyAction();
+  a["passphrase"] = "{{slot:pp}}";
+  Slots wrongPassphrase;
+  wrongPassphrase.set("key", sshd_.encryptedClientKey()).set("pp", "not-" + sshd_.passphrase());
+  EXPECT_TRUE(failsWith(run(a, wrongPassphrase), errc::kSecretUnusable, wrongPassphrase.secrets()));
+  EXPECT_FALSE(anyoneLoggedIn());
+}
+
+TEST_F(SshConnectorTest, HostKeyMismatchSendsNoCredential) {
+  json a = passwordAction();
+  a["host_key_sha256"] = "SHA256:" + std::string(43, 'A');
+  const Slots slots = passwordSlots();
+  EXPECT_TRUE(failsWith(run(a, slots), errc::kPeerHostKeyMismatch, slots.secrets()));
+  // sshd logs every password attempt ("Failed password" / "Accepted password"): none.
+  const std::string log = sshd_.log();
+  EXPECT_EQ(log.find("password for"), std::string::npos) << log;
+  EXPECT_FALSE(anyoneLoggedIn());
+}
+
+TEST_F(SshConnectorTest, CommandMustBeOnTheAllowList) {
+  EXPECT_TRUE(failsWith(connector_.validate(passwordAction("id"), context()), errc::kCommandForbidden));
+  // Exact lines only: no prefix, no suffix.
+  EXPECT_TRUE(failsWith(connector_.validate(passwordAction("echo hello; id"), context()), errc::kCommandForbidden));
+  EXPECT_TRUE(failsWith(connector_.validate(passwordAction("echo"), context()), errc::kCommandForbidden));
+  // run() checks again on its own.
+  EXPECT_TRUE(failsWith(connector_.run(passwordAction("id"), context(), passwordSlots().view()),
+                        errc::kCommandForbidden));
+  EXPECT_FALSE(anyoneLoggedIn());
+}
+
+TEST_F(SshConnectorTest, DestinationMustBeOnTheAllowList) {
+  json a = passwordAction();
+  a["host"] = "localhost";
+  EXPECT_TRUE(failsWith(connector_.validate(a, context()), errc::kDestinationForbidden));
+  a = passwordAction();
+  a["port"] = sshd_.port() == 22 ? 23 : 22;
+  EXPECT_TRUE(failsWith(connector_.validate(a, context()), errc::kDestinationForbidden));
+  EXPECT_TRUE(failsWith(connector_.run(a, context(), passwordSlots().view()), errc::kDestinationForbidden));
+}
+
+TEST_F(SshConnectorTest, PlaceholdersOnlyInCredentialFields) {
+  for (const char* key : {"host", "command", "host_key_sha256", "port", "connector"}) {
+    json a = passwordAction();
+    a[key] = "{{slot:pw}}";
+    EXPECT_TRUE(failsWith(connector_.validate(a, context()), errc::kPlaceholderForbidden)) << key;
+  }
+  json a = passwordAction();
+  a["command"] = "echo {{slot:pw}}";
+  EXPECT_TRUE(failsWith(connector_.validate(a, context()), errc::kPlaceholderForbidden));
+}
+
+TEST_F(SshConnectorTest, MalformedActionsAreInvalid) {
+  std::vector<std::pair<std::string, json>> cases;
+  const auto with = [&](const std::string& what, const std::string& key, json value) {
+    json a = passwordAction();
+    if (value.is_discarded()) {
+      a.erase(key);
+    } else {
+      a[key] = std::move(value);
+    }
+    cases.emplace_back(what, std::move(a));
+  };
+  with("unknown key", "timeout", 5);
+  with("port as a string", "port", std::to_string(sshd_.port()));
+  with("port 0", "port", 0);
+  with("port too big", "port", 70000);
+  with("port fractional", "port", 22.5);
+  with("host a number", "host", 127);
+  with("host with a user", "host", "root@127.0.0.1");
+  with("host with a space", "host", "127.0.0.1 -oProxyCommand=x");
+  with("no host", "host", json(json::value_t::discarded));
+  with("no user", "user", json(json::value_t::discarded));
+  with("user a number", "user", 5);
+  with("no command", "command", json(json::value_t::discarded));
+  with("empty command", "command", "");
+  with("no pin", "host_key_sha256", json(json::value_t::discarded));
+  with("pin without prefix", "host_key_sha256", sshd_.hostKeySha256().substr(7));
+  with("pin in MD5 form", "host_key_sha256", "MD5:00:11:22");
+  with("pin too short", "host_key_sha256", sshd_.hostKeySha256().substr(0, 40));
+  with("pin with url alphabet", "host_key_sha256", "SHA256:" + std::string(42, 'A') + "_");
+  with("both password and key", "private_key", "{{slot:key}}");
+  with("neither password nor key", "password", json(json::value_t::discarded));
+  with("passphrase with a password", "passphrase", "{{slot:pp}}");
+  with("malformed placeholder", "password", "{{slot:pw");
+  with("another connector", "connector", "ldap");
+  cases.emplace_back("not an object", json::array({1, 2}));
+  for (const auto& [what, a] : cases) {
+    EXPECT_TRUE(failsWith(connector_.validate(a, context()), errc::kInvalidAction)) << what;
+  }
+  // A slot the request did not provide.
+  EXPECT_TRUE(failsWith(connector_.run(passwordAction(), context(), {}), errc::kInvalidAction));
+}
+
+TEST_F(SshConnectorTest, OversizedOutputIsRefused) {
+  const Slots slots = passwordSlots();
+  EXPECT_TRUE(failsWith(run(passwordAction(kHuge), slots), errc::kPeerResponseTooLarge, slots.secrets()));
+}
+
+TEST_F(SshConnectorTest, HangingCommandTimesOut) {
+  ConnectorContext c = context();
+  c.timeout = std::chrono::seconds(1);
+  const Slots slots = passwordSlots();
+  // The call returns (the test would hang otherwise) and says why.
+  EXPECT_TRUE(failsWith(run(passwordAction(kHang), slots, c), errc::kPeerTimeout, slots.secrets()));
+}
+
+TEST_F(SshConnectorTest, ServerDownIsUnreachable) {
+  sshd_.stop();
+  const Slots slots = passwordSlots();
+  EXPECT_TRUE(failsWith(run(passwordAction(), slots), errc::kPeerUnreachable, slots.secrets()));
+}
+
+}  // namespace
+}  // namespace sealgate::connectors
