@@ -104,6 +104,11 @@ Result<void> requireDestination(const ConnectorContext& context, const std::stri
 Result<CString> CString::render(const SlotTemplate& t, const SlotValues& slots) {
   auto text = t.render(slots);
   if (!text) return std::move(text).takeError();
+  // A C API would silently stop at an embedded NUL and use a shorter value.
+  const auto rendered = text->exposeSecretBytes();
+  if (std::find(rendered.begin(), rendered.end(), std::uint8_t{0}) != rendered.end()) {
+    return makeError(connector_errc::kSecretUnusable, "a slot value contains a NUL byte");
+  }
   auto bytes = Secret::allocate(text->size() + 1);  // zero-filled: the last byte is the NUL
   if (!bytes) return std::move(bytes).takeError();
   const auto src = text->exposeSecretBytes();

@@ -45,8 +45,9 @@ Result<std::string> normalizeHost(std::string_view host, std::string_view where)
 // DESTINATION_FORBIDDEN unless the tenant's egress rules allow host:port.
 Result<void> requireDestination(const ConnectorContext& context, const std::string& host, std::uint16_t port);
 
-// The template rendered with a trailing NUL, for C APIs that take char*; the NUL
-// is not counted in the returned size() of `text()`.
+// The template rendered with a trailing NUL, in protected memory, for C APIs
+// that take char* (the NUL is not counted in size()). A rendered value with an
+// embedded NUL is SECRET_UNUSABLE.
 class CString {
  public:
   static Result<CString> render(const SlotTemplate& t, const SlotValues& slots);

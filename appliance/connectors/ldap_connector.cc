@@ -273,7 +273,8 @@ Result<void> collectEntry(LDAP* ld, LDAPMessage* entry, Collected& c, std::size_
   e["dn"] = peerText(dnText);
   nlohmann::json attrs = nlohmann::json::object();
   BerElement* ber = nullptr;
-  for (char* attr = ldap_first_attribute(ld, entry, &ber); attr != nullptr; attr = ldap_next_attribute(ld, entry, ber)) {
+  for (char* attr = ldap_first_attribute(ld, entry, &ber); attr != nullptr;
+       attr = ldap_next_attribute(ld, entry, ber)) {
     const std::string name = attr;
     ldap_memfree(attr);
     c.bytes += name.size();
@@ -301,7 +302,8 @@ Result<void> collectEntry(LDAP* ld, LDAPMessage* entry, Collected& c, std::size_
   return {};
 }
 
-Result<nlohmann::json> search(LDAP* ld, const LdapAction& a, const ConnectorContext& context, const Deadline& deadline) {
+Result<nlohmann::json> search(LDAP* ld, const LdapAction& a, const ConnectorContext& context,
+                              const Deadline& deadline) {
   std::vector<char*> attrs;
   for (const auto& name : a.attributes) attrs.push_back(const_cast<char*>(name.c_str()));
   attrs.push_back(nullptr);

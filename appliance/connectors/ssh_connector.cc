@@ -174,7 +174,8 @@ Result<void> authenticate(ssh_session s, const SshAction& a, const SlotValues& s
                                       &raw) != SSH_OK ||
         raw == nullptr) {
       return makeError(connector_errc::kSecretUnusable,
-                       "the private_key slot does not hold a usable OpenSSH or PEM private key (or the passphrase is wrong)");
+                       "the private_key slot does not hold a usable OpenSSH or PEM private key, "
+                       "or the passphrase does not open it");
     }
     KeyPtr key(raw);
     boundNextStep(s, deadline);

@@ -108,9 +108,19 @@ TEST_F(SshConnectorTest, WrongPasswordIsAuthFailed) {
   EXPECT_FALSE(anyoneLoggedIn());
 }
 
+TEST_F(SshConnectorTest, PasswordWithANulByteIsUnusable) {
+  // Through a char* API the right password followed by NUL would log in with
+  // the prefix: refused instead.
+  Slots slots;
+  slots.set("pw", sshd_.password() + std::string(1, '\0') + "tail");
+  EXPECT_TRUE(failsWith(run(passwordAction(), slots), errc::kSecretUnusable, {sshd_.password()}));
+  EXPECT_FALSE(anyoneLoggedIn());
+}
+
 TEST_F(SshConnectorTest, UnauthorisedOrUnusableKeys) {
   const support::ScopedTempDir dir("sealgate-sshkey");
-  ASSERT_EQ(support::runShell("ssh-keygen -q -t ed25519 -N '' -f " + dir.path() + "/k </dev/null >/dev/null").status, 0);
+  const std::string keygen = "ssh-keygen -q -t ed25519 -N '' -f " + dir.path() + "/k </dev/null >/dev/null";
+  ASSERT_EQ(support::runShell(keygen).status, 0);
   Slots stranger;
   stranger.set("key", support::readFile(dir.path() + "/k"));
   EXPECT_TRUE(failsWith(run(keyAction(), stranger), errc::kPeerAuthFailed, stranger.secrets()));

@@ -126,7 +126,7 @@ bool ServerProcess::start(const std::vector<std::string>& argv, const std::strin
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   stop();
-  throw std::runtime_error(argv[0] + " did not become ready in time, see " + logPath);
+  throw std::runtime_error(argv[0] + " did not become ready in time; its log:\n" + readFile(logPath));
 }
 
 void ServerProcess::stop() {

@@ -35,7 +35,8 @@ class ServerProcess {
 
   // Starts argv[0] (an absolute path) with stdout and stderr appended to
   // `logPath`, then polls `ready` until it is true (true), the process exits
-  // (false: e.g. its port was taken) or `timeout` passes (throws).
+  // (false: e.g. its port was taken) or `timeout` passes (throws, with the log:
+  // the harness's temp dir is gone by the time anyone reads the message).
   bool start(const std::vector<std::string>& argv, const std::string& logPath, const std::function<bool()>& ready,
              std::chrono::seconds timeout = std::chrono::seconds(30));
   bool running() const { return pid_ > 0; }

@@ -95,7 +95,7 @@ Slapd::Slapd() : tempDir_("sealgate-slapd") {
       return;
     }
   }
-  throw std::runtime_error("slapd did not start, see " + dir_ + "/slapd.log");
+  throw std::runtime_error("slapd did not start; its log:\n" + readFile(dir_ + "/slapd.log"));
 }
 
 }  // namespace sealgate::testing

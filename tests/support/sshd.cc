@@ -100,7 +100,7 @@ Sshd::Sshd() : lock_(requireRoot()), tempDir_("sealgate-sshd") {
       return;
     }
   }
-  throw std::runtime_error("sshd did not start, see " + dir_ + "/sshd.log");
+  throw std::runtime_error("sshd did not start; its log:\n" + readFile(dir_ + "/sshd.log"));
 }
 
 Sshd::~Sshd() = default;
