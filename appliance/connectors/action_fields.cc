@@ -94,6 +94,14 @@ Result<std::string> normalizeHost(std::string_view host, std::string_view where)
   return out;
 }
 
+std::set<std::string> slotNamesOf(std::initializer_list<const SlotTemplate*> templates) {
+  std::set<std::string> names;
+  for (const auto* t : templates) {
+    if (t != nullptr) names.insert(t->slotNames().begin(), t->slotNames().end());
+  }
+  return names;
+}
+
 Result<void> requireDestination(const ConnectorContext& context, const std::string& host, std::uint16_t port) {
   if (!egressHostAllowed(context.rules, host, port)) {
     return makeError(connector_errc::kDestinationForbidden, "the destination is not on the tenant's egress allow-list");

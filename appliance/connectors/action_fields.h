@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,9 @@ Result<bool> plainBool(const nlohmann::json& object, const char* key, std::strin
 // only [a-z0-9.-:], not starting with '-' (it could read as an option), so no
 // "user@host", spaces or lists ever reach a client library.
 Result<std::string> normalizeHost(std::string_view host, std::string_view where);
+
+// The slot names of every template given (null pointers: fields left out).
+std::set<std::string> slotNamesOf(std::initializer_list<const SlotTemplate*> templates);
 
 // DESTINATION_FORBIDDEN unless the tenant's egress rules allow host:port.
 Result<void> requireDestination(const ConnectorContext& context, const std::string& host, std::uint16_t port);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,32 @@ template <typename T>
   }
   if (r.error().code != code) return ::testing::AssertionFailure() << r.error().describe() << ", expected " << code;
   return ::testing::AssertionSuccess();
+}
+
+// For withField: remove the field instead of setting it.
+inline nlohmann::json absent() { return nlohmann::json(nlohmann::json::value_t::discarded); }
+
+// `action` with the field at the JSON pointer `at` (e.g. "/search/filter") set
+// to `value`, or removed when `value` is absent().
+inline nlohmann::json withField(nlohmann::json action, const std::string& at, nlohmann::json value) {
+  const nlohmann::json::json_pointer pointer(at);
+  if (value.is_discarded()) {
+    action[pointer.parent_pointer()].erase(pointer.back());
+  } else {
+    action[pointer] = std::move(value);
+  }
+  return action;
+}
+
+struct ActionCase {
+  std::string what;
+  nlohmann::json action;
+};
+
+// validate() refuses every case with `code`.
+inline void expectRefused(const Connector& connector, const std::vector<ActionCase>& cases,
+                          const ConnectorContext& context, const std::string& code) {
+  for (const auto& c : cases) EXPECT_TRUE(failsWith(connector.validate(c.action, context), code)) << c.what;
 }
 
 }  // namespace sealgate::connectors::testing

@@ -353,9 +353,7 @@ Result<std::set<std::string>> LdapConnector::validate(const nlohmann::json& acti
                                                       const ConnectorContext& context) const {
   auto a = parseAction(action, context);
   if (!a) return std::move(a).takeError();
-  std::set<std::string> names = a->bindDn.slotNames();
-  names.insert(a->password.slotNames().begin(), a->password.slotNames().end());
-  return names;
+  return slotNamesOf({&a->bindDn, &a->password});
 }
 
 Result<nlohmann::json> LdapConnector::run(const nlohmann::json& action, const ConnectorContext& context,

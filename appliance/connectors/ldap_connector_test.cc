@@ -16,8 +16,11 @@ namespace sealgate::connectors {
 namespace {
 
 using nlohmann::json;
+using testing::absent;
+using testing::expectRefused;
 using testing::failsWith;
 using testing::Slots;
+using testing::withField;
 namespace support = sealgate::testing;
 namespace errc = connector_errc;
 
@@ -183,84 +186,51 @@ TEST_F(LdapConnectorTest, DestinationMustBeOnTheAllowList) {
 }
 
 TEST_F(LdapConnectorTest, PlaceholdersOnlyInBindDnAndPassword) {
-  std::vector<std::pair<std::string, json>> cases;
-  json a = action();
-  a["url"] = "ldap://{{slot:pw}}:389";
-  cases.emplace_back("url", a);
-  a = action();
-  a["starttls"] = "{{slot:pw}}";
-  cases.emplace_back("starttls", a);
-  for (const char* key : {"base", "filter", "scope", "size_limit"}) {
-    a = action();
-    a["search"][key] = "{{slot:pw}}";
-    cases.emplace_back(key, a);
-  }
-  a = action();
-  a["search"]["filter"] = "(uid={{slot:pw}})";
-  cases.emplace_back("inside the filter", a);
-  a = action();
-  a["search"]["attributes"] = {"cn", "{{slot:pw}}"};
-  cases.emplace_back("attributes", a);
-  for (const auto& [what, item] : cases) {
-    EXPECT_TRUE(failsWith(connector_.validate(item, context()), errc::kPlaceholderForbidden)) << what;
-  }
+  const json a = action();
+  expectRefused(connector_,
+                {{"url", withField(a, "/url", "ldap://{{slot:pw}}:389")},
+                 {"starttls", withField(a, "/starttls", "{{slot:pw}}")},
+                 {"base", withField(a, "/search/base", "{{slot:pw}}")},
+                 {"filter", withField(a, "/search/filter", "{{slot:pw}}")},
+                 {"inside the filter", withField(a, "/search/filter", "(uid={{slot:pw}})")},
+                 {"scope", withField(a, "/search/scope", "{{slot:pw}}")},
+                 {"size_limit", withField(a, "/search/size_limit", "{{slot:pw}}")},
+                 {"attributes", withField(a, "/search/attributes", {"cn", "{{slot:pw}}"})}},
+                context(), errc::kPlaceholderForbidden);
 }
 
 TEST_F(LdapConnectorTest, MalformedActionsAreInvalid) {
-  std::vector<std::pair<std::string, json>> cases;
-  const auto top = [&](const std::string& what, const std::string& key, json value) {
-    json a = action();
-    if (value.is_discarded()) {
-      a.erase(key);
-    } else {
-      a[key] = std::move(value);
-    }
-    cases.emplace_back(what, std::move(a));
-  };
-  const auto inSearch = [&](const std::string& what, const std::string& key, json value) {
-    json a = action();
-    if (value.is_discarded()) {
-      a["search"].erase(key);
-    } else {
-      a["search"][key] = std::move(value);
-    }
-    cases.emplace_back(what, std::move(a));
-  };
-  const json absent(json::value_t::discarded);
+  const json a = action();
   const std::string hostPort = "127.0.0.1:" + std::to_string(slapd_.port());
-  top("unknown key", "timeout", 5);
-  top("http url", "url", "http://" + hostPort);
-  top("url with a dn", "url", "ldap://" + hostPort + "/dc=example,dc=org");
-  top("url list", "url", "ldap://" + hostPort + " ldap://10.0.0.1");
-  top("url with a user", "url", "ldap://x@" + hostPort);
-  top("url with an empty port", "url", "ldap://127.0.0.1:");
-  top("url with a bad port", "url", "ldap://127.0.0.1:99999");
-  top("url not a string", "url", 5);
-  top("no url", "url", absent);
-  top("starttls not a bool", "starttls", "yes");
-  top("no bind_dn", "bind_dn", absent);
-  top("no password", "password", absent);
-  top("password not a string", "password", 5);
-  top("no search", "search", absent);
-  top("search not an object", "search", "(uid=alice)");
-  top("another connector", "connector", "ssh");
-  inSearch("unknown search key", "deref", "always");
-  inSearch("bad scope", "scope", "tree");
-  inSearch("no base", "base", absent);
-  inSearch("no filter", "filter", absent);
-  inSearch("filter without parentheses", "filter", "uid=alice");
-  inSearch("unbalanced filter", "filter", "(uid=alice))(");
-  inSearch("attributes not an array", "attributes", "cn");
-  inSearch("attribute not a string", "attributes", json::array({1}));
-  inSearch("size_limit 0", "size_limit", 0);
-  inSearch("size_limit a string", "size_limit", "10");
-  json ldapsStarttls = action();
-  ldapsStarttls["url"] = slapd_.ldapsUrl();
-  ldapsStarttls["starttls"] = true;
-  cases.emplace_back("starttls on ldaps", ldapsStarttls);
-  for (const auto& [what, a] : cases) {
-    EXPECT_TRUE(failsWith(connector_.validate(a, context()), errc::kInvalidAction)) << what;
-  }
+  expectRefused(connector_,
+                {{"unknown key", withField(a, "/timeout", 5)},
+                 {"http url", withField(a, "/url", "http://" + hostPort)},
+                 {"url with a dn", withField(a, "/url", "ldap://" + hostPort + "/dc=example,dc=org")},
+                 {"url list", withField(a, "/url", "ldap://" + hostPort + " ldap://10.0.0.1")},
+                 {"url with a user", withField(a, "/url", "ldap://x@" + hostPort)},
+                 {"url with an empty port", withField(a, "/url", "ldap://127.0.0.1:")},
+                 {"url with a bad port", withField(a, "/url", "ldap://127.0.0.1:99999")},
+                 {"url not a string", withField(a, "/url", 5)},
+                 {"no url", withField(a, "/url", absent())},
+                 {"starttls not a bool", withField(a, "/starttls", "yes")},
+                 {"starttls on ldaps", withField(withField(a, "/url", slapd_.ldapsUrl()), "/starttls", true)},
+                 {"no bind_dn", withField(a, "/bind_dn", absent())},
+                 {"no password", withField(a, "/password", absent())},
+                 {"password not a string", withField(a, "/password", 5)},
+                 {"no search", withField(a, "/search", absent())},
+                 {"search not an object", withField(a, "/search", "(uid=alice)")},
+                 {"another connector", withField(a, "/connector", "ssh")},
+                 {"unknown search key", withField(a, "/search/deref", "always")},
+                 {"bad scope", withField(a, "/search/scope", "tree")},
+                 {"no base", withField(a, "/search/base", absent())},
+                 {"no filter", withField(a, "/search/filter", absent())},
+                 {"filter without parentheses", withField(a, "/search/filter", "uid=alice")},
+                 {"unbalanced filter", withField(a, "/search/filter", "(uid=alice))(")},
+                 {"attributes not an array", withField(a, "/search/attributes", "cn")},
+                 {"attribute not a string", withField(a, "/search/attributes", json::array({1}))},
+                 {"size_limit 0", withField(a, "/search/size_limit", 0)},
+                 {"size_limit a string", withField(a, "/search/size_limit", "10")}},
+                context(), errc::kInvalidAction);
 }
 
 }  // namespace

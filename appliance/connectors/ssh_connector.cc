@@ -230,11 +230,8 @@ Result<std::set<std::string>> SshConnector::validate(const nlohmann::json& actio
                                                      const ConnectorContext& context) const {
   auto a = parseAction(action, context);
   if (!a) return std::move(a).takeError();
-  std::set<std::string> names = a->user.slotNames();
-  for (const auto* t : {&a->password, &a->privateKey, &a->passphrase}) {
-    if (t->has_value()) names.insert((*t)->slotNames().begin(), (*t)->slotNames().end());
-  }
-  return names;
+  const auto field = [](const std::optional<SlotTemplate>& t) { return t ? &*t : nullptr; };
+  return slotNamesOf({&a->user, field(a->password), field(a->privateKey), field(a->passphrase)});
 }
 
 Result<nlohmann::json> SshConnector::run(const nlohmann::json& action, const ConnectorContext& context,

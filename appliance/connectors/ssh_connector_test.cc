@@ -10,8 +10,11 @@ namespace sealgate::connectors {
 namespace {
 
 using nlohmann::json;
+using testing::absent;
+using testing::expectRefused;
 using testing::failsWith;
 using testing::Slots;
+using testing::withField;
 namespace support = sealgate::testing;
 namespace errc = connector_errc;
 
@@ -170,56 +173,48 @@ TEST_F(SshConnectorTest, DestinationMustBeOnTheAllowList) {
 }
 
 TEST_F(SshConnectorTest, PlaceholdersOnlyInCredentialFields) {
-  for (const char* key : {"host", "command", "host_key_sha256", "port", "connector"}) {
-    json a = passwordAction();
-    a[key] = "{{slot:pw}}";
-    EXPECT_TRUE(failsWith(connector_.validate(a, context()), errc::kPlaceholderForbidden)) << key;
-  }
-  json a = passwordAction();
-  a["command"] = "echo {{slot:pw}}";
-  EXPECT_TRUE(failsWith(connector_.validate(a, context()), errc::kPlaceholderForbidden));
+  const json a = passwordAction();
+  expectRefused(connector_,
+                {{"host", withField(a, "/host", "{{slot:pw}}")},
+                 {"command", withField(a, "/command", "{{slot:pw}}")},
+                 {"inside the command", withField(a, "/command", "echo {{slot:pw}}")},
+                 {"host key", withField(a, "/host_key_sha256", "{{slot:pw}}")},
+                 {"port", withField(a, "/port", "{{slot:pw}}")},
+                 {"connector", withField(a, "/connector", "{{slot:pw}}")}},
+                context(), errc::kPlaceholderForbidden);
 }
 
 TEST_F(SshConnectorTest, MalformedActionsAreInvalid) {
-  std::vector<std::pair<std::string, json>> cases;
-  const auto with = [&](const std::string& what, const std::string& key, json value) {
-    json a = passwordAction();
-    if (value.is_discarded()) {
-      a.erase(key);
-    } else {
-      a[key] = std::move(value);
-    }
-    cases.emplace_back(what, std::move(a));
-  };
-  with("unknown key", "timeout", 5);
-  with("port as a string", "port", std::to_string(sshd_.port()));
-  with("port 0", "port", 0);
-  with("port too big", "port", 70000);
-  with("port fractional", "port", 22.5);
-  with("host a number", "host", 127);
-  with("host with a user", "host", "root@127.0.0.1");
-  with("host with a space", "host", "127.0.0.1 -oProxyCommand=x");
-  with("no host", "host", json(json::value_t::discarded));
-  with("no user", "user", json(json::value_t::discarded));
-  with("user a number", "user", 5);
-  with("no command", "command", json(json::value_t::discarded));
-  with("empty command", "command", "");
-  with("no pin", "host_key_sha256", json(json::value_t::discarded));
-  with("pin without prefix", "host_key_sha256", sshd_.hostKeySha256().substr(7));
-  with("pin in MD5 form", "host_key_sha256", "MD5:00:11:22");
-  with("pin too short", "host_key_sha256", sshd_.hostKeySha256().substr(0, 40));
-  with("pin with url alphabet", "host_key_sha256", "SHA256:" + std::string(42, 'A') + "_");
-  with("both password and key", "private_key", "{{slot:key}}");
-  with("neither password nor key", "password", json(json::value_t::discarded));
-  with("passphrase with a password", "passphrase", "{{slot:pp}}");
-  with("malformed placeholder", "password", "{{slot:pw");
-  with("another connector", "connector", "ldap");
-  cases.emplace_back("not an object", json::array({1, 2}));
-  for (const auto& [what, a] : cases) {
-    EXPECT_TRUE(failsWith(connector_.validate(a, context()), errc::kInvalidAction)) << what;
-  }
+  const json a = passwordAction();
+  const std::string pin = sshd_.hostKeySha256();
+  expectRefused(connector_,
+                {{"unknown key", withField(a, "/timeout", 5)},
+                 {"port as a string", withField(a, "/port", std::to_string(sshd_.port()))},
+                 {"port 0", withField(a, "/port", 0)},
+                 {"port too big", withField(a, "/port", 70000)},
+                 {"port fractional", withField(a, "/port", 22.5)},
+                 {"host a number", withField(a, "/host", 127)},
+                 {"host with a user", withField(a, "/host", "root@127.0.0.1")},
+                 {"host with a space", withField(a, "/host", "127.0.0.1 -oProxyCommand=x")},
+                 {"no host", withField(a, "/host", absent())},
+                 {"no user", withField(a, "/user", absent())},
+                 {"user a number", withField(a, "/user", 5)},
+                 {"no command", withField(a, "/command", absent())},
+                 {"empty command", withField(a, "/command", "")},
+                 {"no pin", withField(a, "/host_key_sha256", absent())},
+                 {"pin without prefix", withField(a, "/host_key_sha256", pin.substr(7))},
+                 {"pin in MD5 form", withField(a, "/host_key_sha256", "MD5:00:11:22")},
+                 {"pin too short", withField(a, "/host_key_sha256", pin.substr(0, 40))},
+                 {"pin with url alphabet", withField(a, "/host_key_sha256", "SHA256:" + std::string(42, 'A') + "_")},
+                 {"both password and key", withField(a, "/private_key", "{{slot:key}}")},
+                 {"neither password nor key", withField(a, "/password", absent())},
+                 {"passphrase with a password", withField(a, "/passphrase", "{{slot:pp}}")},
+                 {"malformed placeholder", withField(a, "/password", "{{slot:pw")},
+                 {"another connector", withField(a, "/connector", "ldap")},
+                 {"not an object", json::array({1, 2})}},
+                context(), errc::kInvalidAction);
   // A slot the request did not provide.
-  EXPECT_TRUE(failsWith(connector_.run(passwordAction(), context(), {}), errc::kInvalidAction));
+  EXPECT_TRUE(failsWith(connector_.run(a, context(), {}), errc::kInvalidAction));
 }
 
 TEST_F(SshConnectorTest, OversizedOutputIsRefused) {

@@ -11,36 +11,27 @@ here, and a second unrelated CA for wrong-CA tests. Stopped by PID in stop().
         ldap.service_password, ldap.ca_file, ldap.other_ca_file
 """
 import os
-import shutil
 import subprocess
 import tempfile
-import time
 
+from peer_process import PeerServer, random_token, start_until_ready
 from postgres import free_port
-from sshd import random_token
 
 SLAPD = "/usr/sbin/slapd"
 
 
-class Slapd:
+class Slapd(PeerServer):
     BASE_DN = "dc=example,dc=org"
     SERVICE_DN = "cn=svc,dc=example,dc=org"
     ROOT_DN = "cn=admin,dc=example,dc=org"
     USERS = ("alice", "bob", "carol")
 
     def __init__(self):
-        self.dir = None
+        super().__init__()
         self.port = self.tls_port = None
         self.service_password = None
         self.ca_file = self.other_ca_file = None
         self._root_password = None
-        self._proc = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     @property
     def url(self):
@@ -84,14 +75,6 @@ class Slapd:
                     f"cn: {uid.capitalize()} Example\nsn: Example\nmail: {uid}@example.org\n\n")
         return out
 
-    def start(self):
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
     def _start(self):
         self.dir = tempfile.mkdtemp(prefix="sealgate-slapd-")
         self.ca_file = self._make_ca("ca")
@@ -111,37 +94,13 @@ class Slapd:
         with open(conf, "w") as f:
             f.write(self._conf(root_hash))
         subprocess.run(["slapadd", "-q", "-f", conf], input=self._ldif(), text=True, check=True, capture_output=True)
-        with open(os.path.join(self.dir, "slapd.log"), "ab") as log:  # the child keeps its own copy
-            for _ in range(3):
-                self.port, self.tls_port = free_port(), free_port()
-                if self.port == self.tls_port:
-                    continue
-                self._proc = subprocess.Popen([SLAPD, "-f", conf, "-h", f"{self.url}/ {self.ldaps_url}/", "-d", "0"],
-                                              stdout=log, stderr=log)
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and self._proc.poll() is None:
-                    # Ready when the root DN can bind (RECIPES.md §11).
-                    probe = subprocess.run(["ldapwhoami", "-x", "-o", "nettimeout=2", "-H", self.url,
-                                            "-D", self.ROOT_DN, "-w", self._root_password], capture_output=True)
-                    if probe.returncode == 0:
-                        return
-                    time.sleep(0.02)
-                self._kill()
-        raise RuntimeError("slapd did not start: " + open(os.path.join(self.dir, "slapd.log")).read())
 
-    def _kill(self):
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
-            self._proc = None
+        def argv():
+            self.port, self.tls_port = free_port(), free_port()
+            return [SLAPD, "-f", conf, "-h", f"{self.url}/ {self.ldaps_url}/", "-d", "0"]
 
-    def stop(self):
-        self._kill()
-        if self.dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
+        def ready():  # the root DN can bind (RECIPES.md §11)
+            return subprocess.run(["ldapwhoami", "-x", "-o", "nettimeout=2", "-H", self.url, "-D", self.ROOT_DN,
+                                   "-w", self._root_password], capture_output=True).returncode == 0
+
+        self._proc = start_until_ready(argv, os.path.join(self.dir, "slapd.log"), ready)

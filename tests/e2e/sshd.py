@@ -15,25 +15,15 @@ exclusive flock on /tmp/sealgate-ssh-test.lock from start() to stop().
 """
 import fcntl
 import os
-import secrets
-import shutil
 import socket
-import string
 import subprocess
 import tempfile
-import time
 
+from peer_process import PeerServer, random_token, start_until_ready
 from postgres import free_port
 
 SSHD = "/usr/sbin/sshd"
 LOCK_FILE = "/tmp/sealgate-ssh-test.lock"
-_ALPHABET = string.ascii_letters + string.digits
-
-
-def random_token(n):
-    return "".join(secrets.choice(_ALPHABET) for _ in range(n))
-
-
 def _can_connect(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -42,24 +32,17 @@ def _can_connect(port):
         return False
 
 
-class Sshd:
+class Sshd(PeerServer):
     USER = "sealgate-ssh-test"
 
     def __init__(self):
-        self.dir = None
+        super().__init__()
         self.port = None
         self.host_key_sha256 = None
         self.password = None
         self.passphrase = None
         self.client_key = self.client_key_pem = self.encrypted_client_key = None
-        self._proc = None
         self._lock = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def _ensure_user(self):
         if subprocess.run(["id", "-u", self.USER], capture_output=True).returncode != 0:
@@ -77,20 +60,12 @@ class Sshd:
                        + (["-m", fmt] if fmt else []), check=True, capture_output=True, stdin=subprocess.DEVNULL)
         return path
 
-    def start(self):
+    def _start(self):
         if os.geteuid() != 0:
             raise RuntimeError("the sshd harness must run as root: it creates the system user "
                                f"{self.USER} and sets its password")
         self._lock = open(LOCK_FILE, "a")
         fcntl.flock(self._lock, fcntl.LOCK_EX)
-        try:
-            self._start_locked()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _start_locked(self):
         self.dir = tempfile.mkdtemp(prefix="sealgate-sshd-")
         os.chmod(self.dir, 0o755)  # sshd reads authorized_keys as the user
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation dir
@@ -113,29 +88,12 @@ class Sshd:
                     "PasswordAuthentication yes\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
                     "PermitRootLogin no\nStrictModes no\nLogLevel VERBOSE\n")
         subprocess.run([SSHD, "-t", "-f", config], check=True, capture_output=True)
-        with open(os.path.join(self.dir, "sshd.log"), "ab") as log:  # the child keeps its own copy
-            for _ in range(3):
-                self.port = free_port()
-                self._proc = subprocess.Popen([SSHD, "-D", "-e", "-f", config, "-p", str(self.port)], stdout=log,
-                                              stderr=log)
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and self._proc.poll() is None:
-                    if _can_connect(self.port):
-                        return
-                    time.sleep(0.02)
-                self._kill()
-        raise RuntimeError("sshd did not start: " + self.log())
 
-    def _kill(self):
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
-            self._proc = None
+        def argv():
+            self.port = free_port()
+            return [SSHD, "-D", "-e", "-f", config, "-p", str(self.port)]
+
+        self._proc = start_until_ready(argv, os.path.join(self.dir, "sshd.log"), lambda: _can_connect(self.port))
 
     def log(self):
         try:
@@ -144,10 +102,7 @@ class Sshd:
             return ""
 
     def stop(self):
-        self._kill()
-        if self.dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
+        super().stop()
         if self._lock is not None:
             self._lock.close()  # releases the flock
             self._lock = None
