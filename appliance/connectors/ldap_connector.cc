@@ -227,8 +227,10 @@ Result<LdapPtr> connect(const LdapAction& a, const ConnectorContext& context, co
     const int demand = LDAP_OPT_X_TLS_DEMAND;
     const int client = 0;
     // Per handle, then a fresh TLS context from these settings: nothing from the
-    // process-wide defaults or ldap.conf's TLS_CACERT decides whom we trust.
+    // process-wide defaults (ldap.conf's TLS_CACERT/TLS_CACERTDIR, LDAPTLS_*
+    // variables) decides whom we trust.
     if (ldap_set_option(ld.get(), LDAP_OPT_X_TLS_CACERTFILE, context.caFile.c_str()) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(ld.get(), LDAP_OPT_X_TLS_CACERTDIR, nullptr) != LDAP_OPT_SUCCESS ||
         ldap_set_option(ld.get(), LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS ||
         ldap_set_option(ld.get(), LDAP_OPT_X_TLS_NEWCTX, &client) != LDAP_OPT_SUCCESS) {
       return makeError(connector_errc::kPeerTlsFailed, "the TLS settings for the ldap peer were refused");

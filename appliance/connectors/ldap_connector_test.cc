@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -110,6 +111,20 @@ TEST_F(LdapConnectorTest, LdapsAndStartTlsVerifyTheCa) {
   // And the right CA still works afterwards: the TLS context is per connection.
   r = run(a, slots());
   EXPECT_TRUE(r) << r.error().describe();
+}
+
+TEST_F(LdapConnectorTest, ProcessWideTlsDefaultsDoNotWidenTrust) {
+  // libldap reads LDAPTLS_CACERT into its process-wide defaults on first use
+  // (under ctest this test is the process's first use). Those defaults trust the
+  // server here; the connector's own CA bundle does not, and must win.
+  ::setenv("LDAPTLS_CACERT", slapd_.caFile().c_str(), 1);
+  ConnectorContext wrongCa = context();
+  wrongCa.caFile = slapd_.otherCaFile();
+  json a = action();
+  a["url"] = slapd_.ldapsUrl();
+  const Slots s = slots();
+  EXPECT_TRUE(failsWith(run(a, s, wrongCa), errc::kPeerTlsFailed, s.secrets()));
+  ::unsetenv("LDAPTLS_CACERT");
 }
 
 TEST_F(LdapConnectorTest, WrongPasswordIsAuthFailed) {
