@@ -24,7 +24,7 @@ Result<void> requireKnownKeys(const nlohmann::json& value, std::initializer_list
     }
     if (key != "connector") continue;
     if (auto r = forbidSlotsInJson(item, std::string(where) + ".connector"); !r) return r;
-    if ((!item.is_string() || item.get_ref<const std::string&>() != connector)) {
+    if (!item.is_string() || item.get_ref<const std::string&>() != connector) {
       return makeError(connector_errc::kInvalidAction, std::string(where) + ".connector names another connector");
     }
   }

@@ -3,7 +3,7 @@ own sshd_config and ed25519 host key in a temp dir, on a free loopback port in
 15000-31999, stopped by PID in stop().
 
 Password login needs a real system user with a password, so start() creates
-`sealgate-ssh-test` (no home, /bin/sh) when missing and sets a fresh random
+`sealgate-ssh-test` (home /, /bin/sh) when missing and sets a fresh random
 password with chpasswd. That needs root: start() raises otherwise (never skip).
 The password is machine-wide, so every harness (C++ and Python) holds an
 exclusive flock on /tmp/sealgate-ssh-test.lock from start() to stop().

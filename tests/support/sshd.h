@@ -2,7 +2,7 @@
 // its own config and ed25519 host key, stopped by PID on destruction.
 //
 // Password authentication needs a real system user with a password, so the
-// harness creates `sealgate-ssh-test` (no home, /bin/sh) when it is missing and
+// harness creates `sealgate-ssh-test` (home /, /bin/sh) when it is missing and
 // sets a fresh random password with chpasswd. That needs root: without it the
 // constructor throws (tests fail, never skip). Because the user's password is
 // machine-wide, harnesses in concurrent test processes (and tests/e2e/sshd.py)
