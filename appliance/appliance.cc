@@ -2,10 +2,10 @@
 
 #include "appliance/audit_event.h"
 #include "appliance/connectors/crypto_connectors.h"
-//MERGE #include "appliance/connectors/ldap_connector.h"
+#include "appliance/connectors/ldap_connector.h"
 #include "appliance/connectors/postgres_connector.h"
 #include "appliance/connectors/rest_connector.h"
-//MERGE #include "appliance/connectors/ssh_connector.h"
+#include "appliance/connectors/ssh_connector.h"
 #include "appliance/logging.h"
 #include "core/secret_uri.h"
 
@@ -203,8 +203,8 @@ Result<void> Appliance::startProviders() {
       EgressGuard::global(), metrics_);
   executeApi_->add(std::make_unique<connectors::RestConnector>());
   executeApi_->add(std::make_unique<connectors::PostgresConnector>());
-//MERGE  executeApi_->add(std::make_unique<connectors::LdapConnector>());
-//MERGE  executeApi_->add(std::make_unique<connectors::SshConnector>());
+  executeApi_->add(std::make_unique<connectors::LdapConnector>());
+  executeApi_->add(std::make_unique<connectors::SshConnector>());
   executeApi_->add(std::make_unique<connectors::HmacConnector>());
   executeApi_->add(std::make_unique<connectors::SignConnector>());
   return {};

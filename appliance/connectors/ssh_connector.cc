@@ -1,0 +1,300 @@
+#include "appliance/connectors/ssh_connector.h"
+
+#include <libssh/libssh.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <memory>
+#include <optional>
+
+#include "appliance/connectors/action_fields.h"
+#include "core/encoding.h"
+
+namespace sealgate::connectors {
+namespace {
+
+constexpr std::string_view kWhere = "ssh";
+constexpr std::string_view kPinPrefix = "SHA256:";
+constexpr std::size_t kSha256Size = 32;
+
+struct SshAction {
+  std::string host;
+  std::uint16_t port = 22;
+  SlotTemplate user;
+  std::optional<SlotTemplate> password;
+  std::optional<SlotTemplate> privateKey;
+  std::optional<SlotTemplate> passphrase;
+  Bytes hostKeySha256;
+  std::string command;
+};
+
+// "SHA256:" + unpadded standard base64 of 32 bytes, as ssh-keygen -lf prints it.
+std::optional<Bytes> decodePin(const std::string& pin) {
+  if (pin.size() != kPinPrefix.size() + 43 || pin.compare(0, kPinPrefix.size(), kPinPrefix) != 0) return std::nullopt;
+  std::string b64 = pin.substr(kPinPrefix.size());
+  // Only the standard alphabet: map it onto base64url for the shared decoder.
+  if (b64.find_first_of("-_=") != std::string::npos) return std::nullopt;
+  std::replace(b64.begin(), b64.end(), '+', '-');
+  std::replace(b64.begin(), b64.end(), '/', '_');
+  auto bytes = decodeBase64UrlNoPad(b64);
+  if (!bytes || bytes->size() != kSha256Size) return std::nullopt;
+  return bytes;
+}
+
+Result<SshAction> parseAction(const nlohmann::json& action, const ConnectorContext& context) {
+  if (auto r = requireKnownKeys(action,
+                                {"connector", "host", "port", "user", "password", "private_key", "passphrase",
+                                 "host_key_sha256", "command"},
+                                kWhere, "ssh");
+      !r) {
+    return std::move(r).takeError();
+  }
+  SshAction a;
+  auto host = plainString(action, "host", kWhere, true);
+  if (!host) return std::move(host).takeError();
+  auto port = plainInteger(action, "port", kWhere, 1, 65535, 22);
+  if (!port) return std::move(port).takeError();
+  auto pin = plainString(action, "host_key_sha256", kWhere, true);
+  if (!pin) return std::move(pin).takeError();
+  auto command = plainString(action, "command", kWhere, true);
+  if (!command) return std::move(command).takeError();
+  auto user = slotString(action, "user", kWhere, true);
+  if (!user) return std::move(user).takeError();
+  auto password = slotString(action, "password", kWhere, false);
+  if (!password) return std::move(password).takeError();
+  auto privateKey = slotString(action, "private_key", kWhere, false);
+  if (!privateKey) return std::move(privateKey).takeError();
+  auto passphrase = slotString(action, "passphrase", kWhere, false);
+  if (!passphrase) return std::move(passphrase).takeError();
+
+  if (password->has_value() == privateKey->has_value()) {
+    return makeError(connector_errc::kInvalidAction, "ssh needs exactly one of password and private_key");
+  }
+  if (passphrase->has_value() && !privateKey->has_value()) {
+    return makeError(connector_errc::kInvalidAction, "ssh.passphrase goes with private_key");
+  }
+  auto normalized = normalizeHost(**host, "ssh.host");
+  if (!normalized) return std::move(normalized).takeError();
+  auto pinBytes = decodePin(**pin);
+  if (!pinBytes) {
+    return makeError(connector_errc::kInvalidAction,
+                     "ssh.host_key_sha256 must be SHA256:<43 base64 characters>, as ssh-keygen -lf prints it");
+  }
+  if ((*command)->empty()) return makeError(connector_errc::kInvalidAction, "ssh.command is required");
+
+  a.host = std::move(*normalized);
+  a.port = static_cast<std::uint16_t>(*port);
+  a.user = std::move(**user);
+  a.password = std::move(*password);
+  a.privateKey = std::move(*privateKey);
+  a.passphrase = std::move(*passphrase);
+  a.hostKeySha256 = std::move(*pinBytes);
+  a.command = std::move(**command);
+
+  if (auto r = requireDestination(context, a.host, a.port); !r) return std::move(r).takeError();
+  const auto& allowed = context.rules.commands;
+  if (std::find(allowed.begin(), allowed.end(), a.command) == allowed.end()) {
+    return makeError(connector_errc::kCommandForbidden, "the command is not on the tenant's allow-list");
+  }
+  return a;
+}
+
+struct SessionDeleter {
+  void operator()(ssh_session s) const {
+    // Never wait for the peer while tearing down (the deadline may be spent).
+    ssh_set_blocking(s, 0);
+    if (ssh_is_connected(s)) ssh_disconnect(s);
+    ssh_free(s);
+  }
+};
+using SessionPtr = std::unique_ptr<ssh_session_struct, SessionDeleter>;
+struct ChannelDeleter {
+  void operator()(ssh_channel c) const { ssh_channel_free(c); }
+};
+using ChannelPtr = std::unique_ptr<ssh_channel_struct, ChannelDeleter>;
+struct KeyDeleter {
+  void operator()(ssh_key k) const { ssh_key_free(k); }
+};
+using KeyPtr = std::unique_ptr<ssh_key_struct, KeyDeleter>;
+
+// libssh's blocking calls each wait up to the session timeout: set it to what
+// is left before every step, so the steps together stay within one deadline.
+void boundNextStep(ssh_session s, const Deadline& deadline) {
+  const long ms = static_cast<long>(deadline.remaining().count());
+  const long sec = ms / 1000;
+  const long usec = (ms % 1000) * 1000;
+  ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &sec);
+  ssh_options_set(s, SSH_OPTIONS_TIMEOUT_USEC, &usec);
+}
+
+Error timedOutOr(const Deadline& deadline, const char* code, const char* message) {
+  if (deadline.expired()) return makeError(connector_errc::kPeerTimeout, "the ssh peer did not answer in time");
+  return makeError(code, message);
+}
+
+// The server's host key must hash to the pinned SHA-256, compared in constant time.
+Result<void> verifyHostKey(ssh_session s, const Bytes& pin) {
+  ssh_key raw = nullptr;
+  if (ssh_get_server_publickey(s, &raw) != SSH_OK) {
+    return makeError(connector_errc::kPeerHostKeyMismatch, "the ssh peer presented no host key");
+  }
+  KeyPtr key(raw);
+  unsigned char* hash = nullptr;
+  size_t hashLength = 0;
+  if (ssh_get_publickey_hash(key.get(), SSH_PUBLICKEY_HASH_SHA256, &hash, &hashLength) != 0) {
+    return makeError(connector_errc::kPeerHostKeyMismatch, "the ssh host key could not be hashed");
+  }
+  const bool same = hashLength == pin.size() && constantTimeEquals({hash, hashLength}, pin);
+  ssh_clean_pubkey_hash(&hash);
+  if (!same) return makeError(connector_errc::kPeerHostKeyMismatch, "the ssh host key is not the pinned one");
+  return {};
+}
+
+Result<void> authenticate(ssh_session s, const SshAction& a, const SlotValues& slots, const Deadline& deadline) {
+  int rc = SSH_AUTH_ERROR;
+  if (a.password) {
+    auto password = CString::render(*a.password, slots);
+    if (!password) return std::move(password).takeError();
+    boundNextStep(s, deadline);
+    rc = ssh_userauth_password(s, nullptr, password->c_str());
+  } else {
+    auto pem = CString::render(*a.privateKey, slots);
+    if (!pem) return std::move(pem).takeError();
+    std::optional<CString> passphrase;
+    if (a.passphrase) {
+      auto rendered = CString::render(*a.passphrase, slots);
+      if (!rendered) return std::move(rendered).takeError();
+      passphrase = std::move(*rendered);
+    }
+    ssh_key raw = nullptr;
+    // libssh parses from our protected copy; the key object it builds is freed
+    // (and its private half wiped by libssh) when `key` goes out of scope.
+    if (ssh_pki_import_privkey_base64(pem->c_str(), passphrase ? passphrase->c_str() : nullptr, nullptr, nullptr,
+                                      &raw) != SSH_OK ||
+        raw == nullptr) {
+      return makeError(connector_errc::kSecretUnusable,
+                       "the private_key slot does not hold a usable OpenSSH or PEM private key, "
+                       "or the passphrase does not open it");
+    }
+    KeyPtr key(raw);
+    boundNextStep(s, deadline);
+    rc = ssh_userauth_publickey(s, nullptr, key.get());
+  }
+  if (rc == SSH_AUTH_SUCCESS) return {};
+  if (rc == SSH_AUTH_DENIED || rc == SSH_AUTH_PARTIAL) {
+    return makeError(connector_errc::kPeerAuthFailed, "the ssh peer refused the credential");
+  }
+  return timedOutOr(deadline, connector_errc::kPeerError, "ssh authentication failed");
+}
+
+struct Output {
+  std::string out;
+  std::string err;
+};
+
+// Reads both streams until EOF without blocking past the deadline; the total is capped.
+Result<Output> readOutput(ssh_session s, ssh_channel ch, const ConnectorContext& context, const Deadline& deadline) {
+  Output o;
+  std::array<char, 16384> buf;
+  while (true) {
+    bool progressed = false;
+    for (int isStderr : {0, 1}) {
+      const int n = ssh_channel_read_nonblocking(ch, buf.data(), buf.size(), isStderr);
+      if (n == SSH_ERROR) return timedOutOr(deadline, connector_errc::kPeerError, "reading the ssh output failed");
+      if (n > 0) {
+        auto& into = isStderr ? o.err : o.out;
+        if (o.out.size() + o.err.size() + static_cast<std::size_t>(n) > context.maxResponseBytes) {
+          return makeError(connector_errc::kPeerResponseTooLarge, "the ssh output is larger than allowed");
+        }
+        into.append(buf.data(), static_cast<std::size_t>(n));
+        progressed = true;
+      }
+    }
+    if (progressed) continue;
+    if (ssh_channel_is_eof(ch) || !ssh_channel_is_open(ch)) return o;
+    if (deadline.expired()) return makeError(connector_errc::kPeerTimeout, "the ssh command did not finish in time");
+    // Nothing buffered: sleep on the socket, in short slices so that data libssh
+    // has already read from it (but not decoded) cannot stall us.
+    pollfd p{ssh_get_fd(s), POLLIN, 0};
+    const int waitMs = static_cast<int>(std::min<long long>(deadline.remaining().count(), 100));
+    if (::poll(&p, 1, waitMs) < 0 && errno != EINTR) {
+      return makeError(connector_errc::kPeerError, "waiting for the ssh output failed");
+    }
+  }
+}
+
+}  // namespace
+
+Result<std::set<std::string>> SshConnector::validate(const nlohmann::json& action,
+                                                     const ConnectorContext& context) const {
+  auto a = parseAction(action, context);
+  if (!a) return std::move(a).takeError();
+  const auto field = [](const std::optional<SlotTemplate>& t) { return t ? &*t : nullptr; };
+  return slotNamesOf({&a->user, field(a->password), field(a->privateKey), field(a->passphrase)});
+}
+
+Result<nlohmann::json> SshConnector::run(const nlohmann::json& action, const ConnectorContext& context,
+                                         const SlotValues& slots) {
+  // Validated again: run() must never trust that its caller did.
+  auto parsed = parseAction(action, context);
+  if (!parsed) return std::move(parsed).takeError();
+  const SshAction& a = *parsed;
+  const Deadline deadline(context.timeout);
+
+  auto user = CString::render(a.user, slots);
+  if (!user) return std::move(user).takeError();
+  if (user->empty()) return makeError(connector_errc::kSecretUnusable, "the ssh user is empty");
+
+  SessionPtr session(ssh_new());
+  if (!session) return makeError(connector_errc::kPeerError, "ssh_new failed");
+  ssh_session s = session.get();
+  const unsigned int port = a.port;
+  const int noConfig = 0;
+  const int logNothing = SSH_LOG_NOLOG;
+  // Trust only the pin: no known_hosts files, no ~/.ssh/config.
+  if (ssh_options_set(s, SSH_OPTIONS_HOST, a.host.c_str()) != SSH_OK ||
+      ssh_options_set(s, SSH_OPTIONS_PORT, &port) != SSH_OK ||
+      ssh_options_set(s, SSH_OPTIONS_USER, user->c_str()) != SSH_OK ||
+      ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &noConfig) != SSH_OK ||
+      ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") != SSH_OK ||
+      ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") != SSH_OK ||
+      ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &logNothing) != SSH_OK) {
+    return makeError(connector_errc::kInvalidAction, "the ssh options were refused");
+  }
+
+  boundNextStep(s, deadline);
+  if (ssh_connect(s) != SSH_OK) {
+    return timedOutOr(deadline, connector_errc::kPeerUnreachable, "could not connect to the ssh peer");
+  }
+  // Before any credential leaves: a wrong host key gets nothing.
+  if (auto r = verifyHostKey(s, a.hostKeySha256); !r) return std::move(r).takeError();
+  if (auto r = authenticate(s, a, slots, deadline); !r) return std::move(r).takeError();
+
+  ChannelPtr channel(ssh_channel_new(s));
+  if (!channel) return makeError(connector_errc::kPeerError, "could not open an ssh channel");
+  boundNextStep(s, deadline);
+  if (ssh_channel_open_session(channel.get()) != SSH_OK) {
+    return timedOutOr(deadline, connector_errc::kPeerError, "the ssh peer refused a session channel");
+  }
+  boundNextStep(s, deadline);
+  if (ssh_channel_request_exec(channel.get(), a.command.c_str()) != SSH_OK) {
+    return timedOutOr(deadline, connector_errc::kPeerError, "the ssh peer refused to run the command");
+  }
+  auto output = readOutput(s, channel.get(), context, deadline);
+  if (!output) return std::move(output).takeError();
+  boundNextStep(s, deadline);
+  const int status = ssh_channel_get_exit_status(channel.get());
+  if (status < 0 && deadline.expired()) {
+    return makeError(connector_errc::kPeerTimeout, "the ssh command did not finish in time");
+  }
+  ssh_channel_send_eof(channel.get());
+  ssh_channel_close(channel.get());
+  // No status (e.g. the command was killed by a signal): null, not a made-up number.
+  return nlohmann::json{{"exit_status", status >= 0 ? nlohmann::json(status) : nlohmann::json()},
+                        {"stdout", peerText(output->out)},
+                        {"stderr", peerText(output->err)}};
+}
+
+}  // namespace sealgate::connectors
