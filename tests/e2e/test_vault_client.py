@@ -12,7 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BUILD, Instance  # noqa: E402
+from harness import BUILD, Instance, TestPeer, issue_peer_cert  # noqa: E402
 from contract_stub_vault import StubVault  # noqa: E402
 from test_remote_pdp import issue  # noqa: E402
 
@@ -94,6 +94,58 @@ class VaultClientTest(unittest.TestCase):
         nocert = [a for a in base if a not in ("--cert", cert, "--key", key)]
         self.assertEqual(probe(*nocert, "--attempts", "1", "--uri", "secret://acme/vault/vc/db#password")["code"],
                          "PROVIDER_UNAVAILABLE")
+
+    # ---- the daemon configured with a vault section ------------------------------------
+
+    def test_daemon_routes_a_vault_mount_to_the_client(self):
+        """sealgated with `vault` in its config: secret://acme/vault/... is fetched from the
+        stub (token auth, namespace, pinned CA) when /v1/execute uses it."""
+        sg = Instance(extra={"vault": {"address": f"https://127.0.0.1:{self.stub.port}", "ca_file": self.sg.ca,
+                                       "token_file": self.token, "namespace": "team-a",
+                                       "mounts": {"acme/vault": "secret"}, "backoff_ms": 10}})
+        peer = None
+        try:
+            # the stub's certificate comes from the first instance's CA: trust that for Vault
+            with open(os.path.join(sg.dir, "policy.json"), "w") as f:
+                json.dump({"version": 1, "rules": [{"id": "v", "effect": "allow", "subjects": ["spiffe://acme/payments"],
+                                                    "resources": ["secret://acme/vault/**"], "actions": ["use"]}],
+                           "egress": {"acme": {"rest": {"hosts": ["127.0.0.1"]}}}}, f)
+            peer = TestPeer(*issue_peer_cert(sg.dir))
+            sg.start()
+            ready = sg.request("GET", "/readyz")
+            self.assertEqual(ready[1]["checks"]["providers"]["vault"]["status"], "ok", ready[3])
+            uri = "secret://acme/vault/app/db#password"
+            r = sg.request("POST", "/v1/authorize", body={"requests": [{"uri": uri, "action": "use"}]})
+            self.assertEqual(r[0], 200, r[3])
+            seen = len(self.stub.requests)
+            r = sg.request("POST", "/v1/execute", body={
+                "grant": r[1]["grant"], "slots": {"pw": uri},
+                "action": {"connector": "rest", "method": "GET", "url": f"https://127.0.0.1:{peer.port}/echo",
+                           "headers": {"X-Password": "{{slot:pw}}"}}})
+            self.assertEqual(r[0], 200, r[3])
+            echoed = json.loads(r[1]["result"]["body"])
+            self.assertEqual(echoed["headers"]["X-Password"], "[REDACTED]")  # the stub's value reached the peer
+            self.assertNotIn(b"stub-v4", r[3])
+            method, path, headers = self.stub.requests[seen]
+            self.assertEqual((method, path), ("GET", "/v1/secret/data/app/db"))
+            self.assertEqual(headers.get("X-Vault-Namespace"), "team-a")
+            with open(os.path.join(sg.dir, "audit/entries.jsonl")) as f:
+                events = [json.loads(line) for line in f if '"execute"' in line]
+            self.assertEqual(events[-1]["slots"][0]["kv_version"], 4)
+        finally:
+            if peer:
+                peer.stop()
+            sg.cleanup()
+
+    def test_daemon_refuses_a_half_configured_vault(self):
+        sg = Instance(extra={"vault": {"address": f"https://127.0.0.1:{self.stub.port}", "ca_file": self.sg.ca,
+                                       "token_file": self.token}})
+        try:
+            with self.assertRaises(RuntimeError) as e:
+                sg.start()
+            self.assertIn("vault needs both an address and its mounts", str(e.exception))
+        finally:
+            sg.cleanup()
 
     # ---- against the contract stub -------------------------------------------------------
 
