@@ -168,6 +168,55 @@ class LeaseTest(unittest.TestCase):
         self.assertEqual(r[0], 400, r[3])
         self.assertEqual(self.pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'postgres'"), "1")
 
+    def test_an_unwritable_audit_log_hands_out_and_revokes_nothing(self):
+        """A file-size limit inherited by a second sealgated makes its audit writes
+        fail (a real full disk): creds, renew and revoke then answer 503
+        AUDIT_UNAVAILABLE, no credential exists without its audit event, and no
+        lease is revoked unaudited."""
+        import resource
+        db = {"tenant": "acme", "mount": "db", "roles": {"readonly": {"default_ttl": "1h", "max_ttl": "2h"}},
+              "connection": {"host": self.pg.dir, "port": self.pg.port, "user": "postgres", "dbname": "postgres"}}
+        sg = Instance(extra={"databases": [db]})
+        try:
+            with open(os.path.join(self.sg.dir, "policy.json")) as f:
+                policy = f.read()
+            with open(os.path.join(sg.dir, "policy.json"), "w") as f:
+                f.write(policy)
+            soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (48 * 1024, hard))
+            try:
+                sg.start()
+            finally:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            before = self.dynamic_roles()
+            issued, refused = [], None
+            for _ in range(300):
+                r = sg.request("GET", "/v1/db/creds/readonly", client="admin", listener="admin")
+                if r[0] != 200:
+                    refused = r
+                    break
+                issued.append(r[1])
+            self.assertIsNotNone(refused, "the audit log never filled up")
+            self.assertEqual(refused[0], 503, refused[3])
+            self.assertEqual(refused[2].get("X-Sealgate-Error"), "AUDIT_UNAVAILABLE", refused[2])
+            self.assertGreater(len(issued), 3)
+            # every role created since was handed out (and audited): none from the refused attempt
+            created = self.dynamic_roles() - before
+            self.assertEqual(len(created), len(issued))
+            self.assertEqual(created, {c["data"]["username"] for c in issued})
+            # renew and revoke need their audit event first: refused, and the lease stays
+            lease = issued[0]["lease_id"]
+            for path in ("/v1/sys/leases/renew", "/v1/sys/leases/revoke"):
+                r = sg.request("PUT", path, client="admin", listener="admin", body={"lease_id": lease})
+                self.assertEqual(r[0], 503, r[3])
+                self.assertEqual(r[2].get("X-Sealgate-Error"), "AUDIT_UNAVAILABLE")
+            self.assertTrue(self.role_exists(issued[0]["data"]["username"]))
+        finally:
+            sg.cleanup()
+
+    def dynamic_roles(self):
+        return set(filter(None, self.pg.psql("SELECT rolname FROM pg_roles WHERE starts_with(rolname, 'v_')").splitlines()))
+
     def test_zz_database_down_fails_closed_and_nothing_leaks(self):
         """Runs last: stops PostgreSQL."""
         c = self.creds()
