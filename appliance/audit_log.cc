@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "appliance/egress.h"
 #include "appliance/logging.h"
 #include "core/audit_bundle.h"
 #include "core/signed_note.h"
@@ -204,6 +205,12 @@ MerkleAuditLog::~MerkleAuditLog() {
 }
 
 Result<std::uint64_t> MerkleAuditLog::append(const std::string& eventJson) {
+  // Events are built from resource_refs and never hold a value: one that does is
+  // a bug upstream. Neither it nor a scrubbed copy is written; the caller fails closed.
+  if (auto clean = egressGuard().check(eventJson); !clean.ok()) {
+    logEvent(LogLevel::Error, "audit_event_blocked", {{"code", egress_errc::kBlocked}});
+    return std::move(clean).takeError();
+  }
   json event = json::parse(eventJson, nullptr, false);
   if (!event.is_object()) return makeError("AUDIT_INVALID_EVENT", "an audit event is one JSON object");
   auto p = std::make_shared<Pending>();

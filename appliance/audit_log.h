@@ -68,7 +68,8 @@ class MerkleAuditLog : public AuditSink {
 
   // `eventJson` is one JSON object. The log adds schema_version, audit_index,
   // event_id and time (unless present) and sampled_out when events were sampled
-  // out since the last one. Returns the audit_index.
+  // out since the last one. Returns the audit_index. An event that carries a live
+  // secret value (core/egress_guard.h) is refused with EGRESS_BLOCKED, unwritten.
   Result<std::uint64_t> append(const std::string& eventJson) override;
   bool healthy() const override;
   void sampledOut() override;

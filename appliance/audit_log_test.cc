@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "appliance/egress.h"
 #include "core/audit_bundle.h"
 #include "core/signed_note.h"
 #include "tests/support/temp_token.h"
@@ -62,6 +63,26 @@ audit::VerifyOptions pinned() {
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST(MerkleAuditLog, RefusesAnEventCarryingALiveSecretValue) {
+  const std::string dir = tempDir();
+  auto log = MerkleAuditLog::open(options(dir), signer());
+  ASSERT_TRUE(log.ok()) << log.error().describe();
+  auto value = Secret::copyFrom(std::string_view("leaked-slot-value"));
+  ASSERT_TRUE(value.ok());
+  auto live = egressGuard().protect(*value);
+  const std::string leaky = json{{"type", "execute"}, {"detail", "leaked-slot-value"}}.dump();
+  auto refused = (*log)->append(leaky);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "EGRESS_BLOCKED");
+  EXPECT_EQ((*log)->size(), 0u);
+  ASSERT_TRUE((*log)->append(event(1)).ok());  // clean events still go through
+  live.release();
+  ASSERT_TRUE((*log)->append(leaky).ok());     // no longer live: no longer a secret to the guard
+  EXPECT_EQ((*log)->size(), 2u);
+  const std::string stored = slurp(dir + "/entries.jsonl");
+  EXPECT_EQ(stored.find("[REDACTED]"), std::string::npos);  // never a scrubbed copy
 }
 
 TEST(MerkleAuditLog, AppendsEnrichedEventsAndExportsAVerifiableBundle) {

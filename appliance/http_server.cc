@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <istream>
 
+#include "appliance/egress.h"
 #include "appliance/logging.h"
 #include "appliance/request_bodies.h"
 #include "core/encoding.h"
@@ -90,6 +91,37 @@ std::optional<HttpError> checkFields(const json& body, std::initializer_list<con
   auto checked = checkBodyFields(body, allowed, required);
   if (checked) return std::nullopt;
   return HttpError{400, checked.error().code, checked.error().message};
+}
+
+namespace {
+std::string serialisedBody(const Response& out) {
+  return out.status == 204 ? std::string() : out.rawBody.empty() ? out.body.dump() : out.rawBody;
+}
+}  // namespace
+
+GuardedBody guardResponse(Response& out, const std::string& correlationId, bool vaultErrors) {
+  const EgressGuard& guard = egressGuard();
+  if (!guard.active()) return {serialisedBody(out), false};
+  bool carries = false;
+  for (auto& [name, value] : out.headers) {
+    guard.scrub(value);
+    carries = carries || guard.carries(name) || guard.carries(value);
+  }
+  if (out.rawBody.empty()) {
+    out.body = guard.scrubJson(std::move(out.body));
+  } else {
+    guard.scrub(out.rawBody);
+  }
+  std::string bytes = serialisedBody(out);
+  if (!carries && !guard.carries(bytes)) return {std::move(bytes), false};
+  secureWipe(bytes.data(), bytes.size());
+  secureWipe(out.rawBody.data(), out.rawBody.size());
+  const std::string message = "the response would have carried a secret value";
+  Response blocked(502, vaultErrors ? json{{"errors", json::array({message})}}
+                                    : errorBody(egress_errc::kBlocked, message, correlationId));
+  if (vaultErrors) blocked.headers["X-Sealgate-Error"] = egress_errc::kBlocked;
+  out = std::move(blocked);
+  return {out.body.dump(), true};
 }
 
 namespace {
@@ -239,7 +271,9 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     } else {
       out = std::move(std::get<Response>(result));
     }
-    send(resp, out, request.correlationId, closeAfter);
+    const GuardedBody body = guardResponse(out, request.correlationId, request.vaultErrors);
+    if (body.blocked) code = egress_errc::kBlocked;
+    send(resp, out, body.bytes, request.correlationId, closeAfter);
 
     json fields = {{"listener", listenerName(state_.kind)},
                    {"method", request.method},
@@ -337,9 +371,8 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     return out;
   }
 
-  static void send(Poco::Net::HTTPServerResponse& resp, const Response& out, const std::string& correlationId,
-                   bool closeAfter) {
-    const std::string body = out.status == 204 ? std::string() : out.rawBody.empty() ? out.body.dump() : out.rawBody;
+  static void send(Poco::Net::HTTPServerResponse& resp, const Response& out, const std::string& body,
+                   const std::string& correlationId, bool closeAfter) {
     resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
     resp.setContentType(out.contentType);
     resp.set("X-Correlation-Id", correlationId);

@@ -133,6 +133,17 @@ class Listener {
 
 nlohmann::json errorBody(const std::string& code, const std::string& message, const std::string& correlationId);
 
+// The egress guard on a response about to be written: scrubs the JSON body's
+// strings and keys, the raw body and the header values of live secret values. A
+// response that would still carry one (a number, a value split by JSON syntax, a
+// header name) becomes 502 EGRESS_BLOCKED, in Vault's error shape when
+// `vaultErrors`. Returns the body bytes to send.
+struct GuardedBody {
+  std::string bytes;
+  bool blocked = false;
+};
+GuardedBody guardResponse(Response& out, const std::string& correlationId, bool vaultErrors);
+
 // Shared request-body checks, for handlers: every key of `body` must be in
 // `allowed` (else UNKNOWN_FIELD) and every key of `required` present.
 std::optional<HttpError> checkFields(const nlohmann::json& body, std::initializer_list<const char*> allowed,

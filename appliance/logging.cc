@@ -7,6 +7,8 @@
 #include <chrono>
 #include <ctime>
 
+#include "appliance/egress.h"
+
 namespace sealgate::appliance {
 namespace {
 
@@ -27,7 +29,21 @@ std::string utcNow() {
   return buf;
 }
 
+std::string dumpLine(const nlohmann::json& line) {
+  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace
+
+std::string guardedLogLine(nlohmann::json line) {
+  const EgressGuard& guard = egressGuard();
+  if (!guard.active()) return dumpLine(line);
+  std::string text = dumpLine(guard.scrubJson(std::move(line)));
+  if (!guard.carries(text)) return text;
+  secureWipe(text.data(), text.size());
+  return dumpLine({{"ts", utcNow()}, {"level", "error"}, {"event", "egress_blocked"},
+                   {"what", "log_line"}, {"code", egress_errc::kBlocked}});
+}
 
 void initLogging(const std::string& level, const std::string& file) {
   if (!file.empty()) {
@@ -47,7 +63,7 @@ void logEvent(LogLevel level, const std::string& event, nlohmann::json fields) {
   if (!logger()->should_log(kLevels[idx])) return;
   nlohmann::json line = {{"ts", utcNow()}, {"level", kNames[idx]}, {"event", event}};
   for (auto& [k, v] : fields.items()) line[k] = v;
-  logger()->log(kLevels[idx], "{}", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  logger()->log(kLevels[idx], "{}", guardedLogLine(std::move(line)));
 }
 
 }  // namespace sealgate::appliance

@@ -1,5 +1,6 @@
 #include "core/aho_corasick.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace sealgate {
@@ -15,20 +16,43 @@ AhoCorasick::AhoCorasick(const std::vector<const WipedBytes*>& patterns) {
   for (std::size_t b = 0; b < used.size(); ++b) {
     if (used[b]) classOf_[b] = static_cast<std::uint16_t>(classes_++);
   }
+  stride_ = (classes_ + 2) & ~std::size_t{1};
 
   // The trie, in rows of the final table: kNone where no child exists yet.
   auto newState = [this](std::uint32_t depth) {
-    next_.insert(next_.end(), classes_, kNone);
+    if ((depth_.size() + 1) * stride_ > std::numeric_limits<std::uint32_t>::max()) {
+      throw std::length_error("egress automaton too large");
+    }
+    next_.insert(next_.end(), stride_, kNone);
     depth_.push_back(depth);
     longest_.push_back(0);
     return static_cast<std::uint32_t>(depth_.size() - 1);
   };
+  // Reserve the exact trie size (patterns in order share a prefix with the one
+  // before): no reallocation copies, no wiping of outgrown buffers.
+  std::vector<const WipedBytes*> sorted(patterns);
+  std::sort(sorted.begin(), sorted.end(), [](const WipedBytes* a, const WipedBytes* b) { return *a < *b; });
+  std::size_t states = 1;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    const WipedBytes& p = *sorted[i];
+    std::size_t shared = 0;
+    if (i > 0) {
+      const WipedBytes& before = *sorted[i - 1];
+      shared = static_cast<std::size_t>(
+          std::mismatch(p.begin(), p.end(), before.begin(), before.end()).first - p.begin());
+    }
+    states += p.size() - shared;
+  }
+  next_.reserve(states * stride_);
+  depth_.reserve(states);
+  longest_.reserve(states);
+
   newState(0);
-  for (const WipedBytes* p : patterns) {
+  for (const WipedBytes* p : sorted) {
     if (p->empty()) continue;
     std::uint32_t state = 0;
     for (std::uint8_t b : *p) {
-      const std::size_t slot = std::size_t{state} * classes_ + classOf_[b];
+      const std::size_t slot = std::size_t{state} * stride_ + classOf_[b];
       if (next_[slot] == kNone) {
         const std::uint32_t child = newState(depth_[state] + 1);
         next_[slot] = child;  // newState may have moved next_: index again
@@ -53,8 +77,8 @@ AhoCorasick::AhoCorasick(const std::vector<const WipedBytes*>& patterns) {
   }
   for (std::size_t head = 0; head < queue.size(); ++head) {
     const std::uint32_t state = queue[head];
-    const std::size_t row = std::size_t{state} * classes_;
-    const std::size_t failRow = std::size_t{fail[state]} * classes_;
+    const std::size_t row = std::size_t{state} * stride_;
+    const std::size_t failRow = std::size_t{fail[state]} * stride_;
     for (std::size_t c = 0; c < classes_; ++c) {
       const std::uint32_t child = next_[row + c];
       if (child == kNone) {
@@ -66,28 +90,41 @@ AhoCorasick::AhoCorasick(const std::vector<const WipedBytes*>& patterns) {
       queue.push_back(child);
     }
   }
-  for (auto& entry : next_) entry = (entry << 1) | (longest_[entry] != 0 ? 1u : 0u);
+  encodeTransitions();
+}
+
+void AhoCorasick::encodeTransitions() {
+  const std::size_t states = depth_.size();
+  auto endsPatternAt = [this](std::size_t state) { return longest_[state] != 0 ? 1u : 0u; };
+  for (std::size_t s = 0; s < states; ++s) {
+    const std::size_t base = s * stride_;
+    const std::size_t shift = endsPatternAt(s);
+    for (std::size_t c = classes_; c-- > 0;) {
+      const std::uint32_t target = next_[base + c];
+      next_[base + shift + c] = static_cast<std::uint32_t>(target * stride_ + endsPatternAt(target));
+    }
+  }
 }
 
 AhoCorasick::~AhoCorasick() { secureWipe(classOf_.data(), sizeof classOf_); }
 
 std::optional<AhoCorasick::Match> AhoCorasick::findLeftmostLongest(std::string_view text, std::size_t from) const {
-  std::uint32_t entry = 0;
+  std::uint32_t entry = 0;  // the root: it ends no pattern
   std::size_t i = from;
   const std::size_t n = text.size();
   // Until a first match: one table lookup per byte.
   for (; i < n; ++i) {
     entry = step(entry, static_cast<unsigned char>(text[i]));
-    if (entry & 1) break;
+    if (endsPattern(entry)) break;
   }
   if (i >= n) return std::nullopt;
   // A candidate is committed once no later match can start at or before it: every
   // later match starts inside the current state's path, i.e. at >= end - depth.
-  Match best{i + 1 - longest_[entry >> 1], i + 1};
+  Match best{i + 1 - longest_[stateOf(entry)], i + 1};
   for (++i; i < n; ++i) {
     entry = step(entry, static_cast<unsigned char>(text[i]));
-    const std::uint32_t state = entry >> 1;
-    if (entry & 1) {
+    const std::size_t state = stateOf(entry);
+    if (endsPattern(entry)) {
       const std::size_t begin = i + 1 - longest_[state];
       if (begin <= best.begin) best = Match{begin, i + 1};
     }
@@ -100,7 +137,7 @@ bool AhoCorasick::containsAny(std::string_view text) const {
   std::uint32_t entry = 0;
   for (char c : text) {
     entry = step(entry, static_cast<unsigned char>(c));
-    if (entry & 1) return true;
+    if (endsPattern(entry)) return true;
   }
   return false;
 }

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string_view>
 #include <vector>
 
@@ -46,15 +47,18 @@ class AhoCorasick {
   std::size_t classCount() const { return classes_; }
 
  private:
-  // A transition is (next state << 1) | 1 when the next state ends a pattern,
-  // so the hot loop needs no second lookup to learn there is nothing to report.
-  std::uint32_t step(std::uint32_t entry, unsigned char byte) const {
-    return next_[static_cast<std::size_t>(entry >> 1) * classes_ + classOf_[byte]];
-  }
+  // A transition is the next state's row offset (state x stride_), plus 1 when
+  // that state ends a pattern; such a state's row is stored one slot further on,
+  // so a step is one add and one load, and "a match ends here" is the low bit.
+  std::uint32_t step(std::uint32_t entry, unsigned char byte) const { return next_[entry + classOf_[byte]]; }
+  static bool endsPattern(std::uint32_t entry) { return (entry & 1) != 0; }
+  std::size_t stateOf(std::uint32_t entry) const { return entry / stride_; }
+  void encodeTransitions();
 
   std::array<std::uint16_t, 256> classOf_{};
   std::size_t classes_ = 1;
-  WipedVector<std::uint32_t> next_;     // states x classes
+  std::size_t stride_ = 2;              // classes + 1 spare slot, even
+  WipedVector<std::uint32_t> next_;     // states x stride_
   WipedVector<std::uint32_t> depth_;    // length of the state's trie path
   WipedVector<std::uint32_t> longest_;  // longest pattern that ends the state's path, 0 = none
 };

@@ -36,7 +36,16 @@ EgressGuard& EgressGuard::global() {
 }
 
 EgressGuard::Registration EgressGuard::protect(const Secret& value) {
-  std::vector<WipedBytes> patterns = egressPatterns(value.exposeSecretBytes());
+  const Secret* one[] = {&value};
+  return protectAll(one);
+}
+
+EgressGuard::Registration EgressGuard::protectAll(std::span<const Secret* const> values) {
+  std::vector<WipedBytes> patterns;
+  for (const Secret* value : values) {
+    if (value == nullptr) continue;
+    for (auto& p : egressPatterns(value->exposeSecretBytes())) patterns.push_back(std::move(p));
+  }
   std::lock_guard lock(writerMu_);
   const std::uint64_t id = nextId_++;
   live_.emplace(id, std::move(patterns));

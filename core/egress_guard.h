@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -75,6 +76,9 @@ class EgressGuard {
   // keeps only the encodings, not a reference to `value`. An empty value
   // protects nothing.
   [[nodiscard]] Registration protect(const Secret& value);
+  // The same for several values (e.g. every slot of one action) with one
+  // rebuild instead of one per value; null entries are skipped.
+  [[nodiscard]] Registration protectAll(std::span<const Secret* const> values);
 
   // True when any value is live: one atomic load, the fast path of every caller.
   bool active() const noexcept { return active_.load(std::memory_order_acquire); }
@@ -91,6 +95,7 @@ class EgressGuard {
   // not looked at: check the serialised form as well.
   nlohmann::json scrubJson(nlohmann::json value, std::size_t* count = nullptr) const;
 
+  // Live registrations (each from one protect() or protectAll()).
   std::size_t liveValues() const;
 
  private:

@@ -230,6 +230,19 @@ TEST(EgressGuard, SeveralLiveValues) {
   EXPECT_EQ(text, "a=[REDACTED] b=[REDACTED] c=charlie");
 }
 
+TEST(EgressGuard, OneRegistrationForSeveralValues) {
+  EgressGuard guard;
+  const Secret user = secretOf("slot-user-name"), password = secretOf("slot-pass-word");
+  const Secret* slots[] = {&user, nullptr, &password};
+  {
+    auto reg = guard.protectAll(slots);
+    EXPECT_EQ(guard.liveValues(), 1u);  // one registration
+    EXPECT_TRUE(guard.carries("slot-user-name"));
+    EXPECT_TRUE(guard.carries(hexLower(asBytes(std::string_view("slot-pass-word")))));
+  }
+  EXPECT_FALSE(guard.carries("slot-user-name slot-pass-word"));
+}
+
 TEST(EgressGuard, OverlappingValuesTakeTheLongestAtTheLeftmostStart) {
   EgressGuard guard;
   auto shorter = guard.protect(secretOf("secret"));
