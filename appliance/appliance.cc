@@ -6,6 +6,7 @@
 #include "appliance/connectors/postgres_connector.h"
 #include "appliance/connectors/rest_connector.h"
 #include "appliance/connectors/ssh_connector.h"
+#include "appliance/egress.h"
 #include "appliance/logging.h"
 #include "core/secret_uri.h"
 
@@ -200,7 +201,7 @@ Result<void> Appliance::startProviders() {
       [pdp = pdp_.get()](const std::string& tenant, const std::string& connector) {
         return pdp->current()->egress(tenant, connector);
       },
-      EgressGuard::global(), metrics_);
+      egressGuard(), metrics_);
   executeApi_->add(std::make_unique<connectors::RestConnector>());
   executeApi_->add(std::make_unique<connectors::PostgresConnector>());
   executeApi_->add(std::make_unique<connectors::LdapConnector>());

@@ -193,12 +193,9 @@ HandlerResult ExecuteApi::execute(Request& request) {
                               {"remaining_uses", event["remaining_uses"]}}};
   };
 
-  // ---- 3. fetch into slots, each one live in the egress guard ----
+  // ---- 3. fetch into slots, then make them live in the egress guard ----
   std::vector<FetchedSecret> values;
-  std::vector<EgressGuard::Registration> live;
   values.reserve(slots.size());
-  live.reserve(slots.size());
-  SlotValues slotValues;
   const FetchContext fetchContext{request.correlationId};  // #username and #password share one lease
   for (std::size_t i = 0; i < slots.size(); ++i) {
     auto fetched = secrets_.fetch(slots[i].uri, std::nullopt, fetchContext);
@@ -208,17 +205,22 @@ HandlerResult ExecuteApi::execute(Request& request) {
     }
     if (fetched->metadata.kvVersion) event["slots"][i]["kv_version"] = *fetched->metadata.kvVersion;
     if (fetched->metadata.leaseId) event["slots"][i]["lease_id"] = *fetched->metadata.leaseId;
-    if (fetched->value.size() < kMinSlotBytes) {
-      event["failed_slot"] = slots[i].name;
-      return finish(connector_errc::kSecretUnusable,
-                    makeError(connector_errc::kSecretUnusable, "slot " + slots[i].name +
-                                                                   " holds fewer than 4 bytes: too short to keep out "
-                                                                   "of outputs, refused"),
-                    nullptr);
-    }
-    live.push_back(guard_.protect(fetched->value));
     values.push_back(std::move(*fetched));
   }
+  std::vector<const Secret*> pointers;
+  for (const auto& v : values) pointers.push_back(&v.value);
+  // Live before anything could print them: from here to the end of the handler.
+  auto live = guard_.protectAll(pointers);
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    if (values[i].value.size() < kMinSlotBytes) {
+      event["failed_slot"] = slots[i].name;
+      return finish(connector_errc::kSecretUnusable,
+                    makeError(connector_errc::kSecretUnusable,
+                              "slot " + slots[i].name + " holds fewer than 4 bytes: too short to keep out of outputs"),
+                    nullptr);
+    }
+  }
+  SlotValues slotValues;
   for (std::size_t i = 0; i < slots.size(); ++i) slotValues[slots[i].name] = &values[i].value;
 
   // ---- 4. the action; the slots are wiped as soon as it returns ----

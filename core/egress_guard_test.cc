@@ -220,6 +220,22 @@ TEST(EgressGuard, FindsTheValueAtEveryBase64AlignmentInsideALargerBlob) {
   }
 }
 
+TEST(EgressGuard, JsonInsideJsonIsFound) {
+  // A peer that echoes a JSON body inside its own JSON answer escapes the value twice.
+  EgressGuard guard;
+  const std::string value = "p/w+\"q&\\z\xc3\xa9";
+  auto live = guard.protect(secretOf(value));
+  const nlohmann::json inner = {{"credential", value}};
+  const nlohmann::json outer = {{"body", inner.dump()}};
+  for (bool ascii : {false, true}) {
+    std::string text = outer.dump(-1, ' ', ascii);
+    ASSERT_TRUE(guard.carries(text)) << text;
+    EXPECT_EQ(guard.scrub(text), 1u) << text;
+    EXPECT_FALSE(guard.carries(text));
+    EXPECT_NE(text.find("[REDACTED]"), std::string::npos);
+  }
+}
+
 TEST(EgressGuard, SeveralLiveValues) {
   EgressGuard guard;
   auto a = guard.protect(secretOf("alpha-secret"));

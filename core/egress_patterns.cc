@@ -217,6 +217,13 @@ std::vector<WipedBytes> egressPatterns(std::span<const std::uint8_t> value) {
   for (int bits = 0; bits < 16; ++bits) {
     add(jsonEscaped(value, JsonEscapeStyle{(bits & 1) != 0, (bits & 2) != 0, (bits & 4) != 0, (bits & 8) != 0}));
   }
+  // JSON inside a JSON string (an API that echoes a JSON body inside its own JSON
+  // answer, a log line quoting one): the value escaped twice, by nlohmann's dump()
+  // each layer with or without ensure_ascii.
+  for (bool innerAscii : {false, true}) {
+    const WipedBytes once = jsonEscaped(value, JsonEscapeStyle{innerAscii, false, false, false});
+    for (bool outerAscii : {false, true}) add(jsonEscaped(once, JsonEscapeStyle{outerAscii, false, false, false}));
+  }
   derived.emplace_back(value.begin(), value.end());  // raw: kept whatever its length
   std::sort(derived.begin(), derived.end());
   derived.erase(std::unique(derived.begin(), derived.end()), derived.end());
