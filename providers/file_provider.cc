@@ -1,5 +1,9 @@
 #include "providers/file_provider.h"
 
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "providers/kv_store.h"
@@ -15,6 +19,40 @@ Error unavailable(const std::string& why) { return makeError(provider_errc::kUna
 bool sameFile(const struct ::stat& a, const struct ::stat& b) {
   return a.st_ino == b.st_ino && a.st_dev == b.st_dev && a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
          a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+}
+
+bool isYamlPath(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".yaml" || ext == ".yml";
+}
+
+// Every scalar becomes a string (YAML 1.1 would read `password: no` as false and
+// `pin: 0123` as octal; a secret is the text as written). Null stays null, so the
+// shape checks below treat a YAML file exactly like the equivalent JSON one.
+// Throws YAML::Exception for a repeated key (yaml-cpp keeps the first silently).
+json yamlToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      json out = json::object();
+      for (const auto& member : node) {
+        if (!member.first.IsScalar()) throw YAML::Exception(member.first.Mark(), "a key that is not a scalar");
+        const std::string& key = member.first.Scalar();
+        if (out.contains(key)) throw YAML::Exception(member.first.Mark(), "a repeated key");
+        out[key] = yamlToJson(member.second);
+      }
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      json out = json::array();
+      for (const auto& element : node) out.push_back(yamlToJson(element));
+      return out;
+    }
+    case YAML::NodeType::Scalar:
+      return node.Scalar();
+    default:
+      return nullptr;
+  }
 }
 
 }  // namespace
@@ -38,7 +76,18 @@ Result<void> FileProvider::reloadIfChanged() {
   if (good_ && sameFile(st, seen_)) return Ok{};
   std::ifstream in(path_);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  json doc = json::parse(text, nullptr, false, /*ignore_comments=*/true);
+  json doc;
+  std::string yamlError;
+  if (isYamlPath(path_)) {
+    try {
+      doc = yamlToJson(YAML::Load(text));
+    } catch (const YAML::Exception& e) {
+      // The line only: yaml-cpp's message could quote the file's text.
+      yamlError = "is not valid YAML (line " + std::to_string(e.mark.line + 1) + ")";
+    }
+  } else {
+    doc = json::parse(text, nullptr, false, /*ignore_comments=*/true);
+  }
   secureWipe(text.data(), text.size());
   auto invalid = [&](const std::string& why) -> Result<void> {
     wipeJsonStrings(doc);
@@ -48,8 +97,9 @@ Result<void> FileProvider::reloadIfChanged() {
     return unavailable(why);
   };
   if (!in.good() && !in.eof()) return invalid("cannot be read");
+  if (!yamlError.empty()) return invalid(yamlError);
   if (!doc.is_object() || doc.size() != 1 || !doc.contains("secrets") || !doc["secrets"].is_object()) {
-    return invalid("must be {\"secrets\": {...}}");
+    return invalid(isYamlPath(path_) ? "must be a map with the one key secrets" : "must be {\"secrets\": {...}}");
   }
   json next = json::object();
   for (auto& [key, fields] : doc["secrets"].items()) {

@@ -1,9 +1,12 @@
-// A development-only SecretProvider: secrets from a JSON file, reloaded when the
-// file changes (its size, mtime or inode differ from the last load). Refused in
-// production mode (Config "mode"): a plaintext file of secrets has no place on
-// an appliance. Format (docs/PROVIDERS.md):
+// A development-only SecretProvider: secrets from a JSON or YAML file, reloaded
+// when the file changes (its size, mtime or inode differ from the last load).
+// Refused in production mode (Config "mode"): a plaintext file of secrets has no
+// place on an appliance. Format (docs/PROVIDERS.md):
 //   {"secrets": {"secret://acme/dev/app/db": {"password": "...", "user": "..."}}}
 // Keys are secret URIs without version and field; values are objects of fields.
+// A path ending in .yaml or .yml is read as YAML (yaml-cpp) with the same shape;
+// its scalars are all strings. yaml-cpp's own copies of the text are freed
+// unwiped (the JSON path wipes its copies): one more reason this is dev-only.
 #pragma once
 
 #include <sys/stat.h>

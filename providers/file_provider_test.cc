@@ -78,6 +78,58 @@ TEST_F(FileProviderTest, ABrokenOrMissingFileFailsClosed) {
   }
 }
 
+TEST_F(FileProviderTest, ReadsYamlByExtensionWithEveryScalarAsWritten) {
+  path_ = dir_ + "/secrets.yaml";
+  write(R"(# development secrets
+secrets:
+  secret://acme/dev/app/db:
+    password: no        # YAML 1.1 would say false
+    pin: 0123           # and octal here
+    user: "app user"
+)");
+  auto p = FileProvider::open(path_, false);
+  ASSERT_TRUE(p) << p.error().describe();
+  EXPECT_EQ(text((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db#password"))->value), "no");
+  EXPECT_EQ(text((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db#pin"))->value), "0123");
+  EXPECT_EQ(text((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db"))->value),
+            R"({"password":"no","pin":"0123","user":"app user"})");
+  write("secrets:\n  secret://acme/dev/app/db: {password: two}\n");
+  EXPECT_EQ(text((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db#password"))->value), "two");
+  EXPECT_EQ((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db#pin")).error().code, provider_errc::kNotFound);
+
+  path_ = dir_ + "/secrets.YML";
+  write("secrets:\n  secret://acme/dev/b: {k: v}\n");
+  auto yml = FileProvider::open(path_, false);
+  ASSERT_TRUE(yml) << yml.error().describe();
+  EXPECT_EQ(text((*yml)->fetch(*SecretUri::parse("secret://acme/dev/b#k"))->value), "v");
+}
+
+TEST_F(FileProviderTest, TheExtensionNotTheContentPicksTheFormat) {
+  write("secrets:\n  secret://acme/dev/b: {k: v}\n");  // YAML in secrets.json
+  EXPECT_FALSE(FileProvider::open(path_, false));
+}
+
+TEST_F(FileProviderTest, MalformedOrMisshapenYamlFailsClosed) {
+  path_ = dir_ + "/secrets.yaml";
+  write("secrets:\n  secret://acme/dev/a: {k: v}\n");
+  auto p = FileProvider::open(path_, false);
+  ASSERT_TRUE(p);
+  write("secrets:\n  secret://acme/dev/a: {k: [hunter2\n");  // unterminated
+  auto f = (*p)->fetch(*SecretUri::parse("secret://acme/dev/a#k"));
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code, provider_errc::kUnavailable);  // not the stale copy
+  EXPECT_NE(f.error().message.find("not valid YAML (line"), std::string::npos) << f.error().message;
+  EXPECT_EQ(f.error().message.find("hunter2"), std::string::npos);
+  EXPECT_FALSE((*p)->healthy());
+  for (const char* bad : {"- a\n", "secrets: []\n", "secrets:\n", "secrets: {}\nextra: 1\n",
+                          "secrets:\n  not-a-uri: {}\n", "secrets:\n  secret://acme/dev/a#f: {}\n",
+                          "secrets:\n  secret://acme/dev/a: v\n", "secrets:\n  secret://acme/dev/a: {k: v, k: w}\n",
+                          "secrets:\n  ? [a, b]\n  : {}\n", "\"unterminated\n", ""}) {
+    write(bad);
+    EXPECT_FALSE(FileProvider::open(path_, false)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace sealgate::providers
 
