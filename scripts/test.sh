@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 
-FUZZ_SECONDS=${SEALGATE_FUZZ_SECONDS:-45}
+FUZZ_SECONDS=${SEALGATE_FUZZ_SECONDS:-30}
 
 echo "== installing dependencies"
 install_deps
