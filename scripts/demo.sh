@@ -19,7 +19,7 @@ if [[ -z "${SEALGATE_SKIP_INSTALL:-}" ]]; then
   echo "== installing dependencies"
   install_deps
   echo "== building ($PRESET)"
-  build "$PRESET" sealgate sealgated
+  build "$PRESET" sealgate sealgated sealgate-test-peer
 fi
 BIN="$ROOT/build/$PRESET/appliance"
 
@@ -44,7 +44,9 @@ swtpm socket --tpm2 --server "type=unixio,path=$TPM_SOCK" --ctrl "type=unixio,pa
   --tpmstate "dir=$INSTANCE/tpm" --flags startup-clear 2>/dev/null &
 TPM_PID=$!
 PID=
+PEER_PID=
 cleanup() {
+  [[ -n $PEER_PID ]] && kill -TERM "$PEER_PID" 2>/dev/null && wait "$PEER_PID" 2>/dev/null || true
   if [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null; then
     kill -TERM "$PID"
     wait "$PID" || true
@@ -157,6 +159,46 @@ if grep -q "demo-$DEMO_VALUE" <<<"$OUT" || grep -rq "demo-$DEMO_VALUE" "$INSTANC
   echo "the value leaked"; exit 1
 fi
 echo "   -> the value is in no response, log, audit event or KV file (values are read only with reveal)"
+
+echo
+echo "== use, not read: /v1/execute sends the secret to a local HTTPS server through the rest connector"
+# A loopback HTTPS server (tests/support/https_peer.h) with a certificate from the
+# dev CA, which connectors trust. Its /echo route sends back everything it got,
+# the secret included: the egress guard scrubs that answer before it leaves.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+  -keyout "$INSTANCE/pki/peer.key" -out "$INSTANCE/pki/peer.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$INSTANCE/pki/peer.ext"
+openssl x509 -req -in "$INSTANCE/pki/peer.csr" -CA "$CA" -CAkey "$INSTANCE/pki/ca.key" -CAcreateserial -days 1 \
+  -extfile "$INSTANCE/pki/peer.ext" -out "$INSTANCE/pki/peer.pem" 2>/dev/null
+"$ROOT/build/$PRESET/tests/support/sealgate-test-peer" --cert "$INSTANCE/pki/peer.pem" --key "$INSTANCE/pki/peer.key" \
+  >"$INSTANCE/peer.out" 2>&1 &
+PEER_PID=$!
+for _ in $(seq 300); do grep -q '^port ' "$INSTANCE/peer.out" 2>/dev/null && break; sleep 0.01; done
+PEER_PORT=$(sed -n 's/^port //p' "$INSTANCE/peer.out")
+[[ -n $PEER_PORT ]] || { echo "the local HTTPS server did not start"; cat "$INSTANCE/peer.out"; exit 1; }
+EXEC_GRANT=$(as_client acme-payments -H 'Content-Type: application/json' "https://localhost:$PEP/v1/authorize" \
+  -d '{"requests":[{"uri":"secret://acme/kv/app/db#password","action":"use"}]}' |
+  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["grant"])')
+EXEC_BODY=$(/usr/bin/python3 -c 'import json,sys; print(json.dumps({"grant": sys.argv[1],
+  "slots": {"db": "secret://acme/kv/app/db#password"},
+  "action": {"connector": "rest", "method": "POST", "url": "https://127.0.0.1:%s/echo" % sys.argv[2],
+             "headers": {"Authorization": "Bearer {{slot:db}}"}, "json": {"password": "{{slot:db}}"}}}))' \
+  "$EXEC_GRANT" "$PEER_PORT")
+echo "\$ curl --cert acme-payments.pem .../v1/execute -d '{\"grant\":\"...\",\"slots\":{\"db\":\"secret://acme/kv/app/db#password\"},"
+echo "    \"action\":{\"connector\":\"rest\",\"method\":\"POST\",\"url\":\"https://127.0.0.1:$PEER_PORT/echo\","
+echo "              \"headers\":{\"Authorization\":\"Bearer {{slot:db}}\"},\"json\":{\"password\":\"{{slot:db}}\"}}}'"
+OUT=$(as_client acme-payments -H 'Content-Type: application/json' "https://localhost:$PEP/v1/execute" -d "$EXEC_BODY")
+/usr/bin/python3 -c 'import json,sys; r = json.loads(sys.argv[1]); e = json.loads(r["result"]["body"])
+print(json.dumps({"status": r["status"], "audit_id": r["audit_id"], "remaining_uses": r["remaining_uses"],
+                  "peer_status": r["result"]["status"], "what the peer echoed": {
+                  "Authorization": e["headers"]["Authorization"], "body": e["body"]}}, indent=2))' "$OUT"
+grep -q '"status":"ok"' <<<"$OUT" && grep -q 'Bearer \[REDACTED\]' <<<"$OUT" || { echo "unexpected answer: $OUT"; exit 1; }
+if grep -q "demo-$DEMO_VALUE" <<<"$OUT" || grep -rq "demo-$DEMO_VALUE" "$LOG" "$INSTANCE/audit"; then
+  echo "the value leaked"; exit 1
+fi
+echo "   -> the peer received the secret (it echoed it back); the caller saw [REDACTED], and the value is in"
+echo "      no response, log line or audit event (the execute event names the grant, resource_ref and kv_version)"
+kill -TERM "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true; PEER_PID=
 
 echo
 echo "== the sealed state survives a restart: stop sealgated, start it again, consume the same grant"

@@ -81,6 +81,8 @@ class ExecuteTest(unittest.TestCase):
         signer = subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
                                 check=True, capture_output=True, text=True).stdout
         cls.signer_pem = signer
+        ALL_CANARIES.append(signer.strip())  # the signing key: its PEM body, in every encoding
+        ALL_CANARIES.append("".join(signer.strip().splitlines()[1:-1]))
         for path, data in [("app/api", {"token": CANARY_REST}), ("app/pg", {"password": CANARY_PG}),
                            ("app/mac", {"key": CANARY_HMAC}), ("app/ldap", {"password": cls.slapd.service_password}),
                            ("app/ssh", {"password": cls.sshd.password}), ("app/signer", {"pem": signer}),
