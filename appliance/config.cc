@@ -359,7 +359,10 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   SEALGATE_TRY(connectors.num("max_response_bytes", c.connectors.maxResponseBytes, 1024, 64 * 1024 * 1024));
   resolve(c.connectors.caFile, baseDir);
   if (c.connectors.timeout >= c.limits.requestDeadline) {
-    return configError("connectors.timeout_ms must be below limits.request_deadline_ms (the answer must still fit)");
+    if (connectors.has("timeout_ms")) {
+      return configError("connectors.timeout_ms must be below limits.request_deadline_ms (the answer must still fit)");
+    }
+    c.connectors.timeout = c.limits.requestDeadline / 2;  // the default, shrunk to fit a short deadline
   }
 
   Section leases = root.sub("leases");

@@ -268,7 +268,8 @@ class DaemonTest(unittest.TestCase):
         status, body, _, _ = self.sg.request("GET", "/v1/openapi.json")
         self.assertEqual(status, 200)
         self.assertEqual(body["openapi"][:2], "3.")
-        for path in ["/healthz", "/readyz", "/v1/uris/canonicalize", "/admin/v1/status", "/v1/openapi.json"]:
+        for path in ["/healthz", "/readyz", "/v1/uris/canonicalize", "/admin/v1/status", "/v1/openapi.json",
+                     "/v1/execute", "/metrics"]:
             self.assertIn(path, body["paths"])
 
     def test_keys_list_cli(self):
