@@ -10,6 +10,7 @@
 # acme-payments, runs for each connection count:
 #   direct:  GET /ok on the peer, with the secret in an Authorization header
 #   execute: POST /v1/execute on sealgated, the rest connector doing that GET /ok
+#   hmac:    POST /v1/execute with the hmac connector (no peer): the execute path's own cost
 # Each execute verifies the grant, spends a use durably (fdatasync), fetches and
 # decrypts the secret, opens a new TLS connection to the peer (no pooling), scrubs
 # the answer and commits the audit event (fdatasync) before answering; the direct
@@ -97,6 +98,8 @@ GRANT=$(curl -sSf --cacert "$CA" --cert "$CERT" --key "$KEY" -H 'Content-Type: a
 BODY=$(python3 -c 'import json,sys; print(json.dumps({"grant": sys.argv[1], "slots": {"tok": "secret://acme/kv/app/api#token"},
   "action": {"connector": "rest", "method": "GET", "url": "https://127.0.0.1:%s/ok" % sys.argv[2],
              "headers": {"Authorization": "Bearer {{slot:tok}}"}}}))' "$GRANT" "$PEER_PORT")
+HMAC_BODY=$(python3 -c 'import json,sys; print(json.dumps({"grant": sys.argv[1], "slots": {"tok": "secret://acme/kv/app/api#token"},
+  "action": {"connector": "hmac", "key": "{{slot:tok}}", "algorithm": "HS256", "message": "order-42"}}))' "$GRANT")
 CHECK=$(curl -sS --cacert "$CA" --cert "$CERT" --key "$KEY" -H 'Content-Type: application/json' --data "$BODY" \
   "https://127.0.0.1:$PEP/v1/execute")
 [[ $CHECK == *'"status":"ok"'* ]] || die "a checked execute failed: $CHECK"
@@ -118,6 +121,7 @@ run() {  # run LABEL PORT METHOD PATH CONNS [BODY] [HEADER]
 for conns in $CONNECTIONS; do
   run "direct GET /ok (baseline)" "$PEER_PORT" GET /ok "$conns"
   run "POST /v1/execute, rest -> GET /ok" "$PEP" POST /v1/execute "$conns" "$BODY"
+  run "POST /v1/execute, hmac (no peer)" "$PEP" POST /v1/execute "$conns" "$HMAC_BODY"
 done
 echo "| path | connections | requests | non-2xx | ops/s | p50 µs | p99 µs | max µs |"
 echo "|---|---|---|---|---|---|---|---|"
