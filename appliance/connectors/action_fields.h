@@ -78,15 +78,11 @@ class Deadline {
 // INVALID_ACTION with `message`.
 inline Error invalidAction(const std::string& message) { return makeError(connector_errc::kInvalidAction, message); }
 
-// `action` is an object whose keys are all in `allowed` and include `required`.
-inline Result<void> onlyFields(const nlohmann::json& action, std::initializer_list<const char*> allowed,
+// requireKnownKeys for a whole action of `connector`, and every key of `required` present.
+inline Result<void> onlyFields(const nlohmann::json& action, std::string_view connector,
+                               std::initializer_list<std::string_view> allowed,
                                std::initializer_list<const char*> required) {
-  if (!action.is_object()) return invalidAction("'action' must be an object");
-  for (const auto& [key, value] : action.items()) {
-    bool known = false;
-    for (const char* a : allowed) known = known || key == a;
-    if (!known) return invalidAction("unknown field in the action: " + key.substr(0, 64));
-  }
+  SEALGATE_TRY(requireKnownKeys(action, allowed, "the action", connector));
   for (const char* r : required) {
     if (!action.contains(r)) return invalidAction(std::string("the action needs '") + r + "'");
   }

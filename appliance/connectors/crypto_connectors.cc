@@ -63,8 +63,9 @@ Result<std::string> encodeOutput(const json& action, std::span<const std::uint8_
   return invalidAction("'output' is base64url, base64 or hex");
 }
 
-Result<std::set<std::string>> validateCrypto(const json& action, const std::set<std::string>& algorithms) {
-  SEALGATE_TRY(onlyFields(action, {"connector", "key", "algorithm", "message", "message_encoding", "output"},
+Result<std::set<std::string>> validateCrypto(const json& action, std::string_view connector,
+                                             const std::set<std::string>& algorithms) {
+  SEALGATE_TRY(onlyFields(action, connector, {"connector", "key", "algorithm", "message", "message_encoding", "output"},
                           {"connector", "key", "algorithm", "message"}));
   if (!action["algorithm"].is_string() || !algorithms.count(action["algorithm"].get<std::string>())) {
     std::string list;
@@ -91,7 +92,7 @@ const std::map<std::string, const EVP_MD* (*)()> kHmacDigests{
 }  // namespace
 
 Result<std::set<std::string>> HmacConnector::validate(const json& action, const ConnectorContext&) const {
-  return validateCrypto(action, {"HS256", "HS384", "HS512"});
+  return validateCrypto(action, name(), {"HS256", "HS384", "HS512"});
 }
 
 Result<json> HmacConnector::run(const json& action, const ConnectorContext&, const SlotValues& slots) {
@@ -114,7 +115,7 @@ Result<json> HmacConnector::run(const json& action, const ConnectorContext&, con
 }
 
 Result<std::set<std::string>> SignConnector::validate(const json& action, const ConnectorContext&) const {
-  return validateCrypto(action, {"ES256", "ES384", "EdDSA", "RS256", "PS256"});
+  return validateCrypto(action, name(), {"ES256", "ES384", "EdDSA", "RS256", "PS256"});
 }
 
 Result<json> SignConnector::run(const json& action, const ConnectorContext&, const SlotValues& slots) {

@@ -71,7 +71,7 @@ Error connectError(PGconn* conn) {
 }  // namespace
 
 Result<std::set<std::string>> PostgresConnector::validate(const json& action, const ConnectorContext& context) const {
-  SEALGATE_TRY(onlyFields(action, {"connector", "host", "port", "dbname", "user", "password", "sslmode", "query",
+  SEALGATE_TRY(onlyFields(action, "postgres", {"connector", "host", "port", "dbname", "user", "password", "sslmode", "query",
                                    "params", "max_rows"},
                           {"connector", "host", "dbname", "user", "query"}));
   for (const char* k : {"host", "dbname", "user", "query"}) {

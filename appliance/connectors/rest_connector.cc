@@ -119,7 +119,7 @@ std::string_view view(const Secret& s) {
 }  // namespace
 
 Result<std::set<std::string>> RestConnector::validate(const json& action, const ConnectorContext& context) const {
-  if (auto r = onlyFields(action, {"connector", "method", "url", "headers", "body", "json"},
+  if (auto r = onlyFields(action, "rest", {"connector", "method", "url", "headers", "body", "json"},
                           {"connector", "method", "url"});
       !r) {
     return std::move(r).takeError();

@@ -144,12 +144,18 @@ TEST_F(RestConnectorTest, MalformedActionsAreRefused) {
       {{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok")}, {"headers", {{"A", 1}}}},       // not a string
       {{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok")}, {"body", json::object()}},      // body type
       {{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok?x={{slot:}}")}},                  // bad placeholder
+      {{"connector", "postgres"}, {"method", "GET"}, {"url", url("/ok")}},                         // another connector
   };
   for (const auto& a : bad) {
     auto r = rest_.validate(a, context_);
     ASSERT_FALSE(r) << a.dump();
     EXPECT_EQ(r.error().code, connector_errc::kInvalidAction) << a.dump();
   }
+  // An unknown key is caller text that may be a pasted secret: never echoed.
+  auto pasted = rest_.validate({{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok")}, {"hunter2-token", 1}},
+                               context_);
+  ASSERT_FALSE(pasted);
+  EXPECT_EQ(pasted.error().message.find("hunter2"), std::string::npos);
 }
 
 TEST_F(RestConnectorTest, AnUntrustedCertificateIsRefused) {
