@@ -108,6 +108,17 @@ HandlerResult ExecuteApi::execute(Request& request) {
   if (auto* err = std::get_if<HttpError>(&presented)) return *err;
   const GrantClaims& claims = std::get<GrantClaims>(presented);
 
+  // Refusals before the attempt spend nothing and are not audited, but they are
+  // logged and counted: a caller probing destinations or resources shows up.
+  auto refuse = [&](int status, const std::string& code, const std::string& message) -> HandlerResult {
+    metrics_.add("sealgate_execute_refused_total", "execute requests refused before the attempt",
+                 {{"connector", connector.name()}, {"code", code}});
+    logEvent(LogLevel::Warn, "execute_refused",
+             {{"correlation_id", request.correlationId}, {"caller", request.identity.spiffeId},
+              {"connector", connector.name()}, {"code", code}});
+    return HttpError{status, code, message};
+  };
+
   std::vector<Slot> slots;
   for (const auto& [name, value] : b["slots"].items()) {
     if (!slotNameOk(name)) return HttpError{400, "INVALID_REQUEST", "slot names are 1-64 of [A-Za-z0-9_-]"};
@@ -124,7 +135,7 @@ HandlerResult ExecuteApi::execute(Request& request) {
     }
     // Exact canonical URI, field and version included: the grant's res.
     if (std::find(claims.res.begin(), claims.res.end(), *ref) == claims.res.end()) {
-      return HttpError{403, "SLOT_NOT_COVERED", "slot " + name + " (" + *ref + ") is not a resource of the grant"};
+      return refuse(403, "SLOT_NOT_COVERED", "slot " + name + " (" + *ref + ") is not a resource of the grant");
     }
     slots.push_back(Slot{name, std::move(*uri), std::move(*ref)});
   }
@@ -136,12 +147,7 @@ HandlerResult ExecuteApi::execute(Request& request) {
   context.maxResponseBytes = settings_.maxResponseBytes;
   context.caFile = settings_.caFile;
   auto referenced = connector.validate(action, context);
-  if (!referenced) {
-    const Error& e = referenced.error();
-    metrics_.add("sealgate_execute_refused_total", "execute requests refused before the attempt",
-                 {{"connector", connector.name()}, {"code", e.code}});
-    return HttpError{statusFor(e.code), e.code, e.message};
-  }
+  if (!referenced) return refuse(statusFor(referenced.error().code), referenced.error().code, referenced.error().message);
   for (const auto& name : *referenced) {
     if (!b["slots"].contains(name)) {
       return HttpError{400, "SLOT_UNKNOWN", "a placeholder names a slot the request does not declare: " + name};

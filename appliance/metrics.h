@@ -22,10 +22,17 @@ class Metrics {
   std::string render() const;
 
  private:
+  struct Series {
+    Labels labels;
+    double value = 0;                  // counter
+    std::vector<std::uint64_t> buckets;  // histogram: counts per upper bound (kBuckets), not cumulative
+    double sum = 0;
+    std::uint64_t count = 0;
+  };
   struct Family {
     std::string help;
-    std::string type;
-    std::map<std::string, double> samples;  // "name{labels}" -> value
+    bool histogram = false;
+    std::map<std::string, Series> series;  // by rendered labels
   };
   mutable std::mutex mu_;
   std::map<std::string, Family> families_;

@@ -218,6 +218,13 @@ class ExecuteTest(unittest.TestCase):
         self.assertEqual(self.remaining(grant_id), 5)
         self.assertEqual(self.peer_requests(), before)
         self.assertFalse([e for e in self.audit_events() if e.get("grant_id") == grant_id])
+        # ... but the refusals are logged and counted
+        codes = {l.get("code") for l in self.sg.log_lines() if l.get("event") == "execute_refused"}
+        self.assertTrue({"SLOT_NOT_COVERED", "PLACEHOLDER_FORBIDDEN", "DESTINATION_FORBIDDEN",
+                         "COMMAND_FORBIDDEN"} <= codes, codes)
+        metrics = self.call("GET", "/metrics", client="auditor", listener="admin")
+        self.assertEqual(metrics[0], 200)
+        self.assertIn(b'sealgate_execute_refused_total{connector="rest",code="DESTINATION_FORBIDDEN"} 2', metrics[3])
 
     def peer_requests(self):
         """The peer's own count of requests it served (its /requests route, asked directly)."""
