@@ -266,6 +266,16 @@ Result<Policy> Policy::parse(std::string_view text) {
       const json& o = r["obligations"];
       if (!o.is_object()) return policyError(where + ".obligations must be an object");
       for (const auto& [k, v] : o.items()) {
+        if (k == "connectors") {
+          static const std::vector<std::string> kNames{"rest", "postgres", "ldap", "ssh", "hmac", "sign"};
+          if (!v.is_array() || v.empty()) return policyError(where + ".obligations.connectors must be a non-empty array");
+          for (const auto& c : v) {
+            if (!c.is_string() || std::find(kNames.begin(), kNames.end(), c.get<std::string>()) == kNames.end()) {
+              return policyError(where + ".obligations.connectors: rest, postgres, ldap, ssh, hmac or sign");
+            }
+          }
+          continue;
+        }
         if (k == "cacheable" || k == "version_pin" || k == "reason_required") {
           if (!v.is_boolean()) return policyError(where + ".obligations." + k + " must be true or false");
           continue;
@@ -281,6 +291,7 @@ Result<Policy> Policy::parse(std::string_view text) {
       if (o.contains("cacheable")) rule.obligations.cacheable = o["cacheable"].get<bool>();
       if (o.contains("version_pin")) rule.obligations.versionPin = o["version_pin"].get<bool>();
       if (o.contains("reason_required")) rule.obligations.reasonRequired = o["reason_required"].get<bool>();
+      if (o.contains("connectors")) rule.obligations.connectors = o["connectors"].get<std::vector<std::string>>();
       if (!rule.allow) return policyError(where + ": deny rules carry no obligations");
     }
     if (r.contains("conditions")) {
@@ -338,6 +349,7 @@ Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& r
   std::optional<std::uint32_t> ttl, maxUses;
   bool cacheable = true;  // only if every matching allow says so
   bool versionPin = false, reasonRequired = false;
+  std::optional<std::vector<std::string>> connectors;
   std::vector<std::string> allowedBy;
   for (const auto& rule : rules_) {
     const bool actionOk = std::any_of(rule.actions.begin(), rule.actions.end(),
@@ -361,6 +373,18 @@ Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& r
     reasonRequired = reasonRequired || rule.obligations.reasonRequired;
     if (rule.obligations.ttlSeconds) ttl = std::min(ttl.value_or(UINT32_MAX), *rule.obligations.ttlSeconds);
     if (rule.obligations.maxUses) maxUses = std::min(maxUses.value_or(UINT32_MAX), *rule.obligations.maxUses);
+    if (rule.obligations.connectors) {  // the tightest: what every listing rule allows
+      if (!connectors) {
+        connectors = *rule.obligations.connectors;
+      } else {
+        std::vector<std::string> both;
+        for (const auto& c : *connectors) {
+          const auto& other = *rule.obligations.connectors;
+          if (std::find(other.begin(), other.end(), c) != other.end()) both.push_back(c);
+        }
+        connectors = std::move(both);
+      }
+    }
   }
   if (allowedBy.empty()) {
     d.reason = "POLICY_NO_MATCH";
@@ -383,6 +407,7 @@ Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& r
   if (versionPin) obl["version_pin"] = true;
   if (reasonRequired) obl["reason_required"] = true;
   if (maxUses) obl["max_uses"] = *maxUses;
+  if (connectors) obl["connectors"] = *connectors;
   d.obligationsJson = obl.dump();
   return d;
 }

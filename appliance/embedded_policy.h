@@ -25,6 +25,10 @@ struct PolicyObligations {
   bool cacheable = false;       // the PEP may reuse this allow for pdp.positive_cache_ms
   bool versionPin = false;      // the URI must name a version (?version=N)
   bool reasonRequired = false;  // the request context must carry a non-empty "reason"
+  // The connectors that may use the secret in POST /v1/execute; unset: rest,
+  // postgres, ldap and ssh (hmac and sign only when listed: a secret is a key
+  // only when the policy says so, or a MAC of it would let a caller test guesses).
+  std::optional<std::vector<std::string>> connectors;
 };
 
 // Conditions on the request beyond subject, resource and action.

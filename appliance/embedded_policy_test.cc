@@ -183,6 +183,25 @@ TEST(EmbeddedPolicy, EgressAllowListsPerTenantAndConnector) {
   }
 }
 
+TEST(EmbeddedPolicy, ConnectorsObligationIsTheIntersectionOfTheRulesThatListIt) {
+  auto p = Policy::parse(R"({"version":1,"rules":[
+    {"id":"a","effect":"allow","subjects":["spiffe://acme/p"],"resources":["secret://acme/kv/**"],"actions":["use"]},
+    {"id":"b","effect":"allow","subjects":["spiffe://acme/p"],"resources":["secret://acme/kv/keys/*"],"actions":["use"],
+     "obligations":{"connectors":["hmac","sign","rest"]}},
+    {"id":"c","effect":"allow","subjects":["spiffe://acme/p"],"resources":["secret://acme/kv/keys/mac"],"actions":["use"],
+     "obligations":{"connectors":["hmac","ssh"]}}]})");
+  ASSERT_TRUE(p.ok()) << p.error().describe();
+  auto obl = [&](const std::string& uri) { return nlohmann::json::parse(decideOne(*p, "spiffe://acme/p", uri).obligationsJson); };
+  EXPECT_FALSE(obl("secret://acme/kv/app/db").contains("connectors"));  // unlisted: the default set
+  EXPECT_EQ(obl("secret://acme/kv/keys/signer")["connectors"], nlohmann::json({"hmac", "sign", "rest"}));
+  EXPECT_EQ(obl("secret://acme/kv/keys/mac")["connectors"], nlohmann::json({"hmac"}));
+  for (const char* bad : {R"("connectors":[])", R"("connectors":["ftp"])", R"("connectors":"hmac")", R"("connectors":[1])"}) {
+    auto r = Policy::parse(std::string(R"({"version":1,"rules":[{"id":"x","effect":"allow","subjects":["spiffe://a/b"],)") +
+                           R"("resources":["secret://a/kv/x"],"actions":["use"],"obligations":{)" + bad + "}}]}");
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+}
+
 TEST(EmbeddedPolicy, ReplaceWhileDecidingIsSafe) {
   auto allowAll = std::make_shared<const Policy>(*Policy::parse(
       R"({"version":1,"rules":[{"id":"all","effect":"allow","subjects":["spiffe://*/*"],"resources":["secret://*/*/**"],"actions":["*"]}]})"));

@@ -59,6 +59,16 @@ std::string destinationOf(const json& action) {
   return "";
 }
 
+bool connectorAllowed(const json& obligations, const std::string& connector) {
+  if (obligations.is_object() && obligations.contains("connectors") && obligations["connectors"].is_array()) {
+    for (const auto& c : obligations["connectors"]) {
+      if (c == connector) return true;
+    }
+    return false;
+  }
+  return connector != "hmac" && connector != "sign";
+}
+
 struct Slot {
   std::string name;
   SecretUri uri;
@@ -136,6 +146,14 @@ HandlerResult ExecuteApi::execute(Request& request) {
     // Exact canonical URI, field and version included: the grant's res.
     if (std::find(claims.res.begin(), claims.res.end(), *ref) == claims.res.end()) {
       return refuse(403, "SLOT_NOT_COVERED", "slot " + name + " (" + *ref + ") is not a resource of the grant");
+    }
+    // The grant's obligations for this resource name the connectors that may use
+    // it; without the obligation, not hmac or sign (a MAC or signature keyed by any
+    // granted secret, a password say, would let the caller test guesses offline).
+    const json obligations = claims.obl.contains(*ref) ? claims.obl[*ref] : json::object();
+    if (!connectorAllowed(obligations, connector.name())) {
+      return refuse(403, "CONNECTOR_NOT_ALLOWED",
+                    "slot " + name + ": the policy does not let the " + connector.name() + " connector use this secret");
     }
     slots.push_back(Slot{name, std::move(*uri), std::move(*ref)});
   }

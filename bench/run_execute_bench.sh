@@ -75,7 +75,7 @@ PEER_PORT=$(wait_for "$D/peer.out" 'port [0-9]+')
 cat >"$D/policy.json" <<'POLICY'
 {"version": 1, "rules": [
   {"id": "bench", "effect": "allow", "subjects": ["spiffe://acme/payments"], "resources": ["secret://acme/kv/**"],
-   "actions": ["use"], "obligations": {"ttl_seconds": 3600, "max_uses": 1000000}},
+   "actions": ["use"], "obligations": {"ttl_seconds": 3600, "max_uses": 1000000, "connectors": ["rest", "hmac"]}},
   {"id": "admin", "effect": "allow", "subjects": ["spiffe://sealgate-admin/admin/*"], "resources": ["secret://acme/kv/**"],
    "actions": ["reveal"]}],
  "egress": {"acme": {"rest": {"hosts": ["127.0.0.1"]}}}}

@@ -194,7 +194,11 @@ nlohmann::json peerText(std::string_view bytes) {
 }
 
 bool egressHostAllowed(const EgressRules& rules, const std::string& host, std::uint16_t port) {
-  if (host.empty()) return false;
+  // Only lowercase names and IP literals are comparable: anything else (a NUL that
+  // a resolver would stop at, a '/', '@' or space) is never allowed.
+  if (host.empty() || host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-:") != std::string::npos) {
+    return false;
+  }
   if (!rules.ports.empty() && std::find(rules.ports.begin(), rules.ports.end(), port) == rules.ports.end()) {
     return false;
   }

@@ -135,8 +135,12 @@ Result<json> SignConnector::run(const json& action, const ConnectorContext&, con
   const EVP_MD* md = nullptr;
   bool fits = false;
   if (alg == "ES256" || alg == "ES384") {
-    const int bits = EVP_PKEY_bits(pkey.get());
-    fits = type == EVP_PKEY_EC && bits == (alg == "ES256" ? 256 : 384);
+    // The curve by name: 256 bits alone would let secp256k1 or brainpool sign as ES256.
+    char group[64] = {0};
+    std::size_t groupLength = 0;
+    const bool named = type == EVP_PKEY_EC &&
+                       EVP_PKEY_get_group_name(pkey.get(), group, sizeof group, &groupLength) == 1;
+    fits = named && std::string(group, groupLength) == (alg == "ES256" ? "prime256v1" : "secp384r1");
     md = alg == "ES256" ? EVP_sha256() : EVP_sha384();
   } else if (alg == "EdDSA") {
     fits = type == EVP_PKEY_ED25519;

@@ -19,6 +19,7 @@ namespace {
 constexpr std::size_t kMaxParams = 64;
 constexpr std::uint64_t kDefaultMaxRows = 1000;
 constexpr std::uint64_t kMaxRows = 100000;
+constexpr std::size_t kCellCost = 16;  // charged per cell against max_response_bytes, NULL included
 
 struct PgConnDeleter {
   void operator()(PGconn* c) const { PQfinish(c); }
@@ -89,10 +90,11 @@ Result<std::set<std::string>> PostgresConnector::validate(const json& action, co
     }
     port = action["port"].get<std::uint16_t>();
   }
-  std::string host = action["host"];
-  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (host.find_first_of("/,= ") != std::string::npos) return invalidAction("'host' is one TCP host name or address");
-  if (!egressHostAllowed(context.rules, host, port)) {
+  // One TCP host, only [a-z0-9.-:]: no socket path, list, option or NUL (which
+  // would end the name libpq resolves after the allow-list compared it whole).
+  auto host = normalizeHost(action["host"].get<std::string>(), "'host'");
+  if (!host) return std::move(host).takeError();
+  if (!egressHostAllowed(context.rules, *host, port)) {
     return makeError(connector_errc::kDestinationForbidden, "the tenant's policy does not allow this destination");
   }
   if (action.contains("sslmode") && action["sslmode"] != "verify-full" && action["sslmode"] != "disable") {
@@ -116,8 +118,12 @@ Result<std::set<std::string>> PostgresConnector::validate(const json& action, co
     if (!action["params"].is_array() || action["params"].size() > kMaxParams) {
       return invalidAction("'params' must be an array of at most 64 strings or nulls");
     }
+    // No slots in params: the SQL is the caller's, and SELECT reverse($1) or
+    // encode($1, 'base64') would hand a slot value back in a form the egress
+    // guard cannot recognise. Secrets go only into the connection.
     for (const auto& p : action["params"]) {
-      if (!p.is_null()) SEALGATE_TRY(collect(p, "each param"));
+      if (!p.is_null() && !p.is_string()) return invalidAction("each param must be a string or null");
+      if (p.is_string()) SEALGATE_TRY(forbidSlots(p.get<std::string>(), "params (the SQL could return them transformed)"));
     }
   }
   return names;
@@ -133,7 +139,7 @@ Result<json> PostgresConnector::run(const json& action, const ConnectorContext& 
     if (!p) return std::move(p).takeError();
     password = std::move(*p);
   }
-  const std::string host = action["host"];
+  const std::string host = *normalizeHost(action["host"].get<std::string>(), "'host'");  // validated
   const std::string port = std::to_string(action.value("port", std::int64_t{5432}));
   const std::string dbname = action["dbname"];
   const std::string sslmode = action.value("sslmode", std::string("verify-full"));
@@ -178,7 +184,7 @@ Result<json> PostgresConnector::run(const json& action, const ConnectorContext& 
         paramValues.push_back(nullptr);
         continue;
       }
-      auto rendered = renderCString(p.get<std::string>(), slots);
+      auto rendered = renderCString(p.get<std::string>(), {});  // validated: no slots
       if (!rendered) return std::move(rendered).takeError();
       params.push_back(std::move(*rendered));
       paramValues.push_back(cstr(params.back()));
@@ -209,21 +215,27 @@ Result<json> PostgresConnector::run(const json& action, const ConnectorContext& 
           failure = makeError(connector_errc::kPeerResponseTooLarge, "the query returned more than max_rows rows");
           break;
         }
+        // Charged before anything is copied: each cell's bytes plus a fixed cost
+        // (so a million NULL or empty cells cannot build a huge result either).
+        std::size_t rowBytes = 0;
+        for (int c = 0; c < PQnfields(res.get()); ++c) {
+          rowBytes += kCellCost + (PQgetisnull(res.get(), r, c) ? 0 : static_cast<std::size_t>(PQgetlength(res.get(), r, c)));
+        }
+        if (bytes + rowBytes > context.maxResponseBytes) {
+          failure = makeError(connector_errc::kPeerResponseTooLarge, "the rows exceed the connector's size cap");
+          break;
+        }
+        bytes += rowBytes;
         json row = json::array();
         for (int c = 0; c < PQnfields(res.get()); ++c) {
           if (PQgetisnull(res.get(), r, c)) {
             row.push_back(nullptr);
             continue;
           }
-          const int n = PQgetlength(res.get(), r, c);
-          bytes += static_cast<std::size_t>(n);
-          row.push_back(peerText(std::string_view(PQgetvalue(res.get(), r, c), static_cast<std::size_t>(n))));
+          const auto n = static_cast<std::size_t>(PQgetlength(res.get(), r, c));
+          row.push_back(peerText(std::string_view(PQgetvalue(res.get(), r, c), n)));
         }
         rows.push_back(std::move(row));
-        if (bytes > context.maxResponseBytes) {
-          failure = makeError(connector_errc::kPeerResponseTooLarge, "the rows exceed the connector's size cap");
-          break;
-        }
       }
       if (st == PGRES_TUPLES_OK) command = PQcmdStatus(res.get());
     } else if (st == PGRES_COMMAND_OK) {

@@ -72,10 +72,33 @@ TEST_F(PostgresConnectorTest, ParamsAreValuesNeverSql) {
   auto nulls = runChecked(action("SELECT $1::text IS NULL AS n", {nullptr}));
   ASSERT_TRUE(nulls);
   EXPECT_EQ((*nulls)["rows"], json::array({json::array({"t"})}));
-  // A slot in a param reaches the database as a value.
-  auto slot = runChecked(action("SELECT length($1)", {"{{slot:pw}}"}));
-  ASSERT_TRUE(slot);
-  EXPECT_EQ((*slot)["rows"], json::array({json::array({"11"})}));
+  // No slot in a param: the caller's SQL could hand it back transformed
+  // (reverse($1), encode($1, 'base64')), past the egress guard.
+  for (const char* q : {"SELECT length($1)", "SELECT reverse($1)"}) {
+    auto slot = pgc_.validate(action(q, {"{{slot:pw}}"}), context_);
+    ASSERT_FALSE(slot);
+    EXPECT_EQ(slot.error().code, connector_errc::kPlaceholderForbidden);
+  }
+}
+
+TEST_F(PostgresConnectorTest, HostsAreOneCleanNameNeverCutShortByANul) {
+  context_.rules.hosts = {"*.example.com", "127.0.0.1"};
+  for (const std::string& host : {std::string("evil.net\0.example.com", 22), std::string("/tmp"),
+                                 std::string("a,b.example.com"), std::string("-oops.example.com")}) {
+    auto a = action("SELECT 1");
+    a["host"] = host;
+    auto r = pgc_.validate(a, context_);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, connector_errc::kInvalidAction);
+  }
+  EXPECT_FALSE(egressHostAllowed(context_.rules, std::string("evil.net\0.example.com", 22), 5432));
+}
+
+TEST_F(PostgresConnectorTest, ManyEmptyCellsCountAgainstTheSizeCap) {
+  context_.maxResponseBytes = 4096;
+  auto r = runChecked(action("SELECT NULL::text FROM generate_series(1, 1000)"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, connector_errc::kPeerResponseTooLarge);
 }
 
 TEST_F(PostgresConnectorTest, AWrongPasswordIsAnAuthFailure) {

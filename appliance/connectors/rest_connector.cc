@@ -53,7 +53,17 @@ struct Target {
   bool hasQuery = false;
 };
 
+// Literal text that goes on the request line or into a header as written: no
+// control characters, spaces, DEL or non-ASCII (CR LF would start a new header
+// line, e.g. a second Host; slot bytes are encoded or checked separately).
+bool printableAscii(std::string_view text, bool spaceAllowed) {
+  return std::all_of(text.begin(), text.end(), [&](unsigned char c) {
+    return (c > 0x20 && c < 0x7f) || (spaceAllowed && (c == ' ' || c == '\t'));
+  });
+}
+
 Result<Target> parseTarget(const std::string& url) {
+  if (!printableAscii(url, false)) return invalidAction("'url' holds a space, control or non-ASCII character");
   Target t;
   const std::size_t q = url.find('?');
   const std::string base = url.substr(0, q);
@@ -69,8 +79,11 @@ Result<Target> parseTarget(const std::string& url) {
     Poco::URI uri(base);
     if (uri.getScheme() != "https") return invalidAction("the rest connector speaks HTTPS only");
     if (!uri.getUserInfo().empty()) return invalidAction("credentials go in headers, not in the URL");
-    t.host = uri.getHost();
-    std::transform(t.host.begin(), t.host.end(), t.host.begin(), [](unsigned char c) { return std::tolower(c); });
+    // Only [a-z0-9.-:]: a NUL (JSON \u0000) would end the name the resolver sees
+    // after the allow-list had compared the whole string.
+    auto host = normalizeHost(uri.getHost(), "the URL's host");
+    if (!host) return std::move(host).takeError();
+    t.host = std::move(*host);
     t.port = uri.getPort();
     t.path = uri.getPathEtc().empty() ? "/" : uri.getPathEtc();
   } catch (const Poco::Exception&) {
@@ -97,8 +110,9 @@ Poco::Net::Context::Ptr clientContext(const std::string& caFile) {
   return ctx;
 }
 
-// Poco connects lazily on the first request; open() connects now, so the
-// deadline can be armed on the socket before anything is sent.
+// Poco connects lazily on the first request; open() connects (and handshakes)
+// now, so the deadline can be armed on the socket before anything is sent. The
+// connect and handshake themselves are bounded by the session's timeouts.
 class Session : public Poco::Net::HTTPSClientSession {
  public:
   using HTTPSClientSession::HTTPSClientSession;
@@ -155,6 +169,9 @@ Result<std::set<std::string>> RestConnector::validate(const json& action, const 
         return invalidAction("a header name is not a token, or names a header the connector sets itself");
       }
       if (!v.is_string()) return invalidAction("header values must be strings");
+      if (!printableAscii(v.get<std::string>(), true)) {
+        return invalidAction("a header value holds a control or non-ASCII character");
+      }
       SEALGATE_TRY(collect(v.get<std::string>()));
     }
   }
@@ -225,7 +242,11 @@ Result<json> RestConnector::run(const json& action, const ConnectorContext& cont
       request.setURI(uri);
       secureWipe(uri.data(), uri.size());
     }
-    for (const auto& [name, value] : headers) request.set(name, std::string(view(value)));
+    for (const auto& [name, value] : headers) {
+      std::string copy(view(value));
+      request.set(name, copy);
+      secureWipe(copy.data(), copy.size());
+    }
     request.setHost(target->host, target->port);
     request.set("User-Agent", "sealgate-rest-connector");
     if (hasBody) request.setContentLength(static_cast<std::streamsize>(body.size()));
@@ -238,7 +259,11 @@ Result<json> RestConnector::run(const json& action, const ConnectorContext& cont
     // Connect and handshake (each wait bounded by the timeout; the chain and the
     // host name are verified), then arm the whole-action deadline on the socket.
     Session session(target->host, target->port, clientContext(context.caFile));
-    session.setKeepAlive(false);
+    // Keep-alive on the session object, or sendRequest() would close the socket
+    // open() made (and the deadline armed on it) and connect again unguarded; the
+    // peer is told "Connection: close" and the session dies with this action.
+    session.setKeepAlive(true);
+    request.setKeepAlive(false);
     session.setTimeout(remaining());
     try {
       session.open();
@@ -252,11 +277,15 @@ Result<json> RestConnector::run(const json& action, const ConnectorContext& cont
       wipeRequest();
       return makeError(connector_errc::kPeerUnreachable, "cannot connect to the peer");
     }
-    SocketDeadline guard(session.socket().impl()->sockfd(), deadline);
+    const int armedFd = session.socket().impl()->sockfd();
+    SocketDeadline guard(armedFd, deadline);
     json result;
     try {
       std::ostream& out = session.sendRequest(request);
       wipeRequest();
+      if (session.socket().impl()->sockfd() != armedFd) {
+        return makeError(connector_errc::kPeerError, "the connection changed under the request deadline");
+      }
       if (hasBody) out << view(body);
       Poco::Net::HTTPResponse response;
       session.setTimeout(remaining());

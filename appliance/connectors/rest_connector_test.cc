@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "tests/support/https_peer.h"
 #include "tests/support/temp_dir.h"
@@ -181,6 +182,32 @@ TEST_F(RestConnectorTest, AHangingPeerIsBoundedByTheTimeout) {
   auto r = runChecked({{"connector", "rest"}, {"method", "GET"}, {"url", url("/hang")}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, connector_errc::kPeerTimeout);
+}
+
+TEST_F(RestConnectorTest, APeerTricklingItsHeadersIsBoundedByTheWholeActionDeadline) {
+  // Each byte comes well within any per-read timeout: only the deadline on the socket ends this.
+  context_.timeout = std::chrono::milliseconds(800);
+  auto r = runChecked({{"connector", "rest"}, {"method", "GET"}, {"url", url("/trickle")}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, connector_errc::kPeerTimeout);
+  // The connector hung up in the middle: the peer's next byte found the connection
+  // closed (without the deadline the peer would finish its 30 s and see no cut).
+  for (int i = 0; i < 100 && peer_->tricklesCut() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(peer_->tricklesCut(), 1u);
+}
+
+TEST_F(RestConnectorTest, RequestLineAndHeaderInjectionAreRefusedBeforeTheAttempt) {
+  for (const std::string& u : {url("/ok?a HTTP/1.1\r\nHost: admin.internal\r\nX: "), url("/ok?a=\x01"),
+                              url("/ok?caf\xc3\xa9"), std::string("https://127.0.0.1\0.example.com/ok", 33)}) {
+    auto r = rest_.validate({{"connector", "rest"}, {"method", "GET"}, {"url", u}}, context_);
+    ASSERT_FALSE(r) << u;
+    EXPECT_EQ(r.error().code, connector_errc::kInvalidAction) << u;
+  }
+  auto header = rest_.validate(
+      {{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok")}, {"headers", {{"X", "a\r\nHost: evil"}}}},
+      context_);
+  EXPECT_EQ(header.error().code, connector_errc::kInvalidAction);
+  EXPECT_EQ(peer_->requests(), 0u);
 }
 
 TEST_F(RestConnectorTest, AClosedPortIsUnreachable) {

@@ -41,6 +41,10 @@ def policy(ssh_commands):
             {"id": "acme-payments-app", "effect": "allow", "subjects": ["spiffe://acme/payments"],
              "resources": ["secret://acme/kv/app/*", "secret://acme/db/*"], "actions": ["use"],
              "obligations": {"ttl_seconds": 300, "max_uses": 5}},
+            # keys: only these secrets may key hmac and sign (and nothing else may use them)
+            {"id": "acme-payments-keys", "effect": "allow", "subjects": ["spiffe://acme/payments"],
+             "resources": ["secret://acme/kv/app/mac", "secret://acme/kv/app/signer"], "actions": ["use"],
+             "obligations": {"connectors": ["hmac", "sign"]}},
             {"id": "admin-reveal-kv", "effect": "allow", "subjects": ["spiffe://sealgate-admin/admin/*"],
              "resources": ["secret://acme/kv/**"], "actions": ["reveal"]},
         ],
@@ -272,19 +276,19 @@ class ExecuteTest(unittest.TestCase):
                          self.pg_action("app", "{{slot:pw}}", "SELECT id, name FROM items WHERE id = $1", ["2"]))
         self.assertEqual(r[0], 200, r[3])
         self.assertEqual(r[1]["result"]["rows"], [["2", "two"]])
-        # a query that returns the password itself is scrubbed
-        r = self.execute(grant, {"pw": "secret://acme/kv/app/pg#password"},
-                         self.pg_action("app", "{{slot:pw}}", "SELECT $1::text AS leaked", ["{{slot:pw}}"]))
-        self.assertEqual(r[0], 200, r[3])
-        self.assertEqual(r[1]["result"]["rows"], [["[REDACTED]"]])
+        # a slot in a query parameter is refused before the attempt: the SQL could return it transformed
+        self.assertError(self.execute(grant, {"pw": "secret://acme/kv/app/pg#password"},
+                                      self.pg_action("app", "{{slot:pw}}", "SELECT reverse($1)", ["{{slot:pw}}"])),
+                         400, "PLACEHOLDER_FORBIDDEN")
 
     def test_postgres_with_dynamic_credentials_shares_one_lease(self):
         user_uri, pass_uri = "secret://acme/db/reader#username", "secret://acme/db/reader#password"
         grant, grant_id = self.grant(user_uri, pass_uri)
         r = self.execute(grant, {"u": user_uri, "p": pass_uri},
-                         self.pg_action("{{slot:u}}", "{{slot:p}}", "SELECT count(*) FROM items"))
+                         self.pg_action("{{slot:u}}", "{{slot:p}}", "SELECT count(*), current_user FROM items"))
         self.assertEqual(r[0], 200, r[3])
-        self.assertEqual(r[1]["result"]["rows"], [["2"]])
+        # the dynamic user name is a slot value too: the database says it back, the guard scrubs it
+        self.assertEqual(r[1]["result"]["rows"], [["2", "[REDACTED]"]])
         event = [e for e in self.audit_events() if e.get("grant_id") == grant_id][-1]
         leases = {s.get("lease_id") for s in event["slots"]}
         self.assertEqual(len(leases), 1, event)  # username and password of one lease
@@ -355,6 +359,16 @@ class ExecuteTest(unittest.TestCase):
         sig = base64.urlsafe_b64decode(r[1]["result"]["signature"] + "==")
         pub.verify(sig, b"order-42", ec.ECDSA(hashes.SHA256()))  # raises if invalid
         self.assertNotIn(b"PRIVATE KEY", r[3])
+        # a secret the policy does not name as a key (a password, an API token) keys nothing:
+        # a MAC of it would let the caller test guesses offline
+        token_grant, token_id = self.grant("secret://acme/kv/app/api#token")
+        self.assertError(self.execute(token_grant, {"k": "secret://acme/kv/app/api#token"},
+                                      {"connector": "hmac", "key": "{{slot:k}}", "algorithm": "HS256",
+                                       "message": "guess"}), 403, "CONNECTOR_NOT_ALLOWED")
+        self.assertEqual(self.remaining(token_id), 5)
+        # and a key is used only by the connectors listed for it
+        self.assertError(self.execute(grant, {"k": "secret://acme/kv/app/mac#key"},
+                                      self.rest("/echo", {"X": "{{slot:k}}"})), 403, "CONNECTOR_NOT_ALLOWED")
 
     # ---- the canary scan ----
     @classmethod

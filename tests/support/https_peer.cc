@@ -6,6 +6,8 @@
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/StreamCopier.h>
@@ -23,6 +25,7 @@ namespace sealgate::testing {
 struct HttpsPeer::Impl {
   std::unique_ptr<Poco::Net::HTTPServer> server;
   std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> tricklesCut{0};  // /trickle answers the client closed before the end
   std::mutex mu;
   std::condition_variable stopped;
   bool stopping = false;
@@ -62,6 +65,25 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       send(resp, 200, "application/octet-stream", std::string(std::stoul("0" + queryValue(uri, "n")), 'x'));
     } else if (path == "/status") {
       send(resp, std::stoi("0" + queryValue(uri, "code")), "text/plain", "status");
+    } else if (path == "/trickle") {
+      // A status line, then one header byte every 100 ms: every read gets data
+      // well within any per-read timeout; only a whole-request deadline ends it.
+      auto& socket = static_cast<Poco::Net::HTTPServerRequestImpl&>(req).socket();
+      const std::string start = "HTTP/1.1 200 OK\r\nX-Slow: ";
+      socket.sendBytes(start.data(), static_cast<int>(start.size()));
+      for (int i = 0; i < 300; ++i) {
+        std::unique_lock lock(impl_.mu);
+        if (impl_.stopped.wait_for(lock, std::chrono::milliseconds(100), [&] { return impl_.stopping; })) break;
+        lock.unlock();
+        try {
+          if (socket.sendBytes("a", 1) <= 0) throw Poco::IOException("closed");
+        } catch (const Poco::Exception&) {
+          ++impl_.tricklesCut;  // the client closed the connection
+          break;
+        }
+      }
+      resp.setKeepAlive(false);
+      throw Poco::Net::NoMessageException("trickle done");  // nothing more to write
     } else if (path == "/hang") {
       std::unique_lock lock(impl_.mu);
       impl_.stopped.wait_for(lock, std::chrono::seconds(60), [&] { return impl_.stopping; });
@@ -129,6 +151,7 @@ HttpsPeer::~HttpsPeer() {
 }
 
 std::uint64_t HttpsPeer::requests() const { return impl_->requests.load(); }
+std::uint64_t HttpsPeer::tricklesCut() const { return impl_->tricklesCut.load(); }
 
 bool writeTestPki(const std::string& dir, const std::string& name) {
   using namespace sealgate::appliance;

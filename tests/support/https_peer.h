@@ -8,6 +8,7 @@
 //   /bytes?n=N   200 with N bytes of 'x'
 //   /status?code=NNN  that status
 //   /hang        never answers (until the peer stops)
+//   /trickle     a status line, then one header byte every 100 ms for 30 s
 //   /requests    {"requests": N}: how many requests the other routes served
 #pragma once
 
@@ -27,6 +28,8 @@ class HttpsPeer {
   ~HttpsPeer();
   std::uint16_t port() const { return port_; }
   std::uint64_t requests() const;
+  // /trickle answers cut short because the client closed the connection.
+  std::uint64_t tricklesCut() const;
   struct Impl;  // defined in the .cc (its handlers use it)
 
  private:
