@@ -197,6 +197,9 @@ Result<std::map<std::string, std::map<std::string, EgressRules>>> parseEgress(co
               rules.commands.push_back(std::move(text));
             }
           }
+        } else if (k == "plaintext" && (name == "postgres" || name == "ldap")) {
+          if (!v.is_boolean()) return policyError(at + ".plaintext must be true or false");
+          rules.plaintext = v.get<bool>();
         } else if (k == "ports") {
           if (!v.is_array() || v.empty()) return policyError(at + ".ports must be a non-empty array of ports");
           for (const auto& p : v) {

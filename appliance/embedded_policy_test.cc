@@ -159,13 +159,15 @@ TEST(EmbeddedPolicy, EgressAllowListsPerTenantAndConnector) {
   EXPECT_TRUE(dev->egress("initech", "rest").hosts.empty());
   auto p = Policy::parse(R"({"version":1,"rules":[],"egress":{
       "acme":{"ssh":{"hosts":["Bastion.Example.com"],"ports":[22],"commands":["uptime","df -h"]},
-              "postgres":{"hosts":["*.db.example.com"]}}}})");
+              "postgres":{"hosts":["*.db.example.com"],"plaintext":true}}}})");
   ASSERT_TRUE(p.ok()) << p.error().describe();
   const auto ssh = p->egress("acme", "ssh");
   EXPECT_EQ(ssh.hosts, std::vector<std::string>{"bastion.example.com"});  // lowercased
   EXPECT_EQ(ssh.ports, std::vector<std::uint16_t>{22});
   EXPECT_EQ(ssh.commands, (std::vector<std::string>{"uptime", "df -h"}));
   EXPECT_TRUE(egressHostAllowed(p->egress("acme", "postgres"), "pg1.db.example.com", 5432));
+  EXPECT_TRUE(p->egress("acme", "postgres").plaintext);
+  EXPECT_FALSE(ssh.plaintext);
   EXPECT_TRUE(p->egress("globex", "ssh").hosts.empty());
   for (const std::string egress : {
            R"([])", R"({"acme":[]})", R"({"acme":{"ftp":{"hosts":["h"]}}})", R"({"acme":{"rest":{}}})",
@@ -174,7 +176,8 @@ TEST(EmbeddedPolicy, EgressAllowListsPerTenantAndConnector) {
            R"({"acme":{"rest":{"hosts":["h"],"ports":[0]}}})", R"({"acme":{"rest":{"hosts":["h"],"ports":[70000]}}})",
            R"({"acme":{"rest":{"hosts":["h"],"commands":["ls"]}}})", R"({"acme":{"ssh":{"hosts":["h"]}}})",
            R"({"acme":{"rest":{"hosts":["h"],"extra":1}}})", R"({"sealgate-admin":{"rest":{"hosts":["h"]}}})",
-           R"({"acme":{"ssh":{"hosts":["h"],"commands":[""]}}})"}) {
+           R"({"acme":{"ssh":{"hosts":["h"],"commands":[""]}}})", R"({"acme":{"rest":{"hosts":["h"],"plaintext":true}}})",
+           R"({"acme":{"postgres":{"hosts":["h"],"plaintext":"yes"}}})"}) {
     auto r = Policy::parse(R"({"version":1,"rules":[],"egress":)" + egress + "}");
     EXPECT_FALSE(r.ok()) << egress;
     if (!r.ok()) {

@@ -29,7 +29,10 @@ bool slotNameOk(const std::string& n) {
 
 int statusFor(const std::string& code) {
   if (code == connector_errc::kInvalidAction || code == connector_errc::kPlaceholderForbidden) return 400;
-  if (code == connector_errc::kDestinationForbidden || code == connector_errc::kCommandForbidden) return 403;
+  if (code == connector_errc::kDestinationForbidden || code == connector_errc::kCommandForbidden ||
+      code == connector_errc::kPlaintextForbidden) {
+    return 403;
+  }
   if (code == connector_errc::kPeerTimeout) return 504;
   if (code == connector_errc::kSecretUnusable) return 422;
   if (code == provider_errc::kNotFound || code == provider_errc::kVersionDeleted ||

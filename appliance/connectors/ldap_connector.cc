@@ -158,6 +158,10 @@ Result<LdapAction> parseAction(const nlohmann::json& action, const ConnectorCont
     return makeError(connector_errc::kInvalidAction, "ldap.starttls is for ldap:// URLs (ldaps:// is TLS already)");
   }
   a.starttls = *starttls;
+  if (!a.tls && !a.starttls && !context.rules.plaintext) {
+    return makeError(connector_errc::kPlaintextForbidden,
+                     "the tenant's policy requires TLS for this bind (ldaps://, starttls, or egress.ldap.plaintext)");
+  }
   a.bindDn = std::move(**bindDn);
   a.password = std::move(**password);
   if (auto r = requireDestination(context, a.host, a.port); !r) return std::move(r).takeError();

@@ -31,6 +31,7 @@ class LdapConnectorTest : public ::testing::Test {
     ConnectorContext c;
     c.tenant = "acme";
     c.rules.hosts = {"127.0.0.1"};
+    c.rules.plaintext = true;  // most cases bind over ldap:// (one test checks the default refuses it)
     c.rules.ports = {slapd_.port(), slapd_.tlsPort()};
     c.caFile = slapd_.caFile();
     return c;
@@ -88,6 +89,17 @@ TEST_F(LdapConnectorTest, BindsAndSearches) {
   r = run(a, s);
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ((*r)["count"], support::Slapd::kUserCount);
+}
+
+TEST_F(LdapConnectorTest, APlaintextBindNeedsThePolicysConsent) {
+  ConnectorContext strict = context();
+  strict.rules.plaintext = false;
+  auto plain = connector_.validate(action(), strict);  // ldap:// without StartTLS
+  ASSERT_FALSE(plain);
+  EXPECT_EQ(plain.error().code, connector_errc::kPlaintextForbidden);
+  json tls = action();
+  tls["starttls"] = true;
+  EXPECT_TRUE(connector_.validate(tls, strict));
 }
 
 TEST_F(LdapConnectorTest, LdapsAndStartTlsVerifyTheCa) {

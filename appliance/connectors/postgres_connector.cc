@@ -100,6 +100,10 @@ Result<std::set<std::string>> PostgresConnector::validate(const json& action, co
   if (action.contains("sslmode") && action["sslmode"] != "verify-full" && action["sslmode"] != "disable") {
     return invalidAction("'sslmode' is verify-full (the default) or disable");
   }
+  if (action.value("sslmode", std::string("verify-full")) == "disable" && !context.rules.plaintext) {
+    return makeError(connector_errc::kPlaintextForbidden,
+                     "the tenant's policy requires TLS to this database (egress.postgres.plaintext)");
+  }
   if (action.contains("max_rows") &&
       !intInRange(action["max_rows"], 1, static_cast<std::int64_t>(kMaxRows))) {
     return invalidAction("'max_rows' must be 1-100000");

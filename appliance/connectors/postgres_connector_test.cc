@@ -29,6 +29,7 @@ class PostgresConnectorTest : public ::testing::Test {
     ASSERT_NE(pg_, nullptr);
     context_.tenant = "acme";
     context_.rules.hosts = {"127.0.0.1"};
+    context_.rules.plaintext = true;  // this throwaway server has no TLS
     context_.timeout = std::chrono::milliseconds(5000);
     password_ = std::move(*Secret::copyFrom(std::string_view("app-pass-0k")));
     slots_ = {{"pw", &password_}};
@@ -136,6 +137,16 @@ TEST_F(PostgresConnectorTest, OversizedResultsAreRefused) {
   auto bytes = runChecked(action("SELECT repeat('x', 100000)"));
   ASSERT_FALSE(bytes);
   EXPECT_EQ(bytes.error().code, connector_errc::kPeerResponseTooLarge);
+}
+
+TEST_F(PostgresConnectorTest, PlaintextNeedsThePolicysConsent) {
+  context_.rules.plaintext = false;
+  auto r = pgc_.validate(action("SELECT 1"), context_);  // sslmode disable
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, connector_errc::kPlaintextForbidden);
+  auto a = action("SELECT 1");
+  a.erase("sslmode");
+  EXPECT_TRUE(pgc_.validate(a, context_));
 }
 
 TEST_F(PostgresConnectorTest, TlsIsRequiredUnlessDisabled) {

@@ -33,6 +33,7 @@ inline constexpr const char* kInvalidAction = "INVALID_ACTION";               //
 inline constexpr const char* kPlaceholderForbidden = "PLACEHOLDER_FORBIDDEN";  // 400: a slot where none may go
 inline constexpr const char* kDestinationForbidden = "DESTINATION_FORBIDDEN";  // 403: host not on the allow-list
 inline constexpr const char* kCommandForbidden = "COMMAND_FORBIDDEN";          // 403: ssh command not allowed
+inline constexpr const char* kPlaintextForbidden = "PLAINTEXT_FORBIDDEN";      // 403: a credential in the clear
 
 inline constexpr const char* kPeerUnreachable = "PEER_UNREACHABLE";        // 502: connect failed
 inline constexpr const char* kPeerTimeout = "PEER_TIMEOUT";                // 504: the peer did not answer in time
@@ -49,6 +50,7 @@ struct EgressRules {
   std::vector<std::string> hosts;     // lowercase host names or IP literals; "*.example.com" = any subdomain
   std::vector<std::uint16_t> ports;   // empty: any port
   std::vector<std::string> commands;  // ssh: the exact command lines allowed
+  bool plaintext = false;             // postgres sslmode disable / ldap:// without StartTLS: the credential in the clear
 };
 
 // True when `host` (lowercase, without brackets) and `port` are allowed.

@@ -50,8 +50,8 @@ def policy(ssh_commands):
         ],
         "egress": {
             "acme": {"rest": {"hosts": ["127.0.0.1", "localhost"]},
-                     "postgres": {"hosts": ["127.0.0.1"]},
-                     "ldap": {"hosts": ["127.0.0.1"]},
+                     "postgres": {"hosts": ["127.0.0.1"], "plaintext": True},  # the test servers have no TLS
+                     "ldap": {"hosts": ["127.0.0.1"], "plaintext": True},
                      "ssh": {"hosts": ["127.0.0.1"], "commands": ssh_commands}},
         },
     }
