@@ -378,21 +378,15 @@ HandlerResult Appliance::readiness() {
   // Providers: a KV store that did not open, or a database or Vault that cannot
   // answer, makes the appliance unready (their mounts answer PROVIDER_UNAVAILABLE).
   json providerChecks = json::object();
-  providerChecks["kv"] = kv_ ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", "PROVIDER_UNAVAILABLE"}};
-  if (databases_) {
-    providerChecks["databases"] =
-        databases_->healthy() ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", "PROVIDER_UNAVAILABLE"}};
-  }
-  if (vault_) {
-    providerChecks["vault"] =
-        vault_->healthy() ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", "PROVIDER_UNAVAILABLE"}};
-  }
+  auto provider = [&](const char* name, bool ok) {
+    providerChecks[name] = ok ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", "PROVIDER_UNAVAILABLE"}};
+    ready = ready && ok;
+  };
+  provider("kv", kv_ != nullptr);
+  if (databases_) provider("databases", databases_->healthy());
+  if (vault_) provider("vault", vault_->healthy());
   if (!files_.empty()) {
-    const bool filesOk = std::all_of(files_.begin(), files_.end(), [](const auto& f) { return f->healthy(); });
-    providerChecks["files"] = filesOk ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", "PROVIDER_UNAVAILABLE"}};
-  }
-  for (const auto& [name, check] : providerChecks.items()) {
-    if (check["status"] != "ok") ready = false;
+    provider("files", std::all_of(files_.begin(), files_.end(), [](const auto& f) { return f->healthy(); }));
   }
   checks["providers"] = providerChecks;
   return Response{ready ? 200 : 503, json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}}};

@@ -8,6 +8,7 @@
 #include "appliance/audit_event.h"
 #include "appliance/logging.h"
 #include "core/secret_uri.h"
+#include "core/slot_template.h"
 
 namespace sealgate::appliance {
 
@@ -20,12 +21,6 @@ constexpr std::size_t kMaxSlots = 16;
 // every occurrence of 3 bytes would shred unrelated text, and not redacting
 // them would leak. Such secrets are refused for use.
 constexpr std::size_t kMinSlotBytes = 4;
-
-bool slotNameOk(const std::string& n) {
-  return !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '_' || c == '-';
-  });
-}
 
 int statusFor(const std::string& code) {
   if (code == connector_errc::kInvalidAction || code == connector_errc::kPlaceholderForbidden) return 400;
@@ -134,7 +129,7 @@ HandlerResult ExecuteApi::execute(Request& request) {
 
   std::vector<Slot> slots;
   for (const auto& [name, value] : b["slots"].items()) {
-    if (!slotNameOk(name)) return HttpError{400, "INVALID_REQUEST", "slot names are 1-64 of [A-Za-z0-9_-]"};
+    if (!isSlotName(name)) return HttpError{400, "INVALID_REQUEST", "slot names are 1-64 of [A-Za-z0-9_-]"};
     if (!value.is_string()) return HttpError{400, "INVALID_REQUEST", "each slot is a secret URI string"};
     auto uri = SecretUri::parse(value.get<std::string>());
     if (!uri) return HttpError{400, uri.error().code, "slot " + name + ": " + uri.error().message};

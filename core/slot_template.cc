@@ -125,6 +125,10 @@ Result<Secret> SlotTemplate::render(const SlotValues& slots, SlotEncoding encodi
   return out;
 }
 
+bool isSlotName(std::string_view name) {
+  return !name.empty() && name.size() <= kMaxName && std::all_of(name.begin(), name.end(), nameChar);
+}
+
 Result<void> forbidSlots(std::string_view text, std::string_view where) {
   bool found = false;
   auto scanned = scan(text, [](std::string_view) {}, [&](std::string_view) { found = true; });

@@ -49,6 +49,9 @@ class SlotTemplate {
   std::set<std::string> names_;
 };
 
+// A slot name: 1-64 characters of [A-Za-z0-9_-] (what may follow "{{slot:").
+bool isSlotName(std::string_view name);
+
 // Where slots may not go: INVALID_ACTION for a malformed placeholder,
 // PLACEHOLDER_FORBIDDEN (naming `where`) for a well-formed one.
 Result<void> forbidSlots(std::string_view text, std::string_view where);

@@ -89,9 +89,5 @@ inline Result<void> onlyFields(const nlohmann::json& action, std::string_view co
   return {};
 }
 
-// A whole number in [min, max] (JSON from a body parses as unsigned, from code as signed).
-inline bool intInRange(const nlohmann::json& v, std::int64_t min, std::int64_t max) {
-  return v.is_number_integer() && v.get<std::int64_t>() >= min && v.get<std::int64_t>() <= max;
-}
 
 }  // namespace sealgate::connectors

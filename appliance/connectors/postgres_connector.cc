@@ -17,8 +17,8 @@ using nlohmann::json;
 namespace {
 
 constexpr std::size_t kMaxParams = 64;
-constexpr std::uint64_t kDefaultMaxRows = 1000;
-constexpr std::uint64_t kMaxRows = 100000;
+constexpr std::int64_t kDefaultMaxRows = 1000;
+constexpr std::int64_t kMaxRows = 100000;
 constexpr std::size_t kCellCost = 16;  // charged per cell against max_response_bytes, NULL included
 
 struct PgConnDeleter {
@@ -30,28 +30,12 @@ struct PgResultDeleter {
 using PgConn = std::unique_ptr<PGconn, PgConnDeleter>;
 using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 
-// The text with a trailing NUL, in protected memory (libpq takes C strings).
-Result<Secret> cString(const Secret& s) {
-  auto out = Secret::allocate(s.size() + 1);
-  if (!out) return out;
-  auto src = s.exposeSecretBytes();
-  std::copy(src.begin(), src.end(), out->exposeSecretBytesMutable().begin());
-  return out;
-}
-
-Result<Secret> renderCString(const std::string& text, const SlotValues& slots) {
+// A field rendered for libpq, which takes C strings (CString refuses an embedded NUL).
+Result<CString> renderField(const std::string& text, const SlotValues& slots) {
   auto t = SlotTemplate::parse(text);
   if (!t) return std::move(t).takeError();
-  auto rendered = t->render(slots);
-  if (!rendered) return rendered;
-  auto bytes = rendered->exposeSecretBytes();
-  if (std::find(bytes.begin(), bytes.end(), 0) != bytes.end()) {
-    return makeError(connector_errc::kSecretUnusable, "a slot value holds a NUL byte");
-  }
-  return cString(*rendered);
+  return CString::render(*t, slots);
 }
-
-const char* cstr(const Secret& s) { return reinterpret_cast<const char*>(s.exposeSecretBytes().data()); }
 
 Error timeoutError() { return makeError(connector_errc::kPeerTimeout, "the database did not answer within the connector timeout"); }
 
@@ -83,18 +67,13 @@ Result<std::set<std::string>> PostgresConnector::validate(const json& action, co
   SEALGATE_TRY(forbidSlots(action["host"].get<std::string>(), "the host"));
   SEALGATE_TRY(forbidSlots(action["dbname"].get<std::string>(), "the database name"));
   SEALGATE_TRY(forbidSlots(action["query"].get<std::string>(), "the SQL text (pass values as params)"));
-  std::uint16_t port = 5432;
-  if (action.contains("port")) {
-    if (!intInRange(action["port"], 1, 65535)) {
-      return invalidAction("'port' must be 1-65535");
-    }
-    port = action["port"].get<std::uint16_t>();
-  }
+  auto port = plainInteger(action, "port", "the action", 1, 65535, 5432);
+  if (!port) return std::move(port).takeError();
   // One TCP host, only [a-z0-9.-:]: no socket path, list, option or NUL (which
   // would end the name libpq resolves after the allow-list compared it whole).
   auto host = normalizeHost(action["host"].get<std::string>(), "'host'");
   if (!host) return std::move(host).takeError();
-  if (!egressHostAllowed(context.rules, *host, port)) {
+  if (!egressHostAllowed(context.rules, *host, static_cast<std::uint16_t>(*port))) {
     return makeError(connector_errc::kDestinationForbidden, "the tenant's policy does not allow this destination");
   }
   if (action.contains("sslmode") && action["sslmode"] != "verify-full" && action["sslmode"] != "disable") {
@@ -104,9 +83,8 @@ Result<std::set<std::string>> PostgresConnector::validate(const json& action, co
     return makeError(connector_errc::kPlaintextForbidden,
                      "the tenant's policy requires TLS to this database (egress.postgres.plaintext)");
   }
-  if (action.contains("max_rows") &&
-      !intInRange(action["max_rows"], 1, static_cast<std::int64_t>(kMaxRows))) {
-    return invalidAction("'max_rows' must be 1-100000");
+  if (auto rows = plainInteger(action, "max_rows", "the action", 1, kMaxRows, kDefaultMaxRows); !rows) {
+    return std::move(rows).takeError();
   }
   std::set<std::string> names;
   auto collect = [&](const json& v, const char* what) -> Result<void> {
@@ -135,11 +113,11 @@ Result<std::set<std::string>> PostgresConnector::validate(const json& action, co
 
 Result<json> PostgresConnector::run(const json& action, const ConnectorContext& context, const SlotValues& slots) {
   const auto deadline = SocketDeadline::Clock::now() + context.timeout;
-  auto user = renderCString(action["user"], slots);
+  auto user = renderField(action["user"], slots);
   if (!user) return std::move(user).takeError();
-  Secret password;
+  std::optional<CString> password;
   if (action.contains("password")) {
-    auto p = renderCString(action["password"], slots);
+    auto p = renderField(action["password"], slots);
     if (!p) return std::move(p).takeError();
     password = std::move(*p);
   }
@@ -151,11 +129,11 @@ Result<json> PostgresConnector::run(const json& action, const ConnectorContext& 
   const std::string options = "-c statement_timeout=" + std::to_string(timeoutMs);
   std::vector<const char*> keys{"host", "port", "dbname", "user", "sslmode", "options", "application_name",
                                 "client_encoding"};
-  std::vector<const char*> values{host.c_str(), port.c_str(), dbname.c_str(), cstr(*user), sslmode.c_str(),
+  std::vector<const char*> values{host.c_str(), port.c_str(), dbname.c_str(), user->c_str(), sslmode.c_str(),
                                   options.c_str(), "sealgate-postgres-connector", "UTF8"};
-  if (!password.empty()) {
+  if (password && !password->empty()) {
     keys.push_back("password");
-    values.push_back(cstr(password));
+    values.push_back(password->c_str());
   }
   if (sslmode == "verify-full" && !context.caFile.empty()) {
     keys.push_back("sslrootcert");
@@ -179,19 +157,19 @@ Result<json> PostgresConnector::run(const json& action, const ConnectorContext& 
   }
   SocketDeadline guard(PQsocket(conn.get()), deadline);
 
-  std::vector<Secret> params;
+  std::vector<CString> params;  // validated: no slots, so plain text
   std::vector<const char*> paramValues;
   if (action.contains("params")) {
+    params.reserve(action["params"].size());
     for (const auto& p : action["params"]) {
       if (p.is_null()) {
-        params.emplace_back();
         paramValues.push_back(nullptr);
         continue;
       }
-      auto rendered = renderCString(p.get<std::string>(), {});  // validated: no slots
+      auto rendered = renderField(p.get<std::string>(), {});
       if (!rendered) return std::move(rendered).takeError();
       params.push_back(std::move(*rendered));
-      paramValues.push_back(cstr(params.back()));
+      paramValues.push_back(params.back().c_str());
     }
   }
   const std::string query = action["query"];
@@ -201,7 +179,7 @@ Result<json> PostgresConnector::run(const json& action, const ConnectorContext& 
   }
   PQsetSingleRowMode(conn.get());  // rows one at a time: the caps stop an oversized answer early
 
-  const auto maxRows = static_cast<std::uint64_t>(action.value("max_rows", static_cast<std::int64_t>(kDefaultMaxRows)));
+  const auto maxRows = static_cast<std::size_t>(action.value("max_rows", kDefaultMaxRows));
   json columns = json::array();
   json rows = json::array();
   std::size_t bytes = 0;

@@ -24,18 +24,6 @@
 
 using namespace sealgate;
 
-namespace {
-
-bool wellFormedSlotName(const std::string& n) {
-  if (n.empty() || n.size() > 64) return false;
-  for (char c : n) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static std::vector<std::unique_ptr<Connector>> all = [] {
     std::vector<std::unique_ptr<Connector>> v;
@@ -59,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       auto names = connector->validate(action, context);
       if (!names) continue;
       for (const auto& n : *names) {
-        if (!wellFormedSlotName(n)) std::abort();
+        if (!isSlotName(n)) std::abort();
       }
     }
   }
@@ -70,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto empty = Secret::copyFrom(std::string_view(""));
     SlotValues filled, blank;
     for (const auto& n : t->slotNames()) {
-      if (!wellFormedSlotName(n)) std::abort();
+      if (!isSlotName(n)) std::abort();
       filled[n] = &*value;
       blank[n] = &*empty;
     }
