@@ -190,3 +190,42 @@ TEST(Config, AuditSettings) {
 
 }  // namespace
 }  // namespace sealgate::appliance
+
+namespace sealgate::appliance {
+namespace {
+
+TEST(Config, VaultAndConnectors) {
+  const std::string& base = kBase;
+  auto c = Config::parse(base + R"("vault": {"address": "https://v:8200", "ca_file": "ca.pem", "token_file": "t",
+      "namespace": "team-a", "mounts": {"acme/vault": "secret"}},
+      "connectors": {"ca_file": "pki/ca.pem", "timeout_ms": 3000, "max_response_bytes": 4096}})", "/etc/sg");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->vault.address, "https://v:8200");
+  EXPECT_EQ(c->vault.caFile, "/etc/sg/ca.pem");
+  EXPECT_EQ(c->vault.mounts.at("acme/vault"), "secret");
+  EXPECT_EQ(c->connectors.caFile, "/etc/sg/pki/ca.pem");
+  EXPECT_EQ(c->connectors.timeout, std::chrono::milliseconds(3000));
+  EXPECT_EQ(c->connectors.maxResponseBytes, 4096u);
+  // Not set: the connector timeout shrinks to fit a short request deadline.
+  auto shrunk = Config::parse(base + R"("limits": {"request_deadline_ms": 2000, "keepalive_timeout_ms": 500}})", "/");
+  ASSERT_TRUE(shrunk.ok()) << shrunk.error().describe();
+  EXPECT_EQ(shrunk->connectors.timeout, std::chrono::milliseconds(1000));
+  for (const std::string bad : {
+           R"("vault": {"address": "https://v"}})",                           // no mounts
+           R"("vault": {"mounts": {"acme/vault": "secret"}}})",               // no address
+           R"("vault": {"address": "https://v", "mounts": {"acme": "secret"}}})",
+           R"("vault": {"address": "https://v", "mounts": {"acme/vault": 1}}})",
+           R"("vault": {"address": "https://v", "mounts": {"acme/vault": "s"}, "extra": 1}})",
+           R"("connectors": {"timeout_ms": 10000}})",                         // not below the request deadline
+           R"("connectors": {"max_response_bytes": 10}})",
+           R"("connectors": {"proxy": "x"}})"}) {
+    auto r = Config::parse(base + bad, "/");
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, "CONFIG_INVALID") << bad;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sealgate::appliance
