@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "appliance/audit_event.h"
+#include "appliance/grants.h"
 #include "appliance/identity.h"
 #include "appliance/logging.h"
 #include "core/encoding.h"
@@ -139,7 +140,9 @@ HandlerResult AdminApi::revokeGrant(Request& request) {
     return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the revocation; nothing changed"};
   }
   // Remembered for the longest life a grant can have, so it cannot outlive it.
-  auto r = state_.revoke(id, std::chrono::system_clock::now() + config_.grants.maxTtl);
+  auto r = state_.revoke(id, grantStateKeepUntil(std::chrono::duration_cast<std::chrono::seconds>(
+                                         (std::chrono::system_clock::now() + config_.grants.maxTtl).time_since_epoch())
+                                         .count()));
   if (!r) return HttpError{503, "STATE_UNAVAILABLE", "the revocation could not be recorded"};
   return Response{200, json{{"grant_id", id}, {"revoked", true}}};
 }

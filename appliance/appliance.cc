@@ -87,6 +87,17 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   auditOptions.checkpointEvery = config.audit.checkpointEvery;
   auditOptions.checkpointInterval = config.audit.checkpointInterval;
   auditOptions.appendTimeout = config.audit.appendTimeout;
+  // Truncation: the log must extend the head the sealed state anchored, and every
+  // new durable head is anchored there (with the next state change or checkpoint).
+  if (auto anchored = app->state_->auditHead()) {
+    auditOptions.anchor = *anchored;
+  } else {
+    logEvent(LogLevel::Warn, "audit_anchor_unchecked",
+             {{"reason", "the state is not open, so the audit log's length cannot be checked against it"}});
+  }
+  auditOptions.onDurableHead = [guard = app->state_.get()](const merkle::TreeHead& head) {
+    guard->anchorAuditHead(head);
+  };
   auto audit = MerkleAuditLog::open(auditOptions, std::move(*signer));
   if (!audit) return std::move(audit).takeError();
   app->audit_ = std::move(*audit);

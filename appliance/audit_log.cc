@@ -23,8 +23,9 @@ using nlohmann::json;
 
 namespace {
 
-Error unavailable(const std::string& m) { return makeError("AUDIT_UNAVAILABLE", m); }
-Error corrupt(const std::string& m) { return makeError("AUDIT_LOG_CORRUPT", m); }
+Error unavailable(const std::string& m) { return makeError(audit_errc::kUnavailable, m); }
+Error corrupt(const std::string& m) { return makeError(audit_errc::kCorrupt, m); }
+Error rolledBack(const std::string& m) { return makeError(audit_errc::kRollback, m); }
 
 std::string nowRfc3339Millis() {
   const auto now = std::chrono::system_clock::now();
@@ -186,6 +187,17 @@ Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptio
     }
     log->checkpoints_.push_back(std::move(sc));
   }
+  // Truncation: the sealed state anchored a head this log must still extend.
+  if (const auto& anchor = options.anchor) {
+    if (anchor->size > leaves.size()) {
+      return rolledBack("the log has " + std::to_string(leaves.size()) + " entries but the sealed state anchored " +
+                        std::to_string(anchor->size) + ": entries were cut from its end");
+    }
+    if (merkle::rootOf(std::span(leaves.data(), anchor->size)) != anchor->root) {
+      return rolledBack("the log's first " + std::to_string(anchor->size) +
+                        " entries are not the ones the sealed state anchored: the log was replaced");
+    }
+  }
   log->lastCheckpoint_ = std::chrono::steady_clock::now();
   log->writer_ = std::thread([l = log.get()] { l->writerLoop(); });
   logEvent(LogLevel::Info, "audit_log_opened",
@@ -313,6 +325,12 @@ void MerkleAuditLog::writerLoop() {
           batch[i]->done = true;
         }
         offsets_.push_back(offset);
+        if (options_.onDurableHead) {
+          const merkle::TreeHead head{tree_.size(), tree_.root()};
+          lock.unlock();
+          options_.onDurableHead(head);
+          lock.lock();
+        }
       }
       doneCv_.notify_all();
     }

@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,7 +55,21 @@ struct AuditLogOptions {
   std::uint64_t checkpointEvery = 1000;
   std::chrono::milliseconds checkpointInterval{10000};
   std::chrono::milliseconds appendTimeout{2000};
+  // Truncation (docs/AUDIT.md): the tree head the sealed state anchored. A log
+  // with fewer entries, or whose first `size` entries have another root, refuses
+  // to open with AUDIT_LOG_ROLLBACK. Unset: no anchor to check against.
+  std::optional<merkle::TreeHead> anchor;
+  // Told every new durable tree head (after its batch is synced), from the writer
+  // thread without the log's lock held; the daemon anchors it in the state.
+  std::function<void(const merkle::TreeHead&)> onDurableHead;
 };
+
+// The audit log's own error codes.
+namespace audit_errc {
+inline constexpr const char* kUnavailable = "AUDIT_UNAVAILABLE";
+inline constexpr const char* kCorrupt = "AUDIT_LOG_CORRUPT";
+inline constexpr const char* kRollback = "AUDIT_LOG_ROLLBACK";
+}  // namespace audit_errc
 
 struct StoredCheckpoint {
   std::uint64_t size = 0;

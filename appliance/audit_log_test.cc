@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <mutex>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 #include "appliance/egress.h"
@@ -337,6 +340,78 @@ TEST(MerkleAuditLog, UnwritableDirectoryFailsClosed) {
   auto log = MerkleAuditLog::open(options("/proc/sealgate-audit-cannot-exist"), signer());
   ASSERT_FALSE(log.ok());
   EXPECT_EQ(log.error().code, "AUDIT_UNAVAILABLE");
+}
+
+}  // namespace
+}  // namespace sealgate::appliance
+
+namespace sealgate::appliance {
+namespace {
+
+// Issue 12 item 7: a log cut at its end together with its checkpoints (or with
+// checkpoints.jsonl deleted) is self-consistent; only the head anchored outside
+// the log catches it.
+TEST(MerkleAuditLogAnchor, DurableHeadsAreReportedAndACutOrReplacedLogRefusesToOpen) {
+  const std::string dir = tempDir();
+  std::vector<merkle::TreeHead> heads;
+  std::mutex headsMu;
+  {
+    AuditLogOptions o = options(dir, /*every=*/2);
+    o.onDurableHead = [&](const merkle::TreeHead& h) {
+      std::lock_guard lock(headsMu);
+      heads.push_back(h);
+    };
+    auto log = MerkleAuditLog::open(o, signer());
+    ASSERT_TRUE(log.ok()) << log.error().describe();
+    for (int i = 0; i < 6; ++i) ASSERT_TRUE((*log)->append(event(i)).ok());
+  }
+  ASSERT_FALSE(heads.empty());
+  for (std::size_t i = 1; i < heads.size(); ++i) EXPECT_GT(heads[i].size, heads[i - 1].size);
+  const merkle::TreeHead anchor = heads.back();
+  ASSERT_EQ(anchor.size, 6u);
+  const std::string entries = slurp(dir + "/entries.jsonl");
+  const std::string checkpoints = slurp(dir + "/checkpoints.jsonl");
+  auto openWith = [&](std::optional<merkle::TreeHead> a) {
+    AuditLogOptions o = options(dir, 2);
+    o.anchor = a;
+    return MerkleAuditLog::open(o, signer());
+  };
+  auto rewrite = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name, std::ios::binary | std::ios::trunc) << text;
+  };
+  // Intact: opens, with the anchor and without.
+  ASSERT_TRUE(openWith(anchor).ok());
+  // Cut the last two entries and every checkpoint over them.
+  std::string cut = entries;
+  for (int i = 0; i < 2; ++i) cut.erase(cut.rfind('\n', cut.size() - 2) + 1);
+  std::string keptCheckpoints;
+  std::istringstream lines(checkpoints);
+  for (std::string line; std::getline(lines, line);) {
+    if (json::parse(line)["size"].get<std::uint64_t>() <= 4) keptCheckpoints += line + "\n";
+  }
+  rewrite("entries.jsonl", cut);
+  rewrite("checkpoints.jsonl", keptCheckpoints);
+  ASSERT_TRUE(openWith(std::nullopt).ok()) << "without the anchor the cut log is self-consistent";
+  rewrite("entries.jsonl", cut);  // the open above rewrote nothing, but be explicit
+  auto refused = openWith(anchor);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, audit_errc::kRollback);
+  // A different history of the same length, checkpoints deleted.
+  std::string forged = entries;
+  forged.replace(forged.find("\"d0\""), 4, "\"dX\"");
+  rewrite("entries.jsonl", forged);
+  std::filesystem::remove(dir + "/checkpoints.jsonl");
+  refused = openWith(anchor);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, audit_errc::kRollback);
+  // The original again: opens, and a longer log extends the anchor.
+  rewrite("entries.jsonl", entries);
+  rewrite("checkpoints.jsonl", checkpoints);
+  auto reopened = openWith(anchor);
+  ASSERT_TRUE(reopened.ok()) << reopened.error().describe();
+  ASSERT_TRUE((*reopened)->append(event(7)).ok());
+  reopened->reset();
+  EXPECT_TRUE(openWith(anchor).ok());
 }
 
 }  // namespace

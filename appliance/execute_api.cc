@@ -145,11 +145,16 @@ HandlerResult ExecuteApi::execute(Request& request) {
     if (std::find(claims.res.begin(), claims.res.end(), *ref) == claims.res.end()) {
       return refuse(403, "SLOT_NOT_COVERED", "slot " + name + " (" + *ref + ") is not a resource of the grant");
     }
-    // The grant's obligations for this resource name the connectors that may use
-    // it; without the obligation, not hmac or sign (a MAC or signature keyed by any
-    // granted secret, a password say, would let the caller test guesses offline).
-    const json obligations = claims.obl.contains(*ref) ? claims.obl[*ref] : json::object();
-    if (!connectorAllowed(obligations, connector.name())) {
+    // Executing is using: the grant must allow `use` on this resource (a grant
+    // for another action, `inspect` say, is no grant to use it).
+    const json* obligations = claims.allowed(*ref, kUseAction);
+    if (!obligations) {
+      return refuse(403, grant_errc::kActionNotGranted, "slot " + name + ": the grant does not allow 'use' on it");
+    }
+    // The use's obligations name the connectors that may use it; without the
+    // obligation, not hmac or sign (a MAC or signature keyed by any granted
+    // secret, a password say, would let the caller test guesses offline).
+    if (!connectorAllowed(*obligations, connector.name())) {
       return refuse(403, "CONNECTOR_NOT_ALLOWED",
                     "slot " + name + ": the policy does not let the " + connector.name() + " connector use this secret");
     }

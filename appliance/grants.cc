@@ -28,8 +28,31 @@ json GrantClaims::toJson() const {
   if (cnfX5t) cnf["x5t#S256"] = *cnfX5t;
   j["cnf"] = cnf;
   if (!act.is_null()) j["act"] = act;
+  if (!anc.empty()) j["anc"] = anc;
   return j;
 }
+
+namespace {
+
+// `obl` must name exactly the resources of `res`, each with at least one action
+// (a non-empty string) whose obligations are an object.
+Result<void> checkObligations(const json& obl, const std::vector<std::string>& res) {
+  if (!obl.is_object() || obl.size() != res.size()) return invalid("claim 'obl' must give each resource its actions");
+  for (const std::string& r : res) {
+    auto it = obl.find(r);
+    if (it == obl.end() || !it->is_object() || it->empty() || it->size() > 16) {
+      return invalid("claim 'obl' must give each resource 1-16 actions");
+    }
+    for (const auto& [action, obligations] : it->items()) {
+      if (action.empty() || action.size() > 64 || !obligations.is_object()) {
+        return invalid("claim 'obl' maps each action to its obligations");
+      }
+    }
+  }
+  return Ok{};
+}
+
+}  // namespace
 
 Result<GrantClaims> GrantClaims::fromJson(const json& j) {
   if (!j.is_object()) return invalid("claims are not an object");
@@ -62,7 +85,23 @@ Result<GrantClaims> GrantClaims::fromJson(const json& j) {
   const json& cnf = j["cnf"];
   if (isString(cnf, "jkt")) c.cnfJkt = cnf["jkt"].get<std::string>();
   if (isString(cnf, "x5t#S256")) c.cnfX5t = cnf["x5t#S256"].get<std::string>();
-  if (j.contains("obl")) c.obl = j["obl"];
+  if (!j.contains("obl")) return invalid("claim 'obl' missing");
+  c.obl = j["obl"];
+  std::vector<std::string> distinct = c.res;
+  std::sort(distinct.begin(), distinct.end());
+  if (std::adjacent_find(distinct.begin(), distinct.end()) != distinct.end()) {
+    return invalid("claim 'res' names a resource twice");
+  }
+  if (auto ok = checkObligations(c.obl, c.res); !ok) return ok.error();
+  if (j.contains("anc")) {
+    if (!j["anc"].is_array() || j["anc"].empty() || j["anc"].size() > 64) {
+      return invalid("claim 'anc' must be a non-empty array of grant ids");
+    }
+    for (const auto& a : j["anc"]) {
+      if (!a.is_string() || a.get<std::string>().empty()) return invalid("claim 'anc' must hold grant ids");
+      c.anc.push_back(a.get<std::string>());
+    }
+  }
   if (j.contains("act")) {
     if (!j["act"].is_object() || !isString(j["act"], "sub")) return invalid("claim 'act' must be an object with 'sub'");
     c.act = j["act"];
@@ -72,6 +111,26 @@ Result<GrantClaims> GrantClaims::fromJson(const json& j) {
   if (c.cnfJkt && c.cnfX5t) return invalid("claim 'cnf' must hold one of jkt, x5t#S256");
   if (!c.cnfJkt && !c.cnfX5t && c.act.is_null()) return invalid("claim 'cnf' must bind the grant");
   return c;
+}
+
+const json* GrantClaims::allowed(const std::string& resourceRef, const std::string& action) const {
+  auto r = obl.find(resourceRef);
+  if (r == obl.end() || !r->is_object()) return nullptr;
+  auto a = r->find(action);
+  return a == r->end() ? nullptr : &*a;
+}
+
+std::vector<std::string> GrantClaims::resourcesAllowing(const std::string& action) const {
+  std::vector<std::string> out;
+  for (const auto& r : res) {
+    if (allowed(r, action)) out.push_back(r);
+  }
+  return out;
+}
+
+std::chrono::system_clock::time_point grantStateKeepUntil(std::int64_t exp) {
+  // One second beyond the last instant verify() accepts.
+  return std::chrono::system_clock::time_point(std::chrono::seconds(exp)) + kGrantClockLeeway + std::chrono::seconds(1);
 }
 
 std::string GrantClaims::holder() const {

@@ -34,19 +34,38 @@ struct GrantClaims {
   std::optional<std::string> cnfX5t;  // mTLS-bound (x5t#S256)
   std::vector<std::string> res;       // resource_refs, one per allowed item
   std::uint32_t maxUses = 1;
-  nlohmann::json obl = nlohmann::json::object();  // per resource_ref obligations
-  nlohmann::json act;                             // RFC 8693 delegation chain, null when none
+  // What the grant allows on each resource: {resource_ref: {action: obligations}}.
+  // Every resource in `res` has at least one action; the endpoints that spend a
+  // grant require the action they perform (`use`).
+  nlohmann::json obl = nlohmann::json::object();
+  nlohmann::json act;                 // RFC 8693 delegation chain, null when none
+  std::vector<std::string> anc;       // delegation ancestry: the grant ids above this one, root first
 
   nlohmann::json toJson() const;
   static Result<GrantClaims> fromJson(const nlohmann::json& claims);
   // The identity that may present the grant: act.sub when delegated, else sub.
   std::string holder() const;
+  // The obligations under which `action` is allowed on `resourceRef`; null when
+  // the grant does not allow it.
+  const nlohmann::json* allowed(const std::string& resourceRef, const std::string& action) const;
+  // The resources on which `action` is allowed.
+  std::vector<std::string> resourcesAllowing(const std::string& action) const;
 };
+
+// The action that spending a grant performs (consume, execute, delegate).
+inline constexpr const char* kUseAction = "use";
+
+// Grants verify until `exp` plus this leeway.
+inline constexpr std::chrono::seconds kGrantClockLeeway{5};
+// How long the state about a grant (its uses, its revocation) must be kept: past
+// every instant at which it can still verify (docs/STATE.md).
+std::chrono::system_clock::time_point grantStateKeepUntil(std::int64_t exp);
 
 // Error codes of grant verification (API.md).
 namespace grant_errc {
 inline constexpr const char* kInvalid = "GRANT_INVALID";
 inline constexpr const char* kExpired = "GRANT_EXPIRED";
+inline constexpr const char* kActionNotGranted = "ACTION_NOT_GRANTED";
 }  // namespace grant_errc
 
 class GrantAuthority {
@@ -57,7 +76,7 @@ class GrantAuthority {
   Result<std::string> sign(const GrantClaims& claims);
   // Signature (by any loaded kid), typ, iss, aud, nbf/exp (with `leeway`).
   Result<GrantClaims> verify(std::string_view token, std::chrono::system_clock::time_point now,
-                             std::chrono::seconds leeway = std::chrono::seconds(5)) const;
+                             std::chrono::seconds leeway = kGrantClockLeeway) const;
   nlohmann::json jwks() const;
   const std::string& activeKid() const { return activeKid_; }
   const std::string& issuer() const { return issuer_; }

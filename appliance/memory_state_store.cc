@@ -1,11 +1,15 @@
 #include "appliance/memory_state_store.h"
 
+#include <algorithm>
+
 namespace sealgate::appliance {
 
 void MemoryStateStore::pruneLocked(Clock::time_point now) {
-  // Amortised: at most once a second, drop entries whose window has passed.
-  if (now - lastPrune_ < std::chrono::seconds(1)) return;
+  // Amortised: at most once a second, drop entries whose window has passed. The
+  // horizon moves first (StateStore::UseRequest).
+  if (now - lastPrune_ < std::chrono::seconds(1) && now >= lastPrune_) return;
   lastPrune_ = now;
+  prunedThrough_ = std::max(prunedThrough_, now);
   for (auto it = seen_.begin(); it != seen_.end();) it = it->second <= now ? seen_.erase(it) : std::next(it);
   for (auto it = grants_.begin(); it != grants_.end();) {
     it = it->second.expiresAt <= now ? grants_.erase(it) : std::next(it);
@@ -16,26 +20,33 @@ Result<bool> MemoryStateStore::rememberOnce(const std::string& id, Clock::time_p
   const auto now = Clock::now();
   std::lock_guard lock(mu_);
   pruneLocked(now);
-  auto [it, inserted] = seen_.try_emplace(id, expiresAt);
-  if (inserted) return true;
-  if (it->second <= now) {  // an expired entry not yet pruned
-    it->second = expiresAt;
-    return true;
-  }
-  return false;
+  auto it = seen_.find(id);
+  if (it != seen_.end() && it->second > now) return false;
+  if (expiresAt <= prunedThrough_) return false;  // it may have been seen and pruned
+  seen_[id] = expiresAt;
+  return true;
 }
 
-Result<std::uint32_t> MemoryStateStore::takeUses(const std::string& grantId, std::uint32_t count,
-                                                 std::uint32_t maxUses, Clock::time_point expiresAt) {
-  if (count == 0) return makeError("INVALID_REQUEST", "a use count must be positive");
+Result<std::uint32_t> MemoryStateStore::takeUses(const UseRequest& use) {
+  if (use.count == 0) return makeError("INVALID_REQUEST", "a use count must be positive");
   const auto now = Clock::now();
   std::lock_guard lock(mu_);
   pruneLocked(now);
-  auto [it, inserted] = grants_.try_emplace(grantId, GrantState{grantId, maxUses, false, expiresAt});
+  for (const std::string& ancestor : use.ancestors) {
+    auto a = grants_.find(ancestor);
+    if (a != grants_.end() && a->second.revoked) {
+      return makeError(state_errc::kGrantRevoked, "a grant this one was delegated from has been revoked");
+    }
+  }
+  auto it = grants_.find(use.grantId);
+  if (it == grants_.end()) {
+    if (use.keepUntil <= prunedThrough_) return makeError(state_errc::kGrantExpired, "the grant has expired");
+    it = grants_.emplace(use.grantId, GrantState{use.grantId, use.maxUses, false, use.keepUntil}).first;
+  }
   GrantState& g = it->second;
-  if (g.revoked) return makeError("GRANT_REVOKED", "the grant has been revoked");
-  if (g.remaining < count) return makeError("GRANT_EXHAUSTED", "the grant has not enough uses left");
-  g.remaining -= count;
+  if (g.revoked) return makeError(state_errc::kGrantRevoked, "the grant has been revoked");
+  if (g.remaining < use.count) return makeError(state_errc::kGrantExhausted, "the grant has not enough uses left");
+  g.remaining -= use.count;
   return g.remaining;
 }
 
@@ -43,6 +54,7 @@ Result<void> MemoryStateStore::revoke(const std::string& grantId, Clock::time_po
   std::lock_guard lock(mu_);
   auto [it, inserted] = grants_.try_emplace(grantId, GrantState{grantId, 0, true, expiresAt});
   it->second.revoked = true;
+  it->second.expiresAt = std::max(it->second.expiresAt, expiresAt);
   return Ok{};
 }
 

@@ -17,8 +17,8 @@ namespace sealgate::appliance {
 class MemoryStateStore : public StateStore {
  public:
   Result<bool> rememberOnce(const std::string& id, Clock::time_point expiresAt) override;
-  Result<std::uint32_t> takeUses(const std::string& grantId, std::uint32_t count, std::uint32_t maxUses,
-                                 Clock::time_point expiresAt) override;
+  using StateStore::takeUses;
+  Result<std::uint32_t> takeUses(const UseRequest& use) override;
   Result<void> revoke(const std::string& grantId, Clock::time_point expiresAt) override;
   std::vector<GrantState> grants() const override;
   Result<void> putLease(const Lease& lease) override;
@@ -35,6 +35,7 @@ class MemoryStateStore : public StateStore {
   std::unordered_map<std::string, GrantState> grants_;
   std::map<std::string, Lease> leases_;
   Clock::time_point lastPrune_{};
+  Clock::time_point prunedThrough_{};  // the pruning horizon (StateStore::UseRequest)
 };
 
 }  // namespace sealgate::appliance

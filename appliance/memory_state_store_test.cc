@@ -17,9 +17,22 @@ TEST(MemoryStateStore, RememberOnceDetectsReplayUntilExpiry) {
   EXPECT_TRUE(*store.rememberOnce("dpop:k:j1", later));
   EXPECT_FALSE(*store.rememberOnce("dpop:k:j1", later));
   EXPECT_TRUE(*store.rememberOnce("dpop:k:j2", later));
-  // An entry whose window has passed no longer counts as seen.
-  EXPECT_TRUE(*store.rememberOnce("dpop:k:old", Clock::now() - std::chrono::seconds(1)));
+  // An id whose window has already passed counts as seen (the pruning horizon:
+  // the store may have dropped it); with a window ahead it is recorded.
+  EXPECT_FALSE(*store.rememberOnce("dpop:k:old", Clock::now() - std::chrono::seconds(1)));
   EXPECT_TRUE(*store.rememberOnce("dpop:k:old", later));
+  EXPECT_FALSE(*store.rememberOnce("dpop:k:old", later));
+}
+
+TEST(MemoryStateStore, FollowsTheGrantLifetimeAndAncestryContract) {
+  MemoryStateStore store;
+  const auto later = Clock::now() + std::chrono::minutes(1);
+  ASSERT_TRUE(store.takeUses(StateStore::UseRequest{"root", 1, 3, later, {}}));
+  ASSERT_TRUE(store.revoke("root", later));
+  EXPECT_EQ(store.takeUses(StateStore::UseRequest{"child", 1, 1, later, {"root"}}).error().code, "GRANT_REVOKED");
+  EXPECT_TRUE(store.takeUses(StateStore::UseRequest{"other", 1, 1, later, {"unrelated"}}));
+  // An unknown grant whose retention already ended is not started afresh.
+  EXPECT_EQ(store.takeUse("gone", 3, Clock::now() - std::chrono::seconds(1)).error().code, "GRANT_EXPIRED");
 }
 
 TEST(MemoryStateStore, ExactlyMaxUsesSucceedUnderRacingThreads) {

@@ -55,6 +55,16 @@ HttpError stateFailure(const Error& e, const std::string& correlationId, const c
   return HttpError{503, isStateFailure(e) ? e.code : "STATE_UNAVAILABLE", nothingDone};
 }
 
+// The state's refusals of a grant (not failures of the state): exhausted or
+// revoked (itself or an ancestor) is 403, unknown past the pruning horizon 401.
+std::optional<HttpError> grantRefusal(const Error& e) {
+  if (e.code == state_errc::kGrantExhausted || e.code == state_errc::kGrantRevoked) {
+    return HttpError{403, e.code, e.message};
+  }
+  if (e.code == state_errc::kGrantExpired) return HttpError{401, e.code, e.message};
+  return std::nullopt;
+}
+
 }  // namespace
 
 PepApi::PepApi(const Config& config, ResourceRefs& refs, GrantAuthority& grants, DecisionPoint& pdp,
@@ -165,7 +175,10 @@ HandlerResult PepApi::authorize(Request& request) {
     if (reason.empty()) {
       result["decision"] = "allow";
       result["obligations"] = obligations;
-      claims.obl[item.resourceRef] = obligations;
+      // Per resource, the actions allowed and each one's obligations; the first
+      // allowed item of a (resource, action) pair sets them.
+      json& actions = claims.obl[item.resourceRef];
+      if (!actions.contains(item.action)) actions[item.action] = obligations;
       allowedRefs.insert(item.resourceRef);
     } else {
       result["decision"] = "deny";
@@ -273,14 +286,15 @@ std::variant<GrantClaims, HttpError> PepApi::verifyPresented(const Request& requ
 std::variant<std::uint32_t, HttpError> PepApi::spendOneUse(const Request& request, const GrantClaims& claims,
                                                            json event) {
   // Atomically and durably; everything before this changed no state.
-  auto remaining = state_.takeUse(claims.jti, claims.maxUses, Clock::time_point(std::chrono::seconds(claims.exp)));
+  auto remaining = state_.takeUses(
+      StateStore::UseRequest{claims.jti, 1, claims.maxUses, grantStateKeepUntil(claims.exp), claims.anc});
   if (remaining) return *remaining;
   const Error& e = remaining.error();
   event["decision"] = "deny";
   event["reason"] = e.code;
   event["outcome"] = e.code;
   if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
-  if (e.code == "GRANT_EXHAUSTED" || e.code == "GRANT_REVOKED") return HttpError{403, e.code, e.message};
+  if (auto refused = grantRefusal(e)) return *refused;
   return stateFailure(e, request.correlationId, "use counts cannot be updated; nothing was consumed");
 }
 
@@ -290,6 +304,11 @@ HandlerResult PepApi::consume(Request& request) {
   auto presented = verifyPresented(request, request.body["grant"]);
   if (auto* err = std::get_if<HttpError>(&presented)) return *err;
   const GrantClaims* claims = &std::get<GrantClaims>(presented);
+  // Consuming is using: only the resources the grant allows `use` on.
+  const std::vector<std::string> usable = claims->resourcesAllowing(kUseAction);
+  if (usable.empty()) {
+    return HttpError{403, grant_errc::kActionNotGranted, "the grant does not allow 'use' on any of its resources"};
+  }
 
   json event = auditEvent("consume", request);
   event["grant_id"] = claims->jti;
@@ -302,11 +321,11 @@ HandlerResult PepApi::consume(Request& request) {
   event["outcome"] = "consumed";
   event["remaining_uses"] = remaining;
   if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
-  return Response{200, json{{"grant_id", claims->jti}, {"remaining_uses", remaining}, {"resources", claims->res}}};
+  return Response{200, json{{"grant_id", claims->jti}, {"remaining_uses", remaining}, {"resources", usable}}};
 }
 
 HandlerResult PepApi::delegate(Request& request) {
-  if (auto err = checkFields(request.body, {"grant", "to", "jkt", "max_uses", "resources", "ttl_seconds"},
+  if (auto err = checkFields(request.body, {"grant", "to", "jkt", "max_uses", "resources", "actions", "ttl_seconds"},
                              {"grant", "to"})) {
     return *err;
   }
@@ -314,9 +333,16 @@ HandlerResult PepApi::delegate(Request& request) {
   if (!b["grant"].is_string() || !b["to"].is_string() || (b.contains("jkt") && !b["jkt"].is_string()) ||
       (b.contains("max_uses") && !b["max_uses"].is_number_unsigned()) ||
       (b.contains("ttl_seconds") && !b["ttl_seconds"].is_number_unsigned()) ||
-      (b.contains("resources") && !b["resources"].is_array())) {
+      (b.contains("resources") && !b["resources"].is_array()) ||
+      (b.contains("actions") && (!b["actions"].is_array() || b["actions"].empty() || b["actions"].size() > 16))) {
     return HttpError{400, "INVALID_REQUEST", "grant and to are strings, jkt a string, max_uses and ttl_seconds "
-                                             "positive integers, resources an array of resource_refs"};
+                                             "positive integers, resources an array of resource_refs, actions an "
+                                             "array of 1-16 action names"};
+  }
+  for (const auto& a : b.value("actions", json::array())) {
+    if (!a.is_string() || a.get<std::string>().empty()) {
+      return HttpError{400, "INVALID_REQUEST", "'actions' holds action names"};
+    }
   }
   const std::string token = b["grant"];
   auto parent = grants_.verify(token, clock_());
@@ -367,15 +393,31 @@ HandlerResult PepApi::delegate(Request& request) {
   }
   const std::uint32_t uses = b.contains("max_uses") ? b["max_uses"].get<std::uint32_t>() : 1;
   if (uses == 0 || uses > parent->maxUses) return HttpError{403, "SCOPE_WIDENED", "more uses than the parent grant has"};
+  // Actions only narrow: the child gets the parent's actions on each resource,
+  // or the ones asked for, each of which the parent must allow there.
+  json childObl = json::object();
+  for (const auto& r : res) {
+    json actions = parent->obl[r];
+    if (b.contains("actions")) {
+      actions = json::object();
+      for (const auto& a : b["actions"]) {
+        const json* obligations = parent->allowed(r, a.get<std::string>());
+        if (!obligations) return HttpError{403, "SCOPE_WIDENED", "an action the parent grant does not allow"};
+        actions[a.get<std::string>()] = *obligations;
+      }
+    }
+    childObl[r] = std::move(actions);
+  }
 
-  // The child's uses are taken from the parent now, all or nothing.
-  auto reserved = state_.takeUses(parent->jti, uses, parent->maxUses,
-                                  Clock::time_point(std::chrono::seconds(parent->exp)));
+  // The child's uses are taken from the parent now, all or nothing (and not at
+  // all when the parent or one of its ancestors is revoked).
+  auto reserved = state_.takeUses(
+      StateStore::UseRequest{parent->jti, uses, parent->maxUses, grantStateKeepUntil(parent->exp), parent->anc});
   if (!reserved) {
-    if (reserved.error().code == "GRANT_EXHAUSTED") {
+    if (reserved.error().code == state_errc::kGrantExhausted) {
       return HttpError{403, "SCOPE_WIDENED", "more uses than remain on the parent grant"};
     }
-    if (reserved.error().code == "GRANT_REVOKED") return HttpError{403, "GRANT_REVOKED", reserved.error().message};
+    if (auto refused = grantRefusal(reserved.error())) return *refused;
     return stateFailure(reserved.error(), request.correlationId, "use counts cannot be updated; nothing was delegated");
   }
 
@@ -390,9 +432,9 @@ HandlerResult PepApi::delegate(Request& request) {
   child.exp = exp;
   child.res = res;
   child.maxUses = uses;
-  for (const auto& r : res) {
-    if (parent->obl.contains(r)) child.obl[r] = parent->obl[r];
-  }
+  child.obl = std::move(childObl);
+  child.anc = parent->anc;
+  child.anc.push_back(parent->jti);
   child.cnfJkt = jkt;
   auto signedChild = grants_.sign(child);
   if (!signedChild) return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not sign the grant"};

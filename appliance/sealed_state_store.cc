@@ -117,7 +117,7 @@ SealedStateStore::Key16 SealedStateStore::keyOf(const std::string& id) const {
   return k;
 }
 
-std::int64_t SealedStateStore::nowMs() const { return toMs(Clock::now()); }
+std::int64_t SealedStateStore::nowMs() const { return toMs(options_.clock()); }
 
 Result<void> SealedStateStore::initialize(const SealedStateOptions& options, DataKeySealer& sealer,
                                           const CounterFactory& counters) {
@@ -174,11 +174,14 @@ Result<void> SealedStateStore::initialize(const SealedStateOptions& options, Dat
 class StateReplay : public OpVisitor {
  public:
   StateReplay(SealedStateStore& s, std::int64_t now) : s_(s), now_(now) {}
+  std::int64_t now() const { return now_; }
   std::optional<std::uint64_t> checkpoint;
 
   void onU64(Op type, std::uint64_t value) override {
     if (type == kOpGrantsFrom) {
       s_.grantsFromMs_ = static_cast<std::int64_t>(value);
+    } else if (type == kOpPrunedThrough) {
+      s_.prunedThroughMs_ = std::max(s_.prunedThroughMs_, static_cast<std::int64_t>(value));
     } else {
       checkpoint = value;
     }
@@ -201,6 +204,9 @@ class StateReplay : public OpVisitor {
     s_.leases_[id] = StateStore::Lease{id, std::move(data), fromMs(expMs)};
   }
   void onLeaseDel(std::string id) override { s_.leases_.erase(id); }
+  void onAuditHead(std::uint64_t size, const std::array<std::uint8_t, 32>& root) override {
+    s_.auditHead_ = merkle::TreeHead{size, root};
+  }
 
  private:
   SealedStateStore& s_;
@@ -281,6 +287,8 @@ Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedSta
   }
   secureWipe(ops.data(), ops.size());
   const std::optional<std::uint64_t> checkpoint = replay.checkpoint;
+  // The replay left out what had expired by now: that is pruned.
+  s->prunedThroughMs_ = std::max(s->prunedThroughMs_, replay.now());
   if (!checkpoint) return stateError(state_errc::kTampered, "the state journal has no opening record");
   if (s->tornTailBytes_ > 0) {
     logEvent(LogLevel::Warn, "state_torn_tail_dropped",
@@ -387,6 +395,11 @@ Result<void> SealedStateStore::rewriteLocked(std::uint64_t checkpointValue) {
   std::uint64_t seq = 0;
   std::string batch = opU64(kOpOpen, checkpointValue);
   batch += opU64(kOpGrantsFrom, static_cast<std::uint64_t>(grantsFromMs_));
+  // What the snapshot leaves out (expired entries) is pruned: the horizon moves
+  // to now first, and the snapshot carries it.
+  const std::int64_t now = nowMs();
+  prunedThroughMs_ = std::max(prunedThroughMs_, now);
+  batch += opU64(kOpPrunedThrough, static_cast<std::uint64_t>(prunedThroughMs_));
   auto flushBatch = [&] {
     file += sealRecord(journalKey_, hdr, seq++, batch);
     secureWipe(batch.data(), batch.size());
@@ -396,7 +409,6 @@ Result<void> SealedStateStore::rewriteLocked(std::uint64_t checkpointValue) {
     if (batch.size() + op.size() > kSnapshotRecordBytes) flushBatch();
     batch += op;
   };
-  const std::int64_t now = nowMs();
   for (const auto& [k, exp] : jtis_) {
     if (exp > now) add(opJti(k.b, exp));
   }
@@ -404,6 +416,7 @@ Result<void> SealedStateStore::rewriteLocked(std::uint64_t checkpointValue) {
     if (g.expMs > now) add(opGrant(id, g.remaining, g.revoked, g.expMs));
   }
   for (const auto& [id, l] : leases_) add(opLeasePut(id, l.dataJson, toMs(l.expiresAt)));
+  if (auditHead_) add(opAuditHead(auditHead_->size, auditHead_->root));
   flushBatch();
   // The new generation goes to a temporary file first: until the rename, a
   // failure leaves the current journal in use and intact.
@@ -440,6 +453,7 @@ Result<void> SealedStateStore::rewriteLocked(std::uint64_t checkpointValue) {
   checkpoint_ = checkpointValue;
   // Everything in memory is in the snapshot: pending changes are durable now.
   pending_.clear();
+  auditHeadUnwritten_ = false;  // the snapshot holds it
   durableBatch_ = pendingBatch_++;
   dirty_ = false;
   cv_.notify_all();
@@ -449,6 +463,10 @@ Result<void> SealedStateStore::rewriteLocked(std::uint64_t checkpointValue) {
 Result<void> SealedStateStore::commitLocked(std::unique_lock<std::mutex>& lock, const std::string& op) {
   if (failed_) return *failed_;
   pending_ += op;
+  if (auditHeadUnwritten_) {  // rides along with this change (StateStore docs: anchorAuditHead)
+    pending_ += opAuditHead(auditHead_->size, auditHead_->root);
+    auditHeadUnwritten_ = false;
+  }
   dirty_ = true;
   const std::uint64_t mine = pendingBatch_;
   const auto deadline = std::chrono::steady_clock::now() + options_.commitWait;
@@ -487,8 +505,10 @@ Result<void> SealedStateStore::commitLocked(std::unique_lock<std::mutex>& lock, 
 }
 
 void SealedStateStore::pruneLocked(std::int64_t now, bool force) {
-  if (!force && now - lastPruneMs_ < 1000) return;
+  if (!force && now - lastPruneMs_ < 1000 && now >= lastPruneMs_) return;
   lastPruneMs_ = now;
+  // The horizon moves before anything is dropped: whatever goes now is covered.
+  prunedThroughMs_ = std::max(prunedThroughMs_, now);
   while (!jtiExpiry_.empty() && jtiExpiry_.begin()->first * 1000 + 999 < now) {
     for (const Key16& k : jtiExpiry_.begin()->second) {
       auto it = jtis_.find(k);
@@ -527,6 +547,9 @@ Result<bool> SealedStateStore::rememberOnce(const std::string& id, Clock::time_p
   pruneLocked(now, false);
   auto it = jtis_.find(k);
   if (it != jtis_.end() && it->second > now) return false;
+  // Unknown, or expired: when its window ends by the horizon it may have been
+  // seen and pruned, so it is treated as seen.
+  if (exp <= prunedThroughMs_) return false;
   if (it == jtis_.end()) {
     SEALGATE_TRY(admitLocked(now));
     jtis_.emplace(k, exp);
@@ -538,28 +561,38 @@ Result<bool> SealedStateStore::rememberOnce(const std::string& id, Clock::time_p
   return true;
 }
 
-Result<std::uint32_t> SealedStateStore::takeUses(const std::string& grantId, std::uint32_t count,
-                                                 std::uint32_t maxUses, Clock::time_point expiresAt) {
-  if (count == 0) return makeError("INVALID_REQUEST", "a use count must be positive");
-  if (grantId.size() > 1024) return makeError("INVALID_REQUEST", "grant ids are at most 1024 bytes");
+Result<std::uint32_t> SealedStateStore::takeUses(const UseRequest& use) {
+  if (use.count == 0) return makeError("INVALID_REQUEST", "a use count must be positive");
+  if (use.grantId.size() > 1024 || use.ancestors.size() > 64) {
+    return makeError("INVALID_REQUEST", "grant ids are at most 1024 bytes, ancestries at most 64 grants");
+  }
   const std::int64_t now = nowMs();
   std::unique_lock lock(mu_);
   if (failed_) return *failed_;
   pruneLocked(now, false);
-  auto it = grants_.find(grantId);
+  for (const std::string& ancestor : use.ancestors) {
+    auto a = grants_.find(ancestor);
+    if (a != grants_.end() && a->second.revoked) {
+      return makeError(state_errc::kGrantRevoked, "a grant this one was delegated from has been revoked");
+    }
+  }
+  auto it = grants_.find(use.grantId);
   if (it == grants_.end()) {
-    if (maxUses < count) return makeError("GRANT_EXHAUSTED", "the grant has not enough uses left");
+    const std::int64_t keep = toMs(use.keepUntil);
+    // Unknown: a first use, unless its window ends by the horizon, when its
+    // state may have been pruned (it could have been spent or revoked).
+    if (keep <= prunedThroughMs_) return makeError(state_errc::kGrantExpired, "the grant has expired");
+    if (use.maxUses < use.count) return makeError(state_errc::kGrantExhausted, "the grant has not enough uses left");
     SEALGATE_TRY(admitLocked(now));
-    const std::int64_t exp = toMs(expiresAt);
-    it = grants_.emplace(grantId, GrantEntry{maxUses, false, exp}).first;
-    grantExpiry_[exp / 1000].push_back(grantId);
+    it = grants_.emplace(use.grantId, GrantEntry{use.maxUses, false, keep}).first;
+    grantExpiry_[keep / 1000].push_back(use.grantId);
   }
   GrantEntry& g = it->second;
-  if (g.revoked) return makeError("GRANT_REVOKED", "the grant has been revoked");
-  if (g.remaining < count) return makeError("GRANT_EXHAUSTED", "the grant has not enough uses left");
-  g.remaining -= count;
+  if (g.revoked) return makeError(state_errc::kGrantRevoked, "the grant has been revoked");
+  if (g.remaining < use.count) return makeError(state_errc::kGrantExhausted, "the grant has not enough uses left");
+  g.remaining -= use.count;
   const std::uint32_t remaining = g.remaining;
-  SEALGATE_TRY(commitLocked(lock, opGrant(grantId, g.remaining, g.revoked, g.expMs)));
+  SEALGATE_TRY(commitLocked(lock, opGrant(use.grantId, g.remaining, g.revoked, g.expMs)));
   return remaining;
 }
 
@@ -568,11 +601,15 @@ Result<void> SealedStateStore::revoke(const std::string& grantId, Clock::time_po
   const std::int64_t now = nowMs();
   std::unique_lock lock(mu_);
   if (failed_) return *failed_;
+  const std::int64_t exp = toMs(expiresAt);
   auto it = grants_.find(grantId);
   if (it == grants_.end()) {
     SEALGATE_TRY(admitLocked(now));
-    const std::int64_t exp = toMs(expiresAt);
     it = grants_.emplace(grantId, GrantEntry{0, true, exp}).first;
+    grantExpiry_[exp / 1000].push_back(grantId);
+  } else if (exp > it->second.expMs) {
+    // A revocation is kept at least as long as asked (its descendants may verify).
+    it->second.expMs = exp;
     grantExpiry_[exp / 1000].push_back(grantId);
   }
   it->second.revoked = true;
@@ -604,6 +641,19 @@ Result<void> SealedStateStore::deleteLease(const std::string& leaseId) {
   if (failed_) return *failed_;
   if (leases_.erase(leaseId) == 0) return Ok{};
   return commitLocked(lock, opLeaseDel(leaseId));
+}
+
+void SealedStateStore::anchorAuditHead(const merkle::TreeHead& head) {
+  std::lock_guard lock(mu_);
+  if (auditHead_ && head.size <= auditHead_->size) return;
+  auditHead_ = head;
+  auditHeadUnwritten_ = true;
+  dirty_ = true;  // the next periodic checkpoint writes it when no change does
+}
+
+std::optional<merkle::TreeHead> SealedStateStore::auditHead() const {
+  std::lock_guard lock(mu_);
+  return auditHead_;
 }
 
 StateStore::Clock::time_point SealedStateStore::grantsIssuedFrom() const {
@@ -691,6 +741,7 @@ SealedStateStore::Status SealedStateStore::status() const {
   s.jtis = jtis_.size();
   s.grants = grants_.size();
   s.leases = leases_.size();
+  s.prunedThroughMs = prunedThroughMs_;
   s.journalBytes = journalBytes_;
   s.records = nextSeq_;
   s.tornTailBytes = tornTailBytes_;

@@ -43,6 +43,7 @@
 
 #include "core/interfaces/data_key_sealer.h"
 #include "core/interfaces/state_store.h"
+#include "core/merkle.h"
 #include "core/secret.h"
 
 namespace sealgate::appliance {
@@ -67,6 +68,8 @@ struct SealedStateOptions {
   std::chrono::milliseconds checkpointInterval{60000};  // counter increments at most this often
   std::size_t maxLiveEntries = 20'000'000;              // memory bound: beyond it, STATE_FULL
   std::uint64_t compactMinBytes = 64ull << 20;          // compact when the journal is larger than this
+  // The store's clock (tests step it; the daemon uses the system clock).
+  std::function<StateStore::Clock::time_point()> clock = [] { return StateStore::Clock::now(); };
 };
 
 class SealedStateStore : public StateStore {
@@ -82,14 +85,21 @@ class SealedStateStore : public StateStore {
   ~SealedStateStore() override;
 
   Result<bool> rememberOnce(const std::string& id, Clock::time_point expiresAt) override;
-  Result<std::uint32_t> takeUses(const std::string& grantId, std::uint32_t count, std::uint32_t maxUses,
-                                 Clock::time_point expiresAt) override;
+  using StateStore::takeUses;
+  Result<std::uint32_t> takeUses(const UseRequest& use) override;
   Result<void> revoke(const std::string& grantId, Clock::time_point expiresAt) override;
   std::vector<GrantState> grants() const override;
   Result<void> putLease(const Lease& lease) override;
   Result<void> deleteLease(const std::string& leaseId) override;
   std::vector<Lease> leases() const override;
   Clock::time_point grantsIssuedFrom() const override;
+
+  // The audit log's latest durable tree head, anchored in the state (docs/AUDIT.md,
+  // "Truncation"): kept in memory and written with the next state change or
+  // checkpoint, whichever comes first. Heads only grow; an older one is ignored.
+  void anchorAuditHead(const merkle::TreeHead& head);
+  // The anchored head as of the last open or anchor; nullopt when none yet.
+  std::optional<merkle::TreeHead> auditHead() const;
 
   // Writes a checkpoint now and advances the counter (also done by the
   // background thread every checkpoint interval, and at close).
@@ -105,6 +115,7 @@ class SealedStateStore : public StateStore {
     std::string anchor;                  // e.g. "tpm-nv:0x01500020", or "none"
     bool counterBehind = false;          // a checkpoint whose increment has not happened yet
     std::size_t jtis = 0, grants = 0, leases = 0;
+    std::int64_t prunedThroughMs = 0;    // the pruning horizon (StateStore::UseRequest)
     std::uint64_t journalBytes = 0;
     std::uint64_t records = 0;           // records in the current journal file
     std::uint64_t tornTailBytes = 0;     // bytes of an incomplete final record dropped at open
@@ -167,6 +178,12 @@ class SealedStateStore : public StateStore {
   std::map<std::int64_t, std::vector<Key16>> jtiExpiry_;       // by expiry second
   std::map<std::int64_t, std::vector<std::string>> grantExpiry_;
   std::int64_t lastPruneMs_ = 0;
+  // The pruning horizon: entries expiring up to here may have been dropped, so an
+  // unknown id or grant whose window ends by then is refused. Only moves forward;
+  // kept in every snapshot.
+  std::int64_t prunedThroughMs_ = 0;
+  std::optional<merkle::TreeHead> auditHead_;
+  bool auditHeadUnwritten_ = false;  // auditHead_ is newer than what the journal holds
 
   std::mutex checkpointMu_;  // one checkpoint or compaction at a time
   std::atomic<bool> stopping_{false};

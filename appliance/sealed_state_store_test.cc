@@ -7,10 +7,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 #include <cstring>
 
 #include "appliance/data_key_sealer.h"
+#include "appliance/grants.h"
 #include "appliance/tpm_counter.h"
 #include "tests/support/swtpm.h"
 #include "tests/support/temp_dir.h"
@@ -153,8 +155,9 @@ TEST_F(SealedStateTest, SameSemanticsAsTheContract) {
   EXPECT_EQ(s->takeUses("h", 3, 2, later_).error().code, "GRANT_EXHAUSTED");  // all or nothing
   EXPECT_EQ(*s->takeUses("h", 2, 2, later_), 0u);
   EXPECT_EQ(s->takeUses("i", 0, 2, later_).error().code, "INVALID_REQUEST");
-  // An expired jti may be seen again; its window is over.
-  EXPECT_TRUE(*s->rememberOnce("old", Clock::now() - std::chrono::seconds(1)));
+  // An id whose window has already ended is treated as seen: the store may have
+  // pruned it, so it cannot tell (the pruning horizon).
+  EXPECT_FALSE(*s->rememberOnce("old", Clock::now() - std::chrono::seconds(1)));
   EXPECT_TRUE(*s->rememberOnce("old", later_));
   EXPECT_FALSE(*s->rememberOnce("old", later_));
   EXPECT_EQ(s->takeUse(std::string(2000, 'x'), 2, later_).error().code, "INVALID_REQUEST");
@@ -439,6 +442,211 @@ TEST_F(SealedStateTest, JournalHoldsNoPlaintextIdentifiers) {
     const std::string bytes = readAll(entry.path());
     EXPECT_EQ(bytes.find("7f3a9c"), std::string::npos) << entry.path();
   }
+}
+
+}  // namespace
+}  // namespace sealgate::appliance
+
+namespace sealgate::appliance {
+namespace {
+
+// Issue 12 item 2/6, as a property: whatever the interleaving of uses,
+// revocations, delegations, pruning, compaction, restarts and clock steps
+// (forward and back), no grant is used more than max_uses times and no grant is
+// used after it or an ancestor was revoked. The verifier is modelled exactly as
+// GrantAuthority::verify decides lifetime (exp + kGrantClockLeeway), and the
+// state's retention comes from grantStateKeepUntil, as in the daemon.
+class GrantStateProperty : public SealedStateTest {
+ protected:
+  struct Grant {
+    std::string id;
+    std::uint32_t maxUses = 1;
+    std::int64_t exp = 0;  // seconds
+    std::vector<std::string> anc;
+    std::uint32_t spent = 0;        // uses taken by consume plus uses reserved for children
+    bool revokedAcknowledged = false;
+  };
+
+  Clock::time_point now() const { return Clock::time_point(std::chrono::milliseconds(nowMs_)); }
+  std::int64_t nowSeconds() const { return nowMs_ / 1000; }
+  bool verifies(const Grant& g) const { return g.exp > nowSeconds() - kGrantClockLeeway.count(); }
+  bool revokedOrAncestorRevoked(const Grant& g) const {
+    if (g.revokedAcknowledged) return true;
+    for (const auto& a : g.anc) {
+      if (grants_.at(a).revokedAcknowledged) return true;
+    }
+    return false;
+  }
+
+  std::int64_t nowMs_ = 0;
+  std::map<std::string, Grant> grants_;
+};
+
+TEST_F(GrantStateProperty, NoInterleavingExceedsMaxUsesOrUsesARevokedGrant) {
+  const std::int64_t start = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 Clock::now().time_since_epoch()).count() + 10'000;
+  nowMs_ = start;
+  options_.clock = [this] { return now(); };
+  auto store = init();
+  ASSERT_TRUE(store);
+  std::size_t acceptedAfterExpiry = 0, refusedExpired = 0, delegated = 0, revocations = 0;
+  for (unsigned seed = 1; seed <= 12; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+    grants_.clear();
+    for (int step = 0; step < 160; ++step) {
+      const int op = pick(100);
+      std::vector<std::string> ids;
+      for (const auto& [id, g] : grants_) ids.push_back(id);
+      if (op < 12 || ids.empty()) {  // authorize: a new root grant
+        Grant g;
+        g.id = "s" + std::to_string(seed) + "-g" + std::to_string(step);
+        g.maxUses = 1 + static_cast<std::uint32_t>(pick(4));
+        g.exp = nowSeconds() + 1 + pick(20);
+        grants_[g.id] = g;
+      } else if (op < 55) {  // consume
+        Grant& g = grants_[ids[static_cast<std::size_t>(pick(static_cast<int>(ids.size())))]];
+        if (!verifies(g)) continue;
+        auto r = store->takeUses(StateStore::UseRequest{g.id, 1, g.maxUses, grantStateKeepUntil(g.exp), g.anc});
+        if (r) {
+          ++g.spent;
+          ASSERT_LE(g.spent, g.maxUses) << "seed " << seed << " step " << step << ": more uses than max_uses";
+          ASSERT_FALSE(revokedOrAncestorRevoked(g)) << "seed " << seed << " step " << step << ": a revoked grant was used";
+          if (g.exp <= nowSeconds()) ++acceptedAfterExpiry;
+        } else {
+          const std::string& code = r.error().code;
+          ASSERT_TRUE(code == state_errc::kGrantExhausted || code == state_errc::kGrantRevoked ||
+                      code == state_errc::kGrantExpired)
+              << code;
+          if (code == state_errc::kGrantExpired) ++refusedExpired;
+        }
+      } else if (op < 68) {  // delegate: reserve uses from the parent for a child
+        Grant& p = grants_[ids[static_cast<std::size_t>(pick(static_cast<int>(ids.size())))]];
+        if (!verifies(p) || p.anc.size() >= 3) continue;
+        const std::uint32_t uses = 1 + static_cast<std::uint32_t>(pick(2));
+        auto r = store->takeUses(StateStore::UseRequest{p.id, uses, p.maxUses, grantStateKeepUntil(p.exp), p.anc});
+        if (!r) continue;
+        p.spent += uses;
+        ASSERT_LE(p.spent, p.maxUses) << "seed " << seed << " step " << step << ": a delegation overdrew its parent";
+        ASSERT_FALSE(revokedOrAncestorRevoked(p)) << "seed " << seed << " step " << step << ": a revoked grant delegated";
+        Grant c;
+        c.id = p.id + "/c" + std::to_string(step);
+        c.maxUses = uses;
+        c.exp = std::min<std::int64_t>(p.exp, nowSeconds() + 1 + pick(10));
+        c.anc = p.anc;
+        c.anc.push_back(p.id);
+        grants_[c.id] = c;
+        ++delegated;
+      } else if (op < 76) {  // revoke (the admin API keeps a revocation for max_ttl)
+        Grant& g = grants_[ids[static_cast<std::size_t>(pick(static_cast<int>(ids.size())))]];
+        ASSERT_TRUE(store->revoke(g.id, grantStateKeepUntil(nowSeconds() + 30)));
+        g.revokedAcknowledged = true;
+        ++revocations;
+      } else if (op < 86) {  // the clock moves forward, sometimes far past every exp
+        nowMs_ += pick(4) == 0 ? 15'000 + pick(20'000) : pick(3'000);
+      } else if (op < 90) {  // the clock steps back (NTP correction, a VM restored)
+        nowMs_ -= pick(12'000);
+      } else if (op < 95) {  // prune and compact
+        ASSERT_TRUE(store->compact());
+      } else {  // restart
+        store.reset();
+        store = reopen();
+        ASSERT_TRUE(store);
+      }
+    }
+  }
+  // The run exercised what it claims to: expiry refusals, delegation, revocation,
+  // and uses inside the leeway after exp.
+  EXPECT_GT(refusedExpired, 0u);
+  EXPECT_GT(delegated, 0u);
+  EXPECT_GT(revocations, 0u);
+  EXPECT_GT(acceptedAfterExpiry, 0u);
+}
+
+// The reported instance: a grant exhausted (or revoked) before exp verifies for
+// kGrantClockLeeway more seconds; pruning at exp must not give its uses back.
+TEST_F(GrantStateProperty, AnExhaustedOrRevokedGrantStaysSoInTheLeewayAfterExp) {
+  nowMs_ = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+  options_.clock = [this] { return now(); };
+  auto store = init();
+  ASSERT_TRUE(store);
+  const std::int64_t exp = nowSeconds() + 2;
+  ASSERT_TRUE(store->takeUse("spent", 1, grantStateKeepUntil(exp)));
+  ASSERT_TRUE(store->revoke("revoked", grantStateKeepUntil(exp)));
+  nowMs_ = (exp + kGrantClockLeeway.count() - 1) * 1000 + 500;  // still verifies
+  ASSERT_TRUE(store->compact());                                  // prunes what expired
+  EXPECT_EQ(store->takeUse("spent", 1, grantStateKeepUntil(exp)).error().code, state_errc::kGrantExhausted);
+  EXPECT_EQ(store->takeUse("revoked", 1, grantStateKeepUntil(exp)).error().code, state_errc::kGrantRevoked);
+  // Past the retention the state drops them, and an unknown grant whose window
+  // ended is refused rather than started afresh, also after a restart and with
+  // the clock stepped back.
+  nowMs_ += 10'000;
+  ASSERT_TRUE(store->compact());
+  EXPECT_EQ(store->status().grants, 0u);
+  store.reset();
+  nowMs_ -= 9'000;
+  store = reopen();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->takeUse("spent", 1, grantStateKeepUntil(exp)).error().code, state_errc::kGrantExpired);
+  EXPECT_EQ(store->takeUse("revoked", 1, grantStateKeepUntil(exp)).error().code, state_errc::kGrantExpired);
+  EXPECT_FALSE(*store->rememberOnce("jti-of-that-time", grantStateKeepUntil(exp)));
+}
+
+TEST_F(GrantStateProperty, RevokingAnAncestorStopsEveryDescendant) {
+  auto store = init();
+  ASSERT_TRUE(store);
+  const auto keep = grantStateKeepUntil(std::chrono::duration_cast<std::chrono::seconds>(
+                                            Clock::now().time_since_epoch()).count() + 60);
+  ASSERT_TRUE(store->takeUses(StateStore::UseRequest{"root", 2, 5, keep, {}}));
+  ASSERT_TRUE(store->takeUses(StateStore::UseRequest{"child", 1, 2, keep, {"root"}}));
+  ASSERT_TRUE(store->revoke("root", keep));
+  // The child, a grandchild never used before, and the root itself.
+  EXPECT_EQ(store->takeUses(StateStore::UseRequest{"child", 1, 2, keep, {"root"}}).error().code, state_errc::kGrantRevoked);
+  EXPECT_EQ(store->takeUses(StateStore::UseRequest{"grandchild", 1, 1, keep, {"root", "child"}}).error().code,
+            state_errc::kGrantRevoked);
+  EXPECT_EQ(store->takeUse("root", 5, keep).error().code, state_errc::kGrantRevoked);
+  // An unrelated grant is unaffected, and so is the child's sibling chain under
+  // another root; the revocation survives a restart.
+  EXPECT_TRUE(store->takeUses(StateStore::UseRequest{"other", 1, 1, keep, {"other-root"}}));
+  store.reset();
+  store = reopen();
+  EXPECT_EQ(store->takeUses(StateStore::UseRequest{"child", 1, 2, keep, {"root"}}).error().code, state_errc::kGrantRevoked);
+}
+
+}  // namespace
+}  // namespace sealgate::appliance
+
+namespace sealgate::appliance {
+namespace {
+
+TEST_F(SealedStateTest, TheAuditHeadRidesWithChangesAndCheckpointsAndSurvivesCompaction) {
+  merkle::TreeHead first{3, {}};
+  first.root[0] = 0xaa;
+  merkle::TreeHead second{9, {}};
+  second.root[31] = 0xbb;
+  {
+    auto s = init();
+    ASSERT_TRUE(s);
+    EXPECT_FALSE(s->auditHead());
+    s->anchorAuditHead(first);
+    ASSERT_TRUE(s->takeUse("g", 3, later_));  // written with this change
+  }
+  {
+    auto s = reopen();
+    ASSERT_TRUE(s->auditHead());
+    EXPECT_EQ(*s->auditHead(), first);
+    s->anchorAuditHead(merkle::TreeHead{2, {}});  // older: ignored
+    EXPECT_EQ(*s->auditHead(), first);
+    s->anchorAuditHead(second);
+    ASSERT_TRUE(s->checkpoint());  // no change at all: the checkpoint writes it
+  }
+  {
+    auto s = reopen();
+    EXPECT_EQ(*s->auditHead(), second);
+    ASSERT_TRUE(s->compact());
+  }
+  auto s = reopen();
+  EXPECT_EQ(*s->auditHead(), second);
 }
 
 }  // namespace

@@ -83,6 +83,17 @@ auto StateGuard::withStore(Fn&& fn) const -> decltype(fn(std::declval<SealedStat
   return fn(*store_);
 }
 
+void StateGuard::anchorAuditHead(const merkle::TreeHead& head) {
+  std::shared_lock lock(mu_);
+  if (store_) store_->anchorAuditHead(head);
+}
+
+Result<std::optional<merkle::TreeHead>> StateGuard::auditHead() const {
+  std::shared_lock lock(mu_);
+  if (!store_) return failure_;
+  return store_->auditHead();
+}
+
 bool StateGuard::healthy() const {
   std::shared_lock lock(mu_);
   return store_ && store_->healthy();
@@ -116,9 +127,8 @@ nlohmann::json StateGuard::statusJson() const {
 Result<bool> StateGuard::rememberOnce(const std::string& id, Clock::time_point expiresAt) {
   return withStore([&](SealedStateStore& s) { return s.rememberOnce(id, expiresAt); });
 }
-Result<std::uint32_t> StateGuard::takeUses(const std::string& grantId, std::uint32_t count, std::uint32_t maxUses,
-                                           Clock::time_point expiresAt) {
-  return withStore([&](SealedStateStore& s) { return s.takeUses(grantId, count, maxUses, expiresAt); });
+Result<std::uint32_t> StateGuard::takeUses(const UseRequest& use) {
+  return withStore([&](SealedStateStore& s) { return s.takeUses(use); });
 }
 Result<void> StateGuard::revoke(const std::string& grantId, Clock::time_point expiresAt) {
   return withStore([&](SealedStateStore& s) { return s.revoke(grantId, expiresAt); });

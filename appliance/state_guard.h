@@ -44,9 +44,15 @@ class StateGuard : public StateStore {
   bool healthy() const;
   nlohmann::json statusJson() const;
 
+  // The audit log's anchor in the open state (SealedStateStore::anchorAuditHead);
+  // nothing while the state is closed.
+  void anchorAuditHead(const merkle::TreeHead& head);
+  // The anchored head; an error while the state is closed (it cannot be checked).
+  Result<std::optional<merkle::TreeHead>> auditHead() const;
+
   Result<bool> rememberOnce(const std::string& id, Clock::time_point expiresAt) override;
-  Result<std::uint32_t> takeUses(const std::string& grantId, std::uint32_t count, std::uint32_t maxUses,
-                                 Clock::time_point expiresAt) override;
+  using StateStore::takeUses;
+  Result<std::uint32_t> takeUses(const UseRequest& use) override;
   Result<void> revoke(const std::string& grantId, Clock::time_point expiresAt) override;
   std::vector<GrantState> grants() const override;
   Result<void> putLease(const Lease& lease) override;

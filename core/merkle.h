@@ -19,6 +19,13 @@ namespace sealgate::merkle {
 
 using Hash = std::array<std::uint8_t, 32>;
 
+// A tree head: the size of a log and the root over its first `size` leaves.
+struct TreeHead {
+  std::uint64_t size = 0;
+  Hash root{};
+  bool operator==(const TreeHead&) const = default;
+};
+
 // SHA-256 of the empty string: the root of an empty tree.
 Hash emptyRoot();
 // SHA-256(0x00 || entry).

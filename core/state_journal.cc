@@ -155,6 +155,13 @@ std::string opLeaseDel(std::string_view id) {
   return op;
 }
 
+std::string opAuditHead(std::uint64_t size, const std::array<std::uint8_t, 32>& root) {
+  std::string op(1, static_cast<char>(kOpAuditHead));
+  putLe(op, size, 8);
+  op.append(reinterpret_cast<const char*>(root.data()), root.size());
+  return op;
+}
+
 bool decodeOps(std::string_view ops, OpVisitor& visitor) {
   Reader r{ops};
   while (r.ok && !r.in.empty()) {
@@ -162,7 +169,8 @@ bool decodeOps(std::string_view ops, OpVisitor& visitor) {
     switch (type) {
       case kOpOpen:
       case kOpCheckpoint:
-      case kOpGrantsFrom: {
+      case kOpGrantsFrom:
+      case kOpPrunedThrough: {
         const std::uint64_t v = r.le(8);
         if (r.ok) visitor.onU64(type, v);
         break;
@@ -193,6 +201,14 @@ bool decodeOps(std::string_view ops, OpVisitor& visitor) {
       case kOpLeaseDel: {
         std::string id = r.str(2);
         if (r.ok) visitor.onLeaseDel(std::move(id));
+        break;
+      }
+      case kOpAuditHead: {
+        const std::uint64_t size = r.le(8);
+        std::string_view raw;
+        std::array<std::uint8_t, 32> root{};
+        if (r.take(32, raw)) std::memcpy(root.data(), raw.data(), 32);
+        if (r.ok) visitor.onAuditHead(size, root);
         break;
       }
       default:

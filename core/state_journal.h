@@ -64,6 +64,8 @@ enum Op : std::uint8_t {
   kOpLeaseDel = 5,    // u16 len | id
   kOpCheckpoint = 6,  // u64 checkpoint
   kOpGrantsFrom = 7,  // i64 ms: grants issued before are refused
+  kOpPrunedThrough = 8,  // i64 ms: the pruning horizon (entries expiring by then may be gone)
+  kOpAuditHead = 9,      // u64 size | 32-byte root: the audit log's durable tree head
 };
 
 std::string opU64(Op type, std::uint64_t value);
@@ -71,16 +73,18 @@ std::string opJti(const std::array<std::uint8_t, 16>& key, std::int64_t expMs);
 std::string opGrant(std::string_view id, std::uint32_t remaining, bool revoked, std::int64_t expMs);
 std::string opLeasePut(std::string_view id, std::string_view data, std::int64_t expMs);
 std::string opLeaseDel(std::string_view id);
+std::string opAuditHead(std::uint64_t size, const std::array<std::uint8_t, 32>& root);
 
 // Receives decoded operations in order.
 class OpVisitor {
  public:
   virtual ~OpVisitor() = default;
-  virtual void onU64(Op type, std::uint64_t value) = 0;  // open, checkpoint, grants-from
+  virtual void onU64(Op type, std::uint64_t value) = 0;  // open, checkpoint, grants-from, pruned-through
   virtual void onJti(const std::array<std::uint8_t, 16>& key, std::int64_t expMs) = 0;
   virtual void onGrant(std::string id, std::uint32_t remaining, bool revoked, std::int64_t expMs) = 0;
   virtual void onLeasePut(std::string id, std::string data, std::int64_t expMs) = 0;
   virtual void onLeaseDel(std::string id) = 0;
+  virtual void onAuditHead(std::uint64_t size, const std::array<std::uint8_t, 32>& root) = 0;
 };
 // Decodes every op of `ops`; false (after visiting the ops before it) at the
 // first unknown or truncated op.

@@ -27,6 +27,9 @@ struct Recorder : OpVisitor {
     seen.push_back("lease:" + id + ":" + d + ":" + std::to_string(e));
   }
   void onLeaseDel(std::string id) override { seen.push_back("del:" + id); }
+  void onAuditHead(std::uint64_t size, const std::array<std::uint8_t, 32>& root) override {
+    seen.push_back("audit:" + std::to_string(size) + ":" + std::to_string(root[0]) + ":" + std::to_string(root[31]));
+  }
 };
 
 const InstanceId kInstance{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
@@ -50,8 +53,12 @@ TEST(StateJournal, RecordsOpenOnlyWithTheirKeyHeaderAndSequence) {
   const std::string h = header(kInstance, 1);
   std::array<std::uint8_t, 16> jti{};
   jti[0] = 42;
+  std::array<std::uint8_t, 32> root{};
+  root[0] = 7;
+  root[31] = 9;
   const std::string ops = opU64(kOpOpen, 5) + opJti(jti, 1000) + opGrant("g1", 3, false, 2000) +
-                          opLeasePut("l1", "{}", 3000) + opLeaseDel("l1") + opU64(kOpGrantsFrom, 9);
+                          opLeasePut("l1", "{}", 3000) + opLeaseDel("l1") + opU64(kOpGrantsFrom, 9) +
+                          opU64(kOpPrunedThrough, 11) + opAuditHead(12, root);
   const std::string rec = sealRecord(key, h, 0, ops);
   const Frame f = nextFrame(rec);
   ASSERT_EQ(f.kind, Frame::Kind::Record);
@@ -62,7 +69,7 @@ TEST(StateJournal, RecordsOpenOnlyWithTheirKeyHeaderAndSequence) {
   Recorder r;
   ASSERT_TRUE(decodeOps(out, r));
   EXPECT_EQ(r.seen, (std::vector<std::string>{"u64:1:5", "jti:42:1000", "grant:g1:3:0:2000", "lease:l1:{}:3000",
-                                              "del:l1", "u64:7:9"}));
+                                              "del:l1", "u64:7:9", "u64:8:11", "audit:12:7:9"}));
   EXPECT_FALSE(openRecord(key, h, 1, rec, f, out));                 // another position
   EXPECT_FALSE(openRecord(key, header(kInstance, 2), 0, rec, f, out));  // another generation
   EXPECT_FALSE(openRecord(key32(0x12), h, 0, rec, f, out));         // another key
@@ -92,7 +99,9 @@ TEST(StateJournal, FramesTellTornFromCorrupt) {
 
 TEST(StateJournal, UndecodableOpsAreRefused) {
   Recorder r;
-  EXPECT_FALSE(decodeOps(std::string(1, '\x09'), r));                // unknown op
+  EXPECT_FALSE(decodeOps(std::string(1, '\x2a'), r));                // unknown op
+  const std::string head = opAuditHead(3, std::array<std::uint8_t, 32>{});
+  EXPECT_FALSE(decodeOps(head.substr(0, head.size() - 1), r));        // truncated root
   EXPECT_FALSE(decodeOps(opU64(kOpCheckpoint, 1).substr(0, 5), r));  // truncated
   const std::string grant = opGrant("grant-id", 1, true, 5);
   EXPECT_FALSE(decodeOps(grant.substr(0, grant.size() - 1), r));

@@ -20,6 +20,10 @@ inline constexpr const char* kTampered = "STATE_TAMPERED";        // authenticat
 inline constexpr const char* kRollback = "STATE_ROLLBACK";        // stored state is older than its anchor
 inline constexpr const char* kMissing = "STATE_MISSING";          // no state where state must be
 inline constexpr const char* kFull = "STATE_FULL";                // the live-entry cap is reached
+// The grant refusals (403 for the caller, never a state failure).
+inline constexpr const char* kGrantExhausted = "GRANT_EXHAUSTED";  // fewer uses remain than asked
+inline constexpr const char* kGrantRevoked = "GRANT_REVOKED";      // the grant or an ancestor is revoked
+inline constexpr const char* kGrantExpired = "GRANT_EXPIRED";      // unknown and past the pruning horizon
 }  // namespace state_errc
 
 class StateStore {
@@ -29,22 +33,47 @@ class StateStore {
 
   // Records `id` (a DPoP or grant jti) as seen until `expiresAt`.
   // Contract: atomic and durable before returning; returns false when `id` was
-  // already recorded and has not expired (a replay). Any failure to make the
+  // already recorded and has not expired (a replay), and when `expiresAt` is not
+  // after the pruning horizon (the store can no longer tell). Any failure to make the
   // record durable is an Error: callers fail closed.
   virtual Result<bool> rememberOnce(const std::string& id, Clock::time_point expiresAt) = 0;
 
-  // Takes one use of grant `grantId`, created with `maxUses` on first use.
-  // Contract: linearizable per grant; returns the remaining uses after taking
-  // one, or the Error GRANT_EXHAUSTED when none remain. Durable before returning.
-  virtual Result<std::uint32_t> takeUse(const std::string& grantId, std::uint32_t maxUses,
-                                        Clock::time_point expiresAt) {
-    return takeUses(grantId, 1, maxUses, expiresAt);
-  }
+  // One spend of a grant's uses.
+  //
+  // Lifetime rule (docs/STATE.md, "Grant state lifetime"): the state about a grant
+  // must outlive every instant at which the grant can still verify, clock leeway
+  // included; callers pass that instant as `keepUntil`. A grant the state does not
+  // know is refused (GRANT_EXPIRED) when `keepUntil` is not after the store's
+  // pruning horizon: the latest instant up to which entries may have been dropped,
+  // which only ever moves forward (it survives restarts and compaction). So no
+  // order of pruning, expiry, restarts or clock steps can hand a grant its uses
+  // again.
+  struct UseRequest {
+    std::string grantId;
+    std::uint32_t count = 1;       // uses taken at once, all or nothing
+    std::uint32_t maxUses = 1;     // the grant's uses when it is first seen
+    Clock::time_point keepUntil;   // see the lifetime rule
+    // Delegation ancestry, root first: when any ancestor is revoked, the use is
+    // refused with GRANT_REVOKED.
+    std::vector<std::string> ancestors;
+  };
 
-  // Takes `count` uses at once, all or nothing (delegation reserves a child's uses
-  // from its parent). GRANT_EXHAUSTED when fewer than `count` remain.
-  virtual Result<std::uint32_t> takeUses(const std::string& grantId, std::uint32_t count, std::uint32_t maxUses,
-                                         Clock::time_point expiresAt) = 0;
+  // Takes `use.count` uses of `use.grantId`, created with `use.maxUses` on first
+  // use. Contract: linearizable per grant (and against revocation of its
+  // ancestors); returns the remaining uses after taking them, or the Error
+  // GRANT_EXHAUSTED when fewer remain, GRANT_REVOKED when the grant or an ancestor
+  // is revoked, GRANT_EXPIRED when it is unknown and past the pruning horizon.
+  // Durable before returning.
+  virtual Result<std::uint32_t> takeUses(const UseRequest& use) = 0;
+
+  // Shorthands of takeUses without ancestry.
+  Result<std::uint32_t> takeUse(const std::string& grantId, std::uint32_t maxUses, Clock::time_point keepUntil) {
+    return takeUses(UseRequest{grantId, 1, maxUses, keepUntil, {}});
+  }
+  Result<std::uint32_t> takeUses(const std::string& grantId, std::uint32_t count, std::uint32_t maxUses,
+                                 Clock::time_point keepUntil) {
+    return takeUses(UseRequest{grantId, count, maxUses, keepUntil, {}});
+  }
 
   // Marks a grant revoked: later takeUse calls fail with GRANT_REVOKED. Durable.
   virtual Result<void> revoke(const std::string& grantId, Clock::time_point expiresAt) = 0;

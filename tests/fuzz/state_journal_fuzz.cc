@@ -15,6 +15,7 @@ using namespace sealgate::journal;
 struct Count : OpVisitor {
   std::size_t n = 0;
   void onU64(Op, std::uint64_t) override { ++n; }
+  void onAuditHead(std::uint64_t, const std::array<std::uint8_t, 32>&) override { ++n; }
   void onJti(const std::array<std::uint8_t, 16>&, std::int64_t) override { ++n; }
   void onGrant(std::string, std::uint32_t, bool, std::int64_t) override { ++n; }
   void onLeasePut(std::string, std::string, std::int64_t) override { ++n; }

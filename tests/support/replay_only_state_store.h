@@ -10,9 +10,8 @@ namespace sealgate::testing {
 
 class ReplayOnlyStateStore : public StateStore {
  public:
-  Result<std::uint32_t> takeUses(const std::string&, std::uint32_t, std::uint32_t, Clock::time_point) override {
-    return unused();
-  }
+  using StateStore::takeUses;
+  Result<std::uint32_t> takeUses(const UseRequest&) override { return unused(); }
   Result<void> revoke(const std::string&, Clock::time_point) override { return unused(); }
   std::vector<GrantState> grants() const override { return {}; }
   Result<void> putLease(const Lease&) override { return unused(); }
