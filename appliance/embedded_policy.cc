@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "appliance/connectors/ssh_connector.h"
 #include "core/secret_uri.h"
 
 namespace sealgate::appliance {
@@ -143,6 +144,75 @@ Result<PolicyConditions> parseConditions(const json& c, const std::string& where
   return out;
 }
 
+constexpr std::size_t kMaxHostKeyEntries = 256;
+constexpr std::size_t kMaxPinsPerHost = 16;
+
+bool isHostChars(std::string_view h) {
+  return !h.empty() && h.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-:") == std::string_view::npos;
+}
+
+// A host_keys key: "host", "host:port", an IPv6 literal, or "[v6]:port".
+std::optional<HostKeyPin> hostKeyDestination(std::string key) {
+  std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+  HostKeyPin out;
+  std::optional<std::string> portText;
+  if (!key.empty() && key.front() == '[') {
+    const auto close = key.find("]:");
+    if (close == std::string::npos) return std::nullopt;
+    out.host = key.substr(1, close - 1);
+    portText = key.substr(close + 2);
+    if (out.host.find(':') == std::string::npos) return std::nullopt;  // brackets are for IPv6 only
+  } else if (std::count(key.begin(), key.end(), ':') == 1) {
+    const auto colon = key.find(':');
+    out.host = key.substr(0, colon);
+    portText = key.substr(colon + 1);
+  } else {
+    out.host = key;  // a name, IPv4, or an IPv6 literal without a port
+  }
+  if (!isHostChars(out.host) || out.host.front() == '-') return std::nullopt;
+  if (portText) {
+    if (portText->empty() || portText->size() > 5 || portText->find_first_not_of("0123456789") != std::string::npos) {
+      return std::nullopt;
+    }
+    const int port = std::stoi(*portText);
+    if (port < 1 || port > 65535) return std::nullopt;
+    out.port = static_cast<std::uint16_t>(port);
+  }
+  return out;
+}
+
+// egress.<tenant>.ssh.host_keys: {"<host>[:<port>]": ["SHA256:...", ...]}.
+Result<std::vector<HostKeyPin>> parseHostKeys(const json& v, const EgressRules& rules, const std::string& at) {
+  if (!v.is_object() || v.empty() || v.size() > kMaxHostKeyEntries) {
+    return policyError(at + ".host_keys must be an object of \"host\" or \"host:port\" -> [\"SHA256:...\"]");
+  }
+  std::vector<HostKeyPin> out;
+  for (const auto& [key, pins] : v.items()) {
+    const std::string where = at + ".host_keys." + key.substr(0, 64);
+    auto dest = hostKeyDestination(key);
+    if (!dest) return policyError(where + ": a host name or IP literal, optionally with :port ([v6]:port), no wildcard");
+    for (const auto& other : out) {
+      if (other.host == dest->host && other.port == dest->port) return policyError(where + ": the destination is listed twice");
+    }
+    // A pin for a destination the hosts/ports never allow is a typo, not a rule.
+    const std::uint16_t probe = dest->port != 0 ? dest->port : rules.ports.empty() ? 22 : rules.ports.front();
+    if (!egressHostAllowed(rules, dest->host, probe)) {
+      return policyError(where + ": not a destination that hosts (and ports) allow");
+    }
+    if (!pins.is_array() || pins.empty() || pins.size() > kMaxPinsPerHost) {
+      return policyError(where + " must be a non-empty array of at most 16 pins");
+    }
+    for (const auto& pin : pins) {
+      if (!pin.is_string() || !connectors::decodeHostKeyPin(pin.get<std::string>())) {
+        return policyError(where + ": pins are SHA256:<43 base64 characters>, as ssh-keygen -lf prints them");
+      }
+      dest->sha256.push_back(pin.get<std::string>());
+    }
+    out.push_back(std::move(*dest));
+  }
+  return out;
+}
+
 bool conditionsHold(const PolicyConditions& c, const json& context, std::chrono::system_clock::time_point now) {
   if (!c.days.empty() || c.fromMinute != 0 || c.toMinute != 24 * 60) {
     const std::time_t t = std::chrono::system_clock::to_time_t(now);
@@ -161,7 +231,8 @@ bool conditionsHold(const PolicyConditions& c, const json& context, std::chrono:
   return true;
 }
 
-// policy.egress: {"<tenant>": {"<connector>": {"hosts": [...], "ports": [...], "commands": [...]}}}
+// policy.egress: {"<tenant>": {"<connector>": {"hosts": [...], "ports": [...], "commands": [...],
+//                                               "host_keys": {...}}}}
 Result<std::map<std::string, std::map<std::string, EgressRules>>> parseEgress(const json& e) {
   static const std::vector<std::string> kConnectors{"rest", "postgres", "ldap", "ssh"};
   if (!e.is_object()) return policyError("policy.egress must be an object of tenants");
@@ -179,8 +250,11 @@ Result<std::map<std::string, std::map<std::string, EgressRules>>> parseEgress(co
       }
       if (!r.is_object()) return policyError(at + " must be an object");
       EgressRules rules;
+      const json* hostKeys = nullptr;  // checked against hosts and ports once both are read
       for (const auto& [k, v] : r.items()) {
-        if (k == "hosts" || (k == "commands" && name == "ssh")) {
+        if (k == "host_keys" && name == "ssh") {
+          hostKeys = &v;
+        } else if (k == "hosts" || (k == "commands" && name == "ssh")) {
           if (!v.is_array() || v.empty()) return policyError(at + "." + k + " must be a non-empty array of strings");
           for (const auto& item : v) {
             if (!item.is_string() || item.get<std::string>().empty()) return policyError(at + "." + k + " holds non-empty strings");
@@ -214,6 +288,11 @@ Result<std::map<std::string, std::map<std::string, EgressRules>>> parseEgress(co
       }
       if (rules.hosts.empty()) return policyError(at + ".hosts is required");
       if (name == "ssh" && rules.commands.empty()) return policyError(at + ".commands is required for ssh");
+      if (hostKeys != nullptr) {
+        auto pins = parseHostKeys(*hostKeys, rules, at);
+        if (!pins) return std::move(pins).takeError();
+        rules.hostKeys = std::move(*pins);
+      }
       out[tenant][name] = std::move(rules);
     }
   }

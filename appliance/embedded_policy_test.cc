@@ -186,6 +186,68 @@ TEST(EmbeddedPolicy, EgressAllowListsPerTenantAndConnector) {
   }
 }
 
+TEST(EmbeddedPolicy, SshHostKeysArePinnedPerDestination) {
+  const std::string k1 = "SHA256:0UbKkxk/KPx9hRf7YqiY87A100h+wWQi9Ka9Sx1JoPc";
+  const std::string k2 = "SHA256:" + std::string(43, 'A');
+  auto p = Policy::parse(R"({"version":1,"rules":[],"egress":{"acme":{"ssh":{
+      "hosts":["Bastion.Example.com","*.db.example","10.0.0.5","fd00::5"],"commands":["uptime"],
+      "host_keys":{"bastion.example.com":[")" + k1 + R"("],"Pg1.DB.example:2222":[")" + k1 + R"(",")" + k2 +
+                         R"("],"10.0.0.5:22":[")" + k2 + R"("],"fd00::5":[")" + k1 + R"("],"[fd00::5]:2200":[")" + k2 +
+                         R"("]}}}}})");
+  ASSERT_TRUE(p.ok()) << p.error().describe();
+  const auto ssh = p->egress("acme", "ssh");
+  ASSERT_EQ(ssh.hostKeys.size(), 5u);
+  auto pins = [&](const std::string& host, std::uint16_t port) {
+    const auto* found = pinnedHostKeys(ssh, host, port);
+    return found ? *found : std::vector<std::string>{};
+  };
+  EXPECT_EQ(pins("bastion.example.com", 22), std::vector<std::string>{k1});  // lowercased, any port
+  EXPECT_EQ(pins("bastion.example.com", 2222), std::vector<std::string>{k1});
+  EXPECT_EQ(pins("pg1.db.example", 2222), (std::vector<std::string>{k1, k2}));
+  EXPECT_EQ(pinnedHostKeys(ssh, "pg1.db.example", 22), nullptr);  // another port: not pinned
+  EXPECT_EQ(pinnedHostKeys(ssh, "pg2.db.example", 2222), nullptr);  // the wildcard allows it, nothing pins it
+  EXPECT_EQ(pins("10.0.0.5", 22), std::vector<std::string>{k2});
+  EXPECT_EQ(pinnedHostKeys(ssh, "10.0.0.5", 23), nullptr);
+  EXPECT_EQ(pins("fd00::5", 22), std::vector<std::string>{k1});
+  EXPECT_EQ(pins("fd00::5", 2200), std::vector<std::string>{k2});  // the port entry wins over the host's
+  EXPECT_TRUE(p->egress("acme", "rest").hostKeys.empty());
+
+  const std::string base = R"({"version":1,"rules":[],"egress":{"acme":{)";
+  for (const std::string& bad : std::vector<std::string>{
+           // not on ssh
+           R"("rest":{"hosts":["h"],"host_keys":{"h":[")" + k1 + R"("]}})",
+           // shapes
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":[]})",
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{}})",
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"h":[]}})",
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"h":")" + k1 + R"("}})",
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"h":[1]}})",
+           // malformed pins
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"h":[")" + k1.substr(7) + R"("]}})",
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"h":["MD5:00:11"]}})",
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"h":[")" + k1 + R"(="]}})",
+           // malformed destinations
+           R"("ssh":{"hosts":["*.h"],"commands":["c"],"host_keys":{"*.h":[")" + k1 + R"("]}})",
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"h:0":[")" + k1 + R"("]}})",
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"h:70000":[")" + k1 + R"("]}})",
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"h:":[")" + k1 + R"("]}})",
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"h:2x":[")" + k1 + R"("]}})",
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"[h]:22":[")" + k1 + R"("]}})",
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"u@h":[")" + k1 + R"("]}})",
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"":[")" + k1 + R"("]}})",
+           // the same destination twice (case-insensitive)
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"h":[")" + k1 + R"("],"H":[")" + k2 + R"("]}})",
+           // a destination hosts or ports never allow
+           R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"other":[")" + k1 + R"("]}})",
+           R"("ssh":{"hosts":["h"],"ports":[22],"commands":["c"],"host_keys":{"h:2222":[")" + k1 + R"("]}})"}) {
+    auto r = Policy::parse(base + bad + "}}}");
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, "POLICY_INVALID") << bad;
+    }
+  }
+}
+
 TEST(EmbeddedPolicy, ConnectorsObligationIsTheIntersectionOfTheRulesThatListIt) {
   auto p = Policy::parse(R"({"version":1,"rules":[
     {"id":"a","effect":"allow","subjects":["spiffe://acme/p"],"resources":["secret://acme/kv/**"],"actions":["use"]},

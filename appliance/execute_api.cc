@@ -25,7 +25,7 @@ constexpr std::size_t kMinSlotBytes = 4;
 int statusFor(const std::string& code) {
   if (code == connector_errc::kInvalidAction || code == connector_errc::kPlaceholderForbidden) return 400;
   if (code == connector_errc::kDestinationForbidden || code == connector_errc::kCommandForbidden ||
-      code == connector_errc::kPlaintextForbidden) {
+      code == connector_errc::kPlaintextForbidden || code == connector_errc::kHostKeyNotPinned) {
     return 403;
   }
   if (code == connector_errc::kPeerTimeout) return 504;
@@ -167,6 +167,9 @@ HandlerResult ExecuteApi::execute(Request& request) {
   context.timeout = settings_.timeout;
   context.maxResponseBytes = settings_.maxResponseBytes;
   context.caFile = settings_.caFile;
+  for (const auto& s : slots) {  // login names come only from #username slots (connector.h)
+    if (s.uri.field() == "username") context.usernameSlots.insert(s.name);
+  }
   auto referenced = connector.validate(action, context);
   if (!referenced) return refuse(statusFor(referenced.error().code), referenced.error().code, referenced.error().message);
   for (const auto& name : *referenced) {

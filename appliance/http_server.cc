@@ -27,6 +27,7 @@
 #include "appliance/request_bodies.h"
 #include "core/encoding.h"
 #include "core/secret.h"
+#include "core/wipe.h"
 
 namespace sealgate::appliance {
 
@@ -95,7 +96,8 @@ std::optional<HttpError> checkFields(const json& body, std::initializer_list<con
 
 namespace {
 std::string serialisedBody(const Response& out) {
-  return out.status == 204 ? std::string() : out.rawBody.empty() ? out.body.dump() : out.rawBody;
+  // dumpJsonExact: no growing buffer leaves partial copies of a revealed value behind.
+  return out.status == 204 ? std::string() : out.rawBody.empty() ? dumpJsonExact(out.body) : out.rawBody;
 }
 }  // namespace
 
@@ -244,6 +246,7 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     state_.watchdog->extend(fd, deadline + std::chrono::seconds(2));
 
     Request request;
+    WipeOnExit wipeRequest(request.body);  // KV writes carry values
     request.correlationId = newCorrelationId();
     request.method = req.getMethod();
     const std::string& uri = req.getURI();
@@ -259,6 +262,8 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     HandlerResult result = dispatch(req, socket, deadline, request, route, closeAfter);
 
     Response out;
+    // Reveals and credentials carry values: the answer is wiped once sent.
+    WipeOnExit wipeBody(out.body), wipeRaw(out.rawBody);
     std::string code;
     if (auto* err = std::get_if<HttpError>(&result)) {
       out.status = err->status;
@@ -271,7 +276,8 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     } else {
       out = std::move(std::get<Response>(result));
     }
-    const GuardedBody body = guardResponse(out, request.correlationId, request.vaultErrors);
+    GuardedBody body = guardResponse(out, request.correlationId, request.vaultErrors);
+    WipeOnExit wipeBytes(body.bytes);
     if (body.blocked) code = egress_errc::kBlocked;
     send(resp, out, body.bytes, request.correlationId, closeAfter);
 

@@ -2,11 +2,15 @@
 
 #include <openssl/rand.h>
 
+#include <utility>
+#include <vector>
+
 #include "appliance/audit_event.h"
 #include "appliance/logging.h"
 #include "core/encoding.h"
 #include "core/kv_request.h"
 #include "core/secret_uri.h"
+#include "core/wipe.h"
 
 namespace sealgate::appliance {
 
@@ -48,6 +52,36 @@ Response noContent() {
   return r;
 }
 
+// RFC 7386 merge of `patch` into `target`, as json::merge_patch, except that
+// every value it replaces or removes is wiped before it is freed (a patch that
+// changes a password must not leave the old one in freed memory). Iterative.
+void mergePatchWiping(json& target, const json& patch) {
+  std::vector<std::pair<json*, const json*>> todo{{&target, &patch}};
+  while (!todo.empty()) {
+    auto [t, p] = todo.back();
+    todo.pop_back();
+    if (!p->is_object()) {
+      wipeJson(*t);
+      *t = *p;
+      continue;
+    }
+    if (!t->is_object()) {
+      wipeJson(*t);
+      *t = json::object();
+    }
+    for (auto it = p->begin(); it != p->end(); ++it) {
+      if (it->is_null()) {
+        if (auto found = t->find(it.key()); found != t->end()) {
+          wipeJson(*found);
+          t->erase(found);
+        }
+      } else {
+        todo.emplace_back(&(*t)[it.key()], &*it);
+      }
+    }
+  }
+}
+
 bool isAdmin(const Request& r) { return r.identity.role == "admin"; }
 
 HttpError forbidden() { return HttpError{403, "FORBIDDEN", "permission denied"}; }
@@ -66,12 +100,24 @@ HttpError kvError(const Error& e) {
   return HttpError{503, provider_errc::kUnavailable, "the KV store cannot serve the request"};
 }
 
+std::optional<HttpError> refuseResponseWrapping(const Request& request) {
+  // Any value, even "0" or an empty one: a client that sends the header expects
+  // a wrapping token, never the plaintext.
+  if (request.headers.count("x-vault-wrap-ttl") == 0) return std::nullopt;
+  return HttpError{400, "WRAPPING_UNSUPPORTED",
+                   "response wrapping (X-Vault-Wrap-TTL) is not supported: sealgate never returns a value a client "
+                   "asked to have wrapped; repeat the request without the header"};
+}
+
 std::optional<HttpError> KvApi::audit(const Request& request, json event) {
   event["by"] = request.identity.spiffeId;
   return appendAuditEvent(audit_, request, std::move(event));
 }
 
 HandlerResult KvApi::handle(Request& request) {
+  // A write's body carries the values: wiped however this returns.
+  WipeOnExit wipeBody(request.body);
+  if (auto err = refuseResponseWrapping(request)) return *err;
   if (request.identity.role != "admin" && request.identity.role != "auditor") return forbidden();
   if (store_ == nullptr) return HttpError{503, provider_errc::kUnavailable, "the KV store is not available"};
   auto parsed = kv::parseTarget(request.pathParam);
@@ -108,7 +154,6 @@ HandlerResult KvApi::handle(Request& request) {
   } else {
     out = versions(request, t);
   }
-  providers::wipeJsonStrings(request.body);
   return out;
 }
 
@@ -168,8 +213,8 @@ HandlerResult KvApi::readData(Request& request, const Target& t) {
                                  {"kv_version", r->version.version}})) {
     return *err;
   }
-  auto span = r->data->exposeSecretBytes();
-  json value = json::parse(span.begin(), span.end(), nullptr, false);
+  json value = parseJsonWiping(r->data->exposeSecretBytes());
+  WipeOnExit wipeValue(value);  // moved into the answer below (the HTTP layer wipes that after sending)
   if (!value.is_object()) return kvError(makeError(kv_errc::kTampered, "a stored value is not an object"));
   Response resp{200, envelope(json{{"data", std::move(value)}, {"metadata", meta}})};
   return resp;
@@ -178,10 +223,8 @@ HandlerResult KvApi::readData(Request& request, const Target& t) {
 HandlerResult KvApi::writeData(Request& request, const Target& t) {
   auto w = kv::parseDataWrite(request.body);
   if (!w) return kvError(w.error());
-  std::string text = w->data.dump();
-  auto secret = Secret::copyFrom(text);
-  secureWipe(text.data(), text.size());
-  providers::wipeJsonStrings(w->data);
+  WipeOnExit wipeData(w->data);
+  auto secret = dumpJsonToSecret(w->data);  // no std::string copy of the value
   if (!secret) return kvError(secret.error());
   if (auto err = audit(request, {{"type", "kv_write"}, {"resource_ref", t.resourceRef}})) return *err;
   auto v = store_->put({t.ns, t.mount, t.path}, *secret, w->cas);
@@ -197,21 +240,18 @@ HandlerResult KvApi::patchData(Request& request, const Target& t) {
   }
   auto w = kv::parseDataWrite(request.body);
   if (!w) return kvError(w.error());
+  WipeOnExit wipeData(w->data);
   const providers::KvPath p{t.ns, t.mount, t.path};
   auto meta = store_->metadata(p);
   if (!meta) return kvError(meta.error());
   auto current = store_->read(p, 0);
   if (!current) return kvError(current.error());
   if (!current->data) return HttpError{404, provider_errc::kVersionDeleted, "the current version is deleted or destroyed"};
-  auto span = current->data->exposeSecretBytes();
-  json merged = json::parse(span.begin(), span.end(), nullptr, false);
+  json merged = parseJsonWiping(current->data->exposeSecretBytes());
+  WipeOnExit wipeMerged(merged);
   if (!merged.is_object()) return kvError(makeError(kv_errc::kTampered, "a stored value is not an object"));
-  merged.merge_patch(w->data);
-  std::string text = merged.dump();
-  auto secret = Secret::copyFrom(text);
-  secureWipe(text.data(), text.size());
-  providers::wipeJsonStrings(merged);
-  providers::wipeJsonStrings(w->data);
+  mergePatchWiping(merged, w->data);
+  auto secret = dumpJsonToSecret(merged);
   if (!secret) return kvError(secret.error());
   if (auto err = audit(request, {{"type", "kv_patch"}, {"resource_ref", t.resourceRef}})) return *err;
   // Patch is check-and-set against the version it merged into, unless told otherwise.

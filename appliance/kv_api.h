@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "appliance/embedded_policy.h"
@@ -58,5 +59,11 @@ class KvApi {
 
 // Maps a KV store error to the Vault-shaped answer.
 HttpError kvError(const Error& e);
+
+// Vault response wrapping (X-Vault-Wrap-TTL) is not implemented: a request that
+// asks for it is refused, 400 WRAPPING_UNSUPPORTED, before anything is read,
+// written or audited, so a value never goes back in the clear to a client that
+// asked for it wrapped. Every Vault-compatible handler calls this first.
+std::optional<HttpError> refuseResponseWrapping(const Request& request);
 
 }  // namespace sealgate::appliance

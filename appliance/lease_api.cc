@@ -5,10 +5,12 @@
 #include <algorithm>
 
 #include "appliance/audit_event.h"
+#include "appliance/kv_api.h"
 #include "appliance/logging.h"
 #include "core/encoding.h"
 #include "core/kv_request.h"
 #include "core/secret_uri.h"
+#include "core/wipe.h"
 #include "providers/kv_store.h"
 
 namespace sealgate::appliance {
@@ -62,6 +64,7 @@ HttpError LeaseApi::leaseError(const Error& e) const {
 }
 
 HandlerResult LeaseApi::creds(Request& request) {
+  if (auto err = refuseResponseWrapping(request)) return *err;
   if (request.identity.role != "admin") return HttpError{403, "FORBIDDEN", "permission denied"};
   if (request.method != "GET" && request.method != "POST" && request.method != "PUT") {
     return HttpError{405, "METHOD_NOT_ALLOWED", "unsupported operation"};
@@ -101,12 +104,16 @@ HandlerResult LeaseApi::creds(Request& request) {
     return *err;
   }
   auto pw = cred->password.exposeSecretBytes();
+  // The answer must carry it as text; this copy is wiped here, the answer by the
+  // HTTP layer once sent.
+  std::string password(pw.begin(), pw.end());
+  WipeOnExit wipePassword(password);
   Response r{200, json{{"request_id", newRequestId()},
                        {"lease_id", cred->lease.leaseId},
                        {"renewable", true},
                        {"lease_duration", std::chrono::duration_cast<std::chrono::seconds>(
                                               cred->lease.expireTime - cred->lease.issueTime).count()},
-                       {"data", {{"username", cred->lease.username}, {"password", std::string(pw.begin(), pw.end())}}},
+                       {"data", {{"username", cred->lease.username}, {"password", std::move(password)}}},
                        {"wrap_info", nullptr},
                        {"warnings", nullptr},
                        {"auth", nullptr}}};
@@ -137,6 +144,7 @@ Result<void> onlyFields(const json& body, std::initializer_list<const char*> all
 }  // namespace
 
 HandlerResult LeaseApi::lookup(Request& request) {
+  if (auto err = refuseResponseWrapping(request)) return *err;
   if (request.identity.role != "admin" && request.identity.role != "auditor") {
     return HttpError{403, "FORBIDDEN", "permission denied"};
   }
@@ -153,6 +161,7 @@ HandlerResult LeaseApi::lookup(Request& request) {
 }
 
 HandlerResult LeaseApi::renew(Request& request, bool vault) {
+  if (auto err = refuseResponseWrapping(request)) return *err;
   if (request.identity.role != "admin") return HttpError{403, "FORBIDDEN", "permission denied"};
   if (auto f = onlyFields(request.body, {"lease_id", "increment"}); !f) {
     return HttpError{400, f.error().code, f.error().message};
@@ -180,6 +189,7 @@ HandlerResult LeaseApi::renew(Request& request, bool vault) {
 }
 
 HandlerResult LeaseApi::revoke(Request& request, bool vault) {
+  if (auto err = refuseResponseWrapping(request)) return *err;
   if (request.identity.role != "admin") return HttpError{403, "FORBIDDEN", "permission denied"};
   if (auto f = onlyFields(request.body, {"lease_id", "sync"}); !f) return HttpError{400, f.error().code, f.error().message};
   auto id = leaseIdOf(request.body);
@@ -200,6 +210,7 @@ HandlerResult LeaseApi::revoke(Request& request, bool vault) {
 }
 
 HandlerResult LeaseApi::revokePrefix(Request& request, bool vault) {
+  if (auto err = refuseResponseWrapping(request)) return *err;
   if (request.identity.role != "admin") return HttpError{403, "FORBIDDEN", "permission denied"};
   const std::string& prefix = request.pathParam;
   if (!providers::isValidLeasePrefix(prefix)) {

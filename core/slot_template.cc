@@ -219,4 +219,14 @@ bool egressHostAllowed(const EgressRules& rules, const std::string& host, std::u
   return false;
 }
 
+const std::vector<std::string>* pinnedHostKeys(const EgressRules& rules, const std::string& host, std::uint16_t port) {
+  const std::vector<std::string>* anyPort = nullptr;
+  for (const auto& pin : rules.hostKeys) {
+    if (pin.host != host) continue;
+    if (pin.port == port) return &pin.sha256;
+    if (pin.port == 0) anyPort = &pin.sha256;
+  }
+  return anyPort;
+}
+
 }  // namespace sealgate

@@ -56,6 +56,20 @@ Result<std::optional<SlotTemplate>> slotString(const nlohmann::json& object, con
   return std::optional<SlotTemplate>{std::move(*t)};
 }
 
+Result<SlotTemplate> loginName(const nlohmann::json& object, const char* key, std::string_view where,
+                               const ConnectorContext& context) {
+  auto t = slotString(object, key, where, true);
+  if (!t) return std::move(t).takeError();
+  SlotTemplate name = std::move(**t);
+  if (!name.hasSlots()) return name;
+  if (!name.isSingleSlot() || !context.usernameSlots.count(*name.slotNames().begin())) {
+    return makeError(connector_errc::kPlaceholderForbidden,
+                     field(where, key) + " takes a slot only when it is the whole value and the slot's URI names a "
+                                         "#username field: the peer can say a login name back");
+  }
+  return name;
+}
+
 Result<std::int64_t> plainInteger(const nlohmann::json& object, const char* key, std::string_view where,
                                   std::int64_t min, std::int64_t max, std::int64_t fallback) {
   auto it = object.find(key);

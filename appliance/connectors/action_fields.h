@@ -32,6 +32,12 @@ Result<std::optional<std::string>> plainString(const nlohmann::json& object, con
 // A string field that may carry slots: its parsed template (absent and not required: nullopt).
 Result<std::optional<SlotTemplate>> slotString(const nlohmann::json& object, const char* key, std::string_view where,
                                                bool required);
+// A login name (postgres and ssh `user`): literal text, or exactly one
+// placeholder naming a slot of `context.usernameSlots` (a `#username` field).
+// Any other placeholder is PLACEHOLDER_FORBIDDEN: the peer may say the login
+// name back (SELECT reverse(current_user)), past the egress guard.
+Result<SlotTemplate> loginName(const nlohmann::json& object, const char* key, std::string_view where,
+                               const ConnectorContext& context);
 // An integer field in [min, max], slots refused first; absent: `fallback`.
 Result<std::int64_t> plainInteger(const nlohmann::json& object, const char* key, std::string_view where,
                                   std::int64_t min, std::int64_t max, std::int64_t fallback);

@@ -20,6 +20,10 @@ constexpr std::size_t kMaxParams = 64;
 constexpr std::int64_t kDefaultMaxRows = 1000;
 constexpr std::int64_t kMaxRows = 100000;
 constexpr std::size_t kCellCost = 16;  // charged per cell against max_response_bytes, NULL included
+// A path that cannot exist (a file below /dev/null): libpq reads no password
+// file and finds no client certificate or key there (it treats a missing file
+// as "none"). An empty value would not do: libpq replaces it with the default.
+constexpr const char* kNoFile = "/dev/null/sealgate-none";
 
 struct PgConnDeleter {
   void operator()(PGconn* c) const { PQfinish(c); }
@@ -58,7 +62,7 @@ Error connectError(PGconn* conn) {
 Result<std::set<std::string>> PostgresConnector::validate(const json& action, const ConnectorContext& context) const {
   SEALGATE_TRY(onlyFields(action, "postgres", {"connector", "host", "port", "dbname", "user", "password", "sslmode", "query",
                                    "params", "max_rows"},
-                          {"connector", "host", "dbname", "user", "query"}));
+                          {"connector", "host", "dbname", "user", "password", "query"}));
   for (const char* k : {"host", "dbname", "user", "query"}) {
     if (!action[k].is_string() || action[k].get<std::string>().empty()) {
       return invalidAction(std::string("'") + k + "' must be a non-empty string");
@@ -94,8 +98,13 @@ Result<std::set<std::string>> PostgresConnector::validate(const json& action, co
     names.insert(t->slotNames().begin(), t->slotNames().end());
     return {};
   };
-  SEALGATE_TRY(collect(action["user"], "'user'"));
-  if (action.contains("password")) SEALGATE_TRY(collect(action["password"], "'password'"));
+  // The login name may come from a #username slot only (a dynamic credential's
+  // user): the caller's SQL can read it back (current_user) in any form.
+  auto user = loginName(action, "user", "postgres", context);
+  if (!user) return std::move(user).takeError();
+  names.insert(user->slotNames().begin(), user->slotNames().end());
+  // Required, so that libpq never falls back to PGPASSWORD or a password file.
+  SEALGATE_TRY(collect(action["password"], "'password'"));
   if (action.contains("params")) {
     if (!action["params"].is_array() || action["params"].size() > kMaxParams) {
       return invalidAction("'params' must be an array of at most 64 strings or nulls");
@@ -112,29 +121,35 @@ Result<std::set<std::string>> PostgresConnector::validate(const json& action, co
 }
 
 Result<json> PostgresConnector::run(const json& action, const ConnectorContext& context, const SlotValues& slots) {
+  // Validated again: run() must never trust that its caller did.
+  SEALGATE_TRY(validate(action, context));
   const auto deadline = SocketDeadline::Clock::now() + context.timeout;
   auto user = renderField(action["user"], slots);
   if (!user) return std::move(user).takeError();
-  std::optional<CString> password;
-  if (action.contains("password")) {
-    auto p = renderField(action["password"], slots);
-    if (!p) return std::move(p).takeError();
-    password = std::move(*p);
-  }
+  auto password = renderField(action["password"], slots);
+  if (!password) return std::move(password).takeError();
+  // libpq skips an empty value and takes the default instead (PGUSER or the OS
+  // user; PGPASSWORD or the password file): never an ambient credential.
+  if (user->empty()) return makeError(connector_errc::kSecretUnusable, "the postgres user is empty");
+  if (password->empty()) return makeError(connector_errc::kSecretUnusable, "the postgres password is empty");
   const std::string host = *normalizeHost(action["host"].get<std::string>(), "'host'");  // validated
   const std::string port = std::to_string(action.value("port", std::int64_t{5432}));
   const std::string dbname = action["dbname"];
   const std::string sslmode = action.value("sslmode", std::string("verify-full"));
   const auto timeoutMs = std::max<long long>(context.timeout.count(), 1);
   const std::string options = "-c statement_timeout=" + std::to_string(timeoutMs);
-  std::vector<const char*> keys{"host", "port", "dbname", "user", "sslmode", "options", "application_name",
-                                "client_encoding"};
-  std::vector<const char*> values{host.c_str(), port.c_str(), dbname.c_str(), user->c_str(), sslmode.c_str(),
-                                  options.c_str(), "sealgate-postgres-connector", "UTF8"};
-  if (password && !password->empty()) {
-    keys.push_back("password");
-    values.push_back(password->c_str());
-  }
+  // Only the action's credential: every option through which libpq would pick
+  // up one of the daemon's own (a password file, a client certificate in
+  // ~/.postgresql, a Kerberos ticket through GSS encryption) is set explicitly,
+  // so neither the environment (PG* variables, a PGSERVICE entry) nor the home
+  // directory fills it in. An explicit value always wins over both.
+  std::vector<const char*> keys{"host",     "port",       "dbname",      "user",   "password",
+                                "sslmode",  "options",    "application_name", "client_encoding",
+                                "passfile", "gssencmode", "sslcert",     "sslkey"};
+  std::vector<const char*> values{host.c_str(),   port.c_str(),     dbname.c_str(), user->c_str(),
+                                  password->c_str(), sslmode.c_str(), options.c_str(), "sealgate-postgres-connector",
+                                  "UTF8",          kNoFile,          "disable",      kNoFile,
+                                  kNoFile};
   if (sslmode == "verify-full" && !context.caFile.empty()) {
     keys.push_back("sslrootcert");
     values.push_back(context.caFile.c_str());

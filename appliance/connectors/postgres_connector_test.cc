@@ -2,8 +2,16 @@
 #include "appliance/connectors/postgres_connector.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
 
 #include "tests/support/postgres.h"
+#include "tests/support/temp_dir.h"
 
 namespace sealgate::connectors {
 namespace {
@@ -192,6 +200,117 @@ TEST_F(PostgresConnectorTest, DestinationsAndMalformedActionsAreRefused) {
     ASSERT_FALSE(r) << b.dump();
     EXPECT_EQ(r.error().code, connector_errc::kInvalidAction) << b.dump();
   }
+}
+
+TEST_F(PostgresConnectorTest, ALoginNameComesOnlyFromAUsernameSlot) {
+  // Any other slot in user would come back through current_user in whatever
+  // form the caller's SQL likes: SELECT reverse(current_user).
+  auto a = action("SELECT reverse(current_user)");
+  a["user"] = "{{slot:pw}}";
+  auto r = pgc_.validate(a, context_);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, connector_errc::kPlaceholderForbidden);
+  // run() refuses on its own, before connecting.
+  auto ran = pgc_.run(a, context_, slots_);
+  ASSERT_FALSE(ran);
+  EXPECT_EQ(ran.error().code, connector_errc::kPlaceholderForbidden);
+
+  // A #username slot (a dynamic credential's user) may, as the whole value only.
+  auto user = Secret::copyFrom(std::string_view("app"));
+  SlotValues slots{{"pw", &password_}, {"u", &*user}};
+  context_.usernameSlots = {"u"};
+  a["user"] = "{{slot:u}}";
+  auto names = pgc_.validate(a, context_);
+  ASSERT_TRUE(names) << names.error().describe();
+  EXPECT_EQ(*names, (std::set<std::string>{"pw", "u"}));
+  auto out = pgc_.run(a, context_, slots);
+  ASSERT_TRUE(out) << out.error().describe();
+  EXPECT_EQ((*out)["rows"], json::array({json::array({"ppa"})}));
+  for (const char* user : {"x{{slot:u}}", "{{slot:u}}{{slot:u}}", "{{slot:pw}}"}) {
+    a["user"] = user;
+    auto refused = pgc_.validate(a, context_);
+    ASSERT_FALSE(refused) << user;
+    EXPECT_EQ(refused.error().code, connector_errc::kPlaceholderForbidden) << user;
+  }
+}
+
+// The daemon's environment and home directory, set for one test and restored.
+class ScopedEnv {
+ public:
+  void set(const char* name, const std::string& value) {
+    if (!saved_.count(name)) {
+      const char* old = ::getenv(name);
+      saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
+    }
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    for (const auto& [name, value] : saved_) {
+      if (value) {
+        ::setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        ::unsetenv(name.c_str());
+      }
+    }
+  }
+
+ private:
+  std::map<std::string, std::optional<std::string>> saved_;
+};
+
+TEST_F(PostgresConnectorTest, NoAmbientCredentialIsEverUsed) {
+  // Every place libpq looks for a credential of its own holds the right one:
+  // the environment, a password file named by PGPASSFILE, ~/.pgpass.
+  const std::string home = testing::makeTempDir("sealgate-pghome");
+  const std::string line = "*:*:*:app:app-pass-0k\n";
+  for (const std::string& f : {home + "/.pgpass", home + "/passfile"}) {
+    std::ofstream(f) << line;
+    ::chmod(f.c_str(), 0600);
+  }
+  {
+    ScopedEnv env;
+    env.set("HOME", home);
+    env.set("PGPASSFILE", home + "/passfile");
+    env.set("PGPASSWORD", "app-pass-0k");
+    env.set("PGUSER", "app");
+    env.set("PGSSLMODE", "disable");
+
+    // An empty password or user would let libpq take its default: refused.
+    auto empty = Secret::copyFrom(std::string_view(""));
+    SlotValues emptyPassword{{"pw", &*empty}};
+    auto r = pgc_.run(action("SELECT current_user"), context_, emptyPassword);
+    ASSERT_FALSE(r) << "connected with an ambient password: " << r->dump();
+    EXPECT_EQ(r.error().code, connector_errc::kSecretUnusable);
+
+    auto a = action("SELECT current_user");
+    a["user"] = "{{slot:u}}";
+    context_.usernameSlots = {"u"};
+    SlotValues emptyUser{{"pw", &password_}, {"u", &*empty}};
+    r = pgc_.run(a, context_, emptyUser);
+    ASSERT_FALSE(r) << "connected as an ambient user: " << r->dump();
+    EXPECT_EQ(r.error().code, connector_errc::kSecretUnusable);
+
+    // No password at all is malformed (the password is required).
+    auto none = action("SELECT 1");
+    none.erase("password");
+    EXPECT_EQ(pgc_.validate(none, context_).error().code, connector_errc::kInvalidAction);
+    r = pgc_.run(none, context_, slots_);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, connector_errc::kInvalidAction);
+
+    // A wrong password stays wrong: nothing falls back to the file or the environment.
+    auto wrong = Secret::copyFrom(std::string_view("not-the-password"));
+    SlotValues wrongPassword{{"pw", &*wrong}};
+    r = pgc_.run(action("SELECT 1"), context_, wrongPassword);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, connector_errc::kPeerAuthFailed);
+
+    // The action's own credential still works under that environment.
+    auto ok = pgc_.run(action("SELECT current_user"), context_, slots_);
+    ASSERT_TRUE(ok) << ok.error().describe();
+    EXPECT_EQ((*ok)["rows"], json::array({json::array({"app"})}));
+  }
+  std::filesystem::remove_all(home);
 }
 
 TEST_F(PostgresConnectorTest, AStoppedServerIsUnreachable) {

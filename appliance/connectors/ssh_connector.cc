@@ -26,27 +26,21 @@ struct SshAction {
   std::optional<SlotTemplate> password;
   std::optional<SlotTemplate> privateKey;
   std::optional<SlotTemplate> passphrase;
-  Bytes hostKeySha256;
+  std::vector<Bytes> hostKeys;  // the policy's pins for this destination: any one may match
   std::string command;
 };
 
-// "SHA256:" + unpadded standard base64 of 32 bytes, as ssh-keygen -lf prints it.
-std::optional<Bytes> decodePin(const std::string& pin) {
-  if (pin.size() != kPinPrefix.size() + 43 || pin.compare(0, kPinPrefix.size(), kPinPrefix) != 0) return std::nullopt;
-  std::string b64 = pin.substr(kPinPrefix.size());
-  // Only the standard alphabet: map it onto base64url for the shared decoder.
-  if (b64.find_first_of("-_=") != std::string::npos) return std::nullopt;
-  std::replace(b64.begin(), b64.end(), '+', '-');
-  std::replace(b64.begin(), b64.end(), '/', '_');
-  auto bytes = decodeBase64UrlNoPad(b64);
-  if (!bytes || bytes->size() != kSha256Size) return std::nullopt;
-  return bytes;
-}
-
 Result<SshAction> parseAction(const nlohmann::json& action, const ConnectorContext& context) {
+  // The caller never says which host key to trust: a caller's pin would let it
+  // send the credential to any server it names (its own included).
+  if (action.is_object() && action.contains("host_key_sha256")) {
+    return makeError(connector_errc::kInvalidAction,
+                     "ssh.host_key_sha256 is not accepted: host keys are pinned in the tenant's egress policy "
+                     "(egress.<tenant>.ssh.host_keys)");
+  }
   if (auto r = requireKnownKeys(action,
                                 {"connector", "host", "port", "user", "password", "private_key", "passphrase",
-                                 "host_key_sha256", "command"},
+                                 "command"},
                                 kWhere, "ssh");
       !r) {
     return std::move(r).takeError();
@@ -56,11 +50,9 @@ Result<SshAction> parseAction(const nlohmann::json& action, const ConnectorConte
   if (!host) return std::move(host).takeError();
   auto port = plainInteger(action, "port", kWhere, 1, 65535, 22);
   if (!port) return std::move(port).takeError();
-  auto pin = plainString(action, "host_key_sha256", kWhere, true);
-  if (!pin) return std::move(pin).takeError();
   auto command = plainString(action, "command", kWhere, true);
   if (!command) return std::move(command).takeError();
-  auto user = slotString(action, "user", kWhere, true);
+  auto user = loginName(action, "user", kWhere, context);
   if (!user) return std::move(user).takeError();
   auto password = slotString(action, "password", kWhere, false);
   if (!password) return std::move(password).takeError();
@@ -77,26 +69,32 @@ Result<SshAction> parseAction(const nlohmann::json& action, const ConnectorConte
   }
   auto normalized = normalizeHost(**host, "ssh.host");
   if (!normalized) return std::move(normalized).takeError();
-  auto pinBytes = decodePin(**pin);
-  if (!pinBytes) {
-    return makeError(connector_errc::kInvalidAction,
-                     "ssh.host_key_sha256 must be SHA256:<43 base64 characters>, as ssh-keygen -lf prints it");
-  }
   if ((*command)->empty()) return makeError(connector_errc::kInvalidAction, "ssh.command is required");
 
   a.host = std::move(*normalized);
   a.port = static_cast<std::uint16_t>(*port);
-  a.user = std::move(**user);
+  a.user = std::move(*user);
   a.password = std::move(*password);
   a.privateKey = std::move(*privateKey);
   a.passphrase = std::move(*passphrase);
-  a.hostKeySha256 = std::move(*pinBytes);
   a.command = std::move(**command);
 
   if (auto r = requireDestination(context, a.host, a.port); !r) return std::move(r).takeError();
   const auto& allowed = context.rules.commands;
   if (std::find(allowed.begin(), allowed.end(), a.command) == allowed.end()) {
     return makeError(connector_errc::kCommandForbidden, "the command is not on the tenant's allow-list");
+  }
+  // No pin, no connection (never trust on first use).
+  const auto* pins = pinnedHostKeys(context.rules, a.host, a.port);
+  if (pins == nullptr || pins->empty()) {
+    return makeError(connector_errc::kHostKeyNotPinned,
+                     "the tenant's egress policy pins no host key for this destination (egress.<tenant>.ssh.host_keys)");
+  }
+  for (const auto& pin : *pins) {
+    auto bytes = decodeHostKeyPin(pin);
+    // The policy parser checked every pin: a bad one here is a policy that skipped it.
+    if (!bytes) return makeError(connector_errc::kHostKeyNotPinned, "a host-key pin of the tenant's policy is malformed");
+    a.hostKeys.push_back(std::move(*bytes));
   }
   return a;
 }
@@ -134,8 +132,8 @@ Error timedOutOr(const Deadline& deadline, const char* code, const char* message
   return makeError(code, message);
 }
 
-// The server's host key must hash to the pinned SHA-256, compared in constant time.
-Result<void> verifyHostKey(ssh_session s, const Bytes& pin) {
+// The server's host key must hash to one of the pinned SHA-256s, compared in constant time.
+Result<void> verifyHostKey(ssh_session s, const std::vector<Bytes>& pins) {
   ssh_key raw = nullptr;
   if (ssh_get_server_publickey(s, &raw) != SSH_OK) {
     return makeError(connector_errc::kPeerHostKeyMismatch, "the ssh peer presented no host key");
@@ -146,9 +144,13 @@ Result<void> verifyHostKey(ssh_session s, const Bytes& pin) {
   if (ssh_get_publickey_hash(key.get(), SSH_PUBLICKEY_HASH_SHA256, &hash, &hashLength) != 0) {
     return makeError(connector_errc::kPeerHostKeyMismatch, "the ssh host key could not be hashed");
   }
-  const bool same = hashLength == pin.size() && constantTimeEquals({hash, hashLength}, pin);
+  bool same = false;
+  for (const auto& pin : pins) {
+    // Every pin is compared (no early exit): the time does not say which one matched.
+    same = (hashLength == pin.size() && constantTimeEquals({hash, hashLength}, pin)) || same;
+  }
   ssh_clean_pubkey_hash(&hash);
-  if (!same) return makeError(connector_errc::kPeerHostKeyMismatch, "the ssh host key is not the pinned one");
+  if (!same) return makeError(connector_errc::kPeerHostKeyMismatch, "the ssh host key is not one the policy pins");
   return {};
 }
 
@@ -227,6 +229,18 @@ Result<Output> readOutput(ssh_session s, ssh_channel ch, const ConnectorContext&
 
 }  // namespace
 
+std::optional<Bytes> decodeHostKeyPin(const std::string& pin) {
+  if (pin.size() != kPinPrefix.size() + 43 || pin.compare(0, kPinPrefix.size(), kPinPrefix) != 0) return std::nullopt;
+  std::string b64 = pin.substr(kPinPrefix.size());
+  // Only the standard alphabet: map it onto base64url for the shared decoder.
+  if (b64.find_first_of("-_=") != std::string::npos) return std::nullopt;
+  std::replace(b64.begin(), b64.end(), '+', '-');
+  std::replace(b64.begin(), b64.end(), '/', '_');
+  auto bytes = decodeBase64UrlNoPad(b64);
+  if (!bytes || bytes->size() != kSha256Size) return std::nullopt;
+  return bytes;
+}
+
 Result<std::set<std::string>> SshConnector::validate(const nlohmann::json& action,
                                                      const ConnectorContext& context) const {
   auto a = parseAction(action, context);
@@ -253,7 +267,7 @@ Result<nlohmann::json> SshConnector::run(const nlohmann::json& action, const Con
   const unsigned int port = a.port;
   const int noConfig = 0;
   const int logNothing = SSH_LOG_NOLOG;
-  // Trust only the pin: no known_hosts files, no ~/.ssh/config.
+  // Trust only the policy's pins: no known_hosts files, no ~/.ssh/config.
   if (ssh_options_set(s, SSH_OPTIONS_HOST, a.host.c_str()) != SSH_OK ||
       ssh_options_set(s, SSH_OPTIONS_PORT, &port) != SSH_OK ||
       ssh_options_set(s, SSH_OPTIONS_USER, user->c_str()) != SSH_OK ||
@@ -269,7 +283,7 @@ Result<nlohmann::json> SshConnector::run(const nlohmann::json& action, const Con
     return timedOutOr(deadline, connector_errc::kPeerUnreachable, "could not connect to the ssh peer");
   }
   // Before any credential leaves: a wrong host key gets nothing.
-  if (auto r = verifyHostKey(s, a.hostKeySha256); !r) return std::move(r).takeError();
+  if (auto r = verifyHostKey(s, a.hostKeys); !r) return std::move(r).takeError();
   if (auto r = authenticate(s, a, slots, deadline); !r) return std::move(r).takeError();
 
   ChannelPtr channel(ssh_channel_new(s));

@@ -31,13 +31,12 @@ class SshConnectorTest : public ::testing::Test {
     c.rules.hosts = {"127.0.0.1"};
     c.rules.ports = {sshd_.port()};
     c.rules.commands = {"echo hello", kOutAndErr, kHuge, kHang, kBinary};
+    c.rules.hostKeys = {HostKeyPin{"127.0.0.1", sshd_.port(), {sshd_.hostKeySha256()}}};
     return c;
   }
   json passwordAction(const std::string& command = "echo hello") const {
-    return json{{"connector", "ssh"},         {"host", "127.0.0.1"},
-                {"port", sshd_.port()},        {"user", support::Sshd::kUser},
-                {"password", "{{slot:pw}}"},   {"host_key_sha256", sshd_.hostKeySha256()},
-                {"command", command}};
+    return json{{"connector", "ssh"},       {"host", "127.0.0.1"},         {"port", sshd_.port()},
+                {"user", support::Sshd::kUser}, {"password", "{{slot:pw}}"}, {"command", command}};
   }
   json keyAction() const {
     json a = passwordAction();
@@ -84,16 +83,19 @@ TEST_F(SshConnectorTest, KeyLoginWithOpenSshPemAndEncryptedKeys) {
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ((*r)["exit_status"], 0);
 
-  // The user may come from a slot too.
+  // The user may come from a slot too: a #username slot (the peer can say a
+  // login name back, so no other slot may go there).
+  ConnectorContext c = context();
+  c.usernameSlots = {"user"};
   json a = keyAction();
   a["passphrase"] = "{{slot:pp}}";
   a["user"] = "{{slot:user}}";
   Slots encrypted;
   encrypted.set("key", sshd_.encryptedClientKey()).set("pp", sshd_.passphrase()).set("user", support::Sshd::kUser);
-  auto names = connector_.validate(a, context());
+  auto names = connector_.validate(a, c);
   ASSERT_TRUE(names);
   EXPECT_EQ(*names, (std::set<std::string>{"key", "pp", "user"}));
-  r = run(a, encrypted);
+  r = run(a, encrypted, c);
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ((*r)["stdout"], "hello\n");
 }
@@ -141,14 +143,74 @@ TEST_F(SshConnectorTest, UnauthorisedOrUnusableKeys) {
 }
 
 TEST_F(SshConnectorTest, HostKeyMismatchSendsNoCredential) {
-  json a = passwordAction();
-  a["host_key_sha256"] = "SHA256:" + std::string(43, 'A');
+  // The policy pins another key for this host: the server's key matches none.
+  ConnectorContext c = context();
+  c.rules.hostKeys = {HostKeyPin{"127.0.0.1", 0, {"SHA256:" + std::string(43, 'A'), "SHA256:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"}}};
   const Slots slots = passwordSlots();
-  EXPECT_TRUE(failsWith(run(a, slots), errc::kPeerHostKeyMismatch, slots.secrets()));
+  EXPECT_TRUE(failsWith(run(passwordAction(), slots, c), errc::kPeerHostKeyMismatch, slots.secrets()));
   // sshd logs every password attempt ("Failed password" / "Accepted password"): none.
   const std::string log = sshd_.log();
   EXPECT_EQ(log.find("password for"), std::string::npos) << log;
   EXPECT_FALSE(anyoneLoggedIn());
+}
+
+TEST_F(SshConnectorTest, AnyOfSeveralPinsMatchesAndThePortEntryWins) {
+  // Key rotation: the old and the new key are both pinned; the right one is second.
+  ConnectorContext c = context();
+  c.rules.hostKeys = {HostKeyPin{"127.0.0.1", sshd_.port(), {"SHA256:" + std::string(43, 'A'), sshd_.hostKeySha256()}}};
+  auto r = run(passwordAction(), passwordSlots(), c);
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ((*r)["stdout"], "hello\n");
+  // A host-wide entry applies to every port...
+  c.rules.hostKeys = {HostKeyPin{"127.0.0.1", 0, {sshd_.hostKeySha256()}}};
+  r = run(passwordAction(), passwordSlots(), c);
+  ASSERT_TRUE(r) << r.error().describe();
+  // ...unless an entry names the port: then only its pins count.
+  c.rules.hostKeys = {HostKeyPin{"127.0.0.1", 0, {sshd_.hostKeySha256()}},
+                      HostKeyPin{"127.0.0.1", sshd_.port(), {"SHA256:" + std::string(43, 'A')}}};
+  EXPECT_TRUE(failsWith(run(passwordAction(), passwordSlots(), c), errc::kPeerHostKeyMismatch));
+}
+
+TEST_F(SshConnectorTest, APinFromTheCallerIsRefused) {
+  // Even the right pin: the caller does not choose what to trust.
+  json a = passwordAction();
+  a["host_key_sha256"] = sshd_.hostKeySha256();
+  auto r = connector_.validate(a, context());
+  ASSERT_TRUE(failsWith(r, errc::kInvalidAction));
+  EXPECT_NE(r.error().message.find("egress policy"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(failsWith(connector_.run(a, context(), passwordSlots().view()), errc::kInvalidAction));
+  // With a pin the policy does not have, and no policy pin at all: the same.
+  ConnectorContext unpinned = context();
+  unpinned.rules.hostKeys.clear();
+  a["host_key_sha256"] = "SHA256:" + std::string(43, 'A');
+  EXPECT_TRUE(failsWith(connector_.validate(a, unpinned), errc::kInvalidAction));
+  EXPECT_FALSE(anyoneLoggedIn());
+}
+
+TEST_F(SshConnectorTest, NoPolicyPinNoConnection) {
+  ConnectorContext c = context();
+  c.rules.hostKeys.clear();
+  EXPECT_TRUE(failsWith(connector_.validate(passwordAction(), c), errc::kHostKeyNotPinned));
+  // run() checks on its own, before connecting.
+  EXPECT_TRUE(failsWith(connector_.run(passwordAction(), c, passwordSlots().view()), errc::kHostKeyNotPinned));
+  // A pin for another host or another port does not cover this one.
+  c.rules.hostKeys = {HostKeyPin{"localhost", 0, {sshd_.hostKeySha256()}},
+                      HostKeyPin{"127.0.0.1", static_cast<std::uint16_t>(sshd_.port() + 1), {sshd_.hostKeySha256()}}};
+  EXPECT_TRUE(failsWith(connector_.validate(passwordAction(), c), errc::kHostKeyNotPinned));
+  EXPECT_TRUE(failsWith(connector_.run(passwordAction(), c, passwordSlots().view()), errc::kHostKeyNotPinned));
+  // sshd logs every connection at LogLevel VERBOSE: none reached it.
+  EXPECT_EQ(sshd_.log().find("Connection from"), std::string::npos) << sshd_.log();
+}
+
+TEST(SshHostKeyPin, DecodesOnlyTheSshKeygenForm) {
+  const std::string good = "SHA256:0UbKkxk/KPx9hRf7YqiY87A100h+wWQi9Ka9Sx1JoPc";
+  auto bytes = decodeHostKeyPin(good);
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(bytes->size(), 32u);
+  for (const std::string& bad : {good.substr(7), std::string("MD5:00:11:22"), good.substr(0, 40), good + "=",
+                                 "SHA256:" + std::string(42, 'A') + "_", "sha256:" + good.substr(7), std::string()}) {
+    EXPECT_FALSE(decodeHostKeyPin(bad)) << bad;
+  }
 }
 
 TEST_F(SshConnectorTest, CommandMustBeOnTheAllowList) {
@@ -174,19 +236,21 @@ TEST_F(SshConnectorTest, DestinationMustBeOnTheAllowList) {
 
 TEST_F(SshConnectorTest, PlaceholdersOnlyInCredentialFields) {
   const json a = passwordAction();
+  ConnectorContext c = context();
+  c.usernameSlots = {"u"};  // a #username slot: still only as the whole user
   expectRefused(connector_,
                 {{"host", withField(a, "/host", "{{slot:pw}}")},
                  {"command", withField(a, "/command", "{{slot:pw}}")},
                  {"inside the command", withField(a, "/command", "echo {{slot:pw}}")},
-                 {"host key", withField(a, "/host_key_sha256", "{{slot:pw}}")},
+                 {"user from a slot that is no #username slot", withField(a, "/user", "{{slot:pw}}")},
+                 {"user with a slot and more", withField(a, "/user", "x{{slot:u}}")},
                  {"port", withField(a, "/port", "{{slot:pw}}")},
                  {"connector", withField(a, "/connector", "{{slot:pw}}")}},
-                context(), errc::kPlaceholderForbidden);
+                c, errc::kPlaceholderForbidden);
 }
 
 TEST_F(SshConnectorTest, MalformedActionsAreInvalid) {
   const json a = passwordAction();
-  const std::string pin = sshd_.hostKeySha256();
   expectRefused(connector_,
                 {{"unknown key", withField(a, "/timeout", 5)},
                  {"port as a string", withField(a, "/port", std::to_string(sshd_.port()))},
@@ -201,11 +265,7 @@ TEST_F(SshConnectorTest, MalformedActionsAreInvalid) {
                  {"user a number", withField(a, "/user", 5)},
                  {"no command", withField(a, "/command", absent())},
                  {"empty command", withField(a, "/command", "")},
-                 {"no pin", withField(a, "/host_key_sha256", absent())},
-                 {"pin without prefix", withField(a, "/host_key_sha256", pin.substr(7))},
-                 {"pin in MD5 form", withField(a, "/host_key_sha256", "MD5:00:11:22")},
-                 {"pin too short", withField(a, "/host_key_sha256", pin.substr(0, 40))},
-                 {"pin with url alphabet", withField(a, "/host_key_sha256", "SHA256:" + std::string(42, 'A') + "_")},
+                 {"a pin from the caller", withField(a, "/host_key_sha256", "{{slot:pw}}")},
                  {"both password and key", withField(a, "/private_key", "{{slot:key}}")},
                  {"neither password nor key", withField(a, "/password", absent())},
                  {"passphrase with a password", withField(a, "/passphrase", "{{slot:pp}}")},

@@ -34,6 +34,7 @@ inline constexpr const char* kPlaceholderForbidden = "PLACEHOLDER_FORBIDDEN";  /
 inline constexpr const char* kDestinationForbidden = "DESTINATION_FORBIDDEN";  // 403: host not on the allow-list
 inline constexpr const char* kCommandForbidden = "COMMAND_FORBIDDEN";          // 403: ssh command not allowed
 inline constexpr const char* kPlaintextForbidden = "PLAINTEXT_FORBIDDEN";      // 403: a credential in the clear
+inline constexpr const char* kHostKeyNotPinned = "HOST_KEY_NOT_PINNED";        // 403: ssh host without a policy pin
 
 inline constexpr const char* kPeerUnreachable = "PEER_UNREACHABLE";        // 502: connect failed
 inline constexpr const char* kPeerTimeout = "PEER_TIMEOUT";                // 504: the peer did not answer in time
@@ -45,13 +46,26 @@ inline constexpr const char* kPeerResponseTooLarge = "PEER_RESPONSE_TOO_LARGE"; 
 inline constexpr const char* kSecretUnusable = "SECRET_UNUSABLE";          // 422: e.g. not a PEM key
 }  // namespace connector_errc
 
+// ssh: the host keys trusted for one destination, from the tenant's policy
+// (egress.<tenant>.ssh.host_keys). Never from the caller.
+struct HostKeyPin {
+  std::string host;                 // lowercase host name or IP literal (no brackets, no wildcard)
+  std::uint16_t port = 0;           // 0: any port of `host`
+  std::vector<std::string> sha256;  // "SHA256:<43 base64 characters>", as ssh-keygen -lf prints them
+};
+
 // What a tenant's policy lets one connector reach (docs/POLICY.md, "egress").
 struct EgressRules {
   std::vector<std::string> hosts;     // lowercase host names or IP literals; "*.example.com" = any subdomain
   std::vector<std::uint16_t> ports;   // empty: any port
   std::vector<std::string> commands;  // ssh: the exact command lines allowed
   bool plaintext = false;             // postgres sslmode disable / ldap:// without StartTLS: the credential in the clear
+  std::vector<HostKeyPin> hostKeys{};  // ssh: the pinned host keys; a host without one is never contacted
 };
+
+// The pins for `host`:`port`: the entry naming that port if there is one, else
+// the host's any-port entry; nullptr when the policy pins neither.
+const std::vector<std::string>* pinnedHostKeys(const EgressRules& rules, const std::string& host, std::uint16_t port);
 
 // True when `host` (lowercase, without brackets) and `port` are allowed.
 bool egressHostAllowed(const EgressRules& rules, const std::string& host, std::uint16_t port);
@@ -62,6 +76,10 @@ struct ConnectorContext {
   std::chrono::milliseconds timeout{10000};  // the whole action, connect included
   std::size_t maxResponseBytes = 1 << 20;    // what the peer may send back
   std::string caFile;                        // PEM bundle TLS peers must chain to
+  // Slots whose secret URI names a `#username` field: the only slots a login name
+  // (postgres and ssh `user`) may come from, since the peer can say it back
+  // (current_user) in any form the caller's query likes.
+  std::set<std::string> usernameSlots;
 };
 
 // Slot name -> its value, live for the action only.

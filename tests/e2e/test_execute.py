@@ -34,7 +34,7 @@ CANARY_HMAC = "ExecCanaryHmacKey#55"
 ALL_CANARIES = [CANARY_REST, CANARY_PG, CANARY_HMAC]
 
 
-def policy(ssh_commands):
+def policy(ssh_commands, ssh_host_keys):
     return {
         "version": 1,
         "rules": [
@@ -52,7 +52,9 @@ def policy(ssh_commands):
             "acme": {"rest": {"hosts": ["127.0.0.1", "localhost"]},
                      "postgres": {"hosts": ["127.0.0.1"], "plaintext": True},  # the test servers have no TLS
                      "ldap": {"hosts": ["127.0.0.1"], "plaintext": True},
-                     "ssh": {"hosts": ["127.0.0.1"], "commands": ssh_commands}},
+                     # the host key is pinned here, by the policy, never by the caller
+                     "ssh": {"hosts": ["127.0.0.1", "localhost"], "commands": ssh_commands,
+                             "host_keys": ssh_host_keys}},
         },
     }
 
@@ -78,7 +80,7 @@ class ExecuteTest(unittest.TestCase):
                                  "connectors": {"ca_file": "pki/ca.pem", "timeout_ms": 1500,
                                                 "max_response_bytes": 65536}})
         with open(os.path.join(cls.sg.dir, "policy.json"), "w") as f:
-            json.dump(policy(["echo hello", "sleep 30", "head -c 200000 /dev/zero"]), f)
+            json.dump(cls.policy(), f)
         cert, key = issue_peer_cert(cls.sg.dir)
         cls.peer = TestPeer(cert, key)
         cls.sg.start()
@@ -93,6 +95,11 @@ class ExecuteTest(unittest.TestCase):
                            ("app/short", {"v": "abc"})]:
             r = cls.sg.request("POST", f"/v1/kv/data/{path}", client="admin", listener="admin", body={"data": data})
             assert r[0] == 200, r[3]
+
+    @classmethod
+    def policy(cls, ssh_pin=None):
+        return policy(["echo hello", "sleep 30", "head -c 200000 /dev/zero"],
+                      {"127.0.0.1:%d" % cls.sshd.port: [ssh_pin or cls.sshd.host_key_sha256]})
 
     @classmethod
     def tearDownClass(cls):
@@ -206,6 +213,9 @@ class ExecuteTest(unittest.TestCase):
         # an ssh command outside the allow-list
         self.assertError(self.execute(grant, tok, self.ssh_action("rm -rf /", password="{{slot:tok}}")),
                          403, "COMMAND_FORBIDDEN")
+        # a login name from a slot that is not a #username slot (the peer could say it back transformed)
+        self.assertError(self.execute(grant, tok, dict(self.ssh_action("echo hello", password="{{slot:tok}}"),
+                                                       user="{{slot:tok}}")), 400, "PLACEHOLDER_FORBIDDEN")
         # malformed requests
         self.assertError(self.execute(grant, tok, {"connector": "ftp"}), 400, "CONNECTOR_UNKNOWN")
         self.assertError(self.execute(grant, tok, self.rest("/echo", {"X": "{{slot:nope}}"})), 400, "SLOT_UNKNOWN")
@@ -280,6 +290,10 @@ class ExecuteTest(unittest.TestCase):
         self.assertError(self.execute(grant, {"pw": "secret://acme/kv/app/pg#password"},
                                       self.pg_action("app", "{{slot:pw}}", "SELECT reverse($1)", ["{{slot:pw}}"])),
                          400, "PLACEHOLDER_FORBIDDEN")
+        # ... and so is a slot in the user, unless it is a #username slot: SELECT reverse(current_user)
+        self.assertError(self.execute(grant, {"pw": "secret://acme/kv/app/pg#password"},
+                                      self.pg_action("{{slot:pw}}", "{{slot:pw}}", "SELECT reverse(current_user)")),
+                         400, "PLACEHOLDER_FORBIDDEN")
 
     def test_postgres_with_dynamic_credentials_shares_one_lease(self):
         user_uri, pass_uri = "secret://acme/db/reader#username", "secret://acme/db/reader#password"
@@ -323,8 +337,7 @@ class ExecuteTest(unittest.TestCase):
     # ---- ssh ----
     def ssh_action(self, command, password):
         return {"connector": "ssh", "host": "127.0.0.1", "port": self.sshd.port,
-                "user": Sshd.USER, "password": password, "host_key_sha256": self.sshd.host_key_sha256,
-                "command": command}
+                "user": Sshd.USER, "password": password, "command": command}
 
     def test_ssh_runs_an_allowed_command_with_a_slot_password(self):
         grant, _ = self.grant("secret://acme/kv/app/ssh#password")
@@ -336,9 +349,24 @@ class ExecuteTest(unittest.TestCase):
         self.assertError(self.execute(grant, slots, self.ssh_action("head -c 200000 /dev/zero", "{{slot:pw}}")),
                          502, "PEER_RESPONSE_TOO_LARGE")
         self.assertError(self.execute(grant, slots, self.ssh_action("sleep 30", "{{slot:pw}}")), 504, "PEER_TIMEOUT")
-        pinned = self.ssh_action("echo hello", "{{slot:pw}}")
-        pinned["host_key_sha256"] = "SHA256:" + base64.b64encode(b"\0" * 32).decode().rstrip("=")
-        self.assertError(self.execute(grant, slots, pinned), 502, "PEER_HOST_KEY_MISMATCH")
+        # the policy pins another key for this host: the server fails the check, no credential is sent
+        wrong_pin = "SHA256:" + base64.b64encode(b"\0" * 32).decode().rstrip("=")
+        self.put_policy(self.policy(wrong_pin))
+        try:
+            self.assertError(self.execute(grant, slots, self.ssh_action("echo hello", "{{slot:pw}}")),
+                             502, "PEER_HOST_KEY_MISMATCH")
+        finally:
+            self.put_policy(self.policy())
+        # a host the policy allows but pins no key for is never contacted
+        unpinned = dict(self.ssh_action("echo hello", "{{slot:pw}}"), host="localhost")
+        self.assertError(self.execute(grant, slots, unpinned), 403, "HOST_KEY_NOT_PINNED")
+        # a pin from the caller is refused, even the right one
+        own_pin = dict(self.ssh_action("echo hello", "{{slot:pw}}"), host_key_sha256=self.sshd.host_key_sha256)
+        self.assertError(self.execute(grant, slots, own_pin), 400, "INVALID_ACTION")
+
+    def put_policy(self, document):
+        r = self.call("PUT", "/admin/v1/policy", document, client="admin", listener="admin")
+        self.assertEqual(r[0], 200, r[3])
 
     # ---- hmac and sign ----
     def test_hmac_and_sign_use_a_secret_as_the_key(self):

@@ -169,6 +169,32 @@ class KvTest(unittest.TestCase):
         self.assertEqual(meta["delete_version_after"], "0s")
         self.assertEqual(self.kv("GET", "/v1/kv/data/app/bad")[1]["data"]["data"], {"a": "1"})
 
+    def test_response_wrapping_is_refused_never_answered_in_the_clear(self):
+        """A client that asks for a wrapped answer (X-Vault-Wrap-TTL) must never get
+        the value in the clear: sealgate does not wrap, so it refuses."""
+        self.assertEqual(self.kv("POST", "/v1/kv/data/app/wrapped", body={"data": {"v": CANARY_CURL}})[0], 200)
+        reveals_before = len([e for e in self.audit_events() if e.get("type") == "kv_reveal"])
+        for ttl in ("60s", "300", "0", ""):
+            r = self.kv("GET", "/v1/kv/data/app/wrapped", headers={"X-Vault-Wrap-TTL": ttl})
+            self.assertVaultError(r, 400, "WRAPPING_UNSUPPORTED")
+            self.assertNotIn(CANARY_CURL.encode(), r[3])
+            self.assertIn("wrap", r[1]["errors"][0].lower())
+        # nothing was read: no reveal audited
+        self.assertEqual(len([e for e in self.audit_events() if e.get("type") == "kv_reveal"]), reveals_before)
+        # a wrapped write is refused and writes nothing
+        r = self.kv("POST", "/v1/kv/data/app/wrapped", body={"data": {"v": "other"}}, headers={"X-Vault-Wrap-TTL": "60s"})
+        self.assertVaultError(r, 400, "WRAPPING_UNSUPPORTED")
+        self.assertEqual(self.kv("GET", "/v1/kv/metadata/app/wrapped")[1]["data"]["current_version"], 1)
+        # metadata and lists too (every Vault-compatible path)
+        self.assertVaultError(self.kv("GET", "/v1/kv/metadata/app/wrapped", headers={"X-Vault-Wrap-TTL": "1m"}),
+                              400, "WRAPPING_UNSUPPORTED")
+        # there is no unwrap endpoint to go with it
+        self.assertEqual(self.kv("POST", "/v1/sys/wrapping/unwrap", body={"token": "x"})[0], 404)
+        # without the header the value reads as before
+        r = self.kv("GET", "/v1/kv/data/app/wrapped")
+        self.assertEqual(r[0], 200, r[3])
+        self.assertEqual(r[1]["data"]["data"]["v"], CANARY_CURL)
+
     def test_zz_canary_never_leaks(self):
         """Runs last (name order): scans everything the other tests produced."""
         self.assertEqual(self.kv("POST", "/v1/kv/data/app/canary", body={"data": {"v": CANARY_V1}})[0], 200)

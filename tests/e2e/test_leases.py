@@ -150,6 +150,22 @@ class LeaseTest(unittest.TestCase):
         wait_for(lambda: c["lease_id"] not in [l["id"] for l in self.admin("GET", "/admin/v1/leases")[1]["leases"]],
                  what="the lease to be forgotten")
 
+    def test_wrapped_creds_are_refused_and_create_nothing(self):
+        """X-Vault-Wrap-TTL asks for a wrapping token: sealgate has none, so it refuses
+        before a credential exists (no role in the database, no lease, no audit)."""
+        leases = len(self.admin("GET", "/admin/v1/leases")[1]["leases"])
+        roles = self.pg.psql("SELECT count(*) FROM pg_roles")
+        r = self.sg.request("GET", "/v1/db/creds/readonly", client="admin", listener="admin",
+                            headers={"X-Vault-Wrap-TTL": "60s"})
+        self.assertEqual(r[0], 400, r[3])
+        self.assertEqual(r[2].get("X-Sealgate-Error"), "WRAPPING_UNSUPPORTED")
+        self.assertNotIn(b"password", r[3])
+        self.assertEqual(len(self.admin("GET", "/admin/v1/leases")[1]["leases"]), leases)
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM pg_roles"), roles)
+        r = self.sg.request("PUT", "/v1/sys/leases/lookup", client="admin", listener="admin",
+                            body={"lease_id": "acme/db/creds/readonly/x"}, headers={"X-Vault-Wrap-TTL": "60s"})
+        self.assertEqual(r[2].get("X-Sealgate-Error"), "WRAPPING_UNSUPPORTED", r[3])
+
     def test_access_and_bad_input(self):
         self.assertEqual(self.admin("GET", "/v1/db/creds/readonly", client="auditor")[0], 403)
         r = self.sg.request("GET", "/v1/db/creds/readonly", client="acme-payments", listener="admin")
