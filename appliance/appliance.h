@@ -80,7 +80,7 @@ class Appliance {
   std::unique_ptr<Listener> admin_;
 };
 
-// The keys an appliance needs, by label prefix or label (DESIGN.md, "Keys").
+// The keys an appliance needs, by label prefix or label (docs/DESIGN.md, "Keys").
 inline constexpr const char* kRefKeyPrefix = "sealgate-ref-hmac";
 inline constexpr const char* kGrantKeyPrefix = "sealgate-grant-es256";
 inline constexpr const char* kAuditKeyPrefix = "sealgate-audit-es256";

@@ -1,4 +1,4 @@
-// The Kafka sink against librdkafka's mock cluster (RECIPES.md §8), with
+// The Kafka sink against librdkafka's mock cluster (docs/DEVELOPMENT.md, "Kafka mock cluster"), with
 // injected broker errors for the outage.
 #include "appliance/audit_kafka.h"
 

@@ -1,5 +1,5 @@
-// `sealgate dev-init --dir DIR`: a complete development instance (API.md, last
-// section): config, SoftHSM2 token with every key of DESIGN.md, dev CA, server and
+// `sealgate dev-init --dir DIR`: a complete development instance (docs/DEVELOPMENT.md,
+// "Development instance"): config, SoftHSM2 token with every key of docs/DESIGN.md, dev CA, server and
 // client certificates, and data folders.
 #pragma once
 
@@ -20,7 +20,7 @@ struct DevInitOptions {
   std::string tpm = "none";
 };
 
-// The keys every instance holds (DESIGN.md, "Keys").
+// The keys every instance holds (docs/DESIGN.md, "Keys").
 inline const std::vector<std::string> kDevHmacKeys{"sealgate-ref-hmac-v1"};
 inline const std::vector<std::string> kDevEcKeys{"sealgate-grant-es256-v1", "sealgate-audit-es256-v1", "sealgate-tls"};
 inline const std::vector<std::string> kDevAesKeys{"sealgate-kek"};

@@ -84,7 +84,7 @@ class EmbeddedPolicyDecisionPoint : public DecisionPoint {
   std::shared_ptr<const Policy> policy_;
 };
 
-// The development instance's policy (API.md, last section).
+// The development instance's policy (docs/POLICY.md, "The development policy").
 std::string devPolicyJson();
 
 }  // namespace sealgate::appliance

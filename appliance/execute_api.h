@@ -2,7 +2,7 @@
 // run an action on a connector with the grant's secrets in slots. The caller
 // gets the connector's scrubbed result, never a value.
 //
-// Order, as DESIGN.md ("Grants") asks:
+// Order, as docs/DESIGN.md ("Grants") asks:
 //  1. everything that can fail before the attempt, changing no state: the body,
 //     the grant and its binding, each slot's URI covered by the grant, where the
 //     placeholders sit, the tenant's egress allow-list;

@@ -1,4 +1,4 @@
-// Grants (DESIGN.md, "Grants"): compact JWS ES256 tokens signed inside the HSM
+// Grants (docs/DESIGN.md, "Grants"): compact JWS ES256 tokens signed inside the HSM
 // with sealgate-grant-es256-vN. One grant covers every allowed item of an
 // authorize request; it is bound to the caller's certificate (cnf.x5t#S256) or
 // DPoP key (cnf.jkt).

@@ -1,5 +1,5 @@
 // The Vault-compatible KV v2 API of the embedded store, on the admin listener
-// (API.md, STANDARDS.md "KV v2"): /v1/<mount>/{data,metadata,delete,undelete,
+// (docs/API.md, docs/STANDARDS.md "KV v2"): /v1/<mount>/{data,metadata,delete,undelete,
 // destroy}/<path> and /v1/<mount>/config, with tenants as Vault namespaces
 // (X-Vault-Namespace; the configured default without it).
 //

@@ -1,5 +1,5 @@
 // Dynamic database credentials and their leases on the admin listener
-// (API.md, STANDARDS.md "Leases"):
+// (docs/API.md, docs/STANDARDS.md "Leases"):
 //   GET /v1/<mount>/creds/<role>                       a new credential (Vault shape)
 //   PUT|POST /v1/sys/leases/{lookup,renew,revoke}      Vault's lease endpoints
 //   PUT|POST /v1/sys/leases/revoke-prefix/<prefix>

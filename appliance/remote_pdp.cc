@@ -97,7 +97,7 @@ json RemoteDecisionPoint::opaInput(const DecisionSubject& subject, const std::ve
 
 std::vector<Decision> RemoteDecisionPoint::opaDecisions(const json& response, const std::vector<DecisionRequest>& requests) {
   std::vector<Decision> out;
-  // 200 without "result" is OPA's undefined decision: deny (STANDARDS.md).
+  // 200 without "result" is OPA's undefined decision: deny (docs/STANDARDS.md, "OPA Data API").
   const bool defined = response.is_object() && response.contains("result");
   const json* decisions = nullptr;
   if (defined && response["result"].is_object() && response["result"].contains("decisions") &&

@@ -1,5 +1,5 @@
 // External policy decision points over mTLS: the OPA Data API and the OpenID
-// AuthZEN batch evaluations API (STANDARDS.md). One HTTP call per authorize batch.
+// AuthZEN batch evaluations API (docs/STANDARDS.md). One HTTP call per authorize batch.
 // Down, late or non-200 → the Error PDP_UNAVAILABLE (the whole batch fails closed);
 // an answer of the wrong shape, an undefined result or a missing item → deny.
 #pragma once

@@ -1,5 +1,5 @@
 // SealedStateStore: the default, local StateStore. A journal of encrypted,
-// authenticated records with an in-memory index (DESIGN.md, "State").
+// authenticated records with an in-memory index (docs/DESIGN.md, "State").
 //
 // Files in the state folder:
 //   datakey.sealed  the journal's data key, sealed by the DataKeySealer (HSM
@@ -20,7 +20,7 @@
 //
 // Rollback: a monotonic counter (the TPM NV counter) anchors the checkpoint
 // value. A checkpoint record carrying N+1 is made durable first, then the counter
-// is incremented (RECIPES.md §5); on open the last checkpoint must equal the
+// is incremented (docs/DEVELOPMENT.md, "TPM counters"); on open the last checkpoint must equal the
 // counter (or counter+1: finish the increment), else STATE_ROLLBACK. Checkpoints
 // happen at open, at compaction (which rewrites the journal as a snapshot of the
 // live entries, a new generation) and every checkpoint interval with writes —

@@ -1,5 +1,5 @@
 // A software TPM (swtpm) process on a unix socket, for development instances,
-// the demo and tests (RECIPES.md §5). Started with startup-clear; stopped by PID.
+// the demo and tests (docs/DEVELOPMENT.md, "swtpm"). Started with startup-clear; stopped by PID.
 #pragma once
 
 #include <sys/types.h>

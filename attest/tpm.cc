@@ -81,7 +81,7 @@ struct Tpm::Impl {
   }
 
   // Flushes a transient object or session when it goes out of scope: swtpm has
-  // no resource manager and only three transient slots (RECIPES.md §5).
+  // no resource manager and only three transient slots (docs/DEVELOPMENT.md, "TPM transient slots").
   struct Flush {
     ESYS_CONTEXT* esys;
     ESYS_TR handle = ESYS_TR_NONE;

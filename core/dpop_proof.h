@@ -1,4 +1,4 @@
-// DPoP proof validation, every check of RFC 9449 §4.3 (STANDARDS.md).
+// DPoP proof validation, every check of RFC 9449 §4.3 (docs/STANDARDS.md).
 //
 // Error codes: DPOP_INVALID (any rule broken; the message names the rule and
 // never echoes the proof), DPOP_REPLAY (jti seen within the window),

@@ -1,4 +1,4 @@
-// KV v2 request paths and bodies (STANDARDS.md "KV v2"), validated apart from the
+// KV v2 request paths and bodies (docs/STANDARDS.md "KV v2"), validated apart from the
 // HTTP layer so that they can be fuzzed alone (tests/fuzz/kv_request_fuzz.cc).
 // Errors are KV_INVALID or UNKNOWN_FIELD (HTTP 400) and never echo values.
 #pragma once

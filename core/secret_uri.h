@@ -1,5 +1,5 @@
 // Canonical secret URIs: secret://<tenant>/<mount>/<path>[?version=<n>][#<field>]
-// The grammar and its error codes are DESIGN.md's table, implemented exactly.
+// The grammar and its error codes are docs/DESIGN.md's table, implemented exactly.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,7 @@
 
 namespace sealgate {
 
-// Stable error codes of the URI grammar (API.md / DESIGN.md).
+// Stable error codes of the URI grammar (docs/API.md / docs/DESIGN.md).
 namespace uri_errc {
 inline constexpr const char* kTooLong = "URI_TOO_LONG";
 inline constexpr const char* kCharset = "URI_CHARSET";

@@ -1,4 +1,4 @@
-// Tests of the canonical secret URI grammar: DESIGN.md "Canonical secret URIs".
+// Tests of the canonical secret URI grammar: docs/DESIGN.md "Canonical secret URIs".
 #include "core/secret_uri.h"
 
 #include <gtest/gtest.h>

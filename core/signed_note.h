@@ -1,4 +1,4 @@
-// C2SP signed notes and tlog checkpoints (STANDARDS.md, "Audit logs").
+// C2SP signed notes and tlog checkpoints (docs/STANDARDS.md, "Audit logs").
 //
 // A checkpoint body is "<origin>\n<size>\n<base64 root>\n"; the signed note is the
 // body, a blank line, then lines "— <key name> <base64(key ID || signature)>".

@@ -1,4 +1,4 @@
-// Wycheproof vectors (../shared/testdata/wycheproof) through keys imported into a
+// Wycheproof vectors (tests/vectors/wycheproof) through keys imported into a
 // fresh SoftHSM2 token. Vectors the token or API refuses are checked elsewhere
 // (OpenSSL) or asserted to be refused, and counted apart: never silently skipped.
 #include <gtest/gtest.h>

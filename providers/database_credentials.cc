@@ -332,7 +332,7 @@ Result<void> DatabaseCredentials::revokeLease(const LeaseInfo& lease) {
     if (auto rit = m->roles.find(lease.role); rit != m->roles.end()) {
       for (const auto& t : rit->second.revocationStatements) SEALGATE_TRY(exec(conn->get(), substitute(t, *ident, "''", "''")));
     }
-    // RECIPES.md §10: DROP ROLE alone leaves live sessions running.
+    // docs/DEVELOPMENT.md, "PostgreSQL": DROP ROLE alone leaves live sessions running.
     SEALGATE_TRY(exec(conn->get(), "ALTER ROLE " + *ident + " NOLOGIN"));
     SEALGATE_TRY(exec(conn->get(), "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE usename = $1",
                       {lease.username}));

@@ -1,5 +1,5 @@
 // PostgreSQL dynamic credentials with the semantics of Vault's database engine
-// (STANDARDS.md "Leases"): roles with creation statements, default_ttl and
+// (docs/STANDARDS.md "Leases"): roles with creation statements, default_ttl and
 // max_ttl; every credential is a lease; renew is capped by max_ttl; revoke sets
 // NOLOGIN, terminates the role's live sessions, drops what it owns in every
 // database, then drops the role (DROP ROLE alone leaves sessions running);

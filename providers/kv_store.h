@@ -1,5 +1,5 @@
 // The embedded KV v2 store, the default SecretProvider. Semantics are KV v2's as
-// OpenBao and Vault document them (STANDARDS.md): versions and max_versions,
+// OpenBao and Vault document them (docs/STANDARDS.md, "KV v2"): versions and max_versions,
 // check-and-set, soft delete / undelete / destroy, key metadata with
 // custom_metadata and delete_version_after, list.
 //

@@ -32,7 +32,7 @@ PACKAGES=(
 )
 # node-vault (tests/e2e/node) needs node and npm. These machines may carry nodejs
 # with npm from outside Debian, which Debian's npm conflicts with: add Debian's
-# only when there is no node at all (RECIPES.md §1).
+# only when there is no node at all (docs/DEVELOPMENT.md, "Installing the dependencies").
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   PACKAGES+=(nodejs npm)
 fi

@@ -34,7 +34,7 @@ build asan
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-# Leaks inside libp11 / SoftHSM2 at exit are theirs (RECIPES.md §3); never ours.
+# Leaks inside libp11 / SoftHSM2 at exit are theirs (docs/DEVELOPMENT.md, "Sanitizers and third-party leaks"); never ours.
 export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 
 echo "== README demo against the ASan build"

@@ -34,7 +34,7 @@ struct FetchedSecret {
 };
 
 // Fetches within one request share dynamic credentials: `#username` and
-// `#password` of one database role get the same lease (DESIGN.md). A provider
+// `#password` of one database role get the same lease (docs/DESIGN.md). A provider
 // keys what it shares by `requestId`; an empty id shares nothing.
 struct FetchContext {
   std::string requestId;

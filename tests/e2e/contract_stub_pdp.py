@@ -1,6 +1,6 @@
 """CONTRACT STUB of an external PDP, for tests only. No OPA or AuthZEN server can
 run here (no such Debian package), so this stub implements exactly the published
-wire contracts sealgate relies on (STANDARDS.md):
+wire contracts sealgate relies on (docs/STANDARDS.md):
 
 - OPA Data API: POST /v1/data/<path> {"input": ...} -> 200 {"result": ..., "decision_id": ...};
   an undefined decision is 200 without "result".

@@ -1,6 +1,6 @@
 """CONTRACT STUB of an OpenBao/Vault server, for tests only. No Vault or OpenBao can
 run here (not in Debian), so this stub reproduces exactly the documented responses
-the client relies on (STANDARDS.md "KV v2"; Vault's AppRole docs):
+the client relies on (docs/STANDARDS.md "KV v2"; Vault's AppRole docs):
 
 - POST /v1/auth/approle/login {"role_id","secret_id"} -> 200 {"auth":{"client_token":...}};
   a wrong secret_id -> 400 {"errors":["invalid role or secret ID"]}.

@@ -63,7 +63,7 @@ class Instance:
         return (os.path.join(self.dir, f"pki/clients/{name}.pem"), os.path.join(self.dir, f"pki/clients/{name}.key"))
 
     def start_tpm(self):
-        """The software TPM, on a unix socket in DIR/tpm (RECIPES.md §5)."""
+        """The software TPM, on a unix socket in DIR/tpm (docs/DEVELOPMENT.md, "swtpm")."""
         sock = os.path.join(self.tpm_dir, "swtpm.sock")
         for p in (sock, sock + ".ctrl"):
             if os.path.exists(p):

@@ -1,5 +1,5 @@
 """Shared by sshd.py and slapd.py: a real server in the foreground, started on
-fresh ports until it is ready (RECIPES.md §2: polled, no fixed sleeps, 2-3
+fresh ports until it is ready (docs/DEVELOPMENT.md, "Ports and readiness": polled, no fixed sleeps, 2-3
 attempts) and stopped by its PID."""
 import secrets
 import shutil

@@ -1,4 +1,4 @@
-"""A real, throwaway PostgreSQL 15 for the e2e tests (RECIPES.md §10): initdb in a
+"""A real, throwaway PostgreSQL 15 for the e2e tests (docs/DEVELOPMENT.md, "PostgreSQL"): initdb in a
 temp dir, started on a free loopback port in 15000-31999 with a unix socket dir,
 scram-sha-256 over TCP, stopped (immediate) and removed in stop()."""
 import os

@@ -1,4 +1,4 @@
-"""A real, throwaway OpenLDAP slapd for the e2e tests (RECIPES.md §11), like
+"""A real, throwaway OpenLDAP slapd for the e2e tests (docs/DEVELOPMENT.md, "OpenLDAP slapd"), like
 tests/support/slapd.h: its own slapd.conf (core, cosine, nis, inetorgperson; mdb)
 in a temp dir, a service account cn=svc,dc=example,dc=org with a random password,
 users uid=alice, bob, carol (ou=people; cn "<Name> Example", mail
@@ -99,7 +99,7 @@ class Slapd(PeerServer):
             self.port, self.tls_port = free_port(), free_port()
             return [SLAPD, "-f", conf, "-h", f"{self.url}/ {self.ldaps_url}/", "-d", "0"]
 
-        def ready():  # the root DN can bind (RECIPES.md §11)
+        def ready():  # the root DN can bind (docs/DEVELOPMENT.md, "OpenLDAP slapd")
             return subprocess.run(["ldapwhoami", "-x", "-o", "nettimeout=2", "-H", self.url, "-D", self.ROOT_DN,
                                    "-w", self._root_password], capture_output=True).returncode == 0
 

@@ -1,4 +1,4 @@
-// libFuzzer target for SecretUri::parse (DESIGN.md "Canonical secret URIs").
+// libFuzzer target for SecretUri::parse (docs/DESIGN.md "Canonical secret URIs").
 // Any input must either be rejected with a URI_* code or yield a URI whose
 // canonical form is stable, bounded, and well-formed. Violations trap.
 #include <cstddef>

@@ -1,4 +1,4 @@
-// Test support: a real, throwaway PostgreSQL 15 (RECIPES.md §10): initdb in a
+// Test support: a real, throwaway PostgreSQL 15 (docs/DEVELOPMENT.md, "PostgreSQL"): initdb in a
 // temp dir, pg_ctl start on a free loopback port in 15000-31999 plus a unix
 // socket dir, scram-sha-256 over TCP, trust over the socket; stopped (immediate)
 // and removed on destruction. Runs the server as `postgres` when we are root.
@@ -26,7 +26,7 @@ class Postgres {
   std::uint16_t port_ = 0;
 };
 
-// A loopback TCP port in 15000-31999 that nothing uses (RECIPES.md §2).
+// A loopback TCP port in 15000-31999 that nothing uses (docs/DEVELOPMENT.md, "Ports and readiness").
 std::uint16_t freeLoopbackPort();
 
 }  // namespace sealgate::testing

@@ -1,5 +1,5 @@
 // Test support shared by the sshd and slapd harnesses: a foreground server
-// started by fork/exec and stopped by its PID (RECIPES.md §2), and shell helpers
+// started by fork/exec and stopped by its PID (docs/DEVELOPMENT.md, "Ports and readiness"), and shell helpers
 // for the set-up tools (ssh-keygen, openssl, slapadd).
 #pragma once
 

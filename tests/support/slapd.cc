@@ -86,7 +86,7 @@ Slapd::Slapd() : tempDir_("sealgate-slapd") {
     port_ = freeLoopbackPort();
     tlsPort_ = freeLoopbackPort();
     if (port_ == 0 || tlsPort_ == 0 || port_ == tlsPort_) continue;
-    // Ready when the root DN can bind over the plain listener (RECIPES.md §11).
+    // Ready when the root DN can bind over the plain listener (docs/DEVELOPMENT.md, "OpenLDAP slapd").
     const std::string probe = "ldapwhoami -x -o nettimeout=2 -H " + url() + " -D " + kRootDn + " -w " +
                               rootPassword + " >/dev/null 2>&1";
     const std::string listeners = url() + "/ " + ldapsUrl() + "/";

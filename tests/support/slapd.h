@@ -1,4 +1,4 @@
-// Test support: a real OpenLDAP slapd (RECIPES.md §11) in a temp dir: its own
+// Test support: a real OpenLDAP slapd (docs/DEVELOPMENT.md, "OpenLDAP slapd") in a temp dir: its own
 // slapd.conf (core, cosine, nis, inetorgperson schemas; mdb backend), a base
 // LDIF with a service account and a few inetOrgPerson users, and a plain
 // ldap:// plus an ldaps:// listener on free loopback ports. The ldaps

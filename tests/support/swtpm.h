@@ -1,5 +1,5 @@
 // Test support: a software TPM (swtpm) in a temp dir, started and stopped by PID
-// (attest/swtpm_process.h; RECIPES.md §5).
+// (attest/swtpm_process.h; docs/DEVELOPMENT.md, "swtpm").
 #pragma once
 
 #include <memory>
