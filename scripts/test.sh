@@ -9,6 +9,9 @@ cd "$ROOT"
 
 FUZZ_SECONDS=${SEALGATE_FUZZ_SECONDS:-30}
 
+echo "== the repository stands alone (no reference outside it)"
+bash "$ROOT/scripts/check-standalone.sh"
+
 echo "== installing dependencies"
 install_deps
 
