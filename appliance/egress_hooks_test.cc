@@ -3,7 +3,9 @@
 // (the EgressScope) being served on the thread.
 #include <gtest/gtest.h>
 
+#include "appliance/appliance.h"
 #include "appliance/egress.h"
+#include "appliance/execute_api.h"
 #include "appliance/http_server.h"
 #include "appliance/logging.h"
 #include "core/encoding.h"
@@ -103,6 +105,18 @@ TEST(EgressScope, ANestedScopeJoinsTheOuterOne) {
   reg.scope.reset();  // the outer scope closes
   EXPECT_EQ(EgressScope::current(), nullptr);
   EXPECT_FALSE(egressGuard().active());
+}
+
+TEST(ProtocolVocabulary, AddsTheOpenApiKeysAndEnumeratedValues) {
+  const std::string v = protocolVocabularyWith(R"({"paths":{"/x":{"enum":["SOME_CODE",3]}},"deep":[{"k":1}]})");
+  for (const char* w : {"\"SOME_CODE\"", "\"paths\"", "\"/x\"", "\"deep\"", "\"k\"", "\"allow\""}) {
+    EXPECT_NE(v.find(w), std::string::npos) << w;
+  }
+  // The daemon's: every error code and field name of the contract.
+  const std::string daemon = protocolVocabularyWith(kOpenApiJson);
+  for (const char* w : {"\"SECRET_UNUSABLE\"", "\"UNKNOWN_FIELD\"", "\"remaining_uses\"", "\"resource_ref\""}) {
+    EXPECT_NE(daemon.find(w), std::string::npos) << w;
+  }
 }
 
 TEST(GuardResponse, UnchangedWhileNothingIsLive) {
