@@ -212,7 +212,7 @@ Result<void> Appliance::startProviders() {
       [pdp = pdp_.get()](const std::string& tenant, const std::string& connector) {
         return pdp->current()->egress(tenant, connector);
       },
-      egressGuard(), metrics_);
+      protocolVocabularyWith(kOpenApiJson), metrics_);
   executeApi_->add(std::make_unique<connectors::RestConnector>());
   executeApi_->add(std::make_unique<connectors::PostgresConnector>());
   executeApi_->add(std::make_unique<connectors::LdapConnector>());

@@ -74,7 +74,8 @@ TEST(MerkleAuditLog, RefusesAnEventCarryingALiveSecretValue) {
   ASSERT_TRUE(log.ok()) << log.error().describe();
   auto value = Secret::copyFrom(std::string_view("leaked-slot-value"));
   ASSERT_TRUE(value.ok());
-  auto live = egressGuard().protect(*value);
+  EgressScope scope;  // the request's, as the HTTP server opens it
+  auto live = scope.guard().protect(*value);
   const std::string leaky = json{{"type", "execute"}, {"detail", "leaked-slot-value"}}.dump();
   auto refused = (*log)->append(leaky);
   ASSERT_FALSE(refused.ok());
@@ -86,6 +87,26 @@ TEST(MerkleAuditLog, RefusesAnEventCarryingALiveSecretValue) {
   EXPECT_EQ((*log)->size(), 2u);
   const std::string stored = slurp(dir + "/entries.jsonl");
   EXPECT_EQ(stored.find("[REDACTED]"), std::string::npos);  // never a scrubbed copy
+}
+
+TEST(MerkleAuditLog, AnotherRequestsLiveValueDoesNotBlockAnEvent) {
+  // Issue 12: a value live in one request made every tenant's appends fail.
+  // Appends are checked against the appending thread's request scope only.
+  const std::string dir = tempDir();
+  auto log = MerkleAuditLog::open(options(dir), signer());
+  ASSERT_TRUE(log.ok()) << log.error().describe();
+  auto value = Secret::copyFrom(std::string_view("authorize"));
+  ASSERT_TRUE(value.ok());
+  EgressScope scope;
+  auto live = scope.guard().protect(*value);
+  ASSERT_EQ(egressGuard().check(event(1)).error().code, "EGRESS_BLOCKED");  // this request: blocked
+  Result<std::uint64_t> other = makeError("NOT_RUN", "");
+  std::thread([&] {
+    EgressScope otherRequest;
+    other = (*log)->append(event(2));  // "type":"authorize", in another request
+  }).join();
+  ASSERT_TRUE(other.ok()) << other.error().describe();
+  EXPECT_EQ((*log)->size(), 1u);
 }
 
 TEST(MerkleAuditLog, AppendsEnrichedEventsAndExportsAVerifiableBundle) {

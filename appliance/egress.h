@@ -1,12 +1,15 @@
-// The appliance's one way to the process-wide egress guard (core/egress_guard.h):
-// logs, HTTP responses and the audit log reach it only through egressGuard(), and
-// tests protect values on the same guard through it.
+// The appliance's one way to the egress guard of the request being served on
+// this thread (core/egress_guard.h, EgressScope): logs, HTTP responses and the
+// audit log reach it only through egressGuard(). The HTTP server opens one
+// EgressScope per request, around the handler, the response and its log line;
+// /v1/execute makes its slot values live in it. Outside any request (a
+// background thread) nothing is live.
 #pragma once
 
 #include "core/egress_guard.h"
 
 namespace sealgate::appliance {
 
-inline EgressGuard& egressGuard() { return EgressGuard::global(); }
+inline const EgressGuard& egressGuard() { return EgressScope::currentGuard(); }
 
 }  // namespace sealgate::appliance

@@ -1,21 +1,44 @@
 // The egress guard on the appliance's exits: log lines and HTTP responses (the
-// audit log's hook is tested in audit_log_test.cc).
+// audit log's hook is tested in audit_log_test.cc), each scoped to the request
+// (the EgressScope) being served on the thread.
 #include <gtest/gtest.h>
 
+#include "appliance/appliance.h"
 #include "appliance/egress.h"
+#include "appliance/execute_api.h"
 #include "appliance/http_server.h"
 #include "appliance/logging.h"
 #include "core/encoding.h"
+
+#include <thread>
 
 namespace sealgate::appliance {
 namespace {
 
 using nlohmann::json;
 
-EgressGuard::Registration protect(std::string_view value) {
+// A request's scope on this thread with `value` live in it, as /v1/execute leaves it.
+struct Live {
+  std::unique_ptr<EgressScope> scope = std::make_unique<EgressScope>();
+  EgressGuard::Registration registration;  // released before the scope closes
+};
+Live protect(std::string_view value) {
   auto secret = Secret::copyFrom(value);
   EXPECT_TRUE(secret.ok());
-  return egressGuard().protect(*secret);
+  Live live;
+  live.registration = live.scope->guard().protect(*secret);
+  return live;
+}
+
+// What `f` returns when run on another thread, in a request scope of its own.
+template <typename F>
+auto onAnotherRequestThread(F f) {
+  decltype(f()) out;
+  std::thread([&] {
+    EgressScope other;
+    out = f();
+  }).join();
+  return out;
 }
 
 TEST(GuardedLogLine, UnchangedWhileNothingIsLive) {
@@ -40,6 +63,60 @@ TEST(GuardedLogLine, ALineStillCarryingAValueIsReplacedWithoutItsContent) {
   const json line = json::parse(text);
   EXPECT_EQ(line["event"], "egress_blocked");
   EXPECT_EQ(line["code"], "EGRESS_BLOCKED");
+}
+
+TEST(GuardedLogLine, AnotherRequestsLiveValueIsNotLookedFor) {
+  // Issue 12: a value live in one request was redacted from every request's
+  // output, so another tenant could test guesses by watching for [REDACTED].
+  auto reg = protect("hunter2-password");
+  const json line = {{"event", "x"}, {"what", "guess: hunter2-password"}};
+  EXPECT_EQ(json::parse(guardedLogLine(line))["what"], "guess: [REDACTED]");  // this request
+  EXPECT_EQ(onAnotherRequestThread([&] { return guardedLogLine(line); }), line.dump());
+  // A thread in no request at all (a background thread) is not scrubbed either.
+  std::string background;
+  std::thread([&] { background = guardedLogLine(line); }).join();
+  EXPECT_EQ(background, line.dump());
+}
+
+TEST(GuardResponse, AnotherRequestsLiveValueIsNotLookedFor) {
+  auto reg = protect("31415926");
+  const auto other = onAnotherRequestThread([] {
+    Response out(200, json{{"canonical", "secret://acme/kv/31415926"}, {"n", 31415926}});
+    GuardedBody body = guardResponse(out, "cid", false);
+    return std::make_pair(body.blocked, body.bytes);
+  });
+  EXPECT_FALSE(other.first);
+  EXPECT_EQ(other.second, R"({"canonical":"secret://acme/kv/31415926","n":31415926})");
+  Response mine(200, json{{"n", 31415926}});
+  EXPECT_TRUE(guardResponse(mine, "cid", false).blocked);  // in the request that made it live: blocked
+}
+
+TEST(EgressScope, ANestedScopeJoinsTheOuterOne) {
+  auto reg = protect("hunter2-password");
+  {
+    EgressScope inner;
+    EXPECT_EQ(&inner.guard(), &reg.scope->guard());
+    EXPECT_TRUE(egressGuard().carries("hunter2-password"));
+    auto secret = Secret::copyFrom(std::string_view("kept-until-outer-closes"));
+    inner.keep(inner.guard().protect(*secret));
+  }
+  EXPECT_TRUE(egressGuard().carries("kept-until-outer-closes"));  // inner closed: still live
+  reg.registration.release();
+  reg.scope.reset();  // the outer scope closes
+  EXPECT_EQ(EgressScope::current(), nullptr);
+  EXPECT_FALSE(egressGuard().active());
+}
+
+TEST(ProtocolVocabulary, AddsTheOpenApiKeysAndEnumeratedValues) {
+  const std::string v = protocolVocabularyWith(R"({"paths":{"/x":{"enum":["SOME_CODE",3]}},"deep":[{"k":1}]})");
+  for (const char* w : {"\"SOME_CODE\"", "\"paths\"", "\"/x\"", "\"deep\"", "\"k\"", "\"allow\""}) {
+    EXPECT_NE(v.find(w), std::string::npos) << w;
+  }
+  // The daemon's: every error code and field name of the contract.
+  const std::string daemon = protocolVocabularyWith(kOpenApiJson);
+  for (const char* w : {"\"SECRET_UNUSABLE\"", "\"UNKNOWN_FIELD\"", "\"remaining_uses\"", "\"resource_ref\""}) {
+    EXPECT_NE(daemon.find(w), std::string::npos) << w;
+  }
 }
 
 TEST(GuardResponse, UnchangedWhileNothingIsLive) {

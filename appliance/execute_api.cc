@@ -9,6 +9,7 @@
 #include "appliance/logging.h"
 #include "core/secret_uri.h"
 #include "core/slot_template.h"
+#include "core/slot_values.h"
 
 namespace sealgate::appliance {
 
@@ -17,10 +18,6 @@ using nlohmann::json;
 namespace {
 
 constexpr std::size_t kMaxSlots = 16;
-// A value shorter than this cannot be kept out of outputs reliably: redacting
-// every occurrence of 3 bytes would shred unrelated text, and not redacting
-// them would leak. Such secrets are refused for use.
-constexpr std::size_t kMinSlotBytes = 4;
 
 int statusFor(const std::string& code) {
   if (code == connector_errc::kInvalidAction || code == connector_errc::kPlaceholderForbidden) return 400;
@@ -75,15 +72,40 @@ struct Slot {
 
 }  // namespace
 
+std::string protocolVocabularyWith(std::string_view openApiJson) {
+  std::string out(protocolVocabulary());
+  json doc = json::parse(openApiJson, nullptr, false);
+  json words = json::array();
+  std::vector<const json*> stack{&doc};
+  while (!stack.empty()) {
+    const json* j = stack.back();
+    stack.pop_back();
+    if (j->is_object()) {
+      for (const auto& [key, member] : j->items()) {
+        words.push_back(key);
+        if (key == "enum" && member.is_array()) {
+          for (const auto& e : member) {
+            if (e.is_string()) words.push_back(e);
+          }
+        }
+        stack.push_back(&member);
+      }
+    } else if (j->is_array()) {
+      for (const auto& e : *j) stack.push_back(&e);
+    }
+  }
+  return out + words.dump();
+}
+
 ExecuteApi::ExecuteApi(const ConnectorSettings& settings, PepApi& pep, ResourceRefs& refs, SecretProvider& secrets,
-                       AuditSink& audit, EgressLookup egress, EgressGuard& guard, Metrics& metrics)
+                       AuditSink& audit, EgressLookup egress, std::string vocabulary, Metrics& metrics)
     : settings_(settings),
       pep_(pep),
       refs_(refs),
       secrets_(secrets),
       audit_(audit),
       egress_(std::move(egress)),
-      guard_(guard),
+      vocabulary_(std::move(vocabulary)),
       metrics_(metrics) {}
 
 void ExecuteApi::add(std::unique_ptr<Connector> connector) {
@@ -96,6 +118,10 @@ HandlerResult ExecuteApi::execute(Request& request) {
   // ---- 1. checks that change no state ----
   if (auto err = checkFields(request.body, {"grant", "slots", "action"}, {"grant", "slots", "action"})) return *err;
   const json& b = request.body;
+  // The HTTP server opens one per request; without it the values would be looked
+  // for nowhere.
+  EgressScope* const scope = EgressScope::current();
+  if (scope == nullptr) return HttpError{500, "INTERNAL", "no egress scope for this request"};
   if (!b["grant"].is_string() || !b["slots"].is_object() || !b["action"].is_object()) {
     return HttpError{400, "INVALID_REQUEST", "grant is a string, slots an object of name -> secret URI, action an object"};
   }
@@ -223,7 +249,8 @@ HandlerResult ExecuteApi::execute(Request& request) {
                               {"remaining_uses", event["remaining_uses"]}}};
   };
 
-  // ---- 3. fetch into slots, then make them live in the egress guard ----
+  // ---- 3. fetch into slots; refuse what cannot be kept out of outputs; make the
+  //         rest live in this request's egress scope ----
   std::vector<FetchedSecret> values;
   values.reserve(slots.size());
   const FetchContext fetchContext{request.correlationId};  // #username and #password share one lease
@@ -237,19 +264,85 @@ HandlerResult ExecuteApi::execute(Request& request) {
     if (fetched->metadata.leaseId) event["slots"][i]["lease_id"] = *fetched->metadata.leaseId;
     values.push_back(std::move(*fetched));
   }
-  std::vector<const Secret*> pointers;
-  for (const auto& v : values) pointers.push_back(&v.value);
-  // Live before anything could print them: from here to the end of the handler.
-  auto live = guard_.protectAll(pointers);
+  // Refused values are never made live, so the refusal's own audit event and
+  // answer cannot be blocked by them.
+  auto unusable = [&](std::size_t i, const std::string& reason, const std::string& why) {
+    event["failed_slot"] = slots[i].name;
+    event["unusable"] = reason;
+    return finish(connector_errc::kSecretUnusable,
+                  makeError(connector_errc::kSecretUnusable, "slot " + slots[i].name + " " + why), nullptr);
+  };
+  auto reasonOf = [](const std::string& problem) {
+    if (problem.starts_with("holds fewer")) return "too_short";
+    if (problem.starts_with("holds more")) return "too_large";
+    return "low_entropy";
+  };
+  // A slot holding a JSON document (no #field, or a field that is an object or
+  // array): each string and number leaf is a value of its own (core/slot_values.h).
+  std::vector<std::vector<Secret>> leaves(slots.size());
+  std::size_t totalBytes = 0;
   for (std::size_t i = 0; i < slots.size(); ++i) {
-    if (values[i].value.size() < kMinSlotBytes) {
+    if (auto problem = slotValueShapeProblem(values[i].value.exposeSecretBytes())) {
+      return unusable(i, reasonOf(*problem), *problem);
+    }
+    auto documentLeaves = jsonLeafValues(values[i].value);
+    if (!documentLeaves) {
+      if (documentLeaves.error().code == connector_errc::kSecretUnusable) {
+        return unusable(i, "too_many_leaves", "has " + documentLeaves.error().message);
+      }
       event["failed_slot"] = slots[i].name;
-      return finish(connector_errc::kSecretUnusable,
-                    makeError(connector_errc::kSecretUnusable,
-                              "slot " + slots[i].name + " holds fewer than 4 bytes: too short to keep out of outputs"),
-                    nullptr);
+      return finish(documentLeaves.error().code, documentLeaves.error(), nullptr);
+    }
+    totalBytes += values[i].value.size();
+    if (*documentLeaves) {
+      for (const auto& leaf : **documentLeaves) {
+        if (auto problem = slotValueShapeProblem(leaf.exposeSecretBytes())) {
+          return unusable(i, reasonOf(*problem), "holds a JSON document with a leaf that " + *problem);
+        }
+        totalBytes += leaf.size();
+      }
+      leaves[i] = std::move(**documentLeaves);
+    }
+    if (totalBytes > kMaxRequestSlotBytes) {
+      return unusable(i, "too_large",
+                      "brings the request's slot values (JSON leaves included) over " +
+                          std::to_string(kMaxRequestSlotBytes) + " bytes: too large to keep out of outputs");
     }
   }
+  auto valuesOf = [&](std::size_t i) {
+    std::vector<const Secret*> out{&values[i].value};
+    for (const auto& leaf : leaves[i]) out.push_back(&leaf);
+    return out;
+  };
+  std::vector<const Secret*> pointers;
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    for (const Secret* p : valuesOf(i)) pointers.push_back(p);
+  }
+  // Live before anything could print them, in this request's scope only, until
+  // the HTTP server has written the answer and its log line (one automaton, of
+  // this request's values alone).
+  EgressGuard& guard = scope->guard();
+  auto live = guard.protectAll(pointers);
+  // A value the guard finds in sealgate's own words or in this request's audit
+  // event would shred or block them (an audit event that carries a value is never
+  // written): refused, and never live.
+  const std::string eventSoFar = event.dump();
+  if (guard.carries(vocabulary_) || guard.carries(eventSoFar)) {
+    live.release();
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      EgressGuard one;
+      auto probe = one.protectAll(valuesOf(i));
+      if (one.carries(vocabulary_) || one.carries(eventSoFar)) {
+        probe.release();
+        return unusable(i, "too_common",
+                        "is found in sealgate's own protocol vocabulary or in this request's audit event: too common "
+                        "to keep out of outputs");
+      }
+    }
+    // Only several values together (none alone): refuse the first slot.
+    return unusable(0, "too_common", "with the other slots, is found in sealgate's own protocol vocabulary");
+  }
+  scope->keep(std::move(live));
   SlotValues slotValues;
   for (std::size_t i = 0; i < slots.size(); ++i) slotValues[slots[i].name] = &values[i].value;
 
@@ -257,15 +350,16 @@ HandlerResult ExecuteApi::execute(Request& request) {
   auto outcome = connector.run(action, context, slotValues);
   slotValues.clear();
   values.clear();  // Secret destructors wipe the values; the guard still knows them
+  leaves.clear();
   if (!outcome) return finish(outcome.error().code, outcome.error(), nullptr);
 
   // ---- 5. scrub, and block what would still carry a value ----
   std::size_t redactions = 0;
-  json result = guard_.scrubJson(std::move(*outcome), &redactions);
+  json result = guard.scrubJson(std::move(*outcome), &redactions);
   event["redactions"] = redactions;
   if (result.is_object() && result.contains("status") && result["status"].is_number()) event["peer_status"] = result["status"];
   if (result.is_object() && result.contains("exit_status")) event["exit_status"] = result["exit_status"];
-  if (auto clean = guard_.check(result.dump()); !clean) {
+  if (auto clean = guard.check(result.dump()); !clean) {
     return finish("EGRESS_BLOCKED", makeError("EGRESS_BLOCKED", "the connector's output still carried a slot value and was withheld"),
                   nullptr);
   }

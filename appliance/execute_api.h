@@ -7,7 +7,10 @@
 //     the grant and its binding, each slot's URI covered by the grant, where the
 //     placeholders sit, the tenant's egress allow-list;
 //  2. one use spent, durably (a refusal is audited);
-//  3. the secrets fetched into Secret slots, registered with the egress guard;
+//  3. the secrets fetched into Secret slots; each value (and each leaf of a JSON
+//     document) checked usable (core/slot_values.h), then made live in the
+//     request's egress scope (core/egress_guard.h, EgressScope), which the HTTP
+//     server keeps open until the response and its log line are written;
 //  4. the connector runs; the slots are wiped as soon as it returns;
 //  5. the result scrubbed by the egress guard;
 //  6. the audit event committed, then the answer.
@@ -18,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "appliance/config.h"
 #include "appliance/http_server.h"
@@ -31,13 +35,18 @@
 
 namespace sealgate::appliance {
 
+// The words a slot value must not be found in (core/slot_values.h,
+// protocolVocabulary()), plus every object key and enumerated string of the
+// OpenAPI document `openApiJson` (field names, error codes).
+std::string protocolVocabularyWith(std::string_view openApiJson);
+
 class ExecuteApi {
  public:
   // What `tenant` may reach through `connector`: the policy's egress section.
   using EgressLookup = std::function<EgressRules(const std::string& tenant, const std::string& connector)>;
 
   ExecuteApi(const ConnectorSettings& settings, PepApi& pep, ResourceRefs& refs, SecretProvider& secrets,
-             AuditSink& audit, EgressLookup egress, EgressGuard& guard, Metrics& metrics);
+             AuditSink& audit, EgressLookup egress, std::string vocabulary, Metrics& metrics);
   void add(std::unique_ptr<Connector> connector);
 
   HandlerResult execute(Request& request);
@@ -49,7 +58,7 @@ class ExecuteApi {
   SecretProvider& secrets_;
   AuditSink& audit_;
   EgressLookup egress_;
-  EgressGuard& guard_;
+  const std::string vocabulary_;
   Metrics& metrics_;
   std::map<std::string, std::unique_ptr<Connector>> connectors_;
 };

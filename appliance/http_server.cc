@@ -237,6 +237,10 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
   explicit Dispatcher(const ListenerState& state) : state_(state) {}
 
   void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
+    // This request's egress scope (core/egress_guard.h): what its handler makes
+    // live is looked for in its response, its audit events and the log lines of
+    // this thread until the last line below, and in nothing else.
+    EgressScope egressScope;
     const auto started = Clock::now();
     ++tRequestsOnConnection;
     auto& socket = static_cast<Poco::Net::HTTPServerRequestImpl&>(req).socket();

@@ -1,7 +1,8 @@
 // The egress guard's scrub throughput against, in the same run, a naive
 // std::string_view::find per pattern over the same patterns and a plain memcpy
-// of the same text; the cost of scrub with nothing live; and the cost of an
-// automaton rebuild (protect + unregister) (docs/BENCHMARKS.md, "Egress guard").
+// of the same text; the cost of scrub with nothing live; the cost of an
+// automaton rebuild (protect + unregister); and what one /v1/execute pays for its
+// own request scope (docs/BENCHMARKS.md, "Egress guard").
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "core/egress_guard.h"
 #include "core/egress_patterns.h"
 #include "core/encoding.h"
+#include "core/slot_values.h"
 
 namespace {
 
@@ -101,6 +103,26 @@ void BM_ProtectAndUnregister(benchmark::State& state) {
   }
 }
 
+// One execute's egress work on its values (appliance/execute_api.cc): open the
+// request's scope, make a value of `range(0)` random alphanumeric bytes live
+// (one automaton build), look for it in the protocol vocabulary, keep it, close
+// the scope (unregister). Nothing is shared with other requests.
+void BM_RequestScope(benchmark::State& state) {
+  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::mt19937 rng(3);
+  std::string v;
+  for (std::int64_t i = 0; i < state.range(0); ++i) v.push_back(kChars[rng() % 62]);
+  auto secret = Secret::copyFrom(v);
+  const std::string_view vocabulary = sealgate::protocolVocabulary();
+  for (auto _ : state) {
+    sealgate::EgressScope scope;
+    const Secret* one[] = {&*secret};
+    auto live = scope.guard().protectAll(one);
+    benchmark::DoNotOptimize(scope.guard().carries(vocabulary));
+    scope.keep(std::move(live));
+  }
+}
+
 }  // namespace
 
 BENCHMARK(BM_Scrub)->ArgsProduct({{1 << 10, 64 << 10, 1 << 20}, {1, 8, 64}});
@@ -108,3 +130,4 @@ BENCHMARK(BM_NaiveFindPerPattern)->ArgsProduct({{1 << 10, 64 << 10, 1 << 20}, {1
 BENCHMARK(BM_Memcpy)->Arg(1 << 10)->Arg(64 << 10)->Arg(1 << 20);
 BENCHMARK(BM_ScrubNothingLive)->Arg(1 << 10)->Arg(1 << 20);
 BENCHMARK(BM_ProtectAndUnregister)->Arg(1)->Arg(8)->Arg(64);
+BENCHMARK(BM_RequestScope)->Arg(32)->Arg(1024)->Arg(8192);

@@ -29,10 +29,41 @@ void EgressGuard::Registration::release() {
 EgressGuard::EgressGuard() = default;
 EgressGuard::~EgressGuard() = default;
 
-EgressGuard& EgressGuard::global() {
-  // Never destroyed: registrations and log lines may outlive static destruction order.
-  static EgressGuard* guard = new EgressGuard();
-  return *guard;
+namespace {
+// The outermost scope open on this thread.
+thread_local EgressScope* tCurrentScope = nullptr;
+}  // namespace
+
+EgressScope::EgressScope() {
+  if (tCurrentScope == nullptr) {
+    owned_ = std::make_unique<Owned>();
+    tCurrentScope = this;
+  }
+}
+
+EgressScope::~EgressScope() {
+  if (!owned_) return;
+  owned_->kept.clear();  // unregister before the guard goes
+  tCurrentScope = nullptr;
+}
+
+EgressGuard& EgressScope::guard() noexcept { return owned_ ? owned_->guard : tCurrentScope->guard(); }
+
+void EgressScope::keep(EgressGuard::Registration registration) {
+  if (!owned_) {
+    tCurrentScope->keep(std::move(registration));
+    return;
+  }
+  owned_->kept.push_back(std::move(registration));
+}
+
+EgressScope* EgressScope::current() noexcept { return tCurrentScope; }
+
+const EgressGuard& EgressScope::currentGuard() noexcept {
+  if (tCurrentScope != nullptr) return tCurrentScope->guard();
+  // Never destroyed (exits may run during static destruction); nothing registers in it.
+  static const EgressGuard* const none = new EgressGuard();
+  return *none;
 }
 
 EgressGuard::Registration EgressGuard::protect(const Secret& value) {

@@ -5,6 +5,10 @@
 // output that still carries a value after scrubbing is refused with
 // EGRESS_BLOCKED by the caller (docs/EGRESS.md).
 //
+// There is no process-wide guard: each request has its own (EgressScope below),
+// so a value is looked for only in the outputs of the request that made it live
+// and one tenant cannot watch another's values being redacted.
+//
 // Matching is leftmost-longest, non-overlapping (core/aho_corasick.h). Every
 // protect() and every unregistration builds a new immutable automaton from all
 // live values and publishes it; readers take the current snapshot under a short
@@ -69,9 +73,6 @@ class EgressGuard {
   EgressGuard(const EgressGuard&) = delete;
   EgressGuard& operator=(const EgressGuard&) = delete;
 
-  // The process-wide guard.
-  static EgressGuard& global();
-
   // Makes `value` live in every encoding until the registration ends. The guard
   // keeps only the encodings, not a reference to `value`. An empty value
   // protects nothing.
@@ -111,6 +112,44 @@ class EgressGuard {
   mutable std::mutex writerMu_;  // serialises protect/unregister and their rebuilds
   std::uint64_t nextId_ = 1;
   std::map<std::uint64_t, std::vector<WipedBytes>> live_;
+};
+
+// One request's egress scope: a guard of its own, current on the thread that
+// opened the scope until the scope closes. The exits that run on that thread
+// (log lines, the audit log's append, the HTTP response) consult the current
+// scope of the thread they run on, so a value made live in one request is looked
+// for in that request's outputs only, and in nobody else's (docs/EGRESS.md,
+// "Scope"). A value must therefore be handled only on its request's thread.
+//
+// A scope opened while another is open on the same thread joins it: both name
+// the outer scope's guard, and what is kept lives until the outer one closes.
+// Neither copyable nor movable (it is bound to its thread).
+class EgressScope {
+ public:
+  EgressScope();
+  ~EgressScope();
+  EgressScope(const EgressScope&) = delete;
+  EgressScope& operator=(const EgressScope&) = delete;
+
+  // The guard of the outermost scope open on this thread.
+  EgressGuard& guard() noexcept;
+  // Keeps `registration` (of guard()) live until the outermost scope closes:
+  // past the handler's return, through the response and the last log line.
+  void keep(EgressGuard::Registration registration);
+
+  // The outermost scope open on this thread, or null.
+  static EgressScope* current() noexcept;
+  // The current scope's guard, or a guard in which nothing is ever live (so an
+  // exit outside any request, e.g. a background thread's log line, is not
+  // scrubbed against any request's values). Const: nothing registers through it.
+  static const EgressGuard& currentGuard() noexcept;
+
+ private:
+  struct Owned {
+    EgressGuard guard;
+    std::vector<EgressGuard::Registration> kept;  // destroyed before the guard
+  };
+  std::unique_ptr<Owned> owned_;  // null when this scope joined an outer one
 };
 
 }  // namespace sealgate

@@ -367,5 +367,88 @@ TEST(EgressGuard, ConcurrentScrubbingWhileValuesComeAndGo) {
   EXPECT_EQ(guard.liveValues(), 1u);
 }
 
+// ---- scopes: one guard per request, bound to its thread ---------------------------
+
+TEST(EgressScope, NoScopeMeansNothingLive) {
+  EXPECT_EQ(EgressScope::current(), nullptr);
+  EXPECT_FALSE(EgressScope::currentGuard().active());
+}
+
+TEST(EgressScope, TwoScopesOnTwoThreadsDoNotSeeEachOthersValues) {
+  // Issue 12: the guard was process-wide; a value live in tenant A's request was
+  // redacted in tenant B's outputs, so B could test guesses at A's value.
+  std::atomic<int> step{0};
+  bool aSeesA = false, aSeesB = true, bSeesB = false, bSeesA = true;
+  std::string bScrubbed = "guess: value-of-request-a";
+  auto request = [&](const char* mine, const char* theirs, bool& seesMine, bool& seesTheirs, std::string* scrubbed) {
+    EgressScope scope;
+    EXPECT_EQ(EgressScope::current(), &scope);
+    scope.keep(scope.guard().protect(secretOf(mine)));
+    ++step;
+    while (step.load() < 2) std::this_thread::yield();  // both values live at once
+    seesMine = EgressScope::currentGuard().carries(mine);
+    seesTheirs = EgressScope::currentGuard().carries(theirs);
+    if (scrubbed != nullptr) EgressScope::currentGuard().scrub(*scrubbed);
+    ++step;
+    while (step.load() < 4) std::this_thread::yield();  // neither closes before both looked
+  };
+  std::thread a(request, "value-of-request-a", "value-of-request-b", std::ref(aSeesA), std::ref(aSeesB), nullptr);
+  std::thread b(request, "value-of-request-b", "value-of-request-a", std::ref(bSeesB), std::ref(bSeesA), &bScrubbed);
+  a.join();
+  b.join();
+  EXPECT_TRUE(aSeesA);
+  EXPECT_TRUE(bSeesB);
+  EXPECT_FALSE(aSeesB);
+  EXPECT_FALSE(bSeesA);
+  EXPECT_EQ(bScrubbed, "guess: value-of-request-a");  // no [REDACTED] to tell B it guessed right
+  EXPECT_EQ(EgressScope::current(), nullptr);
+}
+
+TEST(EgressScope, AThreadOutsideTheScopeIsNotScrubbed) {
+  EgressScope scope;
+  scope.keep(scope.guard().protect(secretOf("request-only-value")));
+  std::string here = "x request-only-value";
+  EXPECT_EQ(EgressScope::currentGuard().scrub(here), 1u);
+  std::string there = "x request-only-value";
+  bool active = true;
+  std::thread([&] {
+    active = EgressScope::currentGuard().active();
+    EgressScope::currentGuard().scrub(there);
+  }).join();
+  EXPECT_FALSE(active);
+  EXPECT_EQ(there, "x request-only-value");
+}
+
+TEST(EgressScope, KeptValuesLiveUntilTheScopeCloses) {
+  const EgressGuard* guard = nullptr;
+  {
+    EgressScope scope;
+    guard = &scope.guard();
+    {
+      auto registration = scope.guard().protect(secretOf("kept-slot-value"));
+      scope.keep(std::move(registration));
+    }
+    EXPECT_TRUE(EgressScope::currentGuard().carries("kept-slot-value"));
+    EXPECT_EQ(guard->liveValues(), 1u);
+  }
+  EXPECT_EQ(EgressScope::current(), nullptr);
+  EXPECT_FALSE(EgressScope::currentGuard().carries("kept-slot-value"));
+}
+
+TEST(EgressScope, EachScopeBuildsAnAutomatonOfItsOwnValuesOnly) {
+  // Issue 12 (item 13): one automaton of every live value of every request, rebuilt
+  // under one mutex. A scope's guard knows its own registrations only.
+  EgressScope outer;
+  outer.keep(outer.guard().protect(secretOf(std::string(4096, 'k') + "big")));
+  std::size_t otherLive = 99;
+  std::thread([&] {
+    EgressScope other;
+    other.keep(other.guard().protect(secretOf("small-value-1")));
+    otherLive = other.guard().liveValues();
+  }).join();
+  EXPECT_EQ(otherLive, 1u);
+  EXPECT_EQ(outer.guard().liveValues(), 1u);
+}
+
 }  // namespace
 }  // namespace sealgate

@@ -69,6 +69,9 @@ Result<PgConn> connect(const DatabaseConnection& c, const std::string& dbname) {
   PgConn conn(PQconnectdbParams(keys, values, 0), &PQfinish);
   secureWipe(pw.data(), pw.size());
   if (!conn || PQstatus(conn.get()) != CONNECTION_OK) return unavailable("is not reachable");
+  // The server's NOTICEs (to statements that carry generated passwords, on request
+  // threads and the reaper's) would go to stderr, past the egress guard: dropped.
+  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
   return conn;
 }
 

@@ -160,6 +160,9 @@ Result<json> PostgresConnector::run(const json& action, const ConnectorContext& 
   // Non-blocking connect, polled against the deadline.
   PgConn conn(PQconnectStartParams(keys.data(), values.data(), 0));
   if (!conn || PQstatus(conn.get()) == CONNECTION_BAD) return connectError(conn.get());
+  // libpq's default notice processor prints the server's NOTICEs (which a peer
+  // may fill with a slot value) to stderr, past the egress guard: drop them.
+  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
   for (PostgresPollingStatusType st = PGRES_POLLING_WRITING;;) {
     if (st == PGRES_POLLING_OK) break;
     if (st == PGRES_POLLING_FAILED) return connectError(conn.get());

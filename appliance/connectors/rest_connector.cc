@@ -6,6 +6,7 @@
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SSLException.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 
 #include <algorithm>
@@ -128,6 +129,17 @@ bool breaksHeader(const Secret& value) {
 std::string_view view(const Secret& s) {
   auto b = s.exposeSecretBytes();
   return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+// Headers that describe the peer's raw body: its length (the value's length
+// would show through the redaction), a range of it, or a digest of it (a guess at
+// the value could be tested offline against it). The result's body is the
+// scrubbed text, so none of them would be true of it; they are dropped.
+bool describesTheRawBody(const std::string& name) {
+  static constexpr const char* kDropped[] = {"Content-Length", "Content-Range", "Content-MD5", "Digest",
+                                             "Content-Digest", "Repr-Digest",   "ETag"};
+  return std::any_of(std::begin(kDropped), std::end(kDropped),
+                     [&](const char* d) { return Poco::icompare(name, std::string(d)) == 0; });
 }
 
 }  // namespace
@@ -310,7 +322,9 @@ Result<json> RestConnector::run(const json& action, const ConnectorContext& cont
         return makeError(connector_errc::kPeerTimeout, "the peer did not answer within the connector timeout");
       }
       json responseHeaders = json::object();
-      for (const auto& [k, v] : response) responseHeaders[k] = peerText(v);
+      for (const auto& [k, v] : response) {
+        if (!describesTheRawBody(k)) responseHeaders[k] = peerText(v);
+      }
       result = {{"status", static_cast<int>(response.getStatus())},
                 {"headers", responseHeaders},
                 {"body", peerText(received)}};

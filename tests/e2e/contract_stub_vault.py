@@ -34,7 +34,7 @@ class StubVault:
             "team-a": {"secret": {"app/db": {1: ({"password": "stub-v1"}, "", False),
                                              2: (None, "2026-01-02T00:00:00Z", False),
                                              3: (None, "", True),
-                                             4: ({"password": "stub-v4"}, "", False)}}},
+                                             4: ({"password": "stub-value-v4"}, "", False)}}},
         }
         stub = self
 

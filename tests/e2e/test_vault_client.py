@@ -125,7 +125,7 @@ class VaultClientTest(unittest.TestCase):
             self.assertEqual(r[0], 200, r[3])
             echoed = json.loads(r[1]["result"]["body"])
             self.assertEqual(echoed["headers"]["X-Password"], "[REDACTED]")  # the stub's value reached the peer
-            self.assertNotIn(b"stub-v4", r[3])
+            self.assertNotIn(b"stub-value-v4", r[3])
             method, path, headers = self.stub.requests[seen]
             self.assertEqual((method, path), ("GET", "/v1/secret/data/app/db"))
             self.assertEqual(headers.get("X-Vault-Namespace"), "team-a")
@@ -151,7 +151,7 @@ class VaultClientTest(unittest.TestCase):
 
     def test_stub_token_auth_namespace_and_versions(self):
         out = probe(*self.stub_args("--uri", "secret://acme/kv/app/db#password"))
-        self.assertEqual(out, {"ok": True, "value": "stub-v4", "kv_version": 4, "requests": 1})
+        self.assertEqual(out, {"ok": True, "value": "stub-value-v4", "kv_version": 4, "requests": 1})
         method, path, headers = self.stub.requests[-1]
         self.assertEqual((method, path), ("GET", "/v1/secret/data/app/db"))
         self.assertEqual(headers.get("X-Vault-Namespace"), "team-a")
@@ -175,14 +175,14 @@ class VaultClientTest(unittest.TestCase):
     def test_stub_approle_login_and_relogin(self):
         approle = ["--role-id", "role-1", "--secret-id-file", self.secret_id]
         out = probe(*self.stub_args("--uri", "secret://acme/kv/app/db#password", auth=approle))
-        self.assertEqual(out["value"], "stub-v4")
+        self.assertEqual(out["value"], "stub-value-v4")
         self.assertEqual(out["requests"], 2)  # login, read
         self.assertEqual(self.stub.requests[-2][1], "/v1/auth/approle/login")
         self.assertTrue(self.stub.requests[-1][2]["X-Vault-Token"].startswith("hvs."))
         # a token refused mid-way (expired): the client logs in again, once, and reads
         self.stub.stale_once = True
         out = probe(*self.stub_args("--uri", "secret://acme/kv/app/db#password", auth=approle))
-        self.assertEqual(out["value"], "stub-v4")
+        self.assertEqual(out["value"], "stub-value-v4")
         self.assertEqual(out["requests"], 4)  # login, read (403), login, read
         # a wrong secret_id: the login fails, nothing is read
         bad = os.path.join(self.sg.dir, "bad.id")
@@ -202,7 +202,7 @@ class VaultClientTest(unittest.TestCase):
     def test_stub_retries_with_backoff_then_fails_closed(self):
         self.stub.fail_next = 2
         out = probe(*self.stub_args("--attempts", "3", "--uri", "secret://acme/kv/app/db#password"))
-        self.assertEqual(out["value"], "stub-v4")
+        self.assertEqual(out["value"], "stub-value-v4")
         self.assertEqual(out["requests"], 3)
         self.stub.fail_next = 5
         out = probe(*self.stub_args("--attempts", "3", "--uri", "secret://acme/kv/app/db#password"))

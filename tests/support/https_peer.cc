@@ -53,12 +53,34 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     std::string body;
     Poco::StreamCopier::copyToString(req.stream(), body);
     const std::string path = uri.getPath();
-    if (path == "/echo") {
+    if (path == "/echo" || path == "/echo-described") {
       nlohmann::json headers = nlohmann::json::object();
       for (const auto& [k, v] : req) headers[k] = v;
       nlohmann::json out{{"method", req.getMethod()}, {"path", path}, {"query", uri.getRawQuery()},
                          {"headers", headers}, {"body", body}};
-      send(resp, 200, "application/json", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      const std::string text = out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      if (path == "/echo-described") {
+        // Headers that describe the body's length or content, as caches and
+        // integrity-minded servers send them (stand-in digests: the length).
+        const std::string n = std::to_string(text.size());
+        resp.set("ETag", "\"" + n + "\"");
+        resp.set("Content-MD5", "len-" + n);
+        resp.set("Digest", "sha-256=len-" + n);
+        resp.set("Content-Digest", "sha-256=:len-" + n + ":");
+        resp.set("Repr-Digest", "sha-256=:len-" + n + ":");
+        resp.set("Content-Range", "bytes 0-" + std::to_string(text.size() - 1) + "/" + n);
+        resp.set("X-Peer-Note", "kept");
+      }
+      send(resp, 200, "application/json", text);
+    } else if (path == "/field") {
+      // A peer that re-serialises: parses the JSON body and answers one member.
+      const auto doc = nlohmann::json::parse(body, nullptr, false);
+      const std::string name = queryValue(uri, "name");
+      if (doc.is_object() && doc.contains(name)) {
+        send(resp, 200, "text/plain", doc[name].is_string() ? doc[name].get<std::string>() : doc[name].dump());
+      } else {
+        send(resp, 404, "text/plain", "no such field");
+      }
     } else if (path == "/ok") {
       send(resp, 200, "text/plain", "ok");
     } else if (path == "/bytes") {

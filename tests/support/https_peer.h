@@ -4,6 +4,10 @@
 //   /echo        200, JSON of what it received: method, path, query, headers, body
 //                (so a test can see that a secret reached the peer, and that the
 //                egress guard scrubbed it from what came back)
+//   /echo-described  the same, plus ETag, Content-MD5, Digest, Content-Digest,
+//                Repr-Digest and Content-Range describing the body, and X-Peer-Note
+//   /field?name=F  200 with member F of the JSON object it was sent (a peer that
+//                re-serialises one field), 404 without it
 //   /ok          200 "ok"
 //   /bytes?n=N   200 with N bytes of 'x'
 //   /status?code=NNN  that status
