@@ -553,7 +553,9 @@ void TlsFrontEnd::acceptLoop() {
     }
     std::size_t keep = 0;
     for (std::size_t i = 0; i < pending_.size(); ++i) {
-      if (!remove[i]) pending_[keep++] = std::move(pending_[i]);
+      if (remove[i]) continue;
+      if (keep != i) pending_[keep] = std::move(pending_[i]);  // never a self-move: it would empty `peer`
+      ++keep;
     }
     pending_.resize(keep);
     if (r > 0 && fds[0].revents != 0) acceptNew();

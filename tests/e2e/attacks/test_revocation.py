@@ -43,7 +43,7 @@ def write_crl(path, issuer_name, key, serials, next_update_days=1):
     """A CRL revoking `serials`, written atomically (a new file replaces the old)."""
     now = datetime.datetime.now(datetime.timezone.utc)
     builder = (x509.CertificateRevocationListBuilder().issuer_name(issuer_name)
-               .last_update(now - datetime.timedelta(minutes=5))
+               .last_update(now - datetime.timedelta(days=max(0, -next_update_days) + 1))
                .next_update(now + datetime.timedelta(days=next_update_days)))
     for serial in serials:
         builder = builder.add_revoked_certificate(
