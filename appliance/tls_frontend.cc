@@ -406,7 +406,7 @@ void TlsFrontEnd::stop() {
 }
 
 TlsFrontEnd::Stats TlsFrontEnd::stats() const {
-  std::lock_guard lock(const_cast<std::mutex&>(mu_));
+  std::lock_guard lock(mu_);
   return stats_;
 }
 

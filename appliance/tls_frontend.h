@@ -160,7 +160,7 @@ class TlsFrontEnd {
   std::uint16_t port_ = 0;
   std::vector<Pending> pending_;  // accept thread only
 
-  std::mutex mu_;  // guards everything below
+  mutable std::mutex mu_;  // guards everything below
   std::condition_variable cv_;
   std::deque<std::unique_ptr<TlsConnection>> ready_;
   std::map<std::string, std::size_t> perPeer_;

@@ -95,6 +95,11 @@ class RevocationTest(unittest.TestCase):
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
             first = s.recv(65536)
             self.assertTrue(first.startswith(b"HTTP/1.1 200 OK"), first)
+            # A reload that revokes someone else leaves this connection working.
+            self.revoke("globex-billing")
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            second = s.recv(65536)
+            self.assertTrue(second.startswith(b"HTTP/1.1 200 OK"), second)
             self.revoke("acme-payments")
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
             data = b""
