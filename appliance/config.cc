@@ -69,13 +69,24 @@ class Section {
 };
 
 Result<void> readListener(const Section& s, ListenerConfig& l) {
-  SEALGATE_TRY(s.allowOnly({"listen", "ca_file", "cert_file", "public_url"}));
+  SEALGATE_TRY(s.allowOnly({"listen", "ca_file", "cert_file", "public_url", "crl_file"}));
   SEALGATE_TRY(s.str("listen", l.listen));
   SEALGATE_TRY(s.str("ca_file", l.caFile));
   SEALGATE_TRY(s.str("cert_file", l.certFile));
   SEALGATE_TRY(s.str("public_url", l.publicUrl));
+  SEALGATE_TRY(s.str("crl_file", l.crlFile));
   return Ok{};
 }
+
+// The host of a "host:port" listen address, without IPv6 brackets.
+std::string listenHost(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return host;
+}
+
+bool isWildcardHost(const std::string& host) { return host.empty() || host == "0.0.0.0" || host == "::" || host == "*"; }
 
 void resolve(std::string& path, const std::string& baseDir) {
   if (!path.empty() && !std::filesystem::path(path).is_absolute()) {
@@ -84,6 +95,48 @@ void resolve(std::string& path, const std::string& baseDir) {
 }
 
 }  // namespace
+
+Result<PublicUrl> parsePublicUrl(const std::string& url) {
+  const auto bad = [&url](const std::string& why) {
+    return configError("public_url must be https://host[:port][/path] (" + why + "): " + url.substr(0, 200));
+  };
+  constexpr std::string_view kScheme = "https://";
+  if (url.size() <= kScheme.size() || url.compare(0, kScheme.size(), kScheme) != 0) return bad("not https");
+  if (url.find_first_of("?#@ \t\r\n\\") != std::string::npos) return bad("no userinfo, query, fragment or spaces");
+  const auto slash = url.find('/', kScheme.size());
+  const std::string authority = url.substr(kScheme.size(), slash == std::string::npos ? std::string::npos
+                                                                                       : slash - kScheme.size());
+  PublicUrl out;
+  std::string port;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string::npos) return bad("unclosed IPv6 literal");
+    out.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return bad("junk after the IPv6 literal");
+      port = authority.substr(close + 2);
+    }
+  } else {
+    const auto colon = authority.find(':');
+    out.host = authority.substr(0, colon);
+    if (colon != std::string::npos) port = authority.substr(colon + 1);
+  }
+  if (out.host.empty()) return bad("no host");
+  for (auto& c : out.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (out.host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-:") != std::string::npos) {
+    return bad("the host must be a DNS name or an IP address");
+  }
+  if (authority.find(':') != std::string::npos && port.empty() && authority.front() != '[') return bad("empty port");
+  if (!port.empty()) {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return bad("bad port");
+    const unsigned long p = std::stoul(port);
+    if (p == 0 || p > 65535) return bad("bad port");
+    out.port = static_cast<std::uint16_t>(p);
+  }
+  out.base = url;
+  while (!out.base.empty() && out.base.back() == '/') out.base.pop_back();
+  return out;
+}
 
 Result<Config> Config::parse(const std::string& text, const std::string& baseDir) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
@@ -112,7 +165,7 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
 
   Section limits = root.sub("limits");
   SEALGATE_TRY(limits.allowOnly({"max_body_bytes", "request_deadline_ms", "keepalive_timeout_ms", "max_connections",
-                                 "worker_threads"}));
+                                 "worker_threads", "max_connections_per_peer", "handshake_timeout_ms"}));
   SEALGATE_TRY(limits.num("max_body_bytes", c.limits.maxBodyBytes, 256, 16 * 1024 * 1024));
   SEALGATE_TRY(limits.millis("request_deadline_ms", c.limits.requestDeadline, 100, 600000));
   SEALGATE_TRY(limits.millis("keepalive_timeout_ms", c.limits.keepAliveTimeout, 100, 600000));
@@ -123,6 +176,15 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   }
   if (c.limits.workerThreads > c.limits.maxConnections) {
     return configError("limits.worker_threads must not exceed limits.max_connections");
+  }
+  SEALGATE_TRY(limits.millis("handshake_timeout_ms", c.limits.handshakeTimeout, 100, 60000));
+  if (limits.has("max_connections_per_peer")) {
+    SEALGATE_TRY(limits.num("max_connections_per_peer", c.limits.maxConnectionsPerPeer, 1, 100000));
+    if (c.limits.maxConnectionsPerPeer > c.limits.maxConnections) {
+      return configError("limits.max_connections_per_peer must not exceed limits.max_connections");
+    }
+  } else {
+    c.limits.maxConnectionsPerPeer = std::min(c.limits.maxConnectionsPerPeer, c.limits.maxConnections);
   }
 
   Section grants = root.sub("grants");
@@ -401,9 +463,26 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
     if (l->caFile.empty() || l->certFile.empty()) {
       return configError("pep and admin need ca_file and cert_file");
     }
+    if (!l->publicUrl.empty()) {
+      auto url = parsePublicUrl(l->publicUrl);
+      if (!url) return std::move(url).takeError();
+    }
+  }
+  // DPoP proofs name the URL the client used (htu); it must come from here, never
+  // from a request's Host header. Only a development instance may fall back to
+  // its listen address, and only a concrete one.
+  if (c.pep.publicUrl.empty()) {
+    if (c.mode != "development") {
+      return configError("pep.public_url is required (the URL clients use, e.g. https://sealgate.example.com:8443); "
+                         "only mode \"development\" may leave it out");
+    }
+    if (isWildcardHost(listenHost(c.pep.listen))) {
+      return configError("pep.public_url is required when pep.listen is a wildcard address");
+    }
   }
   if (c.state.dir.empty()) c.state.dir = (c.dataDir.empty() ? std::string(".") : c.dataDir) + "/state";
-  for (std::string* p : {&c.pep.caFile, &c.pep.certFile, &c.admin.caFile, &c.admin.certFile, &c.hsm.pinFile,
+  for (std::string* p : {&c.pep.caFile, &c.pep.certFile, &c.pep.crlFile, &c.admin.caFile, &c.admin.certFile,
+                         &c.admin.crlFile, &c.hsm.pinFile,
                          &c.hsm.softhsm2Conf, &c.dataDir, &c.logFile, &c.policyFile, &c.pdp.caFile,
                          &c.pdp.certFile, &c.pdp.keyFile, &c.state.dir, &c.kv.dir}) {
     resolve(*p, baseDir);

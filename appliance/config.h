@@ -19,8 +19,18 @@ struct ListenerConfig {
   std::string listen;     // host:port
   std::string caFile;     // PEM bundle that client certificates must chain to
   std::string certFile;   // server certificate (its key is the HSM's tls key)
-  std::string publicUrl;  // optional, for DPoP htu checks
+  std::string publicUrl;  // https://host[:port][/prefix]: DPoP htu base and a Host name (required for pep in production)
+  std::string crlFile;    // optional: CRLs for ca_file, reloaded when the file changes
 };
+
+// A listener's public URL, parsed: "https://" host [":" port] [path], no
+// userinfo, query or fragment.
+struct PublicUrl {
+  std::string host;  // lowercased; IPv6 without brackets
+  std::uint16_t port = 443;
+  std::string base;  // the URL without a trailing '/'
+};
+Result<PublicUrl> parsePublicUrl(const std::string& url);
 
 struct HsmSettings {
   std::string module = "/usr/lib/softhsm/libsofthsm2.so";
@@ -39,6 +49,8 @@ struct Limits {
   std::chrono::milliseconds keepAliveTimeout{5000};
   std::size_t maxConnections = 64;  // accepted and queued connections beyond this are refused
   std::size_t workerThreads = 16;
+  std::size_t maxConnectionsPerPeer = 32;  // open connections from one peer address (capped at max_connections)
+  std::chrono::milliseconds handshakeTimeout{3000};  // a TLS handshake not done by then is closed
 };
 
 // Guardrails that hold whatever the PDP says (issue 3).
@@ -107,8 +119,8 @@ struct ConnectorSettings {
 
 struct Config {
   std::string name = "sealgate";  // iss/aud of grants, checkpoint origin
-  ListenerConfig pep{"127.0.0.1:8443", "", "", ""};
-  ListenerConfig admin{"127.0.0.1:9443", "", "", ""};
+  ListenerConfig pep{"127.0.0.1:8443", "", "", "", ""};
+  ListenerConfig admin{"127.0.0.1:9443", "", "", "", ""};
   HsmSettings hsm;
   Limits limits;
   GrantSettings grants;

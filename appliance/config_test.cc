@@ -7,7 +7,7 @@ namespace {
 
 const char* kMinimal = R"({
   // comments are allowed
-  "pep": {"ca_file": "pki/ca.pem", "cert_file": "pki/server.pem"},
+  "pep": {"ca_file": "pki/ca.pem", "cert_file": "pki/server.pem", "public_url": "https://sealgate.example.com:8443/"},
   "admin": {"ca_file": "/abs/ca.pem", "cert_file": "pki/server.pem"},
   "hsm": {"pin_file": "hsm.pin"},
   "state": {"rollback_protection": "none"}
@@ -29,7 +29,7 @@ TEST(Config, EmbeddedDefaultsAndRelativePaths) {
 }
 
 TEST(Config, StateAndTpmSettings) {
-  const std::string base = R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"},
+  const std::string base = R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"},
                                "hsm": {"pin_file": "p"}, "data_dir": "/var/lib/sg", )";
   auto c = Config::parse(base + R"("state": {"rollback_protection": "tpm", "checkpoint_interval_ms": 5000},
       "tpm": {"tcti": "swtpm:path=/run/swtpm.sock", "pcrs": [0, 7], "nv_index": "0x01500021"}})", "/etc");
@@ -88,9 +88,9 @@ TEST(Config, RejectsUnknownKeysWrongTypesAndBadRanges) {
 }
 
 TEST(Config, RequiresAPinSourceAndListenerFiles) {
-  EXPECT_FALSE(Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"}})", "/").ok());
+  EXPECT_FALSE(Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"}})", "/").ok());
   EXPECT_FALSE(Config::parse(R"({"hsm": {"pin_env": "P"}})", "/").ok());
-  EXPECT_TRUE(Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"}, "hsm": {"pin_env": "P"}, "state": {"rollback_protection": "none"}})", "/").ok());
+  EXPECT_TRUE(Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"}, "hsm": {"pin_env": "P"}, "state": {"rollback_protection": "none"}})", "/").ok());
 }
 
 }  // namespace
@@ -98,6 +98,66 @@ TEST(Config, RequiresAPinSourceAndListenerFiles) {
 
 namespace sealgate::appliance {
 namespace {
+
+// Issue 12 (items 10, 11, 17): the public URL, the handshake stage and CRLs.
+TEST(Config, PublicUrlIsRequiredOutsideDevelopmentMode) {
+  const std::string rest = R"("admin": {"ca_file": "a", "cert_file": "b"}, "hsm": {"pin_env": "P"},
+                               "state": {"rollback_protection": "none"})";
+  auto parse = [&rest](const std::string& pep, const std::string& more = "") {
+    return Config::parse("{\"pep\": " + pep + ", " + rest + more + "}", "/etc");
+  };
+  // Production (the default) without pep.public_url: refused, whatever Host says later.
+  auto r = parse(R"({"ca_file": "a", "cert_file": "b"})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("pep.public_url is required"), std::string::npos) << r.error().message;
+  // Development mode may leave it out on a concrete listen address, not on a wildcard.
+  EXPECT_TRUE(parse(R"({"ca_file": "a", "cert_file": "b"})", R"(, "mode": "development")").ok());
+  r = parse(R"({"listen": "0.0.0.0:8443", "ca_file": "a", "cert_file": "b"})", R"(, "mode": "development")");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("wildcard"), std::string::npos);
+  // Well-formed URLs only.
+  for (const char* url : {"http://sg.example", "https://", "https://user@sg.example", "https://sg.example?x=1",
+                          "https://sg.example#f", "https://sg.example:0", "https://sg.example:70000",
+                          "https://sg.example:", "https://sg_example", "https://[::1", "sg.example"}) {
+    auto bad = parse(std::string(R"({"ca_file": "a", "cert_file": "b", "public_url": ")") + url + "\"}");
+    EXPECT_FALSE(bad.ok()) << url;
+  }
+  auto ok = parse(R"({"ca_file": "a", "cert_file": "b", "public_url": "https://SG.example:9443/prefix/"})");
+  ASSERT_TRUE(ok.ok()) << ok.error().describe();
+  auto url = parsePublicUrl(ok->pep.publicUrl);
+  ASSERT_TRUE(url.ok());
+  EXPECT_EQ(url->host, "sg.example");
+  EXPECT_EQ(url->port, 9443);
+  EXPECT_EQ(url->base, "https://SG.example:9443/prefix");
+  url = parsePublicUrl("https://[::1]");
+  ASSERT_TRUE(url.ok());
+  EXPECT_EQ(url->host, "::1");
+  EXPECT_EQ(url->port, 443);
+}
+
+TEST(Config, HandshakeStageAndCrlKeys) {
+  const std::string base = R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example", "crl_file": "crl.pem"},
+                               "admin": {"ca_file": "a", "cert_file": "b", "crl_file": "/abs/admin-crl.pem"},
+                               "hsm": {"pin_env": "P"}, "state": {"rollback_protection": "none"})";
+  auto c = Config::parse(base + "}", "/etc/sealgate");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->pep.crlFile, "/etc/sealgate/crl.pem");
+  EXPECT_EQ(c->admin.crlFile, "/abs/admin-crl.pem");
+  EXPECT_EQ(c->limits.handshakeTimeout.count(), 3000);
+  EXPECT_EQ(c->limits.maxConnectionsPerPeer, 32u);
+  c = Config::parse(base + R"(, "limits": {"max_connections": 8, "worker_threads": 4}})", "/");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->limits.maxConnectionsPerPeer, 8u);  // the default never exceeds the total cap
+  c = Config::parse(base + R"(, "limits": {"handshake_timeout_ms": 500, "max_connections_per_peer": 4}})", "/");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->limits.handshakeTimeout.count(), 500);
+  EXPECT_EQ(c->limits.maxConnectionsPerPeer, 4u);
+  for (const char* limits : {R"({"handshake_timeout_ms": 50})", R"({"handshake_timeout_ms": 60001})",
+                             R"({"max_connections_per_peer": 0})",
+                             R"({"max_connections": 8, "worker_threads": 4, "max_connections_per_peer": 9})"}) {
+    EXPECT_FALSE(Config::parse(base + ", \"limits\": " + limits + "}", "/").ok()) << limits;
+  }
+}
 
 TEST(Config, ShippedApplianceDefaultConfigParses) {
   auto c = Config::load(SEALGATE_IMAGE_CONFIG);
@@ -112,7 +172,7 @@ TEST(Config, ShippedApplianceDefaultConfigParses) {
 namespace sealgate::appliance {
 namespace {
 
-const std::string kBase = R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"},
+const std::string kBase = R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"},
                               "hsm": {"pin_file": "p"}, "state": {"rollback_protection": "none"}, )";
 
 TEST(Config, KvDatabasesAndFiles) {
@@ -158,7 +218,7 @@ TEST(Config, RejectsBadProviderSettings) {
 }
 
 std::string withAudit(const std::string& audit) {
-  return R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"},
+  return R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"},
              "hsm": {"pin_file": "p"}, "state": {"rollback_protection": "none"}, "audit": )" + audit + "}";
 }
 

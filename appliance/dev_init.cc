@@ -58,7 +58,10 @@ const char* kConfigTemplate = R"({
   "pep": {
     "listen": "127.0.0.1:8443",
     "ca_file": "pki/ca.pem",
-    "cert_file": "pki/server.pem"
+    "cert_file": "pki/server.pem",
+    // The URL clients use: DPoP proofs name it (htu), and Host must name it or
+    // another name of the server certificate.
+    "public_url": "https://localhost:8443"
   },
   "admin": {
     "listen": "127.0.0.1:9443",

@@ -1,5 +1,6 @@
 #include "appliance/execute_api.h"
 
+#include <Poco/Exception.h>
 #include <Poco/URI.h>
 
 #include <algorithm>

@@ -1,30 +1,20 @@
 #include "appliance/http_server.h"
 
-#include <Poco/Crypto/EVPPKey.h>
-#include <Poco/Crypto/X509Certificate.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServerConnection.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/NetException.h>
-#include <Poco/Net/SecureServerSocket.h>
-#include <Poco/Net/SecureStreamSocket.h>
-#include <Poco/Net/SSLException.h>
-#include <Poco/Net/TCPServerConnectionFactory.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
-
-#include <Poco/String.h>
+#include <openssl/x509v3.h>
+#include <arpa/inet.h>
+#include <openssl/pem.h>
 
 #include <algorithm>
-#include <istream>
+#include <ctime>
 
 #include "appliance/egress.h"
+#include "appliance/http_parse.h"
 #include "appliance/logging.h"
 #include "appliance/request_bodies.h"
+#include "appliance/tls_frontend.h"
 #include "core/encoding.h"
 #include "core/secret.h"
 #include "core/wipe.h"
@@ -33,53 +23,7 @@ namespace sealgate::appliance {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-// ---- watchdog ------------------------------------------------------------------------
-
-DeadlineWatchdog::DeadlineWatchdog(std::chrono::milliseconds deadline)
-    : deadline_(deadline), thread_([this] { loop(); }) {}
-
-DeadlineWatchdog::~DeadlineWatchdog() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
-
-void DeadlineWatchdog::watch(int fd) { rearm(fd); }
-
-void DeadlineWatchdog::unwatch(int fd) {
-  std::lock_guard lock(mu_);
-  deadlines_.erase(fd);
-}
-
-void DeadlineWatchdog::rearm(int fd) { extend(fd, Clock::now() + deadline_); }
-
-void DeadlineWatchdog::extend(int fd, Clock::time_point until) {
-  std::lock_guard lock(mu_);
-  deadlines_[fd] = until;
-}
-
-void DeadlineWatchdog::loop() {
-  std::unique_lock lock(mu_);
-  while (!stop_) {
-    cv_.wait_for(lock, std::chrono::milliseconds(50));
-    const auto now = Clock::now();
-    for (auto it = deadlines_.begin(); it != deadlines_.end();) {
-      if (it->second <= now) {
-        // shutdown() wakes the worker blocked in read(); it then unwinds and
-        // closes the socket itself, so the fd cannot be reused under us.
-        ::shutdown(it->first, SHUT_RDWR);
-        ++expired_;
-        it = deadlines_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-}
+using Io = TlsConnection::Io;
 
 // ---- helpers -------------------------------------------------------------------------
 
@@ -134,17 +78,16 @@ std::string newCorrelationId() {
   return hexLower(raw);
 }
 
-// Requests served on the connection this worker thread is running (a connection
-// runs on one thread from accept to close).
-thread_local std::uint64_t tRequestsOnConnection = 0;
-
 const char* listenerName(ListenerKind k) { return k == ListenerKind::Pep ? "pep" : "admin"; }
+
+constexpr unsigned kMaxRequestsPerConnection = 10000;
 
 struct ListenerState {
   ListenerKind kind;
   Limits limits;
   std::vector<Route> routes;
-  DeadlineWatchdog* watchdog;
+  http::ServerNames names;  // what a Host header may name
+  std::string publicBase;   // Request::publicBase
 };
 
 // Exact paths, or a final "{id}" segment that matches one non-empty segment of
@@ -180,90 +123,227 @@ bool isJsonContentType(const std::string& ct) {
   return base == "application/json";
 }
 
-// Reads the body within the request deadline and the size limit. Sets
-// `closeAfter` whenever the connection can no longer be reused safely.
-std::optional<HttpError> readBody(Poco::Net::HTTPServerRequest& req, Poco::Net::StreamSocket& socket,
-                                  std::size_t maxBytes, Clock::time_point deadline, std::string& out,
-                                  bool& closeAfter) {
-  const auto declared = req.getContentLength64();
-  if (declared > static_cast<std::int64_t>(maxBytes)) {
-    closeAfter = true;
-    return HttpError{413, "BODY_TOO_LARGE", "request bodies are limited to " + std::to_string(maxBytes) + " bytes"};
-  }
-  if (declared == Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH && !req.getChunkedTransferEncoding()) return std::nullopt;
-  const Poco::Timespan savedTimeout = socket.getReceiveTimeout();
-  std::istream& in = req.stream();
-  in.exceptions(std::ios::badbit);
-  std::optional<HttpError> failure;
-  try {
-    char buf[8192];
-    while (true) {
-      const auto remaining = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
-      if (remaining.count() <= 0) throw Poco::TimeoutException("request deadline");
-      socket.setReceiveTimeout(Poco::Timespan(remaining.count()));
-      // peek() performs at most one socket read, so the deadline is checked
-      // between reads however slowly the client sends; readsome() then takes
-      // only what is already buffered.
-      if (in.peek() == std::char_traits<char>::eof()) break;
-      const std::size_t want = std::min(sizeof buf, maxBytes + 1 - out.size());
-      out.append(buf, static_cast<std::size_t>(in.readsome(buf, static_cast<std::streamsize>(want))));
-      if (out.size() > maxBytes) {
+// A request's body, read on demand within the request deadline and the size
+// limit: Content-Length or chunked (RFC 9112 §6), "100 Continue" sent only when
+// the handler is about to read (so a refusal, e.g. 413 for a declared length over
+// the limit, comes before the client sends anything).
+class BodyReader {
+ public:
+  BodyReader(TlsConnection& conn, std::string& buffered, const http::RequestHead& head, std::size_t maxBytes,
+             Clock::time_point deadline)
+      : conn_(conn), buf_(buffered), head_(head), maxBytes_(maxBytes), deadline_(deadline) {}
+
+  // True once the body was read whole (or there is none): the connection can
+  // carry another request.
+  bool consumed() const { return consumed_ || head_.body == http::RequestHead::Body::None; }
+
+  std::optional<HttpError> read(std::string& out, bool& closeAfter) {
+    out.clear();
+    if (head_.body == http::RequestHead::Body::None) return std::nullopt;
+    if (head_.body == http::RequestHead::Body::Length && head_.contentLength > maxBytes_) {
+      closeAfter = true;
+      return tooLarge();
+    }
+    if (head_.expectContinue && buf_.empty()) {
+      if (conn_.writeAll("HTTP/1.1 100 Continue\r\n\r\n", deadline_) != Io::Ok) {
         closeAfter = true;
-        failure = HttpError{413, "BODY_TOO_LARGE", "request bodies are limited to " + std::to_string(maxBytes) + " bytes"};
-        break;
+        return HttpError{400, "INVALID_REQUEST", "the request body could not be read"};
       }
     }
-  } catch (const Poco::TimeoutException&) {
-    closeAfter = true;
-    failure = HttpError{408, "REQUEST_TIMEOUT", "the request was not received within the deadline"};
-  } catch (const Poco::Exception&) {
-    closeAfter = true;
-    failure = HttpError{400, "INVALID_REQUEST", "the request body could not be read"};
+    if (head_.body == http::RequestHead::Body::Length) {
+      const auto want = static_cast<std::size_t>(head_.contentLength);
+      while (buf_.size() < want) {
+        if (auto e = more(closeAfter)) return e;
+      }
+      out.assign(buf_, 0, want);
+      buf_.erase(0, want);
+      consumed_ = true;
+      return std::nullopt;
+    }
+    http::ChunkedDecoder decoder(maxBytes_);
+    while (true) {
+      std::size_t used = 0;
+      const auto status = decoder.feed(buf_, out, used);
+      buf_.erase(0, used);
+      if (status == http::ChunkedDecoder::Status::Done) {
+        consumed_ = true;
+        return std::nullopt;
+      }
+      if (status == http::ChunkedDecoder::Status::Error) {
+        closeAfter = true;
+        secureWipe(out.data(), out.size());
+        return HttpError{decoder.error().status, decoder.error().code, decoder.error().message};
+      }
+      if (auto e = more(closeAfter)) return e;
+    }
   }
-  try {
-    socket.setReceiveTimeout(savedTimeout);
-  } catch (const Poco::Exception&) {
-    closeAfter = true;
+
+ private:
+  HttpError tooLarge() const {
+    return HttpError{413, "BODY_TOO_LARGE", "request bodies are limited to " + std::to_string(maxBytes_) + " bytes"};
   }
-  if (!failure && declared >= 0 && out.size() != static_cast<std::size_t>(declared)) {
+  // One more read, or the error that ends the request: a stalled body and a
+  // trickled one both meet the same deadline.
+  std::optional<HttpError> more(bool& closeAfter) {
+    const Io io = conn_.read(buf_, deadline_, false);
+    if (io == Io::Ok) return std::nullopt;
     closeAfter = true;
-    failure = HttpError{400, "INVALID_REQUEST", "the request body is shorter than its Content-Length"};
+    if (io == Io::Timeout) return HttpError{408, "REQUEST_TIMEOUT", "the request was not received within the deadline"};
+    return HttpError{400, "INVALID_REQUEST", "the request body is shorter than its framing says"};
   }
-  return failure;
+
+  TlsConnection& conn_;
+  std::string& buf_;
+  const http::RequestHead& head_;
+  std::size_t maxBytes_;
+  Clock::time_point deadline_;
+  bool consumed_ = false;
+};
+
+bool validHeaderValue(const std::string& v) {
+  return std::none_of(v.begin(), v.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
 }
 
-class Dispatcher : public Poco::Net::HTTPRequestHandler {
+std::string httpDate() {
+  char buf[64];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+// The response head and body, with the reason phrase of the status.
+std::string renderResponse(const Response& out, const std::string& body, const std::string& correlationId,
+                           bool close) {
+  std::string r = "HTTP/1.1 " + std::to_string(out.status) + " " + http::reasonPhrase(out.status) + "\r\n";
+  auto add = [&r](const std::string& name, const std::string& value) {
+    if (name.empty() || !validHeaderValue(name) || name.find(':') != std::string::npos || !validHeaderValue(value)) {
+      return;  // never a header that could split the response
+    }
+    r += name + ": " + value + "\r\n";
+  };
+  add("Date", httpDate());
+  add("Server", "sealgate");
+  if (out.status != 204) {
+    add("Content-Type", out.contentType);
+    add("Content-Length", std::to_string(body.size()));
+  }
+  add("X-Correlation-Id", correlationId);
+  add("Cache-Control", "no-store");
+  add("X-Content-Type-Options", "nosniff");
+  for (const auto& [k, v] : out.headers) add(k, v);
+  if (close) add("Connection", "close");
+  r += "\r\n";
+  if (out.status != 204) r += body;
+  return r;
+}
+
+class Dispatcher {
  public:
   explicit Dispatcher(const ListenerState& state) : state_(state) {}
 
-  void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
+  // Serves one connection: requests until the client closes, an error closes it,
+  // the keep-alive timeout passes or the listener stops.
+  void serve(TlsConnection& conn) {
+    std::string buf;
+    for (unsigned n = 0; n < kMaxRequestsPerConnection; ++n) {
+      // Between requests the wait is the keep-alive timeout (the request deadline
+      // for the first); a listener stop ends it.
+      if (buf.empty()) {
+        const auto idle = n == 0 ? state_.limits.requestDeadline : state_.limits.keepAliveTimeout;
+        const Io io = conn.read(buf, Clock::now() + idle, true);
+        if (io != Io::Ok) {
+          logEvent(LogLevel::Debug, "connection_closed",
+                   {{"listener", listenerName(state_.kind)}, {"reason", ioReason(io)}, {"requests", n}});
+          return;
+        }
+      }
+      const bool keep = serveOne(conn, buf, n + 1 == kMaxRequestsPerConnection);
+      if (!keep) return;
+    }
+  }
+
+ private:
+  static const char* ioReason(Io io) {
+    switch (io) {
+      case Io::Eof: return "closed by the client";
+      case Io::Timeout: return "idle";
+      case Io::Stopped: return "listener stopping";
+      default: return "connection error";
+    }
+  }
+
+  // Reads, answers and logs one request; false when the connection must close.
+  bool serveOne(TlsConnection& conn, std::string& buf, bool last) {
     // This request's egress scope (core/egress_guard.h): what its handler makes
     // live is looked for in its response, its audit events and the log lines of
-    // this thread until the last line below, and in nothing else.
+    // this thread until the end of this function, and in nothing else.
     EgressScope egressScope;
     const auto started = Clock::now();
-    ++tRequestsOnConnection;
-    auto& socket = static_cast<Poco::Net::HTTPServerRequestImpl&>(req).socket();
-    const int fd = socket.impl()->sockfd();
     const auto deadline = started + state_.limits.requestDeadline;
-    // The handler answers 408 itself; the watchdog only steps in if it cannot.
-    state_.watchdog->extend(fd, deadline + std::chrono::seconds(2));
-
     Request request;
     WipeOnExit wipeRequest(request.body);  // KV writes carry values
     request.correlationId = newCorrelationId();
-    request.method = req.getMethod();
-    const std::string& uri = req.getURI();
-    request.path = uri.substr(0, uri.find('?'));
-    if (auto q = uri.find('?'); q != std::string::npos) request.query = uri.substr(q + 1);
-    request.host = req.get("Host", "");
-    for (const auto& [name, value] : req) {
-      if (Poco::icompare(name, "DPoP") == 0) request.dpop.push_back(value);
-      request.headers.emplace(Poco::toLower(name), value);
+    request.publicBase = state_.publicBase;
+
+    // The head, whole, within the deadline. A client that does not send one in
+    // time is cut off without an answer.
+    http::HeadScan scan = http::scanHead(buf);
+    while (scan.state == http::HeadScan::Incomplete) {
+      const Io io = conn.read(buf, deadline, false);
+      if (io != Io::Ok) {
+        logEvent(LogLevel::Info, "connection_closed",
+                 {{"listener", listenerName(state_.kind)}, {"reason", io == Io::Timeout ? "request head not received within the deadline" : ioReason(io)}});
+        return false;
+      }
+      scan = http::scanHead(buf);
     }
-    bool closeAfter = false;
+    http::RequestHead head;
+    std::optional<http::ParseError> parseError;
+    if (scan.state == http::HeadScan::Invalid) {
+      parseError = scan.error;
+    } else {
+      parseError = http::parseRequestHead(std::string_view(buf).substr(0, scan.end), head);
+      buf.erase(0, scan.end);
+    }
+
+    bool closeAfter = last;
     const Route* route = nullptr;
-    HandlerResult result = dispatch(req, socket, deadline, request, route, closeAfter);
+    HandlerResult result = Response{};
+    std::optional<BodyReader> body;
+    if (parseError) {
+      // The stream can no longer be trusted to delimit requests: answer, close.
+      closeAfter = true;
+      result = HttpError{parseError->status, parseError->code, parseError->message};
+    } else {
+      request.method = head.method;
+      request.path = head.target.substr(0, head.target.find('?'));
+      if (auto q = head.target.find('?'); q != std::string::npos) request.query = head.target.substr(q + 1);
+      request.host = head.get("host").value_or("");
+      request.dpop = head.all("dpop");
+      for (const auto& f : head.fields) {
+        if (!request.headers.count(f.name)) request.headers.emplace(f.name, *head.get(f.name));
+      }
+      if (!head.keepAlive) closeAfter = true;
+      body.emplace(conn, buf, head, state_.limits.maxBodyBytes, deadline);
+      if (head.host && !state_.names.matches(*head.host)) {
+        result = HttpError{421, "MISDIRECTED_REQUEST", "the Host header does not name this listener"};
+      } else if (const long cert = conn.recheckCertificate(); cert != X509_V_OK) {
+        // The CRLs changed since this connection's handshake and its certificate
+        // no longer verifies: this connection ends here.
+        closeAfter = true;
+        result = cert == X509_V_ERR_CERT_REVOKED
+                     ? HttpError{401, "CERTIFICATE_REVOKED", "the client certificate has been revoked"}
+                     : HttpError{401, "CERTIFICATE_INVALID",
+                                 std::string("the client certificate no longer verifies: ") +
+                                     X509_verify_cert_error_string(cert)};
+      } else {
+        result = dispatch(conn, head, *body, request, route, closeAfter);
+      }
+      // A body the handler did not read would be taken for the next request.
+      if (!body->consumed()) closeAfter = true;
+    }
 
     Response out;
     // Reveals and credentials carry values: the answer is wiped once sent.
@@ -280,13 +360,16 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     } else {
       out = std::move(std::get<Response>(result));
     }
-    GuardedBody body = guardResponse(out, request.correlationId, request.vaultErrors);
-    WipeOnExit wipeBytes(body.bytes);
-    if (body.blocked) code = egress_errc::kBlocked;
-    send(resp, out, body.bytes, request.correlationId, closeAfter);
+    GuardedBody guarded = guardResponse(out, request.correlationId, request.vaultErrors);
+    WipeOnExit wipeGuarded(guarded.bytes);
+    if (guarded.blocked) code = egress_errc::kBlocked;
+    std::string wire = renderResponse(out, guarded.bytes, request.correlationId, closeAfter);
+    const Io written = conn.writeAll(wire, Clock::now() + state_.limits.requestDeadline);
+    secureWipe(wire.data(), wire.size());
+    if (written != Io::Ok) closeAfter = true;
 
     json fields = {{"listener", listenerName(state_.kind)},
-                   {"method", request.method},
+                   {"method", request.method.empty() ? "-" : request.method},
                    {"route", route != nullptr ? route->path : "unmatched"},
                    {"status", out.status},
                    {"correlation_id", request.correlationId},
@@ -294,17 +377,16 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     if (!request.identity.spiffeId.empty()) fields["identity"] = request.identity.spiffeId;
     if (!code.empty()) fields["code"] = code;
     logEvent(out.status >= 500 ? LogLevel::Error : LogLevel::Info, "http_request", std::move(fields));
-    state_.watchdog->rearm(fd);
+    if (closeAfter && written == Io::Ok) conn.closeGracefully();
+    return !closeAfter;
   }
 
- private:
-  HandlerResult dispatch(Poco::Net::HTTPServerRequest& req, Poco::Net::StreamSocket& socket,
-                         Clock::time_point deadline, Request& request, const Route*& route, bool& closeAfter) {
+  HandlerResult dispatch(TlsConnection& conn, const http::RequestHead& head, BodyReader& body, Request& request,
+                         const Route*& route, bool& closeAfter) {
     try {
-      Poco::Net::SecureStreamSocket secure(socket);
-      if (!secure.havePeerCertificate()) return HttpError{401, "UNAUTHENTICATED", "a client certificate is required"};
-      Poco::Crypto::X509Certificate peer = secure.peerCertificate();
-      auto identity = identityFromCertificate(const_cast<X509*>(peer.certificate()));
+      X509* peer = conn.peerCertificate();
+      if (peer == nullptr) return HttpError{401, "UNAUTHENTICATED", "a client certificate is required"};
+      auto identity = identityFromCertificate(peer);
       if (!identity) return HttpError{403, identity.error().code, identity.error().message};
       request.identity = std::move(*identity);
 
@@ -331,19 +413,20 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
         return HttpError{403, "FORBIDDEN", "this endpoint needs one of the roles: " + joinRoles(route->roles)};
       }
       if (route->takesJsonBody) {
-        if (!req.has("Content-Type") || !isJsonContentType(req.getContentType())) {
+        const auto contentType = head.get("content-type");
+        if (!contentType || !isJsonContentType(*contentType)) {
           closeAfter = true;
           return HttpError{415, "UNSUPPORTED_MEDIA_TYPE", "the body must be application/json"};
         }
         std::string raw;
-        if (auto err = readBody(req, socket, state_.limits.maxBodyBytes, deadline, raw, closeAfter)) return *err;
+        if (auto err = body.read(raw, closeAfter)) return *err;
         request.body = json::parse(raw, nullptr, false);
         if (request.body.is_discarded()) return HttpError{400, "BAD_JSON", "the body is not well-formed JSON"};
         if (!request.body.is_object()) return HttpError{400, "BAD_JSON", "the body must be a JSON object"};
       } else if (route->vault) {
         // Vault reads a JSON body whatever the content type says, and none at all.
         std::string raw;
-        if (auto err = readBody(req, socket, state_.limits.maxBodyBytes, deadline, raw, closeAfter)) return *err;
+        if (auto err = body.read(raw, closeAfter)) return *err;
         if (raw.find_first_not_of(" \t\r\n") != std::string::npos) {
           request.body = json::parse(raw, nullptr, false);
           secureWipe(raw.data(), raw.size());  // KV writes carry secret values
@@ -355,10 +438,6 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
         }
       }
       return route->handler(request);
-    } catch (const Poco::Exception& e) {
-      closeAfter = true;
-      logEvent(LogLevel::Error, "handler_exception", {{"correlation_id", request.correlationId}, {"what", e.displayText()}});
-      return HttpError{500, "INTERNAL", "internal error"};
     } catch (const std::exception& e) {
       closeAfter = true;
       logEvent(LogLevel::Error, "handler_exception", {{"correlation_id", request.correlationId}, {"what", e.what()}});
@@ -381,119 +460,92 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     return out;
   }
 
-  static void send(Poco::Net::HTTPServerResponse& resp, const Response& out, const std::string& body,
-                   const std::string& correlationId, bool closeAfter) {
-    resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
-    resp.setContentType(out.contentType);
-    resp.set("X-Correlation-Id", correlationId);
-    resp.set("Cache-Control", "no-store");
-    resp.set("X-Content-Type-Options", "nosniff");
-    for (const auto& [k, v] : out.headers) resp.set(k, v);
-    if (closeAfter) resp.setKeepAlive(false);
-    resp.setContentLength64(static_cast<std::int64_t>(body.size()));
-    resp.send() << body;
-  }
-
   const ListenerState& state_;
 };
 
-class DispatcherFactory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit DispatcherFactory(std::shared_ptr<ListenerState> state) : state_(std::move(state)) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new Dispatcher(*state_);
+// The TLS context: TLS 1.2+, ECDHE AEAD suites, a client certificate that
+// chains to ca_file required, no session resumption (each connection verifies
+// its certificate against the current CRLs), no renegotiation.
+Result<SSL_CTX*> makeServerContext(const ListenerConfig& config, EVP_PKEY* tlsKey) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  auto fail = [&](const std::string& what) -> Error {
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return makeError("TLS_CONFIG", what);
+  };
+  if (ctx == nullptr) return makeError("TLS_CONFIG", "cannot create a TLS context");
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) return fail("no usable TLS 1.2 cipher");
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_num_tickets(ctx, 0);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (SSL_CTX_load_verify_locations(ctx, config.caFile.c_str(), nullptr) != 1) {
+    return fail("cannot load the client CA file " + config.caFile);
   }
-  // Each open connection finishes its in-flight request, then closes.
-  void drainConnections() {
-    const bool abortCurrent = false;
-    serverStopped(this, abortCurrent);
+  if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.caFile.c_str())) SSL_CTX_set_client_CA_list(ctx, names);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_verify_depth(ctx, 4);
+  if (SSL_CTX_use_certificate_chain_file(ctx, config.certFile.c_str()) != 1) {
+    return fail("cannot load the server certificate " + config.certFile);
   }
+  if (SSL_CTX_use_PrivateKey(ctx, tlsKey) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+    return fail("the server certificate does not match the HSM's TLS key");
+  }
+  return ctx;
+}
 
- private:
-  std::shared_ptr<ListenerState> state_;
-};
-
-// HTTPServerConnection under the watchdog: the TLS handshake, header reading and
-// every request of a keep-alive connection run against the deadline.
-class GuardedConnection : public Poco::Net::HTTPServerConnection {
- public:
-  GuardedConnection(const Poco::Net::StreamSocket& s, Poco::Net::HTTPServerParams::Ptr params,
-                    Poco::Net::HTTPRequestHandlerFactory::Ptr factory, DeadlineWatchdog& watchdog, ListenerKind kind)
-      : HTTPServerConnection(s, params, factory), watchdog_(watchdog), kind_(kind) {}
-
-  void run() override {
-    const int fd = socket().impl()->sockfd();
-    watchdog_.watch(fd);
-    tRequestsOnConnection = 0;
-    try {
-      HTTPServerConnection::run();
-    } catch (const Poco::Exception& e) {
-      if (tRequestsOnConnection == 0 && !handshakeCompleted()) {
-        // Handshake failures (no or untrusted client certificate) end here: such
-        // a connection never reaches a handler.
-        logEvent(LogLevel::Info, "connection_rejected", {{"listener", listenerName(kind_)}, {"reason", e.displayText()}});
-      } else {
-        // A verified client that closed without (further) requests, e.g. without
-        // close_notify after its last response, or a TLS health probe.
-        logEvent(LogLevel::Debug, "connection_closed", {{"listener", listenerName(kind_)}, {"reason", e.displayText()}});
+// The names a Host header may carry: the public URL's host and the server
+// certificate's DNS and IP subject alternative names.
+Result<void> addCertificateNames(const std::string& certFile, http::ServerNames& names) {
+  BIO* bio = BIO_new_file(certFile.c_str(), "r");
+  X509* cert = bio != nullptr ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
+  if (bio != nullptr) BIO_free(bio);
+  ERR_clear_error();
+  if (cert == nullptr) return makeError("TLS_CONFIG", "cannot read the server certificate " + certFile);
+  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
+    if (n->type == GEN_DNS) {
+      const auto* s = n->d.dNSName;
+      names.addName(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                static_cast<std::size_t>(ASN1_STRING_length(s))));
+    } else if (n->type == GEN_IPADD) {
+      const auto* s = n->d.iPAddress;
+      char text[64] = "";
+      const int len = ASN1_STRING_length(s);
+      if (len == 4 || len == 16) {
+        inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), text, sizeof text);
+        names.addName(text);
       }
     }
-    watchdog_.unwatch(fd);
   }
+  if (sans != nullptr) GENERAL_NAMES_free(sans);
+  X509_free(cert);
+  return Ok{};
+}
 
- private:
-  // True when the peer passed the mTLS handshake (its certificate verified).
-  bool handshakeCompleted() {
-    try {
-      Poco::Net::SecureStreamSocket secure(socket());
-      return secure.havePeerCertificate();
-    } catch (const Poco::Exception&) {
-      return false;
-    }
-  }
-
-  DeadlineWatchdog& watchdog_;
-  ListenerKind kind_;
+struct BaseUrl {
+  std::string base;  // Request::publicBase
+  std::string host;  // a name Host may carry, "" for none
+  std::uint16_t port = 443;
 };
 
-class GuardedConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
- public:
-  GuardedConnectionFactory(Poco::Net::HTTPServerParams::Ptr params, Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
-                           DeadlineWatchdog& watchdog, ListenerKind kind)
-      : params_(std::move(params)), factory_(std::move(factory)), watchdog_(watchdog), kind_(kind) {}
-  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-    return new GuardedConnection(socket, params_, factory_, watchdog_, kind_);
+// pep.public_url (admin.public_url), or, where configuration allows none (development
+// mode), https://<listen host>:<bound port>. A wildcard listen address names no
+// URL: DPoP proofs then never match (fail closed).
+Result<BaseUrl> publicBaseUrl(const ListenerConfig& config, std::uint16_t boundPort) {
+  if (!config.publicUrl.empty()) {
+    auto url = parsePublicUrl(config.publicUrl);
+    if (!url) return std::move(url).takeError();
+    return BaseUrl{url->base, url->host, url->port};
   }
-
- private:
-  Poco::Net::HTTPServerParams::Ptr params_;
-  Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
-  DeadlineWatchdog& watchdog_;
-  ListenerKind kind_;
-};
-
-Result<Poco::Net::Context::Ptr> makeServerContext(const ListenerConfig& config, EVP_PKEY* tlsKey) {
-  try {
-    Poco::Net::Context::Params p;
-    p.caLocation = config.caFile;
-    p.verificationMode = Poco::Net::Context::VERIFY_STRICT;  // client certificate required
-    p.verificationDepth = 4;
-    p.loadDefaultCAs = false;
-    p.cipherList = "ECDHE+AESGCM:ECDHE+CHACHA20";
-    Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, p);
-    ctx->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-    // Poco would otherwise match the client certificate's names against its IP.
-    ctx->enableExtendedCertificateVerification(false);
-    ctx->enableSessionCache(true, "sealgate");
-    ctx->useCertificate(Poco::Crypto::X509Certificate(config.certFile));
-    ctx->usePrivateKey(Poco::Crypto::EVPPKey(tlsKey));
-    if (SSL_CTX_check_private_key(ctx->sslContext()) != 1) {
-      return makeError("TLS_CONFIG", "the server certificate does not match the HSM's TLS key");
-    }
-    return ctx;
-  } catch (const Poco::Exception& e) {
-    return makeError("TLS_CONFIG", "cannot set up TLS: " + e.displayText());
-  }
+  const auto colon = config.listen.rfind(':');
+  std::string host = colon == std::string::npos ? config.listen : config.listen.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::" || host == "*") return BaseUrl{"", "", boundPort};
+  const std::string bare = host.front() == '[' ? host.substr(1, host.size() - 2) : host;
+  return BaseUrl{"https://" + host + ":" + std::to_string(boundPort), bare, boundPort};
 }
 
 }  // namespace
@@ -502,54 +554,61 @@ Result<Poco::Net::Context::Ptr> makeServerContext(const ListenerConfig& config, 
 
 Result<std::unique_ptr<Listener>> Listener::create(ListenerKind kind, const ListenerConfig& config,
                                                    const Limits& limits, EVP_PKEY* tlsKey, std::vector<Route> routes) {
+  auto trust = ClientTrust::create(config.caFile, config.crlFile, listenerName(kind));
+  if (!trust) return std::move(trust).takeError();
   auto ctx = makeServerContext(config, tlsKey);
   if (!ctx) return std::move(ctx).takeError();
   std::unique_ptr<Listener> l(new Listener());
   l->kind_ = kind;
-  l->watchdog_ = std::make_unique<DeadlineWatchdog>(limits.requestDeadline);
-  auto state = std::make_shared<ListenerState>(ListenerState{kind, limits, std::move(routes), l->watchdog_.get()});
-  try {
-    Poco::Net::SecureServerSocket socket(Poco::Net::SocketAddress(config.listen), 128, *ctx);
-    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
-    params->setServerName("sealgate");
-    params->setSoftwareVersion("sealgate");
-    params->setTimeout(Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(limits.requestDeadline).count()));
-    params->setKeepAlive(true);
-    params->setKeepAliveTimeout(
-        Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(limits.keepAliveTimeout).count()));
-    params->setMaxKeepAliveRequests(10000);
-    params->setMaxThreads(static_cast<int>(limits.workerThreads));
-    params->setMaxQueued(static_cast<int>(limits.maxConnections - limits.workerThreads));
-    l->pool_ = std::make_unique<Poco::ThreadPool>(2, static_cast<int>(limits.workerThreads) + 1);
-    Poco::SharedPtr<DispatcherFactory> handlers = new DispatcherFactory(state);
-    l->handlers_ = handlers;
-    l->drainConnections_ = [h = handlers.get()] { h->drainConnections(); };
-    l->server_ = std::make_unique<Poco::Net::TCPServer>(
-        new GuardedConnectionFactory(params, l->handlers_, *l->watchdog_, kind), *l->pool_, socket, params);
-  } catch (const Poco::Exception& e) {
-    return makeError("LISTEN_FAILED", "cannot listen on " + config.listen + ": " + e.displayText());
-  }
+  l->sslCtx_ = *ctx;
+
+  auto state = std::make_shared<ListenerState>(ListenerState{kind, limits, std::move(routes), {}, {}});
+  FrontEndSettings settings;
+  settings.listen = config.listen;
+  settings.name = listenerName(kind);
+  settings.maxConnections = limits.maxConnections;
+  settings.maxPerPeer = limits.maxConnectionsPerPeer;
+  settings.workers = limits.workerThreads;
+  settings.handshakeTimeout = limits.handshakeTimeout;
+  auto frontEnd = TlsFrontEnd::create(settings, *ctx, std::move(*trust),
+                                      [s = state.get()](TlsConnection& conn) { Dispatcher(*s).serve(conn); });
+  if (!frontEnd) return std::move(frontEnd).takeError();
+  l->frontEnd_ = std::move(*frontEnd);
+
+  // Host names and the DPoP base URL come from configuration only.
+  SEALGATE_TRY(addCertificateNames(config.certFile, state->names));
+  state->names.addPort(l->frontEnd_->port());
+  auto base = publicBaseUrl(config, l->frontEnd_->port());
+  if (!base) return std::move(base).takeError();
+  state->publicBase = base->base;
+  if (!base->host.empty()) state->names.addName(base->host);
+  state->names.addPort(base->port);
+  l->state_ = state;
   return l;
 }
 
-Listener::~Listener() { stop(); }
+Listener::~Listener() {
+  stop();
+  if (sslCtx_ != nullptr) SSL_CTX_free(static_cast<SSL_CTX*>(sslCtx_));
+}
 
-void Listener::start() { server_->start(); }
+void Listener::start() { frontEnd_->start(); }
 
 void Listener::stop() {
-  if (server_) {
+  if (frontEnd_) {
+    const auto s = frontEnd_->stats();
     logEvent(LogLevel::Info, "listener_stopping",
              {{"listener", listenerName(kind_)},
-              {"connections_total", server_->totalConnections()},
-              {"connections_refused_at_cap", server_->refusedConnections()},
-              {"connections_closed_at_deadline", watchdog_->expiredCount()}});
-    server_->stop();  // no new connections
-    drainConnections_();
-    pool_->joinAll();
-    server_.reset();
+              {"connections_total", s.accepted},
+              {"connections_refused_at_cap", s.refusedAtCap},
+              {"connections_refused_per_peer", s.refusedPerPeer},
+              {"handshakes_failed", s.handshakeFailed},
+              {"handshakes_timed_out", s.handshakeTimedOut}});
+    frontEnd_->stop();  // no new connections; in-flight requests finish
+    frontEnd_.reset();
   }
 }
 
-std::uint16_t Listener::port() const { return server_ ? server_->port() : 0; }
+std::uint16_t Listener::port() const { return frontEnd_ ? frontEnd_->port() : 0; }
 
 }  // namespace sealgate::appliance

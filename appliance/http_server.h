@@ -1,25 +1,20 @@
-// The HTTPS listeners: Poco's HTTP server over mTLS, with the TLS key in the HSM,
-// a route table, the API.md error model, a body size limit, a whole-request
-// deadline and a connection cap.
+// The HTTPS listeners: strict HTTP/1.1 (appliance/http_parse.h) over mTLS with
+// the TLS key in the HSM (appliance/tls_frontend.h: handshakes in their own
+// stage, per-peer and total connection caps, CRLs), a route table, the API.md
+// error model, a body size limit and a whole-request deadline.
 #pragma once
 
-#include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/TCPServer.h>
-#include <Poco/ThreadPool.h>
+#include <openssl/evp.h>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
-#include <thread>
+#include <variant>
 #include <vector>
 
 #include "appliance/config.h"
@@ -42,11 +37,17 @@ struct Request {
   std::string path;
   Identity identity;
   nlohmann::json body;  // the parsed JSON object for routes that take one
-  std::string host;     // the Host header
+  std::string host;     // the Host header (checked against the listener's names)
+  // The listener's public URL from configuration (pep.public_url, or in
+  // development mode https://<listen host>:<port>), without a trailing '/':
+  // DPoP proofs are checked against it plus the path, never against Host.
+  std::string publicBase;
   std::vector<std::string> dpop;  // every DPoP header value (RFC 9449 wants exactly one)
   std::string query;    // the raw query string, without '?'
   std::string pathParam;  // the "{id}" segment of routes that end in one, or what "/**" matched
-  std::map<std::string, std::string> headers;  // lowercased names, first value of each
+  // Lowercased names; a field may appear twice only if it is a list (its values
+  // joined with ", "), any other repeated field was refused (HTTP_MALFORMED).
+  std::map<std::string, std::string> headers;
   bool vaultErrors = false;  // set for Vault-compatible routes: errors render as {"errors":[...]}
 };
 
@@ -83,31 +84,9 @@ struct Route {
   bool vault = false;
 };
 
-// Closes connections whose current request outlives its deadline, so a client
-// that trickles bytes (each read within Poco's per-read timeout) cannot hold a
-// worker thread. The clock starts at accept and restarts after each response.
-class DeadlineWatchdog {
- public:
-  explicit DeadlineWatchdog(std::chrono::milliseconds deadline);
-  ~DeadlineWatchdog();
-  void watch(int fd);
-  void unwatch(int fd);
-  void rearm(int fd);
-  void extend(int fd, std::chrono::steady_clock::time_point until);
-  std::uint64_t expiredCount() const { return expired_.load(); }
-
- private:
-  void loop();
-  const std::chrono::milliseconds deadline_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<int, std::chrono::steady_clock::time_point> deadlines_;
-  bool stop_ = false;
-  std::atomic<std::uint64_t> expired_{0};
-  std::thread thread_;
-};
-
 enum class ListenerKind { Pep, Admin };
+
+class TlsFrontEnd;
 
 class Listener {
  public:
@@ -124,11 +103,9 @@ class Listener {
  private:
   Listener() = default;
   ListenerKind kind_ = ListenerKind::Pep;
-  std::unique_ptr<DeadlineWatchdog> watchdog_;
-  std::unique_ptr<Poco::ThreadPool> pool_;
-  std::unique_ptr<Poco::Net::TCPServer> server_;
-  Poco::SharedPtr<Poco::Net::HTTPRequestHandlerFactory> handlers_;
-  std::function<void()> drainConnections_;
+  std::shared_ptr<void> state_;  // the routes and limits the workers use
+  std::unique_ptr<TlsFrontEnd> frontEnd_;
+  void* sslCtx_ = nullptr;  // SSL_CTX*
 };
 
 nlohmann::json errorBody(const std::string& code, const std::string& message, const std::string& correlationId);

@@ -71,13 +71,11 @@ PepApi::PepApi(const Config& config, ResourceRefs& refs, GrantAuthority& grants,
                StateStore& state, AuditSink& audit)
     : config_(config), refs_(refs), grants_(grants), pdp_(pdp), state_(state), audit_(audit) {}
 
+// From configuration only (the listener's pep.public_url, or its listen address in
+// development mode): never from the request's Host header.
 std::string PepApi::expectedHtu(const Request& request) const {
-  if (!config_.pep.publicUrl.empty()) {
-    std::string base = config_.pep.publicUrl;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    return base + request.path;
-  }
-  return "https://" + request.host + request.path;
+  if (request.publicBase.empty()) return {};  // no configured URL: no proof can match
+  return request.publicBase + request.path;
 }
 
 HttpError PepApi::dpopError(const Error& e) {

@@ -13,10 +13,11 @@ using namespace sealgate::appliance;
 
 int main(int argc, char** argv) {
   CLI::App cli{"sealgated: the sealgate secrets enforcement appliance daemon"};
-  std::string configPath, pepListen, adminListen;
+  std::string configPath, pepListen, adminListen, pepPublicUrl;
   cli.add_option("--config", configPath, "path to sealgated.conf")->required();
   cli.add_option("--pep-listen", pepListen, "override pep.listen (host:port; port 0 picks a free port)");
   cli.add_option("--admin-listen", adminListen, "override admin.listen (host:port)");
+  cli.add_option("--pep-public-url", pepPublicUrl, "override pep.public_url (https://host[:port])");
   CLI11_PARSE(cli, argc, argv);
 
   auto config = Config::load(configPath);
@@ -26,6 +27,13 @@ int main(int argc, char** argv) {
   }
   if (!pepListen.empty()) config->pep.listen = pepListen;
   if (!adminListen.empty()) config->admin.listen = adminListen;
+  if (!pepPublicUrl.empty()) {
+    if (auto url = parsePublicUrl(pepPublicUrl); !url) {
+      std::cerr << "sealgated: " << url.error().describe() << "\n";
+      return 2;
+    }
+    config->pep.publicUrl = pepPublicUrl;
+  }
   // SoftHSM2 reads SOFTHSM2_CONF when the module initialises: set it first.
   if (!config->hsm.softhsm2Conf.empty()) setenv("SOFTHSM2_CONF", config->hsm.softhsm2Conf.c_str(), 1);
   initLogging(config->logLevel, config->logFile);

@@ -29,12 +29,15 @@ echo "== sealgate dev-init --dir $INSTANCE --tpm swtpm"
 echo "== keys in the development token (values never leave it)"
 "$BIN/sealgate" keys list --config "$INSTANCE/sealgated.conf"
 
-# The dev config listens on 127.0.0.1:8443 / :9443; if those are taken, let the
-# kernel pick free ports and read them from the start-up log line.
+# The dev config listens on 127.0.0.1:8443 / :9443 with pep.public_url
+# https://localhost:8443; if those ports are taken, use free ones (the public URL,
+# which DPoP proofs name, follows the PEP port).
 PEP_LISTEN=() ; ADMIN_LISTEN=()
 if ss -Htln "sport = :8443" | grep -q . || ss -Htln "sport = :9443" | grep -q .; then
   echo "   (8443/9443 busy: using free ports)"
-  PEP_LISTEN=(--pep-listen 127.0.0.1:0) ; ADMIN_LISTEN=(--admin-listen 127.0.0.1:0)
+  free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+  P=$(free_port)
+  PEP_LISTEN=(--pep-listen "127.0.0.1:$P" --pep-public-url "https://localhost:$P") ; ADMIN_LISTEN=(--admin-listen 127.0.0.1:0)
 fi
 
 # The software TPM: it seals the state's data key and its NV counter anchors the

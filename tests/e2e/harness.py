@@ -52,6 +52,10 @@ class Instance:
         }
         if public_url:
             conf["pep"]["public_url"] = public_url
+        elif "mode" not in conf:
+            # No public URL for a listener on a port picked at start: a development
+            # instance, whose DPoP htu is https://127.0.0.1:<pep port> (CONFIG.md).
+            conf["mode"] = "development"
         if tpm:
             conf["tpm"] = {"tcti": f"swtpm:path={self.tpm_dir}/swtpm.sock", "pcrs": [7]}
         with open(self.config, "w") as f:
