@@ -7,6 +7,7 @@
 #include "core/encoding.h"
 #include "core/kv_request.h"
 #include "core/secret_uri.h"
+#include "core/json_parse.h"
 
 namespace sealgate::appliance {
 
@@ -169,7 +170,7 @@ HandlerResult KvApi::readData(Request& request, const Target& t) {
     return *err;
   }
   auto span = r->data->exposeSecretBytes();
-  json value = json::parse(span.begin(), span.end(), nullptr, false);
+  json value = parseInternalJson(span);
   if (!value.is_object()) return kvError(makeError(kv_errc::kTampered, "a stored value is not an object"));
   Response resp{200, envelope(json{{"data", std::move(value)}, {"metadata", meta}})};
   return resp;
@@ -204,7 +205,7 @@ HandlerResult KvApi::patchData(Request& request, const Target& t) {
   if (!current) return kvError(current.error());
   if (!current->data) return HttpError{404, provider_errc::kVersionDeleted, "the current version is deleted or destroyed"};
   auto span = current->data->exposeSecretBytes();
-  json merged = json::parse(span.begin(), span.end(), nullptr, false);
+  json merged = parseInternalJson(span);
   if (!merged.is_object()) return kvError(makeError(kv_errc::kTampered, "a stored value is not an object"));
   merged.merge_patch(w->data);
   std::string text = merged.dump();
