@@ -129,6 +129,33 @@ class JsonBombTest(unittest.TestCase):
         status, _, headers, _ = self.sg.request("GET", "/v1/kv/data/app/bomb", client="admin", listener="admin")
         self.assertEqual(status, 404)
 
+    def test_every_operation_the_document_says_parses_a_body_refuses_the_bomb(self):
+        """docs/openapi.json lists JSON_TOO_DEEP on each operation that reads a body:
+        the served document and the server agree, operation by operation."""
+        status, doc, _, _ = self.sg.request("GET", "/v1/openapi.json")
+        self.assertEqual(status, 200)
+        pep = {"/v1/uris/canonicalize", "/v1/authorize", "/v1/grants/consume", "/v1/grants/delegate", "/v1/execute"}
+        params = {"{mount}": "kv", "{path}": "app/bomb2", "{role}": "readonly", "{prefix}": "kv/x", "{id}": "x"}
+        checked = 0
+        for path, item in doc["paths"].items():
+            for method, op in item.items():
+                if method not in ("get", "put", "post", "patch", "delete"):
+                    continue
+                if "JSON_TOO_DEEP" not in op["responses"].get("400", {}).get("description", ""):
+                    continue
+                concrete = path
+                for k, v in params.items():
+                    concrete = concrete.replace(k, v)
+                vault = "X-Sealgate-Error" in op["responses"]["400"].get("headers", {})
+                ctype = "application/merge-patch+json" if method == "patch" else "application/json"
+                with self.subTest(op=op["operationId"]):
+                    result = self.post_raw(concrete, '{"x":' + nested(32000) + "}", method=method.upper(),
+                                           listener="pep" if path in pep else "admin", content_type=ctype)
+                    self.assertRefused(result, 400, "JSON_TOO_DEEP", vault=vault)
+                    checked += 1
+        self.assertGreaterEqual(checked, 37)  # 10 JSON endpoints, 27 Vault-compatible operations
+        self.assertAlive()
+
     def test_the_limit_is_exactly_32(self):
         # body(1) > requests(2) > item(3) > context(4) > 28 arrays = 32 levels
         def body(arrays):
