@@ -13,6 +13,7 @@
 #include "appliance/logging.h"
 #include "core/encoding.h"
 #include "core/secret_uri.h"
+#include "core/json_parse.h"
 
 namespace sealgate::appliance {
 
@@ -67,8 +68,8 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
 
 HandlerResult AdminApi::getPolicy(Request&) {
   auto policy = pdp_.current();
-  json doc = json::parse(policy->source(), nullptr, false, /*ignore_comments=*/true);
-  if (doc.is_discarded()) doc = json{{"version", 1}, {"rules", json::array()}};
+  auto parsed = parseJson(policy->source(), {.allowComments = true});
+  json doc = parsed ? std::move(*parsed) : json{{"version", 1}, {"rules", json::array()}};
   return Response{200, doc};
 }
 
@@ -118,7 +119,7 @@ HandlerResult AdminApi::testPolicy(Request& request) {
   auto d = pdp_.current()->decide(DecisionSubject{subject->spiffeId, subject->tenant, subject->service},
                                   DecisionRequest{0, uri->canonical(), b["action"], b.value("context", json::object()).dump()});
   json out = {{"decision", d.allow ? "allow" : "deny"}, {"reason", d.reason}};
-  if (d.allow) out["obligations"] = json::parse(d.obligationsJson, nullptr, false);
+  if (d.allow) out["obligations"] = parseInternalJson(d.obligationsJson);
   return Response{200, out};
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "appliance/logging.h"
+#include "core/json_parse.h"
 
 namespace sealgate::appliance {
 
@@ -48,7 +49,7 @@ struct KafkaForwarder::Impl {
 };
 
 std::string KafkaForwarder::partitionKey(const std::string& entry) {
-  json e = json::parse(entry, nullptr, false);
+  json e = parseInternalJson(entry);
   if (e.is_object() && e.contains("tenant") && e["tenant"].is_string() && !e["tenant"].get<std::string>().empty()) {
     return e["tenant"];
   }
@@ -135,7 +136,7 @@ void KafkaForwarder::loop() {
     for (const auto& entry : *entries) {
       const std::string key = partitionKey(entry);
       std::string eventId;
-      if (json e = json::parse(entry, nullptr, false); e.is_object() && e.contains("event_id") && e["event_id"].is_string()) {
+      if (json e = parseInternalJson(entry); e.is_object() && e.contains("event_id") && e["event_id"].is_string()) {
         eventId = e["event_id"];
       }
       for (;;) {

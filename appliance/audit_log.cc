@@ -16,6 +16,7 @@
 #include "core/audit_bundle.h"
 #include "core/signed_note.h"
 #include "hsm/key_store.h"
+#include "core/json_parse.h"
 
 namespace sealgate::appliance {
 
@@ -157,7 +158,7 @@ Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptio
   merkle::Tree prefix;
   std::size_t next = 0;
   for (const auto& [start, len] : cpSpans) {
-    json j = json::parse(std::string_view(*cps).substr(start, len), nullptr, false);
+    json j = parseInternalJson(std::string_view(*cps).substr(start, len));
     if (!j.is_object() || !j.contains("size") || !j["size"].is_number_unsigned() || !j.contains("note") ||
         !j["note"].is_string()) {
       return corrupt("checkpoints.jsonl has a malformed record");
@@ -223,7 +224,7 @@ Result<std::uint64_t> MerkleAuditLog::append(const std::string& eventJson) {
     logEvent(LogLevel::Error, "audit_event_blocked", {{"code", egress_errc::kBlocked}});
     return std::move(clean).takeError();
   }
-  json event = json::parse(eventJson, nullptr, false);
+  json event = parseInternalJson(eventJson);
   if (!event.is_object()) return makeError("AUDIT_INVALID_EVENT", "an audit event is one JSON object");
   auto p = std::make_shared<Pending>();
   p->event = eventJson;
@@ -280,7 +281,7 @@ void MerkleAuditLog::writerLoop() {
       const std::uint64_t taken = sampledOut_;
       std::uint64_t sampled = taken;
       for (auto& p : batch) {
-        json e = json::parse(p->event, nullptr, false);
+        json e = parseInternalJson(p->event);
         json out = {{"schema_version", 1}, {"audit_index", index}};
         out["event_id"] = e.contains("event_id") ? e["event_id"] : json(randomEventId());
         out["time"] = e.contains("time") ? e["time"] : json(nowRfc3339Millis());

@@ -8,6 +8,7 @@
 
 #include "core/kv_request.h"
 #include "core/secret_uri.h"
+#include "core/json_parse.h"
 
 namespace sealgate::appliance {
 namespace {
@@ -139,8 +140,9 @@ Result<PublicUrl> parsePublicUrl(const std::string& url) {
 }
 
 Result<Config> Config::parse(const std::string& text, const std::string& baseDir) {
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
-  if (j.is_discarded()) return configError("the configuration is not valid JSON");
+  auto parsed = parseJson(text, {.allowComments = true});
+  if (!parsed) return configError("the configuration is not valid JSON (" + parsed.error().code + ": " + parsed.error().message + ")");
+  json j = std::move(*parsed);
   Config c;
   Section root(j, "config");
   SEALGATE_TRY(root.allowOnly({"name", "pep", "admin", "hsm", "limits", "grants", "pdp", "audit", "policy_file",

@@ -287,5 +287,19 @@ TEST(Config, VaultAndConnectors) {
   }
 }
 
+TEST(Config, RefusesARepeatedKeyOrDeepNesting) {
+  // Which of two "pin_file"s would win is a question nobody should have to ask.
+  auto dup = Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"},
+                              "hsm": {"pin_file": "p", "pin_file": "q"}, "state": {"rollback_protection": "none"}})",
+                           "/");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, "CONFIG_INVALID");
+  EXPECT_NE(dup.error().message.find("JSON_DUPLICATE_KEY"), std::string::npos) << dup.error().message;
+  EXPECT_NE(dup.error().message.find("pin_file"), std::string::npos) << dup.error().message;
+  auto deep = Config::parse(R"({"name": )" + std::string(40, '[') + std::string(40, ']') + "}", "/");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_NE(deep.error().message.find("JSON_TOO_DEEP"), std::string::npos) << deep.error().message;
+}
+
 }  // namespace
 }  // namespace sealgate::appliance

@@ -7,6 +7,7 @@
 
 #include "appliance/connectors/ssh_connector.h"
 #include "core/secret_uri.h"
+#include "core/json_parse.h"
 
 namespace sealgate::appliance {
 
@@ -302,8 +303,10 @@ Result<std::map<std::string, std::map<std::string, EgressRules>>> parseEgress(co
 }  // namespace
 
 Result<Policy> Policy::parse(std::string_view text) {
-  json doc = json::parse(text.begin(), text.end(), nullptr, false, /*ignore_comments=*/true);
-  if (doc.is_discarded() || !doc.is_object()) return policyError("the policy is not a JSON object");
+  auto parsed = parseJson(text, {.allowComments = true});
+  if (!parsed) return policyError("the policy is not acceptable JSON (" + parsed.error().code + ": " + parsed.error().message + ")");
+  json doc = std::move(*parsed);
+  if (!doc.is_object()) return policyError("the policy is not a JSON object");
   for (const auto& [k, v] : doc.items()) {
     if (k != "version" && k != "rules" && k != "egress") return policyError("unknown key policy." + k.substr(0, 64));
   }
@@ -427,7 +430,7 @@ Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& r
     return d;
   }
   const auto subjectSegs = split(std::string_view(subject.spiffeId).substr(9));
-  const json context = json::parse(request.contextJson, nullptr, false);
+  const json context = parseInternalJson(request.contextJson);
   std::optional<std::uint32_t> ttl, maxUses;
   bool cacheable = true;  // only if every matching allow says so
   bool versionPin = false, reasonRequired = false;

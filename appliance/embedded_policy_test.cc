@@ -5,6 +5,8 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace sealgate::appliance {
 namespace {
@@ -294,6 +296,21 @@ TEST(EmbeddedPolicy, ReplaceWhileDecidingIsSafe) {
   for (auto& th : readers) th.join();
   EXPECT_EQ(inconsistent.load(), 0);
   EXPECT_GE(decided.load(), 2000);
+}
+
+TEST(EmbeddedPolicy, RefusesARepeatedKeyOrDeepNesting) {
+  // A rule with two effects: one reader would deny, another allow.
+  const std::string rule = R"({"id":"r","effect":"deny","effect":"allow","subjects":["spiffe://acme/a"],)"
+                           R"("resources":["secret://acme/kv/**"],"actions":["use"]})";
+  for (const auto& [doc, code] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"version":1,"rules":[)" + rule + "]}", "JSON_DUPLICATE_KEY"},
+           {R"({"version":1,"rules":[],"rules":[]})", "JSON_DUPLICATE_KEY"},
+           {R"({"version":1,"rules":[],"egress":)" + std::string(40, '[') + std::string(40, ']') + "}", "JSON_TOO_DEEP"}}) {
+    auto p = Policy::parse(doc);
+    ASSERT_FALSE(p.ok()) << doc;
+    EXPECT_EQ(p.error().code, "POLICY_INVALID");
+    EXPECT_NE(p.error().message.find(code), std::string::npos) << p.error().message;
+  }
 }
 
 }  // namespace

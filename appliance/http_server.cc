@@ -16,6 +16,7 @@
 #include "appliance/request_bodies.h"
 #include "appliance/tls_frontend.h"
 #include "core/encoding.h"
+#include "core/json_parse.h"
 #include "core/secret.h"
 #include "core/wipe.h"
 
@@ -420,19 +421,20 @@ class Dispatcher {
         }
         std::string raw;
         if (auto err = body.read(raw, closeAfter)) return *err;
-        request.body = json::parse(raw, nullptr, false);
-        if (request.body.is_discarded()) return HttpError{400, "BAD_JSON", "the body is not well-formed JSON"};
+        auto parsed = parseJson(raw);
+        if (!parsed) return HttpError{400, parsed.error().code, "the body is not acceptable JSON: " + parsed.error().message};
+        request.body = std::move(*parsed);
         if (!request.body.is_object()) return HttpError{400, "BAD_JSON", "the body must be a JSON object"};
       } else if (route->vault) {
         // Vault reads a JSON body whatever the content type says, and none at all.
         std::string raw;
         if (auto err = body.read(raw, closeAfter)) return *err;
         if (raw.find_first_not_of(" \t\r\n") != std::string::npos) {
-          request.body = json::parse(raw, nullptr, false);
+          auto parsed = parseJson(raw);
           secureWipe(raw.data(), raw.size());  // KV writes carry secret values
-          if (request.body.is_discarded() || !request.body.is_object()) {
-            return HttpError{400, "BAD_JSON", "failed to parse JSON input"};
-          }
+          if (!parsed) return HttpError{400, parsed.error().code, "failed to parse JSON input: " + parsed.error().message};
+          request.body = std::move(*parsed);
+          if (!request.body.is_object()) return HttpError{400, "BAD_JSON", "failed to parse JSON input"};
         } else {
           request.body = json::object();
         }

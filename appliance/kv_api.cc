@@ -36,6 +36,14 @@ json envelope(json data) {
               {"mount_type", "kv"}};
 }
 
+// Vault's bare 404 ({"errors":[]}), with the code in X-Sealgate-Error like every
+// other error on these paths.
+Response vaultNotFound() {
+  Response r{404, json{{"errors", json::array()}}};
+  r.headers["X-Sealgate-Error"] = provider_errc::kNotFound;
+  return r;
+}
+
 json versionMetadata(const providers::KvVersionInfo& v, const json& custom) {
   return json{{"created_time", providers::formatVaultTime(v.created)},
               {"custom_metadata", custom},
@@ -286,7 +294,7 @@ HandlerResult KvApi::metadata(Request& request, const Target& t) {
   if (m == "GET") {
     auto meta = store_->metadata(p);
     if (!meta) {
-      if (meta.error().code == provider_errc::kNotFound) return Response{404, json{{"errors", json::array()}}};
+      if (meta.error().code == provider_errc::kNotFound) return vaultNotFound();
       return kvError(meta.error());
     }
     auto mc = store_->mountConfig(t.ns, t.mount);
@@ -333,7 +341,7 @@ HandlerResult KvApi::list(Request&, const Target& t) {
   const std::string prefix = t.path.empty() || t.path.back() == '/' ? t.path : t.path + "/";
   auto keys = store_->list(t.ns, t.mount, prefix);
   if (!keys) {
-    if (keys.error().code == provider_errc::kNotFound) return Response{404, json{{"errors", json::array()}}};
+    if (keys.error().code == provider_errc::kNotFound) return vaultNotFound();
     return kvError(keys.error());
   }
   return Response{200, envelope(json{{"keys", *keys}})};

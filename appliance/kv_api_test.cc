@@ -161,5 +161,39 @@ TEST(KvApi, AStoreThatDidNotOpenIsProviderUnavailable) {
   }
 }
 
+TEST(KvApi, EveryErrorResponseNamesItsCodeInTheHeader) {
+  // Errors as HttpError get X-Sealgate-Error from the HTTP layer; the Vault-shaped
+  // 404s the handler builds itself (bare {"errors":[]} or a body with metadata)
+  // must carry it too (the metadata and list 404s once did not).
+  auto& f = fx();
+  auto w = f.req("POST", "kv/data/app/hdr", json{{"data", {{"k", "v"}}}});
+  ASSERT_EQ(statusOf(f.api->handle(w)), 200);
+  auto del = f.req("DELETE", "kv/data/app/hdr");
+  ASSERT_EQ(statusOf(f.api->handle(del)), 204);
+  struct Case {
+    const char* method;
+    const char* rest;
+    const char* query;
+    const char* code;
+  } cases[] = {{"GET", "kv/data/app/missing", "", "NOT_FOUND"},
+               {"GET", "kv/metadata/app/missing", "", "NOT_FOUND"},
+               {"LIST", "kv/metadata/nothing-here/", "", "NOT_FOUND"},
+               {"GET", "kv/metadata/nothing-here/", "list=true", "NOT_FOUND"},
+               {"GET", "kv/data/app/hdr", "", "VERSION_DELETED"}};
+  for (const auto& c : cases) {
+    auto r = f.req(c.method, c.rest);
+    r.query = c.query;
+    auto out = f.api->handle(r);
+    ASSERT_EQ(statusOf(out), 404) << c.method << " " << c.rest;
+    if (auto* resp = std::get_if<Response>(&out)) {
+      auto h = resp->headers.find("X-Sealgate-Error");
+      ASSERT_NE(h, resp->headers.end()) << c.method << " " << c.rest << "?" << c.query;
+      EXPECT_EQ(h->second, c.code);
+    } else {
+      EXPECT_EQ(codeOf(out), c.code);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sealgate::appliance

@@ -12,6 +12,7 @@
 #include "appliance/request_bodies.h"
 #include "core/encoding.h"
 #include "core/secret_uri.h"
+#include "core/json_parse.h"
 
 namespace sealgate::appliance {
 
@@ -158,7 +159,7 @@ HandlerResult PepApi::authorize(Request& request) {
       } else if (!d->allow) {
         reason = d->reason.empty() ? "POLICY_DENIED" : d->reason;
       } else {
-        obligations = json::parse(d->obligationsJson, nullptr, false);
+        obligations = parseInternalJson(d->obligationsJson);
         if (!obligations.is_object()) obligations = json::object();
         // Guardrails: the tightest of the items' obligations, never above the ceilings.
         if (obligations.contains("ttl_seconds") && obligations["ttl_seconds"].is_number_unsigned()) {

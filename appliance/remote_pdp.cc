@@ -1,4 +1,5 @@
 #include "appliance/remote_pdp.h"
+#include "core/json_parse.h"
 
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -24,7 +25,7 @@ Decision denyAll(std::size_t index, const std::string& reason) {
 }
 
 json contextOf(const DecisionRequest& r) {
-  json c = json::parse(r.contextJson, nullptr, false);
+  json c = parseInternalJson(r.contextJson);
   return c.is_object() ? c : json::object();
 }
 
@@ -75,9 +76,10 @@ Result<json> RemoteDecisionPoint::post(const std::string& path, const json& body
     if (resp.getStatus() != Poco::Net::HTTPResponse::HTTP_OK) {
       return unavailable("the PDP answered HTTP " + std::to_string(static_cast<int>(resp.getStatus())));
     }
-    json out = json::parse(text.str(), nullptr, false);
-    if (out.is_discarded()) return json::object();  // not JSON: treated as an answer of the wrong shape
-    return out;
+    // Not JSON, too deep or with a repeated key: treated as an answer of the wrong shape.
+    auto out = parseJson(text.str());
+    if (!out) return json::object();
+    return std::move(*out);
   } catch (const Poco::TimeoutException&) {
     return unavailable("the PDP did not answer within " + std::to_string(timeout.count()) + " ms");
   } catch (const Poco::Exception& e) {

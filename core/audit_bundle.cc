@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/signed_note.h"
+#include "core/json_parse.h"
 
 namespace sealgate::audit {
 namespace {
@@ -127,8 +128,9 @@ std::optional<std::uint64_t> topLevelAuditIndex(const std::string& text) {
 }  // namespace
 
 Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptions& o) {
-  json b = json::parse(bundleJson, nullptr, /*allow_exceptions=*/false);
-  if (b.is_discarded()) return corrupt("the bundle is not valid JSON (truncated or corrupt file)");
+  auto parsed = parseJson(bundleJson);
+  if (!parsed) return corrupt("the bundle is not acceptable JSON (truncated or corrupt file: " + parsed.error().message + ")");
+  json b = std::move(*parsed);
   if (!b.is_object()) return corrupt("the bundle is not a JSON object");
   if (!b.contains("format") || b["format"] != kBundleFormat) return corrupt(std::string("the bundle format is not ") + kBundleFormat);
   if (auto shape = exactKeys(b, {"format", "origin", "tree_size", "checkpoint", "checkpoints", "entries", "leaf_hashes",

@@ -1,5 +1,7 @@
 #include "core/egress_guard.h"
 
+#include <vector>
+
 #include "core/aho_corasick.h"
 #include "core/egress_patterns.h"
 
@@ -154,21 +156,27 @@ Result<void> EgressGuard::check(std::string_view text) const {
   return Ok{};
 }
 
-std::size_t EgressGuard::scrubJsonInPlace(nlohmann::json& value) const {
+std::size_t EgressGuard::scrubJsonInPlace(nlohmann::json& root) const {
+  // Iterative, so no document can exhaust the stack.
   std::size_t count = 0;
-  if (value.is_string()) {
-    count += scrub(value.get_ref<std::string&>());
-  } else if (value.is_array()) {
-    for (auto& element : value) count += scrubJsonInPlace(element);
-  } else if (value.is_object()) {
-    nlohmann::json scrubbed = nlohmann::json::object();
-    for (auto& [key, member] : value.items()) {
-      std::string newKey = key;
-      count += scrub(newKey);
-      count += scrubJsonInPlace(member);
-      scrubbed[std::move(newKey)] = std::move(member);
+  std::vector<nlohmann::json*> todo{&root};
+  while (!todo.empty()) {
+    nlohmann::json& value = *todo.back();
+    todo.pop_back();
+    if (value.is_string()) {
+      count += scrub(value.get_ref<std::string&>());
+    } else if (value.is_array()) {
+      for (auto& element : value) todo.push_back(&element);
+    } else if (value.is_object()) {
+      nlohmann::json scrubbed = nlohmann::json::object();
+      for (auto& [key, member] : value.items()) {
+        std::string newKey = key;
+        count += scrub(newKey);
+        scrubbed[std::move(newKey)] = std::move(member);
+      }
+      value = std::move(scrubbed);
+      for (auto& [key, member] : value.items()) todo.push_back(&member);
     }
-    value = std::move(scrubbed);
   }
   return count;
 }

@@ -14,6 +14,8 @@
 #include <iterator>
 #include <memory>
 
+#include "core/json_parse.h"
+
 namespace sealgate {
 namespace {
 
@@ -26,9 +28,10 @@ constexpr std::uint8_t kP256SpkiPrefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 
 Result<nlohmann::json> decodeObject(std::string_view segment, const char* what) {
   auto raw = decodeBase64UrlNoPad(segment);
   if (!raw) return malformed(std::string(what) + " is not base64url");
-  auto j = nlohmann::json::parse(raw->begin(), raw->end(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return malformed(std::string(what) + " is not a JSON object");
-  return j;
+  auto j = parseJson(std::span<const std::uint8_t>(raw->data(), raw->size()));
+  if (!j) return malformed(std::string(what) + " is not acceptable JSON (" + j.error().code + ": " + j.error().message + ")");
+  if (!j->is_object()) return malformed(std::string(what) + " is not a JSON object");
+  return std::move(*j);
 }
 
 // The legacy EC_KEY API builds a key from affine coordinates (checking that the

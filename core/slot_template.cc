@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/encoding.h"
 
@@ -141,15 +142,21 @@ Result<void> forbidSlots(std::string_view text, std::string_view where) {
 }
 
 Result<void> forbidSlotsInJson(const nlohmann::json& value, std::string_view where) {
-  if (value.is_string()) return forbidSlots(value.get_ref<const std::string&>(), where);
-  if (value.is_object()) {
-    for (const auto& [key, item] : value.items()) {
-      if (auto r = forbidSlots(key, where); !r) return r;
-      if (auto r = forbidSlotsInJson(item, where); !r) return r;
-    }
-  } else if (value.is_array()) {
-    for (const auto& item : value) {
-      if (auto r = forbidSlotsInJson(item, where); !r) return r;
+  // Iterative: the document may come from a caller (parseJson caps its depth,
+  // but a walker must not depend on that to keep its stack).
+  std::vector<const nlohmann::json*> todo{&value};
+  while (!todo.empty()) {
+    const nlohmann::json* v = todo.back();
+    todo.pop_back();
+    if (v->is_string()) {
+      if (auto r = forbidSlots(v->get_ref<const std::string&>(), where); !r) return r;
+    } else if (v->is_object()) {
+      for (const auto& [key, item] : v->items()) {
+        if (auto r = forbidSlots(key, where); !r) return r;
+        todo.push_back(&item);
+      }
+    } else if (v->is_array()) {
+      for (const auto& item : *v) todo.push_back(&item);
     }
   }
   return {};

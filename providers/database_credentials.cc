@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/encoding.h"
+#include "core/json_parse.h"
 
 namespace sealgate::providers {
 
@@ -148,7 +149,7 @@ std::string leaseJson(const LeaseInfo& l) {
 }
 
 std::optional<LeaseInfo> leaseFrom(const StateStore::Lease& l) {
-  json j = json::parse(l.dataJson, nullptr, false);
+  json j = parseInternalJson(l.dataJson);
   if (!j.is_object() || j.value("provider", "") != "database") return std::nullopt;
   try {
     LeaseInfo out;

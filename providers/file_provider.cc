@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/json_parse.h"
 #include "providers/kv_store.h"
 
 namespace sealgate::providers {
@@ -30,8 +31,13 @@ bool isYamlPath(const std::string& path) {
 // Every scalar becomes a string (YAML 1.1 would read `password: no` as false and
 // `pin: 0123` as octal; a secret is the text as written). Null stays null, so the
 // shape checks below treat a YAML file exactly like the equivalent JSON one.
-// Throws YAML::Exception for a repeated key (yaml-cpp keeps the first silently).
-json yamlToJson(const YAML::Node& node) {
+// Throws YAML::Exception for a repeated key (yaml-cpp keeps the first silently)
+// and for nesting deeper than JSON may be (kMaxJsonDepth).
+struct YamlTooDeep {
+  YAML::Mark mark;
+};
+json yamlToJson(const YAML::Node& node, std::size_t depth = 0) {
+  if ((node.IsMap() || node.IsSequence()) && ++depth > kMaxJsonDepth) throw YamlTooDeep{node.Mark()};
   switch (node.Type()) {
     case YAML::NodeType::Map: {
       json out = json::object();
@@ -39,13 +45,13 @@ json yamlToJson(const YAML::Node& node) {
         if (!member.first.IsScalar()) throw YAML::Exception(member.first.Mark(), "a key that is not a scalar");
         const std::string& key = member.first.Scalar();
         if (out.contains(key)) throw YAML::Exception(member.first.Mark(), "a repeated key");
-        out[key] = yamlToJson(member.second);
+        out[key] = yamlToJson(member.second, depth);
       }
       return out;
     }
     case YAML::NodeType::Sequence: {
       json out = json::array();
-      for (const auto& element : node) out.push_back(yamlToJson(element));
+      for (const auto& element : node) out.push_back(yamlToJson(element, depth));
       return out;
     }
     case YAML::NodeType::Scalar:
@@ -77,16 +83,22 @@ Result<void> FileProvider::reloadIfChanged() {
   std::ifstream in(path_);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   json doc;
-  std::string yamlError;
+  std::string parseError;
   if (isYamlPath(path_)) {
     try {
       doc = yamlToJson(YAML::Load(text));
     } catch (const YAML::Exception& e) {
       // The line only: yaml-cpp's message could quote the file's text.
-      yamlError = "is not valid YAML (line " + std::to_string(e.mark.line + 1) + ")";
+      parseError = "is not valid YAML (line " + std::to_string(e.mark.line + 1) + ")";
+    } catch (const YamlTooDeep& e) {
+      parseError = "is not valid YAML (line " + std::to_string(e.mark.line + 1) + ": " + json_errc::kTooDeep +
+                   ", nested deeper than " + std::to_string(kMaxJsonDepth) + " levels)";
     }
+  } else if (auto parsed = parseJson(text, {.allowComments = true})) {
+    doc = std::move(*parsed);
   } else {
-    doc = json::parse(text, nullptr, false, /*ignore_comments=*/true);
+    // The code and position only, never the file's text.
+    parseError = "is not valid JSON (" + parsed.error().code + ": " + parsed.error().message + ")";
   }
   secureWipe(text.data(), text.size());
   auto invalid = [&](const std::string& why) -> Result<void> {
@@ -97,7 +109,7 @@ Result<void> FileProvider::reloadIfChanged() {
     return unavailable(why);
   };
   if (!in.good() && !in.eof()) return invalid("cannot be read");
-  if (!yamlError.empty()) return invalid(yamlError);
+  if (!parseError.empty()) return invalid(parseError);
   if (!doc.is_object() || doc.size() != 1 || !doc.contains("secrets") || !doc["secrets"].is_object()) {
     return invalid(isYamlPath(path_) ? "must be a map with the one key secrets" : "must be {\"secrets\": {...}}");
   }

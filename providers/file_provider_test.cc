@@ -7,8 +7,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "providers/kv_store.h"
+
 namespace sealgate::providers {
 namespace {
+
+using nlohmann::json;
 
 std::string text(const Secret& s) {
   auto b = s.exposeSecretBytes();
@@ -152,6 +156,53 @@ TEST_F(FileProviderTest, TheRouterPicksTheProviderByMount) {
   EXPECT_TRUE(router.healthy());
   std::filesystem::remove(path_);
   EXPECT_EQ(router.fetch(*SecretUri::parse("secret://acme/dev/a#k")).error().code, provider_errc::kUnavailable);
+}
+
+TEST_F(FileProviderTest, DeepOrRepeatedJsonAndDeepYamlFailClosed) {
+  auto deepJson = [](std::size_t depth) {
+    return R"({"secrets": {"secret://acme/dev/a": {"k": )" + std::string(depth, '[') + std::string(depth, ']') + "}}}";
+  };
+  write(deepJson(29));  // 32 levels in all: the limit
+  auto p = FileProvider::open(path_, false);
+  ASSERT_TRUE(p) << p.error().describe();
+  struct Case {
+    std::string text;
+    const char* code;
+  } cases[] = {{deepJson(30), "JSON_TOO_DEEP"},
+               {R"({"secrets": {"secret://acme/dev/a": {"k": "one", "k": "two"}}})", "JSON_DUPLICATE_KEY"},
+               {R"({"secrets": {"secret://acme/dev/a": {"k": "v"}, "secret://acme/dev/a": {"k": "w"}}})",
+                "JSON_DUPLICATE_KEY"}};
+  for (const auto& c : cases) {
+    write(c.text);
+    auto f = (*p)->fetch(*SecretUri::parse("secret://acme/dev/a#k"));
+    ASSERT_FALSE(f) << c.code;
+    EXPECT_EQ(f.error().code, provider_errc::kUnavailable);
+    EXPECT_NE(f.error().message.find(c.code), std::string::npos) << f.error().message;
+    EXPECT_EQ(f.error().message.find("secret://"), std::string::npos) << f.error().message;
+  }
+  path_ = dir_ + "/secrets.yaml";
+  auto deepYaml = [](std::size_t depth) {
+    return "secrets:\n  secret://acme/dev/a:\n    k: " + std::string(depth, '[') + std::string(depth, ']') + "\n";
+  };
+  write(deepYaml(29));
+  EXPECT_TRUE(FileProvider::open(path_, false));
+  write(deepYaml(30));
+  auto deep = FileProvider::open(path_, false);
+  ASSERT_FALSE(deep);
+  EXPECT_NE(deep.error().message.find("JSON_TOO_DEEP"), std::string::npos) << deep.error().message;
+}
+
+TEST(WipeJsonStrings, WalksAnyDepthWithoutRecursion) {
+  json root = json::array();
+  json* at = &root;
+  for (int i = 0; i < 200000; ++i) {
+    at->push_back(json::array());
+    at = &at->back();
+  }
+  at->push_back("hunter2");
+  const std::string& leaf = at->back().get_ref<const std::string&>();
+  wipeJsonStrings(root);
+  EXPECT_EQ(leaf, std::string(7, '\0'));
 }
 
 }  // namespace

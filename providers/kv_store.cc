@@ -14,6 +14,7 @@
 #include <ctime>
 
 #include "core/encoding.h"
+#include "core/json_parse.h"
 
 namespace sealgate::providers {
 
@@ -146,12 +147,18 @@ std::string formatVaultTime(KvClock::time_point t) {
   return std::string(buf) + frac;
 }
 
-void wipeJsonStrings(json& j) {
-  if (j.is_string()) {
-    auto& s = j.get_ref<std::string&>();
-    secureWipe(s.data(), s.size());
-  } else if (j.is_structured()) {
-    for (auto& v : j) wipeJsonStrings(v);
+void wipeJsonStrings(json& root) {
+  // Iterative: no document can exhaust the stack.
+  std::vector<json*> todo{&root};
+  while (!todo.empty()) {
+    json& j = *todo.back();
+    todo.pop_back();
+    if (j.is_string()) {
+      auto& s = j.get_ref<std::string&>();
+      secureWipe(s.data(), s.size());
+    } else if (j.is_structured()) {
+      for (auto& v : j) todo.push_back(&v);
+    }
   }
 }
 
@@ -217,7 +224,7 @@ Result<std::unique_ptr<KvStore>> KvStore::open(const KvStoreSettings& settings, 
     auto plain = decrypt(s->dataKey_, *raw, std::string(kKvSealContext) + "|mounts");
     if (!plain) return std::move(plain).takeError();
     auto span = plain->exposeSecretBytes();
-    json j = json::parse(span.begin(), span.end(), nullptr, false);
+    json j = parseInternalJson(span);
     if (!j.is_object()) return makeError(kv_errc::kTampered, "the KV mount configuration is malformed");
     for (const auto& [k, v] : j.items()) {
       KvMountConfig c;
@@ -236,7 +243,7 @@ Result<KvStore::Entry> KvStore::loadEntry(const std::string& id) const {
   auto plain = decrypt(dataKey_, *raw, std::string(kKvSealContext) + "|key|" + id);
   if (!plain) return std::move(plain).takeError();
   auto span = plain->exposeSecretBytes();
-  json j = json::parse(span.begin(), span.end(), nullptr, false);
+  json j = parseInternalJson(span);
   const Error bad = makeError(kv_errc::kTampered, "a stored KV record is malformed");
   if (!j.is_object()) return bad;
   try {
@@ -569,7 +576,7 @@ Result<FetchedSecret> KvStore::fetch(const SecretUri& uri, std::optional<std::ui
     return out;
   }
   auto span = r->data->exposeSecretBytes();
-  json doc = json::parse(span.begin(), span.end(), nullptr, false);
+  json doc = parseInternalJson(span);
   Result<FetchedSecret> result = notFound();
   if (doc.is_object() && doc.contains(*uri.field())) {
     json& field = doc[*uri.field()];

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "providers/kv_store.h"
+#include "core/json_parse.h"
 
 namespace sealgate::providers {
 
@@ -169,7 +170,7 @@ Result<void> VaultKvClient::login() {
   auto r = sendWithRetries("POST", "/v1/auth/" + settings_.appRoleMount + "/login", text, false);
   secureWipe(text.data(), text.size());
   if (!r) return r.error();
-  json reply = json::parse(r->body, nullptr, false);
+  json reply = parseJsonOrDiscarded(r->body);
   secureWipe(r->body.data(), r->body.size());
   Result<void> out = unavailable("refused the AppRole login");
   if (r->status == 200 && reply.is_object() && reply.contains("auth") && reply["auth"].is_object() &&
@@ -206,7 +207,7 @@ Result<FetchedSecret> VaultKvClient::fetch(const SecretUri& uri, std::optional<s
     r = sendWithRetries("GET", path, "", true);
   }
   if (!r) return r.error();
-  json reply = json::parse(r->body, nullptr, false);
+  json reply = parseJsonOrDiscarded(r->body);
   secureWipe(r->body.data(), r->body.size());
   struct Wipe {
     json& j;

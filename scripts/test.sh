@@ -18,6 +18,10 @@ install_deps
 echo "== npm packages for the e2e tests (pinned by tests/e2e/node/package-lock.json)"
 (cd "$ROOT/tests/e2e/node" && npm ci --no-audit --no-fund --loglevel=error)
 
+echo "== OpenAPI lint (redocly, pinned by the same package-lock.json; every rule an error)"
+(cd "$ROOT/tests/e2e/node" && npx --no-install redocly lint --config "$ROOT/docs/redocly.yaml" \
+  --format=stylish "$ROOT/docs/openapi.json")
+
 echo "== fuzz targets (clang-14 + libFuzzer), ${FUZZ_SECONDS}s each"
 build fuzz
 for target in "$ROOT"/build/fuzz/tests/fuzz/*_fuzz; do

@@ -12,6 +12,14 @@ Error wrongType(std::string_view where, const char* key, const char* expected) {
   return makeError(connector_errc::kInvalidAction, field(where, key) + " must be " + expected);
 }
 
+// A field that takes a scalar: a placeholder in a string is PLACEHOLDER_FORBIDDEN
+// (before the type check, so `"port": "{{slot:x}}"` says what is wrong); an array
+// or object is simply the wrong type and is never walked.
+Result<void> forbidSlotsInScalar(const nlohmann::json& value, std::string_view where) {
+  if (!value.is_string()) return {};
+  return forbidSlots(value.get_ref<const std::string&>(), where);
+}
+
 }  // namespace
 
 Result<void> requireKnownKeys(const nlohmann::json& value, std::initializer_list<std::string_view> allowed,
@@ -23,7 +31,7 @@ Result<void> requireKnownKeys(const nlohmann::json& value, std::initializer_list
       return makeError(connector_errc::kInvalidAction, std::string(where) + " has an unknown key");
     }
     if (key != "connector") continue;
-    if (auto r = forbidSlotsInJson(item, std::string(where) + ".connector"); !r) return r;
+    if (auto r = forbidSlotsInScalar(item, std::string(where) + ".connector"); !r) return r;
     if (!item.is_string() || item.get_ref<const std::string&>() != connector) {
       return makeError(connector_errc::kInvalidAction, std::string(where) + ".connector names another connector");
     }
@@ -38,7 +46,7 @@ Result<std::optional<std::string>> plainString(const nlohmann::json& object, con
     if (required) return makeError(connector_errc::kInvalidAction, field(where, key) + " is required");
     return std::optional<std::string>{};
   }
-  if (auto r = forbidSlotsInJson(*it, field(where, key)); !r) return std::move(r).takeError();
+  if (auto r = forbidSlotsInScalar(*it, field(where, key)); !r) return std::move(r).takeError();
   if (!it->is_string()) return wrongType(where, key, "a string");
   return std::optional<std::string>{it->get<std::string>()};
 }
@@ -74,7 +82,7 @@ Result<std::int64_t> plainInteger(const nlohmann::json& object, const char* key,
                                   std::int64_t min, std::int64_t max, std::int64_t fallback) {
   auto it = object.find(key);
   if (it == object.end()) return fallback;
-  if (auto r = forbidSlotsInJson(*it, field(where, key)); !r) return std::move(r).takeError();
+  if (auto r = forbidSlotsInScalar(*it, field(where, key)); !r) return std::move(r).takeError();
   if (!it->is_number_integer()) return wrongType(where, key, "an integer");
   // Unsigned JSON numbers past int64 are out of range too.
   if (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
@@ -88,7 +96,7 @@ Result<std::int64_t> plainInteger(const nlohmann::json& object, const char* key,
 Result<bool> plainBool(const nlohmann::json& object, const char* key, std::string_view where, bool fallback) {
   auto it = object.find(key);
   if (it == object.end()) return fallback;
-  if (auto r = forbidSlotsInJson(*it, field(where, key)); !r) return std::move(r).takeError();
+  if (auto r = forbidSlotsInScalar(*it, field(where, key)); !r) return std::move(r).takeError();
   if (!it->is_boolean()) return wrongType(where, key, "a boolean");
   return it->get<bool>();
 }

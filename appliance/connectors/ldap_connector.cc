@@ -109,9 +109,12 @@ Result<void> parseSearch(const nlohmann::json& action, LdapAction& a) {
   auto sizeLimit = plainInteger(search, "size_limit", where, 1, kMaxSizeLimit, kDefaultSizeLimit);
   if (!sizeLimit) return std::move(sizeLimit).takeError();
   if (auto attrs = search.find("attributes"); attrs != search.end()) {
-    if (auto r = forbidSlotsInJson(*attrs, "ldap.search.attributes"); !r) return r;
+    // Types first: only the array's strings are looked at, nothing deeper is walked.
     if (!attrs->is_array()) return makeError(connector_errc::kInvalidAction, "ldap.search.attributes must be an array");
     for (const auto& name : *attrs) {
+      if (name.is_string()) {
+        if (auto r = forbidSlots(name.get_ref<const std::string&>(), "ldap.search.attributes"); !r) return r;
+      }
       if (!name.is_string() || name.get_ref<const std::string&>().empty()) {
         return makeError(connector_errc::kInvalidAction, "ldap.search.attributes must be non-empty strings");
       }

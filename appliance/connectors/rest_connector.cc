@@ -11,10 +11,12 @@
 
 #include <algorithm>
 #include <mutex>
+#include <vector>
 
 #include "appliance/connectors/action_fields.h"
 #include "appliance/connectors/socket_deadline.h"
 #include "core/slot_template.h"
+#include "core/json_parse.h"
 
 namespace sealgate::connectors {
 
@@ -27,14 +29,23 @@ const std::set<std::string> kMethods{"GET", "HEAD", "POST", "PUT", "PATCH", "DEL
 const std::set<std::string> kReservedHeaders{"host", "content-length", "transfer-encoding", "connection", "upgrade",
                                              "te", "trailer", "proxy-authorization", "proxy-connection"};
 
-Result<void> forbidSlotsInKeys(const json& v) {
-  if (v.is_object()) {
-    for (const auto& [k, item] : v.items()) {
-      SEALGATE_TRY(forbidSlots(k, "JSON object keys"));
-      SEALGATE_TRY(forbidSlotsInKeys(item));
+// Iterative: `json` is the caller's document (depth-capped by parseJson, but no
+// walker relies on that for its stack).
+Result<void> forbidSlotsInKeys(const json& root) {
+  std::vector<const json*> todo{&root};
+  while (!todo.empty()) {
+    const json* v = todo.back();
+    todo.pop_back();
+    if (v->is_object()) {
+      for (const auto& [k, item] : v->items()) {
+        SEALGATE_TRY(forbidSlots(k, "JSON object keys"));
+        if (item.is_structured()) todo.push_back(&item);
+      }
+    } else if (v->is_array()) {
+      for (const auto& item : *v) {
+        if (item.is_structured()) todo.push_back(&item);
+      }
     }
-  } else if (v.is_array()) {
-    for (const auto& item : v) SEALGATE_TRY(forbidSlotsInKeys(item));
   }
   return {};
 }
@@ -192,6 +203,11 @@ Result<std::set<std::string>> RestConnector::validate(const json& action, const 
     SEALGATE_TRY(collect(action["body"].get<std::string>()));
   }
   if (action.contains("json")) {
+    // Bounded before anything walks or serialises it (dump() recurses): the
+    // request parser caps depth already, but a connector trusts no caller.
+    if (jsonDepth(action["json"]) > kMaxJsonDepth) {
+      return invalidAction("'json' nests deeper than " + std::to_string(kMaxJsonDepth) + " arrays/objects");
+    }
     // Slots in string values only (JSON-escaped when substituted), never in keys.
     SEALGATE_TRY(forbidSlotsInKeys(action["json"]));
     SEALGATE_TRY(collect(action["json"].dump()));
@@ -229,6 +245,9 @@ Result<json> RestConnector::run(const json& action, const ConnectorContext& cont
   }
   const bool hasBody = action.contains("body") || action.contains("json");
   if (hasBody) {
+    if (action.contains("json") && jsonDepth(action["json"]) > kMaxJsonDepth) {
+      return invalidAction("'json' nests deeper than " + std::to_string(kMaxJsonDepth) + " arrays/objects");
+    }
     // A placeholder has no character dump() escapes, so it survives serialising intact.
     auto t = SlotTemplate::parse(action.contains("json") ? action["json"].dump() : action["body"].get<std::string>());
     if (!t) return std::move(t).takeError();

@@ -20,6 +20,7 @@
 #include "appliance/connectors/postgres_connector.h"
 #include "appliance/connectors/rest_connector.h"
 #include "appliance/connectors/ssh_connector.h"
+#include "core/json_parse.h"
 #include "core/slot_template.h"
 
 using namespace sealgate;
@@ -41,10 +42,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   context.rules.commands = {"uptime", "echo hello"};
 
   const std::string text(reinterpret_cast<const char*>(data), size);
-  auto action = nlohmann::json::parse(text, nullptr, false);
-  if (!action.is_discarded()) {
+  // As /v1/execute receives it: through parseJson (depth-capped, no repeated keys).
+  if (auto action = parseJson(text)) {
     for (auto& connector : all) {
-      auto names = connector->validate(action, context);
+      auto names = connector->validate(*action, context);
       if (!names) continue;
       for (const auto& n : *names) {
         if (!isSlotName(n)) std::abort();

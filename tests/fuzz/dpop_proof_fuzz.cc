@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/dpop_proof.h"
+#include "core/json_parse.h"
 #include "core/jws.h"
 #include "tests/support/replay_only_state_store.h"
 
@@ -24,8 +25,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto jws = sealgate::parseCompactJws(input); jws.ok()) {
     if (!jws->header.is_object() || !jws->payload.is_object()) __builtin_trap();
   }
-  auto j = nlohmann::json::parse(input, nullptr, false);
-  if (!j.is_discarded()) {
+  auto parsed = sealgate::parseJson(input);
+  if (parsed) {
+    const nlohmann::json& j = *parsed;
     if (auto jwk = sealgate::parseEcP256Jwk(j); jwk.ok()) {
       if (jwk->x.size() != 32 || jwk->y.size() != 32 || j.contains("d")) __builtin_trap();
       if (sealgate::jwkThumbprint(*jwk).size() != 43) __builtin_trap();

@@ -1,16 +1,23 @@
 // libFuzzer target: arbitrary bytes as a /v1/authorize body (parsed as the HTTP
-// layer does). Must never crash; on success every item is either denied with a
-// URI_* code or carries a canonical URI of the caller's tenant.
+// layer does, by parseJson: depth-capped, no repeated keys). Must never crash; on
+// success every item is either denied with a URI_* code or carries a canonical
+// URI of the caller's tenant.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "appliance/request_bodies.h"
+#include "core/json_parse.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto body = nlohmann::json::parse(data, data + size, nullptr, false);
-  if (body.is_discarded()) return 0;
-  auto items = sealgate::appliance::parseAuthorizeBody(body, "acme", 128);
+  auto parsed = sealgate::parseJson(std::span<const std::uint8_t>(data, size));
+  if (!parsed) {
+    const auto& code = parsed.error().code;
+    if (code != "BAD_JSON" && code != "JSON_TOO_DEEP" && code != "JSON_DUPLICATE_KEY") __builtin_trap();
+    return 0;
+  }
+  if (sealgate::jsonDepth(*parsed) > sealgate::kMaxJsonDepth) __builtin_trap();
+  auto items = sealgate::appliance::parseAuthorizeBody(*parsed, "acme", 128);
   if (!items.ok()) {
     const auto& code = items.error().code;
     if (code != "INVALID_REQUEST" && code != "UNKNOWN_FIELD") __builtin_trap();
