@@ -12,6 +12,8 @@
 #include "appliance/identity.h"
 #include "appliance/logging.h"
 #include "core/encoding.h"
+#include "core/file_io.h"
+#include "core/time_format.h"
 #include "core/secret_uri.h"
 #include "core/json_parse.h"
 
@@ -29,40 +31,10 @@ std::string sha256Hex(const std::string& text) {
 
 // tmp file, fsync, rename, fsync the directory: a crash leaves the old or the new file.
 Result<void> writeAtomically(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return makeError("POLICY_PERSIST_FAILED", "cannot write " + tmp);
-  std::size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n <= 0) {
-      ::close(fd);
-      return makeError("POLICY_PERSIST_FAILED", "cannot write " + tmp);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return makeError("POLICY_PERSIST_FAILED", "cannot replace " + path);
-  }
-  const std::string dir = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return Ok{};
+  return writeFileAtomically(path, content, 0600, "POLICY_PERSIST_FAILED");
 }
 
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string rfc3339(std::chrono::system_clock::time_point t) { return rfc3339Seconds(t); }
 
 }  // namespace
 

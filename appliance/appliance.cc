@@ -349,7 +349,7 @@ HandlerResult Appliance::readiness() {
       if (!lease) {
         sessionError = lease.error().code;
       } else {
-        const std::string refLabel = std::string(kRefKeyPrefix) + "-v" + std::to_string(refMac_->keyVersion());
+        const std::string refLabel = versionedLabel(kRefKeyPrefix, refMac_->keyVersion());
         for (auto [label, cls] : {std::pair{refLabel, CKO_SECRET_KEY}, std::pair{std::string(kKekLabel), CKO_SECRET_KEY},
                                   std::pair{config_.hsm.tlsKeyLabel, CKO_PRIVATE_KEY}}) {
           if (!keys_->findKey(lease->handle(), label, cls, false)) missing.push_back(label);

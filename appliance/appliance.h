@@ -18,6 +18,7 @@
 #include "appliance/lease_api.h"
 #include "appliance/data_key_sealer.h"
 #include "appliance/state_guard.h"
+#include "core/key_labels.h"
 #include "appliance/pep_api.h"
 #include "appliance/remote_pdp.h"
 #include "appliance/embedded_policy.h"
@@ -81,10 +82,11 @@ class Appliance {
 };
 
 // The keys an appliance needs, by label prefix or label (docs/DESIGN.md, "Keys").
-inline constexpr const char* kRefKeyPrefix = "sealgate-ref-hmac";
-inline constexpr const char* kGrantKeyPrefix = "sealgate-grant-es256";
-inline constexpr const char* kAuditKeyPrefix = "sealgate-audit-es256";
-inline constexpr const char* kKekLabel = "sealgate-kek";
+// One table of labels: core/key_labels.h.
+inline constexpr const char* kRefKeyPrefix = key_labels::kRefHmac;
+inline constexpr const char* kGrantKeyPrefix = key_labels::kGrantSigning;
+inline constexpr const char* kAuditKeyPrefix = key_labels::kAuditSigning;
+inline constexpr const char* kKekLabel = key_labels::kKek;
 
 // The state guard an instance's config describes, over `keys` (and `tpm`, when
 // configured). Shared by the daemon and `sealgate state init`.

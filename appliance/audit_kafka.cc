@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "appliance/logging.h"
+#include "core/file_io.h"
 #include "core/json_parse.h"
 
 namespace sealgate::appliance {
@@ -100,16 +101,7 @@ KafkaForwarder::~KafkaForwarder() {
 }
 
 Result<void> KafkaForwarder::persistOffset(std::uint64_t offset) {
-  const std::string tmp = options_.offsetFile + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return makeError("AUDIT_UNAVAILABLE", "cannot write " + tmp);
-  const std::string text = std::to_string(offset) + "\n";
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), options_.offsetFile.c_str()) != 0) {
-    return makeError("AUDIT_UNAVAILABLE", "cannot replace " + options_.offsetFile);
-  }
-  return Ok{};
+  return writeFileAtomically(options_.offsetFile, std::to_string(offset) + "\n", 0600, "AUDIT_UNAVAILABLE");
 }
 
 void KafkaForwarder::loop() {

@@ -14,7 +14,10 @@
 #include "appliance/egress.h"
 #include "appliance/logging.h"
 #include "core/audit_bundle.h"
+#include "core/file_io.h"
+#include "core/key_labels.h"
 #include "core/signed_note.h"
+#include "core/time_format.h"
 #include "hsm/key_store.h"
 #include "core/json_parse.h"
 
@@ -28,18 +31,7 @@ Error unavailable(const std::string& m) { return makeError(audit_errc::kUnavaila
 Error corrupt(const std::string& m) { return makeError(audit_errc::kCorrupt, m); }
 Error rolledBack(const std::string& m) { return makeError(audit_errc::kRollback, m); }
 
-std::string nowRfc3339Millis() {
-  const auto now = std::chrono::system_clock::now();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t tt = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
-  return out;
-}
+std::string nowRfc3339Millis() { return rfc3339Millis(std::chrono::system_clock::now()); }
 
 std::string randomEventId() {
   std::uint8_t raw[16];
@@ -61,22 +53,10 @@ Result<std::string> readAll(int fd) {
 }
 
 Result<void> writeFully(int fd, const std::string& bytes) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return unavailable(std::string("the audit log cannot be written: ") + std::strerror(n < 0 ? errno : ENOSPC));
-    done += static_cast<std::size_t>(n);
+  if (auto w = writeAll(fd, bytes, audit_errc::kUnavailable); !w) {
+    return unavailable(std::string("the audit log cannot be written: ") + std::strerror(static_cast<int>(w.error().native)));
   }
   return Ok{};
-}
-
-void syncDir(const std::string& dir) {
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 // Splits a JSON-lines file; a final line without '\n' is torn (never acknowledged).
@@ -98,7 +78,7 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> lineSpans(const std::string
 Result<CheckpointSigner> hsmCheckpointSigner(hsm::KeyStore& keys, const std::string& prefix) {
   auto version = keys.activeVersion(prefix);
   if (!version) return std::move(version).takeError();
-  const std::string label = prefix + "-v" + std::to_string(*version);
+  const std::string label = versionedLabel(prefix, *version);
   auto spki = keys.publicKeyDer(label);
   if (!spki) return std::move(spki).takeError();
   CheckpointSigner s;
@@ -124,7 +104,8 @@ Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptio
   if (log->fd_ < 0) return unavailable("cannot open " + entriesPath + ": " + std::strerror(errno));
   log->checkpointFd_ = ::open(checkpointsPath.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log->checkpointFd_ < 0) return unavailable("cannot open " + checkpointsPath + ": " + std::strerror(errno));
-  syncDir(options.dir);  // the files' directory entries are durable too
+  // The files' directory entries are durable too.
+  if (auto synced = syncDir(options.dir, audit_errc::kUnavailable); !synced) return std::move(synced).takeError();
 
   // Entries: rebuild the tree; drop a torn final record.
   auto text = readAll(log->fd_);

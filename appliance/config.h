@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/key_labels.h"
 #include "core/result.h"
 #include "providers/database_credentials.h"
 #include "providers/vault_client.h"
@@ -39,7 +40,7 @@ struct HsmSettings {
   std::string pinEnv;
   std::string softhsm2Conf;  // exported as SOFTHSM2_CONF before the module loads
   std::size_t maxSessions = 8;
-  std::string tlsKeyLabel = "sealgate-tls";
+  std::string tlsKeyLabel = key_labels::kTls;
   unsigned refKeyVersion = 0;  // 0: the highest sealgate-ref-hmac-vN present
 };
 

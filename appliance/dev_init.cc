@@ -143,7 +143,7 @@ Result<void> devInit(const DevInitOptions& options) {
   SEALGATE_TRY(writePrivateKeyPem((pki / "ca.key").string(), caKey->get()));
   SEALGATE_TRY(writeCertificatePem((pki / "ca.pem").string(), ca->get()));
 
-  auto tlsSpki = (*ks)->publicKeyDer("sealgate-tls");
+  auto tlsSpki = (*ks)->publicKeyDer(key_labels::kTls);
   if (!tlsSpki) return std::move(tlsSpki).takeError();
   auto tlsPub = publicKeyFromSpki(*tlsSpki);
   if (!tlsPub) return std::move(tlsPub).takeError();

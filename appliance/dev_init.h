@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/key_labels.h"
 #include "core/result.h"
 
 namespace sealgate::appliance {
@@ -21,9 +22,10 @@ struct DevInitOptions {
 };
 
 // The keys every instance holds (docs/DESIGN.md, "Keys").
-inline const std::vector<std::string> kDevHmacKeys{"sealgate-ref-hmac-v1"};
-inline const std::vector<std::string> kDevEcKeys{"sealgate-grant-es256-v1", "sealgate-audit-es256-v1", "sealgate-tls"};
-inline const std::vector<std::string> kDevAesKeys{"sealgate-kek"};
+inline const std::vector<std::string> kDevHmacKeys{versionedLabel(key_labels::kRefHmac, 1)};
+inline const std::vector<std::string> kDevEcKeys{versionedLabel(key_labels::kGrantSigning, 1),
+                                                 versionedLabel(key_labels::kAuditSigning, 1), key_labels::kTls};
+inline const std::vector<std::string> kDevAesKeys{key_labels::kKek};
 inline constexpr const char* kDevTokenLabel = "sealgate-dev";
 
 // Client identities of a dev instance: name -> SPIFFE ID.

@@ -8,6 +8,7 @@
 #include "appliance/connectors/ssh_connector.h"
 #include "core/secret_uri.h"
 #include "core/json_parse.h"
+#include "core/time_format.h"
 
 namespace sealgate::appliance {
 
@@ -216,9 +217,7 @@ Result<std::vector<HostKeyPin>> parseHostKeys(const json& v, const EgressRules& 
 
 bool conditionsHold(const PolicyConditions& c, const json& context, std::chrono::system_clock::time_point now) {
   if (!c.days.empty() || c.fromMinute != 0 || c.toMinute != 24 * 60) {
-    const std::time_t t = std::chrono::system_clock::to_time_t(now);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
+    const std::tm tm = utcCalendar(now);
     if (!c.days.empty() && std::find(c.days.begin(), c.days.end(), tm.tm_wday) == c.days.end()) return false;
     const int minute = tm.tm_hour * 60 + tm.tm_min;
     const bool inWindow = c.fromMinute <= c.toMinute ? (minute >= c.fromMinute && minute < c.toMinute)

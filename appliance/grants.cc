@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "core/jws.h"
+#include "core/key_labels.h"
+#include "core/p256_spki.h"
 
 namespace sealgate::appliance {
 
@@ -12,8 +14,6 @@ namespace {
 
 Error invalid(const std::string& why) { return makeError(grant_errc::kInvalid, why); }
 
-constexpr const char* kGrantKeyPrefix = "sealgate-grant-es256-v";
-constexpr std::size_t kSpkiPointOffset = 27;  // 26-byte P-256 SPKI header, then 0x04
 
 bool isString(const json& j, const char* k) { return j.contains(k) && j[k].is_string(); }
 bool isInt(const json& j, const char* k) { return j.contains(k) && j[k].is_number_integer(); }
@@ -143,26 +143,20 @@ Result<std::unique_ptr<GrantAuthority>> GrantAuthority::load(hsm::KeyStore& keys
   auto listed = keys.listKeys();
   if (!listed) return std::move(listed).takeError();
   unsigned best = 0;
-  const std::string prefix = kGrantKeyPrefix;
   for (const auto& k : *listed) {
-    if (k.label.compare(0, prefix.size(), prefix) != 0 || k.kind != hsm::KeyKind::EcP256) continue;
-    const std::string digits = k.label.substr(prefix.size());
-    if (digits.empty() || digits.size() > 9 || digits[0] == '0' ||
-        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      continue;
-    }
+    const auto version = parseVersionedLabel(k.label, key_labels::kGrantSigning);
+    if (!version || k.kind != hsm::KeyKind::EcP256) continue;
     auto spki = keys.publicKeyDer(k.label);
     if (!spki) return std::move(spki).takeError();
-    if (spki->size() != kSpkiPointOffset + 64) return makeError("HSM_UNSUPPORTED", "grant key is not P-256");
-    EcPublicJwk pub{Bytes(spki->begin() + kSpkiPointOffset, spki->begin() + kSpkiPointOffset + 32),
-                    Bytes(spki->begin() + kSpkiPointOffset + 32, spki->end())};
+    if (spki->size() != kP256SpkiBytes) return makeError("HSM_UNSUPPORTED", "grant key is not P-256");
+    EcPublicJwk pub{Bytes(spki->begin() + kP256SpkiPointOffset, spki->begin() + kP256SpkiPointOffset + 32),
+                    Bytes(spki->begin() + kP256SpkiPointOffset + 32, spki->end())};
     const std::string kid = jwkThumbprint(pub);
     json jwk = {{"kty", "EC"}, {"crv", "P-256"}, {"x", base64UrlNoPad(pub.x)}, {"y", base64UrlNoPad(pub.y)},
                 {"kid", kid}, {"use", "sig"}, {"alg", "ES256"}};
     ga->byKid_[kid] = Key{k.label, *spki, jwk};
-    const unsigned version = static_cast<unsigned>(std::stoul(digits));
-    if (version > best) {
-      best = version;
+    if (*version > best) {
+      best = *version;
       ga->activeKid_ = kid;
     }
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/encoding.h"
+#include "core/openssl_ptr.h"
 #include "core/secret_uri.h"
 
 namespace sealgate::appliance {
@@ -56,11 +57,11 @@ Result<Identity> parseSpiffeId(const std::string& uri) {
 
 Result<Identity> identityFromCertificate(X509* cert) {
   if (cert == nullptr) return makeError("UNAUTHENTICATED", "a client certificate is required");
-  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   std::string spiffe;
   int spiffeCount = 0;
-  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
-    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
     if (gn->type != GEN_URI) continue;
     const auto* s = gn->d.uniformResourceIdentifier;
     std::string v(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), static_cast<std::size_t>(ASN1_STRING_length(s)));
@@ -69,7 +70,7 @@ Result<Identity> identityFromCertificate(X509* cert) {
       ++spiffeCount;
     }
   }
-  GENERAL_NAMES_free(names);
+  names.reset();
   if (spiffeCount != 1) return invalid("the certificate must carry exactly one spiffe:// SAN URI");
   auto id = parseSpiffeId(spiffe);
   if (!id) return id;

@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "appliance/egress.h"
+#include "core/time_format.h"
 
 namespace sealgate::appliance {
 namespace {
@@ -17,17 +18,7 @@ std::shared_ptr<spdlog::logger>& logger() {
   return l;
 }
 
-std::string utcNow() {
-  auto now = std::chrono::system_clock::now();
-  auto t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(ms));
-  return buf;
-}
+std::string utcNow() { return rfc3339Millis(std::chrono::system_clock::now()); }
 
 std::string dumpLine(const nlohmann::json& line) {
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -13,6 +13,7 @@
 #include "core/encoding.h"
 #include "core/secret_uri.h"
 #include "core/json_parse.h"
+#include "core/time_format.h"
 
 namespace sealgate::appliance {
 
@@ -30,14 +31,7 @@ std::int64_t unixSeconds(PepApi::Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-std::string rfc3339(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string rfc3339(std::int64_t t) { return rfc3339Seconds(t); }
 
 
 HttpError auditFailure(const Error& e) {

@@ -10,16 +10,14 @@
 #include <vector>
 
 #include "core/encoding.h"
+#include "core/openssl_ptr.h"
 #include "core/result.h"
 #include "hsm/tls_engine.h"
 
 namespace sealgate::appliance {
 
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using hsm::EvpPkeyPtr;
+using sealgate::EvpPkeyPtr;
+using sealgate::X509Ptr;
 
 Result<EvpPkeyPtr> generateP256Key();
 Result<EvpPkeyPtr> publicKeyFromSpki(const Bytes& spkiDer);

@@ -12,6 +12,7 @@
 
 #include "appliance/logging.h"
 #include "core/encoding.h"
+#include "core/file_io.h"
 #include "core/state_journal.h"
 
 namespace sealgate::appliance {
@@ -38,36 +39,22 @@ StateStore::Clock::time_point fromMs(std::int64_t ms) {
   return StateStore::Clock::time_point(std::chrono::milliseconds(ms));
 }
 
+// core/file_io.h with the store's error code.
 Result<void> writeAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return ioError("the state journal cannot be written");
-    data.remove_prefix(static_cast<std::size_t>(n));
+  auto w = sealgate::writeAll(fd, data, state_errc::kUnavailable);
+  if (!w) {
+    Error e = std::move(w).takeError();
+    e.message = std::string("the state journal cannot be written: ") + std::strerror(static_cast<int>(e.native));
+    return e;
   }
   return Ok{};
 }
 
-Result<void> syncDir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ioError("cannot open " + dir.string());
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return ioError("cannot sync " + dir.string());
-  return Ok{};
-}
+Result<void> syncDir(const fs::path& dir) { return sealgate::syncDir(dir, state_errc::kUnavailable); }
 
 // tmp, fsync, rename, fsync the folder: the file is either old or new, whole.
 Result<void> writeFileAtomically(const fs::path& path, std::string_view data) {
-  const fs::path tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return ioError("cannot create " + tmp.string());
-  auto written = writeAll(fd, data);
-  if (written && ::fsync(fd) != 0) written = ioError("cannot sync " + tmp.string());
-  ::close(fd);
-  if (!written) return written;
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return ioError("cannot rename " + tmp.string());
-  return syncDir(path.parent_path());
+  return sealgate::writeFileAtomically(path, data, 0600, state_errc::kUnavailable);
 }
 
 Result<std::string> readFile(const fs::path& path) {
@@ -420,33 +407,30 @@ Result<void> SealedStateStore::rewriteLocked(std::uint64_t checkpointValue) {
   flushBatch();
   // The new generation goes to a temporary file first: until the rename, a
   // failure leaves the current journal in use and intact.
+  // Not writeFileAtomically: the new file's descriptor (opened for appending)
+  // stays open as the journal's after the rename, and a failure after the
+  // rename stops the store.
   const fs::path path = dir / kJournalFile;
-  const fs::path tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return ioError("cannot create " + tmp.string());
-  auto written = writeAll(fd, file);
-  if (written && ::fsync(fd) != 0) written = ioError("cannot sync " + tmp.string());
+  const fs::path tmp = atomicTmpPath(path);
+  ::unlink(tmp.c_str());  // a stale one from a crash
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return ioError("cannot create " + tmp.string());
+  auto written = writeAll(fd.get(), file);
+  if (written && ::fsync(fd.get()) != 0) written = ioError("cannot sync " + tmp.string());
+  if (written && ::rename(tmp.c_str(), path.c_str()) != 0) written = ioError("cannot rename " + tmp.string());
   if (!written) {
-    ::close(fd);
+    fd.reset();
     ::unlink(tmp.c_str());
     return written;
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return ioError("cannot rename " + tmp.string());
-  }
   // Renamed: the old descriptor now points at an unlinked file, so any failure
   // from here on must stop the store rather than let appends go nowhere.
-  ::close(fd);
-  auto synced = syncDir(dir);
-  fd = synced ? ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
-  if (fd < 0) {
-    failed_ = synced ? ioError("cannot open the new state journal") : synced.error();
+  if (auto synced = syncDir(dir); !synced) {
+    failed_ = synced.error();
     return *failed_;
   }
   if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
+  fd_ = fd.release();
   generation_ = generation;
   nextSeq_ = seq;
   journalBytes_ = file.size();

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "appliance/tpm_counter.h"
+#include "core/time_format.h"
 
 namespace sealgate::appliance {
 
@@ -45,11 +46,7 @@ Result<std::string> StateGuard::reinitialize() {
   std::unique_lock lock(mu_);
   if (setupError_) return *setupError_;
   store_.reset();  // closes the journal (a final checkpoint if it was open)
-  char stamp[32];
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  const std::string stamp = iso8601BasicSeconds(std::chrono::system_clock::now());
   namespace fs = std::filesystem;
   std::string aside = settings_.dir + ".replaced-" + stamp;
   for (int n = 1; fs::exists(aside); ++n) aside = settings_.dir + ".replaced-" + stamp + "-" + std::to_string(n);

@@ -11,6 +11,7 @@
 
 #include "core/encoding.h"
 #include "core/jws.h"
+#include "core/openssl_ptr.h"
 #include "tests/support/replay_only_state_store.h"
 
 namespace sealgate {
@@ -46,40 +47,37 @@ class FailingStateStore : public SetStateStore {
 
 class TestKey {
  public:
-  TestKey() : key_(EVP_EC_gen("P-256"), EVP_PKEY_free) {
+  TestKey() : key_(EVP_EC_gen("P-256")) {
     BIGNUM *x = nullptr, *y = nullptr;
     EVP_PKEY_get_bn_param(key_.get(), OSSL_PKEY_PARAM_EC_PUB_X, &x);
     EVP_PKEY_get_bn_param(key_.get(), OSSL_PKEY_PARAM_EC_PUB_Y, &y);
+    const BignumPtr ownX(x), ownY(y);
     Bytes bx(32), by(32);
     BN_bn2binpad(x, bx.data(), 32);
     BN_bn2binpad(y, by.data(), 32);
-    BN_free(x);
-    BN_free(y);
     jwk_ = {{"kty", "EC"}, {"crv", "P-256"}, {"x", base64UrlNoPad(bx)}, {"y", base64UrlNoPad(by)}};
     thumbprint_ = jwkThumbprint(EcPublicJwk{bx, by});
   }
   std::string sign(const json& header, const json& payload) const {
     const std::string input = base64UrlNoPad(asBytes(header.dump())) + "." + base64UrlNoPad(asBytes(payload.dump()));
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EvpMdCtxPtr ctx(EVP_MD_CTX_new());
     std::size_t len = 0;
-    EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key_.get());
-    EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+    EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_.get());
+    EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
     Bytes der(len);
-    EVP_DigestSign(ctx, der.data(), &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
-    EVP_MD_CTX_free(ctx);
+    EVP_DigestSign(ctx.get(), der.data(), &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
     const unsigned char* p = der.data();
-    ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len));
+    EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len)));
     Bytes raw(64);
-    BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw.data(), 32);
-    BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw.data() + 32, 32);
-    ECDSA_SIG_free(sig);
+    BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), raw.data(), 32);
+    BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), raw.data() + 32, 32);
     return input + "." + base64UrlNoPad(raw);
   }
   const json& jwk() const { return jwk_; }
   const std::string& thumbprint() const { return thumbprint_; }
 
  private:
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key_;
+  EvpPkeyPtr key_;
   json jwk_;
   std::string thumbprint_;
 };

@@ -12,6 +12,9 @@
 
 #include <algorithm>
 #include <iterator>
+
+#include "core/openssl_ptr.h"
+#include "core/p256_spki.h"
 #include <memory>
 
 #include "core/json_parse.h"
@@ -20,10 +23,6 @@ namespace sealgate {
 namespace {
 
 Error malformed(const std::string& why) { return makeError(jws_errc::kMalformed, why); }
-
-constexpr std::uint8_t kP256SpkiPrefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
-                                            0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                            0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
 
 Result<nlohmann::json> decodeObject(std::string_view segment, const char* what) {
   auto raw = decodeBase64UrlNoPad(segment);
@@ -37,24 +36,20 @@ Result<nlohmann::json> decodeObject(std::string_view segment, const char* what) 
 // The legacy EC_KEY API builds a key from affine coordinates (checking that the
 // point is on the curve) in microseconds; OpenSSL 3's d2i_PUBKEY decoder path costs
 // ~100 µs per call, which dominated DPoP verification.
-using EcKeyPtr = std::unique_ptr<EC_KEY, decltype(&EC_KEY_free)>;
 EcKeyPtr p256Key(std::span<const std::uint8_t> x, std::span<const std::uint8_t> y) {
-  EcKeyPtr key(EC_KEY_new_by_curve_name(NID_X9_62_prime256v1), EC_KEY_free);
+  EcKeyPtr key(EC_KEY_new_by_curve_name(NID_X9_62_prime256v1));
   if (!key) return key;
   const EC_GROUP* group = EC_KEY_get0_group(key.get());
-  EC_POINT* point = EC_POINT_new(group);
-  BIGNUM* bx = BN_bin2bn(x.data(), static_cast<int>(x.size()), nullptr);
-  BIGNUM* by = BN_bin2bn(y.data(), static_cast<int>(y.size()), nullptr);
+  EcPointPtr point(EC_POINT_new(group));
+  BignumPtr bx(BN_bin2bn(x.data(), static_cast<int>(x.size()), nullptr));
+  BignumPtr by(BN_bin2bn(y.data(), static_cast<int>(y.size()), nullptr));
   // P-256 has cofactor 1: a point on the curve is in the group, so the on-curve
   // check is the whole validation (EC_KEY_check_key's n*Q test would cost a
   // scalar multiplication per proof).
-  const bool ok = point != nullptr && bx != nullptr && by != nullptr &&
-                  EC_POINT_set_affine_coordinates(group, point, bx, by, nullptr) == 1 &&
-                  EC_POINT_is_on_curve(group, point, nullptr) == 1 && !EC_POINT_is_at_infinity(group, point) &&
-                  EC_KEY_set_public_key(key.get(), point) == 1;
-  EC_POINT_free(point);
-  BN_free(bx);
-  BN_free(by);
+  const bool ok = point && bx && by &&
+                  EC_POINT_set_affine_coordinates(group, point.get(), bx.get(), by.get(), nullptr) == 1 &&
+                  EC_POINT_is_on_curve(group, point.get(), nullptr) == 1 &&
+                  !EC_POINT_is_at_infinity(group, point.get()) && EC_KEY_set_public_key(key.get(), point.get()) == 1;
   if (!ok) key.reset();
   return key;
 }
@@ -63,19 +58,14 @@ bool verifyWithKey(EC_KEY* key, std::string_view signingInput, std::span<const s
   if (rawSignature.size() != 64) return false;
   std::uint8_t digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(signingInput.data()), signingInput.size(), digest);
-  ECDSA_SIG* sig = ECDSA_SIG_new();
-  BIGNUM* r = BN_bin2bn(rawSignature.data(), 32, nullptr);
-  BIGNUM* s = BN_bin2bn(rawSignature.data() + 32, 32, nullptr);
-  if (sig == nullptr || r == nullptr || s == nullptr || ECDSA_SIG_set0(sig, r, s) != 1) {
-    ECDSA_SIG_free(sig);
-    BN_free(r);
-    BN_free(s);
-    return false;
-  }
+  EcdsaSigPtr sig(ECDSA_SIG_new());
+  BignumPtr r(BN_bin2bn(rawSignature.data(), 32, nullptr));
+  BignumPtr s(BN_bin2bn(rawSignature.data() + 32, 32, nullptr));
+  if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) return false;
+  r.release();  // owned by sig now
+  s.release();
   // ECDSA_do_verify rejects r or s of 0 or >= n.
-  const bool ok = ECDSA_do_verify(digest, sizeof digest, sig, key) == 1;
-  ECDSA_SIG_free(sig);
-  return ok;
+  return ECDSA_do_verify(digest, sizeof digest, sig.get(), key) == 1;
 }
 
 }  // namespace
@@ -103,7 +93,7 @@ Result<CompactJws> parseCompactJws(std::string_view token, std::size_t maxBytes)
 }
 
 Bytes ecP256Spki(const EcPublicJwk& jwk) {
-  Bytes spki(std::begin(kP256SpkiPrefix), std::end(kP256SpkiPrefix));
+  Bytes spki(kP256SpkiPrefix.begin(), kP256SpkiPrefix.end());
   spki.push_back(0x04);
   spki.insert(spki.end(), jwk.x.begin(), jwk.x.end());
   spki.insert(spki.end(), jwk.y.begin(), jwk.y.end());
@@ -140,15 +130,14 @@ std::string jwkThumbprint(const EcPublicJwk& jwk) {
 bool verifyEs256Spki(std::span<const std::uint8_t> spkiDer, std::string_view signingInput,
                      std::span<const std::uint8_t> rawSignature) {
   // Our own P-256 SPKIs have a fixed layout; anything else goes through the decoder.
-  constexpr std::size_t kPrefix = sizeof kP256SpkiPrefix;
-  if (spkiDer.size() == kPrefix + 65 && std::equal(std::begin(kP256SpkiPrefix), std::end(kP256SpkiPrefix), spkiDer.begin()) &&
+  constexpr std::size_t kPrefix = kP256SpkiPrefix.size();
+  if (spkiDer.size() == kP256SpkiBytes && std::equal(kP256SpkiPrefix.begin(), kP256SpkiPrefix.end(), spkiDer.begin()) &&
       spkiDer[kPrefix] == 0x04) {
-    auto key = p256Key(spkiDer.subspan(kPrefix + 1, 32), spkiDer.subspan(kPrefix + 33, 32));
+    auto key = p256Key(spkiDer.subspan(kP256SpkiPointOffset, 32), spkiDer.subspan(kP256SpkiPointOffset + 32, 32));
     return key && verifyWithKey(key.get(), signingInput, rawSignature);
   }
   const unsigned char* p = spkiDer.data();
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(d2i_PUBKEY(nullptr, &p, static_cast<long>(spkiDer.size())),
-                                                            EVP_PKEY_free);
+  EvpPkeyPtr pkey(d2i_PUBKEY(nullptr, &p, static_cast<long>(spkiDer.size())));
   if (!pkey) return false;
   const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(pkey.get());
   if (ec == nullptr || EC_GROUP_get_curve_name(EC_KEY_get0_group(ec)) != NID_X9_62_prime256v1) return false;

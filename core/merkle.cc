@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "core/openssl_ptr.h"
+
 namespace sealgate::merkle {
 namespace {
 
@@ -60,13 +62,12 @@ Hash emptyRoot() {
 
 Hash leafHash(std::span<const std::uint8_t> entry) {
   Hash h{};
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   const std::uint8_t prefix = 0x00;
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx, &prefix, 1);
-  EVP_DigestUpdate(ctx, entry.data(), entry.size());
-  EVP_DigestFinal_ex(ctx, h.data(), nullptr);
-  EVP_MD_CTX_free(ctx);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx.get(), &prefix, 1);
+  EVP_DigestUpdate(ctx.get(), entry.data(), entry.size());
+  EVP_DigestFinal_ex(ctx.get(), h.data(), nullptr);
   return h;
 }
 

@@ -9,6 +9,8 @@
 
 #include <memory>
 
+#include "core/openssl_ptr.h"
+
 namespace sealgate::note {
 namespace {
 
@@ -18,10 +20,7 @@ constexpr std::string_view kSigPrefix = "\xE2\x80\x94 ";
 Error noteError(const std::string& m) { return makeError("NOTE_INVALID", m); }
 Error checkpointError(const std::string& m) { return makeError("CHECKPOINT_INVALID", m); }
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using PkeyPtr = EvpPkeyPtr;
 
 // P-256 only: a key of another curve or type never verifies a checkpoint.
 Result<PkeyPtr> p256FromSpki(std::span<const std::uint8_t> der) {
@@ -156,7 +155,7 @@ std::uint32_t ecdsaKeyId(std::span<const std::uint8_t> spkiDer) {
 }
 
 Result<Bytes> p256SpkiFromPem(std::string_view pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return makeError("KEY_INVALID", "cannot read the key");
   PkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
   if (!key) return makeError("KEY_INVALID", "the key file is not a PEM public key");
@@ -185,7 +184,7 @@ Result<void> verifyEcdsa(const SignedNote& note, const std::string& keyName, std
   for (const auto& s : note.signatures) {
     if (s.keyName != keyName || s.keyId != id) continue;  // another key: ignored
     seen = true;
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    EvpMdCtxPtr ctx(EVP_MD_CTX_new());
     if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key->get()) != 1 ||
         EVP_DigestVerify(ctx.get(), s.signature.data(), s.signature.size(),
                          reinterpret_cast<const unsigned char*>(note.text.data()), note.text.size()) != 1) {

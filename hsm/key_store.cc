@@ -1,6 +1,9 @@
 #include "hsm/key_store.h"
 
 #include "core/jws.h"
+#include "core/key_labels.h"
+#include "core/openssl_ptr.h"
+#include "core/p256_spki.h"
 
 #include <dlfcn.h>
 #include <openssl/ecdsa.h>
@@ -23,8 +26,6 @@ CK_BYTE* dataPtr(std::span<const std::uint8_t> s) {
   return s.empty() ? &empty : const_cast<CK_BYTE*>(s.data());
 }
 
-// DER OID of prime256v1, as CKA_EC_PARAMS wants it.
-constexpr std::uint8_t kP256Params[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 constexpr std::string_view kKeyCheckConstant = "sealgate-key-check";
 
 const char* rvName(CK_RV rv) {
@@ -468,7 +469,7 @@ Result<void> KeyStore::generateEcP256Key(const std::string& label) {
   Bytes id = keyIdFor(label);
   CK_ATTRIBUTE pub[] = {
       attr(CKA_CLASS, &pubCls, sizeof pubCls), attr(CKA_KEY_TYPE, &type, sizeof type),
-      attr(CKA_EC_PARAMS, kP256Params, sizeof kP256Params),
+      attr(CKA_EC_PARAMS, kP256CurveOid.data(), kP256CurveOid.size()),
       attr(CKA_LABEL, label.data(), label.size()), attr(CKA_ID, id.data(), id.size()),
       attr(CKA_TOKEN, &kTrue, 1),              attr(CKA_PRIVATE, &kFalse, 1),
       attr(CKA_VERIFY, &kTrue, 1),             attr(CKA_ENCRYPT, &kFalse, 1),
@@ -574,23 +575,20 @@ Result<Bytes> KeyStore::signEcdsaP256(const std::string& label, std::span<const 
   });
   if (!raw || format == SignatureFormat::RawRS) return raw;
   // X.509 and TLS want DER: SEQUENCE { r INTEGER, s INTEGER }.
-  ECDSA_SIG* sig = ECDSA_SIG_new();
-  BIGNUM* r = BN_bin2bn(raw->data(), 32, nullptr);
-  BIGNUM* s = BN_bin2bn(raw->data() + 32, 32, nullptr);
-  if (sig == nullptr || r == nullptr || s == nullptr || ECDSA_SIG_set0(sig, r, s) != 1) {
-    ECDSA_SIG_free(sig);
-    BN_free(r);
-    BN_free(s);
+  EcdsaSigPtr sig(ECDSA_SIG_new());
+  BignumPtr r(BN_bin2bn(raw->data(), 32, nullptr));
+  BignumPtr s(BN_bin2bn(raw->data() + 32, 32, nullptr));
+  if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) {
     return makeError(hsm_errc::kOperation, "cannot encode the ECDSA signature");
   }
-  int derLen = i2d_ECDSA_SIG(sig, nullptr);
+  r.release();  // owned by sig now
+  s.release();
+  int derLen = i2d_ECDSA_SIG(sig.get(), nullptr);
   Bytes der(derLen > 0 ? static_cast<std::size_t>(derLen) : 0);
   unsigned char* p = der.data();
-  if (derLen <= 0 || i2d_ECDSA_SIG(sig, &p) != derLen) {
-    ECDSA_SIG_free(sig);
+  if (derLen <= 0 || i2d_ECDSA_SIG(sig.get(), &p) != derLen) {
     return makeError(hsm_errc::kOperation, "cannot encode the ECDSA signature");
   }
-  ECDSA_SIG_free(sig);
   return der;
 }
 
@@ -799,12 +797,7 @@ Result<unsigned> KeyStore::activeVersion(const std::string& prefix) {
       char label[256] = {};
       CK_ATTRIBUTE a = attr(CKA_LABEL, label, sizeof label);
       if (fns_->C_GetAttributeValue(lease->handle(), h, &a, 1) != CKR_OK) continue;
-      std::string_view l(label, a.ulValueLen);
-      const std::string want = prefix + "-v";
-      if (l.substr(0, want.size()) != want || l.size() == want.size() || l.size() > want.size() + 9) continue;
-      std::string_view digits = l.substr(want.size());
-      if (digits.front() == '0' || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
-      best = std::max(best, static_cast<unsigned>(std::stoul(std::string(digits))));
+      if (auto v = parseVersionedLabel(std::string_view(label, a.ulValueLen), prefix)) best = std::max(best, *v);
     }
   }
   if (best == 0) return makeError(hsm_errc::kKeyNotFound, "no key labelled " + prefix + "-vN");
@@ -880,7 +873,7 @@ Result<void> initializeToken(const std::string& modulePath, const std::string& l
 // ---- resource_ref MAC ------------------------------------------------------------------
 
 HsmRefMac::HsmRefMac(KeyStore& store, unsigned version)
-    : store_(store), version_(version), label_("sealgate-ref-hmac-v" + std::to_string(version)) {}
+    : store_(store), version_(version), label_(versionedLabel(key_labels::kRefHmac, version)) {}
 
 Result<Mac256> HsmRefMac::mac(std::string_view data) {
   return store_.hmacSha256(label_, asBytes(data));

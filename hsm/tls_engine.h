@@ -8,15 +8,13 @@
 #include <memory>
 #include <string>
 
+#include "core/openssl_ptr.h"
 #include "core/result.h"
 #include "core/secret.h"
 
 namespace sealgate::hsm {
 
-struct EvpPkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
+using sealgate::EvpPkeyPtr;
 
 class Pkcs11Engine {
  public:

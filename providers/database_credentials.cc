@@ -10,6 +10,7 @@
 
 #include "core/encoding.h"
 #include "core/json_parse.h"
+#include "core/time_format.h"
 
 namespace sealgate::providers {
 
@@ -131,14 +132,7 @@ std::string substitute(std::string sql, const std::string& ident, const std::str
   return sql;
 }
 
-std::string pgTimestamp(Clock::time_point t) {
-  const std::time_t tt = Clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S+00", &tm);
-  return buf;
-}
+std::string pgTimestamp(Clock::time_point t) { return postgresTimestamp(t); }
 
 std::string leaseJson(const LeaseInfo& l) {
   return json{{"provider", "database"}, {"tenant", l.tenant},

@@ -14,7 +14,9 @@
 #include <ctime>
 
 #include "core/encoding.h"
+#include "core/file_io.h"
 #include "core/json_parse.h"
+#include "core/time_format.h"
 
 namespace sealgate::providers {
 
@@ -65,34 +67,13 @@ Result<Secret> decrypt(const Secret& key, const Bytes& blob, const std::string& 
   return out;
 }
 
+// core's writeFileAtomically with the store's error: the message names the
+// step, not the record's file.
 Result<void> writeFileAtomically(const std::string& path, std::span<const std::uint8_t> content) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return unavailable("cannot write a record");
-  std::size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return unavailable("cannot write a record");
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return unavailable("cannot make a record durable");
-  }
-  const std::string dir = path.substr(0, path.find_last_of('/'));
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return unavailable("cannot sync its directory");
-  const bool dirSynced = ::fsync(dfd) == 0;
-  ::close(dfd);
-  if (!dirSynced) return unavailable("cannot sync its directory");
-  return Ok{};
+  auto w = sealgate::writeFileAtomically(path, content, 0600, provider_errc::kUnavailable);
+  if (w) return w;
+  return unavailable("cannot write a record (" + w.error().operation + ": " +
+                     std::strerror(static_cast<int>(w.error().native)) + ")");
 }
 
 std::optional<Bytes> readFile(const std::string& path) {
@@ -135,17 +116,7 @@ json versionToJson(const KvVersionInfo& v) {
 
 // ---- formats -------------------------------------------------------------------------
 
-std::string formatVaultTime(KvClock::time_point t) {
-  const auto us = toMicros(t);
-  std::time_t secs = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char frac[16];
-  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(us % 1000000));
-  return std::string(buf) + frac;
-}
+std::string formatVaultTime(KvClock::time_point t) { return rfc3339Micros(t); }
 
 void wipeJsonStrings(json& root) {
   // Iterative: no document can exhaust the stack.
@@ -318,11 +289,7 @@ Result<void> KvStore::persistMounts() {
 Result<void> KvStore::removeFile(const std::string& id) {
   const std::string path = settings_.dir + "/keys/" + id;
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return unavailable("cannot remove a record");
-  int dfd = ::open((settings_.dir + "/keys").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return unavailable("cannot sync its directory");
-  const bool ok = ::fsync(dfd) == 0;
-  ::close(dfd);
-  if (!ok) return unavailable("cannot sync its directory");
+  if (!syncDir(settings_.dir + "/keys")) return unavailable("cannot sync its directory");
   return Ok{};
 }
 

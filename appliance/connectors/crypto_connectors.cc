@@ -11,6 +11,7 @@
 
 #include "appliance/connectors/action_fields.h"
 #include "core/encoding.h"
+#include "core/openssl_ptr.h"
 #include "core/slot_template.h"
 
 namespace sealgate::connectors {
@@ -79,13 +80,6 @@ Result<std::set<std::string>> validateCrypto(const json& action, std::string_vie
   return std::set<std::string>{*slot};
 }
 
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-
 const std::map<std::string, const EVP_MD* (*)()> kHmacDigests{
     {"HS256", EVP_sha256}, {"HS384", EVP_sha384}, {"HS512", EVP_sha512}};
 
@@ -125,8 +119,8 @@ Result<json> SignConnector::run(const json& action, const ConnectorContext&, con
   if (!msg) return std::move(msg).takeError();
   const auto pem = slots.at(*slot)->exposeSecretBytes();
   // Read straight from the slot's memory: no copy of the PEM text is made.
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
-  std::unique_ptr<EVP_PKEY, PkeyDeleter> pkey(
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  EvpPkeyPtr pkey(
       bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr) : nullptr);
   if (!pkey) return makeError(connector_errc::kSecretUnusable, "the slot does not hold an unencrypted PEM private key");
 
@@ -150,7 +144,7 @@ Result<json> SignConnector::run(const json& action, const ConnectorContext&, con
   }
   if (!fits) return makeError(connector_errc::kSecretUnusable, "the key does not fit the algorithm " + alg);
 
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, pkey.get()) != 1) {
     return makeError(connector_errc::kSecretUnusable, "the key cannot sign");
@@ -171,7 +165,7 @@ Result<json> SignConnector::run(const json& action, const ConnectorContext&, con
   auto out = encodeOutput(action, signature);
   if (!out) return std::move(out).takeError();
   // The public key, so the caller can check the signature without asking again.
-  std::unique_ptr<BIO, decltype(&BIO_free)> pub(BIO_new(BIO_s_mem()), BIO_free);
+  BioPtr pub(BIO_new(BIO_s_mem()));
   std::string publicPem;
   if (pub && PEM_write_bio_PUBKEY(pub.get(), pkey.get()) == 1) {
     char* data = nullptr;
