@@ -8,6 +8,7 @@
 
 #include "appliance/audit_event.h"
 #include "appliance/logging.h"
+#include "core/json_parse.h"
 #include "core/secret_uri.h"
 #include "core/slot_template.h"
 #include "core/slot_values.h"
@@ -75,7 +76,7 @@ struct Slot {
 
 std::string protocolVocabularyWith(std::string_view openApiJson) {
   std::string out(protocolVocabulary());
-  json doc = json::parse(openApiJson, nullptr, false);
+  json doc = parseInternalJson(openApiJson);
   json words = json::array();
   std::vector<const json*> stack{&doc};
   while (!stack.empty()) {

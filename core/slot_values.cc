@@ -7,6 +7,7 @@
 
 #include "core/interfaces/connector.h"
 #include "core/interfaces/secret_provider.h"
+#include "core/json_parse.h"
 #include "core/zeroizing_allocator.h"
 
 namespace sealgate {
@@ -73,7 +74,8 @@ Result<std::optional<std::vector<Secret>>> jsonLeafValues(const Secret& value) {
     ++first;
   }
   if (first == bytes.size() || (bytes[first] != '{' && bytes[first] != '[')) return std::optional<std::vector<Secret>>();
-  json doc = json::parse(bytes.begin(), bytes.end(), nullptr, false);
+  // A provider's value is outside input: the one parser (depth cap, no repeated keys).
+  json doc = parseJsonOrDiscarded(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   if (!doc.is_structured()) {
     wipeStrings(doc);
     return std::optional<std::vector<Secret>>();

@@ -45,7 +45,7 @@ std::vector<Sample> samples() {
                json::parse(R"j({"connector":"rest","method":"POST","url":"https://127.0.0.1:8443/v1/x?k={{slot:tok}}",
                                "headers":{"Authorization":"Bearer {{slot:tok}}"},"json":{"a":"{{slot:tok}}"}})j")});
   v.push_back({std::make_unique<PostgresConnector>(),
-               json::parse(R"j({"connector":"postgres","host":"127.0.0.1","port":5432,"dbname":"app","user":"{{slot:u}}",
+               json::parse(R"j({"connector":"postgres","host":"127.0.0.1","port":5432,"dbname":"app","user":"app",
                                "password":"{{slot:p}}","sslmode":"disable","query":"SELECT $1","params":["x",null],
                                "max_rows":10})j")});
   v.push_back({std::make_unique<LdapConnector>(),
@@ -128,7 +128,7 @@ TEST(DeepJson, ScalarFieldsCheckTheTypeBeforeLooking) {
   // in an array it is just the wrong type (nothing walks into it).
   PostgresConnector pg;
   auto a = json::parse(R"j({"connector":"postgres","host":"127.0.0.1","dbname":"app","user":"u","query":"SELECT 1",
-                           "sslmode":"disable"})j");
+                           "password":"{{slot:p}}","sslmode":"disable"})j");
   a["port"] = "{{slot:k}}";
   EXPECT_EQ(pg.validate(a, context()).error().code, connector_errc::kPlaceholderForbidden);
   a["port"] = json::array({"{{slot:k}}"});

@@ -16,8 +16,6 @@ namespace sealgate::connectors {
 namespace {
 
 constexpr std::string_view kWhere = "ssh";
-constexpr std::string_view kPinPrefix = "SHA256:";
-constexpr std::size_t kSha256Size = 32;
 
 struct SshAction {
   std::string host;
@@ -228,18 +226,6 @@ Result<Output> readOutput(ssh_session s, ssh_channel ch, const ConnectorContext&
 }
 
 }  // namespace
-
-std::optional<Bytes> decodeHostKeyPin(const std::string& pin) {
-  if (pin.size() != kPinPrefix.size() + 43 || pin.compare(0, kPinPrefix.size(), kPinPrefix) != 0) return std::nullopt;
-  std::string b64 = pin.substr(kPinPrefix.size());
-  // Only the standard alphabet: map it onto base64url for the shared decoder.
-  if (b64.find_first_of("-_=") != std::string::npos) return std::nullopt;
-  std::replace(b64.begin(), b64.end(), '+', '-');
-  std::replace(b64.begin(), b64.end(), '/', '_');
-  auto bytes = decodeBase64UrlNoPad(b64);
-  if (!bytes || bytes->size() != kSha256Size) return std::nullopt;
-  return bytes;
-}
 
 Result<std::set<std::string>> SshConnector::validate(const nlohmann::json& action,
                                                      const ConnectorContext& context) const {
