@@ -290,7 +290,8 @@ HandlerResult ExecuteApi::execute(Request& request) {
     auto documentLeaves = jsonLeafValues(values[i].value);
     if (!documentLeaves) {
       if (documentLeaves.error().code == connector_errc::kSecretUnusable) {
-        return unusable(i, "too_many_leaves", "has " + documentLeaves.error().message);
+        // The reason is in `operation`: too_many_leaves or document_unwalkable.
+        return unusable(i, documentLeaves.error().operation, "has " + documentLeaves.error().message);
       }
       event["failed_slot"] = slots[i].name;
       return finish(documentLeaves.error().code, documentLeaves.error(), nullptr);

@@ -74,8 +74,19 @@ Result<std::optional<std::vector<Secret>>> jsonLeafValues(const Secret& value) {
     ++first;
   }
   if (first == bytes.size() || (bytes[first] != '{' && bytes[first] != '[')) return std::optional<std::vector<Secret>>();
-  // A provider's value is outside input: the one parser (depth cap, no repeated keys).
-  json doc = parseJsonOrDiscarded(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  // A provider's value is outside input: the one parser (depth cap, no repeated
+  // keys). A document it refuses for depth or a repeated key cannot be walked
+  // leaf by leaf, so it is refused; text that is not JSON at all is no document.
+  auto parsed = parseJson(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  if (!parsed) {
+    if (parsed.error().code == json_errc::kTooDeep || parsed.error().code == json_errc::kDuplicateKey) {
+      return Error{connector_errc::kSecretUnusable,
+                   "a JSON document nested deeper than " + std::to_string(kMaxJsonDepth) + " or with a repeated key",
+                   "document_unwalkable"};
+    }
+    return std::optional<std::vector<Secret>>();
+  }
+  json doc = std::move(*parsed);
   if (!doc.is_structured()) {
     wipeStrings(doc);
     return std::optional<std::vector<Secret>>();
@@ -103,8 +114,9 @@ Result<std::optional<std::vector<Secret>>> jsonLeafValues(const Secret& value) {
       continue;  // true, false, null
     }
     if (leaves.size() == kMaxSlotValueLeaves) {
-      failure = makeError(connector_errc::kSecretUnusable,
-                          "more than " + std::to_string(kMaxSlotValueLeaves) + " leaves in its JSON document");
+      failure = Error{connector_errc::kSecretUnusable,
+                      "more than " + std::to_string(kMaxSlotValueLeaves) + " leaves in its JSON document",
+                      "too_many_leaves"};
     } else if (auto leaf = Secret::copyFrom(text); leaf) {
       leaves.push_back(std::move(*leaf));
     } else {

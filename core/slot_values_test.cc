@@ -4,6 +4,7 @@
 
 #include "core/egress_guard.h"
 #include "core/interfaces/connector.h"
+#include "core/json_parse.h"
 
 namespace sealgate {
 namespace {
@@ -85,12 +86,19 @@ TEST(JsonLeafValues, NotADocument) {
   EXPECT_TRUE((*empty)->empty());
 }
 
-TEST(JsonLeafValues, DeepDocumentsAreWalkedWithoutRecursion) {
-  const std::string deep = std::string(100000, '[') + "\"deep-leaf-value\"" + std::string(100000, ']');
-  auto leaves = jsonLeafValues(secretOf(deep));
+TEST(JsonLeafValues, DocumentsUpToTheParserCapAreWalkedDeeperOrRepeatedKeysAreUnusable) {
+  const std::string atCap = std::string(kMaxJsonDepth, '[') + "\"deep-leaf-value\"" + std::string(kMaxJsonDepth, ']');
+  auto leaves = jsonLeafValues(secretOf(atCap));
   ASSERT_TRUE(leaves.ok());
   ASSERT_TRUE(*leaves);
   EXPECT_EQ(texts(**leaves), std::vector<std::string>{"deep-leaf-value"});
+  // Its leaves cannot all be registered safely, so such a value is never used.
+  for (const std::string& v : {std::string(100000, '[') + "\"deep-leaf-value\"" + std::string(100000, ']'),
+                               std::string(10000, '['), std::string(R"({"password":"a-b-c-d-1","password":"e-f-g-h-2"})")}) {
+    auto refused = jsonLeafValues(secretOf(v));
+    ASSERT_FALSE(refused.ok()) << v.substr(0, 40);
+    EXPECT_EQ(refused.error().code, connector_errc::kSecretUnusable);
+  }
 }
 
 TEST(JsonLeafValues, TooManyLeavesIsUnusable) {
