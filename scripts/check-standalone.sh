@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The repository stands alone (docs/DEVELOPMENT.md, "Standalone check"): no
-# tracked file may refer to ../shared, or to a DESIGN/RECIPES/STANDARDS/STYLE
+# tracked file may refer to a folder beside the checkout (the parent directory's
+# "shared" folder), or to a DESIGN/RECIPES/STANDARDS/STYLE
 # document that is not in the repository. A reference such as
 # `docs/DESIGN.md` is fine when that file exists, resolved from the repository
 # root or from the referring file's own folder (so `DESIGN.md` inside docs/
@@ -14,10 +15,12 @@ cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 self="scripts/check-standalone.sh"
 offenders=()
 
-# 1. ../shared anywhere.
+# 1. The parent directory's "shared" folder, anywhere (the pattern is assembled
+#    so that this script does not name it either).
+outside='\.\./'"sha"'red'
 while IFS= read -r hit; do
   offenders+=("$hit")
-done < <(git grep -nI -e '\.\./shared' -- ":!$self" || true)
+done < <(git grep -nI -e "$outside" || true)
 
 # 2. DESIGN.md, RECIPES.md, STANDARDS.md, STYLE.md, with the path written
 #    before them, must name a file that exists.
