@@ -7,6 +7,7 @@
 #include "core/egress_guard.h"
 #include "core/jws.h"
 #include "core/slot_template.h"
+#include "tests/support/deep_json.h"
 
 namespace sealgate {
 namespace {
@@ -25,18 +26,7 @@ std::string nestedObjects(std::size_t depth) {
   return out;
 }
 
-// A document `depth` arrays deep, built top-down without recursion (a copy or a
-// dump of it would recurse; nlohmann's destructor does not).
-json deepInMemory(std::size_t depth, const json& leaf) {
-  json root = json::array();
-  json* at = &root;
-  for (std::size_t i = 1; i < depth; ++i) {
-    at->push_back(json::array());
-    at = &at->back();
-  }
-  at->push_back(leaf);
-  return root;
-}
+json deepInMemory(std::size_t depth, const json& leaf) { return testing::deepJson(depth, leaf); }
 
 // ---- depth ---------------------------------------------------------------------
 

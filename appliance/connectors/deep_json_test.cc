@@ -14,6 +14,7 @@
 #include "appliance/connectors/rest_connector.h"
 #include "appliance/connectors/ssh_connector.h"
 #include "core/json_parse.h"
+#include "tests/support/deep_json.h"
 
 namespace sealgate::connectors {
 namespace {
@@ -22,17 +23,7 @@ using nlohmann::json;
 
 constexpr std::size_t kDeep = 100'000;
 
-// `depth` nested arrays around `leaf`, built without recursion.
-json deep(std::size_t depth, const json& leaf) {
-  json root = json::array();
-  json* at = &root;
-  for (std::size_t i = 1; i < depth; ++i) {
-    at->push_back(json::array());
-    at = &at->back();
-  }
-  at->push_back(leaf);
-  return root;
-}
+json deep(std::size_t depth, const json& leaf) { return testing::deepJson(depth, leaf); }
 
 struct Sample {
   std::unique_ptr<Connector> connector;
