@@ -27,6 +27,7 @@ class Instance:
         (the TPM seals the data key and its NV counter anchors the state).
         extra: more top-level config sections (e.g. "databases")."""
         self.dir = tempfile.mkdtemp(prefix="sealgate-e2e-")
+        self.answered_correlation_ids = set()
         self.tpm_dir = os.path.join(self.dir, "tpm")
         self.swtpm = None
         self.uses_tpm = tpm
@@ -181,6 +182,9 @@ class Instance:
             conn.request(method, path, body=data, headers=hdrs, encode_chunked=chunked)
             resp = conn.getresponse()
             payload = resp.read()
+            # Log lines of answered requests can land after the answer; tests that
+            # assert "no handler ran" tell those apart by this id.
+            self.answered_correlation_ids.add(resp.getheader("X-Correlation-Id"))
             try:
                 parsed = json.loads(payload) if payload else None
             except ValueError:
