@@ -17,8 +17,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "appliance/audit_jsonl.h"
-#include "appliance/audit_log.h"
+#include "bench/audit_jsonl.h"
+#include "appliance/audit/audit_log.h"
+#include "appliance/keys/signing_keys.h"
 #include "core/audit_bundle.h"
 #include "core/signed_note.h"
 #include "hsm/key_store.h"

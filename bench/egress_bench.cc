@@ -103,7 +103,7 @@ void BM_ProtectAndUnregister(benchmark::State& state) {
   }
 }
 
-// One execute's egress work on its values (appliance/execute_api.cc): open the
+// One execute's egress work on its values (appliance/execute/execute_api.cc): open the
 // request's scope, make a value of `range(0)` random alphanumeric bytes live
 // (one automaton build), look for it in the protocol vocabulary, keep it, close
 // the scope (unregister). Nothing is shared with other requests.

@@ -23,8 +23,8 @@
 #include <thread>
 #include <vector>
 
-#include "appliance/data_key_sealer.h"
-#include "appliance/sealed_state_store.h"
+#include "appliance/keys/data_key_sealer.h"
+#include "appliance/state/sealed_state_store.h"
 #include "tests/support/temp_token.h"
 
 using namespace sealgate;

@@ -21,7 +21,7 @@ using nlohmann::json;
 using Clock = std::chrono::system_clock;
 
 // A replay store for these unit tests only (the appliance's real one is
-// appliance/memory_state_store.h, tested there).
+// tests/support/memory_state_store.h, tested there).
 class SetStateStore : public testing::ReplayOnlyStateStore {
  public:
   Result<bool> rememberOnce(const std::string& id, Clock::time_point) override {

@@ -132,7 +132,7 @@ Result<std::optional<std::vector<Secret>>> jsonLeafValues(const Secret& value) {
 std::string_view protocolVocabulary() {
   // What the appliance writes on its own in responses, audit events and log
   // lines. The daemon adds the OpenAPI document's field names and enumerated
-  // values (every error code) to this list (appliance/execute_api.cc).
+  // values (every error code) to this list (appliance/execute/execute_api.cc).
   static const std::string text = [] {
     static constexpr const char* kWords[] = {
         // JSON literals and the marker

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
-#include "appliance/memory_state_store.h"
+#include "tests/support/memory_state_store.h"
 #include "tests/support/postgres.h"
 
 namespace sealgate::providers {

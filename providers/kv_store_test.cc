@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "appliance/data_key_sealer.h"
+#include "appliance/keys/data_key_sealer.h"
 #include "core/encoding.h"
 #include "tests/support/temp_token.h"
 

@@ -11,6 +11,7 @@ FUZZ_SECONDS=${SEALGATE_FUZZ_SECONDS:-30}
 
 echo "== the repository stands alone (no reference outside it)"
 bash "$ROOT/scripts/check-standalone.sh"
+bash "$ROOT/scripts/check-includes.sh"
 
 echo "== installing dependencies"
 install_deps

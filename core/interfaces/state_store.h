@@ -1,5 +1,5 @@
 // StateStore: anti-replay, use-count and lease truth. Implementations: in-memory
-// (tests), the sealed local journal (default, appliance/sealed_state_store.h),
+// (tests), the sealed local journal (default, appliance/state/sealed_state_store.h),
 // etcd (cluster).
 #pragma once
 
@@ -20,6 +20,7 @@ inline constexpr const char* kTampered = "STATE_TAMPERED";        // authenticat
 inline constexpr const char* kRollback = "STATE_ROLLBACK";        // stored state is older than its anchor
 inline constexpr const char* kMissing = "STATE_MISSING";          // no state where state must be
 inline constexpr const char* kFull = "STATE_FULL";                // the live-entry cap is reached
+inline constexpr const char* kTpmUnavailable = "TPM_UNAVAILABLE";  // rollback protection set, no TPM open
 // The grant refusals (403 for the caller, never a state failure).
 inline constexpr const char* kGrantExhausted = "GRANT_EXHAUSTED";  // fewer uses remain than asked
 inline constexpr const char* kGrantRevoked = "GRANT_REVOKED";      // the grant or an ancestor is revoked

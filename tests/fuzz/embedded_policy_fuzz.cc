@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "appliance/embedded_policy.h"
+#include "appliance/policy/embedded_policy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);

@@ -1,4 +1,4 @@
-// libFuzzer target for the listeners' HTTP/1.1 parsing (appliance/http_parse.cc):
+// libFuzzer target for the listeners' HTTP/1.1 parsing (appliance/server/http_parse.cc):
 // the head scanner, the request head parser and the chunked body decoder. The
 // first input byte picks how the body is split across feeds; the rest is the
 // request. Accepted heads must satisfy the framing rules; the decoder must give
@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "appliance/http_parse.h"
+#include "appliance/server/http_parse.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "appliance/request_bodies.h"
+#include "appliance/server/request_bodies.h"
 #include "core/json_parse.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -18,7 +18,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "appliance/pki.h"
+#include "appliance/cli/pki.h"
 
 namespace sealgate::testing {
 

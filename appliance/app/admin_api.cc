@@ -1,0 +1,123 @@
+#include "appliance/app/admin_api.h"
+
+#include <fcntl.h>
+#include <openssl/sha.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include "appliance/audit/audit_event.h"
+#include "appliance/grants/grants.h"
+#include "appliance/server/identity.h"
+#include "appliance/telemetry/logging.h"
+#include "core/encoding.h"
+#include "core/file_io.h"
+#include "core/time_format.h"
+#include "core/secret_uri.h"
+#include "core/json_parse.h"
+
+namespace sealgate::appliance {
+
+using nlohmann::json;
+
+namespace {
+
+std::string sha256Hex(const std::string& text) {
+  std::uint8_t d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), d);
+  return hexLower(d);
+}
+
+// tmp file, fsync, rename, fsync the directory: a crash leaves the old or the new file.
+Result<void> writeAtomically(const std::string& path, const std::string& content) {
+  return writeFileAtomically(path, content, 0600, "POLICY_PERSIST_FAILED");
+}
+
+std::string rfc3339(std::chrono::system_clock::time_point t) { return rfc3339Seconds(t); }
+
+}  // namespace
+
+HandlerResult AdminApi::getPolicy(Request&) {
+  auto policy = pdp_.current();
+  auto parsed = parseJson(policy->source(), {.allowComments = true});
+  json doc = parsed ? std::move(*parsed) : json{{"version", 1}, {"rules", json::array()}};
+  return Response{200, doc};
+}
+
+HandlerResult AdminApi::putPolicy(Request& request) {
+  const std::string text = request.body.dump(2);
+  auto parsed = Policy::parse(text);
+  if (!parsed) return HttpError{400, parsed.error().code, parsed.error().message};
+  std::lock_guard lock(putMu_);
+  json event = auditEvent("policy_update", request);
+  event["rules"] = parsed->rules().size();
+  event["sha256"] = sha256Hex(text);
+  event["outcome"] = "updated";
+  if (auto logged = audit_.append(event.dump()); !logged) {
+    return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the change; the policy is unchanged"};
+  }
+  if (!config_.policyFile.empty()) {
+    if (auto saved = writeAtomically(config_.policyFile, text + "\n"); !saved) {
+      logEvent(LogLevel::Error, "policy_persist_failed", {{"error", saved.error().describe()}});
+      return HttpError{503, saved.error().code, "the policy could not be saved; it is unchanged"};
+    }
+  }
+  pdp_.replace(std::make_shared<const Policy>(std::move(*parsed)));
+  onPolicyChange_();
+  logEvent(LogLevel::Info, "policy_updated", {{"by", request.identity.spiffeId}, {"sha256", sha256Hex(text)}});
+  return Response{200, json{{"status", "updated"}, {"rules", pdp_.current()->rules().size()}, {"sha256", sha256Hex(text)}}};
+}
+
+HandlerResult AdminApi::testPolicy(Request& request) {
+  if (auto err = checkFields(request.body, {"subject", "uri", "action", "context"}, {"subject", "uri", "action"})) {
+    return *err;
+  }
+  const json& b = request.body;
+  if (!b["subject"].is_string() || !b["uri"].is_string() || !b["action"].is_string() ||
+      (b.contains("context") && !b["context"].is_object())) {
+    return HttpError{400, "INVALID_REQUEST", "'subject', 'uri' and 'action' must be strings, 'context' an object"};
+  }
+  auto subject = parseSpiffeId(b["subject"]);
+  if (!subject || subject->kind != IdentityKind::Service) {
+    return HttpError{400, "INVALID_REQUEST", "'subject' must be a service SPIFFE ID"};
+  }
+  auto uri = SecretUri::parse(b["uri"].get<std::string>());
+  if (!uri) return HttpError{400, uri.error().code, uri.error().message};
+  if (auto guard = uri->checkTenant(subject->tenant); !guard) {
+    return Response{200, json{{"decision", "deny"}, {"reason", guard.error().code}}};
+  }
+  // A dry run: no grant, no state, no audit event.
+  auto d = pdp_.current()->decide(DecisionSubject{subject->spiffeId, subject->tenant, subject->service},
+                                  DecisionRequest{0, uri->canonical(), b["action"], b.value("context", json::object()).dump()});
+  json out = {{"decision", d.allow ? "allow" : "deny"}, {"reason", d.reason}};
+  if (d.allow) out["obligations"] = parseInternalJson(d.obligationsJson);
+  return Response{200, out};
+}
+
+HandlerResult AdminApi::listGrants(Request&) {
+  json list = json::array();
+  for (const auto& g : state_.grants()) {
+    list.push_back({{"grant_id", g.grantId}, {"remaining_uses", g.remaining}, {"revoked", g.revoked},
+                    {"expires_at", rfc3339(g.expiresAt)}});
+  }
+  return Response{200, json{{"grants", list}}};
+}
+
+HandlerResult AdminApi::revokeGrant(Request& request) {
+  const std::string& id = request.pathParam;
+  json event = auditEvent("grant_revoke", request);
+  event["grant_id"] = id;
+  event["outcome"] = "revoked";
+  if (auto logged = audit_.append(event.dump()); !logged) {
+    return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the revocation; nothing changed"};
+  }
+  // Remembered for the longest life a grant can have, so it cannot outlive it.
+  auto r = state_.revoke(id, grantStateKeepUntil(std::chrono::duration_cast<std::chrono::seconds>(
+                                         (std::chrono::system_clock::now() + config_.grants.maxTtl).time_since_epoch())
+                                         .count()));
+  if (!r) return HttpError{503, "STATE_UNAVAILABLE", "the revocation could not be recorded"};
+  return Response{200, json{{"grant_id", id}, {"revoked", true}}};
+}
+
+}  // namespace sealgate::appliance

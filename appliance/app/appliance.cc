@@ -1,0 +1,383 @@
+#include "appliance/app/appliance.h"
+
+#include "appliance/audit/audit_event.h"
+#include "appliance/connectors/crypto_connectors.h"
+#include "appliance/connectors/ldap_connector.h"
+#include "appliance/connectors/postgres_connector.h"
+#include "appliance/connectors/rest_connector.h"
+#include "appliance/connectors/ssh_connector.h"
+#include "appliance/telemetry/egress.h"
+#include "appliance/telemetry/logging.h"
+#include "core/secret_uri.h"
+
+namespace sealgate::appliance {
+
+using nlohmann::json;
+
+Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
+  std::unique_ptr<Appliance> app(new Appliance());
+  app->config_ = config;
+  auto keys = ApplianceKeys::open(config);
+  if (!keys) return std::move(keys).takeError();
+  app->keys_ = std::move(*keys);
+  auto refVersion = app->keys_->loadRefKey();
+  if (!refVersion) return std::move(refVersion).takeError();
+  app->refs_ = std::make_unique<ResourceRefs>(app->keys_->refMac(), 100000);
+
+  auto grantKeys = app->keys_->grantSigningKeys();
+  if (!grantKeys) return std::move(grantKeys).takeError();
+  auto grants = GrantAuthority::load(std::move(*grantKeys), config.name);
+  if (!grants) return std::move(grants).takeError();
+  app->grants_ = std::move(*grants);
+
+  // The embedded PDP. No policy file configured: deny everything (fail closed).
+  auto policy = config.policyFile.empty() ? Policy::parse(R"({"version":1,"rules":[]})") : Policy::load(config.policyFile);
+  if (!policy) return std::move(policy).takeError();
+  app->pdp_ = std::make_unique<EmbeddedPolicyDecisionPoint>(std::make_shared<const Policy>(std::move(*policy)));
+  app->state_ = app->keys_->stateGuard(config);
+  if (auto opened = app->state_->open(); !opened) {
+    // Fail closed, but stay up: every state-dependent request answers 503 with
+    // this code, and an admin can inspect /admin/v1/status and re-initialise.
+    logEvent(LogLevel::Error, "state_unavailable",
+             {{"code", opened.error().code}, {"error", opened.error().describe()},
+              {"effect", "consume, delegate and DPoP-bound authorize are denied until the state opens"}});
+  }
+  const std::string auditDir = (config.dataDir.empty() ? std::string(".") : config.dataDir) + "/audit";
+  auto signer = app->keys_->checkpointSigner();
+  if (!signer) return std::move(signer).takeError();
+  AuditLogOptions auditOptions;
+  auditOptions.dir = auditDir;
+  auditOptions.origin = config.name;
+  auditOptions.checkpointEvery = config.audit.checkpointEvery;
+  auditOptions.checkpointInterval = config.audit.checkpointInterval;
+  auditOptions.appendTimeout = config.audit.appendTimeout;
+  // Truncation: the log must extend the head the sealed state anchored, and every
+  // new durable head is anchored there (with the next state change or checkpoint).
+  if (auto anchored = app->state_->auditHead()) {
+    auditOptions.anchor = *anchored;
+  } else {
+    logEvent(LogLevel::Warn, "audit_anchor_unchecked",
+             {{"reason", "the state is not open, so the audit log's length cannot be checked against it"}});
+  }
+  auditOptions.onDurableHead = [guard = app->state_.get()](const merkle::TreeHead& head) {
+    guard->anchorAuditHead(head);
+  };
+  auto audit = MerkleAuditLog::open(auditOptions, std::move(*signer));
+  if (!audit) return std::move(audit).takeError();
+  app->audit_ = std::move(*audit);
+  app->auditApi_ = std::make_unique<AuditApi>(*app->audit_);
+  if (!config.audit.kafkaBootstrapServers.empty()) {
+    KafkaSinkOptions ko;
+    ko.bootstrapServers = config.audit.kafkaBootstrapServers;
+    ko.topic = config.audit.kafkaTopic;
+    ko.offsetFile = auditDir + "/kafka.offset";
+    auto kafka = KafkaForwarder::start(*app->audit_, ko);
+    if (!kafka) return std::move(kafka).takeError();
+    app->kafka_ = std::move(*kafka);
+  }
+  if (config.pdp.type != "embedded") {
+    auto remote = RemoteDecisionPoint::create(RemotePdpSettings{config.pdp.type, config.pdp.url, config.pdp.caFile,
+                                                                config.pdp.certFile, config.pdp.keyFile,
+                                                                config.pdp.timeout});
+    if (!remote) return std::move(remote).takeError();
+    app->remotePdp_ = std::move(*remote);
+  }
+  DecisionPoint& decider = app->remotePdp_ ? static_cast<DecisionPoint&>(*app->remotePdp_) : *app->pdp_;
+  app->decisionCache_ = std::make_unique<CachingDecisionPoint>(decider, config.pdp.negativeCache, config.pdp.positiveCache);
+  app->pepApi_ = std::make_unique<PepApi>(app->config_, *app->refs_, *app->grants_, *app->decisionCache_, *app->state_,
+                                          *app->audit_);
+
+  app->adminApi_ = std::make_unique<AdminApi>(app->config_, *app->pdp_, *app->state_, *app->audit_,
+                                              [cache = app->decisionCache_.get()] { cache->clear(); });
+
+  // The embedded KV v2 store. It fails closed but the appliance stays up: KV
+  // requests answer 503 PROVIDER_UNAVAILABLE until it opens.
+  {
+    providers::KvStoreSettings kvSettings;
+    kvSettings.dir = config.kv.dir;
+    for (const auto& [ns, mounts] : config.kv.mounts) kvSettings.mounts[ns].insert(mounts.begin(), mounts.end());
+    auto kv = providers::KvStore::open(kvSettings, app->keys_->dataKeySealer());
+    if (kv) {
+      app->kv_ = std::move(*kv);
+    } else {
+      logEvent(LogLevel::Error, "kv_unavailable", {{"code", kv.error().code}, {"error", kv.error().describe()}});
+    }
+    app->kvApi_ = std::make_unique<KvApi>(app->kv_.get(), config.kv.defaultNamespace, *app->refs_, *app->pdp_,
+                                          *app->audit_);
+  }
+  // PostgreSQL dynamic credentials; their leases live in the sealed state.
+  if (!config.databases.empty()) {
+    app->databases_ = std::make_unique<providers::DatabaseCredentials>(config.databases, *app->state_);
+    app->databases_->startReaper(config.leaseReapInterval);
+  }
+  app->leaseApi_ = std::make_unique<LeaseApi>(app->databases_.get(), config.kv.defaultNamespace, *app->refs_,
+                                              *app->pdp_, *app->audit_);
+  if (auto providers = app->startProviders(); !providers) return std::move(providers).takeError();
+
+  auto tlsKey = app->keys_->tlsKey();
+  if (!tlsKey) return std::move(tlsKey).takeError();
+
+  auto pep = Listener::create(ListenerKind::Pep, config.pep, config.limits, *tlsKey, app->pepRoutes());
+  if (!pep) return std::move(pep).takeError();
+  app->pep_ = std::move(*pep);
+  auto admin =
+      Listener::create(ListenerKind::Admin, config.admin, config.limits, *tlsKey, app->adminRoutes());
+  if (!admin) return std::move(admin).takeError();
+  app->admin_ = std::move(*admin);
+  app->pep_->start();
+  app->admin_->start();
+  logEvent(LogLevel::Info, "started",
+           {{"name", config.name},
+            {"pep_port", app->pepPort()},
+            {"admin_port", app->adminPort()},
+            {"token", config.hsm.tokenLabel},
+            {"ref_key_version", *refVersion}});
+  return app;
+}
+
+// Every mount the config names, routed by tenant and mount for /v1/execute.
+Result<void> Appliance::startProviders() {
+  router_ = std::make_unique<providers::ProviderRouter>();
+  auto route = [&](const std::string& tenant, const std::string& mount, SecretProvider* provider) -> Result<void> {
+    // A KV store that did not open still owns its mounts: they answer PROVIDER_UNAVAILABLE.
+    static providers::UnavailableProvider unavailable;
+    if (!router_->add(tenant, mount, provider ? *provider : unavailable)) {
+      return makeError("CONFIG_INVALID", "the mount " + tenant + "/" + mount + " is configured twice");
+    }
+    return {};
+  };
+  for (const auto& [ns, mounts] : config_.kv.mounts) {
+    for (const auto& m : mounts) SEALGATE_TRY(route(ns, m, kv_.get()));
+  }
+  for (const auto& db : config_.databases) SEALGATE_TRY(route(db.tenant, db.mount, databases_.get()));
+  for (const auto& f : config_.files) {
+    auto provider = providers::FileProvider::open(f.path, config_.mode == "production");
+    if (!provider) return std::move(provider).takeError();
+    files_.push_back(std::move(*provider));
+    SEALGATE_TRY(route(f.tenant, f.mount, files_.back().get()));
+  }
+  if (!config_.vault.address.empty()) {
+    auto vault = providers::VaultKvClient::create(config_.vault);
+    if (!vault) return std::move(vault).takeError();
+    vault_ = std::move(*vault);
+    for (const auto& [key, path] : config_.vault.mounts) {
+      const auto slash = key.find('/');
+      SEALGATE_TRY(route(key.substr(0, slash), key.substr(slash + 1), vault_.get()));
+    }
+  }
+  executeApi_ = std::make_unique<ExecuteApi>(
+      config_.connectors, *pepApi_, *refs_, *router_, *audit_,
+      [pdp = pdp_.get()](const std::string& tenant, const std::string& connector) {
+        return pdp->current()->egress(tenant, connector);
+      },
+      protocolVocabularyWith(kOpenApiJson), metrics_);
+  executeApi_->add(std::make_unique<connectors::RestConnector>());
+  executeApi_->add(std::make_unique<connectors::PostgresConnector>());
+  executeApi_->add(std::make_unique<connectors::LdapConnector>());
+  executeApi_->add(std::make_unique<connectors::SshConnector>());
+  executeApi_->add(std::make_unique<connectors::HmacConnector>());
+  executeApi_->add(std::make_unique<connectors::SignConnector>());
+  return {};
+}
+
+Appliance::~Appliance() { stop(); }
+
+void Appliance::stop() {
+  // Listeners first (they use the TLS key and the key store), then the engine.
+  if (pep_) pep_->stop();
+  if (admin_) admin_->stop();
+  pep_.reset();
+  admin_.reset();
+  if (databases_) databases_->stopReaper();
+  // Then the Kafka forwarder, and the log last: its destructor signs a final
+  // checkpoint over every entry (shutdown checkpoint).
+  kafka_.reset();
+  audit_.reset();
+}
+
+std::vector<Route> Appliance::commonRoutes() {
+  return {
+      Route{"GET", "/healthz", Access::AnyClient, {}, false,
+            [](Request&) -> HandlerResult { return Response{200, json{{"status", "ok"}}}; }},
+      Route{"GET", "/readyz", Access::AnyClient, {}, false, [this](Request&) { return readiness(); }},
+      Route{"GET", "/v1/openapi.json", Access::AnyClient, {}, false,
+            [](Request&) -> HandlerResult {
+              Response r;
+              r.rawBody = kOpenApiJson;
+              return r;
+            }},
+  };
+}
+
+std::vector<Route> Appliance::pepRoutes() {
+  auto routes = commonRoutes();
+  routes.push_back(Route{"POST", "/v1/uris/canonicalize", Access::Service, {}, true,
+                         [this](Request& r) { return canonicalize(r); }});
+  routes.push_back(Route{"POST", "/v1/authorize", Access::Service, {}, true,
+                         [this](Request& r) { return pepApi_->authorize(r); }});
+  routes.push_back(Route{"POST", "/v1/grants/consume", Access::Service, {}, true,
+                         [this](Request& r) { return pepApi_->consume(r); }});
+  routes.push_back(Route{"POST", "/v1/grants/delegate", Access::Service, {}, true,
+                         [this](Request& r) { return pepApi_->delegate(r); }});
+  routes.push_back(Route{"POST", "/v1/execute", Access::Service, {}, true,
+                         [this](Request& r) { return executeApi_->execute(r); }});
+  routes.push_back(Route{"GET", "/.well-known/jwks.json", Access::AnyClient, {}, false,
+                         [this](Request& r) { return pepApi_->jwks(r); }});
+  return routes;
+}
+
+std::vector<Route> Appliance::adminRoutes() {
+  auto routes = commonRoutes();
+  routes.push_back(Route{"GET", "/admin/v1/status", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request&) { return adminStatus(); }});
+  routes.push_back(Route{"GET", "/metrics", Access::Admin, {"admin", "auditor"}, false, [this](Request&) -> HandlerResult {
+                           Response r;
+                           r.contentType = "text/plain; version=0.0.4";
+                           r.rawBody = metrics_.render();
+                           if (r.rawBody.empty()) r.rawBody = "\n";
+                           return r;
+                         }});
+  routes.push_back(Route{"GET", "/admin/v1/policy", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return adminApi_->getPolicy(r); }});
+  routes.push_back(Route{"PUT", "/admin/v1/policy", Access::Admin, {"admin"}, true,
+                         [this](Request& r) { return adminApi_->putPolicy(r); }});
+  routes.push_back(Route{"POST", "/admin/v1/policy/test", Access::Admin, {"admin", "auditor"}, true,
+                         [this](Request& r) { return adminApi_->testPolicy(r); }});
+  routes.push_back(Route{"GET", "/admin/v1/grants", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return adminApi_->listGrants(r); }});
+  routes.push_back(Route{"DELETE", "/admin/v1/grants/{id}", Access::Admin, {"admin"}, false,
+                         [this](Request& r) { return adminApi_->revokeGrant(r); }});
+  routes.push_back(Route{"POST", "/admin/v1/state/reinitialize", Access::Admin, {"admin"}, true,
+                         [this](Request& r) { return reinitializeState(r); }});
+  // The audit log: read-only for every admin-side role; nothing rewrites it.
+  routes.push_back(Route{"GET", "/admin/v1/audit/public-key", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return auditApi_->publicKey(r); }});
+  routes.push_back(Route{"GET", "/admin/v1/audit/checkpoint", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return auditApi_->checkpoint(r); }});
+  routes.push_back(Route{"GET", "/admin/v1/audit/export", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return auditApi_->exportBundle(r); }});
+  routes.push_back(Route{"GET", "/admin/v1/audit/proofs/inclusion", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return auditApi_->inclusionProof(r); }});
+  routes.push_back(Route{"GET", "/admin/v1/audit/proofs/consistency", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return auditApi_->consistencyProof(r); }});
+  // Leases (lease_api.h), in API.md's shape and at Vault's own paths.
+  routes.push_back(Route{"GET", "/admin/v1/leases", Access::Admin, {"admin", "auditor"}, false,
+                         [this](Request& r) { return leaseApi_->list(r); }});
+  routes.push_back(Route{"PUT", "/admin/v1/leases/renew", Access::Admin, {"admin"}, true,
+                         [this](Request& r) { return leaseApi_->renew(r, false); }});
+  routes.push_back(Route{"PUT", "/admin/v1/leases/revoke", Access::Admin, {"admin"}, true,
+                         [this](Request& r) { return leaseApi_->revoke(r, false); }});
+  routes.push_back(Route{"PUT", "/admin/v1/leases/revoke-prefix/**", Access::Admin, {"admin"}, false,
+                         [this](Request& r) { return leaseApi_->revokePrefix(r, false); }});
+  for (const char* method : {"PUT", "POST"}) {
+    routes.push_back(Route{method, "/v1/sys/leases/lookup", Access::Admin, {"admin", "auditor"}, false,
+                           [this](Request& r) { return leaseApi_->lookup(r); }, /*vault=*/true});
+    routes.push_back(Route{method, "/v1/sys/leases/renew", Access::Admin, {"admin"}, false,
+                           [this](Request& r) { return leaseApi_->renew(r, true); }, /*vault=*/true});
+    routes.push_back(Route{method, "/v1/sys/leases/revoke", Access::Admin, {"admin"}, false,
+                           [this](Request& r) { return leaseApi_->revoke(r, true); }, /*vault=*/true});
+    routes.push_back(Route{method, "/v1/sys/leases/revoke-prefix/**", Access::Admin, {"admin"}, false,
+                           [this](Request& r) { return leaseApi_->revokePrefix(r, true); }, /*vault=*/true});
+  }
+  // Vault-compatible KV v2 (kv_api.h) and database creds: every other /v1/ path
+  // of the admin listener.
+  for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE", "LIST"}) {
+    routes.push_back(Route{method, "/v1/**", Access::Admin, {}, false,
+                           [this](Request& r) {
+                             return LeaseApi::isCredsPath(r.pathParam) ? leaseApi_->creds(r) : kvApi_->handle(r);
+                           },
+                           /*vault=*/true});
+  }
+  return routes;
+}
+
+HandlerResult Appliance::readiness() {
+  json checks = json::object();
+  bool ready = true;
+  checks["hsm"] = keys_->readinessCheck();
+  if (checks["hsm"]["status"] != "ok") ready = false;
+  if (audit_->healthy()) {
+    checks["audit"] = {{"status", "ok"}, {"entries", audit_->size()}};
+    if (kafka_) checks["audit"]["kafka"] = {{"delivered", kafka_->delivered()}, {"stalled", !kafka_->healthy()}};
+  } else {
+    ready = false;
+    checks["audit"] = {{"status", "fail"}, {"code", "AUDIT_UNAVAILABLE"}};
+  }
+  if (state_->healthy()) {
+    checks["state"] = {{"status", "ok"}, {"backend", "sealed-journal"}};
+  } else {
+    ready = false;
+    const json s = state_->statusJson();
+    checks["state"] = {{"status", "fail"}, {"code", s.value("code", std::string(state_errc::kUnavailable))}};
+  }
+  checks["pdp"] = {{"status", "ok"}, {"type", config_.pdp.type}};
+  // Providers: a KV store that did not open, or a database or Vault that cannot
+  // answer, makes the appliance unready (their mounts answer PROVIDER_UNAVAILABLE).
+  json providerChecks = json::object();
+  auto provider = [&](const char* name, bool ok) {
+    providerChecks[name] = ok ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", "PROVIDER_UNAVAILABLE"}};
+    ready = ready && ok;
+  };
+  provider("kv", kv_ != nullptr);
+  if (databases_) provider("databases", databases_->healthy());
+  if (vault_) provider("vault", vault_->healthy());
+  if (!files_.empty()) {
+    provider("files", std::all_of(files_.begin(), files_.end(), [](const auto& f) { return f->healthy(); }));
+  }
+  checks["providers"] = providerChecks;
+  return Response{ready ? 200 : 503, json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}}};
+}
+
+HandlerResult Appliance::canonicalize(Request& request) {
+  if (auto err = checkFields(request.body, {"uri"}, {"uri"})) return *err;
+  if (!request.body["uri"].is_string()) return HttpError{400, "INVALID_REQUEST", "'uri' must be a string"};
+  auto uri = SecretUri::parse(request.body["uri"].get<std::string>());
+  if (!uri) return HttpError{400, uri.error().code, uri.error().message};
+  if (auto guard = uri->checkTenant(request.identity.tenant); !guard) {
+    return HttpError{403, guard.error().code, guard.error().message};
+  }
+  auto ref = refs_->of(*uri);
+  if (!ref) {
+    logEvent(LogLevel::Error, "hsm_failure",
+             {{"correlation_id", request.correlationId}, {"operation", "resource_ref"}, {"error", ref.error().describe()}});
+    return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not compute the resource_ref"};
+  }
+  return Response{200, json{{"canonical", uri->canonical()}, {"arn", uri->arn()}, {"resource_ref", *ref}}};
+}
+
+HandlerResult Appliance::adminStatus() {
+  json hsmJson = keys_->hsmStatus();
+  json tpmJson = keys_->tpmStatus();
+  return Response{200, json{{"name", config_.name}, {"hsm", hsmJson}, {"tpm", tpmJson}, {"state", state_->statusJson()}}};
+}
+
+HandlerResult Appliance::reinitializeState(Request& request) {
+  if (auto err = checkFields(request.body, {"confirm", "reason"}, {"confirm", "reason"})) return *err;
+  if (request.body["confirm"] != "REINITIALIZE" || !request.body["reason"].is_string() ||
+      request.body["reason"].get<std::string>().empty()) {
+    return HttpError{400, "INVALID_REQUEST",
+                     "re-initialising forgets every use count and jti: send confirm \"REINITIALIZE\" and a reason"};
+  }
+  const json before = state_->statusJson();
+  json event = auditEvent("state_reinitialize", request);
+  event.update(json{{"by", request.identity.spiffeId},
+                {"reason", request.body["reason"]},
+                {"previous_status", before.value("status", "")},
+                {"previous_code", before.value("code", "")},
+                {"outcome", "requested"}});
+  // Audited before anything changes: no audit, no re-initialisation.
+  if (auto logged = audit_->append(event.dump()); !logged) {
+    return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the request; the state is unchanged"};
+  }
+  auto done = state_->reinitialize();
+  event["outcome"] = done ? "reinitialized" : done.error().code;
+  if (done) event["old_state_moved_to"] = *done;
+  if (auto logged = audit_->append(event.dump()); !logged) {
+    logEvent(LogLevel::Error, "audit_failure", {{"error", logged.error().describe()}});
+  }
+  if (!done) return HttpError{503, done.error().code, done.error().message};
+  logEvent(LogLevel::Warn, "state_reinitialized", {{"by", request.identity.spiffeId}, {"moved_to", *done}});
+  return Response{200, json{{"status", "reinitialized"}, {"previous_state", *done}, {"state", state_->statusJson()}}};
+}
+
+}  // namespace sealgate::appliance

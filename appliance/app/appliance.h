@@ -1,0 +1,79 @@
+// The running appliance (the composition root): its keys, state, audit log,
+// decision points, providers, and both listeners with their routes.
+#pragma once
+
+#include <memory>
+
+#include "appliance/app/admin_api.h"
+#include "appliance/audit/audit_api.h"
+#include "appliance/audit/audit_kafka.h"
+#include "appliance/audit/audit_log.h"
+#include "appliance/config/config.h"
+#include "appliance/policy/decision_cache.h"
+#include "appliance/grants/grants.h"
+#include "appliance/keys/appliance_keys.h"
+#include "appliance/server/http_server.h"
+#include "appliance/execute/execute_api.h"
+#include "appliance/kv/kv_api.h"
+#include "appliance/telemetry/metrics.h"
+#include "appliance/kv/lease_api.h"
+#include "appliance/state/state_guard.h"
+#include "appliance/grants/pep_api.h"
+#include "appliance/policy/remote_pdp.h"
+#include "appliance/policy/embedded_policy.h"
+#include "core/resource_ref.h"
+#include "providers/file_provider.h"
+#include "providers/provider_router.h"
+#include "providers/vault_client.h"
+
+namespace sealgate::appliance {
+
+class Appliance {
+ public:
+  static Result<std::unique_ptr<Appliance>> start(const Config& config);
+  ~Appliance();
+  void stop();
+  std::uint16_t pepPort() const { return pep_ ? pep_->port() : 0; }
+  std::uint16_t adminPort() const { return admin_ ? admin_->port() : 0; }
+
+ private:
+  Appliance() = default;
+  std::vector<Route> pepRoutes();
+  std::vector<Route> adminRoutes();
+  std::vector<Route> commonRoutes();
+  HandlerResult readiness();
+  HandlerResult canonicalize(Request& request);
+  HandlerResult adminStatus();
+  HandlerResult reinitializeState(Request& request);
+  Result<void> startProviders();
+
+  Config config_;
+  std::unique_ptr<ApplianceKeys> keys_;
+  std::unique_ptr<ResourceRefs> refs_;
+  std::unique_ptr<GrantAuthority> grants_;
+  std::unique_ptr<EmbeddedPolicyDecisionPoint> pdp_;
+  std::unique_ptr<RemoteDecisionPoint> remotePdp_;  // when pdp.type is opa or authzen
+  std::unique_ptr<CachingDecisionPoint> decisionCache_;
+  std::unique_ptr<StateGuard> state_;
+  std::unique_ptr<MerkleAuditLog> audit_;
+  std::unique_ptr<AuditApi> auditApi_;
+  std::unique_ptr<KafkaForwarder> kafka_;  // when audit.kafka is configured
+  std::unique_ptr<PepApi> pepApi_;
+  std::unique_ptr<AdminApi> adminApi_;
+  std::unique_ptr<providers::KvStore> kv_;  // null when it failed to open (KV answers 503)
+  std::unique_ptr<KvApi> kvApi_;
+  std::unique_ptr<providers::DatabaseCredentials> databases_;  // when databases are configured
+  std::unique_ptr<LeaseApi> leaseApi_;
+  std::vector<std::unique_ptr<providers::FileProvider>> files_;  // development mode only
+  std::unique_ptr<providers::VaultKvClient> vault_;                // when vault.address is configured
+  std::unique_ptr<providers::ProviderRouter> router_;             // every mount, for /v1/execute
+  Metrics metrics_;
+  std::unique_ptr<ExecuteApi> executeApi_;
+  std::unique_ptr<Listener> pep_;
+  std::unique_ptr<Listener> admin_;
+};
+
+// The OpenAPI document (docs/openapi.json), embedded at build time.
+extern const char* const kOpenApiJson;
+
+}  // namespace sealgate::appliance

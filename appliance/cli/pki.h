@@ -1,0 +1,34 @@
+// Development PKI for `sealgate dev-init`: a CA, a server certificate for the
+// HSM-held TLS key, and client certificates with SPIFFE SAN URIs.
+#pragma once
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/encoding.h"
+#include "core/openssl_ptr.h"
+#include "core/result.h"
+
+namespace sealgate::appliance {
+
+using sealgate::EvpPkeyPtr;
+using sealgate::X509Ptr;
+
+Result<EvpPkeyPtr> generateP256Key();
+Result<EvpPkeyPtr> publicKeyFromSpki(const Bytes& spkiDer);
+Result<X509Ptr> makeSelfSignedCa(EVP_PKEY* caKey, const std::string& commonName, int days);
+// `subjectAltNames` in OpenSSL's syntax: "DNS:localhost,IP:127.0.0.1" or "URI:spiffe://acme/payments".
+Result<X509Ptr> issueCertificate(X509* ca, EVP_PKEY* caKey, EVP_PKEY* subjectKey, const std::string& commonName,
+                                 const std::string& subjectAltNames, bool serverAuth, int days);
+
+Result<void> writeCertificatePem(const std::string& path, X509* cert);
+// Private keys are written 0600.
+Result<void> writePrivateKeyPem(const std::string& path, EVP_PKEY* key);
+Result<X509Ptr> readCertificatePem(const std::string& path);
+Result<EvpPkeyPtr> readPrivateKeyPem(const std::string& path);
+
+}  // namespace sealgate::appliance

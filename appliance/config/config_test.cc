@@ -1,0 +1,305 @@
+#include "appliance/config/config.h"
+
+#include <gtest/gtest.h>
+
+namespace sealgate::appliance {
+namespace {
+
+const char* kMinimal = R"({
+  // comments are allowed
+  "pep": {"ca_file": "pki/ca.pem", "cert_file": "pki/server.pem", "public_url": "https://sealgate.example.com:8443/"},
+  "admin": {"ca_file": "/abs/ca.pem", "cert_file": "pki/server.pem"},
+  "hsm": {"pin_file": "hsm.pin"},
+  "state": {"rollback_protection": "none"}
+})";
+
+TEST(Config, EmbeddedDefaultsAndRelativePaths) {
+  auto c = Config::parse(kMinimal, "/etc/sealgate");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->pep.listen, "127.0.0.1:8443");
+  EXPECT_EQ(c->admin.listen, "127.0.0.1:9443");
+  EXPECT_EQ(c->pep.caFile, "/etc/sealgate/pki/ca.pem");
+  EXPECT_EQ(c->admin.caFile, "/abs/ca.pem");
+  EXPECT_EQ(c->hsm.pinFile, "/etc/sealgate/hsm.pin");
+  EXPECT_EQ(c->hsm.module, "/usr/lib/softhsm/libsofthsm2.so");
+  EXPECT_EQ(c->limits.maxBodyBytes, 65536u);
+  EXPECT_EQ(c->limits.requestDeadline.count(), 10000);
+  EXPECT_EQ(c->state.dir, "/etc/sealgate/state");  // <data_dir>/state, data_dir defaulting to the config's folder
+  EXPECT_TRUE(c->tpm.tcti.empty());
+}
+
+TEST(Config, StateAndTpmSettings) {
+  const std::string base = R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"},
+                               "hsm": {"pin_file": "p"}, "data_dir": "/var/lib/sg", )";
+  auto c = Config::parse(base + R"("state": {"rollback_protection": "tpm", "checkpoint_interval_ms": 5000},
+      "tpm": {"tcti": "swtpm:path=/run/swtpm.sock", "pcrs": [0, 7], "nv_index": "0x01500021"}})", "/etc");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->state.dir, "/var/lib/sg/state");
+  EXPECT_EQ(c->state.rollbackProtection, "tpm");
+  EXPECT_EQ(c->state.checkpointInterval.count(), 5000);
+  EXPECT_EQ(c->tpm.pcrs, (std::vector<unsigned>{0, 7}));
+  EXPECT_EQ(c->tpm.nvIndex, 0x01500021u);
+
+  struct Case {
+    std::string text;
+    const char* needle;
+  } cases[] = {
+      {base + R"("state": {}})", "rollback_protection"},                       // never implicit
+      {base + R"("state": {"rollback_protection": "maybe"}})", "rollback_protection"},
+      {base + R"("state": {"rollback_protection": "tpm"}})", "tpm.tcti"},        // tpm without a TPM
+      {base + R"("state": {"rollback_protection": "none", "journal": 1}})", "state.journal"},
+      {base + R"("state": {"rollback_protection": "none"}, "tpm": {"pcrs": []}})", "tpm.pcrs"},
+      {base + R"("state": {"rollback_protection": "none"}, "tpm": {"pcrs": [24]}})", "tpm.pcrs"},
+      {base + R"("state": {"rollback_protection": "none"}, "tpm": {"nv_index": "0x99"}})", "tpm.nv_index"},
+      {base + R"("state": {"rollback_protection": "none"}, "tpm": {"nv_index": "zz"}})", "tpm.nv_index"},
+      {base + R"("state": {"rollback_protection": "none", "commit_wait_ms": 0}})", "commit_wait_ms"},
+  };
+  for (const auto& k : cases) {
+    auto bad = Config::parse(k.text, "/etc");
+    ASSERT_FALSE(bad.ok()) << k.text;
+    EXPECT_EQ(bad.error().code, "CONFIG_INVALID");
+    EXPECT_NE(bad.error().message.find(k.needle), std::string::npos) << bad.error().message;
+  }
+}
+
+TEST(Config, RejectsUnknownKeysWrongTypesAndBadRanges) {
+  struct Case {
+    const char* text;
+    const char* needle;
+  } cases[] = {
+      {R"({"pep": {"ca_file": "a", "cert_file": "b", "lisen": "x"}})", "pep.lisen"},
+      {R"({"unknown": 1})", "config.unknown"},
+      {R"({"limits": {"max_body_bytes": "big"}})", "max_body_bytes"},
+      {R"({"limits": {"max_body_bytes": 10}})", "max_body_bytes"},
+      {R"({"limits": {"request_deadline_ms": -5}})", "request_deadline_ms"},
+      {R"({"limits": {"keepalive_timeout_ms": 20000}})", "keepalive_timeout_ms"},
+      {R"({"limits": {"worker_threads": 100, "max_connections": 10}})", "worker_threads"},
+      {R"({"log": {"level": "loud"}})", "log.level"},
+      {R"({"hsm": {"pin_file": "a", "pin_env": "B"}})", "not both"},
+      {R"({"hsm": 5})", "hsm must be an object"},
+      {R"({not json)", "not valid JSON"},
+  };
+  for (const auto& c : cases) {
+    auto r = Config::parse(c.text, "/x");
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_EQ(r.error().code, "CONFIG_INVALID");
+    EXPECT_NE(r.error().message.find(c.needle), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(Config, RequiresAPinSourceAndListenerFiles) {
+  EXPECT_FALSE(Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"}})", "/").ok());
+  EXPECT_FALSE(Config::parse(R"({"hsm": {"pin_env": "P"}})", "/").ok());
+  EXPECT_TRUE(Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"}, "hsm": {"pin_env": "P"}, "state": {"rollback_protection": "none"}})", "/").ok());
+}
+
+}  // namespace
+}  // namespace sealgate::appliance
+
+namespace sealgate::appliance {
+namespace {
+
+// Issue 12 (items 10, 11, 17): the public URL, the handshake stage and CRLs.
+TEST(Config, PublicUrlIsRequiredOutsideDevelopmentMode) {
+  const std::string rest = R"("admin": {"ca_file": "a", "cert_file": "b"}, "hsm": {"pin_env": "P"},
+                               "state": {"rollback_protection": "none"})";
+  auto parse = [&rest](const std::string& pep, const std::string& more = "") {
+    return Config::parse("{\"pep\": " + pep + ", " + rest + more + "}", "/etc");
+  };
+  // Production (the default) without pep.public_url: refused, whatever Host says later.
+  auto r = parse(R"({"ca_file": "a", "cert_file": "b"})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("pep.public_url is required"), std::string::npos) << r.error().message;
+  // Development mode may leave it out on a concrete listen address, not on a wildcard.
+  EXPECT_TRUE(parse(R"({"ca_file": "a", "cert_file": "b"})", R"(, "mode": "development")").ok());
+  r = parse(R"({"listen": "0.0.0.0:8443", "ca_file": "a", "cert_file": "b"})", R"(, "mode": "development")");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("wildcard"), std::string::npos);
+  // Well-formed URLs only.
+  for (const char* url : {"http://sg.example", "https://", "https://user@sg.example", "https://sg.example?x=1",
+                          "https://sg.example#f", "https://sg.example:0", "https://sg.example:70000",
+                          "https://sg.example:", "https://sg_example", "https://[::1", "sg.example"}) {
+    auto bad = parse(std::string(R"({"ca_file": "a", "cert_file": "b", "public_url": ")") + url + "\"}");
+    EXPECT_FALSE(bad.ok()) << url;
+  }
+  auto ok = parse(R"({"ca_file": "a", "cert_file": "b", "public_url": "https://SG.example:9443/prefix/"})");
+  ASSERT_TRUE(ok.ok()) << ok.error().describe();
+  auto url = parsePublicUrl(ok->pep.publicUrl);
+  ASSERT_TRUE(url.ok());
+  EXPECT_EQ(url->host, "sg.example");
+  EXPECT_EQ(url->port, 9443);
+  EXPECT_EQ(url->base, "https://SG.example:9443/prefix");
+  url = parsePublicUrl("https://[::1]");
+  ASSERT_TRUE(url.ok());
+  EXPECT_EQ(url->host, "::1");
+  EXPECT_EQ(url->port, 443);
+}
+
+TEST(Config, HandshakeStageAndCrlKeys) {
+  const std::string base = R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example", "crl_file": "crl.pem"},
+                               "admin": {"ca_file": "a", "cert_file": "b", "crl_file": "/abs/admin-crl.pem"},
+                               "hsm": {"pin_env": "P"}, "state": {"rollback_protection": "none"})";
+  auto c = Config::parse(base + "}", "/etc/sealgate");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->pep.crlFile, "/etc/sealgate/crl.pem");
+  EXPECT_EQ(c->admin.crlFile, "/abs/admin-crl.pem");
+  EXPECT_EQ(c->limits.handshakeTimeout.count(), 3000);
+  EXPECT_EQ(c->limits.maxConnectionsPerPeer, 32u);
+  c = Config::parse(base + R"(, "limits": {"max_connections": 8, "worker_threads": 4}})", "/");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->limits.maxConnectionsPerPeer, 8u);  // the default never exceeds the total cap
+  c = Config::parse(base + R"(, "limits": {"handshake_timeout_ms": 500, "max_connections_per_peer": 4}})", "/");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->limits.handshakeTimeout.count(), 500);
+  EXPECT_EQ(c->limits.maxConnectionsPerPeer, 4u);
+  for (const char* limits : {R"({"handshake_timeout_ms": 50})", R"({"handshake_timeout_ms": 60001})",
+                             R"({"max_connections_per_peer": 0})",
+                             R"({"max_connections": 8, "worker_threads": 4, "max_connections_per_peer": 9})"}) {
+    EXPECT_FALSE(Config::parse(base + ", \"limits\": " + limits + "}", "/").ok()) << limits;
+  }
+}
+
+TEST(Config, ShippedApplianceDefaultConfigParses) {
+  auto c = Config::load(SEALGATE_IMAGE_CONFIG);
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->pep.listen, "0.0.0.0:8443");
+  EXPECT_EQ(c->hsm.pinFile, "/etc/sealgate/hsm.pin");
+}
+
+}  // namespace
+}  // namespace sealgate::appliance
+
+namespace sealgate::appliance {
+namespace {
+
+const std::string kBase = R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"},
+                              "hsm": {"pin_file": "p"}, "state": {"rollback_protection": "none"}, )";
+
+TEST(Config, KvDatabasesAndFiles) {
+  auto c = Config::parse(kBase + R"("kv": {"default_namespace": "acme", "mounts": {"acme": ["kv", "team-a"]}},
+      "databases": [{"tenant": "acme", "mount": "db", "connection": {"host": "/run/pg", "port": 5433,
+                     "password_file": "pg.pw"},
+                     "roles": {"readonly": {"creation_statements": ["CREATE ROLE {{name}}"], "default_ttl": "1h",
+                                            "max_ttl": 7200}}}],
+      "leases": {"reap_interval_ms": 1000},
+      "mode": "development", "files": [{"tenant": "acme", "mount": "dev", "path": "secrets.json"}]})", "/etc/sg");
+  ASSERT_TRUE(c) << c.error().describe();
+  EXPECT_EQ(c->kv.dir, "/etc/sg/kv");
+  EXPECT_EQ(c->kv.defaultNamespace, "acme");
+  EXPECT_EQ(c->kv.mounts.at("acme"), (std::vector<std::string>{"kv", "team-a"}));
+  ASSERT_EQ(c->databases.size(), 1u);
+  EXPECT_EQ(c->databases[0].connection.port, 5433);
+  EXPECT_EQ(c->databases[0].connection.passwordFile, "/etc/sg/pg.pw");
+  EXPECT_EQ(c->databases[0].roles.at("readonly").defaultTtl.count(), 3600);
+  EXPECT_EQ(c->databases[0].roles.at("readonly").maxTtl.count(), 7200);
+  EXPECT_EQ(c->leaseReapInterval.count(), 1000);
+  ASSERT_EQ(c->files.size(), 1u);
+  EXPECT_EQ(c->files[0].path, "/etc/sg/secrets.json");
+  EXPECT_EQ(Config::parse(kMinimal, "/etc")->mode, "production");
+}
+
+TEST(Config, RejectsBadProviderSettings) {
+  const std::string db = R"("databases": [{"tenant": "acme", "mount": "db", "connection": {"host": "h"}, "roles": )";
+  for (const std::string& bad : std::vector<std::string>{
+           R"("kv": {"mounts": {"Bad_Tenant": ["kv"]}})", R"("kv": {"mounts": {"acme": ["KV"]}})",
+           R"("kv": {"mounts": {"acme": "kv"}})", R"("kv": {"default_namespace": "sealgate-admin"})",
+           R"("kv": {"unknown": 1})", db + R"({}}])", db + R"({"r": {"default_ttl": "2h", "max_ttl": "1h"}}}])",
+           db + R"({"r": {"default_ttl": "soon"}}}])", db + R"({"R;x": {}}}])", db + R"({"r": {"extra": 1}}}])",
+           R"("databases": [{"tenant": "acme", "mount": "db", "connection": {}, "roles": {"r": {}}}])",
+           R"("kv": {"mounts": {"acme": ["db"]}}, )" + db + R"({"r": {}}}])",
+           R"("mode": "test")", R"("files": [{"tenant": "acme", "mount": "dev", "path": "s.json"}])",
+           R"("leases": {"reap_interval_ms": 1})"}) {
+    auto c = Config::parse(kBase + bad + "}", "/etc");
+    EXPECT_FALSE(c) << bad;
+    if (!c) {
+      EXPECT_EQ(c.error().code, "CONFIG_INVALID");
+    }
+  }
+}
+
+std::string withAudit(const std::string& audit) {
+  return R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"},
+             "hsm": {"pin_file": "p"}, "state": {"rollback_protection": "none"}, "audit": )" + audit + "}";
+}
+
+TEST(Config, AuditSettings) {
+  auto d = Config::parse(withAudit("{}"), "/x");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->audit.checkpointEvery, 1000u);
+  EXPECT_EQ(d->audit.sampleAllow, 1u);
+  EXPECT_TRUE(d->audit.kafkaBootstrapServers.empty());  // Kafka is off by default
+  auto c = Config::parse(withAudit(R"({"checkpoint_every": 10, "checkpoint_interval_ms": 500, "append_timeout_ms": 100,
+                                       "sample_allow": 5, "kafka": {"bootstrap_servers": "k:9092", "topic": "t"}})"),
+                         "/x");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->audit.checkpointEvery, 10u);
+  EXPECT_EQ(c->audit.checkpointInterval.count(), 500);
+  EXPECT_EQ(c->audit.appendTimeout.count(), 100);
+  EXPECT_EQ(c->audit.sampleAllow, 5u);
+  EXPECT_EQ(c->audit.kafkaBootstrapServers, "k:9092");
+  EXPECT_EQ(c->audit.kafkaTopic, "t");
+  for (const char* bad : {R"({"checkpoint_every": 0})", R"({"sample_allow": 0})", R"({"append_timeout_ms": 1})",
+                          R"({"kafka": {"topic": ""}})", R"({"kafka": {"brokers": "x"}})", R"({"typo": 1})"}) {
+    auto r = Config::parse(withAudit(bad), "/x");
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, "CONFIG_INVALID");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sealgate::appliance
+
+namespace sealgate::appliance {
+namespace {
+
+TEST(Config, VaultAndConnectors) {
+  const std::string& base = kBase;
+  auto c = Config::parse(base + R"("vault": {"address": "https://v:8200", "ca_file": "ca.pem", "token_file": "t",
+      "namespace": "team-a", "mounts": {"acme/vault": "secret"}},
+      "connectors": {"ca_file": "pki/ca.pem", "timeout_ms": 3000, "max_response_bytes": 4096}})", "/etc/sg");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->vault.address, "https://v:8200");
+  EXPECT_EQ(c->vault.caFile, "/etc/sg/ca.pem");
+  EXPECT_EQ(c->vault.mounts.at("acme/vault"), "secret");
+  EXPECT_EQ(c->connectors.caFile, "/etc/sg/pki/ca.pem");
+  EXPECT_EQ(c->connectors.timeout, std::chrono::milliseconds(3000));
+  EXPECT_EQ(c->connectors.maxResponseBytes, 4096u);
+  // Not set: the connector timeout shrinks to fit a short request deadline.
+  auto shrunk = Config::parse(base + R"("limits": {"request_deadline_ms": 2000, "keepalive_timeout_ms": 500}})", "/");
+  ASSERT_TRUE(shrunk.ok()) << shrunk.error().describe();
+  EXPECT_EQ(shrunk->connectors.timeout, std::chrono::milliseconds(1000));
+  for (const std::string bad : {
+           R"("vault": {"address": "https://v"}})",                           // no mounts
+           R"("vault": {"mounts": {"acme/vault": "secret"}}})",               // no address
+           R"("vault": {"address": "https://v", "mounts": {"acme": "secret"}}})",
+           R"("vault": {"address": "https://v", "mounts": {"acme/vault": 1}}})",
+           R"("vault": {"address": "https://v", "mounts": {"acme/vault": "s"}, "extra": 1}})",
+           R"("connectors": {"timeout_ms": 10000}})",                         // not below the request deadline
+           R"("connectors": {"max_response_bytes": 10}})",
+           R"("connectors": {"proxy": "x"}})"}) {
+    auto r = Config::parse(base + bad, "/");
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, "CONFIG_INVALID") << bad;
+    }
+  }
+}
+
+TEST(Config, RefusesARepeatedKeyOrDeepNesting) {
+  // Which of two "pin_file"s would win is a question nobody should have to ask.
+  auto dup = Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b"}, "admin": {"ca_file": "a", "cert_file": "b"},
+                              "hsm": {"pin_file": "p", "pin_file": "q"}, "state": {"rollback_protection": "none"}})",
+                           "/");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, "CONFIG_INVALID");
+  EXPECT_NE(dup.error().message.find("JSON_DUPLICATE_KEY"), std::string::npos) << dup.error().message;
+  EXPECT_NE(dup.error().message.find("pin_file"), std::string::npos) << dup.error().message;
+  auto deep = Config::parse(R"({"name": )" + std::string(40, '[') + std::string(40, ']') + "}", "/");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_NE(deep.error().message.find("JSON_TOO_DEEP"), std::string::npos) << deep.error().message;
+}
+
+}  // namespace
+}  // namespace sealgate::appliance

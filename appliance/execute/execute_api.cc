@@ -1,0 +1,373 @@
+#include "appliance/execute/execute_api.h"
+
+#include <Poco/Exception.h>
+#include <Poco/URI.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "appliance/audit/audit_event.h"
+#include "appliance/telemetry/logging.h"
+#include "core/json_parse.h"
+#include "core/secret_uri.h"
+#include "core/slot_template.h"
+#include "core/slot_values.h"
+
+namespace sealgate::appliance {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMaxSlots = 16;
+
+int statusFor(const std::string& code) {
+  if (code == connector_errc::kInvalidAction || code == connector_errc::kPlaceholderForbidden) return 400;
+  if (code == connector_errc::kDestinationForbidden || code == connector_errc::kCommandForbidden ||
+      code == connector_errc::kPlaintextForbidden || code == connector_errc::kHostKeyNotPinned) {
+    return 403;
+  }
+  if (code == connector_errc::kPeerTimeout) return 504;
+  if (code == connector_errc::kSecretUnusable) return 422;
+  if (code == provider_errc::kNotFound || code == provider_errc::kVersionDeleted ||
+      code == provider_errc::kVersionDestroyed) {
+    return 404;
+  }
+  if (code == provider_errc::kUnavailable) return 503;
+  return 502;  // PEER_*, EGRESS_BLOCKED
+}
+
+// host:port of the peer, for the audit event and logs (never a path or query).
+std::string destinationOf(const json& action) {
+  try {
+    if (action.contains("url") && action["url"].is_string()) {
+      const std::string url = action["url"];
+      Poco::URI uri(url.substr(0, url.find_first_of("?#")));
+      return uri.getHost() + ":" + std::to_string(uri.getPort());
+    }
+    if (action.contains("host") && action["host"].is_string()) {
+      std::string port = action.contains("port") && action["port"].is_number_unsigned()
+                             ? std::to_string(action["port"].get<std::uint64_t>())
+                             : "default";
+      return action["host"].get<std::string>() + ":" + port;
+    }
+  } catch (const Poco::Exception&) {
+  }
+  return "";
+}
+
+bool connectorAllowed(const json& obligations, const std::string& connector) {
+  if (obligations.is_object() && obligations.contains("connectors") && obligations["connectors"].is_array()) {
+    for (const auto& c : obligations["connectors"]) {
+      if (c == connector) return true;
+    }
+    return false;
+  }
+  return connector != "hmac" && connector != "sign";
+}
+
+struct Slot {
+  std::string name;
+  SecretUri uri;
+  std::string resourceRef;
+};
+
+}  // namespace
+
+std::string protocolVocabularyWith(std::string_view openApiJson) {
+  std::string out(protocolVocabulary());
+  json doc = parseInternalJson(openApiJson);
+  json words = json::array();
+  std::vector<const json*> stack{&doc};
+  while (!stack.empty()) {
+    const json* j = stack.back();
+    stack.pop_back();
+    if (j->is_object()) {
+      for (const auto& [key, member] : j->items()) {
+        words.push_back(key);
+        if (key == "enum" && member.is_array()) {
+          for (const auto& e : member) {
+            if (e.is_string()) words.push_back(e);
+          }
+        }
+        stack.push_back(&member);
+      }
+    } else if (j->is_array()) {
+      for (const auto& e : *j) stack.push_back(&e);
+    }
+  }
+  return out + words.dump();
+}
+
+ExecuteApi::ExecuteApi(const ConnectorSettings& settings, PepApi& pep, ResourceRefs& refs, SecretProvider& secrets,
+                       AuditSink& audit, EgressLookup egress, std::string vocabulary, Metrics& metrics)
+    : settings_(settings),
+      pep_(pep),
+      refs_(refs),
+      secrets_(secrets),
+      audit_(audit),
+      egress_(std::move(egress)),
+      vocabulary_(std::move(vocabulary)),
+      metrics_(metrics) {}
+
+void ExecuteApi::add(std::unique_ptr<Connector> connector) {
+  const std::string name = connector->name();
+  connectors_[name] = std::move(connector);
+}
+
+HandlerResult ExecuteApi::execute(Request& request) {
+  const auto started = std::chrono::steady_clock::now();
+  // ---- 1. checks that change no state ----
+  if (auto err = checkFields(request.body, {"grant", "slots", "action"}, {"grant", "slots", "action"})) return *err;
+  const json& b = request.body;
+  // The HTTP server opens one per request; without it the values would be looked
+  // for nowhere.
+  EgressScope* const scope = EgressScope::current();
+  if (scope == nullptr) return HttpError{500, "INTERNAL", "no egress scope for this request"};
+  if (!b["grant"].is_string() || !b["slots"].is_object() || !b["action"].is_object()) {
+    return HttpError{400, "INVALID_REQUEST", "grant is a string, slots an object of name -> secret URI, action an object"};
+  }
+  if (b["slots"].empty() || b["slots"].size() > kMaxSlots) {
+    return HttpError{400, "INVALID_REQUEST", "between 1 and 16 slots"};
+  }
+  const json& action = b["action"];
+  if (!action.contains("connector") || !action["connector"].is_string()) {
+    return HttpError{400, connector_errc::kInvalidAction, "the action needs 'connector'"};
+  }
+  auto found = connectors_.find(action["connector"].get<std::string>());
+  if (found == connectors_.end()) {
+    return HttpError{400, "CONNECTOR_UNKNOWN", "connectors: rest, postgres, ldap, ssh, hmac, sign"};
+  }
+  Connector& connector = *found->second;
+
+  auto presented = pep_.verifyPresented(request, b["grant"]);
+  if (auto* err = std::get_if<HttpError>(&presented)) return *err;
+  const GrantClaims& claims = std::get<GrantClaims>(presented);
+
+  // Refusals before the attempt spend nothing and are not audited, but they are
+  // logged and counted: a caller probing destinations or resources shows up.
+  auto refuse = [&](int status, const std::string& code, const std::string& message) -> HandlerResult {
+    metrics_.add("sealgate_execute_refused_total", "execute requests refused before the attempt",
+                 {{"connector", connector.name()}, {"code", code}});
+    logEvent(LogLevel::Warn, "execute_refused",
+             {{"correlation_id", request.correlationId}, {"caller", request.identity.spiffeId},
+              {"connector", connector.name()}, {"code", code}});
+    return HttpError{status, code, message};
+  };
+
+  std::vector<Slot> slots;
+  for (const auto& [name, value] : b["slots"].items()) {
+    if (!isSlotName(name)) return HttpError{400, "INVALID_REQUEST", "slot names are 1-64 of [A-Za-z0-9_-]"};
+    if (!value.is_string()) return HttpError{400, "INVALID_REQUEST", "each slot is a secret URI string"};
+    auto uri = SecretUri::parse(value.get<std::string>());
+    if (!uri) return HttpError{400, uri.error().code, "slot " + name + ": " + uri.error().message};
+    if (auto guard = uri->checkTenant(request.identity.tenant); !guard) {
+      return HttpError{403, guard.error().code, "slot " + name + ": " + guard.error().message};
+    }
+    auto ref = refs_.of(*uri);
+    if (!ref) {
+      logEvent(LogLevel::Error, "hsm_failure", {{"correlation_id", request.correlationId}, {"error", ref.error().describe()}});
+      return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not compute the resource_ref"};
+    }
+    // Exact canonical URI, field and version included: the grant's res.
+    if (std::find(claims.res.begin(), claims.res.end(), *ref) == claims.res.end()) {
+      return refuse(403, "SLOT_NOT_COVERED", "slot " + name + " (" + *ref + ") is not a resource of the grant");
+    }
+    // Executing is using: the grant must allow `use` on this resource (a grant
+    // for another action, `inspect` say, is no grant to use it).
+    const json* obligations = claims.allowed(*ref, kUseAction);
+    if (!obligations) {
+      return refuse(403, grant_errc::kActionNotGranted, "slot " + name + ": the grant does not allow 'use' on it");
+    }
+    // The use's obligations name the connectors that may use it; without the
+    // obligation, not hmac or sign (a MAC or signature keyed by any granted
+    // secret, a password say, would let the caller test guesses offline).
+    if (!connectorAllowed(*obligations, connector.name())) {
+      return refuse(403, "CONNECTOR_NOT_ALLOWED",
+                    "slot " + name + ": the policy does not let the " + connector.name() + " connector use this secret");
+    }
+    slots.push_back(Slot{name, std::move(*uri), std::move(*ref)});
+  }
+
+  ConnectorContext context;
+  context.tenant = request.identity.tenant;
+  context.rules = egress_(context.tenant, connector.name());
+  context.timeout = settings_.timeout;
+  context.maxResponseBytes = settings_.maxResponseBytes;
+  context.caFile = settings_.caFile;
+  for (const auto& s : slots) {  // login names come only from #username slots (connector.h)
+    if (s.uri.field() == "username") context.usernameSlots.insert(s.name);
+  }
+  auto referenced = connector.validate(action, context);
+  if (!referenced) return refuse(statusFor(referenced.error().code), referenced.error().code, referenced.error().message);
+  for (const auto& name : *referenced) {
+    if (!b["slots"].contains(name)) {
+      return HttpError{400, "SLOT_UNKNOWN", "a placeholder names a slot the request does not declare: " + name};
+    }
+  }
+  for (const auto& s : slots) {
+    if (!referenced->count(s.name)) {
+      return HttpError{400, "SLOT_UNUSED", "slot " + s.name + " is not used by the action (nothing is fetched idly)"};
+    }
+  }
+
+  // ---- 2. spend one use (the attempt starts here) ----
+  json event = auditEvent("execute", request);
+  event["grant_id"] = claims.jti;
+  event["decision_id"] = claims.decisionId;
+  event["connector"] = connector.name();
+  event["destination"] = destinationOf(action);
+  json slotEvents = json::array();
+  for (const auto& s : slots) slotEvents.push_back({{"slot", s.name}, {"resource_ref", s.resourceRef}});
+  event["slots"] = slotEvents;
+  event["resource_refs"] = claims.res;
+  auto spent = pep_.spendOneUse(request, claims, event);
+  if (auto* err = std::get_if<HttpError>(&spent)) return *err;
+  event["remaining_uses"] = std::get<std::uint32_t>(spent);
+
+  // From here on the use is spent: every outcome is audited before the answer.
+  auto finish = [&](const std::string& outcome, std::optional<Error> failure, json result) -> HandlerResult {
+    event["outcome"] = outcome;
+    event["decision"] = "allow";
+    event["duration_ms"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    metrics_.add("sealgate_execute_total", "execute requests that spent a use, by connector and outcome",
+                 {{"connector", connector.name()}, {"outcome", outcome}});
+    metrics_.observe("sealgate_execute_duration_seconds", "time from request to answer of spent executes",
+                     {{"connector", connector.name()}},
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    auto logged = audit_.append(event.dump());
+    if (!logged) {
+      logEvent(LogLevel::Error, "audit_failure", {{"correlation_id", request.correlationId}, {"error", logged.error().describe()}});
+      return HttpError{503, "AUDIT_UNAVAILABLE",
+                       "the action was attempted but cannot be recorded: its result is withheld and the use is spent"};
+    }
+    if (failure) {
+      HttpError err{statusFor(failure->code), failure->code, failure->message};
+      err.headers["X-Sealgate-Audit-Id"] = std::to_string(*logged);
+      return err;
+    }
+    return Response{200, json{{"status", "ok"}, {"result", std::move(result)}, {"audit_id", std::to_string(*logged)},
+                              {"remaining_uses", event["remaining_uses"]}}};
+  };
+
+  // ---- 3. fetch into slots; refuse what cannot be kept out of outputs; make the
+  //         rest live in this request's egress scope ----
+  std::vector<FetchedSecret> values;
+  values.reserve(slots.size());
+  const FetchContext fetchContext{request.correlationId};  // #username and #password share one lease
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    auto fetched = secrets_.fetch(slots[i].uri, std::nullopt, fetchContext);
+    if (!fetched) {
+      event["failed_slot"] = slots[i].name;
+      return finish(fetched.error().code, fetched.error(), nullptr);
+    }
+    if (fetched->metadata.kvVersion) event["slots"][i]["kv_version"] = *fetched->metadata.kvVersion;
+    if (fetched->metadata.leaseId) event["slots"][i]["lease_id"] = *fetched->metadata.leaseId;
+    values.push_back(std::move(*fetched));
+  }
+  // Refused values are never made live, so the refusal's own audit event and
+  // answer cannot be blocked by them.
+  auto unusable = [&](std::size_t i, const std::string& reason, const std::string& why) {
+    event["failed_slot"] = slots[i].name;
+    event["unusable"] = reason;
+    return finish(connector_errc::kSecretUnusable,
+                  makeError(connector_errc::kSecretUnusable, "slot " + slots[i].name + " " + why), nullptr);
+  };
+  auto reasonOf = [](const std::string& problem) {
+    if (problem.starts_with("holds fewer")) return "too_short";
+    if (problem.starts_with("holds more")) return "too_large";
+    return "low_entropy";
+  };
+  // A slot holding a JSON document (no #field, or a field that is an object or
+  // array): each string and number leaf is a value of its own (core/slot_values.h).
+  std::vector<std::vector<Secret>> leaves(slots.size());
+  std::size_t totalBytes = 0;
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    if (auto problem = slotValueShapeProblem(values[i].value.exposeSecretBytes())) {
+      return unusable(i, reasonOf(*problem), *problem);
+    }
+    auto documentLeaves = jsonLeafValues(values[i].value);
+    if (!documentLeaves) {
+      if (documentLeaves.error().code == connector_errc::kSecretUnusable) {
+        // The reason is in `operation`: too_many_leaves or document_unwalkable.
+        return unusable(i, documentLeaves.error().operation, "has " + documentLeaves.error().message);
+      }
+      event["failed_slot"] = slots[i].name;
+      return finish(documentLeaves.error().code, documentLeaves.error(), nullptr);
+    }
+    totalBytes += values[i].value.size();
+    if (*documentLeaves) {
+      for (const auto& leaf : **documentLeaves) {
+        if (auto problem = slotValueShapeProblem(leaf.exposeSecretBytes())) {
+          return unusable(i, reasonOf(*problem), "holds a JSON document with a leaf that " + *problem);
+        }
+        totalBytes += leaf.size();
+      }
+      leaves[i] = std::move(**documentLeaves);
+    }
+    if (totalBytes > kMaxRequestSlotBytes) {
+      return unusable(i, "too_large",
+                      "brings the request's slot values (JSON leaves included) over " +
+                          std::to_string(kMaxRequestSlotBytes) + " bytes: too large to keep out of outputs");
+    }
+  }
+  auto valuesOf = [&](std::size_t i) {
+    std::vector<const Secret*> out{&values[i].value};
+    for (const auto& leaf : leaves[i]) out.push_back(&leaf);
+    return out;
+  };
+  std::vector<const Secret*> pointers;
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    for (const Secret* p : valuesOf(i)) pointers.push_back(p);
+  }
+  // Live before anything could print them, in this request's scope only, until
+  // the HTTP server has written the answer and its log line (one automaton, of
+  // this request's values alone).
+  EgressGuard& guard = scope->guard();
+  auto live = guard.protectAll(pointers);
+  // A value the guard finds in sealgate's own words or in this request's audit
+  // event would shred or block them (an audit event that carries a value is never
+  // written): refused, and never live.
+  const std::string eventSoFar = event.dump();
+  if (guard.carries(vocabulary_) || guard.carries(eventSoFar)) {
+    live.release();
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      EgressGuard one;
+      auto probe = one.protectAll(valuesOf(i));
+      if (one.carries(vocabulary_) || one.carries(eventSoFar)) {
+        probe.release();
+        return unusable(i, "too_common",
+                        "is found in sealgate's own protocol vocabulary or in this request's audit event: too common "
+                        "to keep out of outputs");
+      }
+    }
+    // Only several values together (none alone): refuse the first slot.
+    return unusable(0, "too_common", "with the other slots, is found in sealgate's own protocol vocabulary");
+  }
+  scope->keep(std::move(live));
+  SlotValues slotValues;
+  for (std::size_t i = 0; i < slots.size(); ++i) slotValues[slots[i].name] = &values[i].value;
+
+  // ---- 4. the action; the slots are wiped as soon as it returns ----
+  auto outcome = connector.run(action, context, slotValues);
+  slotValues.clear();
+  values.clear();  // Secret destructors wipe the values; the guard still knows them
+  leaves.clear();
+  if (!outcome) return finish(outcome.error().code, outcome.error(), nullptr);
+
+  // ---- 5. scrub, and block what would still carry a value ----
+  std::size_t redactions = 0;
+  json result = guard.scrubJson(std::move(*outcome), &redactions);
+  event["redactions"] = redactions;
+  if (result.is_object() && result.contains("status") && result["status"].is_number()) event["peer_status"] = result["status"];
+  if (result.is_object() && result.contains("exit_status")) event["exit_status"] = result["exit_status"];
+  if (auto clean = guard.check(result.dump()); !clean) {
+    return finish("EGRESS_BLOCKED", makeError("EGRESS_BLOCKED", "the connector's output still carried a slot value and was withheld"),
+                  nullptr);
+  }
+  // ---- 6. audit, then answer ----
+  return finish("ok", std::nullopt, std::move(result));
+}
+
+}  // namespace sealgate::appliance

@@ -1,0 +1,111 @@
+// Grants (docs/DESIGN.md, "Grants"): compact JWS ES256 tokens signed inside the HSM
+// with sealgate-grant-es256-vN. One grant covers every allowed item of an
+// authorize request; it is bound to the caller's certificate (cnf.x5t#S256) or
+// DPoP key (cnf.jkt).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/encoding.h"
+#include "core/result.h"
+
+namespace sealgate::appliance {
+
+inline constexpr const char* kGrantType = "sealgate-grant+jwt";
+
+struct GrantClaims {
+  std::string iss;
+  std::string aud;
+  std::string sub;  // the caller's SPIFFE ID
+  std::string jti;  // the grant id
+  std::string decisionId;
+  std::int64_t iat = 0;
+  std::int64_t nbf = 0;
+  std::int64_t exp = 0;
+  std::optional<std::string> cnfJkt;  // DPoP-bound
+  std::optional<std::string> cnfX5t;  // mTLS-bound (x5t#S256)
+  std::vector<std::string> res;       // resource_refs, one per allowed item
+  std::uint32_t maxUses = 1;
+  // What the grant allows on each resource: {resource_ref: {action: obligations}}.
+  // Every resource in `res` has at least one action; the endpoints that spend a
+  // grant require the action they perform (`use`).
+  nlohmann::json obl = nlohmann::json::object();
+  nlohmann::json act;                 // RFC 8693 delegation chain, null when none
+  std::vector<std::string> anc;       // delegation ancestry: the grant ids above this one, root first
+
+  nlohmann::json toJson() const;
+  static Result<GrantClaims> fromJson(const nlohmann::json& claims);
+  // The identity that may present the grant: act.sub when delegated, else sub.
+  std::string holder() const;
+  // The obligations under which `action` is allowed on `resourceRef`; null when
+  // the grant does not allow it.
+  const nlohmann::json* allowed(const std::string& resourceRef, const std::string& action) const;
+  // The resources on which `action` is allowed.
+  std::vector<std::string> resourcesAllowing(const std::string& action) const;
+};
+
+// The action that spending a grant performs (consume, execute, delegate).
+inline constexpr const char* kUseAction = "use";
+
+// Grants verify until `exp` plus this leeway.
+inline constexpr std::chrono::seconds kGrantClockLeeway{5};
+// How long the state about a grant (its uses, its revocation) must be kept: past
+// every instant at which it can still verify (docs/STATE.md).
+std::chrono::system_clock::time_point grantStateKeepUntil(std::int64_t exp);
+
+// Error codes of grant verification (API.md).
+namespace grant_errc {
+inline constexpr const char* kInvalid = "GRANT_INVALID";
+inline constexpr const char* kExpired = "GRANT_EXPIRED";
+inline constexpr const char* kActionNotGranted = "ACTION_NOT_GRANTED";
+}  // namespace grant_errc
+
+// The grant-signing keys (sealgate-grant-es256-vN) as the HSM holds them;
+// keys/signing_keys.h reads them from the key store.
+struct GrantSigningKeys {
+  struct Version {
+    unsigned number = 0;
+    std::string label;
+    Bytes spkiDer;
+  };
+  std::vector<Version> versions;
+  // ES256 inside the HSM: r || s over `signingInput`, with the key `label`.
+  std::function<Result<Bytes>(const std::string& label, std::span<const std::uint8_t> signingInput)> sign;
+};
+
+class GrantAuthority {
+ public:
+  // Verifies with every version; signs with the highest.
+  static Result<std::unique_ptr<GrantAuthority>> load(GrantSigningKeys keys, std::string issuer);
+
+  Result<std::string> sign(const GrantClaims& claims);
+  // Signature (by any loaded kid), typ, iss, aud, nbf/exp (with `leeway`).
+  Result<GrantClaims> verify(std::string_view token, std::chrono::system_clock::time_point now,
+                             std::chrono::seconds leeway = kGrantClockLeeway) const;
+  nlohmann::json jwks() const;
+  const std::string& activeKid() const { return activeKid_; }
+  const std::string& issuer() const { return issuer_; }
+
+ private:
+  struct Key {
+    std::string label;
+    Bytes spki;
+    nlohmann::json jwk;
+  };
+  GrantAuthority(GrantSigningKeys keys, std::string issuer) : keys_(std::move(keys)), issuer_(std::move(issuer)) {}
+  GrantSigningKeys keys_;
+  std::string issuer_;
+  std::map<std::string, Key> byKid_;
+  std::string activeKid_;
+};
+
+}  // namespace sealgate::appliance

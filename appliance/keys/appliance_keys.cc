@@ -1,0 +1,163 @@
+#include "appliance/keys/appliance_keys.h"
+
+#include "appliance/keys/data_key_sealer.h"
+#include "appliance/keys/signing_keys.h"
+#include "appliance/keys/tpm_counter.h"
+#include "attest/tpm.h"
+#include "core/key_labels.h"
+#include "hsm/key_store.h"
+#include "hsm/tls_engine.h"
+
+namespace sealgate::appliance {
+
+using nlohmann::json;
+
+namespace {
+
+hsm::KeyStoreConfig keyStoreConfig(const HsmSettings& hsm, std::size_t maxSessions) {
+  hsm::KeyStoreConfig ks;
+  ks.modulePath = hsm.module;
+  ks.tokenLabel = hsm.tokenLabel;
+  ks.pin = {hsm.pinFile, hsm.pinEnv};
+  ks.maxSessions = maxSessions != 0 ? maxSessions : hsm.maxSessions;
+  return ks;
+}
+
+}  // namespace
+
+ApplianceKeys::~ApplianceKeys() = default;
+
+Result<std::unique_ptr<ApplianceKeys>> ApplianceKeys::open(const Config& config, std::size_t maxSessions) {
+  std::unique_ptr<ApplianceKeys> k(new ApplianceKeys());
+  k->hsm_ = config.hsm;
+  k->tpmSettings_ = config.tpm;
+  auto keys = hsm::KeyStore::open(keyStoreConfig(config.hsm, maxSessions));
+  if (!keys) return std::move(keys).takeError();
+  k->keys_ = std::move(*keys);
+  if (!config.tpm.tcti.empty()) {
+    auto tpm = attest::Tpm::open(config.tpm.tcti);
+    if (tpm) {
+      k->tpm_ = std::move(*tpm);
+    } else {
+      k->tpmError_ = tpm.error();
+    }
+  }
+  k->sealer_ = std::make_unique<HsmTpmDataKeySealer>(*k->keys_, key_labels::kKek, k->tpm_.get(), config.tpm.pcrs);
+  return k;
+}
+
+Result<unsigned> ApplianceKeys::loadRefKey() {
+  unsigned version = hsm_.refKeyVersion;
+  if (version == 0) {
+    auto active = keys_->activeVersion(key_labels::kRefHmac);
+    if (!active) return std::move(active).takeError();
+    version = *active;
+  }
+  refMac_ = std::make_unique<hsm::HsmRefMac>(*keys_, version);
+  return version;
+}
+
+KeyedMac& ApplianceKeys::refMac() { return *refMac_; }
+
+Result<GrantSigningKeys> ApplianceKeys::grantSigningKeys() { return appliance::grantSigningKeys(*keys_); }
+
+Result<CheckpointSigner> ApplianceKeys::checkpointSigner() {
+  return hsmCheckpointSigner(*keys_, key_labels::kAuditSigning);
+}
+
+DataKeySealer& ApplianceKeys::dataKeySealer() { return *sealer_; }
+
+std::unique_ptr<StateGuard> ApplianceKeys::stateGuard(const Config& config) {
+  StateSettings settings;
+  settings.dir = config.state.dir;
+  settings.rollbackProtection = config.state.rollbackProtection == "tpm";
+  settings.store.commitWait = config.state.commitWait;
+  settings.store.checkpointInterval = config.state.checkpointInterval;
+  settings.store.maxLiveEntries = config.state.maxLiveEntries;
+  settings.store.compactMinBytes = config.state.compactMinBytes;
+  CounterFactory counters = tpm_ ? tpmCounterFactory(*tpm_, tpmSettings_.nvIndex) : CounterFactory{};
+  return std::make_unique<StateGuard>(settings, *sealer_, std::move(counters), tpmError_);
+}
+
+Result<EVP_PKEY*> ApplianceKeys::tlsKey() {
+  if (tlsKey_) return tlsKey_.get();
+  auto pin = hsm::readPin(hsm::PinSource{hsm_.pinFile, hsm_.pinEnv});
+  if (!pin) return std::move(pin).takeError();
+  auto engine = hsm::Pkcs11Engine::load(hsm_.module, *pin);
+  if (!engine) return std::move(engine).takeError();
+  engine_ = std::move(*engine);
+  auto key = engine_->privateKey(hsm_.tokenLabel, hsm_.tlsKeyLabel);
+  if (!key) return std::move(key).takeError();
+  tlsKey_ = std::move(*key);
+  return tlsKey_.get();
+}
+
+json ApplianceKeys::readinessCheck() {
+  auto status = keys_->status();
+  if (!status || !status->loggedIn) {
+    return {{"status", "fail"}, {"code", status ? "HSM_NOT_LOGGED_IN" : status.error().code}};
+  }
+  // Look every key up afresh (no handle cache): a deleted key makes us unready.
+  json missing = json::array();
+  {
+    auto lease = keys_->acquireSession();
+    if (!lease) return {{"status", "fail"}, {"code", lease.error().code}};
+    const std::string refLabel = versionedLabel(key_labels::kRefHmac, refMac_->keyVersion());
+    for (auto [label, cls] : {std::pair{refLabel, CKO_SECRET_KEY}, std::pair{std::string(key_labels::kKek), CKO_SECRET_KEY},
+                              std::pair{hsm_.tlsKeyLabel, CKO_PRIVATE_KEY}}) {
+      if (!keys_->findKey(lease->handle(), label, cls, false)) missing.push_back(label);
+    }
+  }
+  for (const char* prefix : {key_labels::kGrantSigning, key_labels::kAuditSigning}) {
+    if (!keys_->activeVersion(prefix)) missing.push_back(std::string(prefix) + "-vN");
+  }
+  if (missing.empty()) return {{"status", "ok"}};
+  return {{"status", "fail"}, {"code", "HSM_KEY_MISSING"}, {"missing", missing}};
+}
+
+json ApplianceKeys::hsmStatus() {
+  json out = {{"module", hsm_.module}};
+  auto status = keys_->status();
+  if (status) {
+    out["token"] = {{"label", status->tokenLabel},   {"manufacturer", status->manufacturer},
+                    {"model", status->model},        {"serial", status->serial},
+                    {"logged_in", status->loggedIn}, {"open_sessions", status->openSessions}};
+  } else {
+    out["error"] = status.error().code;
+  }
+  json keyList = json::array();
+  if (auto keys = listKeys()) {
+    for (const auto& k : *keys) {
+      keyList.push_back({{"label", k.label}, {"type", k.type}, {"bits", k.bits}, {"fingerprint", k.fingerprint},
+                         {"attributes", k.attributes}});
+    }
+  }
+  out["keys"] = keyList;
+  out["ref_key_version"] = refMac_ ? refMac_->keyVersion() : 0;
+  return out;
+}
+
+json ApplianceKeys::tpmStatus() const {
+  json out = {{"configured", !tpmSettings_.tcti.empty()}};
+  if (!tpmSettings_.tcti.empty()) {
+    out["tcti"] = tpmSettings_.tcti;
+    out["reachable"] = tpm_ != nullptr;
+    out["pcrs"] = tpmSettings_.pcrs;
+  }
+  return out;
+}
+
+Result<std::vector<KeyListing>> ApplianceKeys::listKeys() {
+  auto keys = keys_->listKeys();
+  if (!keys) return std::move(keys).takeError();
+  std::vector<KeyListing> out;
+  for (const auto& k : *keys) {
+    out.push_back({k.label, std::string(hsm::keyKindName(k.kind)), k.bits, k.fingerprint,
+                   {k.attributes.begin(), k.attributes.end()}});
+  }
+  return out;
+}
+
+Result<Bytes> ApplianceKeys::publicKeyDer(const std::string& label) { return keys_->publicKeyDer(label); }
+
+}  // namespace sealgate::appliance

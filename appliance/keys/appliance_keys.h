@@ -1,0 +1,93 @@
+// The appliance's keys, opened from its config: the HSM key store (resource_ref
+// HMAC, KEK, grant, audit and TLS keys) and the TPM. The rest of appliance/
+// reaches the HSM and the TPM only through this folder (CONTRIBUTING.md).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "appliance/audit/audit_log.h"
+#include "appliance/config/config.h"
+#include "appliance/grants/grants.h"
+#include "appliance/state/state_guard.h"
+#include "core/interfaces/data_key_sealer.h"
+#include "core/openssl_ptr.h"
+#include "core/resource_ref.h"
+
+namespace sealgate::hsm {
+class KeyStore;
+class HsmRefMac;
+class Pkcs11Engine;
+}  // namespace sealgate::hsm
+namespace sealgate::attest {
+class Tpm;
+}
+
+namespace sealgate::appliance {
+
+class HsmTpmDataKeySealer;
+
+// One key as `sealgate keys list` and /admin/v1/status show it: never a value.
+struct KeyListing {
+  std::string label;
+  std::string type;  // hmac-sha256, ec-p256, aes-256
+  std::size_t bits = 0;
+  std::string fingerprint;
+  std::map<std::string, bool> attributes;
+};
+
+class ApplianceKeys {
+ public:
+  // Opens the key store of config.hsm, with at most `maxSessions` sessions (0:
+  // config.hsm.maxSessions), and the TPM of config.tpm when one is configured. A
+  // TPM that cannot be opened is not fatal here: the state guard answers its error.
+  static Result<std::unique_ptr<ApplianceKeys>> open(const Config& config, std::size_t maxSessions = 0);
+  ~ApplianceKeys();
+  ApplianceKeys(const ApplianceKeys&) = delete;
+  ApplianceKeys& operator=(const ApplianceKeys&) = delete;
+
+  // Selects the resource_ref key: config.hsm.refKeyVersion, or the highest
+  // sealgate-ref-hmac-vN present. refMac() is usable once this succeeded.
+  Result<unsigned> loadRefKey();
+  KeyedMac& refMac();
+
+  Result<GrantSigningKeys> grantSigningKeys();
+  Result<CheckpointSigner> checkpointSigner();
+  // Wraps data keys under the HSM's KEK, and seals them to the TPM when one is configured.
+  DataKeySealer& dataKeySealer();
+  // The sealed state of `config`, anchored by the TPM's NV counter when
+  // rollback protection is on.
+  std::unique_ptr<StateGuard> stateGuard(const Config& config);
+  // The TLS private key, used inside the HSM through the PKCS#11 engine; owned here.
+  Result<EVP_PKEY*> tlsKey();
+
+  // /readyz's "hsm" check: status ok, or fail with a code (and the missing labels).
+  // Every key is looked up afresh: a deleted key makes the appliance unready.
+  nlohmann::json readinessCheck();
+  // /admin/v1/status's "hsm" and "tpm" sections.
+  nlohmann::json hsmStatus();
+  nlohmann::json tpmStatus() const;
+
+  Result<std::vector<KeyListing>> listKeys();
+  Result<Bytes> publicKeyDer(const std::string& label);
+
+ private:
+  ApplianceKeys() = default;
+
+  HsmSettings hsm_;
+  TpmSettings tpmSettings_;
+  std::unique_ptr<hsm::KeyStore> keys_;
+  std::unique_ptr<attest::Tpm> tpm_;
+  std::optional<Error> tpmError_;
+  std::unique_ptr<hsm::HsmRefMac> refMac_;
+  std::unique_ptr<HsmTpmDataKeySealer> sealer_;
+  std::unique_ptr<hsm::Pkcs11Engine> engine_;
+  EvpPkeyPtr tlsKey_;
+};
+
+}  // namespace sealgate::appliance

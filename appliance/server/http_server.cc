@@ -1,0 +1,616 @@
+#include "appliance/server/http_server.h"
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <arpa/inet.h>
+#include <openssl/pem.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "appliance/telemetry/egress.h"
+#include "appliance/server/http_parse.h"
+#include "appliance/telemetry/logging.h"
+#include "appliance/server/request_bodies.h"
+#include "appliance/server/tls_frontend.h"
+#include "core/encoding.h"
+#include "core/json_parse.h"
+#include "core/secret.h"
+#include "core/wipe.h"
+
+namespace sealgate::appliance {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using Io = TlsConnection::Io;
+
+// ---- helpers -------------------------------------------------------------------------
+
+json errorBody(const std::string& code, const std::string& message, const std::string& correlationId) {
+  return json{{"error", {{"code", code}, {"message", message}, {"correlation_id", correlationId}}}};
+}
+
+std::optional<HttpError> checkFields(const json& body, std::initializer_list<const char*> allowed,
+                                     std::initializer_list<const char*> required) {
+  auto checked = checkBodyFields(body, allowed, required);
+  if (checked) return std::nullopt;
+  return HttpError{400, checked.error().code, checked.error().message};
+}
+
+namespace {
+std::string serialisedBody(const Response& out) {
+  // dumpJsonExact: no growing buffer leaves partial copies of a revealed value behind.
+  return out.status == 204 ? std::string() : out.rawBody.empty() ? dumpJsonExact(out.body) : out.rawBody;
+}
+}  // namespace
+
+GuardedBody guardResponse(Response& out, const std::string& correlationId, bool vaultErrors) {
+  const EgressGuard& guard = egressGuard();
+  if (!guard.active()) return {serialisedBody(out), false};
+  bool carries = false;
+  for (auto& [name, value] : out.headers) {
+    guard.scrub(value);
+    carries = carries || guard.carries(name) || guard.carries(value);
+  }
+  if (out.rawBody.empty()) {
+    out.body = guard.scrubJson(std::move(out.body));
+  } else {
+    guard.scrub(out.rawBody);
+  }
+  std::string bytes = serialisedBody(out);
+  if (!carries && !guard.carries(bytes)) return {std::move(bytes), false};
+  secureWipe(bytes.data(), bytes.size());
+  secureWipe(out.rawBody.data(), out.rawBody.size());
+  const std::string message = "the response would have carried a secret value";
+  Response blocked(502, vaultErrors ? json{{"errors", json::array({message})}}
+                                    : errorBody(egress_errc::kBlocked, message, correlationId));
+  if (vaultErrors) blocked.headers["X-Sealgate-Error"] = egress_errc::kBlocked;
+  out = std::move(blocked);
+  return {out.body.dump(), true};
+}
+
+namespace {
+
+std::string newCorrelationId() {
+  unsigned char raw[12];
+  RAND_bytes(raw, sizeof raw);
+  return hexLower(raw);
+}
+
+const char* listenerName(ListenerKind k) { return k == ListenerKind::Pep ? "pep" : "admin"; }
+
+constexpr unsigned kMaxRequestsPerConnection = 10000;
+
+struct ListenerState {
+  ListenerKind kind;
+  Limits limits;
+  std::vector<Route> routes;
+  http::ServerNames names;  // what a Host header may name
+  std::string publicBase;   // Request::publicBase
+};
+
+// Exact paths, or a final "{id}" segment that matches one non-empty segment of
+// [A-Za-z0-9_-] (ids are base64url).
+bool matchRoute(const std::string& pattern, const std::string& path, std::string& param) {
+  constexpr std::string_view kRest = "/**";
+  if (pattern.size() >= kRest.size() && pattern.compare(pattern.size() - kRest.size(), kRest.size(), kRest) == 0) {
+    const std::size_t prefix = pattern.size() - kRest.size() + 1;  // keeps the '/'
+    if (path.size() < prefix || path.compare(0, prefix, pattern, 0, prefix) != 0) return false;
+    param = path.substr(prefix);
+    return true;
+  }
+  constexpr std::string_view kParam = "{id}";
+  if (pattern.size() < kParam.size() || pattern.compare(pattern.size() - kParam.size(), kParam.size(), kParam) != 0) {
+    return pattern == path;
+  }
+  const std::size_t prefix = pattern.size() - kParam.size();
+  if (path.size() <= prefix || path.compare(0, prefix, pattern, 0, prefix) != 0) return false;
+  const std::string rest = path.substr(prefix);
+  if (rest.size() > 128 || !std::all_of(rest.begin(), rest.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      })) {
+    return false;
+  }
+  param = rest;
+  return true;
+}
+
+bool isJsonContentType(const std::string& ct) {
+  std::string base = ct.substr(0, ct.find(';'));
+  while (!base.empty() && base.back() == ' ') base.pop_back();
+  for (auto& c : base) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return base == "application/json";
+}
+
+// A request's body, read on demand within the request deadline and the size
+// limit: Content-Length or chunked (RFC 9112 §6), "100 Continue" sent only when
+// the handler is about to read (so a refusal, e.g. 413 for a declared length over
+// the limit, comes before the client sends anything).
+class BodyReader {
+ public:
+  BodyReader(TlsConnection& conn, std::string& buffered, const http::RequestHead& head, std::size_t maxBytes,
+             Clock::time_point deadline)
+      : conn_(conn), buf_(buffered), head_(head), maxBytes_(maxBytes), deadline_(deadline) {}
+
+  // True once the body was read whole (or there is none): the connection can
+  // carry another request.
+  bool consumed() const { return consumed_ || head_.body == http::RequestHead::Body::None; }
+
+  std::optional<HttpError> read(std::string& out, bool& closeAfter) {
+    out.clear();
+    if (head_.body == http::RequestHead::Body::None) return std::nullopt;
+    if (head_.body == http::RequestHead::Body::Length && head_.contentLength > maxBytes_) {
+      closeAfter = true;
+      return tooLarge();
+    }
+    if (head_.expectContinue && buf_.empty()) {
+      if (conn_.writeAll("HTTP/1.1 100 Continue\r\n\r\n", deadline_) != Io::Ok) {
+        closeAfter = true;
+        return HttpError{400, "INVALID_REQUEST", "the request body could not be read"};
+      }
+    }
+    if (head_.body == http::RequestHead::Body::Length) {
+      const auto want = static_cast<std::size_t>(head_.contentLength);
+      while (buf_.size() < want) {
+        if (auto e = more(closeAfter)) return e;
+      }
+      out.assign(buf_, 0, want);
+      buf_.erase(0, want);
+      consumed_ = true;
+      return std::nullopt;
+    }
+    http::ChunkedDecoder decoder(maxBytes_);
+    while (true) {
+      std::size_t used = 0;
+      const auto status = decoder.feed(buf_, out, used);
+      buf_.erase(0, used);
+      if (status == http::ChunkedDecoder::Status::Done) {
+        consumed_ = true;
+        return std::nullopt;
+      }
+      if (status == http::ChunkedDecoder::Status::Error) {
+        closeAfter = true;
+        secureWipe(out.data(), out.size());
+        return HttpError{decoder.error().status, decoder.error().code, decoder.error().message};
+      }
+      if (auto e = more(closeAfter)) return e;
+    }
+  }
+
+ private:
+  HttpError tooLarge() const {
+    return HttpError{413, "BODY_TOO_LARGE", "request bodies are limited to " + std::to_string(maxBytes_) + " bytes"};
+  }
+  // One more read, or the error that ends the request: a stalled body and a
+  // trickled one both meet the same deadline.
+  std::optional<HttpError> more(bool& closeAfter) {
+    const Io io = conn_.read(buf_, deadline_, false);
+    if (io == Io::Ok) return std::nullopt;
+    closeAfter = true;
+    if (io == Io::Timeout) return HttpError{408, "REQUEST_TIMEOUT", "the request was not received within the deadline"};
+    return HttpError{400, "INVALID_REQUEST", "the request body is shorter than its framing says"};
+  }
+
+  TlsConnection& conn_;
+  std::string& buf_;
+  const http::RequestHead& head_;
+  std::size_t maxBytes_;
+  Clock::time_point deadline_;
+  bool consumed_ = false;
+};
+
+bool validHeaderValue(const std::string& v) {
+  return std::none_of(v.begin(), v.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+}
+
+std::string httpDate() {
+  char buf[64];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+// The response head and body, with the reason phrase of the status.
+std::string renderResponse(const Response& out, const std::string& body, const std::string& correlationId,
+                           bool close) {
+  std::string r = "HTTP/1.1 " + std::to_string(out.status) + " " + http::reasonPhrase(out.status) + "\r\n";
+  auto add = [&r](const std::string& name, const std::string& value) {
+    if (name.empty() || !validHeaderValue(name) || name.find(':') != std::string::npos || !validHeaderValue(value)) {
+      return;  // never a header that could split the response
+    }
+    r += name + ": " + value + "\r\n";
+  };
+  add("Date", httpDate());
+  add("Server", "sealgate");
+  if (out.status != 204) {
+    add("Content-Type", out.contentType);
+    add("Content-Length", std::to_string(body.size()));
+  }
+  add("X-Correlation-Id", correlationId);
+  add("Cache-Control", "no-store");
+  add("X-Content-Type-Options", "nosniff");
+  for (const auto& [k, v] : out.headers) add(k, v);
+  if (close) add("Connection", "close");
+  r += "\r\n";
+  if (out.status != 204) r += body;
+  return r;
+}
+
+class Dispatcher {
+ public:
+  explicit Dispatcher(const ListenerState& state) : state_(state) {}
+
+  // Serves one connection: requests until the client closes, an error closes it,
+  // the keep-alive timeout passes or the listener stops.
+  void serve(TlsConnection& conn) {
+    std::string buf;
+    for (unsigned n = 0; n < kMaxRequestsPerConnection; ++n) {
+      // Between requests the wait is the keep-alive timeout (the request deadline
+      // for the first); a listener stop ends it.
+      if (buf.empty()) {
+        const auto idle = n == 0 ? state_.limits.requestDeadline : state_.limits.keepAliveTimeout;
+        const Io io = conn.read(buf, Clock::now() + idle, true);
+        if (io != Io::Ok) {
+          logEvent(LogLevel::Debug, "connection_closed",
+                   {{"listener", listenerName(state_.kind)}, {"reason", ioReason(io)}, {"requests", n}});
+          return;
+        }
+      }
+      const bool keep = serveOne(conn, buf, n + 1 == kMaxRequestsPerConnection);
+      if (!keep) return;
+    }
+  }
+
+ private:
+  static const char* ioReason(Io io) {
+    switch (io) {
+      case Io::Eof: return "closed by the client";
+      case Io::Timeout: return "idle";
+      case Io::Stopped: return "listener stopping";
+      default: return "connection error";
+    }
+  }
+
+  // Reads, answers and logs one request; false when the connection must close.
+  bool serveOne(TlsConnection& conn, std::string& buf, bool last) {
+    // This request's egress scope (core/egress_guard.h): what its handler makes
+    // live is looked for in its response, its audit events and the log lines of
+    // this thread until the end of this function, and in nothing else.
+    EgressScope egressScope;
+    const auto started = Clock::now();
+    const auto deadline = started + state_.limits.requestDeadline;
+    Request request;
+    WipeOnExit wipeRequest(request.body);  // KV writes carry values
+    request.correlationId = newCorrelationId();
+    request.publicBase = state_.publicBase;
+
+    // The head, whole, within the deadline. A client that does not send one in
+    // time is cut off without an answer.
+    http::HeadScan scan = http::scanHead(buf);
+    while (scan.state == http::HeadScan::Incomplete) {
+      const Io io = conn.read(buf, deadline, false);
+      if (io != Io::Ok) {
+        logEvent(LogLevel::Info, "connection_closed",
+                 {{"listener", listenerName(state_.kind)}, {"reason", io == Io::Timeout ? "request head not received within the deadline" : ioReason(io)}});
+        return false;
+      }
+      scan = http::scanHead(buf);
+    }
+    http::RequestHead head;
+    std::optional<http::ParseError> parseError;
+    if (scan.state == http::HeadScan::Invalid) {
+      parseError = scan.error;
+    } else {
+      parseError = http::parseRequestHead(std::string_view(buf).substr(0, scan.end), head);
+      buf.erase(0, scan.end);
+    }
+
+    bool closeAfter = last;
+    const Route* route = nullptr;
+    HandlerResult result = Response{};
+    std::optional<BodyReader> body;
+    if (parseError) {
+      // The stream can no longer be trusted to delimit requests: answer, close.
+      closeAfter = true;
+      result = HttpError{parseError->status, parseError->code, parseError->message};
+    } else {
+      request.method = head.method;
+      request.path = head.target.substr(0, head.target.find('?'));
+      if (auto q = head.target.find('?'); q != std::string::npos) request.query = head.target.substr(q + 1);
+      request.host = head.get("host").value_or("");
+      request.dpop = head.all("dpop");
+      for (const auto& f : head.fields) {
+        if (!request.headers.count(f.name)) request.headers.emplace(f.name, *head.get(f.name));
+      }
+      if (!head.keepAlive) closeAfter = true;
+      body.emplace(conn, buf, head, state_.limits.maxBodyBytes, deadline);
+      if (head.host && !state_.names.matches(*head.host)) {
+        result = HttpError{421, "MISDIRECTED_REQUEST", "the Host header does not name this listener"};
+      } else if (const long cert = conn.recheckCertificate(); cert != X509_V_OK) {
+        // The CRLs changed since this connection's handshake and its certificate
+        // no longer verifies: this connection ends here.
+        closeAfter = true;
+        result = cert == X509_V_ERR_CERT_REVOKED
+                     ? HttpError{401, "CERTIFICATE_REVOKED", "the client certificate has been revoked"}
+                     : HttpError{401, "CERTIFICATE_INVALID",
+                                 std::string("the client certificate no longer verifies: ") +
+                                     X509_verify_cert_error_string(cert)};
+      } else {
+        result = dispatch(conn, head, *body, request, route, closeAfter);
+      }
+      // A body the handler did not read would be taken for the next request.
+      if (!body->consumed()) closeAfter = true;
+    }
+
+    Response out;
+    // Reveals and credentials carry values: the answer is wiped once sent.
+    WipeOnExit wipeBody(out.body), wipeRaw(out.rawBody);
+    std::string code;
+    if (auto* err = std::get_if<HttpError>(&result)) {
+      out.status = err->status;
+      out.body = request.vaultErrors ? json{{"errors", json::array({err->message})}}
+                                     : errorBody(err->code, err->message, request.correlationId);
+      code = err->code;
+      out.headers = err->headers;
+      if (request.vaultErrors) out.headers["X-Sealgate-Error"] = err->code;
+      if (err->code == "METHOD_NOT_ALLOWED") out.headers["Allow"] = allowedMethods(request.path);
+    } else {
+      out = std::move(std::get<Response>(result));
+    }
+    GuardedBody guarded = guardResponse(out, request.correlationId, request.vaultErrors);
+    WipeOnExit wipeGuarded(guarded.bytes);
+    if (guarded.blocked) code = egress_errc::kBlocked;
+    std::string wire = renderResponse(out, guarded.bytes, request.correlationId, closeAfter);
+    const Io written = conn.writeAll(wire, Clock::now() + state_.limits.requestDeadline);
+    secureWipe(wire.data(), wire.size());
+    if (written != Io::Ok) closeAfter = true;
+
+    json fields = {{"listener", listenerName(state_.kind)},
+                   {"method", request.method.empty() ? "-" : request.method},
+                   {"route", route != nullptr ? route->path : "unmatched"},
+                   {"status", out.status},
+                   {"correlation_id", request.correlationId},
+                   {"duration_ms", std::chrono::duration<double, std::milli>(Clock::now() - started).count()}};
+    if (!request.identity.spiffeId.empty()) fields["identity"] = request.identity.spiffeId;
+    if (!code.empty()) fields["code"] = code;
+    logEvent(out.status >= 500 ? LogLevel::Error : LogLevel::Info, "http_request", std::move(fields));
+    if (closeAfter && written == Io::Ok) conn.closeGracefully();
+    return !closeAfter;
+  }
+
+  HandlerResult dispatch(TlsConnection& conn, const http::RequestHead& head, BodyReader& body, Request& request,
+                         const Route*& route, bool& closeAfter) {
+    try {
+      X509* peer = conn.peerCertificate();
+      if (peer == nullptr) return HttpError{401, "UNAUTHENTICATED", "a client certificate is required"};
+      auto identity = identityFromCertificate(peer);
+      if (!identity) return HttpError{403, identity.error().code, identity.error().message};
+      request.identity = std::move(*identity);
+
+      const Route* pathMatch = nullptr;
+      for (const auto& r : state_.routes) {
+        if (!matchRoute(r.path, request.path, request.pathParam)) continue;
+        pathMatch = &r;
+        if (r.method == request.method) {
+          route = &r;
+          break;
+        }
+      }
+      if (pathMatch != nullptr) request.vaultErrors = pathMatch->vault;
+      const bool probe = pathMatch != nullptr && pathMatch->access == Access::AnyClient;
+      const bool adminIdentity = request.identity.kind == IdentityKind::Admin;
+      if (!probe && adminIdentity != (state_.kind == ListenerKind::Admin)) {
+        return HttpError{403, "WRONG_LISTENER",
+                         state_.kind == ListenerKind::Pep ? "admin identities use the admin listener"
+                                                          : "service identities use the PEP listener"};
+      }
+      if (pathMatch == nullptr) return HttpError{404, "NOT_FOUND", "no such endpoint"};
+      if (route == nullptr) return HttpError{405, "METHOD_NOT_ALLOWED", "method not allowed on this endpoint"};
+      if (route->access == Access::Admin && !route->roles.empty() && !route->roles.count(request.identity.role)) {
+        return HttpError{403, "FORBIDDEN", "this endpoint needs one of the roles: " + joinRoles(route->roles)};
+      }
+      if (route->takesJsonBody) {
+        const auto contentType = head.get("content-type");
+        if (!contentType || !isJsonContentType(*contentType)) {
+          closeAfter = true;
+          return HttpError{415, "UNSUPPORTED_MEDIA_TYPE", "the body must be application/json"};
+        }
+        std::string raw;
+        if (auto err = body.read(raw, closeAfter)) return *err;
+        auto parsed = parseJson(raw);
+        if (!parsed) return HttpError{400, parsed.error().code, "the body is not acceptable JSON: " + parsed.error().message};
+        request.body = std::move(*parsed);
+        if (!request.body.is_object()) return HttpError{400, "BAD_JSON", "the body must be a JSON object"};
+      } else if (route->vault) {
+        // Vault reads a JSON body whatever the content type says, and none at all.
+        std::string raw;
+        if (auto err = body.read(raw, closeAfter)) return *err;
+        if (raw.find_first_not_of(" \t\r\n") != std::string::npos) {
+          auto parsed = parseJson(raw);
+          secureWipe(raw.data(), raw.size());  // KV writes carry secret values
+          if (!parsed) return HttpError{400, parsed.error().code, "failed to parse JSON input: " + parsed.error().message};
+          request.body = std::move(*parsed);
+          if (!request.body.is_object()) return HttpError{400, "BAD_JSON", "failed to parse JSON input"};
+        } else {
+          request.body = json::object();
+        }
+      }
+      return route->handler(request);
+    } catch (const std::exception& e) {
+      closeAfter = true;
+      logEvent(LogLevel::Error, "handler_exception", {{"correlation_id", request.correlationId}, {"what", e.what()}});
+      return HttpError{500, "INTERNAL", "internal error"};
+    }
+  }
+
+  static std::string joinRoles(const std::set<std::string>& roles) {
+    std::string out;
+    for (const auto& r : roles) out += (out.empty() ? "" : ", ") + r;
+    return out;
+  }
+
+  std::string allowedMethods(const std::string& path) const {
+    std::string out;
+    for (const auto& r : state_.routes) {
+      std::string unused;
+      if (matchRoute(r.path, path, unused)) out += (out.empty() ? "" : ", ") + r.method;
+    }
+    return out;
+  }
+
+  const ListenerState& state_;
+};
+
+// The TLS context: TLS 1.2+, ECDHE AEAD suites, a client certificate that
+// chains to ca_file required, no session resumption (each connection verifies
+// its certificate against the current CRLs), no renegotiation.
+Result<SSL_CTX*> makeServerContext(const ListenerConfig& config, EVP_PKEY* tlsKey) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  auto fail = [&](const std::string& what) -> Error {
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return makeError("TLS_CONFIG", what);
+  };
+  if (ctx == nullptr) return makeError("TLS_CONFIG", "cannot create a TLS context");
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) return fail("no usable TLS 1.2 cipher");
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_num_tickets(ctx, 0);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (SSL_CTX_load_verify_locations(ctx, config.caFile.c_str(), nullptr) != 1) {
+    return fail("cannot load the client CA file " + config.caFile);
+  }
+  if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.caFile.c_str())) SSL_CTX_set_client_CA_list(ctx, names);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_verify_depth(ctx, 4);
+  if (SSL_CTX_use_certificate_chain_file(ctx, config.certFile.c_str()) != 1) {
+    return fail("cannot load the server certificate " + config.certFile);
+  }
+  if (SSL_CTX_use_PrivateKey(ctx, tlsKey) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+    return fail("the server certificate does not match the HSM's TLS key");
+  }
+  return ctx;
+}
+
+// The names a Host header may carry: the public URL's host and the server
+// certificate's DNS and IP subject alternative names.
+Result<void> addCertificateNames(const std::string& certFile, http::ServerNames& names) {
+  BIO* bio = BIO_new_file(certFile.c_str(), "r");
+  X509* cert = bio != nullptr ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
+  if (bio != nullptr) BIO_free(bio);
+  ERR_clear_error();
+  if (cert == nullptr) return makeError("TLS_CONFIG", "cannot read the server certificate " + certFile);
+  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
+    if (n->type == GEN_DNS) {
+      const auto* s = n->d.dNSName;
+      names.addName(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                static_cast<std::size_t>(ASN1_STRING_length(s))));
+    } else if (n->type == GEN_IPADD) {
+      const auto* s = n->d.iPAddress;
+      char text[64] = "";
+      const int len = ASN1_STRING_length(s);
+      if (len == 4 || len == 16) {
+        inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), text, sizeof text);
+        names.addName(text);
+      }
+    }
+  }
+  if (sans != nullptr) GENERAL_NAMES_free(sans);
+  X509_free(cert);
+  return Ok{};
+}
+
+struct BaseUrl {
+  std::string base;  // Request::publicBase
+  std::string host;  // a name Host may carry, "" for none
+  std::uint16_t port = 443;
+};
+
+// pep.public_url (admin.public_url), or, where configuration allows none (development
+// mode), https://<listen host>:<bound port>. A wildcard listen address names no
+// URL: DPoP proofs then never match (fail closed).
+Result<BaseUrl> publicBaseUrl(const ListenerConfig& config, std::uint16_t boundPort) {
+  if (!config.publicUrl.empty()) {
+    auto url = parsePublicUrl(config.publicUrl);
+    if (!url) return std::move(url).takeError();
+    return BaseUrl{url->base, url->host, url->port};
+  }
+  const auto colon = config.listen.rfind(':');
+  std::string host = colon == std::string::npos ? config.listen : config.listen.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::" || host == "*") return BaseUrl{"", "", boundPort};
+  const std::string bare = host.front() == '[' ? host.substr(1, host.size() - 2) : host;
+  return BaseUrl{"https://" + host + ":" + std::to_string(boundPort), bare, boundPort};
+}
+
+}  // namespace
+
+// ---- listener --------------------------------------------------------------------------
+
+Result<std::unique_ptr<Listener>> Listener::create(ListenerKind kind, const ListenerConfig& config,
+                                                   const Limits& limits, EVP_PKEY* tlsKey, std::vector<Route> routes) {
+  auto trust = ClientTrust::create(config.caFile, config.crlFile, listenerName(kind));
+  if (!trust) return std::move(trust).takeError();
+  auto ctx = makeServerContext(config, tlsKey);
+  if (!ctx) return std::move(ctx).takeError();
+  std::unique_ptr<Listener> l(new Listener());
+  l->kind_ = kind;
+  l->sslCtx_ = *ctx;
+
+  auto state = std::make_shared<ListenerState>(ListenerState{kind, limits, std::move(routes), {}, {}});
+  FrontEndSettings settings;
+  settings.listen = config.listen;
+  settings.name = listenerName(kind);
+  settings.maxConnections = limits.maxConnections;
+  settings.maxPerPeer = limits.maxConnectionsPerPeer;
+  settings.workers = limits.workerThreads;
+  settings.handshakeTimeout = limits.handshakeTimeout;
+  auto frontEnd = TlsFrontEnd::create(settings, *ctx, std::move(*trust),
+                                      [s = state.get()](TlsConnection& conn) { Dispatcher(*s).serve(conn); });
+  if (!frontEnd) return std::move(frontEnd).takeError();
+  l->frontEnd_ = std::move(*frontEnd);
+
+  // Host names and the DPoP base URL come from configuration only.
+  SEALGATE_TRY(addCertificateNames(config.certFile, state->names));
+  state->names.addPort(l->frontEnd_->port());
+  auto base = publicBaseUrl(config, l->frontEnd_->port());
+  if (!base) return std::move(base).takeError();
+  state->publicBase = base->base;
+  if (!base->host.empty()) state->names.addName(base->host);
+  state->names.addPort(base->port);
+  l->state_ = state;
+  return l;
+}
+
+Listener::~Listener() {
+  stop();
+  if (sslCtx_ != nullptr) SSL_CTX_free(static_cast<SSL_CTX*>(sslCtx_));
+}
+
+void Listener::start() { frontEnd_->start(); }
+
+void Listener::stop() {
+  if (frontEnd_) {
+    const auto s = frontEnd_->stats();
+    logEvent(LogLevel::Info, "listener_stopping",
+             {{"listener", listenerName(kind_)},
+              {"connections_total", s.accepted},
+              {"connections_refused_at_cap", s.refusedAtCap},
+              {"connections_refused_per_peer", s.refusedPerPeer},
+              {"handshakes_failed", s.handshakeFailed},
+              {"handshakes_timed_out", s.handshakeTimedOut}});
+    frontEnd_->stop();  // no new connections; in-flight requests finish
+    frontEnd_.reset();
+  }
+}
+
+std::uint16_t Listener::port() const { return frontEnd_ ? frontEnd_->port() : 0; }
+
+}  // namespace sealgate::appliance

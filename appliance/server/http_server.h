@@ -1,0 +1,129 @@
+// The HTTPS listeners: strict HTTP/1.1 (appliance/server/http_parse.h) over mTLS with
+// the TLS key in the HSM (appliance/server/tls_frontend.h: handshakes in their own
+// stage, per-peer and total connection caps, CRLs), a route table, the API.md
+// error model, a body size limit and a whole-request deadline.
+#pragma once
+
+#include <openssl/evp.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "appliance/config/config.h"
+#include "appliance/server/identity.h"
+#include "core/result.h"
+
+namespace sealgate::appliance {
+
+// An error answer in API.md's shape.
+struct HttpError {
+  int status;
+  std::string code;
+  std::string message;
+  std::map<std::string, std::string> headers{};  // e.g. WWW-Authenticate on DPoP failures
+};
+
+struct Request {
+  std::string correlationId;
+  std::string method;
+  std::string path;
+  Identity identity;
+  nlohmann::json body;  // the parsed JSON object for routes that take one
+  std::string host;     // the Host header (checked against the listener's names)
+  // The listener's public URL from configuration (pep.public_url, or in
+  // development mode https://<listen host>:<port>), without a trailing '/':
+  // DPoP proofs are checked against it plus the path, never against Host.
+  std::string publicBase;
+  std::vector<std::string> dpop;  // every DPoP header value (RFC 9449 wants exactly one)
+  std::string query;    // the raw query string, without '?'
+  std::string pathParam;  // the "{id}" segment of routes that end in one, or what "/**" matched
+  // Lowercased names; a field may appear twice only if it is a list (its values
+  // joined with ", "), any other repeated field was refused (HTTP_MALFORMED).
+  std::map<std::string, std::string> headers;
+  bool vaultErrors = false;  // set for Vault-compatible routes: errors render as {"errors":[...]}
+};
+
+struct Response {
+  Response() = default;
+  Response(int s, nlohmann::json b) : status(s), body(std::move(b)) {}
+  int status = 200;
+  nlohmann::json body = nlohmann::json::object();
+  std::map<std::string, std::string> headers;
+  std::string contentType = "application/json";
+  std::string rawBody;  // used instead of `body` when non-empty
+};
+
+// The outcome of a handler: a response, or an error rendered in API.md's shape.
+using HandlerResult = std::variant<Response, HttpError>;
+using Handler = std::function<HandlerResult(Request&)>;
+
+enum class Access {
+  AnyClient,  // any verified client certificate (health probes)
+  Service,    // spiffe://<tenant>/<service>
+  Admin,      // spiffe://sealgate-admin/<role>/<name>, roles listed in Route::roles
+};
+
+struct Route {
+  std::string method;
+  std::string path;  // exact, or ending in "/{id}" (one id segment) or "/**" (any rest, even empty)
+  Access access = Access::Service;
+  std::set<std::string> roles;  // for Access::Admin; empty = any admin-side role
+  bool takesJsonBody = false;
+  Handler handler;
+  // Vault-compatible (KV v2, sys/leases): tolerate what Vault tolerates (an
+  // optional JSON body under any content type) and answer errors in Vault's
+  // shape {"errors":["..."]} with the code in an X-Sealgate-Error header.
+  bool vault = false;
+};
+
+enum class ListenerKind { Pep, Admin };
+
+class TlsFrontEnd;
+
+class Listener {
+ public:
+  // `tlsKey` is an EVP_PKEY whose private operations run in the HSM.
+  static Result<std::unique_ptr<Listener>> create(ListenerKind kind, const ListenerConfig& config,
+                                                  const Limits& limits, EVP_PKEY* tlsKey,
+                                                  std::vector<Route> routes);
+  ~Listener();
+  void start();
+  void stop();
+  std::uint16_t port() const;
+  ListenerKind kind() const { return kind_; }
+
+ private:
+  Listener() = default;
+  ListenerKind kind_ = ListenerKind::Pep;
+  std::shared_ptr<void> state_;  // the routes and limits the workers use
+  std::unique_ptr<TlsFrontEnd> frontEnd_;
+  void* sslCtx_ = nullptr;  // SSL_CTX*
+};
+
+nlohmann::json errorBody(const std::string& code, const std::string& message, const std::string& correlationId);
+
+// The egress guard on a response about to be written: scrubs the JSON body's
+// strings and keys, the raw body and the header values of live secret values. A
+// response that would still carry one (a number, a value split by JSON syntax, a
+// header name) becomes 502 EGRESS_BLOCKED, in Vault's error shape when
+// `vaultErrors`. Returns the body bytes to send.
+struct GuardedBody {
+  std::string bytes;
+  bool blocked = false;
+};
+GuardedBody guardResponse(Response& out, const std::string& correlationId, bool vaultErrors);
+
+// Shared request-body checks, for handlers: every key of `body` must be in
+// `allowed` (else UNKNOWN_FIELD) and every key of `required` present.
+std::optional<HttpError> checkFields(const nlohmann::json& body, std::initializer_list<const char*> allowed,
+                                     std::initializer_list<const char*> required);
+
+}  // namespace sealgate::appliance

@@ -1,0 +1,741 @@
+#include "appliance/state/sealed_state_store.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "appliance/telemetry/logging.h"
+#include "core/encoding.h"
+#include "core/file_io.h"
+#include "core/state_journal.h"
+
+namespace sealgate::appliance {
+namespace fs = std::filesystem;
+using namespace sealgate::journal;
+namespace {
+
+constexpr std::size_t kSnapshotRecordBytes = 1u << 20;  // plaintext per snapshot record
+constexpr const char* kKdfContext = "sgstate1";
+constexpr const char* kDataKeyFile = "datakey.sealed";
+constexpr const char* kJournalFile = "journal";
+
+enum SubKey : std::uint64_t { kSubJournal = 1, kSubIdHash = 2, kSubCounterAuth = 3 };
+
+Error stateError(const char* code, const std::string& message) { return makeError(code, message); }
+Error ioError(const std::string& what) {
+  return stateError(state_errc::kUnavailable, what + ": " + std::strerror(errno));
+}
+
+std::int64_t toMs(StateStore::Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+StateStore::Clock::time_point fromMs(std::int64_t ms) {
+  return StateStore::Clock::time_point(std::chrono::milliseconds(ms));
+}
+
+// core/file_io.h with the store's error code.
+Result<void> writeAll(int fd, std::string_view data) {
+  auto w = sealgate::writeAll(fd, data, state_errc::kUnavailable);
+  if (!w) {
+    Error e = std::move(w).takeError();
+    e.message = std::string("the state journal cannot be written: ") + std::strerror(static_cast<int>(e.native));
+    return e;
+  }
+  return Ok{};
+}
+
+Result<void> syncDir(const fs::path& dir) { return sealgate::syncDir(dir, state_errc::kUnavailable); }
+
+// tmp, fsync, rename, fsync the folder: the file is either old or new, whole.
+Result<void> writeFileAtomically(const fs::path& path, std::string_view data) {
+  return sealgate::writeFileAtomically(path, data, 0600, state_errc::kUnavailable);
+}
+
+Result<std::string> readFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return stateError(state_errc::kMissing, "the state file " + path.filename().string() + " is missing");
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) return ioError("cannot size " + path.string());
+  std::string data(size, '\0');
+  if (!in.read(data.data(), static_cast<std::streamsize>(size))) return ioError("cannot read " + path.string());
+  return data;
+}
+
+std::string contextOf(const std::array<std::uint8_t, 16>& instance) {
+  return "sealgate/state/v1|" + hexLower(instance);
+}
+
+Result<Secret> deriveKey(const Secret& dataKey, SubKey id) {
+  auto key = Secret::allocate(32);
+  if (!key) return key;
+  crypto_kdf_derive_from_key(key->exposeSecretBytesMutable().data(), 32, id, kKdfContext,
+                             dataKey.exposeSecretBytes().data());
+  return key;
+}
+
+// Maps an error from unsealing the data key to what the operator must know.
+Error unsealFailure(Error e) {
+  if (e.code == "HSM_DECRYPT_FAILED" || e.code == "SEALED_KEY_INVALID") {
+    e.message = "the state's data key does not open with this HSM (tampered, or from another appliance): " + e.message;
+    e.code = state_errc::kTampered;
+  }
+  return e;
+}
+
+}  // namespace
+
+std::size_t SealedStateStore::Key16Hash::operator()(const Key16& k) const {
+  std::size_t h;
+  std::memcpy(&h, k.b.data(), sizeof h);  // already a keyed hash: uniformly distributed
+  return h;
+}
+
+SealedStateStore::Key16 SealedStateStore::keyOf(const std::string& id) const {
+  Key16 k{};
+  crypto_generichash(k.b.data(), k.b.size(), reinterpret_cast<const unsigned char*>(id.data()), id.size(),
+                     idKey_.exposeSecretBytes().data(), idKey_.size());
+  return k;
+}
+
+std::int64_t SealedStateStore::nowMs() const { return toMs(options_.clock()); }
+
+Result<void> SealedStateStore::initialize(const SealedStateOptions& options, DataKeySealer& sealer,
+                                          const CounterFactory& counters) {
+  const fs::path dir(options.dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return stateError(state_errc::kUnavailable, "cannot create " + dir.string() + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  if (fs::exists(dir / kDataKeyFile) || fs::exists(dir / kJournalFile)) {
+    return stateError("STATE_EXISTS", "state already exists in " + dir.string() + "; it is never overwritten");
+  }
+  std::array<std::uint8_t, 16> instance{};
+  randombytes_buf(instance.data(), instance.size());
+  auto dataKey = Secret::allocate(32);
+  if (!dataKey) return std::move(dataKey).takeError();
+  randombytes_buf(dataKey->exposeSecretBytesMutable().data(), 32);
+  auto blob = sealer.seal(*dataKey, contextOf(instance));
+  if (!blob) return std::move(blob).takeError();
+
+  std::uint64_t checkpoint = 1;
+  std::unique_ptr<MonotonicCounter> counter;
+  if (counters) {
+    auto auth = deriveKey(*dataKey, kSubCounterAuth);
+    if (!auth) return std::move(auth).takeError();
+    auto made = counters(*auth, /*define=*/true);
+    if (!made) return std::move(made).takeError();
+    counter = std::move(*made);
+    auto value = counter->read();
+    if (!value) return std::move(value).takeError();
+    checkpoint = *value + 1;
+  }
+  auto journalKey = deriveKey(*dataKey, kSubJournal);
+  if (!journalKey) return std::move(journalKey).takeError();
+  const std::string hdr = header(instance, 1);
+  // Grants carry whole-second iat: the cut-off is the next whole second, and
+  // initialisation waits for it, so every grant issued before this state has
+  // iat < cut-off and every grant issued after it has iat >= cut-off.
+  const std::int64_t grantsFromMs = (toMs(Clock::now()) / 1000 + 1) * 1000;
+  std::this_thread::sleep_until(fromMs(grantsFromMs));
+  std::string first = opU64(kOpOpen, checkpoint);
+  first += opU64(kOpGrantsFrom, static_cast<std::uint64_t>(grantsFromMs));
+  const std::string journal = hdr + sealRecord(*journalKey, hdr, 0, first);
+  SEALGATE_TRY(writeFileAtomically(dir / kDataKeyFile, std::string_view(reinterpret_cast<const char*>(blob->data()),
+                                                                        blob->size())));
+  SEALGATE_TRY(writeFileAtomically(dir / kJournalFile, journal));
+  if (counter) {
+    auto advanced = counter->increment();
+    if (!advanced) return std::move(advanced).takeError();
+  }
+  return Ok{};
+}
+
+// Applies decoded journal operations to the in-memory index at open.
+class StateReplay : public OpVisitor {
+ public:
+  StateReplay(SealedStateStore& s, std::int64_t now) : s_(s), now_(now) {}
+  std::int64_t now() const { return now_; }
+  std::optional<std::uint64_t> checkpoint;
+
+  void onU64(Op type, std::uint64_t value) override {
+    if (type == kOpGrantsFrom) {
+      s_.grantsFromMs_ = static_cast<std::int64_t>(value);
+    } else if (type == kOpPrunedThrough) {
+      s_.prunedThroughMs_ = std::max(s_.prunedThroughMs_, static_cast<std::int64_t>(value));
+    } else {
+      checkpoint = value;
+    }
+  }
+  void onJti(const std::array<std::uint8_t, 16>& key, std::int64_t expMs) override {
+    if (expMs <= now_) return;
+    const SealedStateStore::Key16 k{key};
+    s_.jtis_[k] = expMs;
+    s_.jtiExpiry_[expMs / 1000].push_back(k);
+  }
+  void onGrant(std::string id, std::uint32_t remaining, bool revoked, std::int64_t expMs) override {
+    if (expMs <= now_) {
+      s_.grants_.erase(id);
+      return;
+    }
+    s_.grantExpiry_[expMs / 1000].push_back(id);
+    s_.grants_[std::move(id)] = SealedStateStore::GrantEntry{remaining, revoked, expMs};
+  }
+  void onLeasePut(std::string id, std::string data, std::int64_t expMs) override {
+    s_.leases_[id] = StateStore::Lease{id, std::move(data), fromMs(expMs)};
+  }
+  void onLeaseDel(std::string id) override { s_.leases_.erase(id); }
+  void onAuditHead(std::uint64_t size, const std::array<std::uint8_t, 32>& root) override {
+    s_.auditHead_ = merkle::TreeHead{size, root};
+  }
+
+ private:
+  SealedStateStore& s_;
+  std::int64_t now_;
+};
+
+Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedStateOptions& options,
+                                                                 DataKeySealer& sealer,
+                                                                 const CounterFactory& counters) {
+  std::unique_ptr<SealedStateStore> s(new SealedStateStore());
+  s->options_ = options;
+  const fs::path dir(options.dir);
+  if (!fs::is_directory(dir)) {
+    return stateError(state_errc::kMissing, "the state folder " + dir.string() +
+                                                " is missing; it is never created silently (see `sealgate state init`)");
+  }
+  auto blob = readFile(dir / kDataKeyFile);
+  if (!blob) return std::move(blob).takeError();
+  auto journal = readFile(dir / kJournalFile);
+  if (!journal) return std::move(journal).takeError();
+  std::error_code ec;
+  fs::remove(dir / (std::string(kJournalFile) + ".tmp"), ec);  // an unfinished rewrite: the journal is intact
+
+  auto parsed = parseHeader(*journal);
+  if (!parsed) return std::move(parsed).takeError();
+  s->instance_ = parsed->instance;
+  s->generation_ = parsed->generation;
+  const std::string hdr = journal->substr(0, kHeaderBytes);
+
+  auto dataKey = sealer.unseal(Bytes(blob->begin(), blob->end()), contextOf(s->instance_));
+  if (!dataKey) return unsealFailure(std::move(dataKey).takeError());
+  auto journalKey = deriveKey(*dataKey, kSubJournal);
+  auto idKey = deriveKey(*dataKey, kSubIdHash);
+  auto counterAuth = deriveKey(*dataKey, kSubCounterAuth);
+  if (!journalKey || !idKey || !counterAuth) return stateError(state_errc::kUnavailable, "cannot derive state keys");
+  s->journalKey_ = std::move(*journalKey);
+  s->idKey_ = std::move(*idKey);
+
+  std::optional<std::uint64_t> tpmValue;
+  if (counters) {
+    auto made = counters(*counterAuth, /*define=*/false);
+    if (!made) return std::move(made).takeError();
+    s->counter_ = std::move(*made);
+    auto value = s->counter_->read();
+    if (!value) return std::move(value).takeError();
+    tpmValue = *value;
+  }
+
+  // Replay every record; the first must open the file with its checkpoint.
+  StateReplay replay(*s, s->nowMs());
+  std::size_t at = kHeaderBytes;
+  std::uint64_t seq = 0;
+  std::string ops;
+  const std::string_view j = *journal;
+  for (;;) {
+    const std::string_view rest = j.substr(at);
+    const Frame frame = nextFrame(rest);
+    if (frame.kind == Frame::Kind::End) break;
+    if (frame.kind == Frame::Kind::Torn) {  // an append that never completed (never acknowledged)
+      s->tornTailBytes_ = frame.size;
+      break;
+    }
+    if (frame.kind == Frame::Kind::Corrupt) {
+      return stateError(state_errc::kTampered, "state journal record " + std::to_string(seq) + " has a corrupt frame");
+    }
+    if (!openRecord(s->journalKey_, hdr, seq, rest, frame, ops)) {
+      return stateError(state_errc::kTampered, "state journal record " + std::to_string(seq) +
+                                                   " fails authentication (modified, moved or from another appliance)");
+    }
+    if (seq == 0 && (ops.empty() || static_cast<std::uint8_t>(ops[0]) != kOpOpen)) {
+      return stateError(state_errc::kTampered, "the state journal does not start with its opening record");
+    }
+    if (!decodeOps(ops, replay)) {
+      return stateError(state_errc::kTampered, "state journal record " + std::to_string(seq) + " is undecodable");
+    }
+    at += frame.size;
+    ++seq;
+  }
+  secureWipe(ops.data(), ops.size());
+  const std::optional<std::uint64_t> checkpoint = replay.checkpoint;
+  // The replay left out what had expired by now: that is pruned.
+  s->prunedThroughMs_ = std::max(s->prunedThroughMs_, replay.now());
+  if (!checkpoint) return stateError(state_errc::kTampered, "the state journal has no opening record");
+  if (s->tornTailBytes_ > 0) {
+    logEvent(LogLevel::Warn, "state_torn_tail_dropped",
+             {{"bytes", s->tornTailBytes_}, {"record", seq},
+              {"why", "an append that a crash interrupted before it was acknowledged"}});
+  }
+
+  // Rollback check against the counter (file == counter, or counter + 1 when the
+  // increment after the last checkpoint did not happen).
+  if (tpmValue) {
+    if (*checkpoint < *tpmValue) {
+      return stateError(state_errc::kRollback, "the state is older than its TPM counter (checkpoint " +
+                                                   std::to_string(*checkpoint) + ", counter " +
+                                                   std::to_string(*tpmValue) + "): an old copy was restored");
+    }
+    if (*checkpoint > *tpmValue + 1) {
+      return stateError(state_errc::kTampered, "the state claims checkpoint " + std::to_string(*checkpoint) +
+                                                   " but the TPM counter is " + std::to_string(*tpmValue));
+    }
+    if (*checkpoint == *tpmValue + 1) {
+      auto finished = s->counter_->increment();
+      if (!finished) return std::move(finished).takeError();
+    }
+  }
+  s->checkpoint_ = *checkpoint;
+
+  // Continue the journal: drop an incomplete final record (never acknowledged),
+  // append a checkpoint with the next value, then advance the counter. A journal
+  // much larger than its live entries is rewritten as a snapshot instead.
+  {
+    const fs::path path = dir / kJournalFile;
+    if (s->tornTailBytes_ > 0) {
+      if (::truncate(path.c_str(), static_cast<off_t>(at)) != 0) return ioError("cannot drop the torn tail");
+    }
+    s->fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (s->fd_ < 0) return ioError("cannot open the state journal for appending");
+    if (s->tornTailBytes_ > 0 && ::fsync(s->fd_) != 0) return ioError("cannot sync the state journal");
+    s->nextSeq_ = seq;
+    s->journalBytes_ = at;
+    std::unique_lock lock(s->mu_);
+    const std::uint64_t next = s->checkpoint_ + 1;
+    if (s->journalBytes_ > options.compactMinBytes && s->journalBytes_ > 2 * s->liveBytesEstimateLocked()) {
+      SEALGATE_TRY(s->rewriteLocked(next));
+    } else {
+      SEALGATE_TRY(s->commitLocked(lock, opU64(kOpCheckpoint, next)));
+      s->checkpoint_ = next;
+      s->dirty_ = false;
+    }
+  }
+  if (s->counter_) {
+    auto advanced = s->counter_->increment();
+    if (!advanced) return std::move(advanced).takeError();
+  }
+  s->background_ = std::thread([p = s.get()] { p->background(); });
+  return s;
+}
+
+SealedStateStore::~SealedStateStore() {
+  if (background_.joinable()) {
+    {
+      std::lock_guard lock(stopMu_);
+      stopping_ = true;
+    }
+    stopCv_.notify_all();
+    background_.join();
+    bool dirty;
+    {
+      std::lock_guard lock(mu_);
+      dirty = dirty_ && !failed_;
+    }
+    if (dirty) {
+      if (auto r = checkpoint(); !r) logEvent(LogLevel::Warn, "state_checkpoint_failed", {{"error", r.error().describe()}});
+    }
+  }
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void SealedStateStore::background() {
+  std::unique_lock stop(stopMu_);
+  while (!stopping_) {
+    stopCv_.wait_for(stop, options_.checkpointInterval, [this] { return stopping_.load(); });
+    if (stopping_) break;
+    stop.unlock();
+    bool dirty, compactNow;
+    {
+      std::lock_guard lock(mu_);
+      dirty = dirty_ && !failed_;
+      compactNow = !failed_ && journalBytes_ > options_.compactMinBytes && journalBytes_ > 2 * liveBytesEstimateLocked();
+    }
+    if (compactNow) {
+      if (auto r = compact(); !r) logEvent(LogLevel::Error, "state_compaction_failed", {{"error", r.error().describe()}});
+    } else if (dirty) {
+      if (auto r = checkpoint(); !r) logEvent(LogLevel::Error, "state_checkpoint_failed", {{"error", r.error().describe()}});
+    }
+    stop.lock();
+  }
+}
+
+Result<void> SealedStateStore::rewriteLocked(std::uint64_t checkpointValue) {
+  const fs::path dir(options_.dir);
+  const std::uint64_t generation = generation_ + 1;
+  const std::string hdr = header(instance_, generation);
+  std::string file = hdr;
+  std::uint64_t seq = 0;
+  std::string batch = opU64(kOpOpen, checkpointValue);
+  batch += opU64(kOpGrantsFrom, static_cast<std::uint64_t>(grantsFromMs_));
+  // What the snapshot leaves out (expired entries) is pruned: the horizon moves
+  // to now first, and the snapshot carries it.
+  const std::int64_t now = nowMs();
+  prunedThroughMs_ = std::max(prunedThroughMs_, now);
+  batch += opU64(kOpPrunedThrough, static_cast<std::uint64_t>(prunedThroughMs_));
+  auto flushBatch = [&] {
+    file += sealRecord(journalKey_, hdr, seq++, batch);
+    secureWipe(batch.data(), batch.size());
+    batch.clear();
+  };
+  auto add = [&](const std::string& op) {
+    if (batch.size() + op.size() > kSnapshotRecordBytes) flushBatch();
+    batch += op;
+  };
+  for (const auto& [k, exp] : jtis_) {
+    if (exp > now) add(opJti(k.b, exp));
+  }
+  for (const auto& [id, g] : grants_) {
+    if (g.expMs > now) add(opGrant(id, g.remaining, g.revoked, g.expMs));
+  }
+  for (const auto& [id, l] : leases_) add(opLeasePut(id, l.dataJson, toMs(l.expiresAt)));
+  if (auditHead_) add(opAuditHead(auditHead_->size, auditHead_->root));
+  flushBatch();
+  // The new generation goes to a temporary file first: until the rename, a
+  // failure leaves the current journal in use and intact.
+  // Not writeFileAtomically: the new file's descriptor (opened for appending)
+  // stays open as the journal's after the rename, and a failure after the
+  // rename stops the store.
+  const fs::path path = dir / kJournalFile;
+  const fs::path tmp = atomicTmpPath(path);
+  ::unlink(tmp.c_str());  // a stale one from a crash
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return ioError("cannot create " + tmp.string());
+  auto written = writeAll(fd.get(), file);
+  if (written && ::fsync(fd.get()) != 0) written = ioError("cannot sync " + tmp.string());
+  if (written && ::rename(tmp.c_str(), path.c_str()) != 0) written = ioError("cannot rename " + tmp.string());
+  if (!written) {
+    fd.reset();
+    ::unlink(tmp.c_str());
+    return written;
+  }
+  // Renamed: the old descriptor now points at an unlinked file, so any failure
+  // from here on must stop the store rather than let appends go nowhere.
+  if (auto synced = syncDir(dir); !synced) {
+    failed_ = synced.error();
+    return *failed_;
+  }
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd.release();
+  generation_ = generation;
+  nextSeq_ = seq;
+  journalBytes_ = file.size();
+  checkpoint_ = checkpointValue;
+  // Everything in memory is in the snapshot: pending changes are durable now.
+  pending_.clear();
+  auditHeadUnwritten_ = false;  // the snapshot holds it
+  durableBatch_ = pendingBatch_++;
+  dirty_ = false;
+  cv_.notify_all();
+  return Ok{};
+}
+
+Result<void> SealedStateStore::commitLocked(std::unique_lock<std::mutex>& lock, const std::string& op) {
+  if (failed_) return *failed_;
+  pending_ += op;
+  if (auditHeadUnwritten_) {  // rides along with this change (StateStore docs: anchorAuditHead)
+    pending_ += opAuditHead(auditHead_->size, auditHead_->root);
+    auditHeadUnwritten_ = false;
+  }
+  dirty_ = true;
+  const std::uint64_t mine = pendingBatch_;
+  const auto deadline = std::chrono::steady_clock::now() + options_.commitWait;
+  while (durableBatch_ < mine) {
+    if (failed_) return *failed_;
+    if (!flushing_) {
+      // Leader: seal and sync the whole batch assembled so far, lock released.
+      flushing_ = true;
+      const std::uint64_t batch = pendingBatch_++;
+      std::string plaintext = std::move(pending_);
+      pending_.clear();
+      const std::uint64_t seq = nextSeq_++;
+      const std::string hdr = header(instance_, generation_);
+      const int fd = fd_;
+      lock.unlock();
+      const std::string record = sealRecord(journalKey_, hdr, seq, plaintext);
+      secureWipe(plaintext.data(), plaintext.size());
+      auto written = writeAll(fd, record);
+      if (written && ::fdatasync(fd) != 0) written = ioError("the state journal cannot be synced");
+      lock.lock();
+      flushing_ = false;
+      if (!written) {
+        failed_ = written.error();
+        logEvent(LogLevel::Error, "state_write_failed", {{"error", written.error().describe()}});
+      } else {
+        durableBatch_ = batch;
+        journalBytes_ += record.size();
+      }
+      cv_.notify_all();
+      if (failed_) return *failed_;
+    } else if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && durableBatch_ < mine) {
+      return stateError(state_errc::kUnavailable, "the state change was not durable within the commit wait");
+    }
+  }
+  return Ok{};
+}
+
+void SealedStateStore::pruneLocked(std::int64_t now, bool force) {
+  if (!force && now - lastPruneMs_ < 1000 && now >= lastPruneMs_) return;
+  lastPruneMs_ = now;
+  // The horizon moves before anything is dropped: whatever goes now is covered.
+  prunedThroughMs_ = std::max(prunedThroughMs_, now);
+  while (!jtiExpiry_.empty() && jtiExpiry_.begin()->first * 1000 + 999 < now) {
+    for (const Key16& k : jtiExpiry_.begin()->second) {
+      auto it = jtis_.find(k);
+      if (it != jtis_.end() && it->second <= now) jtis_.erase(it);
+    }
+    jtiExpiry_.erase(jtiExpiry_.begin());
+  }
+  while (!grantExpiry_.empty() && grantExpiry_.begin()->first * 1000 + 999 < now) {
+    for (const std::string& id : grantExpiry_.begin()->second) {
+      auto it = grants_.find(id);
+      if (it != grants_.end() && it->second.expMs <= now) grants_.erase(it);
+    }
+    grantExpiry_.erase(grantExpiry_.begin());
+  }
+}
+
+std::uint64_t SealedStateStore::liveBytesEstimateLocked() const {
+  // What a snapshot of the live entries takes, roughly (ops plus record overhead).
+  return jtis_.size() * 26 + grants_.size() * 64 + leases_.size() * 256 + 4096;
+}
+
+Result<void> SealedStateStore::admitLocked(std::int64_t now) {
+  auto live = [this] { return jtis_.size() + grants_.size() + leases_.size(); };
+  if (live() < options_.maxLiveEntries) return Ok{};
+  pruneLocked(now, /*force=*/true);
+  if (live() < options_.maxLiveEntries) return Ok{};
+  return stateError(state_errc::kFull, "the state holds its maximum number of live entries");
+}
+
+Result<bool> SealedStateStore::rememberOnce(const std::string& id, Clock::time_point expiresAt) {
+  const std::int64_t now = nowMs();
+  const std::int64_t exp = toMs(expiresAt);
+  const Key16 k = keyOf(id);
+  std::unique_lock lock(mu_);
+  if (failed_) return *failed_;
+  pruneLocked(now, false);
+  auto it = jtis_.find(k);
+  if (it != jtis_.end() && it->second > now) return false;
+  // Unknown, or expired: when its window ends by the horizon it may have been
+  // seen and pruned, so it is treated as seen.
+  if (exp <= prunedThroughMs_) return false;
+  if (it == jtis_.end()) {
+    SEALGATE_TRY(admitLocked(now));
+    jtis_.emplace(k, exp);
+  } else {
+    it->second = exp;
+  }
+  jtiExpiry_[exp / 1000].push_back(k);
+  SEALGATE_TRY(commitLocked(lock, opJti(k.b, exp)));
+  return true;
+}
+
+Result<std::uint32_t> SealedStateStore::takeUses(const UseRequest& use) {
+  if (use.count == 0) return makeError("INVALID_REQUEST", "a use count must be positive");
+  if (use.grantId.size() > 1024 || use.ancestors.size() > 64) {
+    return makeError("INVALID_REQUEST", "grant ids are at most 1024 bytes, ancestries at most 64 grants");
+  }
+  const std::int64_t now = nowMs();
+  std::unique_lock lock(mu_);
+  if (failed_) return *failed_;
+  pruneLocked(now, false);
+  for (const std::string& ancestor : use.ancestors) {
+    auto a = grants_.find(ancestor);
+    if (a != grants_.end() && a->second.revoked) {
+      return makeError(state_errc::kGrantRevoked, "a grant this one was delegated from has been revoked");
+    }
+  }
+  auto it = grants_.find(use.grantId);
+  if (it == grants_.end()) {
+    const std::int64_t keep = toMs(use.keepUntil);
+    // Unknown: a first use, unless its window ends by the horizon, when its
+    // state may have been pruned (it could have been spent or revoked).
+    if (keep <= prunedThroughMs_) return makeError(state_errc::kGrantExpired, "the grant has expired");
+    if (use.maxUses < use.count) return makeError(state_errc::kGrantExhausted, "the grant has not enough uses left");
+    SEALGATE_TRY(admitLocked(now));
+    it = grants_.emplace(use.grantId, GrantEntry{use.maxUses, false, keep}).first;
+    grantExpiry_[keep / 1000].push_back(use.grantId);
+  }
+  GrantEntry& g = it->second;
+  if (g.revoked) return makeError(state_errc::kGrantRevoked, "the grant has been revoked");
+  if (g.remaining < use.count) return makeError(state_errc::kGrantExhausted, "the grant has not enough uses left");
+  g.remaining -= use.count;
+  const std::uint32_t remaining = g.remaining;
+  SEALGATE_TRY(commitLocked(lock, opGrant(use.grantId, g.remaining, g.revoked, g.expMs)));
+  return remaining;
+}
+
+Result<void> SealedStateStore::revoke(const std::string& grantId, Clock::time_point expiresAt) {
+  if (grantId.size() > 1024) return makeError("INVALID_REQUEST", "grant ids are at most 1024 bytes");
+  const std::int64_t now = nowMs();
+  std::unique_lock lock(mu_);
+  if (failed_) return *failed_;
+  const std::int64_t exp = toMs(expiresAt);
+  auto it = grants_.find(grantId);
+  if (it == grants_.end()) {
+    SEALGATE_TRY(admitLocked(now));
+    it = grants_.emplace(grantId, GrantEntry{0, true, exp}).first;
+    grantExpiry_[exp / 1000].push_back(grantId);
+  } else if (exp > it->second.expMs) {
+    // A revocation is kept at least as long as asked (its descendants may verify).
+    it->second.expMs = exp;
+    grantExpiry_[exp / 1000].push_back(grantId);
+  }
+  it->second.revoked = true;
+  return commitLocked(lock, opGrant(grantId, it->second.remaining, true, it->second.expMs));
+}
+
+std::vector<StateStore::GrantState> SealedStateStore::grants() const {
+  const std::int64_t now = nowMs();
+  std::lock_guard lock(mu_);
+  std::vector<GrantState> out;
+  for (const auto& [id, g] : grants_) {
+    if (g.expMs > now) out.push_back(GrantState{id, g.remaining, g.revoked, fromMs(g.expMs)});
+  }
+  return out;
+}
+
+Result<void> SealedStateStore::putLease(const Lease& lease) {
+  if (lease.leaseId.empty() || lease.leaseId.size() > 1024) return makeError("INVALID_REQUEST", "bad lease id");
+  std::unique_lock lock(mu_);
+  if (failed_) return *failed_;
+  if (!leases_.count(lease.leaseId)) SEALGATE_TRY(admitLocked(nowMs()));
+  leases_[lease.leaseId] = lease;
+  return commitLocked(lock, opLeasePut(lease.leaseId, lease.dataJson, toMs(lease.expiresAt)));
+}
+
+Result<void> SealedStateStore::deleteLease(const std::string& leaseId) {
+  if (leaseId.size() > 1024) return makeError("INVALID_REQUEST", "bad lease id");
+  std::unique_lock lock(mu_);
+  if (failed_) return *failed_;
+  if (leases_.erase(leaseId) == 0) return Ok{};
+  return commitLocked(lock, opLeaseDel(leaseId));
+}
+
+void SealedStateStore::anchorAuditHead(const merkle::TreeHead& head) {
+  std::lock_guard lock(mu_);
+  if (auditHead_ && head.size <= auditHead_->size) return;
+  auditHead_ = head;
+  auditHeadUnwritten_ = true;
+  dirty_ = true;  // the next periodic checkpoint writes it when no change does
+}
+
+std::optional<merkle::TreeHead> SealedStateStore::auditHead() const {
+  std::lock_guard lock(mu_);
+  return auditHead_;
+}
+
+StateStore::Clock::time_point SealedStateStore::grantsIssuedFrom() const {
+  std::lock_guard lock(mu_);
+  return fromMs(grantsFromMs_);
+}
+
+std::vector<StateStore::Lease> SealedStateStore::leases() const {
+  std::lock_guard lock(mu_);
+  std::vector<Lease> out;
+  for (const auto& [id, l] : leases_) out.push_back(l);
+  return out;
+}
+
+Result<void> SealedStateStore::checkpoint() {
+  std::lock_guard one(checkpointMu_);
+  std::uint64_t value;
+  {
+    std::unique_lock lock(mu_);
+    if (failed_) return *failed_;
+    if (counter_ && counterBehind_) {
+      lock.unlock();
+      auto caughtUp = counter_->increment();
+      if (!caughtUp) return std::move(caughtUp).takeError();
+      lock.lock();
+      counterBehind_ = false;
+    }
+    value = checkpoint_ + 1;
+    dirty_ = false;
+    SEALGATE_TRY(commitLocked(lock, opU64(kOpCheckpoint, value)));
+    // commitLocked marks the store dirty for its own op; a checkpoint is not a change.
+    checkpoint_ = value;
+    dirty_ = !pending_.empty();
+  }
+  if (!counter_) return Ok{};
+  auto advanced = counter_->increment();
+  std::lock_guard lock(mu_);
+  if (!advanced) {
+    counterBehind_ = true;  // retried before the next checkpoint; a restart finishes it too
+    return std::move(advanced).takeError();
+  }
+  if (*advanced != value) {
+    failed_ = stateError(state_errc::kRollback, "the TPM counter moved outside this appliance (expected " +
+                                                    std::to_string(value) + ", read " + std::to_string(*advanced) + ")");
+    return *failed_;
+  }
+  return Ok{};
+}
+
+Result<void> SealedStateStore::compact() {
+  std::lock_guard one(checkpointMu_);
+  std::uint64_t value;
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return !flushing_; });
+    if (failed_) return *failed_;
+    if (counter_ && counterBehind_) {
+      auto caughtUp = counter_->increment();  // under the lock: rare, and ~1 ms
+      if (!caughtUp) return std::move(caughtUp).takeError();
+      counterBehind_ = false;
+    }
+    pruneLocked(nowMs(), /*force=*/true);
+    value = checkpoint_ + 1;
+    SEALGATE_TRY(rewriteLocked(value));
+  }
+  if (!counter_) return Ok{};
+  auto advanced = counter_->increment();
+  if (!advanced) {
+    std::lock_guard lock(mu_);
+    counterBehind_ = true;
+    return std::move(advanced).takeError();
+  }
+  return Ok{};
+}
+
+SealedStateStore::Status SealedStateStore::status() const {
+  std::lock_guard lock(mu_);
+  Status s;
+  s.instanceId = hexLower(instance_);
+  s.generation = generation_;
+  s.checkpoint = checkpoint_;
+  s.rollbackProtection = counter_ != nullptr;
+  s.anchor = counter_ ? counter_->describe() : "none";
+  s.counterBehind = counterBehind_;
+  s.jtis = jtis_.size();
+  s.grants = grants_.size();
+  s.leases = leases_.size();
+  s.prunedThroughMs = prunedThroughMs_;
+  s.journalBytes = journalBytes_;
+  s.records = nextSeq_;
+  s.tornTailBytes = tornTailBytes_;
+  s.failed = failed_.has_value();
+  return s;
+}
+
+bool SealedStateStore::healthy() const {
+  std::lock_guard lock(mu_);
+  return !failed_;
+}
+
+}  // namespace sealgate::appliance

@@ -1,0 +1,92 @@
+#include "appliance/telemetry/metrics.h"
+
+#include <array>
+#include <charconv>
+
+namespace sealgate::appliance {
+
+namespace {
+
+constexpr std::array<double, 13> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                             0.25,  0.5,    1,     2.5,  5,     10};
+
+// Label values are escaped as the text format asks (\\, \" and \n).
+std::string labelText(const Metrics::Labels& labels, const std::string& extra = "") {
+  std::string out;
+  for (const auto& [k, v] : labels) {
+    out += (out.empty() ? "" : ",") + k + "=\"";
+    for (char c : v) {
+      if (c == '\\' || c == '"') out += '\\';
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out += c;
+    }
+    out += '"';
+  }
+  if (!extra.empty()) out += (out.empty() ? "" : ",") + extra;
+  return out.empty() ? "" : "{" + out + "}";
+}
+
+// The shortest text that reads back as `v` (0.0025, not 0.0025000000000000001).
+std::string number(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : "NaN";
+}
+
+}  // namespace
+
+void Metrics::add(const std::string& name, const std::string& help, const Labels& labels, double by) {
+  std::lock_guard lock(mu_);
+  auto& f = families_[name];
+  f.help = help;
+  auto& s = f.series[labelText(labels)];
+  s.labels = labels;
+  s.value += by;
+}
+
+void Metrics::observe(const std::string& name, const std::string& help, const Labels& labels, double seconds) {
+  std::lock_guard lock(mu_);
+  auto& f = families_[name];
+  f.help = help;
+  f.histogram = true;
+  auto& s = f.series[labelText(labels)];
+  s.labels = labels;
+  s.buckets.resize(kBuckets.size());
+  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) {
+      ++s.buckets[i];
+      break;
+    }
+  }
+  s.sum += seconds;
+  ++s.count;
+}
+
+std::string Metrics::render() const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  for (const auto& [name, f] : families_) {
+    out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + (f.histogram ? " histogram\n" : " counter\n");
+    for (const auto& [text, s] : f.series) {
+      if (!f.histogram) {
+        out += name + text + " " + number(s.value) + "\n";
+        continue;
+      }
+      std::uint64_t cumulative = 0;  // buckets are cumulative, in ascending order
+      for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+        cumulative += s.buckets[i];
+        out += name + "_bucket" + labelText(s.labels, "le=\"" + number(kBuckets[i]) + "\"") + " " +
+               std::to_string(cumulative) + "\n";
+      }
+      out += name + "_bucket" + labelText(s.labels, "le=\"+Inf\"") + " " + std::to_string(s.count) + "\n";
+      out += name + "_sum" + text + " " + number(s.sum) + "\n";
+      out += name + "_count" + text + " " + std::to_string(s.count) + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace sealgate::appliance
