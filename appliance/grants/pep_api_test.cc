@@ -1,0 +1,448 @@
+// The PEP's decisions, branch by branch, with its dependencies replaced: a
+// software HMAC for the HSM's resource_ref key, an in-memory P-256 key for the
+// grant key, a scripted decision point, the in-memory StateStore with failures
+// switched on, and an audit sink that records or refuses. These stand in for the
+// real HSM, PDP, sealed state and audit log, which the e2e suite (tests/e2e)
+// drives over mTLS; here every refusal and every failure of a dependency is
+// reached directly.
+#include "appliance/grants/pep_api.h"
+
+#include <gtest/gtest.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/x509.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/openssl_ptr.h"
+#include "tests/support/memory_state_store.h"
+
+namespace sealgate::appliance {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::system_clock;
+
+class SoftwareMac : public KeyedMac {
+ public:
+  bool failing = false;
+  Result<Mac256> mac(std::string_view data) override {
+    if (failing) return makeError("HSM_UNAVAILABLE", "the test MAC is failing");
+    static const std::uint8_t kKey[32] = {7};
+    Mac256 out{};
+    unsigned len = 0;
+    HMAC(EVP_sha256(), kKey, sizeof kKey, reinterpret_cast<const std::uint8_t*>(data.data()), data.size(), out.data(),
+         &len);
+    return out;
+  }
+  unsigned keyVersion() const override { return 1; }
+};
+
+// ES256 with an in-memory key: r || s, as the HSM returns it.
+class SoftwareGrantKey {
+ public:
+  bool failing = false;
+  SoftwareGrantKey() : key_(EVP_EC_gen("P-256")) {}
+
+  GrantSigningKeys keys() {
+    unsigned char* der = nullptr;
+    const int n = i2d_PUBKEY(key_.get(), &der);
+    Bytes spki(der, der + n);
+    OPENSSL_free(der);
+    GrantSigningKeys k;
+    k.versions.push_back({1, "sealgate-grant-es256-v1", spki});
+    k.sign = [this](const std::string&, std::span<const std::uint8_t> input) -> Result<Bytes> {
+      if (failing) return makeError("HSM_UNAVAILABLE", "the test signer is failing");
+      EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+      std::size_t len = 0;
+      if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_.get()) != 1 ||
+          EVP_DigestSign(ctx.get(), nullptr, &len, input.data(), input.size()) != 1) {
+        return makeError("HSM_UNAVAILABLE", "signing failed");
+      }
+      Bytes der(len);
+      EVP_DigestSign(ctx.get(), der.data(), &len, input.data(), input.size());
+      const unsigned char* p = der.data();
+      EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len)));
+      Bytes raw(64);
+      BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), raw.data(), 32);
+      BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), raw.data() + 32, 32);
+      return raw;
+    };
+    return k;
+  }
+
+ private:
+  EvpPkeyPtr key_;
+};
+
+class ScriptedPdp : public DecisionPoint {
+ public:
+  bool available = true;
+  bool allow = true;
+  bool answerNothing = false;
+  std::string obligations = "{}";
+  int calls = 0;
+  Result<std::vector<Decision>> decide(const DecisionSubject&, const std::vector<DecisionRequest>& requests,
+                                       std::chrono::milliseconds) override {
+    ++calls;
+    if (!available) return makeError("PDP_UNAVAILABLE", "the test PDP is down");
+    std::vector<Decision> out;
+    if (answerNothing) return out;
+    for (const auto& r : requests) {
+      Decision d;
+      d.index = r.index;
+      d.allow = allow;
+      d.reason = allow ? "" : "POLICY_DENIED";
+      d.obligationsJson = obligations;
+      out.push_back(d);
+    }
+    return out;
+  }
+};
+
+class RecordingAudit : public AuditSink {
+ public:
+  bool failing = false;
+  std::vector<json> events;
+  Result<std::uint64_t> append(const std::string& eventJson) override {
+    if (failing) return makeError("AUDIT_UNAVAILABLE", "the test audit log is failing");
+    events.push_back(json::parse(eventJson));
+    return events.size();
+  }
+  bool healthy() const override { return !failing; }
+};
+
+class ControllableState : public MemoryStateStore {
+ public:
+  std::optional<Error> useFailure;  // every takeUses fails with it
+  Clock::time_point issuedFrom{};
+  int useCalls = 0;
+  using MemoryStateStore::takeUses;
+  Result<std::uint32_t> takeUses(const UseRequest& use) override {
+    ++useCalls;
+    if (useFailure) return *useFailure;
+    return MemoryStateStore::takeUses(use);
+  }
+  Clock::time_point grantsIssuedFrom() const override { return issuedFrom; }
+};
+
+constexpr const char* kUri = "secret://acme/kv/payments/stripe#api_key";
+
+Identity service(const std::string& name, const std::string& thumbprint) {
+  Identity id;
+  id.kind = IdentityKind::Service;
+  id.spiffeId = "spiffe://acme/" + name;
+  id.tenant = "acme";
+  id.service = name;
+  id.certThumbprint = thumbprint;
+  return id;
+}
+
+std::string codeOf(const HandlerResult& r) {
+  if (const auto* err = std::get_if<HttpError>(&r)) return err->code;
+  return "200";
+}
+std::string describe(const HandlerResult& r) {
+  if (const auto* err = std::get_if<HttpError>(&r)) return err->code + ": " + err->message;
+  return std::get<Response>(r).body.dump();
+}
+int statusOf(const HandlerResult& r) {
+  if (const auto* err = std::get_if<HttpError>(&r)) return err->status;
+  return std::get<Response>(r).status;
+}
+
+class PepApiTest : public ::testing::Test {
+ protected:
+  PepApiTest() : refs(mac, 16) {
+    config.name = "sg";
+    authority = std::move(*GrantAuthority::load(grantKey.keys(), "sg"));
+    pep = std::make_unique<PepApi>(config, refs, *authority, pdp, state, audit);
+  }
+
+  // Positive integers are unsigned in bodies the JSON parser read: the tests
+  // write them as 2u.
+  Request request(const Identity& who, json body) {
+    Request r;
+    r.correlationId = "test";
+    r.method = "POST";
+    r.identity = who;
+    r.body = std::move(body);
+    return r;
+  }
+  HandlerResult authorize(const std::string& uri = kUri, const std::string& action = "use") {
+    Request r = request(payments, json{{"requests", json::array({{{"uri", uri}, {"action", action}}})}});
+    return pep->authorize(r);
+  }
+  // A grant for kUri, as the response gave it.
+  json grantFor(const std::string& action = "use") {
+    auto r = authorize(kUri, action);
+    EXPECT_EQ(statusOf(r), 200) << describe(r);
+    return std::get<Response>(r).body;
+  }
+  HandlerResult consume(const std::string& grant, const Identity& who) {
+    Request r = request(who, json{{"grant", grant}});
+    return pep->consume(r);
+  }
+  HandlerResult delegate(json body, const Identity& who) {
+    Request r = request(who, std::move(body));
+    return pep->delegate(r);
+  }
+
+  Config config;
+  SoftwareMac mac;
+  ResourceRefs refs;
+  SoftwareGrantKey grantKey;
+  std::unique_ptr<GrantAuthority> authority;
+  ScriptedPdp pdp;
+  ControllableState state;
+  RecordingAudit audit;
+  std::unique_ptr<PepApi> pep;
+  Identity payments = service("payments", "thumb-payments");
+  Identity billing = service("billing", "thumb-billing");
+};
+
+TEST_F(PepApiTest, AnAllowedItemGetsAGrantBoundToTheCallersCertificateAndIsAudited) {
+  const json body = grantFor();
+  auto claims = authority->verify(body["grant"].get<std::string>(), Clock::now());
+  ASSERT_TRUE(claims) << claims.error().describe();
+  EXPECT_EQ(claims->sub, payments.spiffeId);
+  EXPECT_EQ(claims->cnfX5t, payments.certThumbprint);
+  ASSERT_EQ(claims->res.size(), 1u);
+  EXPECT_EQ(body["results"][0]["resource_ref"], claims->res[0]);
+  ASSERT_EQ(audit.events.size(), 1u);
+  EXPECT_EQ(audit.events[0]["type"], "authorize");
+  EXPECT_EQ(audit.events[0]["outcome"], "granted");
+  EXPECT_EQ(audit.events[0]["grant_id"], claims->jti);
+  EXPECT_EQ(audit.events[0].dump().find("payments/stripe"), std::string::npos) << "the audit event names the URI";
+}
+
+TEST_F(PepApiTest, ObligationsNarrowTheGrantButNeverPastTheCeilings) {
+  config.grants.maxUses = 5;
+  pdp.obligations = R"({"ttl_seconds": 30, "max_uses": 9})";
+  const json body = grantFor();
+  EXPECT_EQ(body["max_uses"], 5) << "max_uses above the ceiling";
+  auto claims = authority->verify(body["grant"].get<std::string>(), Clock::now());
+  ASSERT_TRUE(claims);
+  EXPECT_EQ(claims->exp - claims->iat, 30);
+}
+
+TEST_F(PepApiTest, ADeniedItemGetsNoGrantAndTheDenialIsAudited) {
+  pdp.allow = false;
+  auto r = authorize();
+  ASSERT_EQ(statusOf(r), 200);
+  const json& body = std::get<Response>(r).body;
+  EXPECT_FALSE(body.contains("grant"));
+  EXPECT_EQ(body["results"][0]["decision"], "deny");
+  ASSERT_EQ(audit.events.size(), 1u);
+  EXPECT_EQ(audit.events[0]["outcome"], "denied");
+}
+
+TEST_F(PepApiTest, AMissingDecisionIsADeny) {
+  pdp.answerNothing = true;
+  auto r = authorize();
+  ASSERT_EQ(statusOf(r), 200);
+  EXPECT_FALSE(std::get<Response>(r).body.contains("grant"));
+  EXPECT_EQ(std::get<Response>(r).body["results"][0]["reason"], "PDP_NO_DECISION");
+}
+
+TEST_F(PepApiTest, ForeignTenantItemsAreDeniedWithoutAskingThePdp) {
+  auto r = authorize("secret://globex/kv/billing/key#v");
+  ASSERT_EQ(statusOf(r), 200);
+  EXPECT_EQ(std::get<Response>(r).body["results"][0]["decision"], "deny");
+  EXPECT_EQ(pdp.calls, 0);
+}
+
+TEST_F(PepApiTest, DependencyFailuresOfAuthorizeFailClosedWithTheirCodes) {
+  pdp.available = false;
+  auto r = authorize();
+  EXPECT_EQ(statusOf(r), 503);
+  EXPECT_EQ(codeOf(r), "PDP_UNAVAILABLE");
+  pdp.available = true;
+
+  mac.failing = true;
+  r = authorize("secret://acme/kv/payments/other#k");  // not in the ref cache
+  EXPECT_EQ(codeOf(r), "HSM_UNAVAILABLE");
+  EXPECT_EQ(pdp.calls, 1) << "the PDP was asked although no resource_ref could be computed";
+  mac.failing = false;
+
+  grantKey.failing = true;
+  r = authorize();
+  EXPECT_EQ(statusOf(r), 503);
+  EXPECT_EQ(codeOf(r), "HSM_UNAVAILABLE");
+  grantKey.failing = false;
+
+  audit.failing = true;
+  r = authorize();
+  EXPECT_EQ(statusOf(r), 503);
+  EXPECT_EQ(codeOf(r), "AUDIT_UNAVAILABLE");
+  EXPECT_TRUE(audit.events.empty());
+}
+
+TEST_F(PepApiTest, MalformedAuthorizeBodiesAreRefusedBeforeAnyDependencyIsUsed) {
+  for (const json& body : {json::object(), json{{"requests", json::array()}}, json{{"requests", "x"}},
+                           json{{"requests", json::array({{{"uri", kUri}}})}},
+                           json{{"requests", json::array({{{"uri", kUri}, {"action", "use"}}})}, {"extra", 1}}}) {
+    Request r = request(payments, body);
+    auto result = pep->authorize(r);
+    EXPECT_EQ(statusOf(result), 400) << body.dump();
+  }
+  EXPECT_EQ(pdp.calls, 0);
+  EXPECT_TRUE(audit.events.empty());
+}
+
+TEST_F(PepApiTest, ConsumeSpendsOneUseUntilTheGrantIsExhausted) {
+  config.grants.maxUses = 2;
+  const std::string grant = grantFor()["grant"];
+  auto r = consume(grant, payments);
+  ASSERT_EQ(statusOf(r), 200) << describe(r);
+  EXPECT_EQ(std::get<Response>(r).body["remaining_uses"], 1);
+  ASSERT_EQ(statusOf(consume(grant, payments)), 200);
+  r = consume(grant, payments);
+  EXPECT_EQ(statusOf(r), 403);
+  EXPECT_EQ(codeOf(r), "GRANT_EXHAUSTED");
+  EXPECT_EQ(audit.events.back()["outcome"], "GRANT_EXHAUSTED") << "the refusal is audited";
+}
+
+TEST_F(PepApiTest, OnlyTheHolderWithItsCertificateMayPresentAGrant) {
+  const std::string grant = grantFor()["grant"];
+  auto r = consume(grant, billing);
+  EXPECT_EQ(statusOf(r), 401);
+  EXPECT_EQ(codeOf(r), "BINDING_MISMATCH");
+  Identity otherCert = payments;
+  otherCert.certThumbprint = "another-certificate";
+  EXPECT_EQ(codeOf(consume(grant, otherCert)), "BINDING_MISMATCH");
+  EXPECT_EQ(state.useCalls, 0) << "a use was taken for a refused presentation";
+}
+
+TEST_F(PepApiTest, ForgedAndPredatingGrantsAreRefusedWithoutTakingAUse) {
+  std::string grant = grantFor()["grant"];
+  std::string forged = grant;
+  forged[forged.size() - 5] = forged[forged.size() - 5] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(codeOf(consume(forged, payments)), "GRANT_INVALID");
+  state.issuedFrom = Clock::now() + std::chrono::hours(1);
+  EXPECT_EQ(codeOf(consume(grant, payments)), "GRANT_PREDATES_STATE");
+  EXPECT_EQ(state.useCalls, 0);
+}
+
+TEST_F(PepApiTest, ConsumeNeedsTheUseAction) {
+  const std::string grant = grantFor("read-metadata")["grant"];
+  auto r = consume(grant, payments);
+  EXPECT_EQ(statusOf(r), 403);
+  EXPECT_EQ(codeOf(r), "ACTION_NOT_GRANTED");
+  EXPECT_EQ(state.useCalls, 0);
+}
+
+TEST_F(PepApiTest, AStateThatCannotCountFailsClosedAndTheRefusalIsAudited) {
+  const std::string grant = grantFor()["grant"];
+  state.useFailure = makeError("STATE_TAMPERED", "test");
+  auto r = consume(grant, payments);
+  EXPECT_EQ(statusOf(r), 503);
+  EXPECT_EQ(codeOf(r), "STATE_TAMPERED");
+  EXPECT_EQ(audit.events.back()["reason"], "STATE_TAMPERED");
+
+  state.useFailure = makeError("SOMETHING_ELSE", "test");
+  EXPECT_EQ(codeOf(consume(grant, payments)), "STATE_UNAVAILABLE") << "an unknown failure keeps its own code";
+
+  state.useFailure = makeError("STATE_UNAVAILABLE", "test");
+  audit.failing = true;
+  EXPECT_EQ(codeOf(consume(grant, payments)), "AUDIT_UNAVAILABLE") << "an unauditable refusal";
+}
+
+TEST_F(PepApiTest, ARevokedGrantIsRefused) {
+  const json body = grantFor();
+  ASSERT_TRUE(state.revoke(body["grant_id"], Clock::now() + std::chrono::hours(2)));
+  auto r = consume(body["grant"], payments);
+  EXPECT_EQ(statusOf(r), 403);
+  EXPECT_EQ(codeOf(r), "GRANT_REVOKED");
+}
+
+TEST_F(PepApiTest, DelegationTakesTheChildsUsesFromTheParent) {
+  config.grants.maxUses = 5;
+  const json parent = grantFor();
+  auto r = delegate(json{{"grant", parent["grant"]}, {"to", billing.spiffeId}, {"max_uses", 2u}}, payments);
+  ASSERT_EQ(statusOf(r), 200) << describe(r);
+  const json& child = std::get<Response>(r).body;
+  EXPECT_EQ(child["parent_remaining_uses"], 3);
+  auto claims = authority->verify(child["grant"].get<std::string>(), Clock::now());
+  ASSERT_TRUE(claims);
+  EXPECT_EQ(claims->holder(), billing.spiffeId);
+  EXPECT_EQ(claims->anc, std::vector<std::string>{parent["grant_id"].get<std::string>()});
+  EXPECT_EQ(statusOf(consume(child["grant"], payments)), 401) << "the parent's holder used the child";
+  // The child is bound to billing's mTLS identity: any certificate of it.
+  EXPECT_EQ(statusOf(consume(child["grant"], billing)), 200);
+  EXPECT_EQ(audit.events.back()["type"], "consume");
+}
+
+TEST_F(PepApiTest, DelegationNeverWidens) {
+  config.grants.maxUses = 3;
+  const json parent = grantFor();
+  const json base = {{"grant", parent["grant"]}, {"to", billing.spiffeId}};
+  auto refused = [&](json extra, const char* code, int status) {
+    json body = base;
+    body.update(extra);
+    auto r = delegate(body, payments);
+    EXPECT_EQ(statusOf(r), status) << body.dump();
+    EXPECT_EQ(codeOf(r), code) << body.dump() << " " << describe(r);
+  };
+  refused({{"max_uses", 4u}}, "SCOPE_WIDENED", 403);
+  refused({{"resources", json::array({"sgref:v1:another"})}}, "SCOPE_WIDENED", 403);
+  refused({{"ttl_seconds", 7200u}}, "SCOPE_WIDENED", 403);
+  refused({{"actions", json::array({"rotate"})}}, "SCOPE_WIDENED", 403);
+  refused({{"to", "spiffe://globex/billing"}}, "SCOPE_WIDENED", 403);
+  refused({{"to", "spiffe://sealgate-admin/admin/admin"}}, "INVALID_REQUEST", 400);
+  refused({{"max_uses", 0u}}, "SCOPE_WIDENED", 403);
+  refused({{"ttl_seconds", 0u}}, "INVALID_REQUEST", 400);
+  refused({{"jkt", "short"}}, "INVALID_REQUEST", 400);
+  EXPECT_EQ(state.useCalls, 0) << "a refused delegation took uses from the parent";
+  // Taking more uses than remain is refused too, after the state was asked.
+  ASSERT_EQ(statusOf(consume(parent["grant"], payments)), 200);
+  ASSERT_EQ(statusOf(consume(parent["grant"], payments)), 200);
+  refused({{"max_uses", 2u}}, "SCOPE_WIDENED", 403);
+}
+
+TEST_F(PepApiTest, DelegationChainsStopAtTheConfiguredDepth) {
+  config.grants.maxDelegationDepth = 2;
+  config.grants.maxUses = 10;
+  const Identity third = service("third", "thumb-third");
+  const json root = grantFor();
+  auto first = delegate(json{{"grant", root["grant"]}, {"to", billing.spiffeId}, {"max_uses", 5u}}, payments);
+  ASSERT_EQ(statusOf(first), 200) << describe(first);
+  auto second = delegate(json{{"grant", std::get<Response>(first).body["grant"]}, {"to", third.spiffeId},
+                              {"max_uses", 2u}},
+                         billing);
+  ASSERT_EQ(statusOf(second), 200) << describe(second);
+  auto tooDeep = delegate(json{{"grant", std::get<Response>(second).body["grant"]}, {"to", payments.spiffeId}}, third);
+  EXPECT_EQ(statusOf(tooDeep), 403);
+  EXPECT_EQ(codeOf(tooDeep), "DELEGATION_DEPTH");
+}
+
+TEST_F(PepApiTest, DelegationFromARevokedParentAndAFailingStateIsRefused) {
+  const json parent = grantFor();
+  const json body = {{"grant", parent["grant"]}, {"to", billing.spiffeId}};
+  state.useFailure = makeError("STATE_ROLLBACK", "test");
+  auto r = delegate(body, payments);
+  EXPECT_EQ(statusOf(r), 503);
+  EXPECT_EQ(codeOf(r), "STATE_ROLLBACK");
+  state.useFailure.reset();
+  ASSERT_TRUE(state.revoke(parent["grant_id"], Clock::now() + std::chrono::hours(2)));
+  EXPECT_EQ(codeOf(delegate(body, payments)), "GRANT_REVOKED");
+}
+
+TEST_F(PepApiTest, ADelegationThatCannotBeSignedOrAuditedFailsClosed) {
+  config.grants.maxUses = 5;
+  const json parent = grantFor();
+  const json body = {{"grant", parent["grant"]}, {"to", billing.spiffeId}};
+  grantKey.failing = true;
+  EXPECT_EQ(codeOf(delegate(body, payments)), "HSM_UNAVAILABLE");
+  grantKey.failing = false;
+  audit.failing = true;
+  auto r = delegate(body, payments);
+  EXPECT_EQ(statusOf(r), 503);
+  EXPECT_EQ(codeOf(r), "AUDIT_UNAVAILABLE");
+}
+
+}  // namespace
+}  // namespace sealgate::appliance
