@@ -1,158 +1,23 @@
-// The PEP's decisions, branch by branch, with its dependencies replaced: a
-// software HMAC for the HSM's resource_ref key, an in-memory P-256 key for the
-// grant key, a scripted decision point, the in-memory StateStore with failures
-// switched on, and an audit sink that records or refuses. These stand in for the
-// real HSM, PDP, sealed state and audit log, which the e2e suite (tests/e2e)
-// drives over mTLS; here every refusal and every failure of a dependency is
-// reached directly.
+// The PEP's decisions, branch by branch, with its dependencies replaced by the
+// fakes of tests/support/appliance_fakes.h: every refusal and every failure of a
+// dependency is reached directly (the e2e suite drives the real ones over mTLS).
 #include "appliance/grants/pep_api.h"
 
 #include <gtest/gtest.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/x509.h>
 
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "core/openssl_ptr.h"
-#include "tests/support/memory_state_store.h"
+#include "tests/support/appliance_fakes.h"
 
 namespace sealgate::appliance {
 namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::system_clock;
-
-class SoftwareMac : public KeyedMac {
- public:
-  bool failing = false;
-  Result<Mac256> mac(std::string_view data) override {
-    if (failing) return makeError("HSM_UNAVAILABLE", "the test MAC is failing");
-    static const std::uint8_t kKey[32] = {7};
-    Mac256 out{};
-    unsigned len = 0;
-    HMAC(EVP_sha256(), kKey, sizeof kKey, reinterpret_cast<const std::uint8_t*>(data.data()), data.size(), out.data(),
-         &len);
-    return out;
-  }
-  unsigned keyVersion() const override { return 1; }
-};
-
-// ES256 with an in-memory key: r || s, as the HSM returns it.
-class SoftwareGrantKey {
- public:
-  bool failing = false;
-  SoftwareGrantKey() : key_(EVP_EC_gen("P-256")) {}
-
-  GrantSigningKeys keys() {
-    unsigned char* der = nullptr;
-    const int n = i2d_PUBKEY(key_.get(), &der);
-    Bytes spki(der, der + n);
-    OPENSSL_free(der);
-    GrantSigningKeys k;
-    k.versions.push_back({1, "sealgate-grant-es256-v1", spki});
-    k.sign = [this](const std::string&, std::span<const std::uint8_t> input) -> Result<Bytes> {
-      if (failing) return makeError("HSM_UNAVAILABLE", "the test signer is failing");
-      EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-      std::size_t len = 0;
-      if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_.get()) != 1 ||
-          EVP_DigestSign(ctx.get(), nullptr, &len, input.data(), input.size()) != 1) {
-        return makeError("HSM_UNAVAILABLE", "signing failed");
-      }
-      Bytes der(len);
-      EVP_DigestSign(ctx.get(), der.data(), &len, input.data(), input.size());
-      const unsigned char* p = der.data();
-      EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len)));
-      Bytes raw(64);
-      BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), raw.data(), 32);
-      BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), raw.data() + 32, 32);
-      return raw;
-    };
-    return k;
-  }
-
- private:
-  EvpPkeyPtr key_;
-};
-
-class ScriptedPdp : public DecisionPoint {
- public:
-  bool available = true;
-  bool allow = true;
-  bool answerNothing = false;
-  std::string obligations = "{}";
-  int calls = 0;
-  Result<std::vector<Decision>> decide(const DecisionSubject&, const std::vector<DecisionRequest>& requests,
-                                       std::chrono::milliseconds) override {
-    ++calls;
-    if (!available) return makeError("PDP_UNAVAILABLE", "the test PDP is down");
-    std::vector<Decision> out;
-    if (answerNothing) return out;
-    for (const auto& r : requests) {
-      Decision d;
-      d.index = r.index;
-      d.allow = allow;
-      d.reason = allow ? "" : "POLICY_DENIED";
-      d.obligationsJson = obligations;
-      out.push_back(d);
-    }
-    return out;
-  }
-};
-
-class RecordingAudit : public AuditSink {
- public:
-  bool failing = false;
-  std::vector<json> events;
-  Result<std::uint64_t> append(const std::string& eventJson) override {
-    if (failing) return makeError("AUDIT_UNAVAILABLE", "the test audit log is failing");
-    events.push_back(json::parse(eventJson));
-    return events.size();
-  }
-  bool healthy() const override { return !failing; }
-};
-
-class ControllableState : public MemoryStateStore {
- public:
-  std::optional<Error> useFailure;  // every takeUses fails with it
-  Clock::time_point issuedFrom{};
-  int useCalls = 0;
-  using MemoryStateStore::takeUses;
-  Result<std::uint32_t> takeUses(const UseRequest& use) override {
-    ++useCalls;
-    if (useFailure) return *useFailure;
-    return MemoryStateStore::takeUses(use);
-  }
-  Clock::time_point grantsIssuedFrom() const override { return issuedFrom; }
-};
+using namespace testing::fakes;
 
 constexpr const char* kUri = "secret://acme/kv/payments/stripe#api_key";
-
-Identity service(const std::string& name, const std::string& thumbprint) {
-  Identity id;
-  id.kind = IdentityKind::Service;
-  id.spiffeId = "spiffe://acme/" + name;
-  id.tenant = "acme";
-  id.service = name;
-  id.certThumbprint = thumbprint;
-  return id;
-}
-
-std::string codeOf(const HandlerResult& r) {
-  if (const auto* err = std::get_if<HttpError>(&r)) return err->code;
-  return "200";
-}
-std::string describe(const HandlerResult& r) {
-  if (const auto* err = std::get_if<HttpError>(&r)) return err->code + ": " + err->message;
-  return std::get<Response>(r).body.dump();
-}
-int statusOf(const HandlerResult& r) {
-  if (const auto* err = std::get_if<HttpError>(&r)) return err->status;
-  return std::get<Response>(r).status;
-}
 
 class PepApiTest : public ::testing::Test {
  protected:
@@ -410,9 +275,8 @@ TEST_F(PepApiTest, DelegationChainsStopAtTheConfiguredDepth) {
   const json root = grantFor();
   auto first = delegate(json{{"grant", root["grant"]}, {"to", billing.spiffeId}, {"max_uses", 5u}}, payments);
   ASSERT_EQ(statusOf(first), 200) << describe(first);
-  auto second = delegate(json{{"grant", std::get<Response>(first).body["grant"]}, {"to", third.spiffeId},
-                              {"max_uses", 2u}},
-                         billing);
+  auto second = delegate(
+      json{{"grant", std::get<Response>(first).body["grant"]}, {"to", third.spiffeId}, {"max_uses", 2u}}, billing);
   ASSERT_EQ(statusOf(second), 200) << describe(second);
   auto tooDeep = delegate(json{{"grant", std::get<Response>(second).body["grant"]}, {"to", payments.spiffeId}}, third);
   EXPECT_EQ(statusOf(tooDeep), 403);

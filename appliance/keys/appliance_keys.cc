@@ -103,8 +103,9 @@ json ApplianceKeys::readinessCheck() {
     auto lease = keys_->acquireSession();
     if (!lease) return {{"status", "fail"}, {"code", lease.error().code}};
     const std::string refLabel = versionedLabel(key_labels::kRefHmac, refMac_->keyVersion());
-    for (auto [label, cls] : {std::pair{refLabel, CKO_SECRET_KEY}, std::pair{std::string(key_labels::kKek), CKO_SECRET_KEY},
-                              std::pair{hsm_.tlsKeyLabel, CKO_PRIVATE_KEY}}) {
+    for (auto [label, cls] :
+         {std::pair{refLabel, CKO_SECRET_KEY}, std::pair{std::string(key_labels::kKek), CKO_SECRET_KEY},
+          std::pair{hsm_.tlsKeyLabel, CKO_PRIVATE_KEY}}) {
       if (!keys_->findKey(lease->handle(), label, cls, false)) missing.push_back(label);
     }
   }
@@ -128,7 +129,10 @@ json ApplianceKeys::hsmStatus() {
   json keyList = json::array();
   if (auto keys = listKeys()) {
     for (const auto& k : *keys) {
-      keyList.push_back({{"label", k.label}, {"type", k.type}, {"bits", k.bits}, {"fingerprint", k.fingerprint},
+      keyList.push_back({{"label", k.label},
+                         {"type", k.type},
+                         {"bits", k.bits},
+                         {"fingerprint", k.fingerprint},
                          {"attributes", k.attributes}});
     }
   }
@@ -152,7 +156,10 @@ Result<std::vector<KeyListing>> ApplianceKeys::listKeys() {
   if (!keys) return std::move(keys).takeError();
   std::vector<KeyListing> out;
   for (const auto& k : *keys) {
-    out.push_back({k.label, std::string(hsm::keyKindName(k.kind)), k.bits, k.fingerprint,
+    out.push_back({k.label,
+                   std::string(hsm::keyKindName(k.kind)),
+                   k.bits,
+                   k.fingerprint,
                    {k.attributes.begin(), k.attributes.end()}});
   }
   return out;
