@@ -336,40 +336,23 @@ std::vector<Route> Appliance::adminRoutes() {
 HandlerResult Appliance::readiness() {
   json checks = json::object();
   bool ready = true;
-  auto status = keys_->status();
-  if (!status || !status->loggedIn) {
+  // Every key is looked up afresh (no handle cache): a deleted key makes us unready.
+  const hsm::ExpectedKey expected[] = {
+      {versionedLabel(kRefKeyPrefix, refMac_->keyVersion()), hsm::KeyKind::HmacSha256},
+      {kKekLabel, hsm::KeyKind::Aes256},
+      {config_.hsm.tlsKeyLabel, hsm::KeyKind::EcP256},
+      {kGrantKeyPrefix, hsm::KeyKind::EcP256, hsm::ExpectedKey::Match::AnyVersion},
+      {kAuditKeyPrefix, hsm::KeyKind::EcP256, hsm::ExpectedKey::Match::AnyVersion},
+  };
+  auto health = keys_->health(expected);
+  if (!health) {
     ready = false;
-    checks["hsm"] = {{"status", "fail"}, {"code", status ? "HSM_NOT_LOGGED_IN" : status.error().code}};
+    checks["hsm"] = {{"status", "fail"}, {"code", health.error().code}};
+  } else if (health->healthy()) {
+    checks["hsm"] = {{"status", "ok"}};
   } else {
-    // Look every key up afresh (no handle cache): a deleted key makes us unready.
-    json missing = json::array();
-    std::optional<std::string> sessionError;
-    {
-      auto lease = keys_->acquireSession();
-      if (!lease) {
-        sessionError = lease.error().code;
-      } else {
-        const std::string refLabel = versionedLabel(kRefKeyPrefix, refMac_->keyVersion());
-        for (auto [label, cls] : {std::pair{refLabel, CKO_SECRET_KEY}, std::pair{std::string(kKekLabel), CKO_SECRET_KEY},
-                                  std::pair{config_.hsm.tlsKeyLabel, CKO_PRIVATE_KEY}}) {
-          if (!keys_->findKey(lease->handle(), label, cls, false)) missing.push_back(label);
-        }
-      }
-    }
-    if (!sessionError) {
-      for (const char* prefix : {kGrantKeyPrefix, kAuditKeyPrefix}) {
-        if (!keys_->activeVersion(prefix)) missing.push_back(std::string(prefix) + "-vN");
-      }
-    }
-    if (sessionError) {
-      ready = false;
-      checks["hsm"] = {{"status", "fail"}, {"code", *sessionError}};
-    } else if (missing.empty()) {
-      checks["hsm"] = {{"status", "ok"}};
-    } else {
-      ready = false;
-      checks["hsm"] = {{"status", "fail"}, {"code", "HSM_KEY_MISSING"}, {"missing", missing}};
-    }
+    ready = false;
+    checks["hsm"] = {{"status", "fail"}, {"code", hsm::hsm_errc::kKeyMissing}, {"missing", health->missing}};
   }
   if (audit_->healthy()) {
     checks["audit"] = {{"status", "ok"}, {"entries", audit_->size()}};
