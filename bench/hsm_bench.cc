@@ -21,11 +21,13 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "core/encoding.h"
 #include "core/resource_ref.h"
 #include "core/secret_uri.h"
 #include "hsm/key_store.h"
+#include "hsm/pkcs11_module.h"
 #include "tests/support/temp_token.h"
 
 namespace {
@@ -102,28 +104,27 @@ Env& env() {
 // (a) The baseline: raw PKCS#11 on one session and a key handle looked up once.
 void BM_RawPkcs11HmacSign(benchmark::State& state) {
   Env& e = env();
-  auto lease = e.keys->acquireSession();
-  if (!lease) {
-    state.SkipWithError(lease.error().describe().c_str());
+  auto session = sealgate::testing::openRawSession(*e.keys);
+  if (!session) {
+    state.SkipWithError(session.error().describe().c_str());
     return;
   }
-  auto key = e.keys->findKey(lease->handle(), kRefKeyLabel, CKO_SECRET_KEY);
+  CK_FUNCTION_LIST* fns = e.keys->functions();
+  auto key = sealgate::hsm::findObjectByLabel(fns, session->handle(), kRefKeyLabel, CKO_SECRET_KEY);
   if (!key) {
     state.SkipWithError(key.error().describe().c_str());
     return;
   }
-  CK_FUNCTION_LIST* fns = e.keys->functions();
   CK_MECHANISM mech{CKM_SHA256_HMAC, nullptr, 0};
   auto data = sealgate::asBytes(e.canonical);
   std::array<CK_BYTE, 32> mac{};
   for (auto _ : state) {
-    CK_RV rv = fns->C_SignInit(lease->handle(), &mech, *key);
+    CK_RV rv = fns->C_SignInit(session->handle(), &mech, *key);
     if (rv == CKR_OK) {
       CK_ULONG len = mac.size();
-      rv = fns->C_Sign(lease->handle(), const_cast<CK_BYTE_PTR>(data.data()), data.size(), mac.data(), &len);
+      rv = fns->C_Sign(session->handle(), const_cast<CK_BYTE_PTR>(data.data()), data.size(), mac.data(), &len);
     }
     if (rv != CKR_OK) {
-      lease->note(rv);
       state.SkipWithError(("C_SignInit/C_Sign failed, CK_RV " + std::to_string(rv)).c_str());
       break;
     }

@@ -3,48 +3,40 @@
 // Loads any PKCS#11 module by path (SoftHSM2 in tests, a vendor HSM or
 // libtpm2-pkcs11 in production) with the same code. Keys are found by label and
 // their handles cached; sessions come from a bounded pool that is safe to use from
-// many threads. Key material never leaves the token: there is no API that returns
-// a private or secret key's value.
+// many threads and never leaves the key store. Key material never leaves the
+// token: there is no API that returns a private or secret key's value.
+//
+// The folder follows SoftHSMv2's layering, one file per layer:
+//   pkcs11_error.{h,cc}    error codes, CK_RV -> Error
+//   pkcs11_module.{h,cc}   module registry, token slots, raw sessions, lookup by label
+//   session_pool.{h,cc}    the bounded pool of logged-in sessions (internal)
+//   key_store.cc           open, handle cache, operations (HMAC, ECDSA, AES-GCM)
+//   key_ceremony.cc        generate, import, destroy keys; initialise a token
+//   key_inspection.cc      list/describe keys, versions, token status, health()
+//   pin_source.cc          reading the user PIN
 #pragma once
 
 #include <p11-kit/pkcs11.h>
 
 #include <array>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/encoding.h"
 #include "core/resource_ref.h"
 #include "core/result.h"
 #include "core/secret.h"
+#include "hsm/pkcs11_error.h"
 
 namespace sealgate::hsm {
-
-// Error codes of this folder.
-namespace hsm_errc {
-inline constexpr const char* kModule = "HSM_MODULE";            // cannot load/initialise the module
-inline constexpr const char* kTokenNotFound = "HSM_TOKEN_NOT_FOUND";
-inline constexpr const char* kPin = "HSM_PIN";                  // PIN source unreadable/unsafe, or login refused
-inline constexpr const char* kKeyNotFound = "HSM_KEY_NOT_FOUND";
-inline constexpr const char* kKeyAmbiguous = "HSM_KEY_AMBIGUOUS";
-inline constexpr const char* kKeyExists = "HSM_KEY_EXISTS";
-inline constexpr const char* kUnsupported = "HSM_UNSUPPORTED";  // mechanism or key size the token lacks
-inline constexpr const char* kBusy = "HSM_BUSY";                // no session free within the wait
-inline constexpr const char* kDecrypt = "HSM_DECRYPT_FAILED";   // any AEAD failure: tag, AAD, IV
-inline constexpr const char* kBadInput = "HSM_BAD_INPUT";
-inline constexpr const char* kOperation = "HSM_ERROR";          // any other CK_RV
-}  // namespace hsm_errc
-
-// An Error carrying the CK_RV and the PKCS#11 function that returned it.
-Error pkcs11Error(const char* operation, CK_RV rv);
 
 // Where the user PIN comes from: a file (0600 or stricter) or an environment
 // variable — never argv.
@@ -89,28 +81,26 @@ struct TokenStatus {
 
 enum class SignatureFormat { RawRS, Der };
 
-class KeyStore;
-
-// A session borrowed from the pool; returned (or closed if broken) on destruction.
-class SessionLease {
- public:
-  SessionLease(KeyStore* owner, CK_SESSION_HANDLE h) : owner_(owner), handle_(h) {}
-  SessionLease(SessionLease&& o) noexcept : owner_(o.owner_), handle_(o.handle_), broken_(o.broken_) {
-    o.owner_ = nullptr;
-  }
-  SessionLease(const SessionLease&) = delete;
-  SessionLease& operator=(const SessionLease&) = delete;
-  SessionLease& operator=(SessionLease&&) = delete;
-  ~SessionLease();
-  CK_SESSION_HANDLE handle() const { return handle_; }
-  // Inspect a CK_RV: session-fatal codes mark the lease broken so it is closed.
-  void note(CK_RV rv);
-
- private:
-  KeyStore* owner_;
-  CK_SESSION_HANDLE handle_;
-  bool broken_ = false;
+// A key health() expects to find.
+struct ExpectedKey {
+  enum class Match {
+    Label,       // exactly `label`
+    AnyVersion,  // some `<label>-vN` (label is the prefix, as for activeVersion)
+  };
+  std::string label;
+  KeyKind kind{};  // the object looked for: the private key for EC, the secret key otherwise
+  Match match = Match::Label;
 };
+
+struct KeyStoreHealth {
+  // In the order asked: the label, or "<prefix>-vN" for an AnyVersion key.
+  std::vector<std::string> missing;
+  bool healthy() const { return missing.empty(); }
+};
+
+class Pkcs11Module;
+class SessionPool;
+class SessionLease;
 
 class KeyStore {
  public:
@@ -151,22 +141,26 @@ class KeyStore {
   Result<KeyInfo> keyInfo(const std::string& label);
   // The highest N among labels `<prefix>-vN` (e.g. "sealgate-ref-hmac").
   Result<unsigned> activeVersion(const std::string& prefix);
-  // Token reachable and logged in, bypassing caches (for /readyz).
+  // Token reachable, bypassing caches.
   Result<TokenStatus> status();
+  // For /readyz: the token is reachable and logged in, and every expected key is
+  // there, each looked up afresh (a deleted key shows even while its handle is
+  // cached). Missing keys are the answer, not an error (hsm_errc::kKeyMissing is
+  // the code for callers to report them under). Errors: HSM_NOT_LOGGED_IN, no
+  // session within the wait (HSM_BUSY), or another PKCS#11 failure (HSM_ERROR
+  // with the CK_RV).
+  Result<KeyStoreHealth> health(std::span<const ExpectedKey> expected);
   bool supportsMechanism(CK_MECHANISM_TYPE mechanism) const;
 
-  // Lower layer, for tests and benchmarks that compare against raw PKCS#11.
+  // The module's function list, for tests and benchmarks that compare against
+  // raw PKCS#11 (with their own Pkcs11Session, see pkcs11_module.h).
   CK_FUNCTION_LIST* functions() const { return fns_; }
-  Result<SessionLease> acquireSession();
-  Result<CK_OBJECT_HANDLE> findKey(CK_SESSION_HANDLE session, const std::string& label,
-                                   CK_OBJECT_CLASS cls, bool useCache = true);
   const KeyStoreConfig& config() const { return config_; }
 
  private:
-  friend class SessionLease;
-  KeyStore() = default;
-  Result<CK_SESSION_HANDLE> openLoggedInSession();
-  void release(CK_SESSION_HANDLE h, bool broken);
+  KeyStore();
+  Result<CK_OBJECT_HANDLE> findKey(CK_SESSION_HANDLE session, const std::string& label,
+                                   CK_OBJECT_CLASS cls, bool useCache = true);
   void forgetHandle(const std::string& label, CK_OBJECT_CLASS cls);
   Result<void> requireMechanism(CK_MECHANISM_TYPE mechanism, const char* name) const;
   Result<void> requireAbsent(CK_SESSION_HANDLE session, const std::string& label);
@@ -177,21 +171,18 @@ class KeyStore {
                                  std::size_t bytes, SecretKeyUse use);
   Result<KeyInfo> describe(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE h);
   void addFingerprint(KeyInfo& info);
+  Result<unsigned> highestVersion(SessionLease& lease, const std::string& prefix,
+                                  std::initializer_list<CK_OBJECT_CLASS> classes);
   template <typename Fn>
   auto withKey(const std::string& label, CK_OBJECT_CLASS cls, Fn&& fn)
       -> decltype(fn(std::declval<SessionLease&>(), CK_OBJECT_HANDLE{}));
 
   KeyStoreConfig config_;
-  std::shared_ptr<void> module_;  // keeps the dlopen'ed, initialised module alive
+  std::shared_ptr<Pkcs11Module> module_;  // declared before pool_, so it outlives the pool's sessions
   CK_FUNCTION_LIST* fns_ = nullptr;
   CK_SLOT_ID slot_ = 0;
-  Secret pin_;
   std::vector<CK_MECHANISM_TYPE> mechanisms_;
-
-  std::mutex poolMu_;
-  std::condition_variable poolCv_;
-  std::vector<CK_SESSION_HANDLE> idle_;
-  std::size_t open_ = 0;
+  std::unique_ptr<SessionPool> pool_;
 
   std::mutex cacheMu_;
   std::map<std::pair<std::string, CK_OBJECT_CLASS>, CK_OBJECT_HANDLE> handles_;

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <thread>
 
+#include "core/openssl_ptr.h"
+#include "hsm/pkcs11_module.h"
 #include "hsm/tls_engine.h"
 #include "tests/support/temp_token.h"
 
@@ -24,24 +26,20 @@ Bytes bytesOf(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 bool opensslVerifyDer(const Bytes& spki, std::string_view msg, const Bytes& der) {
   const unsigned char* p = spki.data();
-  EVP_PKEY* pkey = d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size()));
-  if (pkey == nullptr) return false;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, pkey) == 1 &&
-            EVP_DigestVerify(ctx, der.data(), der.size(), reinterpret_cast<const unsigned char*>(msg.data()),
-                             msg.size()) == 1;
-  EVP_MD_CTX_free(ctx);
-  EVP_PKEY_free(pkey);
-  return ok;
+  EvpPkeyPtr pkey(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size())));
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!pkey || !ctx) return false;
+  return EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey.get()) == 1 &&
+         EVP_DigestVerify(ctx.get(), der.data(), der.size(), reinterpret_cast<const unsigned char*>(msg.data()),
+                          msg.size()) == 1;
 }
 
 Bytes rawToDer(const Bytes& raw) {
-  ECDSA_SIG* sig = ECDSA_SIG_new();
-  ECDSA_SIG_set0(sig, BN_bin2bn(raw.data(), 32, nullptr), BN_bin2bn(raw.data() + 32, 32, nullptr));
-  Bytes der(static_cast<std::size_t>(i2d_ECDSA_SIG(sig, nullptr)));
+  EcdsaSigPtr sig(ECDSA_SIG_new());
+  ECDSA_SIG_set0(sig.get(), BN_bin2bn(raw.data(), 32, nullptr), BN_bin2bn(raw.data() + 32, 32, nullptr));
+  Bytes der(static_cast<std::size_t>(i2d_ECDSA_SIG(sig.get(), nullptr)));
   unsigned char* q = der.data();
-  i2d_ECDSA_SIG(sig, &q);
-  ECDSA_SIG_free(sig);
+  i2d_ECDSA_SIG(sig.get(), &q);
   return der;
 }
 
@@ -55,13 +53,19 @@ class KeyStoreTest : public ::testing::Test {
   // Reads an attribute's raw CK_RV through the PKCS#11 function list, to prove
   // what the token itself refuses (not what our API happens not to offer).
   CK_RV rawGetValue(const std::string& keyLabel, CK_OBJECT_CLASS cls) {
-    auto lease = ks_->acquireSession();
-    EXPECT_TRUE(lease.ok());
-    auto h = ks_->findKey(lease->handle(), keyLabel, cls, false);
-    EXPECT_TRUE(h.ok());
+    auto session = sealgate::testing::openRawSession(*ks_);
+    if (!session) {
+      ADD_FAILURE() << session.error().describe();
+      return CKR_OK;
+    }
+    auto h = findObjectByLabel(ks_->functions(), session->handle(), keyLabel, cls);
+    if (!h) {
+      ADD_FAILURE() << h.error().describe();
+      return CKR_OK;
+    }
     std::uint8_t buf[512];
     CK_ATTRIBUTE a{CKA_VALUE, buf, sizeof buf};
-    return ks_->functions()->C_GetAttributeValue(lease->handle(), *h, &a, 1);
+    return ks_->functions()->C_GetAttributeValue(session->handle(), *h, &a, 1);
   }
   std::string label_;
   std::unique_ptr<KeyStore> ks_;
@@ -106,8 +110,8 @@ TEST_F(KeyStoreTest, GeneratedKeysCannotBeExtracted) {
   EXPECT_EQ(rawGetValue("e-v1", CKO_PRIVATE_KEY), CKR_ATTRIBUTE_SENSITIVE);
 
   // Wrapping is refused too, even under a key that is allowed to wrap.
-  auto lease = ks_->acquireSession();
-  ASSERT_TRUE(lease.ok());
+  auto session = sealgate::testing::openRawSession(*ks_);
+  ASSERT_TRUE(session.ok()) << session.error().describe();
   CK_FUNCTION_LIST* f = ks_->functions();
   CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
   CK_KEY_TYPE type = CKK_AES;
@@ -118,19 +122,19 @@ TEST_F(KeyStoreTest, GeneratedKeysCannotBeExtracted) {
                          {CKA_WRAP, &yes, 1}, {CKA_ENCRYPT, &yes, 1}};
   CK_MECHANISM gen{CKM_AES_KEY_GEN, nullptr, 0};
   CK_OBJECT_HANDLE wrapper = 0;
-  ASSERT_EQ(f->C_GenerateKey(lease->handle(), &gen, tmpl, 6, &wrapper), CKR_OK);
+  ASSERT_EQ(f->C_GenerateKey(session->handle(), &gen, tmpl, 6, &wrapper), CKR_OK);
   for (auto [label, kcls] : {std::pair{"h-v1", CKO_SECRET_KEY}, std::pair{"a-v1", CKO_SECRET_KEY},
                              std::pair{"e-v1", CKO_PRIVATE_KEY}}) {
-    auto target = ks_->findKey(lease->handle(), label, kcls, false);
+    auto target = findObjectByLabel(f, session->handle(), label, kcls);
     ASSERT_TRUE(target.ok());
     CK_MECHANISM wrapMech{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
     std::uint8_t out[512];
     CK_ULONG outLen = sizeof out;
-    CK_RV rv = f->C_WrapKey(lease->handle(), &wrapMech, wrapper, *target, out, &outLen);
+    CK_RV rv = f->C_WrapKey(session->handle(), &wrapMech, wrapper, *target, out, &outLen);
     EXPECT_NE(rv, CKR_OK) << label;
     // Nor can the attribute be flipped back on.
     CK_ATTRIBUTE makeExtractable{CKA_EXTRACTABLE, &yes, 1};
-    EXPECT_NE(f->C_SetAttributeValue(lease->handle(), *target, &makeExtractable, 1), CKR_OK) << label;
+    EXPECT_NE(f->C_SetAttributeValue(session->handle(), *target, &makeExtractable, 1), CKR_OK) << label;
   }
   EXPECT_EQ(rawGetValue("h-v1", CKO_SECRET_KEY), CKR_ATTRIBUTE_SENSITIVE);
 }
@@ -321,6 +325,93 @@ TEST_F(KeyStoreTest, SessionPoolIsSafeUnderConcurrency) {
   EXPECT_EQ(st->tokenLabel, label_);
 }
 
+// The keys Appliance::readiness expects, in its order.
+const std::vector<ExpectedKey> kReadinessKeys = {
+    {"sealgate-ref-hmac-v1", KeyKind::HmacSha256},
+    {"sealgate-kek", KeyKind::Aes256},
+    {"sealgate-tls", KeyKind::EcP256},
+    {"sealgate-grant-es256", KeyKind::EcP256, ExpectedKey::Match::AnyVersion},
+    {"sealgate-audit-es256", KeyKind::EcP256, ExpectedKey::Match::AnyVersion},
+};
+
+class KeyStoreHealthTest : public KeyStoreTest {
+ protected:
+  void SetUp() override {
+    KeyStoreTest::SetUp();
+    ASSERT_TRUE(ks_->generateHmacKey("sealgate-ref-hmac-v1").ok());
+    ASSERT_TRUE(ks_->generateAes256Key("sealgate-kek").ok());
+    ASSERT_TRUE(ks_->generateEcP256Key("sealgate-tls").ok());
+    ASSERT_TRUE(ks_->generateEcP256Key("sealgate-grant-es256-v2").ok());
+    ASSERT_TRUE(ks_->generateEcP256Key("sealgate-audit-es256-v1").ok());
+  }
+  // Deletes a key behind the store's back, so a handle it cached stays cached.
+  void destroyRaw(const std::string& keyLabel, CK_OBJECT_CLASS cls) {
+    auto session = sealgate::testing::openRawSession(*ks_);
+    ASSERT_TRUE(session.ok()) << session.error().describe();
+    auto h = findObjectByLabel(ks_->functions(), session->handle(), keyLabel, cls);
+    ASSERT_TRUE(h.ok()) << h.error().describe();
+    ASSERT_EQ(ks_->functions()->C_DestroyObject(session->handle(), *h), CKR_OK);
+  }
+  CK_SLOT_ID slot() {
+    auto module = Pkcs11Module::load(ks_->config().modulePath);
+    EXPECT_TRUE(module.ok());
+    auto slot = (*module)->findToken(label_);
+    EXPECT_TRUE(slot.ok());
+    return slot.ok() ? *slot : 0;
+  }
+};
+
+TEST_F(KeyStoreHealthTest, EveryExpectedKeyPresentIsHealthy) {
+  auto h = ks_->health(kReadinessKeys);
+  ASSERT_TRUE(h.ok()) << h.error().describe();
+  EXPECT_TRUE(h->healthy());
+  EXPECT_EQ(h->missing, std::vector<std::string>{});
+}
+
+TEST_F(KeyStoreHealthTest, ADeletedKeyIsMissingEvenWhileItsHandleIsCached) {
+  // Use the KEK so its handle is cached, then delete it past the cache.
+  ASSERT_TRUE(ks_->aesGcmEncrypt("sealgate-kek", Bytes(12), {}, Bytes(32)).ok());
+  destroyRaw("sealgate-kek", CKO_SECRET_KEY);
+  // The only grant key version goes too: the whole family is missing.
+  ASSERT_TRUE(ks_->destroyKey("sealgate-grant-es256-v2").ok());
+  auto h = ks_->health(kReadinessKeys);
+  ASSERT_TRUE(h.ok()) << h.error().describe();
+  EXPECT_FALSE(h->healthy());
+  EXPECT_EQ(h->missing, (std::vector<std::string>{"sealgate-kek", "sealgate-grant-es256-vN"}));
+}
+
+TEST_F(KeyStoreHealthTest, AKeyOfAnotherKindDoesNotCount) {
+  // A secret key under the TLS key's label is not the EC private key expected.
+  ASSERT_TRUE(ks_->destroyKey("sealgate-tls").ok());
+  ASSERT_TRUE(ks_->generateHmacKey("sealgate-tls").ok());
+  auto h = ks_->health(kReadinessKeys);
+  ASSERT_TRUE(h.ok()) << h.error().describe();
+  EXPECT_EQ(h->missing, std::vector<std::string>{"sealgate-tls"});
+}
+
+TEST_F(KeyStoreHealthTest, LoggedOutTokenIsHsmNotLoggedIn) {
+  auto session = sealgate::testing::openRawSession(*ks_);
+  ASSERT_TRUE(session.ok()) << session.error().describe();
+  // Login state is per application: this logs the store's pooled sessions out too.
+  ASSERT_EQ(ks_->functions()->C_Logout(session->handle()), CKR_OK);
+  auto h = ks_->health(kReadinessKeys);
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.error().code, hsm_errc::kNotLoggedIn);
+  EXPECT_EQ(h.error().code, "HSM_NOT_LOGGED_IN");  // the code /readyz reports
+}
+
+TEST_F(KeyStoreHealthTest, ClosedSessionsAreAnErrorThenThePoolRecovers) {
+  ASSERT_EQ(ks_->functions()->C_CloseAllSessions(slot()), CKR_OK);
+  auto h = ks_->health(kReadinessKeys);
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.error().code, hsm_errc::kOperation);
+  EXPECT_EQ(h.error().native, CKR_SESSION_HANDLE_INVALID);
+  // The dead session was dropped; the next one is opened and logged in afresh.
+  auto again = ks_->health(kReadinessKeys);
+  ASSERT_TRUE(again.ok()) << again.error().describe();
+  EXPECT_TRUE(again->healthy());
+}
+
 TEST_F(KeyStoreTest, TlsKeyThroughTheEngineSignsInsideTheToken) {
   ASSERT_TRUE(ks_->generateEcP256Key("sealgate-tls").ok());
   auto pin = readPin(ks_->config().pin);
@@ -330,14 +421,13 @@ TEST_F(KeyStoreTest, TlsKeyThroughTheEngineSignsInsideTheToken) {
   auto key = (*engine)->privateKey(label_, "sealgate-tls");
   ASSERT_TRUE(key.ok()) << key.error().describe();
   const std::string msg = "tls transcript";
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  ASSERT_EQ(EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key->get()), 1);
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  ASSERT_EQ(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key->get()), 1);
   std::size_t sigLen = 0;
-  ASSERT_EQ(EVP_DigestSign(ctx, nullptr, &sigLen, reinterpret_cast<const unsigned char*>(msg.data()), msg.size()), 1);
+  ASSERT_EQ(EVP_DigestSign(ctx.get(), nullptr, &sigLen, reinterpret_cast<const unsigned char*>(msg.data()), msg.size()), 1);
   Bytes sig(sigLen);
-  ASSERT_EQ(EVP_DigestSign(ctx, sig.data(), &sigLen, reinterpret_cast<const unsigned char*>(msg.data()), msg.size()), 1);
+  ASSERT_EQ(EVP_DigestSign(ctx.get(), sig.data(), &sigLen, reinterpret_cast<const unsigned char*>(msg.data()), msg.size()), 1);
   sig.resize(sigLen);
-  EVP_MD_CTX_free(ctx);
   EXPECT_TRUE(opensslVerifyDer(*ks_->publicKeyDer("sealgate-tls"), msg, sig));
   EXPECT_EQ((*engine)->privateKey(label_, "no-such-key").error().code, "HSM_KEY_NOT_FOUND");
 }

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "hsm/key_store.h"
+#include "hsm/pkcs11_module.h"
 #include "tests/support/swtpm.h"
 
 namespace sealgate::hsm {
@@ -71,9 +72,13 @@ TEST_F(Tpm2Pkcs11Test, EcKeysThatCannotBeSignOnlyAreRefusedNotWidened) {
   EXPECT_EQ(r.error().operation, "C_GenerateKeyPair");
   EXPECT_NE(r.error().native, CKR_OK);
   EXPECT_NE(r.error().message.find("sign-only"), std::string::npos) << r.error().message;
-  auto lease = store_->acquireSession();
-  ASSERT_TRUE(lease.ok());
-  EXPECT_EQ(store_->findKey(lease->handle(), "tpm-grant-v1", CKO_PRIVATE_KEY, false).error().code,
+  auto module = Pkcs11Module::load(kTpmModule);
+  ASSERT_TRUE(module.ok());
+  auto slot = (*module)->findToken("tpm-token");
+  ASSERT_TRUE(slot.ok());
+  auto session = Pkcs11Session::open((*module)->functions(), *slot);
+  ASSERT_TRUE(session.ok()) << session.error().describe();
+  EXPECT_EQ(findObjectByLabel((*module)->functions(), session->handle(), "tpm-grant-v1", CKO_PRIVATE_KEY).error().code,
             hsm_errc::kKeyNotFound);
 }
 

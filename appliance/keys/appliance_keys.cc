@@ -93,27 +93,18 @@ Result<EVP_PKEY*> ApplianceKeys::tlsKey() {
 }
 
 json ApplianceKeys::readinessCheck() {
-  auto status = keys_->status();
-  if (!status || !status->loggedIn) {
-    return {{"status", "fail"}, {"code", status ? "HSM_NOT_LOGGED_IN" : status.error().code}};
-  }
-  // Look every key up afresh (no handle cache): a deleted key makes us unready.
-  json missing = json::array();
-  {
-    auto lease = keys_->acquireSession();
-    if (!lease) return {{"status", "fail"}, {"code", lease.error().code}};
-    const std::string refLabel = versionedLabel(key_labels::kRefHmac, refMac_->keyVersion());
-    for (auto [label, cls] :
-         {std::pair{refLabel, CKO_SECRET_KEY}, std::pair{std::string(key_labels::kKek), CKO_SECRET_KEY},
-          std::pair{hsm_.tlsKeyLabel, CKO_PRIVATE_KEY}}) {
-      if (!keys_->findKey(lease->handle(), label, cls, false)) missing.push_back(label);
-    }
-  }
-  for (const char* prefix : {key_labels::kGrantSigning, key_labels::kAuditSigning}) {
-    if (!keys_->activeVersion(prefix)) missing.push_back(std::string(prefix) + "-vN");
-  }
-  if (missing.empty()) return {{"status", "ok"}};
-  return {{"status", "fail"}, {"code", "HSM_KEY_MISSING"}, {"missing", missing}};
+  // Every key is looked up afresh (no handle cache): a deleted key makes us unready.
+  const hsm::ExpectedKey expected[] = {
+      {versionedLabel(key_labels::kRefHmac, refMac_->keyVersion()), hsm::KeyKind::HmacSha256},
+      {key_labels::kKek, hsm::KeyKind::Aes256},
+      {hsm_.tlsKeyLabel, hsm::KeyKind::EcP256},
+      {key_labels::kGrantSigning, hsm::KeyKind::EcP256, hsm::ExpectedKey::Match::AnyVersion},
+      {key_labels::kAuditSigning, hsm::KeyKind::EcP256, hsm::ExpectedKey::Match::AnyVersion},
+  };
+  auto health = keys_->health(expected);
+  if (!health) return {{"status", "fail"}, {"code", health.error().code}};
+  if (health->healthy()) return {{"status", "ok"}};
+  return {{"status", "fail"}, {"code", hsm::hsm_errc::kKeyMissing}, {"missing", health->missing}};
 }
 
 json ApplianceKeys::hsmStatus() {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+#include <utility>
 
 namespace sealgate::testing {
 namespace {
@@ -67,6 +68,14 @@ std::unique_ptr<hsm::KeyStore> openFreshToken(const std::string& label) {
     std::abort();
   }
   return std::move(*ks);
+}
+
+Result<hsm::Pkcs11Session> openRawSession(const hsm::KeyStore& store) {
+  auto module = hsm::Pkcs11Module::load(store.config().modulePath);
+  if (!module) return std::move(module).takeError();
+  auto slot = (*module)->findToken(store.config().tokenLabel);
+  if (!slot) return std::move(slot).takeError();
+  return hsm::Pkcs11Session::open(store.functions(), *slot);
 }
 
 }  // namespace sealgate::testing

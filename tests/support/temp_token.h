@@ -7,6 +7,7 @@
 #include <string>
 
 #include "hsm/key_store.h"
+#include "hsm/pkcs11_module.h"
 
 namespace sealgate::testing {
 
@@ -21,5 +22,11 @@ hsm::KeyStoreConfig createToken(const std::string& label);
 
 // Opens `createToken(label)`, aborting the test binary on failure.
 std::unique_ptr<hsm::KeyStore> openFreshToken(const std::string& label);
+
+// A raw PKCS#11 session on the token `store` uses, beside its session pool, for
+// tests and benchmarks that reach past the key store (to show what the token
+// itself refuses, or to measure raw PKCS#11). Logged in already while the store
+// is: PKCS#11 login state is per application and slot.
+Result<hsm::Pkcs11Session> openRawSession(const hsm::KeyStore& store);
 
 }  // namespace sealgate::testing
