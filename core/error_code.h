@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string_view>
 
@@ -244,6 +245,10 @@ constexpr std::optional<ErrorCode> parseErrorCode(std::string_view name) {
 
 // Prints the wire name (for logs and test failure messages).
 std::ostream& operator<<(std::ostream& os, ErrorCode code);
+
+// A code in a JSON document (a log line, a /readyz check) is its wire name, never
+// the enum's number (nlohmann would otherwise write enums as integers).
+void to_json(nlohmann::json& j, ErrorCode code);
 
 namespace error_code_detail {
 constexpr bool namesUniqueAndInOrder() {

@@ -104,6 +104,8 @@ TEST(ErrorCodeTest, StatusesAndPrinting) {
   std::ostringstream os;
   os << ErrorCode::UriTenantMismatch;
   EXPECT_EQ(os.str(), "URI_TENANT_MISMATCH");
+  const nlohmann::json j = {{"code", ErrorCode::StateRollback}};
+  EXPECT_EQ(j.dump(), R"({"code":"STATE_ROLLBACK"})");
 }
 
 }  // namespace

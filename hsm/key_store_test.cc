@@ -339,7 +339,7 @@ TEST_F(KeyStoreTest, TlsKeyThroughTheEngineSignsInsideTheToken) {
   sig.resize(sigLen);
   EVP_MD_CTX_free(ctx);
   EXPECT_TRUE(opensslVerifyDer(*ks_->publicKeyDer("sealgate-tls"), msg, sig));
-  EXPECT_EQ((*engine)->privateKey(label_, "no-such-key").error().code, "HSM_KEY_NOT_FOUND");
+  EXPECT_EQ((*engine)->privateKey(label_, "no-such-key").error().code, ErrorCode::HsmKeyNotFound);
 }
 
 TEST(KeyStoreOpen, WrongPinMissingTokenBadModuleAndUnsafePinFile) {
