@@ -2,6 +2,9 @@
 // and docs/openapi.json's enum of error codes. Either side changing alone fails here.
 #include "core/error_code.h"
 
+#include "core/interfaces/secret_provider.h"
+#include "core/interfaces/state_store.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -106,6 +109,26 @@ TEST(ErrorCodeTest, StatusesAndPrinting) {
   EXPECT_EQ(os.str(), "URI_TENANT_MISMATCH");
   const nlohmann::json j = {{"code", ErrorCode::StateRollback}};
   EXPECT_EQ(j.dump(), R"({"code":"STATE_ROLLBACK"})");
+}
+
+// The boundaries where a component's error becomes an API answer: every result is
+// API-facing, the component's own answerable codes stand, anything else is mapped.
+TEST(ErrorCodeTest, StateAndProviderBoundariesAnswerOnlyApiCodes) {
+  for (const auto& info : kErrorCodes) {
+    SCOPED_TRACE(info.name);
+    EXPECT_TRUE(isApiCode(stateFailureCode(info.code)));
+    EXPECT_EQ(httpStatus(stateFailureCode(info.code)), 503);
+    EXPECT_TRUE(isApiCode(providerFailureCode(info.code)));
+  }
+  EXPECT_EQ(stateFailureCode(ErrorCode::StateRollback), ErrorCode::StateRollback);
+  EXPECT_EQ(stateFailureCode(ErrorCode::TpmError), ErrorCode::TpmError);
+  EXPECT_EQ(stateFailureCode(ErrorCode::HsmDecryptFailed), ErrorCode::StateUnavailable);
+  EXPECT_EQ(stateFailureCode(ErrorCode::TpmCounterAuth), ErrorCode::StateUnavailable);
+  EXPECT_EQ(stateFailureCode(ErrorCode::GrantExhausted), ErrorCode::StateUnavailable);
+  EXPECT_TRUE(isGrantRefusal(ErrorCode::GrantExhausted));
+  EXPECT_FALSE(isGrantRefusal(ErrorCode::StateFull));
+  EXPECT_EQ(providerFailureCode(ErrorCode::VersionDestroyed), ErrorCode::VersionDestroyed);
+  EXPECT_EQ(providerFailureCode(ErrorCode::KvTampered), ErrorCode::ProviderUnavailable);
 }
 
 }  // namespace
