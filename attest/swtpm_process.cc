@@ -31,13 +31,13 @@ Result<std::unique_ptr<SwtpmProcess>> SwtpmProcess::start(const std::string& sta
   std::unique_ptr<SwtpmProcess> p(new SwtpmProcess());
   p->socket_ = socketPath(stateDir);
   if (p->socket_.size() >= sizeof(sockaddr_un{}.sun_path) - 6) {
-    return makeError("TPM_UNAVAILABLE", "the swtpm state folder path is too long for a unix socket");
+    return makeError(ErrorCode::TpmUnavailable, "the swtpm state folder path is too long for a unix socket");
   }
   const std::string server = "type=unixio,path=" + p->socket_;
   const std::string ctrl = "type=unixio,path=" + p->socket_ + ".ctrl";
   const std::string state = "dir=" + stateDir;
   p->pid_ = ::fork();
-  if (p->pid_ < 0) return makeError("TPM_UNAVAILABLE", "fork failed");
+  if (p->pid_ < 0) return makeError(ErrorCode::TpmUnavailable, "fork failed");
   if (p->pid_ == 0) {
     // Quiet: swtpm logs every client disconnect on stderr.
     int devnull = ::open("/dev/null", O_WRONLY);
@@ -51,12 +51,12 @@ Result<std::unique_ptr<SwtpmProcess>> SwtpmProcess::start(const std::string& sta
     int status = 0;
     if (::waitpid(p->pid_, &status, WNOHANG) == p->pid_) {
       p->pid_ = -1;
-      return makeError("TPM_UNAVAILABLE", "swtpm exited at start (is the swtpm package installed?)");
+      return makeError(ErrorCode::TpmUnavailable, "swtpm exited at start (is the swtpm package installed?)");
     }
     if (canConnect(p->socket_)) return p;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  return makeError("TPM_UNAVAILABLE", "swtpm did not become ready within 15 s");
+  return makeError(ErrorCode::TpmUnavailable, "swtpm did not become ready within 15 s");
 }
 
 SwtpmProcess::~SwtpmProcess() {

@@ -213,21 +213,19 @@ Result<Bytes> Tpm::seal(const Secret& data, const std::vector<unsigned>& pcrs) {
 
   EsysPtr<TPM2B_DIGEST> policy;
   {
-    auto trial = impl_->startPolicySession(TPM2_SE_TRIAL, ESYS_TR_NONE);
-    if (!trial) return std::move(trial).takeError();
-    Impl::Flush flushTrial{esys, *trial};
+    SEALGATE_ASSIGN_OR_RETURN(auto trial, impl_->startPolicySession(TPM2_SE_TRIAL, ESYS_TR_NONE));
+    Impl::Flush flushTrial{esys, trial};
     const TPM2B_DIGEST current{};  // empty: the TPM uses the PCRs' current values
-    TSS2_RC rc = Esys_PolicyPCR(esys, *trial, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &current, &sel);
+    TSS2_RC rc = Esys_PolicyPCR(esys, trial, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &current, &sel);
     if (rc != TSS2_RC_SUCCESS) return tssError("Esys_PolicyPCR", rc);
     TPM2B_DIGEST* digest = nullptr;
-    rc = Esys_PolicyGetDigest(esys, *trial, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest);
+    rc = Esys_PolicyGetDigest(esys, trial, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest);
     if (rc != TSS2_RC_SUCCESS) return tssError("Esys_PolicyGetDigest", rc);
     policy.reset(digest);
   }
 
-  auto primary = impl_->createStoragePrimary();
-  if (!primary) return std::move(primary).takeError();
-  Impl::Flush flushPrimary{esys, *primary};
+  SEALGATE_ASSIGN_OR_RETURN(auto primary, impl_->createStoragePrimary());
+  Impl::Flush flushPrimary{esys, primary};
 
   TPM2B_SENSITIVE_CREATE sensitive{};
   const auto bytes = data.exposeSecretBytes();
@@ -248,7 +246,7 @@ Result<Bytes> Tpm::seal(const Secret& data, const std::vector<unsigned>& pcrs) {
   TPM2B_CREATION_DATA* creationData = nullptr;
   TPM2B_DIGEST* creationHash = nullptr;
   TPMT_TK_CREATION* ticket = nullptr;
-  TSS2_RC rc = Esys_Create(esys, *primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &pub, &outside,
+  TSS2_RC rc = Esys_Create(esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &pub, &outside,
                            &creationPcr, &outPrivate, &outPublic, &creationData, &creationHash, &ticket);
   secureWipe(&sensitive, sizeof sensitive);
   EsysPtr<TPM2B_PRIVATE> priv(outPrivate);
@@ -279,26 +277,24 @@ Result<Secret> Tpm::unseal(const Bytes& blob, const std::vector<unsigned>& pcrs)
   }
   std::lock_guard lock(impl_->mu);
   ESYS_CONTEXT* esys = impl_->esys;
-  auto primary = impl_->createStoragePrimary();
-  if (!primary) return std::move(primary).takeError();
-  Impl::Flush flushPrimary{esys, *primary};
+  SEALGATE_ASSIGN_OR_RETURN(auto primary, impl_->createStoragePrimary());
+  Impl::Flush flushPrimary{esys, primary};
   ESYS_TR object = ESYS_TR_NONE;
-  rc = Esys_Load(esys, *primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &object);
+  rc = Esys_Load(esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &object);
   if (rc != TSS2_RC_SUCCESS) {
     Error e = tssError("Esys_Load", rc);
     if (e.code == tpm_errc::kOperation) e.code = tpm_errc::kForeignBlob;
     return e;
   }
   Impl::Flush flushObject{esys, object};
-  auto session = impl_->startPolicySession(TPM2_SE_POLICY, *primary);
-  if (!session) return std::move(session).takeError();
-  Impl::Flush flushSession{esys, *session};
+  SEALGATE_ASSIGN_OR_RETURN(auto session, impl_->startPolicySession(TPM2_SE_POLICY, primary));
+  Impl::Flush flushSession{esys, session};
   const TPML_PCR_SELECTION sel = pcrSelection(pcrs);
   const TPM2B_DIGEST current{};
-  rc = Esys_PolicyPCR(esys, *session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &current, &sel);
+  rc = Esys_PolicyPCR(esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &current, &sel);
   if (rc != TSS2_RC_SUCCESS) return tssError("Esys_PolicyPCR", rc);
   TPM2B_SENSITIVE_DATA* out = nullptr;
-  rc = Esys_Unseal(esys, object, *session, ESYS_TR_NONE, ESYS_TR_NONE, &out);
+  rc = Esys_Unseal(esys, object, session, ESYS_TR_NONE, ESYS_TR_NONE, &out);
   if (rc != TSS2_RC_SUCCESS) return tssError("Esys_Unseal", rc);
   auto secret = Secret::copyFrom(std::span<const std::uint8_t>(out->buffer, out->size));
   secureWipe(out, sizeof *out);
@@ -324,18 +320,16 @@ Result<void> Tpm::defineCounter(std::uint32_t nvIndex, const Secret& auth) {
     if (rc != TSS2_RC_SUCCESS) return tssError("Esys_NV_DefineSpace", rc);
     Esys_TR_Close(impl_->esys, &h);
   }
-  auto first = incrementCounter(nvIndex, auth);
-  if (!first) return std::move(first).takeError();
+  SEALGATE_TRY(incrementCounter(nvIndex, auth));
   return Ok{};
 }
 
 Result<void> Tpm::undefineCounter(std::uint32_t nvIndex) {
   std::lock_guard lock(impl_->mu);
-  auto h = impl_->nvHandle(nvIndex, nullptr);
-  if (!h) return std::move(h).takeError();
-  TSS2_RC rc = Esys_NV_UndefineSpace(impl_->esys, ESYS_TR_RH_OWNER, *h, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+  SEALGATE_ASSIGN_OR_RETURN(auto h, impl_->nvHandle(nvIndex, nullptr));
+  TSS2_RC rc = Esys_NV_UndefineSpace(impl_->esys, ESYS_TR_RH_OWNER, h, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
   if (rc != TSS2_RC_SUCCESS) {
-    Esys_TR_Close(impl_->esys, &*h);
+    Esys_TR_Close(impl_->esys, &h);
     return tssError("Esys_NV_UndefineSpace", rc);
   }
   return Ok{};
@@ -351,11 +345,10 @@ bool Tpm::counterDefined(std::uint32_t nvIndex) {
 
 Result<std::uint64_t> Tpm::readCounter(std::uint32_t nvIndex, const Secret& auth) {
   std::lock_guard lock(impl_->mu);
-  auto h = impl_->nvHandle(nvIndex, &auth);
-  if (!h) return std::move(h).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto h, impl_->nvHandle(nvIndex, &auth));
   TPM2B_MAX_NV_BUFFER* data = nullptr;
-  TSS2_RC rc = Esys_NV_Read(impl_->esys, *h, *h, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, 8, 0, &data);
-  Esys_TR_Close(impl_->esys, &*h);
+  TSS2_RC rc = Esys_NV_Read(impl_->esys, h, h, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, 8, 0, &data);
+  Esys_TR_Close(impl_->esys, &h);
   if (rc != TSS2_RC_SUCCESS) return tssError("Esys_NV_Read", rc);
   EsysPtr<TPM2B_MAX_NV_BUFFER> owned(data);
   if (data->size != 8) return makeError(tpm_errc::kOperation, "the NV counter is not 8 bytes");
@@ -367,10 +360,9 @@ Result<std::uint64_t> Tpm::readCounter(std::uint32_t nvIndex, const Secret& auth
 Result<std::uint64_t> Tpm::incrementCounter(std::uint32_t nvIndex, const Secret& auth) {
   {
     std::lock_guard lock(impl_->mu);
-    auto h = impl_->nvHandle(nvIndex, &auth);
-    if (!h) return std::move(h).takeError();
-    TSS2_RC rc = Esys_NV_Increment(impl_->esys, *h, *h, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
-    Esys_TR_Close(impl_->esys, &*h);
+    SEALGATE_ASSIGN_OR_RETURN(auto h, impl_->nvHandle(nvIndex, &auth));
+    TSS2_RC rc = Esys_NV_Increment(impl_->esys, h, h, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+    Esys_TR_Close(impl_->esys, &h);
     if (rc != TSS2_RC_SUCCESS) return tssError("Esys_NV_Increment", rc);
   }
   return readCounter(nvIndex, auth);

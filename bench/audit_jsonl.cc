@@ -22,7 +22,7 @@ Result<std::unique_ptr<JsonLinesAuditSink>> JsonLinesAuditSink::open(const std::
   }
   sink->fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (sink->fd_ < 0) {
-    return makeError("AUDIT_UNAVAILABLE", "cannot open the audit log " + path + ": " + std::strerror(errno));
+    return makeError(ErrorCode::AuditUnavailable, "cannot open the audit log " + path + ": " + std::strerror(errno));
   }
   return sink;
 }
@@ -33,7 +33,7 @@ JsonLinesAuditSink::~JsonLinesAuditSink() {
 
 Result<std::uint64_t> JsonLinesAuditSink::append(const std::string& eventJson) {
   if (eventJson.find('\n') != std::string::npos) {
-    return makeError("AUDIT_INVALID_EVENT", "audit events are single-line JSON");
+    return makeError(ErrorCode::AuditInvalidEvent, "audit events are single-line JSON");
   }
   std::lock_guard lock(mu_);
   const std::string line = eventJson + "\n";
@@ -43,13 +43,13 @@ Result<std::uint64_t> JsonLinesAuditSink::append(const std::string& eventJson) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       failed_ = true;
-      return makeError("AUDIT_UNAVAILABLE", std::string("the audit log cannot be written: ") + std::strerror(errno));
+      return makeError(ErrorCode::AuditUnavailable, std::string("the audit log cannot be written: ") + std::strerror(errno));
     }
     done += static_cast<std::size_t>(n);
   }
   if (::fdatasync(fd_) != 0) {
     failed_ = true;
-    return makeError("AUDIT_UNAVAILABLE", std::string("the audit log cannot be synced: ") + std::strerror(errno));
+    return makeError(ErrorCode::AuditUnavailable, std::string("the audit log cannot be synced: ") + std::strerror(errno));
   }
   failed_ = false;
   return next_++;

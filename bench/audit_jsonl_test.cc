@@ -47,18 +47,18 @@ TEST(JsonLinesAuditSink, RejectsMultiLineEvents) {
   const std::string path = tempFile();
   auto sink = JsonLinesAuditSink::open(path);
   ASSERT_TRUE(sink.ok());
-  EXPECT_EQ((*sink)->append("{\n}").error().code, "AUDIT_INVALID_EVENT");
+  EXPECT_EQ((*sink)->append("{\n}").error().code, ErrorCode::AuditInvalidEvent);
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
 
 TEST(JsonLinesAuditSink, UnwritableLogFailsClosed) {
-  EXPECT_EQ(JsonLinesAuditSink::open("/nonexistent-dir/events.jsonl").error().code, "AUDIT_UNAVAILABLE");
+  EXPECT_EQ(JsonLinesAuditSink::open("/nonexistent-dir/events.jsonl").error().code, ErrorCode::AuditUnavailable);
   // /dev/full accepts the open and fails every write with ENOSPC.
   auto sink = JsonLinesAuditSink::open("/dev/full");
   ASSERT_TRUE(sink.ok());
   auto r = (*sink)->append(R"({"type":"x"})");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "AUDIT_UNAVAILABLE");
+  EXPECT_EQ(r.error().code, ErrorCode::AuditUnavailable);
   EXPECT_FALSE((*sink)->healthy());
 }
 

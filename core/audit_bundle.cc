@@ -11,9 +11,9 @@ namespace {
 
 using nlohmann::json;
 
-Error corrupt(const std::string& m) { return makeError("BUNDLE_CORRUPT", m); }
+Error corrupt(const std::string& m) { return makeError(ErrorCode::BundleCorrupt, m); }
 
-Error entryError(const std::string& code, std::uint64_t index, const std::string& m) {
+Error entryError(ErrorCode code, std::uint64_t index, const std::string& m) {
   Error e = makeError(code, "entry " + std::to_string(index) + ": " + m);
   e.operation = "entry";
   e.native = static_cast<unsigned long>(index);
@@ -33,9 +33,8 @@ Result<std::vector<merkle::Hash>> hashesFrom(const json& j, const std::string& w
   if (!j.is_array()) return corrupt(what + " is not an array");
   std::vector<merkle::Hash> out;
   for (std::size_t i = 0; i < j.size(); ++i) {
-    auto h = hashFrom(j[i], what + "[" + std::to_string(i) + "]");
-    if (!h) return std::move(h).takeError();
-    out.push_back(*h);
+    SEALGATE_ASSIGN_OR_RETURN(auto h, hashFrom(j[i], what + "[" + std::to_string(i) + "]"));
+    out.push_back(h);
   }
   return out;
 }
@@ -58,7 +57,7 @@ Result<note::Checkpoint> checkedCheckpoint(const json& j, const std::string& wha
   }
   auto cp = note::parseCheckpoint(parsed->text);
   if (!cp) return makeError(cp.error().code, what + ": " + cp.error().message);
-  if (cp->origin != origin) return makeError("CHECKPOINT_INVALID", what + " is for another log (origin " + cp->origin + ")");
+  if (cp->origin != origin) return makeError(ErrorCode::CheckpointInvalid, what + " is for another log (origin " + cp->origin + ")");
   return *cp;
 }
 
@@ -140,7 +139,7 @@ Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptio
     return std::move(shape).takeError();
   }
   if (!b["checkpoints"].is_array()) return corrupt("checkpoints is not an array");
-  if (auto shape = exactKeys(b["proofs"], {"consistency", "inclusion"}, "proofs"); !shape) return std::move(shape).takeError();
+  SEALGATE_TRY(exactKeys(b["proofs"], {"consistency", "inclusion"}, "proofs"));
   for (const char* k : {"origin", "checkpoint"}) {
     if (!b.contains(k) || !b[k].is_string()) return corrupt(std::string("the bundle has no ") + k);
   }
@@ -151,17 +150,16 @@ Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptio
   VerifyReport report;
 
   // 1. The final checkpoint, signed by the pinned key.
-  auto final = checkedCheckpoint(b["checkpoint"], "the checkpoint", origin, o);
-  if (!final) return std::move(final).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto final, checkedCheckpoint(b["checkpoint"], "the checkpoint", origin, o));
   report.checkpoints = 1;
   const json& entries = b["entries"];
   const json& leavesJson = b["leaf_hashes"];
-  if (entries.size() != final->size) {
-    return makeError("TREE_MISMATCH", "the checkpoint covers " + std::to_string(final->size) + " entries but the bundle has " +
+  if (entries.size() != final.size) {
+    return makeError(ErrorCode::TreeMismatch, "the checkpoint covers " + std::to_string(final.size) + " entries but the bundle has " +
                                           std::to_string(entries.size()));
   }
-  if (leavesJson.size() != final->size) return corrupt("leaf_hashes does not have one hash per entry");
-  if (!b["tree_size"].is_number_unsigned() || b["tree_size"].get<std::uint64_t>() != final->size) {
+  if (leavesJson.size() != final.size) return corrupt("leaf_hashes does not have one hash per entry");
+  if (!b["tree_size"].is_number_unsigned() || b["tree_size"].get<std::uint64_t>() != final.size) {
     return corrupt("tree_size does not match the signed checkpoint");
   }
 
@@ -172,14 +170,13 @@ Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptio
     for (std::size_t i = 0; i < b["checkpoints"].size(); ++i) {
       const json& c = b["checkpoints"][i];
       const std::string what = "checkpoints[" + std::to_string(i) + "]";
-      if (auto shape = exactKeys(c, {"size", "note"}, what); !shape) return std::move(shape).takeError();
-      auto cp = checkedCheckpoint(c["note"], what, origin, o);
-      if (!cp) return std::move(cp).takeError();
-      if (!c["size"].is_number_unsigned() || c["size"].get<std::uint64_t>() != cp->size) {
+      SEALGATE_TRY(exactKeys(c, {"size", "note"}, what));
+      SEALGATE_ASSIGN_OR_RETURN(auto cp, checkedCheckpoint(c["note"], what, origin, o));
+      if (!c["size"].is_number_unsigned() || c["size"].get<std::uint64_t>() != cp.size) {
         return corrupt(what + ".size does not match its signed note");
       }
-      if (cp->size > final->size) return makeError("TREE_MISMATCH", what + " is larger than the final checkpoint");
-      earlier.emplace_back(cp->size, cp->root);
+      if (cp.size > final.size) return makeError(ErrorCode::TreeMismatch, what + " is larger than the final checkpoint");
+      earlier.emplace_back(cp.size, cp.root);
       ++report.checkpoints;
     }
   }
@@ -187,7 +184,7 @@ Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptio
   // 3. Rebuild the tree from the recorded leaf hashes; at each earlier
   // checkpoint's size the root must match it.
   std::vector<merkle::Hash> leaves;
-  leaves.reserve(final->size);
+  leaves.reserve(final.size);
   std::vector<std::optional<merkle::Hash>> rootAt(earlier.size());
   merkle::Tree tree;
   // Earlier checkpoints by size, so each leaf costs one lookup, not one per checkpoint.
@@ -201,10 +198,10 @@ Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptio
     }
   };
   checkEarlier(0);
-  const std::uint64_t total = final->size;
+  const std::uint64_t total = final.size;
   for (std::uint64_t i = 0; i < total; ++i) {
     auto h = hashFrom(leavesJson[i], "its leaf hash");
-    if (!h) return entryError("BUNDLE_CORRUPT", i, h.error().message);
+    if (!h) return entryError(ErrorCode::BundleCorrupt, i, h.error().message);
     leaves.push_back(*h);
     tree.append(*h);
     checkEarlier(i + 1);
@@ -224,10 +221,10 @@ Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptio
         if (earlier[j].first < earlier[i].first && *rootAt[j] == earlier[j].second) from = std::max(from, earlier[j].first);
       }
       if (auto bad = firstEntryMismatch(); bad && *bad < earlier[i].first) {
-        return entryError("ENTRY_MISMATCH", *bad, "does not match the log's leaf hash (signed checkpoint of size " +
+        return entryError(ErrorCode::EntryMismatch, *bad, "does not match the log's leaf hash (signed checkpoint of size " +
                                                       std::to_string(earlier[i].first) + " fails)");
       }
-      Error e = entryError("TREE_MISMATCH", from,
+      Error e = entryError(ErrorCode::TreeMismatch, from,
                            "the leaf hashes of entries " + std::to_string(from) + ".." +
                                std::to_string(earlier[i].first - 1) + " do not match the signed checkpoint of size " +
                                std::to_string(earlier[i].first));
@@ -236,24 +233,24 @@ Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptio
   }
   report.treeSize = total;
   report.root = tree.root();
-  if (report.root != final->root) {
+  if (report.root != final.root) {
     std::uint64_t from = 0;
     for (std::size_t j = 0; j < earlier.size(); ++j) from = std::max(from, earlier[j].first);
     if (auto bad = firstEntryMismatch(); bad) {
-      return entryError("ENTRY_MISMATCH", *bad, "does not match the log's leaf hash (the signed root differs)");
+      return entryError(ErrorCode::EntryMismatch, *bad, "does not match the log's leaf hash (the signed root differs)");
     }
-    return entryError("TREE_MISMATCH", from,
+    return entryError(ErrorCode::TreeMismatch, from,
                       "the leaf hashes from entry " + std::to_string(from) + " on do not match the signed root");
   }
 
   // 4. Every entry hashes to its authenticated leaf, and says where it is.
   for (std::uint64_t i = 0; i < total; ++i) {
     const json& e = entries[i];
-    if (!e.is_string()) return entryError("ENTRY_MISMATCH", i, "is not a string");
+    if (!e.is_string()) return entryError(ErrorCode::EntryMismatch, i, "is not a string");
     const std::string& text = e.get_ref<const std::string&>();
-    if (merkle::leafHash(text) != leaves[i]) return entryError("ENTRY_MISMATCH", i, "does not match the signed tree");
+    if (merkle::leafHash(text) != leaves[i]) return entryError(ErrorCode::EntryMismatch, i, "does not match the signed tree");
     if (auto at = topLevelAuditIndex(text); !at || *at != i) {
-      return entryError("ENTRY_MISMATCH", i, "is not an audit event recorded at this index");
+      return entryError(ErrorCode::EntryMismatch, i, "is not an audit event recorded at this index");
     }
     if (o.progress && ((i + 1) % 65536 == 0)) o.progress(total + i + 1, total * 2);
   }
@@ -268,16 +265,13 @@ Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptio
       for (std::size_t i = 0; i < p["consistency"].size(); ++i) {
         const json& c = p["consistency"][i];
         const std::string what = "proofs.consistency[" + std::to_string(i) + "]";
-        if (auto shape = exactKeys(c, {"first", "second", "proof"}, what); !shape) return std::move(shape).takeError();
-        auto first = sizeFrom(c, "first", what);
-        if (!first) return std::move(first).takeError();
-        auto second = sizeFrom(c, "second", what);
-        if (!second) return std::move(second).takeError();
-        if (*second > total || *first > *second) return makeError("PROOF_INVALID", what + " is for another tree");
-        auto proof = hashesFrom(c.value("proof", json()), what + ".proof");
-        if (!proof) return std::move(proof).takeError();
-        if (auto v = merkle::verifyConsistency(*first, *second, rootForSize(*first), rootForSize(*second), *proof); !v) {
-          return makeError("PROOF_INVALID", what + ": " + v.error().message);
+        SEALGATE_TRY(exactKeys(c, {"first", "second", "proof"}, what));
+        SEALGATE_ASSIGN_OR_RETURN(auto first, sizeFrom(c, "first", what));
+        SEALGATE_ASSIGN_OR_RETURN(auto second, sizeFrom(c, "second", what));
+        if (second > total || first > second) return makeError(ErrorCode::ProofInvalid, what + " is for another tree");
+        SEALGATE_ASSIGN_OR_RETURN(auto proof, hashesFrom(c.value("proof", json()), what + ".proof"));
+        if (auto v = merkle::verifyConsistency(first, second, rootForSize(first), rootForSize(second), proof); !v) {
+          return makeError(ErrorCode::ProofInvalid, what + ": " + v.error().message);
         }
         ++report.proofs;
       }
@@ -287,16 +281,13 @@ Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptio
       for (std::size_t i = 0; i < p["inclusion"].size(); ++i) {
         const json& c = p["inclusion"][i];
         const std::string what = "proofs.inclusion[" + std::to_string(i) + "]";
-        if (auto shape = exactKeys(c, {"index", "tree_size", "proof"}, what); !shape) return std::move(shape).takeError();
-        auto index = sizeFrom(c, "index", what);
-        if (!index) return std::move(index).takeError();
-        auto size = sizeFrom(c, "tree_size", what);
-        if (!size) return std::move(size).takeError();
-        if (*size > total || *index >= *size) return makeError("PROOF_INVALID", what + " is for another tree");
-        auto proof = hashesFrom(c.value("proof", json()), what + ".proof");
-        if (!proof) return std::move(proof).takeError();
-        if (auto v = merkle::verifyInclusion(*index, *size, leaves[*index], *proof, rootForSize(*size)); !v) {
-          return makeError("PROOF_INVALID", what + ": " + v.error().message);
+        SEALGATE_TRY(exactKeys(c, {"index", "tree_size", "proof"}, what));
+        SEALGATE_ASSIGN_OR_RETURN(auto index, sizeFrom(c, "index", what));
+        SEALGATE_ASSIGN_OR_RETURN(auto size, sizeFrom(c, "tree_size", what));
+        if (size > total || index >= size) return makeError(ErrorCode::ProofInvalid, what + " is for another tree");
+        SEALGATE_ASSIGN_OR_RETURN(auto proof, hashesFrom(c.value("proof", json()), what + ".proof"));
+        if (auto v = merkle::verifyInclusion(index, size, leaves[index], proof, rootForSize(size)); !v) {
+          return makeError(ErrorCode::ProofInvalid, what + ": " + v.error().message);
         }
         ++report.proofs;
       }

@@ -10,7 +10,7 @@
 namespace sealgate {
 namespace {
 
-Error invalid(const std::string& rule) { return makeError("DPOP_INVALID", "DPoP proof rejected: " + rule); }
+Error invalid(const std::string& rule) { return makeError(ErrorCode::DpopInvalid, "DPoP proof rejected: " + rule); }
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 bool unreserved(char c) {
@@ -111,7 +111,7 @@ Result<DpopResult> verifyDpopProof(const DpopCheck& check, const DpopPolicy& pol
     const bool current = nonce && std::any_of(check.nonces.begin(), check.nonces.end(), [&](const std::string& n) {
                            return constantTimeEquals(asBytes(*nonce), asBytes(n));
                          });
-    if (!current) return makeError("DPOP_NONCE_REQUIRED", "a current server nonce is required");
+    if (!current) return makeError(ErrorCode::DpopNonceRequired, "a current server nonce is required");
   }
   const std::string jkt = jwkThumbprint(*jwk);
   // 12: ath and key binding when a token is presented.
@@ -124,14 +124,13 @@ Result<DpopResult> verifyDpopProof(const DpopCheck& check, const DpopPolicy& pol
     }
   }
   if (check.boundJkt && !constantTimeEquals(asBytes(jkt), asBytes(*check.boundJkt))) {
-    return makeError("BINDING_MISMATCH", "the proof's key is not the key the token is bound to");
+    return makeError(ErrorCode::BindingMismatch, "the proof's key is not the key the token is bound to");
   }
   // 11 (replay part) last: a proof that fails any other rule never uses up its jti.
   const auto expiresAt = std::chrono::system_clock::time_point(std::chrono::seconds(iat)) + policy.maxAge +
                          policy.maxFutureSkew;
-  auto fresh = replay.rememberOnce("dpop:" + jkt + ":" + *jti, expiresAt);
-  if (!fresh) return std::move(fresh).takeError();
-  if (!*fresh) return makeError("DPOP_REPLAY", "this DPoP proof was already used");
+  SEALGATE_ASSIGN_OR_RETURN(auto fresh, replay.rememberOnce("dpop:" + jkt + ":" + *jti, expiresAt));
+  if (!fresh) return makeError(ErrorCode::DpopReplay, "this DPoP proof was already used");
   return DpopResult{jkt, *jti, iat};
 }
 

@@ -41,7 +41,7 @@ class SetStateStore : public testing::ReplayOnlyStateStore {
 class FailingStateStore : public SetStateStore {
  public:
   Result<bool> rememberOnce(const std::string&, Clock::time_point) override {
-    return makeError("STATE_UNAVAILABLE", "down");
+    return makeError(ErrorCode::StateUnavailable, "down");
   }
 };
 
@@ -95,7 +95,7 @@ class DpopTest : public ::testing::Test {
   }
   DpopCheck check(const std::string& proof) const { return DpopCheck{{proof}, "POST", kUrl, {}, {}, {}}; }
   Result<DpopResult> verify(const DpopCheck& c) { return verifyDpopProof(c, policy_, store_, now_); }
-  void expectInvalid(const DpopCheck& c, const char* code = "DPOP_INVALID") {
+  void expectInvalid(const DpopCheck& c, ErrorCode code = ErrorCode::DpopInvalid) {
     const std::size_t before = store_.size();
     auto r = verify(c);
     ASSERT_FALSE(r.ok());
@@ -117,7 +117,7 @@ TEST_F(DpopTest, AcceptsAValidProofOnceAndReportsTheKey) {
   EXPECT_EQ(r->jti, "j-1");
   auto replay = verify(check(proof));
   ASSERT_FALSE(replay.ok());
-  EXPECT_EQ(replay.error().code, "DPOP_REPLAY");
+  EXPECT_EQ(replay.error().code, ErrorCode::DpopReplay);
 }
 
 TEST_F(DpopTest, HeaderCountAndShape) {
@@ -204,18 +204,18 @@ TEST_F(DpopTest, AthAndKeyBindingWithAToken) {
   expectInvalid(withToken(key_.sign(header(), p), key_.thumbprint()));
   p = payload();
   p["ath"] = base64UrlNoPad(digest);
-  expectInvalid(withToken(key_.sign(header(), p), TestKey().thumbprint()), "BINDING_MISMATCH");
+  expectInvalid(withToken(key_.sign(header(), p), TestKey().thumbprint()), ErrorCode::BindingMismatch);
   EXPECT_TRUE(verify(withToken(key_.sign(header(), p), key_.thumbprint())).ok());
 }
 
 TEST_F(DpopTest, ServerNonce) {
   DpopCheck c = check(key_.sign(header(), payload()));
   c.nonces = {"older", "n0nce"};
-  expectInvalid(c, "DPOP_NONCE_REQUIRED");
+  expectInvalid(c, ErrorCode::DpopNonceRequired);
   auto p = payload();
   p["nonce"] = "stale";
   c.headerValues = {key_.sign(header(), p)};
-  expectInvalid(c, "DPOP_NONCE_REQUIRED");
+  expectInvalid(c, ErrorCode::DpopNonceRequired);
   p["nonce"] = "n0nce";
   c.headerValues = {key_.sign(header(), p)};
   EXPECT_TRUE(verify(c).ok());
@@ -225,7 +225,7 @@ TEST_F(DpopTest, ReplayStoreFailureFailsClosed) {
   FailingStateStore failing;
   auto r = verifyDpopProof(check(key_.sign(header(), payload())), policy_, failing, now_);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "STATE_UNAVAILABLE");
+  EXPECT_EQ(r.error().code, ErrorCode::StateUnavailable);
 }
 
 }  // namespace

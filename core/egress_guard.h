@@ -40,7 +40,7 @@ namespace sealgate {
 class AhoCorasick;
 
 namespace egress_errc {
-inline constexpr const char* kBlocked = "EGRESS_BLOCKED";  // 502: output would carry a live secret value
+inline constexpr ErrorCode kBlocked = ErrorCode::EgressBlocked;  // 502: output would carry a live secret value
 }  // namespace egress_errc
 
 inline constexpr std::string_view kRedactionMarker = "[REDACTED]";

@@ -10,8 +10,8 @@
 namespace sealgate {
 namespace {
 
-Error ioError(std::string_view code, const char* operation, const std::string& what, int err) {
-  Error e = makeError(std::string(code), what + ": " + std::strerror(err));
+Error ioError(ErrorCode code, const char* operation, const std::string& what, int err) {
+  Error e = makeError(code, what + ": " + std::strerror(err));
   e.operation = operation;
   e.native = static_cast<unsigned long>(err);
   return e;
@@ -19,7 +19,7 @@ Error ioError(std::string_view code, const char* operation, const std::string& w
 
 }  // namespace
 
-Result<void> writeAll(int fd, std::span<const std::uint8_t> data, std::string_view code) {
+Result<void> writeAll(int fd, std::span<const std::uint8_t> data, ErrorCode code) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
@@ -29,16 +29,16 @@ Result<void> writeAll(int fd, std::span<const std::uint8_t> data, std::string_vi
   return Ok{};
 }
 
-Result<void> writeAll(int fd, std::string_view data, std::string_view code) {
+Result<void> writeAll(int fd, std::string_view data, ErrorCode code) {
   return writeAll(fd, std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()), code);
 }
 
-Result<void> syncFd(int fd, std::string_view code) {
+Result<void> syncFd(int fd, ErrorCode code) {
   if (::fsync(fd) != 0) return ioError(code, "fsync", "cannot sync", errno);
   return Ok{};
 }
 
-Result<void> syncDir(const std::filesystem::path& dir, std::string_view code) {
+Result<void> syncDir(const std::filesystem::path& dir, ErrorCode code) {
   const std::filesystem::path d = dir.empty() ? std::filesystem::path(".") : dir;
   UniqueFd fd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return ioError(code, "open", "cannot open the directory " + d.string(), errno);
@@ -49,7 +49,7 @@ Result<void> syncDir(const std::filesystem::path& dir, std::string_view code) {
 std::filesystem::path atomicTmpPath(const std::filesystem::path& path) { return path.string() + ".tmp"; }
 
 Result<void> writeFileAtomically(const std::filesystem::path& path, std::span<const std::uint8_t> bytes, mode_t mode,
-                                 std::string_view code) {
+                                 ErrorCode code) {
   const std::filesystem::path tmp = atomicTmpPath(path);
   // A tmp file left by a crash is garbage: remove it, then create ours
   // exclusively (never through a symlink, never into a file someone holds).
@@ -75,7 +75,7 @@ Result<void> writeFileAtomically(const std::filesystem::path& path, std::span<co
 }
 
 Result<void> writeFileAtomically(const std::filesystem::path& path, std::string_view bytes, mode_t mode,
-                                 std::string_view code) {
+                                 ErrorCode code) {
   return writeFileAtomically(path, std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), mode,
                              code);
 }

@@ -21,20 +21,20 @@
 namespace sealgate {
 
 namespace file_errc {
-inline constexpr const char* kIo = "IO_ERROR";
+inline constexpr ErrorCode kIo = ErrorCode::IoError;
 }  // namespace file_errc
 
 // Writes all of `data` to `fd`: short writes continue, EINTR retries. A write
 // that returns 0 fails with ENOSPC.
-Result<void> writeAll(int fd, std::span<const std::uint8_t> data, std::string_view code = file_errc::kIo);
-Result<void> writeAll(int fd, std::string_view data, std::string_view code = file_errc::kIo);
+Result<void> writeAll(int fd, std::span<const std::uint8_t> data, ErrorCode code = file_errc::kIo);
+Result<void> writeAll(int fd, std::string_view data, ErrorCode code = file_errc::kIo);
 
 // fsync(2) of `fd`; its error is reported, never ignored.
-Result<void> syncFd(int fd, std::string_view code = file_errc::kIo);
+Result<void> syncFd(int fd, ErrorCode code = file_errc::kIo);
 
 // Makes the directory entries of `dir` durable (fsync of the directory), e.g.
 // after a rename or a create in it. An empty path means ".".
-Result<void> syncDir(const std::filesystem::path& dir, std::string_view code = file_errc::kIo);
+Result<void> syncDir(const std::filesystem::path& dir, ErrorCode code = file_errc::kIo);
 
 // Replaces `path` with `bytes`, whole or not at all: the bytes go to
 // `path`.tmp (a stale one from a crash is removed first; then created with
@@ -43,9 +43,9 @@ Result<void> syncDir(const std::filesystem::path& dir, std::string_view code = f
 // leaves `path` as it was; a failure of the directory fsync leaves the new
 // content in place but not known to be durable.
 Result<void> writeFileAtomically(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
-                                 mode_t mode = 0600, std::string_view code = file_errc::kIo);
+                                 mode_t mode = 0600, ErrorCode code = file_errc::kIo);
 Result<void> writeFileAtomically(const std::filesystem::path& path, std::string_view bytes, mode_t mode = 0600,
-                                 std::string_view code = file_errc::kIo);
+                                 ErrorCode code = file_errc::kIo);
 
 // The temporary file writeFileAtomically uses for `path`.
 std::filesystem::path atomicTmpPath(const std::filesystem::path& path);

@@ -20,6 +20,8 @@
 
 namespace sealgate {
 namespace {
+// Any code but the default: the helpers must pass the caller's through.
+constexpr ErrorCode kMyCode = ErrorCode::StateUnavailable;
 
 namespace fs = std::filesystem;
 
@@ -91,9 +93,9 @@ TEST_F(FileIoTest, AStaleTmpSymlinkIsNotFollowed) {
 }
 
 TEST_F(FileIoTest, MissingDirectoryFailsWithTheCallersCode) {
-  auto w = writeFileAtomically(dir_ / "absent" / "state", std::string_view("x"), 0600, "MY_CODE");
+  auto w = writeFileAtomically(dir_ / "absent" / "state", std::string_view("x"), 0600, kMyCode);
   ASSERT_FALSE(w);
-  EXPECT_EQ(w.error().code, "MY_CODE");
+  EXPECT_EQ(w.error().code, kMyCode);
   EXPECT_EQ(w.error().operation, "open");
   EXPECT_EQ(w.error().native, static_cast<unsigned long>(ENOENT));
   auto generic = writeFileAtomically(dir_ / "absent" / "state", std::string_view("x"));
@@ -106,8 +108,8 @@ TEST_F(FileIoTest, UnwritableDirectoryFailsAndChangesNothing) {
   ASSERT_TRUE(writeFileAtomically(p, std::string_view("old"), 0600));
   fs::permissions(dir_, fs::perms::owner_read | fs::perms::owner_exec);
   auto attempt = [&] {
-    auto w = writeFileAtomically(p, std::string_view("new"), 0600, "MY_CODE");
-    return !w && w.error().code == "MY_CODE" && w.error().native == static_cast<unsigned long>(EACCES);
+    auto w = writeFileAtomically(p, std::string_view("new"), 0600, kMyCode);
+    return !w && w.error().code == kMyCode && w.error().native == static_cast<unsigned long>(EACCES);
   };
   bool refused = false;
   if (::geteuid() != 0) {
@@ -136,9 +138,9 @@ TEST_F(FileIoTest, TmpThatCannotBeCreatedFailsAndChangesNothing) {
   const fs::path p = dir_ / "state";
   ASSERT_TRUE(writeFileAtomically(p, std::string_view("old"), 0600));
   fs::create_directory(atomicTmpPath(p));
-  auto w = writeFileAtomically(p, std::string_view("new"), 0600, "MY_CODE");
+  auto w = writeFileAtomically(p, std::string_view("new"), 0600, kMyCode);
   ASSERT_FALSE(w);
-  EXPECT_EQ(w.error().code, "MY_CODE");
+  EXPECT_EQ(w.error().code, kMyCode);
   EXPECT_EQ(w.error().operation, "open");
   EXPECT_EQ(slurp(p), "old");
   EXPECT_TRUE(fs::is_directory(atomicTmpPath(p)));  // not ours: left alone
@@ -148,9 +150,9 @@ TEST_F(FileIoTest, FailedRenameRemovesTheTmp) {
   // The target is a non-empty directory: rename(2) refuses to replace it.
   const fs::path p = dir_ / "state";
   fs::create_directories(p / "inside");
-  auto w = writeFileAtomically(p, std::string_view("new"), 0600, "MY_CODE");
+  auto w = writeFileAtomically(p, std::string_view("new"), 0600, kMyCode);
   ASSERT_FALSE(w);
-  EXPECT_EQ(w.error().code, "MY_CODE");
+  EXPECT_EQ(w.error().code, kMyCode);
   EXPECT_EQ(w.error().operation, "rename");
   EXPECT_FALSE(fs::exists(atomicTmpPath(p)));
   EXPECT_TRUE(fs::is_directory(p / "inside"));
@@ -166,11 +168,11 @@ TEST_F(FileIoTest, FailedWriteRemovesTheTmpAndKeepsTheOldFile) {
   struct rlimit small = old;
   small.rlim_cur = 4096;
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  auto w = writeFileAtomically(p, std::string(64 * 1024, 'x'), 0600, "MY_CODE");
+  auto w = writeFileAtomically(p, std::string(64 * 1024, 'x'), 0600, kMyCode);
   ::setrlimit(RLIMIT_FSIZE, &old);
   ::signal(SIGXFSZ, oldHandler);
   ASSERT_FALSE(w);
-  EXPECT_EQ(w.error().code, "MY_CODE");
+  EXPECT_EQ(w.error().code, kMyCode);
   EXPECT_EQ(w.error().operation, "write");
   EXPECT_EQ(w.error().native, static_cast<unsigned long>(EFBIG));
   EXPECT_EQ(slurp(p), "old");
@@ -191,9 +193,9 @@ TEST_F(FileIoTest, SyncDirReportsItsFailures) {
   // reporting can.
   EXPECT_TRUE(syncDir(dir_));
   EXPECT_TRUE(syncDir(""));  // "."
-  auto missing = syncDir(dir_ / "absent", "MY_CODE");
+  auto missing = syncDir(dir_ / "absent", kMyCode);
   ASSERT_FALSE(missing);
-  EXPECT_EQ(missing.error().code, "MY_CODE");
+  EXPECT_EQ(missing.error().code, kMyCode);
   EXPECT_EQ(missing.error().native, static_cast<unsigned long>(ENOENT));
   std::ofstream(dir_ / "file") << "x";
   auto notDir = syncDir(dir_ / "file");
@@ -202,7 +204,7 @@ TEST_F(FileIoTest, SyncDirReportsItsFailures) {
 }
 
 TEST_F(FileIoTest, SyncFdReportsABadDescriptor) {
-  auto r = syncFd(-1, "MY_CODE");
+  auto r = syncFd(-1, kMyCode);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().operation, "fsync");
   EXPECT_EQ(r.error().native, static_cast<unsigned long>(EBADF));
@@ -211,9 +213,9 @@ TEST_F(FileIoTest, SyncFdReportsABadDescriptor) {
 TEST(WriteAll, NoSpaceIsAnError) {
   UniqueFd full(::open("/dev/full", O_WRONLY | O_CLOEXEC));
   if (!full) GTEST_SKIP() << "no /dev/full";
-  auto w = writeAll(full.get(), std::string_view("data"), "MY_CODE");
+  auto w = writeAll(full.get(), std::string_view("data"), kMyCode);
   ASSERT_FALSE(w);
-  EXPECT_EQ(w.error().code, "MY_CODE");
+  EXPECT_EQ(w.error().code, kMyCode);
   EXPECT_EQ(w.error().operation, "write");
   EXPECT_EQ(w.error().native, static_cast<unsigned long>(ENOSPC));
 }

@@ -21,9 +21,9 @@
 namespace sealgate {
 
 namespace json_errc {
-inline constexpr const char* kBadJson = "BAD_JSON";
-inline constexpr const char* kTooDeep = "JSON_TOO_DEEP";
-inline constexpr const char* kDuplicateKey = "JSON_DUPLICATE_KEY";
+inline constexpr ErrorCode kBadJson = ErrorCode::BadJson;
+inline constexpr ErrorCode kTooDeep = ErrorCode::JsonTooDeep;
+inline constexpr ErrorCode kDuplicateKey = ErrorCode::JsonDuplicateKey;
 }  // namespace json_errc
 
 // The most arrays/objects nested in one another in any JSON from outside: `{}` is

@@ -28,7 +28,7 @@ Result<nlohmann::json> decodeObject(std::string_view segment, const char* what) 
   auto raw = decodeBase64UrlNoPad(segment);
   if (!raw) return malformed(std::string(what) + " is not base64url");
   auto j = parseJson(std::span<const std::uint8_t>(raw->data(), raw->size()));
-  if (!j) return malformed(std::string(what) + " is not acceptable JSON (" + j.error().code + ": " + j.error().message + ")");
+  if (!j) return malformed(std::string(what) + " is not acceptable JSON (" + j.error().describe() + ")");
   if (!j->is_object()) return malformed(std::string(what) + " is not a JSON object");
   return std::move(*j);
 }
@@ -79,14 +79,12 @@ Result<CompactJws> parseCompactJws(std::string_view token, std::size_t maxBytes)
     return malformed("not three segments");
   }
   CompactJws jws;
-  auto header = decodeObject(token.substr(0, d1), "header");
-  if (!header) return std::move(header).takeError();
-  auto payload = decodeObject(token.substr(d1 + 1, d2 - d1 - 1), "payload");
-  if (!payload) return std::move(payload).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto header, decodeObject(token.substr(0, d1), "header"));
+  SEALGATE_ASSIGN_OR_RETURN(auto payload, decodeObject(token.substr(d1 + 1, d2 - d1 - 1), "payload"));
   auto sig = decodeBase64UrlNoPad(token.substr(d2 + 1));
   if (!sig || sig->empty()) return malformed("signature is not base64url");
-  jws.header = std::move(*header);
-  jws.payload = std::move(*payload);
+  jws.header = std::move(header);
+  jws.payload = std::move(payload);
   jws.signingInput = std::string(token.substr(0, d2));
   jws.signature = std::move(*sig);
   return jws;

@@ -13,9 +13,9 @@
 namespace sealgate {
 
 namespace jws_errc {
-inline constexpr const char* kMalformed = "JWS_MALFORMED";
-inline constexpr const char* kJwkInvalid = "JWK_INVALID";
-inline constexpr const char* kJwkPrivate = "JWK_PRIVATE_KEY";
+inline constexpr ErrorCode kMalformed = ErrorCode::JwsMalformed;
+inline constexpr ErrorCode kJwkInvalid = ErrorCode::JwkInvalid;
+inline constexpr ErrorCode kJwkPrivate = ErrorCode::JwkPrivateKey;
 }  // namespace jws_errc
 
 struct CompactJws {

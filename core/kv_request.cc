@@ -12,13 +12,15 @@ using nlohmann::json;
 namespace {
 
 Error invalid(const std::string& why) { return makeError(kInvalid, why); }
+// A path that names no KV endpoint at all (no such route, not a bad argument).
+Error noEndpoint() { return makeError(ErrorCode::NotFound, "no such KV endpoint"); }
 
 Result<void> onlyKeys(const json& body, std::initializer_list<const char*> allowed) {
   if (!body.is_object()) return invalid("the body must be a JSON object");
   for (auto it = body.begin(); it != body.end(); ++it) {
     const std::string& k = it.key();  // clang 14 cannot capture structured bindings
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; })) {
-      return makeError("UNKNOWN_FIELD", "unknown field in the request body");
+      return makeError(ErrorCode::UnknownField, "unknown field in the request body");
     }
   }
   return Ok{};
@@ -54,9 +56,8 @@ Result<SettingsWrite> parseSettings(const json& body, bool withCustom, bool patc
   }
   SettingsWrite w;
   if (body.contains("max_versions")) {
-    auto v = uint32Of(body["max_versions"], "max_versions");
-    if (!v) return std::move(v).takeError();
-    w.maxVersions = *v;
+    SEALGATE_ASSIGN_OR_RETURN(auto v, uint32Of(body["max_versions"], "max_versions"));
+    w.maxVersions = v;
   }
   if (body.contains("cas_required")) {
     if (!body["cas_required"].is_boolean()) return invalid("cas_required must be true or false");
@@ -85,7 +86,7 @@ Result<SettingsWrite> parseSettings(const json& body, bool withCustom, bool patc
 
 Result<Target> parseTarget(std::string_view rest) {
   const auto s1 = rest.find('/');
-  if (s1 == std::string_view::npos) return invalid("no such KV endpoint");
+  if (s1 == std::string_view::npos) return noEndpoint();
   Target t;
   t.mount = std::string(rest.substr(0, s1));
   if (!validMount(t.mount)) return invalid("the mount name is not valid");
@@ -94,9 +95,9 @@ Result<Target> parseTarget(std::string_view rest) {
   t.op = std::string(afterMount.substr(0, s2));
   t.path = s2 == std::string_view::npos ? std::string() : std::string(afterMount.substr(s2 + 1));
   static const std::set<std::string> kOps{"data", "metadata", "delete", "undelete", "destroy", "config"};
-  if (!kOps.count(t.op)) return invalid("no such KV endpoint");
+  if (!kOps.count(t.op)) return noEndpoint();
   if (t.op == "config") {
-    if (s2 != std::string_view::npos) return invalid("no such KV endpoint");
+    if (s2 != std::string_view::npos) return noEndpoint();
     return t;
   }
   if (t.op == "metadata" && (t.path.empty() || t.path.back() == '/')) {
@@ -119,9 +120,8 @@ Result<DataWrite> parseDataWrite(const json& body) {
     if (o.is_null()) return DataWrite{body["data"], std::nullopt};
     SEALGATE_TRY(onlyKeys(o, {"cas"}));
     if (o.contains("cas")) {
-      auto cas = uint32Of(o["cas"], "options.cas");
-      if (!cas) return std::move(cas).takeError();
-      w.cas = *cas;
+      SEALGATE_ASSIGN_OR_RETURN(auto cas, uint32Of(o["cas"], "options.cas"));
+      w.cas = cas;
     }
   }
   w.data = body["data"];

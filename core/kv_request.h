@@ -1,6 +1,7 @@
 // KV v2 request paths and bodies (docs/STANDARDS.md "KV v2"), validated apart from the
 // HTTP layer so that they can be fuzzed alone (tests/fuzz/kv_request_fuzz.cc).
-// Errors are KV_INVALID or UNKNOWN_FIELD (HTTP 400) and never echo values.
+// Errors are KV_INVALID or UNKNOWN_FIELD (HTTP 400), NOT_FOUND for a path that
+// names no endpoint, and never echo values.
 #pragma once
 
 #include <chrono>
@@ -15,12 +16,13 @@
 
 namespace sealgate::kv {
 
-inline constexpr const char* kInvalid = "KV_INVALID";
+inline constexpr ErrorCode kInvalid = ErrorCode::KvInvalid;
 inline constexpr std::size_t kMaxVersionsPerRequest = 1000;
 
 // "/v1/" + "<mount>/<op>[/<path>]": op is data, metadata, delete, undelete,
 // destroy or config. `path` follows the secret URI path grammar; for metadata
-// it may be empty or end in '/' (a list).
+// it may be empty or end in '/' (a list). NOT_FOUND when `rest` names no KV
+// endpoint (no mount/op, an unknown op), KV_INVALID for a bad mount or path.
 struct Target {
   std::string mount;
   std::string op;

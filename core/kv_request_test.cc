@@ -21,13 +21,21 @@ TEST(KvTarget, ParsesMountOpAndPath) {
 }
 
 TEST(KvTarget, RejectsBadPaths) {
-  for (const char* bad : {"", "kv", "kv/", "KV/data/a", "-kv/data/a", "kv/secrets/a", "kv/data/", "kv/data",
-                          "kv/data/a//b", "kv/data/a/../b", "kv/data/a/./b", "kv/data/a%2Fb", "kv/data/a b",
-                          "kv/config/x", "kv/metadata/a//", "kv/destroy/", "kv/data/a/"}) {
+  for (const char* bad : {"KV/data/a", "-kv/data/a", "kv/data/", "kv/data", "kv/data/a//b", "kv/data/a/../b",
+                          "kv/data/a/./b", "kv/data/a%2Fb", "kv/data/a b", "kv/metadata/a//", "kv/destroy/",
+                          "kv/data/a/"}) {
     auto t = parseTarget(bad);
     EXPECT_FALSE(t) << bad;
     if (!t) {
-      EXPECT_EQ(t.error().code, kInvalid);
+      EXPECT_EQ(t.error().code, kInvalid) << bad;
+    }
+  }
+  // No such endpoint at all: not a bad argument but an unknown route.
+  for (const char* none : {"", "kv", "kv/", "kv/secrets/a", "kv/config/x"}) {
+    auto t = parseTarget(none);
+    EXPECT_FALSE(t) << none;
+    if (!t) {
+      EXPECT_EQ(t.error().code, ErrorCode::NotFound) << none;
     }
   }
 }
@@ -44,11 +52,11 @@ TEST(KvDataWrite, TakesDataAndCas) {
 TEST(KvDataWrite, RejectsMalformedBodies) {
   EXPECT_EQ(parseDataWrite(json::parse(R"({})")).error().code, kInvalid);
   EXPECT_EQ(parseDataWrite(json::parse(R"({"data":"x"})")).error().code, kInvalid);
-  EXPECT_EQ(parseDataWrite(json::parse(R"({"data":{},"extra":1})")).error().code, "UNKNOWN_FIELD");
+  EXPECT_EQ(parseDataWrite(json::parse(R"({"data":{},"extra":1})")).error().code, ErrorCode::UnknownField);
   EXPECT_EQ(parseDataWrite(json::parse(R"({"data":{},"options":{"cas":-1}})")).error().code, kInvalid);
   EXPECT_EQ(parseDataWrite(json::parse(R"({"data":{},"options":{"cas":"1"}})")).error().code, kInvalid);
   EXPECT_EQ(parseDataWrite(json::parse(R"({"data":{},"options":{"cas":4294967296}})")).error().code, kInvalid);
-  EXPECT_EQ(parseDataWrite(json::parse(R"({"data":{},"options":{"ttl":1}})")).error().code, "UNKNOWN_FIELD");
+  EXPECT_EQ(parseDataWrite(json::parse(R"({"data":{},"options":{"ttl":1}})")).error().code, ErrorCode::UnknownField);
   EXPECT_EQ(parseDataWrite(json::parse(R"([1])")).error().code, kInvalid);
 }
 
@@ -60,7 +68,7 @@ TEST(KvVersions, ParsesLists) {
   EXPECT_FALSE(parseVersions(json::parse(R"({"versions":[0]})"), true));
   EXPECT_FALSE(parseVersions(json::parse(R"({"versions":["1"]})"), true));
   EXPECT_FALSE(parseVersions(json::parse(R"({"versions":1})"), true));
-  EXPECT_EQ(parseVersions(json::parse(R"({"versions":[1],"x":1})"), true).error().code, "UNKNOWN_FIELD");
+  EXPECT_EQ(parseVersions(json::parse(R"({"versions":[1],"x":1})"), true).error().code, ErrorCode::UnknownField);
   json many = {{"versions", json::array()}};
   for (int i = 1; i <= 1001; ++i) many["versions"].push_back(i);
   EXPECT_FALSE(parseVersions(many, true));
@@ -82,7 +90,7 @@ TEST(KvSettings, MetadataAndConfig) {
   EXPECT_FALSE(parseMetadataWrite(json::parse(R"({"cas_required":"yes"})"), false));
   EXPECT_FALSE(parseMetadataWrite(json::parse(R"({"max_versions":-2})"), false));
   EXPECT_FALSE(parseMetadataWrite(json::parse(R"({"delete_version_after":"soon"})"), false));
-  EXPECT_EQ(parseConfigWrite(json::parse(R"({"custom_metadata":{}})")).error().code, "UNKNOWN_FIELD");
+  EXPECT_EQ(parseConfigWrite(json::parse(R"({"custom_metadata":{}})")).error().code, ErrorCode::UnknownField);
   EXPECT_EQ(*parseConfigWrite(json::parse(R"({"max_versions":0})"))->maxVersions, 0u);
 }
 

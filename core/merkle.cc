@@ -8,7 +8,7 @@
 namespace sealgate::merkle {
 namespace {
 
-Error proofError(const std::string& what) { return makeError("PROOF_INVALID", what); }
+Error proofError(const std::string& what) { return makeError(ErrorCode::ProofInvalid, what); }
 
 // The largest power of two strictly below n (n >= 2).
 std::uint64_t splitPoint(std::uint64_t n) {
@@ -89,7 +89,7 @@ Hash rootOf(std::span<const Hash> leaves) { return rootRange(leaves); }
 
 Result<std::vector<Hash>> inclusionProof(std::span<const Hash> leaves, std::uint64_t index, std::uint64_t treeSize) {
   if (treeSize > leaves.size() || index >= treeSize) {
-    return makeError("MERKLE_RANGE", "leaf " + std::to_string(index) + " is not in a tree of size " + std::to_string(treeSize));
+    return makeError(ErrorCode::MerkleRange, "leaf " + std::to_string(index) + " is not in a tree of size " + std::to_string(treeSize));
   }
   std::vector<Hash> out;
   path(leaves.subspan(0, treeSize), index, out);
@@ -98,7 +98,7 @@ Result<std::vector<Hash>> inclusionProof(std::span<const Hash> leaves, std::uint
 
 Result<std::vector<Hash>> consistencyProof(std::span<const Hash> leaves, std::uint64_t first, std::uint64_t second) {
   if (second > leaves.size() || first > second) {
-    return makeError("MERKLE_RANGE", "no consistency proof from " + std::to_string(first) + " to " + std::to_string(second));
+    return makeError(ErrorCode::MerkleRange, "no consistency proof from " + std::to_string(first) + " to " + std::to_string(second));
   }
   std::vector<Hash> out;
   if (first == 0 || first == second) return out;

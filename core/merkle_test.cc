@@ -77,8 +77,8 @@ TEST(Merkle, EveryInclusionProofVerifiesAndAnyChangeFails) {
       }
     }
   }
-  EXPECT_EQ(inclusionProof(leaves, 5, 5).error().code, "MERKLE_RANGE");
-  EXPECT_EQ(inclusionProof(leaves, 0, 34).error().code, "MERKLE_RANGE");
+  EXPECT_EQ(inclusionProof(leaves, 5, 5).error().code, ErrorCode::MerkleRange);
+  EXPECT_EQ(inclusionProof(leaves, 0, 34).error().code, ErrorCode::MerkleRange);
   EXPECT_FALSE(verifyInclusion(3, 3, leaves[0], {}, leaves[0]).ok());
 }
 
@@ -118,7 +118,7 @@ TEST(Merkle, EveryConsistencyProofVerifiesAndAnyChangeFails) {
   EXPECT_FALSE(verifyConsistency(5, 9, rootOf(std::span(leaves).subspan(0, 5)), rootOf(std::span(leaves).subspan(0, 9)),
                                  *proof)
                    .ok());
-  EXPECT_EQ(consistencyProof(leaves, 9, 5).error().code, "MERKLE_RANGE");
+  EXPECT_EQ(consistencyProof(leaves, 9, 5).error().code, ErrorCode::MerkleRange);
   EXPECT_FALSE(verifyConsistency(9, 5, leaves[0], leaves[0], {}).ok());
 }
 

@@ -21,9 +21,8 @@ Result<std::string> ResourceRefs::ofCanonical(const std::string& canonicalUri) {
     }
   }
   // Computed outside the lock: the HSM call is the slow part and may run in parallel.
-  auto mac = mac_.mac(canonicalUri);
-  if (!mac) return std::move(mac).takeError();
-  std::string ref = formatResourceRef(mac_.keyVersion(), *mac);
+  SEALGATE_ASSIGN_OR_RETURN(auto mac, mac_.mac(canonicalUri));
+  std::string ref = formatResourceRef(mac_.keyVersion(), mac);
   if (capacity_ == 0) return ref;
   std::lock_guard lock(mu_);
   if (index_.find(canonicalUri) == index_.end()) {

@@ -30,7 +30,7 @@ class CountingSoftwareMac : public KeyedMac {
 
 class FailingMac : public KeyedMac {
  public:
-  Result<Mac256> mac(std::string_view) override { return makeError("HSM_UNAVAILABLE", "down"); }
+  Result<Mac256> mac(std::string_view) override { return makeError(ErrorCode::HsmUnavailable, "down"); }
   unsigned keyVersion() const override { return 1; }
 };
 
@@ -77,7 +77,7 @@ TEST(ResourceRef, MacFailureFailsClosedAndIsNotCached) {
   ResourceRefs refs(mac, 16);
   auto r = refs.ofCanonical("secret://acme/kv/a");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "HSM_UNAVAILABLE");
+  EXPECT_EQ(r.error().code, ErrorCode::HsmUnavailable);
   EXPECT_EQ(refs.cachedCount(), 0u);
 }
 

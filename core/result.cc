@@ -5,7 +5,7 @@
 namespace sealgate {
 
 std::string Error::describe() const {
-  std::string out = code + ": " + message;
+  std::string out = std::string(errorCodeName(code)) + ": " + message;
   if (!operation.empty()) {
     char rv[32];
     std::snprintf(rv, sizeof rv, "0x%lx", native);

@@ -6,14 +6,16 @@
 #include <utility>
 #include <variant>
 
+#include "core/error_code.h"
+
 namespace sealgate {
 
-// A failure. `code` is a stable UPPER_SNAKE identifier (API.md); `message` is for
-// humans and never carries secret material or a full secret URI. `operation` and
-// `native` keep the low-level cause (e.g. "C_Sign" and its CK_RV) instead of
-// collapsing it to a bool.
+// A failure. `code` is one of core/error_code.h (its wire name: errorCodeName);
+// `message` is for humans and never carries secret material or a full secret URI.
+// `operation` and `native` keep the low-level cause (e.g. "C_Sign" and its CK_RV,
+// a TSS2_RC, an errno) instead of collapsing it to a bool.
 struct Error {
-  std::string code;
+  ErrorCode code = ErrorCode::Internal;
   std::string message;
   std::string operation{};
   unsigned long native = 0;
@@ -64,16 +66,29 @@ class [[nodiscard]] Result<void> {
   bool failed_ = false;
 };
 
-inline Error makeError(std::string code, std::string message) {
-  return Error{std::move(code), std::move(message)};
-}
+inline Error makeError(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
 
 }  // namespace sealgate
 
 // Propagate a failed Result from the enclosing function.
-#define SEALGATE_TRY(expr)                                  \
+#define SEALGATE_TRY(...)                                   \
   do {                                                      \
-    auto&& sealgate_try_result_ = (expr);                   \
+    auto&& sealgate_try_result_ = (__VA_ARGS__);            \
     if (!sealgate_try_result_.ok())                         \
       return std::move(sealgate_try_result_).takeError();   \
   } while (0)
+
+// Evaluates a Result<T>; on failure returns its Error from the enclosing
+// function, else moves the value into `lhs`, a declaration or an lvalue:
+//   SEALGATE_ASSIGN_OR_RETURN(auto key, store.find(label));   // key is a T
+//   SEALGATE_ASSIGN_OR_RETURN(a.host, normalizeHost(h, "ssh.host"));
+// Expands to statements in the enclosing scope (not one statement): not as the
+// body of an unbraced if/for.
+#define SEALGATE_ASSIGN_OR_RETURN(lhs, ...) \
+  SEALGATE_ASSIGN_OR_RETURN_IMPL_(SEALGATE_CONCAT_(sealgate_result_, __LINE__), lhs, __VA_ARGS__)
+#define SEALGATE_ASSIGN_OR_RETURN_IMPL_(result, lhs, ...)  \
+  auto result = (__VA_ARGS__);                             \
+  if (!result.ok()) return std::move(result).takeError();  \
+  lhs = std::move(result).value()
+#define SEALGATE_CONCAT_(a, b) SEALGATE_CONCAT_IMPL_(a, b)
+#define SEALGATE_CONCAT_IMPL_(a, b) a##b

@@ -43,11 +43,11 @@ void Secret::release() noexcept {
 }
 
 Result<Secret> Secret::allocate(std::size_t size) {
-  if (!sodiumReady()) return makeError("CRYPTO_INIT", "libsodium failed to initialise");
+  if (!sodiumReady()) return makeError(ErrorCode::CryptoInit, "libsodium failed to initialise");
   Secret s;
   if (size == 0) return s;
   void* p = sodium_malloc(size);
-  if (p == nullptr) return makeError("OUT_OF_SECURE_MEMORY", "sodium_malloc failed");
+  if (p == nullptr) return makeError(ErrorCode::OutOfSecureMemory, "sodium_malloc failed");
   sodium_memzero(p, size);
   s.data_ = static_cast<std::uint8_t*>(p);
   s.size_ = size;

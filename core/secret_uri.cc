@@ -22,7 +22,7 @@ int hexValue(char c) {
   return -1;
 }
 
-Error uriError(const char* code, std::string message) { return makeError(code, std::move(message)); }
+Error uriError(ErrorCode code, std::string message) { return makeError(code, std::move(message)); }
 
 // Decodes %XX only where XX is an unreserved character; any other escape, or a
 // malformed one, is URI_ENCODING. Decoding after splitting on delimiters is safe
@@ -124,9 +124,8 @@ Result<SecretUri> SecretUri::parse(std::string_view input) {
 
   SecretUri uri;
   {
-    auto decoded = decodeComponent(authority, "tenant");
-    if (!decoded) return std::move(decoded).takeError();
-    uri.tenant_ = lowercase(*decoded);
+    SEALGATE_ASSIGN_OR_RETURN(auto decoded, decodeComponent(authority, "tenant"));
+    uri.tenant_ = lowercase(decoded);
     if (!isValidTenantName(uri.tenant_)) {
       return uriError(uri_errc::kTenant,
                       "tenant must match [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])? and not be reserved");
@@ -149,12 +148,11 @@ Result<SecretUri> SecretUri::parse(std::string_view input) {
   }
 
   {
-    auto decoded = decodeComponent(rawSegments.front(), "mount");
-    if (!decoded) return std::move(decoded).takeError();
-    if (*decoded == "." || *decoded == "..") {
+    SEALGATE_ASSIGN_OR_RETURN(auto decoded, decodeComponent(rawSegments.front(), "mount"));
+    if (decoded == "." || decoded == "..") {
       return uriError(uri_errc::kTraversal, "dot segments are not allowed");
     }
-    uri.mount_ = lowercase(*decoded);
+    uri.mount_ = lowercase(decoded);
     if (!matchesMountRule(uri.mount_)) {
       return uriError(uri_errc::kMount, "mount must match [a-z0-9][a-z0-9_-]{0,62}");
     }
@@ -165,22 +163,20 @@ Result<SecretUri> SecretUri::parse(std::string_view input) {
   if (pathCount > kMaxPathSegments) return uriError(uri_errc::kPath, "more than 32 path segments");
   for (std::size_t i = 1; i < rawSegments.size(); ++i) {
     if (rawSegments[i].empty()) return uriError(uri_errc::kEmptySegment, "empty path segment");
-    auto decoded = decodeComponent(rawSegments[i], "path");
-    if (!decoded) return std::move(decoded).takeError();
-    if (*decoded == "." || *decoded == "..") {
+    SEALGATE_ASSIGN_OR_RETURN(auto decoded, decodeComponent(rawSegments[i], "path"));
+    if (decoded == "." || decoded == "..") {
       return uriError(uri_errc::kTraversal, "dot segments are not allowed");
     }
-    if (decoded->size() > kMaxSegmentChars) return uriError(uri_errc::kPath, "path segment longer than 128 characters");
-    if (!std::all_of(decoded->begin(), decoded->end(), isUnreserved)) {
+    if (decoded.size() > kMaxSegmentChars) return uriError(uri_errc::kPath, "path segment longer than 128 characters");
+    if (!std::all_of(decoded.begin(), decoded.end(), isUnreserved)) {
       return uriError(uri_errc::kPath, "path segments may contain only [A-Za-z0-9._~-]");
     }
-    uri.path_.push_back(std::move(*decoded));
+    uri.path_.push_back(std::move(decoded));
   }
 
   if (query) {
-    auto decoded = decodeComponent(*query, "query");
-    if (!decoded) return std::move(decoded).takeError();
-    std::string_view q = *decoded;
+    SEALGATE_ASSIGN_OR_RETURN(auto decoded, decodeComponent(*query, "query"));
+    std::string_view q = decoded;
     constexpr std::string_view kKey = "version=";
     if (q.substr(0, kKey.size()) != kKey) {
       return uriError(uri_errc::kQuery, "the only query allowed is version=N, once");
@@ -189,20 +185,18 @@ Result<SecretUri> SecretUri::parse(std::string_view input) {
     if (value.find_first_of("&;=") != std::string_view::npos) {
       return uriError(uri_errc::kQuery, "the only query allowed is version=N, once");
     }
-    auto v = parseVersion(value);
-    if (!v) return std::move(v).takeError();
-    uri.version_ = *v;
+    SEALGATE_ASSIGN_OR_RETURN(auto v, parseVersion(value));
+    uri.version_ = v;
   }
 
   if (fragment) {
-    auto decoded = decodeComponent(*fragment, "field");
-    if (!decoded) return std::move(decoded).takeError();
-    if (decoded->empty() || decoded->size() > 128 ||
-        !std::all_of(decoded->begin(), decoded->end(),
+    SEALGATE_ASSIGN_OR_RETURN(auto decoded, decodeComponent(*fragment, "field"));
+    if (decoded.empty() || decoded.size() > 128 ||
+        !std::all_of(decoded.begin(), decoded.end(),
                      [](char c) { return isAlnum(c) || c == '_' || c == '.' || c == '-'; })) {
       return uriError(uri_errc::kField, "field must match [A-Za-z0-9_.-]{1,128}");
     }
-    uri.field_ = std::move(*decoded);
+    uri.field_ = std::move(decoded);
   }
   return uri;
 }

@@ -14,20 +14,20 @@ namespace sealgate {
 
 // Stable error codes of the URI grammar (docs/API.md / docs/DESIGN.md).
 namespace uri_errc {
-inline constexpr const char* kTooLong = "URI_TOO_LONG";
-inline constexpr const char* kCharset = "URI_CHARSET";
-inline constexpr const char* kScheme = "URI_SCHEME";
-inline constexpr const char* kAuthority = "URI_AUTHORITY";
-inline constexpr const char* kTenant = "URI_TENANT";
-inline constexpr const char* kMount = "URI_MOUNT";
-inline constexpr const char* kPath = "URI_PATH";
-inline constexpr const char* kEmptySegment = "URI_EMPTY_SEGMENT";
-inline constexpr const char* kEncoding = "URI_ENCODING";
-inline constexpr const char* kTraversal = "URI_TRAVERSAL";
-inline constexpr const char* kQuery = "URI_QUERY";
-inline constexpr const char* kVersion = "URI_VERSION";
-inline constexpr const char* kField = "URI_FIELD";
-inline constexpr const char* kTenantMismatch = "URI_TENANT_MISMATCH";
+inline constexpr ErrorCode kTooLong = ErrorCode::UriTooLong;
+inline constexpr ErrorCode kCharset = ErrorCode::UriCharset;
+inline constexpr ErrorCode kScheme = ErrorCode::UriScheme;
+inline constexpr ErrorCode kAuthority = ErrorCode::UriAuthority;
+inline constexpr ErrorCode kTenant = ErrorCode::UriTenant;
+inline constexpr ErrorCode kMount = ErrorCode::UriMount;
+inline constexpr ErrorCode kPath = ErrorCode::UriPath;
+inline constexpr ErrorCode kEmptySegment = ErrorCode::UriEmptySegment;
+inline constexpr ErrorCode kEncoding = ErrorCode::UriEncoding;
+inline constexpr ErrorCode kTraversal = ErrorCode::UriTraversal;
+inline constexpr ErrorCode kQuery = ErrorCode::UriQuery;
+inline constexpr ErrorCode kVersion = ErrorCode::UriVersion;
+inline constexpr ErrorCode kField = ErrorCode::UriField;
+inline constexpr ErrorCode kTenantMismatch = ErrorCode::UriTenantMismatch;
 }  // namespace uri_errc
 
 inline constexpr std::size_t kMaxUriBytes = 1024;

@@ -17,8 +17,8 @@ namespace {
 // The em dash U+2014 and a space that open every signature line.
 constexpr std::string_view kSigPrefix = "\xE2\x80\x94 ";
 
-Error noteError(const std::string& m) { return makeError("NOTE_INVALID", m); }
-Error checkpointError(const std::string& m) { return makeError("CHECKPOINT_INVALID", m); }
+Error noteError(const std::string& m) { return makeError(ErrorCode::NoteInvalid, m); }
+Error checkpointError(const std::string& m) { return makeError(ErrorCode::CheckpointInvalid, m); }
 
 using PkeyPtr = EvpPkeyPtr;
 
@@ -26,13 +26,13 @@ using PkeyPtr = EvpPkeyPtr;
 Result<PkeyPtr> p256FromSpki(std::span<const std::uint8_t> der) {
   const unsigned char* p = der.data();
   PkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
-  if (!key || p != der.data() + der.size()) return makeError("KEY_INVALID", "the key is not a DER public key");
-  if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_EC) return makeError("KEY_INVALID", "the key is not an EC key");
+  if (!key || p != der.data() + der.size()) return makeError(ErrorCode::KeyInvalid, "the key is not a DER public key");
+  if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_EC) return makeError(ErrorCode::KeyInvalid, "the key is not an EC key");
   char curve[64] = {0};
   std::size_t len = 0;
   if (EVP_PKEY_get_utf8_string_param(key.get(), "group", curve, sizeof curve, &len) != 1 ||
       std::string_view(curve, len) != "prime256v1") {
-    return makeError("KEY_INVALID", "the key is not on P-256");
+    return makeError(ErrorCode::KeyInvalid, "the key is not on P-256");
   }
   return key;
 }
@@ -156,16 +156,15 @@ std::uint32_t ecdsaKeyId(std::span<const std::uint8_t> spkiDer) {
 
 Result<Bytes> p256SpkiFromPem(std::string_view pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return makeError("KEY_INVALID", "cannot read the key");
+  if (!bio) return makeError(ErrorCode::KeyInvalid, "cannot read the key");
   PkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
-  if (!key) return makeError("KEY_INVALID", "the key file is not a PEM public key");
+  if (!key) return makeError(ErrorCode::KeyInvalid, "the key file is not a PEM public key");
   unsigned char* der = nullptr;
   const int len = i2d_PUBKEY(key.get(), &der);
-  if (len <= 0) return makeError("KEY_INVALID", "the public key cannot be encoded");
+  if (len <= 0) return makeError(ErrorCode::KeyInvalid, "the public key cannot be encoded");
   Bytes out(der, der + len);
   OPENSSL_free(der);
-  auto check = p256FromSpki(out);
-  if (!check) return std::move(check).takeError();
+  SEALGATE_TRY(p256FromSpki(out));
   return out;
 }
 
@@ -177,21 +176,20 @@ std::string spkiToPem(std::span<const std::uint8_t> spkiDer) {
 }
 
 Result<void> verifyEcdsa(const SignedNote& note, const std::string& keyName, std::span<const std::uint8_t> spkiDer) {
-  auto key = p256FromSpki(spkiDer);
-  if (!key) return std::move(key).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto key, p256FromSpki(spkiDer));
   const std::uint32_t id = ecdsaKeyId(spkiDer);
   bool seen = false;
   for (const auto& s : note.signatures) {
     if (s.keyName != keyName || s.keyId != id) continue;  // another key: ignored
     seen = true;
     EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-    if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key->get()) != 1 ||
+    if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
         EVP_DigestVerify(ctx.get(), s.signature.data(), s.signature.size(),
                          reinterpret_cast<const unsigned char*>(note.text.data()), note.text.size()) != 1) {
-      return makeError("SIGNATURE_INVALID", "the signature by " + keyName + " does not verify");
+      return makeError(ErrorCode::SignatureInvalid, "the signature by " + keyName + " does not verify");
     }
   }
-  if (!seen) return makeError("NOTE_UNSIGNED", "the note has no signature by the pinned key " + keyName);
+  if (!seen) return makeError(ErrorCode::NoteUnsigned, "the note has no signature by the pinned key " + keyName);
   return Ok{};
 }
 

@@ -61,7 +61,7 @@ TEST(Checkpoint, RejectsMalformedBodies) {
     auto r = parseCheckpoint(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
-      EXPECT_EQ(r.error().code, "CHECKPOINT_INVALID");
+      EXPECT_EQ(r.error().code, ErrorCode::CheckpointInvalid);
     }
   }
 }
@@ -87,9 +87,9 @@ TEST(SignedNote, SignsAndVerifiesWithThePinnedKeyOnly) {
   EXPECT_EQ(parsed->signatures[0].keyId, ecdsaKeyId(k.spki));
   EXPECT_TRUE(verifyEcdsa(*parsed, "sealgate", k.spki).ok());
   // Another pinned key: the signature is not its own.
-  EXPECT_EQ(verifyEcdsa(*parsed, "sealgate", other.spki).error().code, "NOTE_UNSIGNED");
+  EXPECT_EQ(verifyEcdsa(*parsed, "sealgate", other.spki).error().code, ErrorCode::NoteUnsigned);
   // The same key under another name is not pinned.
-  EXPECT_EQ(verifyEcdsa(*parsed, "other", k.spki).error().code, "NOTE_UNSIGNED");
+  EXPECT_EQ(verifyEcdsa(*parsed, "other", k.spki).error().code, ErrorCode::NoteUnsigned);
   // Unknown signatures are ignored; the pinned one still decides.
   auto two = parseNote(formatNote(text, {Signature{"witness", 1234, Bytes(70, 1)},
                                          Signature{"sealgate", ecdsaKeyId(k.spki), k.sign(text)}}));
@@ -99,7 +99,7 @@ TEST(SignedNote, SignsAndVerifiesWithThePinnedKeyOnly) {
   auto mixed = parseNote(formatNote(text, {Signature{"sealgate", ecdsaKeyId(k.spki), k.sign("other text\n")},
                                            Signature{"sealgate", ecdsaKeyId(k.spki), k.sign(text)}}));
   ASSERT_TRUE(mixed.ok());
-  EXPECT_EQ(verifyEcdsa(*mixed, "sealgate", k.spki).error().code, "SIGNATURE_INVALID");
+  EXPECT_EQ(verifyEcdsa(*mixed, "sealgate", k.spki).error().code, ErrorCode::SignatureInvalid);
 }
 
 TEST(SignedNote, AnyChangedByteOfTheNoteFailsVerification) {
@@ -127,7 +127,7 @@ TEST(SignedNote, RejectsMalformedNotes) {
     auto r = parseNote(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
-      EXPECT_EQ(r.error().code, "NOTE_INVALID");
+      EXPECT_EQ(r.error().code, ErrorCode::NoteInvalid);
     }
   }
   std::string many = text + "\n";
@@ -144,24 +144,24 @@ TEST(SignedNote, PemKeysMustBeP256) {
   auto back = p256SpkiFromPem(pem);
   ASSERT_TRUE(back.ok()) << back.error().describe();
   EXPECT_EQ(*back, k.spki);
-  EXPECT_EQ(p256SpkiFromPem("not a key").error().code, "KEY_INVALID");
+  EXPECT_EQ(p256SpkiFromPem("not a key").error().code, ErrorCode::KeyInvalid);
   EVP_PKEY* ed = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
   unsigned char* der = nullptr;
   int len = i2d_PUBKEY(ed, &der);
   Bytes edSpki(der, der + len);
   OPENSSL_free(der);
   EVP_PKEY_free(ed);
-  EXPECT_EQ(p256SpkiFromPem(spkiToPem(edSpki)).error().code, "KEY_INVALID");
+  EXPECT_EQ(p256SpkiFromPem(spkiToPem(edSpki)).error().code, ErrorCode::KeyInvalid);
   EVP_PKEY* p384 = EVP_EC_gen("P-384");
   der = nullptr;
   len = i2d_PUBKEY(p384, &der);
   Bytes p384Spki(der, der + len);
   OPENSSL_free(der);
   EVP_PKEY_free(p384);
-  EXPECT_EQ(p256SpkiFromPem(spkiToPem(p384Spki)).error().code, "KEY_INVALID");
+  EXPECT_EQ(p256SpkiFromPem(spkiToPem(p384Spki)).error().code, ErrorCode::KeyInvalid);
   auto parsed = parseNote(k.note("sealgate", "x\n"));
   ASSERT_TRUE(parsed.ok());
-  EXPECT_EQ(verifyEcdsa(*parsed, "sealgate", p384Spki).error().code, "KEY_INVALID");
+  EXPECT_EQ(verifyEcdsa(*parsed, "sealgate", p384Spki).error().code, ErrorCode::KeyInvalid);
 }
 
 TEST(Base64Std, StrictDecoding) {

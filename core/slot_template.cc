@@ -50,7 +50,7 @@ Result<void> scan(std::string_view text, Literal onLiteral, Slot onSlot) {
 
 Result<SlotTemplate> SlotTemplate::parse(std::string_view text) {
   SlotTemplate t;
-  auto scanned = scan(
+  SEALGATE_TRY(scan(
       text,
       [&](std::string_view literal) {
         if (!t.parts_.empty() && !t.parts_.back().isSlot) {
@@ -62,8 +62,7 @@ Result<SlotTemplate> SlotTemplate::parse(std::string_view text) {
       [&](std::string_view name) {
         t.parts_.push_back(Part{true, std::string(name)});
         t.names_.insert(std::string(name));
-      });
-  if (!scanned) return std::move(scanned).takeError();
+      }));
   return t;
 }
 

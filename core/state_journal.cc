@@ -65,7 +65,7 @@ std::string header(const InstanceId& instance, std::uint64_t generation) {
 
 Result<Header> parseHeader(std::string_view file) {
   if (file.size() < kHeaderBytes || std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) {
-    return makeError("STATE_TAMPERED", "the state journal has no valid header");
+    return makeError(ErrorCode::StateTampered, "the state journal has no valid header");
   }
   Header h;
   std::memcpy(h.instance.data(), file.data() + 8, 16);

@@ -41,10 +41,10 @@ TEST(StateJournal, HeaderRoundTripAndRejects) {
   ASSERT_TRUE(parsed);
   EXPECT_EQ(parsed->instance, kInstance);
   EXPECT_EQ(parsed->generation, 7u);
-  EXPECT_EQ(parseHeader(h.substr(0, 39)).error().code, "STATE_TAMPERED");
+  EXPECT_EQ(parseHeader(h.substr(0, 39)).error().code, ErrorCode::StateTampered);
   std::string bad = h;
   bad[3] = 'x';
-  EXPECT_EQ(parseHeader(bad).error().code, "STATE_TAMPERED");
+  EXPECT_EQ(parseHeader(bad).error().code, ErrorCode::StateTampered);
   EXPECT_FALSE(parseHeader(""));
 }
 

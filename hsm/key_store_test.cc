@@ -397,7 +397,7 @@ TEST_F(KeyStoreHealthTest, LoggedOutTokenIsHsmNotLoggedIn) {
   auto h = ks_->health(kReadinessKeys);
   ASSERT_FALSE(h.ok());
   EXPECT_EQ(h.error().code, hsm_errc::kNotLoggedIn);
-  EXPECT_EQ(h.error().code, "HSM_NOT_LOGGED_IN");  // the code /readyz reports
+  EXPECT_EQ(h.error().code, ErrorCode::HsmNotLoggedIn);  // the code /readyz reports
 }
 
 TEST_F(KeyStoreHealthTest, ClosedSessionsAreAnErrorThenThePoolRecovers) {
@@ -429,7 +429,7 @@ TEST_F(KeyStoreTest, TlsKeyThroughTheEngineSignsInsideTheToken) {
   ASSERT_EQ(EVP_DigestSign(ctx.get(), sig.data(), &sigLen, reinterpret_cast<const unsigned char*>(msg.data()), msg.size()), 1);
   sig.resize(sigLen);
   EXPECT_TRUE(opensslVerifyDer(*ks_->publicKeyDer("sealgate-tls"), msg, sig));
-  EXPECT_EQ((*engine)->privateKey(label_, "no-such-key").error().code, "HSM_KEY_NOT_FOUND");
+  EXPECT_EQ((*engine)->privateKey(label_, "no-such-key").error().code, ErrorCode::HsmKeyNotFound);
 }
 
 TEST(KeyStoreOpen, WrongPinMissingTokenBadModuleAndUnsafePinFile) {

@@ -9,19 +9,19 @@ namespace sealgate::hsm {
 
 // Error codes of this folder.
 namespace hsm_errc {
-inline constexpr const char* kModule = "HSM_MODULE";            // cannot load/initialise the module
-inline constexpr const char* kTokenNotFound = "HSM_TOKEN_NOT_FOUND";
-inline constexpr const char* kPin = "HSM_PIN";                  // PIN source unreadable/unsafe, or login refused
-inline constexpr const char* kNotLoggedIn = "HSM_NOT_LOGGED_IN";  // the token's sessions are not logged in
-inline constexpr const char* kKeyNotFound = "HSM_KEY_NOT_FOUND";
-inline constexpr const char* kKeyMissing = "HSM_KEY_MISSING";   // health(): an expected key is absent
-inline constexpr const char* kKeyAmbiguous = "HSM_KEY_AMBIGUOUS";
-inline constexpr const char* kKeyExists = "HSM_KEY_EXISTS";
-inline constexpr const char* kUnsupported = "HSM_UNSUPPORTED";  // mechanism or key size the token lacks
-inline constexpr const char* kBusy = "HSM_BUSY";                // no session free within the wait
-inline constexpr const char* kDecrypt = "HSM_DECRYPT_FAILED";   // any AEAD failure: tag, AAD, IV
-inline constexpr const char* kBadInput = "HSM_BAD_INPUT";
-inline constexpr const char* kOperation = "HSM_ERROR";          // any other CK_RV
+inline constexpr ErrorCode kModule = ErrorCode::HsmModule;            // cannot load/initialise the module
+inline constexpr ErrorCode kTokenNotFound = ErrorCode::HsmTokenNotFound;
+inline constexpr ErrorCode kPin = ErrorCode::HsmPin;                  // PIN source unreadable/unsafe, or login refused
+inline constexpr ErrorCode kNotLoggedIn = ErrorCode::HsmNotLoggedIn;  // the token's sessions are not logged in
+inline constexpr ErrorCode kKeyNotFound = ErrorCode::HsmKeyNotFound;
+inline constexpr ErrorCode kKeyMissing = ErrorCode::HsmKeyMissing;   // health(): an expected key is absent
+inline constexpr ErrorCode kKeyAmbiguous = ErrorCode::HsmKeyAmbiguous;
+inline constexpr ErrorCode kKeyExists = ErrorCode::HsmKeyExists;
+inline constexpr ErrorCode kUnsupported = ErrorCode::HsmUnsupported;  // mechanism or key size the token lacks
+inline constexpr ErrorCode kBusy = ErrorCode::HsmBusy;                // no session free within the wait
+inline constexpr ErrorCode kDecrypt = ErrorCode::HsmDecryptFailed;   // any AEAD failure: tag, AAD, IV
+inline constexpr ErrorCode kBadInput = ErrorCode::HsmBadInput;
+inline constexpr ErrorCode kOperation = ErrorCode::HsmError;          // any other CK_RV
 }  // namespace hsm_errc
 
 // An Error carrying the CK_RV and the PKCS#11 function that returned it.

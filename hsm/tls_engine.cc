@@ -43,14 +43,14 @@ Result<std::unique_ptr<Pkcs11Engine>> Pkcs11Engine::load(const std::string& modu
   std::unique_ptr<Pkcs11Engine> eng(new Pkcs11Engine());
   eng->engine_ = ENGINE_by_id("pkcs11");
   if (eng->engine_ == nullptr) {
-    return makeError("HSM_ENGINE", "the OpenSSL pkcs11 engine is not installed (libengine-pkcs11-openssl): " +
+    return makeError(ErrorCode::HsmEngine, "the OpenSSL pkcs11 engine is not installed (libengine-pkcs11-openssl): " +
                                        opensslErrors());
   }
   // MODULE_PATH is required, else libp11 falls back to p11-kit-proxy.
   if (ENGINE_ctrl_cmd_string(eng->engine_, "MODULE_PATH", modulePath.c_str(), 0) != 1) {
     ENGINE_free(eng->engine_);
     eng->engine_ = nullptr;
-    return makeError("HSM_ENGINE", "pkcs11 engine rejected MODULE_PATH: " + opensslErrors());
+    return makeError(ErrorCode::HsmEngine, "pkcs11 engine rejected MODULE_PATH: " + opensslErrors());
   }
   auto z = Secret::allocate(pin.size() + 1);  // NUL-terminated copy for the ctrl
   if (!z) return std::move(z).takeError();
@@ -60,7 +60,7 @@ Result<std::unique_ptr<Pkcs11Engine>> Pkcs11Engine::load(const std::string& modu
   if (!pinOk || ENGINE_init(eng->engine_) != 1) {
     ENGINE_free(eng->engine_);
     eng->engine_ = nullptr;
-    return makeError("HSM_ENGINE", "pkcs11 engine failed to initialise: " + opensslErrors());
+    return makeError(ErrorCode::HsmEngine, "pkcs11 engine failed to initialise: " + opensslErrors());
   }
   return eng;
 }
@@ -77,7 +77,7 @@ Result<EvpPkeyPtr> Pkcs11Engine::privateKey(const std::string& tokenLabel, const
   const std::string uri = "pkcs11:token=" + pctEncode(tokenLabel) + ";object=" + pctEncode(keyLabel) + ";type=private";
   EVP_PKEY* key = ENGINE_load_private_key(engine_, uri.c_str(), nullptr, nullptr);
   if (key == nullptr) {
-    return makeError("HSM_KEY_NOT_FOUND", "pkcs11 engine cannot load " + uri + ": " + opensslErrors());
+    return makeError(ErrorCode::HsmKeyNotFound, "pkcs11 engine cannot load " + uri + ": " + opensslErrors());
   }
   return EvpPkeyPtr(key);
 }

@@ -53,9 +53,8 @@ Result<Secret> readPasswordFile(const std::string& path) {
 Result<PgConn> connect(const DatabaseConnection& c, const std::string& dbname) {
   std::optional<Secret> password;
   if (!c.passwordFile.empty()) {
-    auto p = readPasswordFile(c.passwordFile);
-    if (!p) return std::move(p).takeError();
-    password = std::move(*p);
+    SEALGATE_ASSIGN_OR_RETURN(auto p, readPasswordFile(c.passwordFile));
+    password = std::move(p);
   }
   const std::string port = std::to_string(c.port);
   const std::string timeout = std::to_string(c.connectTimeout.count());
@@ -219,14 +218,13 @@ Result<DatabaseCredential> DatabaseCredentials::create(const std::string& tenant
   lease.maxExpireTime = now + role.maxTtl;
   lease.expireTime = std::min(now + role.defaultTtl, lease.maxExpireTime);
 
-  auto password = Secret::allocate(32);
-  if (!password) return std::move(password).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto password, Secret::allocate(32));
   {
     std::uint8_t raw[24];
     randombytes_buf(raw, sizeof raw);
     std::string text = base64UrlNoPad(raw);  // 32 characters of [A-Za-z0-9_-]
     secureWipe(raw, sizeof raw);
-    std::copy(text.begin(), text.end(), password->exposeSecretBytesMutable().begin());
+    std::copy(text.begin(), text.end(), password.exposeSecretBytesMutable().begin());
     secureWipe(text.data(), text.size());
   }
 
@@ -245,7 +243,7 @@ Result<DatabaseCredential> DatabaseCredentials::create(const std::string& tenant
   if (!conn) return fail(conn.error());
   auto ident = escapeIdentifier(conn->get(), lease.username);
   if (!ident) return fail(ident.error());
-  auto pwSpan = password->exposeSecretBytes();
+  auto pwSpan = password.exposeSecretBytes();
   auto pwLit = escapeLiteral(conn->get(), std::string_view(reinterpret_cast<const char*>(pwSpan.data()), pwSpan.size()));
   if (!pwLit) return fail(pwLit.error());
   auto expLit = escapeLiteral(conn->get(), pgTimestamp(lease.expireTime));
@@ -269,7 +267,7 @@ Result<DatabaseCredential> DatabaseCredentials::create(const std::string& tenant
   }
   secureWipe(pwLit->data(), pwLit->size());
   if (!created) return fail(created.error());
-  return DatabaseCredential{lease, std::move(*password)};
+  return DatabaseCredential{lease, std::move(password)};
 }
 
 Result<LeaseInfo> DatabaseCredentials::lookup(const std::string& leaseId) const {

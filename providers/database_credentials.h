@@ -35,9 +35,9 @@
 namespace sealgate::providers {
 
 namespace db_errc {
-inline constexpr const char* kNoRole = "DB_ROLE_NOT_FOUND";    // no such role configured
-inline constexpr const char* kNoLease = "LEASE_NOT_FOUND";     // no such lease
-inline constexpr const char* kInvalid = "LEASE_INVALID";       // a malformed lease id, prefix or increment
+inline constexpr ErrorCode kNoRole = ErrorCode::DbRoleNotFound;    // no such role configured
+inline constexpr ErrorCode kNoLease = ErrorCode::LeaseNotFound;     // no such lease
+inline constexpr ErrorCode kInvalid = ErrorCode::LeaseInvalid;       // a malformed lease id, prefix or increment
 }  // namespace db_errc
 
 struct DatabaseRole {

@@ -91,14 +91,14 @@ Result<void> FileProvider::reloadIfChanged() {
       // The line only: yaml-cpp's message could quote the file's text.
       parseError = "is not valid YAML (line " + std::to_string(e.mark.line + 1) + ")";
     } catch (const YamlTooDeep& e) {
-      parseError = "is not valid YAML (line " + std::to_string(e.mark.line + 1) + ": " + json_errc::kTooDeep +
+      parseError = "is not valid YAML (line " + std::to_string(e.mark.line + 1) + ": " + errorCodeName(json_errc::kTooDeep) +
                    ", nested deeper than " + std::to_string(kMaxJsonDepth) + " levels)";
     }
   } else if (auto parsed = parseJson(text, {.allowComments = true})) {
     doc = std::move(*parsed);
   } else {
     // The code and position only, never the file's text.
-    parseError = "is not valid JSON (" + parsed.error().code + ": " + parsed.error().message + ")";
+    parseError = "is not valid JSON (" + parsed.error().describe() + ")";
   }
   secureWipe(text.data(), text.size());
   auto invalid = [&](const std::string& why) -> Result<void> {

@@ -21,7 +21,7 @@
 
 namespace sealgate::providers {
 
-inline constexpr const char* kFileProviderRefused = "FILE_PROVIDER_REFUSED";
+inline constexpr ErrorCode kFileProviderRefused = ErrorCode::FileProviderRefused;
 
 class FileProvider : public SecretProvider {
  public:

@@ -169,32 +169,27 @@ Result<std::unique_ptr<KvStore>> KvStore::open(const KvStoreSettings& settings, 
     if (!ids.empty() || haveMounts) {
       return makeError(kv_errc::kTampered, "the KV store holds keys but its sealed data key is missing");
     }
-    auto key = Secret::allocate(32);
-    if (!key) return std::move(key).takeError();
-    randombytes_buf(key->exposeSecretBytesMutable().data(), 32);
-    auto sealed = sealer.seal(*key, kKvSealContext);
-    if (!sealed) return std::move(sealed).takeError();
-    SEALGATE_TRY(writeFileAtomically(keyFile, *sealed));
-    s->dataKey_ = std::move(*key);
+    SEALGATE_ASSIGN_OR_RETURN(auto key, Secret::allocate(32));
+    randombytes_buf(key.exposeSecretBytesMutable().data(), 32);
+    SEALGATE_ASSIGN_OR_RETURN(auto sealed, sealer.seal(key, kKvSealContext));
+    SEALGATE_TRY(writeFileAtomically(keyFile, sealed));
+    s->dataKey_ = std::move(key);
   } else {
-    auto key = sealer.unseal(*blob, kKvSealContext);
-    if (!key) return std::move(key).takeError();
-    if (key->size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
+    SEALGATE_ASSIGN_OR_RETURN(auto key, sealer.unseal(*blob, kKvSealContext));
+    if (key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
       return makeError(kv_errc::kTampered, "the KV data key has the wrong size");
     }
-    s->dataKey_ = std::move(*key);
+    s->dataKey_ = std::move(key);
   }
   for (const auto& id : ids) {
-    auto e = s->loadEntry(id);
-    if (!e) return std::move(e).takeError();
-    s->entries_.emplace(id, std::move(*e));
+    SEALGATE_ASSIGN_OR_RETURN(auto e, s->loadEntry(id));
+    s->entries_.emplace(id, std::move(e));
   }
   if (haveMounts) {
     auto raw = readFile(settings.dir + "/mounts");
     if (!raw) return unavailable("cannot read its mount configuration");
-    auto plain = decrypt(s->dataKey_, *raw, std::string(kKvSealContext) + "|mounts");
-    if (!plain) return std::move(plain).takeError();
-    auto span = plain->exposeSecretBytes();
+    SEALGATE_ASSIGN_OR_RETURN(auto plain, decrypt(s->dataKey_, *raw, std::string(kKvSealContext) + "|mounts"));
+    auto span = plain.exposeSecretBytes();
     json j = parseInternalJson(span);
     if (!j.is_object()) return makeError(kv_errc::kTampered, "the KV mount configuration is malformed");
     for (const auto& [k, v] : j.items()) {
@@ -211,9 +206,8 @@ Result<std::unique_ptr<KvStore>> KvStore::open(const KvStoreSettings& settings, 
 Result<KvStore::Entry> KvStore::loadEntry(const std::string& id) const {
   auto raw = readFile(settings_.dir + "/keys/" + id);
   if (!raw) return unavailable("cannot read a record");
-  auto plain = decrypt(dataKey_, *raw, std::string(kKvSealContext) + "|key|" + id);
-  if (!plain) return std::move(plain).takeError();
-  auto span = plain->exposeSecretBytes();
+  SEALGATE_ASSIGN_OR_RETURN(auto plain, decrypt(dataKey_, *raw, std::string(kKvSealContext) + "|key|" + id));
+  auto span = plain.exposeSecretBytes();
   json j = parseInternalJson(span);
   const Error bad = makeError(kv_errc::kTampered, "a stored KV record is malformed");
   if (!j.is_object()) return bad;
@@ -268,9 +262,8 @@ Result<void> KvStore::persist(const std::string& id, const Entry& e) {
                   {"updated", toMicros(e.info.updated)},
                   {"versions", versions}};
   const std::string text = j.dump();
-  auto blob = encrypt(dataKey_, asBytes(text), std::string(kKvSealContext) + "|key|" + id);
-  if (!blob) return std::move(blob).takeError();
-  return writeFileAtomically(settings_.dir + "/keys/" + id, *blob);
+  SEALGATE_ASSIGN_OR_RETURN(auto blob, encrypt(dataKey_, asBytes(text), std::string(kKvSealContext) + "|key|" + id));
+  return writeFileAtomically(settings_.dir + "/keys/" + id, blob);
 }
 
 Result<void> KvStore::persistMounts() {
@@ -281,9 +274,8 @@ Result<void> KvStore::persistMounts() {
             {"delete_version_after", c.deleteVersionAfter.count()}};
   }
   const std::string text = j.dump();
-  auto blob = encrypt(dataKey_, asBytes(text), std::string(kKvSealContext) + "|mounts");
-  if (!blob) return std::move(blob).takeError();
-  return writeFileAtomically(settings_.dir + "/mounts", *blob);
+  SEALGATE_ASSIGN_OR_RETURN(auto blob, encrypt(dataKey_, asBytes(text), std::string(kKvSealContext) + "|mounts"));
+  return writeFileAtomically(settings_.dir + "/mounts", blob);
 }
 
 Result<void> KvStore::removeFile(const std::string& id) {
@@ -346,15 +338,14 @@ Result<KvVersionInfo> KvStore::put(const KvPath& p, const Secret& dataJson, std:
   }
   if (e.info.currentVersion == UINT32_MAX) return invalid("the key has no versions left");
   const std::uint32_t v = e.info.currentVersion + 1;
-  auto sealed = encrypt(dataKey_, dataJson.exposeSecretBytes(), versionAad(id, v));
-  if (!sealed) return std::move(sealed).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto sealed, encrypt(dataKey_, dataJson.exposeSecretBytes(), versionAad(id, v)));
   KvVersionInfo vi;
   vi.version = v;
   vi.created = now;
   const auto dva = e.info.deleteVersionAfter.count() > 0 ? e.info.deleteVersionAfter : mc.deleteVersionAfter;
   if (dva.count() > 0) vi.deletionTime = now + dva;
   e.info.versions[v] = vi;
-  e.sealedData[v] = std::move(*sealed);
+  e.sealedData[v] = std::move(sealed);
   e.info.currentVersion = v;
   if (e.info.oldestVersion == 0) e.info.oldestVersion = v;
   e.info.updated = now;
@@ -387,9 +378,8 @@ Result<KvRead> KvStore::read(const KvPath& p, std::uint32_t version, KvClock::ti
   if (!vit->second.destroyed && !vit->second.deletedAt(now)) {
     auto sit = e.sealedData.find(v);
     if (sit == e.sealedData.end()) return makeError(kv_errc::kTampered, "a stored version has no data");
-    auto plain = decrypt(dataKey_, sit->second, versionAad(id, v));
-    if (!plain) return std::move(plain).takeError();
-    out.data = std::move(*plain);
+    SEALGATE_ASSIGN_OR_RETURN(auto plain, decrypt(dataKey_, sit->second, versionAad(id, v)));
+    out.data = std::move(plain);
   }
   return out;
 }

@@ -33,11 +33,11 @@ namespace sealgate::providers {
 
 // Error codes of the KV store besides provider_errc (API.md).
 namespace kv_errc {
-inline constexpr const char* kCasRequired = "KV_CAS_REQUIRED";  // the key or mount needs options.cas
-inline constexpr const char* kCasMismatch = "KV_CAS_MISMATCH";  // options.cas is not the current version
-inline constexpr const char* kInvalid = "KV_INVALID";           // a bad argument (path, metadata, versions)
-inline constexpr const char* kNoMount = "KV_NO_MOUNT";          // no such mount in this namespace
-inline constexpr const char* kTampered = "KV_TAMPERED";         // stored data failed authentication
+inline constexpr ErrorCode kCasRequired = ErrorCode::KvCasRequired;  // the key or mount needs options.cas
+inline constexpr ErrorCode kCasMismatch = ErrorCode::KvCasMismatch;  // options.cas is not the current version
+inline constexpr ErrorCode kInvalid = ErrorCode::KvInvalid;           // a bad argument (path, metadata, versions)
+inline constexpr ErrorCode kNoMount = ErrorCode::KvNoMount;          // no such mount in this namespace
+inline constexpr ErrorCode kTampered = ErrorCode::KvTampered;         // stored data failed authentication
 }  // namespace kv_errc
 
 inline constexpr const char* kKvSealContext = "sealgate/kv/v1";

@@ -28,7 +28,7 @@ namespace {
 constexpr std::size_t kMaxReply = 1 << 20;
 
 Error unavailable(const std::string& why) { return makeError(provider_errc::kUnavailable, "the Vault server " + why); }
-Error invalidSettings(const std::string& why) { return makeError("CONFIG_INVALID", "vault client: " + why); }
+Error invalidSettings(const std::string& why) { return makeError(ErrorCode::ConfigInvalid, "vault client: " + why); }
 
 Result<Secret> readSecretFile(const std::string& path) {
   std::ifstream in(path);

@@ -31,7 +31,7 @@ std::string sha256Hex(const std::string& text) {
 
 // tmp file, fsync, rename, fsync the directory: a crash leaves the old or the new file.
 Result<void> writeAtomically(const std::string& path, const std::string& content) {
-  return writeFileAtomically(path, content, 0600, "POLICY_PERSIST_FAILED");
+  return writeFileAtomically(path, content, 0600, ErrorCode::PolicyPersistFailed);
 }
 
 std::string rfc3339(std::chrono::system_clock::time_point t) { return rfc3339Seconds(t); }
@@ -48,19 +48,19 @@ HandlerResult AdminApi::getPolicy(Request&) {
 HandlerResult AdminApi::putPolicy(Request& request) {
   const std::string text = request.body.dump(2);
   auto parsed = Policy::parse(text);
-  if (!parsed) return HttpError{400, parsed.error().code, parsed.error().message};
+  if (!parsed) return HttpError{parsed.error().code, parsed.error().message};
   std::lock_guard lock(putMu_);
   json event = auditEvent("policy_update", request);
   event["rules"] = parsed->rules().size();
   event["sha256"] = sha256Hex(text);
   event["outcome"] = "updated";
   if (auto logged = audit_.append(event.dump()); !logged) {
-    return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the change; the policy is unchanged"};
+    return HttpError{ErrorCode::AuditUnavailable, "the audit log cannot record the change; the policy is unchanged"};
   }
   if (!config_.policyFile.empty()) {
     if (auto saved = writeAtomically(config_.policyFile, text + "\n"); !saved) {
       logEvent(LogLevel::Error, "policy_persist_failed", {{"error", saved.error().describe()}});
-      return HttpError{503, saved.error().code, "the policy could not be saved; it is unchanged"};
+      return HttpError{saved.error().code, "the policy could not be saved; it is unchanged"};
     }
   }
   pdp_.replace(std::make_shared<const Policy>(std::move(*parsed)));
@@ -76,14 +76,14 @@ HandlerResult AdminApi::testPolicy(Request& request) {
   const json& b = request.body;
   if (!b["subject"].is_string() || !b["uri"].is_string() || !b["action"].is_string() ||
       (b.contains("context") && !b["context"].is_object())) {
-    return HttpError{400, "INVALID_REQUEST", "'subject', 'uri' and 'action' must be strings, 'context' an object"};
+    return HttpError{ErrorCode::InvalidRequest, "'subject', 'uri' and 'action' must be strings, 'context' an object"};
   }
   auto subject = parseSpiffeId(b["subject"]);
   if (!subject || subject->kind != IdentityKind::Service) {
-    return HttpError{400, "INVALID_REQUEST", "'subject' must be a service SPIFFE ID"};
+    return HttpError{ErrorCode::InvalidRequest, "'subject' must be a service SPIFFE ID"};
   }
   auto uri = SecretUri::parse(b["uri"].get<std::string>());
-  if (!uri) return HttpError{400, uri.error().code, uri.error().message};
+  if (!uri) return HttpError{uri.error().code, uri.error().message};
   if (auto guard = uri->checkTenant(subject->tenant); !guard) {
     return Response{200, json{{"decision", "deny"}, {"reason", guard.error().code}}};
   }
@@ -110,13 +110,13 @@ HandlerResult AdminApi::revokeGrant(Request& request) {
   event["grant_id"] = id;
   event["outcome"] = "revoked";
   if (auto logged = audit_.append(event.dump()); !logged) {
-    return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the revocation; nothing changed"};
+    return HttpError{ErrorCode::AuditUnavailable, "the audit log cannot record the revocation; nothing changed"};
   }
   // Remembered for the longest life a grant can have, so it cannot outlive it.
   auto r = state_.revoke(id, grantStateKeepUntil(std::chrono::duration_cast<std::chrono::seconds>(
                                          (std::chrono::system_clock::now() + config_.grants.maxTtl).time_since_epoch())
                                          .count()));
-  if (!r) return HttpError{503, "STATE_UNAVAILABLE", "the revocation could not be recorded"};
+  if (!r) return HttpError{ErrorCode::StateUnavailable, "the revocation could not be recorded"};
   return Response{200, json{{"grant_id", id}, {"revoked", true}}};
 }
 

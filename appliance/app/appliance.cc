@@ -17,23 +17,18 @@ using nlohmann::json;
 Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   std::unique_ptr<Appliance> app(new Appliance());
   app->config_ = config;
-  auto keys = ApplianceKeys::open(config);
-  if (!keys) return std::move(keys).takeError();
-  app->keys_ = std::move(*keys);
-  auto refVersion = app->keys_->loadRefKey();
-  if (!refVersion) return std::move(refVersion).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto keys, ApplianceKeys::open(config));
+  app->keys_ = std::move(keys);
+  SEALGATE_ASSIGN_OR_RETURN(auto refVersion, app->keys_->loadRefKey());
   app->refs_ = std::make_unique<ResourceRefs>(app->keys_->refMac(), 100000);
 
-  auto grantKeys = app->keys_->grantSigningKeys();
-  if (!grantKeys) return std::move(grantKeys).takeError();
-  auto grants = GrantAuthority::load(std::move(*grantKeys), config.name);
-  if (!grants) return std::move(grants).takeError();
-  app->grants_ = std::move(*grants);
+  SEALGATE_ASSIGN_OR_RETURN(auto grantKeys, app->keys_->grantSigningKeys());
+  SEALGATE_ASSIGN_OR_RETURN(auto grants, GrantAuthority::load(std::move(grantKeys), config.name));
+  app->grants_ = std::move(grants);
 
   // The embedded PDP. No policy file configured: deny everything (fail closed).
-  auto policy = config.policyFile.empty() ? Policy::parse(R"({"version":1,"rules":[]})") : Policy::load(config.policyFile);
-  if (!policy) return std::move(policy).takeError();
-  app->pdp_ = std::make_unique<EmbeddedPolicyDecisionPoint>(std::make_shared<const Policy>(std::move(*policy)));
+  SEALGATE_ASSIGN_OR_RETURN(auto policy, config.policyFile.empty() ? Policy::parse(R"({"version":1,"rules":[]})") : Policy::load(config.policyFile));
+  app->pdp_ = std::make_unique<EmbeddedPolicyDecisionPoint>(std::make_shared<const Policy>(std::move(policy)));
   app->state_ = app->keys_->stateGuard(config);
   if (auto opened = app->state_->open(); !opened) {
     // Fail closed, but stay up: every state-dependent request answers 503 with
@@ -43,8 +38,7 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
               {"effect", "consume, delegate and DPoP-bound authorize are denied until the state opens"}});
   }
   const std::string auditDir = (config.dataDir.empty() ? std::string(".") : config.dataDir) + "/audit";
-  auto signer = app->keys_->checkpointSigner();
-  if (!signer) return std::move(signer).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto signer, app->keys_->checkpointSigner());
   AuditLogOptions auditOptions;
   auditOptions.dir = auditDir;
   auditOptions.origin = config.name;
@@ -62,25 +56,22 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   auditOptions.onDurableHead = [guard = app->state_.get()](const merkle::TreeHead& head) {
     guard->anchorAuditHead(head);
   };
-  auto audit = MerkleAuditLog::open(auditOptions, std::move(*signer));
-  if (!audit) return std::move(audit).takeError();
-  app->audit_ = std::move(*audit);
+  SEALGATE_ASSIGN_OR_RETURN(auto audit, MerkleAuditLog::open(auditOptions, std::move(signer)));
+  app->audit_ = std::move(audit);
   app->auditApi_ = std::make_unique<AuditApi>(*app->audit_);
   if (!config.audit.kafkaBootstrapServers.empty()) {
     KafkaSinkOptions ko;
     ko.bootstrapServers = config.audit.kafkaBootstrapServers;
     ko.topic = config.audit.kafkaTopic;
     ko.offsetFile = auditDir + "/kafka.offset";
-    auto kafka = KafkaForwarder::start(*app->audit_, ko);
-    if (!kafka) return std::move(kafka).takeError();
-    app->kafka_ = std::move(*kafka);
+    SEALGATE_ASSIGN_OR_RETURN(auto kafka, KafkaForwarder::start(*app->audit_, ko));
+    app->kafka_ = std::move(kafka);
   }
   if (config.pdp.type != "embedded") {
-    auto remote = RemoteDecisionPoint::create(RemotePdpSettings{config.pdp.type, config.pdp.url, config.pdp.caFile,
+    SEALGATE_ASSIGN_OR_RETURN(auto remote, RemoteDecisionPoint::create(RemotePdpSettings{config.pdp.type, config.pdp.url, config.pdp.caFile,
                                                                 config.pdp.certFile, config.pdp.keyFile,
-                                                                config.pdp.timeout});
-    if (!remote) return std::move(remote).takeError();
-    app->remotePdp_ = std::move(*remote);
+                                                                config.pdp.timeout}));
+    app->remotePdp_ = std::move(remote);
   }
   DecisionPoint& decider = app->remotePdp_ ? static_cast<DecisionPoint&>(*app->remotePdp_) : *app->pdp_;
   app->decisionCache_ = std::make_unique<CachingDecisionPoint>(decider, config.pdp.negativeCache, config.pdp.positiveCache);
@@ -112,16 +103,14 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   }
   app->leaseApi_ = std::make_unique<LeaseApi>(app->databases_.get(), config.kv.defaultNamespace, *app->refs_,
                                               *app->pdp_, *app->audit_);
-  if (auto providers = app->startProviders(); !providers) return std::move(providers).takeError();
+  SEALGATE_TRY(app->startProviders());
 
-  auto tlsKey = app->keys_->tlsKey();
-  if (!tlsKey) return std::move(tlsKey).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto tlsKey, app->keys_->tlsKey());
 
-  auto pep = Listener::create(ListenerKind::Pep, config.pep, config.limits, *tlsKey, app->pepRoutes());
-  if (!pep) return std::move(pep).takeError();
-  app->pep_ = std::move(*pep);
+  SEALGATE_ASSIGN_OR_RETURN(auto pep, Listener::create(ListenerKind::Pep, config.pep, config.limits, tlsKey, app->pepRoutes()));
+  app->pep_ = std::move(pep);
   auto admin =
-      Listener::create(ListenerKind::Admin, config.admin, config.limits, *tlsKey, app->adminRoutes());
+      Listener::create(ListenerKind::Admin, config.admin, config.limits, tlsKey, app->adminRoutes());
   if (!admin) return std::move(admin).takeError();
   app->admin_ = std::move(*admin);
   app->pep_->start();
@@ -131,7 +120,7 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
             {"pep_port", app->pepPort()},
             {"admin_port", app->adminPort()},
             {"token", config.hsm.tokenLabel},
-            {"ref_key_version", *refVersion}});
+            {"ref_key_version", refVersion}});
   return app;
 }
 
@@ -142,7 +131,7 @@ Result<void> Appliance::startProviders() {
     // A KV store that did not open still owns its mounts: they answer PROVIDER_UNAVAILABLE.
     static providers::UnavailableProvider unavailable;
     if (!router_->add(tenant, mount, provider ? *provider : unavailable)) {
-      return makeError("CONFIG_INVALID", "the mount " + tenant + "/" + mount + " is configured twice");
+      return makeError(ErrorCode::ConfigInvalid, "the mount " + tenant + "/" + mount + " is configured twice");
     }
     return {};
   };
@@ -151,15 +140,13 @@ Result<void> Appliance::startProviders() {
   }
   for (const auto& db : config_.databases) SEALGATE_TRY(route(db.tenant, db.mount, databases_.get()));
   for (const auto& f : config_.files) {
-    auto provider = providers::FileProvider::open(f.path, config_.mode == "production");
-    if (!provider) return std::move(provider).takeError();
-    files_.push_back(std::move(*provider));
+    SEALGATE_ASSIGN_OR_RETURN(auto provider, providers::FileProvider::open(f.path, config_.mode == "production"));
+    files_.push_back(std::move(provider));
     SEALGATE_TRY(route(f.tenant, f.mount, files_.back().get()));
   }
   if (!config_.vault.address.empty()) {
-    auto vault = providers::VaultKvClient::create(config_.vault);
-    if (!vault) return std::move(vault).takeError();
-    vault_ = std::move(*vault);
+    SEALGATE_ASSIGN_OR_RETURN(auto vault, providers::VaultKvClient::create(config_.vault));
+    vault_ = std::move(vault);
     for (const auto& [key, path] : config_.vault.mounts) {
       const auto slash = key.find('/');
       SEALGATE_TRY(route(key.substr(0, slash), key.substr(slash + 1), vault_.get()));
@@ -301,21 +288,21 @@ HandlerResult Appliance::readiness() {
     if (kafka_) checks["audit"]["kafka"] = {{"delivered", kafka_->delivered()}, {"stalled", !kafka_->healthy()}};
   } else {
     ready = false;
-    checks["audit"] = {{"status", "fail"}, {"code", "AUDIT_UNAVAILABLE"}};
+    checks["audit"] = {{"status", "fail"}, {"code", ErrorCode::AuditUnavailable}};
   }
   if (state_->healthy()) {
     checks["state"] = {{"status", "ok"}, {"backend", "sealed-journal"}};
   } else {
     ready = false;
     const json s = state_->statusJson();
-    checks["state"] = {{"status", "fail"}, {"code", s.value("code", std::string(state_errc::kUnavailable))}};
+    checks["state"] = {{"status", "fail"}, {"code", s.value("code", std::string(errorCodeName(state_errc::kUnavailable)))}};
   }
   checks["pdp"] = {{"status", "ok"}, {"type", config_.pdp.type}};
   // Providers: a KV store that did not open, or a database or Vault that cannot
   // answer, makes the appliance unready (their mounts answer PROVIDER_UNAVAILABLE).
   json providerChecks = json::object();
   auto provider = [&](const char* name, bool ok) {
-    providerChecks[name] = ok ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", "PROVIDER_UNAVAILABLE"}};
+    providerChecks[name] = ok ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", ErrorCode::ProviderUnavailable}};
     ready = ready && ok;
   };
   provider("kv", kv_ != nullptr);
@@ -330,17 +317,17 @@ HandlerResult Appliance::readiness() {
 
 HandlerResult Appliance::canonicalize(Request& request) {
   if (auto err = checkFields(request.body, {"uri"}, {"uri"})) return *err;
-  if (!request.body["uri"].is_string()) return HttpError{400, "INVALID_REQUEST", "'uri' must be a string"};
+  if (!request.body["uri"].is_string()) return HttpError{ErrorCode::InvalidRequest, "'uri' must be a string"};
   auto uri = SecretUri::parse(request.body["uri"].get<std::string>());
-  if (!uri) return HttpError{400, uri.error().code, uri.error().message};
+  if (!uri) return HttpError{uri.error().code, uri.error().message};
   if (auto guard = uri->checkTenant(request.identity.tenant); !guard) {
-    return HttpError{403, guard.error().code, guard.error().message};
+    return HttpError{guard.error().code, guard.error().message};
   }
   auto ref = refs_->of(*uri);
   if (!ref) {
     logEvent(LogLevel::Error, "hsm_failure",
              {{"correlation_id", request.correlationId}, {"operation", "resource_ref"}, {"error", ref.error().describe()}});
-    return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not compute the resource_ref"};
+    return HttpError{ErrorCode::HsmUnavailable, "the HSM could not compute the resource_ref"};
   }
   return Response{200, json{{"canonical", uri->canonical()}, {"arn", uri->arn()}, {"resource_ref", *ref}}};
 }
@@ -355,7 +342,7 @@ HandlerResult Appliance::reinitializeState(Request& request) {
   if (auto err = checkFields(request.body, {"confirm", "reason"}, {"confirm", "reason"})) return *err;
   if (request.body["confirm"] != "REINITIALIZE" || !request.body["reason"].is_string() ||
       request.body["reason"].get<std::string>().empty()) {
-    return HttpError{400, "INVALID_REQUEST",
+    return HttpError{ErrorCode::InvalidRequest,
                      "re-initialising forgets every use count and jti: send confirm \"REINITIALIZE\" and a reason"};
   }
   const json before = state_->statusJson();
@@ -367,15 +354,15 @@ HandlerResult Appliance::reinitializeState(Request& request) {
                 {"outcome", "requested"}});
   // Audited before anything changes: no audit, no re-initialisation.
   if (auto logged = audit_->append(event.dump()); !logged) {
-    return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the request; the state is unchanged"};
+    return HttpError{ErrorCode::AuditUnavailable, "the audit log cannot record the request; the state is unchanged"};
   }
   auto done = state_->reinitialize();
-  event["outcome"] = done ? "reinitialized" : done.error().code;
+  event["outcome"] = done ? std::string("reinitialized") : std::string(errorCodeName(done.error().code));
   if (done) event["old_state_moved_to"] = *done;
   if (auto logged = audit_->append(event.dump()); !logged) {
     logEvent(LogLevel::Error, "audit_failure", {{"error", logged.error().describe()}});
   }
-  if (!done) return HttpError{503, done.error().code, done.error().message};
+  if (!done) return HttpError{stateFailureCode(done.error().code), done.error().message};
   logEvent(LogLevel::Warn, "state_reinitialized", {{"by", request.identity.spiffeId}, {"moved_to", *done}});
   return Response{200, json{{"status", "reinitialized"}, {"previous_state", *done}, {"state", state_->statusJson()}}};
 }

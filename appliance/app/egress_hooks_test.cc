@@ -145,7 +145,7 @@ TEST(GuardResponse, ScrubsJsonBodiesRawBodiesAndHeaders) {
 
 TEST(GuardResponse, ErrorMessagesAreScrubbedToo) {
   auto reg = protect("hunter2-password");
-  Response err(502, errorBody("PEER_ERROR", "peer said: hunter2-password", "cid"));
+  Response err(502, errorBody(ErrorCode::PeerError, "peer said: hunter2-password", "cid"));
   const GuardedBody body = guardResponse(err, "cid", false);
   EXPECT_FALSE(body.blocked);
   EXPECT_EQ(json::parse(body.bytes)["error"]["message"], "peer said: [REDACTED]");

@@ -48,7 +48,7 @@ json b64(const std::vector<merkle::Hash>& hs) {
 
 HttpError unavailable(const Error& e) {
   logEvent(LogLevel::Error, "audit_failure", {{"error", e.describe()}});
-  return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot answer: " + e.message};
+  return HttpError{ErrorCode::AuditUnavailable, "the audit log cannot answer: " + e.message};
 }
 
 }  // namespace
@@ -83,9 +83,9 @@ HandlerResult AuditApi::inclusionProof(Request& request) {
   const auto q = queryParams(request.query);
   auto index = number(q, "index");
   auto size = number(q, "tree_size");
-  if (!index || !size) return HttpError{400, "INVALID_REQUEST", "index and tree_size are non-negative integers"};
+  if (!index || !size) return HttpError{ErrorCode::InvalidRequest, "index and tree_size are non-negative integers"};
   auto proof = log_.inclusionProof(*index, *size);
-  if (!proof) return HttpError{400, "INVALID_REQUEST", proof.error().message};
+  if (!proof) return HttpError{ErrorCode::InvalidRequest, proof.error().message};
   auto leaves = log_.leafHashes(*index + 1);
   return Response{200, json{{"index", *index}, {"tree_size", *size}, {"leaf_hash", base64Std(leaves.at(*index))},
                             {"proof", b64(*proof)}}};
@@ -95,9 +95,9 @@ HandlerResult AuditApi::consistencyProof(Request& request) {
   const auto q = queryParams(request.query);
   auto first = number(q, "first");
   auto second = number(q, "second");
-  if (!first || !second) return HttpError{400, "INVALID_REQUEST", "first and second are non-negative integers"};
+  if (!first || !second) return HttpError{ErrorCode::InvalidRequest, "first and second are non-negative integers"};
   auto proof = log_.consistencyProof(*first, *second);
-  if (!proof) return HttpError{400, "INVALID_REQUEST", proof.error().message};
+  if (!proof) return HttpError{ErrorCode::InvalidRequest, proof.error().message};
   return Response{200, json{{"first", *first}, {"second", *second}, {"proof", b64(*proof)}}};
 }
 

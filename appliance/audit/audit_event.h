@@ -32,7 +32,7 @@ inline std::optional<HttpError> appendAuditEvent(AuditSink& sink, const Request&
   full.update(event);
   if (auto logged = sink.append(full.dump()); !logged) {
     logEvent(LogLevel::Error, "audit_failure", {{"error", logged.error().describe()}});
-    return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the request; nothing was done"};
+    return HttpError{ErrorCode::AuditUnavailable, "the audit log cannot record the request; nothing was done"};
   }
   return std::nullopt;
 }

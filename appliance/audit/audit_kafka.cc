@@ -62,11 +62,11 @@ Result<std::unique_ptr<KafkaForwarder>> KafkaForwarder::start(MerkleAuditLog& lo
   f->log_ = &log;
   f->options_ = options;
   f->impl_ = std::make_unique<Impl>();
-  if (options.offsetFile.empty()) return makeError("CONFIG_INVALID", "the Kafka sink needs an offset file");
+  if (options.offsetFile.empty()) return makeError(ErrorCode::ConfigInvalid, "the Kafka sink needs an offset file");
   if (std::ifstream in(options.offsetFile); in) {
     std::uint64_t v = 0;
-    if (!(in >> v)) return makeError("AUDIT_LOG_CORRUPT", "the Kafka offset file is unreadable: " + options.offsetFile);
-    if (v > log.size()) return makeError("AUDIT_LOG_CORRUPT", "the Kafka offset is past the end of the audit log");
+    if (!(in >> v)) return makeError(ErrorCode::AuditLogCorrupt, "the Kafka offset file is unreadable: " + options.offsetFile);
+    if (v > log.size()) return makeError(ErrorCode::AuditLogCorrupt, "the Kafka offset is past the end of the audit log");
     f->delivered_ = v;
   }
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -80,14 +80,14 @@ Result<std::unique_ptr<KafkaForwarder>> KafkaForwarder::start(MerkleAuditLog& lo
   for (const auto& [k, v] : props) {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
-      return makeError("CONFIG_INVALID", "audit.kafka: " + k + ": " + err);
+      return makeError(ErrorCode::ConfigInvalid, "audit.kafka: " + k + ": " + err);
     }
   }
   rd_kafka_conf_set_dr_msg_cb(conf, onDelivery);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!rk) {
     rd_kafka_conf_destroy(conf);
-    return makeError("KAFKA_UNAVAILABLE", std::string("cannot create the Kafka producer: ") + err);
+    return makeError(ErrorCode::KafkaUnavailable, std::string("cannot create the Kafka producer: ") + err);
   }
   f->impl_->producer.reset(rk);
   f->thread_ = std::thread([p = f.get()] { p->loop(); });
@@ -101,7 +101,7 @@ KafkaForwarder::~KafkaForwarder() {
 }
 
 Result<void> KafkaForwarder::persistOffset(std::uint64_t offset) {
-  return writeFileAtomically(options_.offsetFile, std::to_string(offset) + "\n", 0600, "AUDIT_UNAVAILABLE");
+  return writeFileAtomically(options_.offsetFile, std::to_string(offset) + "\n", 0600, ErrorCode::AuditUnavailable);
 }
 
 void KafkaForwarder::loop() {

@@ -223,12 +223,12 @@ TEST(KafkaForwarder, RejectsAnOffsetPastTheLogAndBadSettings) {
   o.offsetFile = dir + "/kafka.offset";
   auto f = KafkaForwarder::start(*log, o);
   ASSERT_FALSE(f.ok());
-  EXPECT_EQ(f.error().code, "AUDIT_LOG_CORRUPT");
+  EXPECT_EQ(f.error().code, ErrorCode::AuditLogCorrupt);
   std::ofstream(dir + "/kafka.offset") << "garbage\n";
-  EXPECT_EQ(KafkaForwarder::start(*log, o).error().code, "AUDIT_LOG_CORRUPT");
+  EXPECT_EQ(KafkaForwarder::start(*log, o).error().code, ErrorCode::AuditLogCorrupt);
   std::filesystem::remove(dir + "/kafka.offset");
   o.extra["no.such.property"] = "1";
-  EXPECT_EQ(KafkaForwarder::start(*log, o).error().code, "CONFIG_INVALID");
+  EXPECT_EQ(KafkaForwarder::start(*log, o).error().code, ErrorCode::ConfigInvalid);
   EXPECT_EQ(KafkaForwarder::partitionKey(R"({"tenant":"acme"})"), "acme");
   EXPECT_EQ(KafkaForwarder::partitionKey(R"({"type":"policy_update"})"), "-");
   std::filesystem::remove_all(dir);

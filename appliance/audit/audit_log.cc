@@ -74,7 +74,7 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> lineSpans(const std::string
 }  // namespace
 
 Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptions& options, CheckpointSigner signer) {
-  if (!note::validKeyName(options.origin)) return makeError("CONFIG_INVALID", "the log origin must be a valid key name");
+  if (!note::validKeyName(options.origin)) return makeError(ErrorCode::ConfigInvalid, "the log origin must be a valid key name");
   std::unique_ptr<MerkleAuditLog> log(new MerkleAuditLog());
   log->options_ = options;
   log->signer_ = std::move(signer);
@@ -88,31 +88,29 @@ Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptio
   log->checkpointFd_ = ::open(checkpointsPath.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log->checkpointFd_ < 0) return unavailable("cannot open " + checkpointsPath + ": " + std::strerror(errno));
   // The files' directory entries are durable too.
-  if (auto synced = syncDir(options.dir, audit_errc::kUnavailable); !synced) return std::move(synced).takeError();
+  SEALGATE_TRY(syncDir(options.dir, audit_errc::kUnavailable));
 
   // Entries: rebuild the tree; drop a torn final record.
-  auto text = readAll(log->fd_);
-  if (!text) return std::move(text).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto text, readAll(log->fd_));
   std::uint64_t complete = 0;
-  auto spans = lineSpans(*text, complete);
-  if (complete < text->size()) {
-    logEvent(LogLevel::Warn, "audit_torn_record_truncated", {{"bytes", text->size() - complete}, {"entries", spans.size()}});
+  auto spans = lineSpans(text, complete);
+  if (complete < text.size()) {
+    logEvent(LogLevel::Warn, "audit_torn_record_truncated", {{"bytes", text.size() - complete}, {"entries", spans.size()}});
     if (::ftruncate(log->fd_, static_cast<off_t>(complete)) != 0 || ::fdatasync(log->fd_) != 0) {
       return unavailable("cannot truncate the torn final audit record");
     }
   }
   for (const auto& [start, len] : spans) {
     log->offsets_.push_back(start);
-    log->tree_.append(merkle::leafHash(std::string_view(*text).substr(start, len)));
+    log->tree_.append(merkle::leafHash(std::string_view(text).substr(start, len)));
   }
   log->offsets_.push_back(complete);
 
   // Checkpoints: each must match the rebuilt tree at its size.
-  auto cps = readAll(log->checkpointFd_);
-  if (!cps) return std::move(cps).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto cps, readAll(log->checkpointFd_));
   std::uint64_t cpComplete = 0;
-  auto cpSpans = lineSpans(*cps, cpComplete);
-  if (cpComplete < cps->size()) {
+  auto cpSpans = lineSpans(cps, cpComplete);
+  if (cpComplete < cps.size()) {
     // A torn checkpoint record was never used: it was not yet synced when we crashed.
     if (::ftruncate(log->checkpointFd_, static_cast<off_t>(cpComplete)) != 0) {
       return unavailable("cannot truncate the torn final checkpoint record");
@@ -122,7 +120,7 @@ Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptio
   merkle::Tree prefix;
   std::size_t next = 0;
   for (const auto& [start, len] : cpSpans) {
-    json j = parseInternalJson(std::string_view(*cps).substr(start, len));
+    json j = parseInternalJson(std::string_view(cps).substr(start, len));
     if (!j.is_object() || !j.contains("size") || !j["size"].is_number_unsigned() || !j.contains("note") ||
         !j["note"].is_string()) {
       return corrupt("checkpoints.jsonl has a malformed record");
@@ -189,7 +187,7 @@ Result<std::uint64_t> MerkleAuditLog::append(const std::string& eventJson) {
     return std::move(clean).takeError();
   }
   json event = parseInternalJson(eventJson);
-  if (!event.is_object()) return makeError("AUDIT_INVALID_EVENT", "an audit event is one JSON object");
+  if (!event.is_object()) return makeError(ErrorCode::AuditInvalidEvent, "an audit event is one JSON object");
   auto p = std::make_shared<Pending>();
   p->event = eventJson;
   std::unique_lock lock(mu_);
@@ -349,7 +347,7 @@ Result<std::vector<std::string>> MerkleAuditLog::read(std::uint64_t from, std::u
   std::vector<std::uint64_t> offs;
   {
     std::lock_guard lock(mu_);
-    if (from > tree_.size()) return makeError("MERKLE_RANGE", "no such entry");
+    if (from > tree_.size()) return makeError(ErrorCode::MerkleRange, "no such entry");
     count = std::min(count, tree_.size() - from);
     offs.assign(offsets_.begin() + static_cast<std::ptrdiff_t>(from),
                 offsets_.begin() + static_cast<std::ptrdiff_t>(from + count + 1));
@@ -413,11 +411,9 @@ Result<std::vector<merkle::Hash>> MerkleAuditLog::consistencyProof(std::uint64_t
 }
 
 Result<std::string> MerkleAuditLog::exportBundle() {
-  auto cp = checkpointNow();
-  if (!cp) return std::move(cp).takeError();
-  const std::uint64_t size = cp->size;
-  auto entries = read(0, size);
-  if (!entries) return std::move(entries).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto cp, checkpointNow());
+  const std::uint64_t size = cp.size;
+  SEALGATE_ASSIGN_OR_RETURN(auto entries, read(0, size));
   const auto leaves = leafHashes(size);
   auto b64 = [](const std::vector<merkle::Hash>& hs) {
     json a = json::array();
@@ -441,7 +437,7 @@ Result<std::string> MerkleAuditLog::exportBundle() {
     if (p) proofs["inclusion"].push_back({{"index", size - 1}, {"tree_size", size}, {"proof", b64(*p)}});
   }
   json bundle = {{"format", audit::kBundleFormat}, {"origin", options_.origin}, {"tree_size", size},
-                 {"checkpoint", cp->note},          {"checkpoints", earlier},     {"entries", *entries},
+                 {"checkpoint", cp.note},          {"checkpoints", earlier},     {"entries", entries},
                  {"leaf_hashes", b64(leaves)},      {"proofs", proofs}};
   return bundle.dump();
 }

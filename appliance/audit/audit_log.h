@@ -60,9 +60,9 @@ struct AuditLogOptions {
 
 // The audit log's own error codes.
 namespace audit_errc {
-inline constexpr const char* kUnavailable = "AUDIT_UNAVAILABLE";
-inline constexpr const char* kCorrupt = "AUDIT_LOG_CORRUPT";
-inline constexpr const char* kRollback = "AUDIT_LOG_ROLLBACK";
+inline constexpr ErrorCode kUnavailable = ErrorCode::AuditUnavailable;
+inline constexpr ErrorCode kCorrupt = ErrorCode::AuditLogCorrupt;
+inline constexpr ErrorCode kRollback = ErrorCode::AuditLogRollback;
 }  // namespace audit_errc
 
 struct StoredCheckpoint {

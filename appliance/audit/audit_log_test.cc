@@ -80,7 +80,7 @@ TEST(MerkleAuditLog, RefusesAnEventCarryingALiveSecretValue) {
   const std::string leaky = json{{"type", "execute"}, {"detail", "leaked-slot-value"}}.dump();
   auto refused = (*log)->append(leaky);
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.error().code, "EGRESS_BLOCKED");
+  EXPECT_EQ(refused.error().code, ErrorCode::EgressBlocked);
   EXPECT_EQ((*log)->size(), 0u);
   ASSERT_TRUE((*log)->append(event(1)).ok());  // clean events still go through
   live.release();
@@ -100,8 +100,8 @@ TEST(MerkleAuditLog, AnotherRequestsLiveValueDoesNotBlockAnEvent) {
   ASSERT_TRUE(value.ok());
   EgressScope scope;
   auto live = scope.guard().protect(*value);
-  ASSERT_EQ(egressGuard().check(event(1)).error().code, "EGRESS_BLOCKED");  // this request: blocked
-  Result<std::uint64_t> other = makeError("NOT_RUN", "");
+  ASSERT_EQ(egressGuard().check(event(1)).error().code, ErrorCode::EgressBlocked);  // this request: blocked
+  Result<std::uint64_t> other = makeError(ErrorCode::Internal, "not run");
   std::thread([&] {
     EgressScope otherRequest;
     other = (*log)->append(event(2));  // "type":"authorize", in another request
@@ -222,14 +222,14 @@ TEST(MerkleAuditLog, ALogThatDisagreesWithItsSignedCheckpointsRefusesToOpen) {
     std::ofstream(dir + "/entries.jsonl", std::ios::trunc | std::ios::binary) << changed;
     auto log = MerkleAuditLog::open(options(dir), signer());
     ASSERT_FALSE(log.ok()) << target;
-    EXPECT_EQ(log.error().code, "AUDIT_LOG_CORRUPT");
+    EXPECT_EQ(log.error().code, ErrorCode::AuditLogCorrupt);
   }
   // Removing acknowledged entries (the last complete line) is found too.
   std::string shorter = original.substr(0, original.rfind('\n', original.size() - 2) + 1);
   std::ofstream(dir + "/entries.jsonl", std::ios::trunc | std::ios::binary) << shorter;
   auto truncated = MerkleAuditLog::open(options(dir), signer());
   ASSERT_FALSE(truncated.ok());
-  EXPECT_EQ(truncated.error().code, "AUDIT_LOG_CORRUPT");
+  EXPECT_EQ(truncated.error().code, ErrorCode::AuditLogCorrupt);
   std::ofstream(dir + "/entries.jsonl", std::ios::trunc | std::ios::binary) << original;
   EXPECT_TRUE(MerkleAuditLog::open(options(dir), signer()).ok());
   std::filesystem::remove_all(dir);
@@ -249,7 +249,7 @@ TEST(MerkleAuditLog, ATamperedStoredEntryIsNamedInTheExport) {
   ASSERT_TRUE(bundle.ok());
   auto report = audit::verifyBundle(*bundle, pinned());
   ASSERT_FALSE(report.ok());
-  EXPECT_EQ(report.error().code, "ENTRY_MISMATCH");
+  EXPECT_EQ(report.error().code, ErrorCode::EntryMismatch);
   EXPECT_EQ(report.error().native, 5u);
   std::filesystem::remove_all(dir);
 }
@@ -295,8 +295,8 @@ TEST(MerkleAuditLog, RejectsNonObjectEvents) {
   const std::string dir = tempDir();
   auto log = MerkleAuditLog::open(options(dir), signer());
   ASSERT_TRUE(log.ok());
-  EXPECT_EQ((*log)->append("[1]").error().code, "AUDIT_INVALID_EVENT");
-  EXPECT_EQ((*log)->append("{").error().code, "AUDIT_INVALID_EVENT");
+  EXPECT_EQ((*log)->append("[1]").error().code, ErrorCode::AuditInvalidEvent);
+  EXPECT_EQ((*log)->append("{").error().code, ErrorCode::AuditInvalidEvent);
   EXPECT_EQ((*log)->size(), 0u);
   std::filesystem::remove_all(dir);
 }
@@ -319,7 +319,7 @@ TEST(MerkleAuditLog, AFullDiskDeniesWithAuditUnavailableAndLosesNothingAcknowled
   setrlimit(RLIMIT_FSIZE, &old);
   signal(SIGXFSZ, oldHandler);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "AUDIT_UNAVAILABLE");
+  EXPECT_EQ(r.error().code, ErrorCode::AuditUnavailable);
   EXPECT_FALSE(healthyDuring);
   // The partial bytes were taken back: the acknowledged entries still verify,
   // and once there is room again the log goes on.
@@ -352,7 +352,7 @@ TEST(MerkleAuditLog, AStuckSignerDoesNotHangAppendersBeyondTheBoundedWait) {
     ASSERT_TRUE((*log)->append(event(0)).ok());  // committed; then the writer blocks signing
     auto r = (*log)->append(event(1));
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().code, "AUDIT_UNAVAILABLE");
+    EXPECT_EQ(r.error().code, ErrorCode::AuditUnavailable);
     gate.unlock();
   }
   std::filesystem::remove_all(dir);
@@ -361,7 +361,7 @@ TEST(MerkleAuditLog, AStuckSignerDoesNotHangAppendersBeyondTheBoundedWait) {
 TEST(MerkleAuditLog, UnwritableDirectoryFailsClosed) {
   auto log = MerkleAuditLog::open(options("/proc/sealgate-audit-cannot-exist"), signer());
   ASSERT_FALSE(log.ok());
-  EXPECT_EQ(log.error().code, "AUDIT_UNAVAILABLE");
+  EXPECT_EQ(log.error().code, ErrorCode::AuditUnavailable);
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ const std::vector<std::pair<std::string, std::string>>& devClients() {
 
 namespace {
 
-Error initError(const std::string& what) { return makeError("DEV_INIT", what); }
+Error initError(const std::string& what) { return makeError(ErrorCode::DevInit, what); }
 
 Result<Secret> randomPinFile(const std::string& path) {
   unsigned char raw[16];
@@ -118,36 +118,27 @@ Result<void> devInit(const DevInitOptions& options) {
   }
   setenv("SOFTHSM2_CONF", hsmConf.c_str(), 1);
 
-  auto soPin = randomPinFile((dir / "hsm-so.pin").string());
-  if (!soPin) return std::move(soPin).takeError();
-  auto userPin = randomPinFile((dir / "hsm.pin").string());
-  if (!userPin) return std::move(userPin).takeError();
-  auto tlsSpki = createDevToken(options.module, kDevTokenLabel, *soPin, *userPin, (dir / "hsm.pin").string());
-  if (!tlsSpki) return std::move(tlsSpki).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto soPin, randomPinFile((dir / "hsm-so.pin").string()));
+  SEALGATE_ASSIGN_OR_RETURN(auto userPin, randomPinFile((dir / "hsm.pin").string()));
+  SEALGATE_ASSIGN_OR_RETURN(auto tlsSpki, createDevToken(options.module, kDevTokenLabel, soPin, userPin, (dir / "hsm.pin").string()));
 
   // PKI: one dev CA for both listeners and for local test peers.
   const fs::path pki = dir / "pki";
-  auto caKey = generateP256Key();
-  if (!caKey) return std::move(caKey).takeError();
-  auto ca = makeSelfSignedCa(caKey->get(), "sealgate dev CA", 3650);
-  if (!ca) return std::move(ca).takeError();
-  SEALGATE_TRY(writePrivateKeyPem((pki / "ca.key").string(), caKey->get()));
-  SEALGATE_TRY(writeCertificatePem((pki / "ca.pem").string(), ca->get()));
+  SEALGATE_ASSIGN_OR_RETURN(auto caKey, generateP256Key());
+  SEALGATE_ASSIGN_OR_RETURN(auto ca, makeSelfSignedCa(caKey.get(), "sealgate dev CA", 3650));
+  SEALGATE_TRY(writePrivateKeyPem((pki / "ca.key").string(), caKey.get()));
+  SEALGATE_TRY(writeCertificatePem((pki / "ca.pem").string(), ca.get()));
 
-  auto tlsPub = publicKeyFromSpki(*tlsSpki);
-  if (!tlsPub) return std::move(tlsPub).takeError();
-  auto server = issueCertificate(ca->get(), caKey->get(), tlsPub->get(), "localhost",
-                                 "DNS:localhost,IP:127.0.0.1,IP:::1", true, 825);
-  if (!server) return std::move(server).takeError();
-  SEALGATE_TRY(writeCertificatePem((pki / "server.pem").string(), server->get()));
+  SEALGATE_ASSIGN_OR_RETURN(auto tlsPub, publicKeyFromSpki(tlsSpki));
+  SEALGATE_ASSIGN_OR_RETURN(auto server, issueCertificate(ca.get(), caKey.get(), tlsPub.get(), "localhost",
+                                 "DNS:localhost,IP:127.0.0.1,IP:::1", true, 825));
+  SEALGATE_TRY(writeCertificatePem((pki / "server.pem").string(), server.get()));
 
   for (const auto& [name, spiffe] : devClients()) {
-    auto key = generateP256Key();
-    if (!key) return std::move(key).takeError();
-    auto cert = issueCertificate(ca->get(), caKey->get(), key->get(), name, "URI:" + spiffe, false, 825);
-    if (!cert) return std::move(cert).takeError();
-    SEALGATE_TRY(writePrivateKeyPem((pki / "clients" / (name + ".key")).string(), key->get()));
-    SEALGATE_TRY(writeCertificatePem((pki / "clients" / (name + ".pem")).string(), cert->get()));
+    SEALGATE_ASSIGN_OR_RETURN(auto key, generateP256Key());
+    SEALGATE_ASSIGN_OR_RETURN(auto cert, issueCertificate(ca.get(), caKey.get(), key.get(), name, "URI:" + spiffe, false, 825));
+    SEALGATE_TRY(writePrivateKeyPem((pki / "clients" / (name + ".key")).string(), key.get()));
+    SEALGATE_TRY(writeCertificatePem((pki / "clients" / (name + ".pem")).string(), cert.get()));
   }
 
   {
@@ -178,15 +169,12 @@ Result<void> devInit(const DevInitOptions& options) {
   if (swtpm) {
     fs::create_directories(tpmDir, ec);
     chmod(tpmDir.c_str(), 0700);
-    auto started = DevSoftwareTpm::start(tpmDir);
-    if (!started) return std::move(started).takeError();
-    tpmProcess = std::move(*started);
+    SEALGATE_ASSIGN_OR_RETURN(auto started, DevSoftwareTpm::start(tpmDir));
+    tpmProcess = std::move(started);
   }
-  auto loaded = Config::load(conf.string());
-  if (!loaded) return std::move(loaded).takeError();
-  auto keys = ApplianceKeys::open(*loaded);
-  if (!keys) return std::move(keys).takeError();
-  return (*keys)->stateGuard(*loaded)->initialize();
+  SEALGATE_ASSIGN_OR_RETURN(auto loaded, Config::load(conf.string()));
+  SEALGATE_ASSIGN_OR_RETURN(auto keys, ApplianceKeys::open(loaded));
+  return keys->stateGuard(loaded)->initialize();
 }
 
 }  // namespace sealgate::appliance

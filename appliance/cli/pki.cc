@@ -21,7 +21,7 @@ Error pkiError(const std::string& what) {
     detail = std::string(": ") + buf;
   }
   ERR_clear_error();
-  return makeError("PKI_ERROR", what + detail);
+  return makeError(ErrorCode::PkiError, what + detail);
 }
 
 bool addExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
@@ -101,7 +101,7 @@ Result<X509Ptr> issueCertificate(X509* ca, EVP_PKEY* caKey, EVP_PKEY* subjectKey
 
 Result<void> writeCertificatePem(const std::string& path, X509* cert) {
   FILE* f = std::fopen(path.c_str(), "w");
-  if (f == nullptr) return makeError("PKI_ERROR", "cannot write " + path);
+  if (f == nullptr) return makeError(ErrorCode::PkiError, "cannot write " + path);
   const bool ok = PEM_write_X509(f, cert) == 1;
   std::fclose(f);
   if (!ok) return pkiError("PEM_write_X509");
@@ -110,11 +110,11 @@ Result<void> writeCertificatePem(const std::string& path, X509* cert) {
 
 Result<void> writePrivateKeyPem(const std::string& path, EVP_PKEY* key) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return makeError("PKI_ERROR", "cannot write " + path);
+  if (fd < 0) return makeError(ErrorCode::PkiError, "cannot write " + path);
   FILE* f = fdopen(fd, "w");
   if (f == nullptr) {
     ::close(fd);
-    return makeError("PKI_ERROR", "cannot write " + path);
+    return makeError(ErrorCode::PkiError, "cannot write " + path);
   }
   const bool ok = PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
   std::fclose(f);
@@ -124,7 +124,7 @@ Result<void> writePrivateKeyPem(const std::string& path, EVP_PKEY* key) {
 
 Result<X509Ptr> readCertificatePem(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "r");
-  if (f == nullptr) return makeError("PKI_ERROR", "cannot read " + path);
+  if (f == nullptr) return makeError(ErrorCode::PkiError, "cannot read " + path);
   X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
   std::fclose(f);
   if (cert == nullptr) return pkiError("PEM_read_X509 " + path);
@@ -133,7 +133,7 @@ Result<X509Ptr> readCertificatePem(const std::string& path) {
 
 Result<EvpPkeyPtr> readPrivateKeyPem(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "r");
-  if (f == nullptr) return makeError("PKI_ERROR", "cannot read " + path);
+  if (f == nullptr) return makeError(ErrorCode::PkiError, "cannot read " + path);
   EVP_PKEY* key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
   std::fclose(f);
   if (key == nullptr) return pkiError("PEM_read_PrivateKey " + path);

@@ -15,7 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-Error configError(const std::string& message) { return makeError("CONFIG_INVALID", message); }
+Error configError(const std::string& message) { return makeError(ErrorCode::ConfigInvalid, message); }
 
 // Reads one section, rejecting unknown keys and wrong types.
 class Section {
@@ -141,7 +141,7 @@ Result<PublicUrl> parsePublicUrl(const std::string& url) {
 
 Result<Config> Config::parse(const std::string& text, const std::string& baseDir) {
   auto parsed = parseJson(text, {.allowComments = true});
-  if (!parsed) return configError("the configuration is not valid JSON (" + parsed.error().code + ": " + parsed.error().message + ")");
+  if (!parsed) return configError("the configuration is not valid JSON (" + parsed.error().describe() + ")");
   json j = std::move(*parsed);
   Config c;
   Section root(j, "config");
@@ -193,9 +193,8 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   SEALGATE_TRY(grants.allowOnly({"max_ttl_seconds", "max_uses", "dpop_iat_window_seconds", "max_delegation_depth",
                                  "dpop_nonce_required"}));
   if (root.sub("grants").has("dpop_nonce_required")) {
-    auto v = root.sub("grants").boolean("dpop_nonce_required");
-    if (!v) return std::move(v).takeError();
-    c.grants.dpopNonce = *v;
+    SEALGATE_ASSIGN_OR_RETURN(auto v, root.sub("grants").boolean("dpop_nonce_required"));
+    c.grants.dpopNonce = v;
   }
   SEALGATE_TRY(grants.num("max_delegation_depth", c.grants.maxDelegationDepth, 1, 16));
   {
@@ -273,7 +272,7 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
       if (!list.is_array()) return configError("kv.mounts." + ns + " must be an array of mount names");
       for (const auto& mount : list) {
         auto parsed = mount.is_string() ? SecretUri::parse("secret://" + ns + "/" + mount.get<std::string>() + "/x")
-                                        : Result<SecretUri>(makeError("CONFIG_INVALID", "not a string"));
+                                        : Result<SecretUri>(makeError(ErrorCode::ConfigInvalid, "not a string"));
         if (!parsed || parsed->mount() != mount.get<std::string>()) {
           return configError("kv.mounts." + ns + ": mount names follow the URI mount rule");
         }
@@ -466,8 +465,7 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
       return configError("pep and admin need ca_file and cert_file");
     }
     if (!l->publicUrl.empty()) {
-      auto url = parsePublicUrl(l->publicUrl);
-      if (!url) return std::move(url).takeError();
+      SEALGATE_TRY(parsePublicUrl(l->publicUrl));
     }
   }
   // DPoP proofs name the URL the client used (htu); it must come from here, never

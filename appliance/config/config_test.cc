@@ -57,7 +57,7 @@ TEST(Config, StateAndTpmSettings) {
   for (const auto& k : cases) {
     auto bad = Config::parse(k.text, "/etc");
     ASSERT_FALSE(bad.ok()) << k.text;
-    EXPECT_EQ(bad.error().code, "CONFIG_INVALID");
+    EXPECT_EQ(bad.error().code, ErrorCode::ConfigInvalid);
     EXPECT_NE(bad.error().message.find(k.needle), std::string::npos) << bad.error().message;
   }
 }
@@ -82,7 +82,7 @@ TEST(Config, RejectsUnknownKeysWrongTypesAndBadRanges) {
   for (const auto& c : cases) {
     auto r = Config::parse(c.text, "/x");
     ASSERT_FALSE(r.ok()) << c.text;
-    EXPECT_EQ(r.error().code, "CONFIG_INVALID");
+    EXPECT_EQ(r.error().code, ErrorCode::ConfigInvalid);
     EXPECT_NE(r.error().message.find(c.needle), std::string::npos) << r.error().message;
   }
 }
@@ -212,7 +212,7 @@ TEST(Config, RejectsBadProviderSettings) {
     auto c = Config::parse(kBase + bad + "}", "/etc");
     EXPECT_FALSE(c) << bad;
     if (!c) {
-      EXPECT_EQ(c.error().code, "CONFIG_INVALID");
+      EXPECT_EQ(c.error().code, ErrorCode::ConfigInvalid);
     }
   }
 }
@@ -243,7 +243,7 @@ TEST(Config, AuditSettings) {
     auto r = Config::parse(withAudit(bad), "/x");
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
-      EXPECT_EQ(r.error().code, "CONFIG_INVALID");
+      EXPECT_EQ(r.error().code, ErrorCode::ConfigInvalid);
     }
   }
 }
@@ -282,7 +282,7 @@ TEST(Config, VaultAndConnectors) {
     auto r = Config::parse(base + bad, "/");
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
-      EXPECT_EQ(r.error().code, "CONFIG_INVALID") << bad;
+      EXPECT_EQ(r.error().code, ErrorCode::ConfigInvalid) << bad;
     }
   }
 }
@@ -293,7 +293,7 @@ TEST(Config, RefusesARepeatedKeyOrDeepNesting) {
                               "hsm": {"pin_file": "p", "pin_file": "q"}, "state": {"rollback_protection": "none"}})",
                            "/");
   ASSERT_FALSE(dup.ok());
-  EXPECT_EQ(dup.error().code, "CONFIG_INVALID");
+  EXPECT_EQ(dup.error().code, ErrorCode::ConfigInvalid);
   EXPECT_NE(dup.error().message.find("JSON_DUPLICATE_KEY"), std::string::npos) << dup.error().message;
   EXPECT_NE(dup.error().message.find("pin_file"), std::string::npos) << dup.error().message;
   auto deep = Config::parse(R"({"name": )" + std::string(40, '[') + std::string(40, ']') + "}", "/");

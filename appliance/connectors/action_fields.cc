@@ -46,7 +46,7 @@ Result<std::optional<std::string>> plainString(const nlohmann::json& object, con
     if (required) return makeError(connector_errc::kInvalidAction, field(where, key) + " is required");
     return std::optional<std::string>{};
   }
-  if (auto r = forbidSlotsInScalar(*it, field(where, key)); !r) return std::move(r).takeError();
+  SEALGATE_TRY(forbidSlotsInScalar(*it, field(where, key)));
   if (!it->is_string()) return wrongType(where, key, "a string");
   return std::optional<std::string>{it->get<std::string>()};
 }
@@ -59,13 +59,14 @@ Result<std::optional<SlotTemplate>> slotString(const nlohmann::json& object, con
     return std::optional<SlotTemplate>{};
   }
   if (!it->is_string()) return wrongType(where, key, "a string");
-  auto t = SlotTemplate::parse(it->get_ref<const std::string&>());
-  if (!t) return std::move(t).takeError();
-  return std::optional<SlotTemplate>{std::move(*t)};
+  SEALGATE_ASSIGN_OR_RETURN(auto t, SlotTemplate::parse(it->get_ref<const std::string&>()));
+  return std::optional<SlotTemplate>{std::move(t)};
 }
 
 Result<SlotTemplate> loginName(const nlohmann::json& object, const char* key, std::string_view where,
                                const ConnectorContext& context) {
+  // Not SEALGATE_ASSIGN_OR_RETURN: GCC 12 sees a maybe-uninitialized optional in
+  // the moved-out copy (a false positive under -Werror).
   auto t = slotString(object, key, where, true);
   if (!t) return std::move(t).takeError();
   SlotTemplate name = std::move(**t);
@@ -82,7 +83,7 @@ Result<std::int64_t> plainInteger(const nlohmann::json& object, const char* key,
                                   std::int64_t min, std::int64_t max, std::int64_t fallback) {
   auto it = object.find(key);
   if (it == object.end()) return fallback;
-  if (auto r = forbidSlotsInScalar(*it, field(where, key)); !r) return std::move(r).takeError();
+  SEALGATE_TRY(forbidSlotsInScalar(*it, field(where, key)));
   if (!it->is_number_integer()) return wrongType(where, key, "an integer");
   // Unsigned JSON numbers past int64 are out of range too.
   if (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
@@ -96,7 +97,7 @@ Result<std::int64_t> plainInteger(const nlohmann::json& object, const char* key,
 Result<bool> plainBool(const nlohmann::json& object, const char* key, std::string_view where, bool fallback) {
   auto it = object.find(key);
   if (it == object.end()) return fallback;
-  if (auto r = forbidSlotsInScalar(*it, field(where, key)); !r) return std::move(r).takeError();
+  SEALGATE_TRY(forbidSlotsInScalar(*it, field(where, key)));
   if (!it->is_boolean()) return wrongType(where, key, "a boolean");
   return it->get<bool>();
 }
@@ -132,16 +133,15 @@ Result<void> requireDestination(const ConnectorContext& context, const std::stri
 }
 
 Result<CString> CString::render(const SlotTemplate& t, const SlotValues& slots) {
-  auto text = t.render(slots);
-  if (!text) return std::move(text).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto text, t.render(slots));
   // A C API would silently stop at an embedded NUL and use a shorter value.
-  const auto rendered = text->exposeSecretBytes();
+  const auto rendered = text.exposeSecretBytes();
   if (std::find(rendered.begin(), rendered.end(), std::uint8_t{0}) != rendered.end()) {
     return makeError(connector_errc::kSecretUnusable, "a slot value contains a NUL byte");
   }
-  auto bytes = Secret::allocate(text->size() + 1);  // zero-filled: the last byte is the NUL
+  auto bytes = Secret::allocate(text.size() + 1);  // zero-filled: the last byte is the NUL
   if (!bytes) return std::move(bytes).takeError();
-  const auto src = text->exposeSecretBytes();
+  const auto src = text.exposeSecretBytes();
   if (!src.empty()) std::memcpy(bytes->exposeSecretBytesMutable().data(), src.data(), src.size());
   CString out;
   out.bytes_ = std::move(*bytes);

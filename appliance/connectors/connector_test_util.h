@@ -41,7 +41,7 @@ class Slots {
 
 // The error's code is `code`, and none of `secrets` appears anywhere in it.
 template <typename T>
-::testing::AssertionResult failsWith(const Result<T>& r, const std::string& code,
+::testing::AssertionResult failsWith(const Result<T>& r, ErrorCode code,
                                      const std::vector<std::string>& secrets = {}) {
   if (r.ok()) return ::testing::AssertionFailure() << "succeeded, expected " << code;
   const std::string text = r.error().describe() + " " + r.error().operation;
@@ -76,7 +76,7 @@ struct ActionCase {
 
 // validate() refuses every case with `code`.
 inline void expectRefused(const Connector& connector, const std::vector<ActionCase>& cases,
-                          const ConnectorContext& context, const std::string& code) {
+                          const ConnectorContext& context, ErrorCode code) {
   for (const auto& c : cases) EXPECT_TRUE(failsWith(connector.validate(c.action, context), code)) << c.what;
 }
 

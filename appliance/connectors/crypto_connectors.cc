@@ -73,11 +73,10 @@ Result<std::set<std::string>> validateCrypto(const json& action, std::string_vie
     for (const auto& a : algorithms) list += (list.empty() ? "" : ", ") + a;
     return invalidAction("'algorithm' is one of " + list);
   }
-  auto slot = keySlot(action);
-  if (!slot) return std::move(slot).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto slot, keySlot(action));
   SEALGATE_TRY(message(action));
-  if (auto out = encodeOutput(action, {}); !out) return std::move(out).takeError();
-  return std::set<std::string>{*slot};
+  SEALGATE_TRY(encodeOutput(action, {}));
+  return std::set<std::string>{slot};
 }
 
 const std::map<std::string, const EVP_MD* (*)()> kHmacDigests{
@@ -90,22 +89,19 @@ Result<std::set<std::string>> HmacConnector::validate(const json& action, const 
 }
 
 Result<json> HmacConnector::run(const json& action, const ConnectorContext&, const SlotValues& slots) {
-  auto slot = keySlot(action);
-  if (!slot) return std::move(slot).takeError();
-  const Secret* key = slots.at(*slot);
+  SEALGATE_ASSIGN_OR_RETURN(auto slot, keySlot(action));
+  const Secret* key = slots.at(slot);
   if (key->empty()) return makeError(connector_errc::kSecretUnusable, "an HMAC key must not be empty");
-  auto msg = message(action);
-  if (!msg) return std::move(msg).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto msg, message(action));
   std::uint8_t mac[EVP_MAX_MD_SIZE];
   unsigned int macLength = 0;
   const auto keyBytes = key->exposeSecretBytes();
-  if (!HMAC(kHmacDigests.at(action["algorithm"])(), keyBytes.data(), static_cast<int>(keyBytes.size()), msg->data(),
-            msg->size(), mac, &macLength)) {
+  if (!HMAC(kHmacDigests.at(action["algorithm"])(), keyBytes.data(), static_cast<int>(keyBytes.size()), msg.data(),
+            msg.size(), mac, &macLength)) {
     return makeError(connector_errc::kSecretUnusable, "the HMAC could not be computed");
   }
-  auto out = encodeOutput(action, {mac, macLength});
-  if (!out) return std::move(out).takeError();
-  return json{{"algorithm", action["algorithm"]}, {"mac", *out}};
+  SEALGATE_ASSIGN_OR_RETURN(auto out, encodeOutput(action, {mac, macLength}));
+  return json{{"algorithm", action["algorithm"]}, {"mac", out}};
 }
 
 Result<std::set<std::string>> SignConnector::validate(const json& action, const ConnectorContext&) const {
@@ -113,11 +109,9 @@ Result<std::set<std::string>> SignConnector::validate(const json& action, const 
 }
 
 Result<json> SignConnector::run(const json& action, const ConnectorContext&, const SlotValues& slots) {
-  auto slot = keySlot(action);
-  if (!slot) return std::move(slot).takeError();
-  auto msg = message(action);
-  if (!msg) return std::move(msg).takeError();
-  const auto pem = slots.at(*slot)->exposeSecretBytes();
+  SEALGATE_ASSIGN_OR_RETURN(auto slot, keySlot(action));
+  SEALGATE_ASSIGN_OR_RETURN(auto msg, message(action));
+  const auto pem = slots.at(slot)->exposeSecretBytes();
   // Read straight from the slot's memory: no copy of the PEM text is made.
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   EvpPkeyPtr pkey(
@@ -154,16 +148,15 @@ Result<json> SignConnector::run(const json& action, const ConnectorContext&, con
     return makeError(connector_errc::kSecretUnusable, "the key cannot sign with PSS");
   }
   std::size_t length = 0;
-  if (EVP_DigestSign(ctx.get(), nullptr, &length, msg->data(), msg->size()) != 1) {
+  if (EVP_DigestSign(ctx.get(), nullptr, &length, msg.data(), msg.size()) != 1) {
     return makeError(connector_errc::kSecretUnusable, "the signature could not be computed");
   }
   std::vector<std::uint8_t> signature(length);
-  if (EVP_DigestSign(ctx.get(), signature.data(), &length, msg->data(), msg->size()) != 1) {
+  if (EVP_DigestSign(ctx.get(), signature.data(), &length, msg.data(), msg.size()) != 1) {
     return makeError(connector_errc::kSecretUnusable, "the signature could not be computed");
   }
   signature.resize(length);
-  auto out = encodeOutput(action, signature);
-  if (!out) return std::move(out).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto out, encodeOutput(action, signature));
   // The public key, so the caller can check the signature without asking again.
   BioPtr pub(BIO_new(BIO_s_mem()));
   std::string publicPem;
@@ -173,7 +166,7 @@ Result<json> SignConnector::run(const json& action, const ConnectorContext&, con
     publicPem.assign(data, static_cast<std::size_t>(n));
   }
   // ECDSA signatures are DER (as OpenSSL and most verifiers take them).
-  return json{{"algorithm", alg}, {"signature", *out}, {"public_key_pem", publicPem}};
+  return json{{"algorithm", alg}, {"signature", out}, {"public_key_pem", publicPem}};
 }
 
 }  // namespace sealgate::connectors

@@ -71,9 +71,8 @@ Result<void> parseUrl(const std::string& url, LdapAction& a) {
     if (p < 1 || p > 65535) return bad();
     a.port = static_cast<std::uint16_t>(p);
   }
-  auto normalized = normalizeHost(host, "ldap.url's host");
-  if (!normalized) return std::move(normalized).takeError();
-  a.host = std::move(*normalized);
+  SEALGATE_ASSIGN_OR_RETURN(auto normalized, normalizeHost(host, "ldap.url's host"));
+  a.host = std::move(normalized);
   // Always dialled as ldap://: for ldaps, connect() adds TLS itself once TCP is up,
   // so that a closed port and a failed handshake stay apart.
   const bool v6 = a.host.find(':') != std::string::npos;
@@ -100,14 +99,10 @@ Result<void> parseSearch(const nlohmann::json& action, LdapAction& a) {
   const nlohmann::json& search = *it;
   constexpr std::string_view where = "ldap.search";
   if (auto r = requireKnownKeys(search, {"base", "scope", "filter", "attributes", "size_limit"}, where); !r) return r;
-  auto base = plainString(search, "base", where, true);
-  if (!base) return std::move(base).takeError();
-  auto scope = plainString(search, "scope", where, false);
-  if (!scope) return std::move(scope).takeError();
-  auto filter = plainString(search, "filter", where, true);
-  if (!filter) return std::move(filter).takeError();
-  auto sizeLimit = plainInteger(search, "size_limit", where, 1, kMaxSizeLimit, kDefaultSizeLimit);
-  if (!sizeLimit) return std::move(sizeLimit).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto base, plainString(search, "base", where, true));
+  SEALGATE_ASSIGN_OR_RETURN(auto scope, plainString(search, "scope", where, false));
+  SEALGATE_ASSIGN_OR_RETURN(auto filter, plainString(search, "filter", where, true));
+  SEALGATE_ASSIGN_OR_RETURN(auto sizeLimit, plainInteger(search, "size_limit", where, 1, kMaxSizeLimit, kDefaultSizeLimit));
   if (auto attrs = search.find("attributes"); attrs != search.end()) {
     // Types first: only the array's strings are looked at, nothing deeper is walked.
     if (!attrs->is_array()) return makeError(connector_errc::kInvalidAction, "ldap.search.attributes must be an array");
@@ -121,7 +116,7 @@ Result<void> parseSearch(const nlohmann::json& action, LdapAction& a) {
       a.attributes.push_back(name.get<std::string>());
     }
   }
-  const std::string s = scope->value_or("sub");
+  const std::string s = scope.value_or("sub");
   if (s == "base") {
     a.scope = LDAP_SCOPE_BASE;
   } else if (s == "one") {
@@ -131,12 +126,12 @@ Result<void> parseSearch(const nlohmann::json& action, LdapAction& a) {
   } else {
     return makeError(connector_errc::kInvalidAction, "ldap.search.scope must be base, one or sub");
   }
-  if (!plausibleFilter(**filter)) {
+  if (!plausibleFilter(*filter)) {
     return makeError(connector_errc::kInvalidAction, "ldap.search.filter must be one parenthesised LDAP filter");
   }
-  a.base = std::move(**base);
-  a.filter = std::move(**filter);
-  a.sizeLimit = static_cast<int>(*sizeLimit);
+  a.base = std::move(*base);
+  a.filter = std::move(*filter);
+  a.sizeLimit = static_cast<int>(sizeLimit);
   return {};
 }
 
@@ -147,16 +142,13 @@ Result<LdapAction> parseAction(const nlohmann::json& action, const ConnectorCont
     return std::move(r).takeError();
   }
   LdapAction a;
-  auto url = plainString(action, "url", kWhere, true);
-  if (!url) return std::move(url).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto url, plainString(action, "url", kWhere, true));
   auto starttls = plainBool(action, "starttls", kWhere, false);
   if (!starttls) return std::move(starttls).takeError();
-  auto bindDn = slotString(action, "bind_dn", kWhere, true);
-  if (!bindDn) return std::move(bindDn).takeError();
-  auto password = slotString(action, "password", kWhere, true);
-  if (!password) return std::move(password).takeError();
-  if (auto r = parseSearch(action, a); !r) return std::move(r).takeError();
-  if (auto r = parseUrl(**url, a); !r) return std::move(r).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto bindDn, slotString(action, "bind_dn", kWhere, true));
+  SEALGATE_ASSIGN_OR_RETURN(auto password, slotString(action, "password", kWhere, true));
+  SEALGATE_TRY(parseSearch(action, a));
+  SEALGATE_TRY(parseUrl(*url, a));
   if (*starttls && a.tls) {
     return makeError(connector_errc::kInvalidAction, "ldap.starttls is for ldap:// URLs (ldaps:// is TLS already)");
   }
@@ -165,9 +157,9 @@ Result<LdapAction> parseAction(const nlohmann::json& action, const ConnectorCont
     return makeError(connector_errc::kPlaintextForbidden,
                      "the tenant's policy requires TLS for this bind (ldaps://, starttls, or egress.ldap.plaintext)");
   }
-  a.bindDn = std::move(**bindDn);
-  a.password = std::move(**password);
-  if (auto r = requireDestination(context, a.host, a.port); !r) return std::move(r).takeError();
+  a.bindDn = std::move(*bindDn);
+  a.password = std::move(*password);
+  SEALGATE_TRY(requireDestination(context, a.host, a.port));
   return a;
 }
 
@@ -360,37 +352,32 @@ Result<nlohmann::json> search(LDAP* ld, const LdapAction& a, const ConnectorCont
 
 Result<std::set<std::string>> LdapConnector::validate(const nlohmann::json& action,
                                                       const ConnectorContext& context) const {
-  auto a = parseAction(action, context);
-  if (!a) return std::move(a).takeError();
-  return slotNamesOf({&a->bindDn, &a->password});
+  SEALGATE_ASSIGN_OR_RETURN(auto a, parseAction(action, context));
+  return slotNamesOf({&a.bindDn, &a.password});
 }
 
 Result<nlohmann::json> LdapConnector::run(const nlohmann::json& action, const ConnectorContext& context,
                                           const SlotValues& slots) {
   // Validated again: run() must never trust that its caller did.
-  auto parsed = parseAction(action, context);
-  if (!parsed) return std::move(parsed).takeError();
-  const LdapAction& a = *parsed;
+  SEALGATE_ASSIGN_OR_RETURN(auto parsed, parseAction(action, context));
+  const LdapAction& a = parsed;
   const Deadline deadline(context.timeout);
 
-  auto bindDn = CString::render(a.bindDn, slots);
-  if (!bindDn) return std::move(bindDn).takeError();
-  auto password = a.password.render(slots);
-  if (!password) return std::move(password).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto bindDn, CString::render(a.bindDn, slots));
+  SEALGATE_ASSIGN_OR_RETURN(auto password, a.password.render(slots));
   // An empty password makes a simple bind "unauthenticated" (RFC 4513 5.1.2),
   // which many servers accept: it would look like success without a credential.
-  if (password->empty()) return makeError(connector_errc::kSecretUnusable, "the ldap password is empty");
+  if (password.empty()) return makeError(connector_errc::kSecretUnusable, "the ldap password is empty");
 
-  auto ld = connect(a, context, deadline);
-  if (!ld) return std::move(ld).takeError();
-  const auto bytes = password->exposeSecretBytes();
+  SEALGATE_ASSIGN_OR_RETURN(auto ld, connect(a, context, deadline));
+  const auto bytes = password.exposeSecretBytes();
   berval cred{static_cast<ber_len_t>(bytes.size()), const_cast<char*>(reinterpret_cast<const char*>(bytes.data()))};
-  boundNextStep(ld->get(), deadline);
-  if (int rc = ldap_sasl_bind_s(ld->get(), bindDn->c_str(), LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
+  boundNextStep(ld.get(), deadline);
+  if (int rc = ldap_sasl_bind_s(ld.get(), bindDn.c_str(), LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
       rc != LDAP_SUCCESS) {
     return mapLdapError(rc, a.tls || a.starttls, deadline, "bind");
   }
-  return search(ld->get(), a, context, deadline);
+  return search(ld.get(), a, context, deadline);
 }
 
 }  // namespace sealgate::connectors

@@ -36,9 +36,8 @@ using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 
 // A field rendered for libpq, which takes C strings (CString refuses an embedded NUL).
 Result<CString> renderField(const std::string& text, const SlotValues& slots) {
-  auto t = SlotTemplate::parse(text);
-  if (!t) return std::move(t).takeError();
-  return CString::render(*t, slots);
+  SEALGATE_ASSIGN_OR_RETURN(auto t, SlotTemplate::parse(text));
+  return CString::render(t, slots);
 }
 
 Error timeoutError() { return makeError(connector_errc::kPeerTimeout, "the database did not answer within the connector timeout"); }
@@ -71,13 +70,11 @@ Result<std::set<std::string>> PostgresConnector::validate(const json& action, co
   SEALGATE_TRY(forbidSlots(action["host"].get<std::string>(), "the host"));
   SEALGATE_TRY(forbidSlots(action["dbname"].get<std::string>(), "the database name"));
   SEALGATE_TRY(forbidSlots(action["query"].get<std::string>(), "the SQL text (pass values as params)"));
-  auto port = plainInteger(action, "port", "the action", 1, 65535, 5432);
-  if (!port) return std::move(port).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto port, plainInteger(action, "port", "the action", 1, 65535, 5432));
   // One TCP host, only [a-z0-9.-:]: no socket path, list, option or NUL (which
   // would end the name libpq resolves after the allow-list compared it whole).
-  auto host = normalizeHost(action["host"].get<std::string>(), "'host'");
-  if (!host) return std::move(host).takeError();
-  if (!egressHostAllowed(context.rules, *host, static_cast<std::uint16_t>(*port))) {
+  SEALGATE_ASSIGN_OR_RETURN(auto host, normalizeHost(action["host"].get<std::string>(), "'host'"));
+  if (!egressHostAllowed(context.rules, host, static_cast<std::uint16_t>(port))) {
     return makeError(connector_errc::kDestinationForbidden, "the tenant's policy does not allow this destination");
   }
   if (action.contains("sslmode") && action["sslmode"] != "verify-full" && action["sslmode"] != "disable") {
@@ -93,16 +90,14 @@ Result<std::set<std::string>> PostgresConnector::validate(const json& action, co
   std::set<std::string> names;
   auto collect = [&](const json& v, const char* what) -> Result<void> {
     if (!v.is_string()) return invalidAction(std::string(what) + " must be a string");
-    auto t = SlotTemplate::parse(v.get<std::string>());
-    if (!t) return std::move(t).takeError();
-    names.insert(t->slotNames().begin(), t->slotNames().end());
+    SEALGATE_ASSIGN_OR_RETURN(auto t, SlotTemplate::parse(v.get<std::string>()));
+    names.insert(t.slotNames().begin(), t.slotNames().end());
     return {};
   };
   // The login name may come from a #username slot only (a dynamic credential's
   // user): the caller's SQL can read it back (current_user) in any form.
-  auto user = loginName(action, "user", "postgres", context);
-  if (!user) return std::move(user).takeError();
-  names.insert(user->slotNames().begin(), user->slotNames().end());
+  SEALGATE_ASSIGN_OR_RETURN(auto user, loginName(action, "user", "postgres", context));
+  names.insert(user.slotNames().begin(), user.slotNames().end());
   // Required, so that libpq never falls back to PGPASSWORD or a password file.
   SEALGATE_TRY(collect(action["password"], "'password'"));
   if (action.contains("params")) {
@@ -124,14 +119,12 @@ Result<json> PostgresConnector::run(const json& action, const ConnectorContext& 
   // Validated again: run() must never trust that its caller did.
   SEALGATE_TRY(validate(action, context));
   const auto deadline = SocketDeadline::Clock::now() + context.timeout;
-  auto user = renderField(action["user"], slots);
-  if (!user) return std::move(user).takeError();
-  auto password = renderField(action["password"], slots);
-  if (!password) return std::move(password).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto user, renderField(action["user"], slots));
+  SEALGATE_ASSIGN_OR_RETURN(auto password, renderField(action["password"], slots));
   // libpq skips an empty value and takes the default instead (PGUSER or the OS
   // user; PGPASSWORD or the password file): never an ambient credential.
-  if (user->empty()) return makeError(connector_errc::kSecretUnusable, "the postgres user is empty");
-  if (password->empty()) return makeError(connector_errc::kSecretUnusable, "the postgres password is empty");
+  if (user.empty()) return makeError(connector_errc::kSecretUnusable, "the postgres user is empty");
+  if (password.empty()) return makeError(connector_errc::kSecretUnusable, "the postgres password is empty");
   const std::string host = *normalizeHost(action["host"].get<std::string>(), "'host'");  // validated
   const std::string port = std::to_string(action.value("port", std::int64_t{5432}));
   const std::string dbname = action["dbname"];
@@ -146,8 +139,8 @@ Result<json> PostgresConnector::run(const json& action, const ConnectorContext& 
   std::vector<const char*> keys{"host",     "port",       "dbname",      "user",   "password",
                                 "sslmode",  "options",    "application_name", "client_encoding",
                                 "passfile", "gssencmode", "sslcert",     "sslkey"};
-  std::vector<const char*> values{host.c_str(),   port.c_str(),     dbname.c_str(), user->c_str(),
-                                  password->c_str(), sslmode.c_str(), options.c_str(), "sealgate-postgres-connector",
+  std::vector<const char*> values{host.c_str(),   port.c_str(),     dbname.c_str(), user.c_str(),
+                                  password.c_str(), sslmode.c_str(), options.c_str(), "sealgate-postgres-connector",
                                   "UTF8",          kNoFile,          "disable",      kNoFile,
                                   kNoFile};
   if (sslmode == "verify-full" && !context.caFile.empty()) {
@@ -184,9 +177,8 @@ Result<json> PostgresConnector::run(const json& action, const ConnectorContext& 
         paramValues.push_back(nullptr);
         continue;
       }
-      auto rendered = renderField(p.get<std::string>(), {});
-      if (!rendered) return std::move(rendered).takeError();
-      params.push_back(std::move(*rendered));
+      SEALGATE_ASSIGN_OR_RETURN(auto rendered, renderField(p.get<std::string>(), {}));
+      params.push_back(std::move(rendered));
       paramValues.push_back(params.back().c_str());
     }
   }

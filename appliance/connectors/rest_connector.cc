@@ -93,9 +93,8 @@ Result<Target> parseTarget(const std::string& url) {
     if (!uri.getUserInfo().empty()) return invalidAction("credentials go in headers, not in the URL");
     // Only [a-z0-9.-:]: a NUL (JSON \u0000) would end the name the resolver sees
     // after the allow-list had compared the whole string.
-    auto host = normalizeHost(uri.getHost(), "the URL's host");
-    if (!host) return std::move(host).takeError();
-    t.host = std::move(*host);
+    SEALGATE_ASSIGN_OR_RETURN(auto host, normalizeHost(uri.getHost(), "the URL's host"));
+    t.host = std::move(host);
     t.port = uri.getPort();
     t.path = uri.getPathEtc().empty() ? "/" : uri.getPathEtc();
   } catch (const Poco::Exception&) {
@@ -165,27 +164,25 @@ Result<std::set<std::string>> RestConnector::validate(const json& action, const 
   if (!action["method"].is_string() || !kMethods.count(action["method"].get<std::string>())) {
     return invalidAction("'method' must be one of GET, HEAD, POST, PUT, PATCH, DELETE");
   }
-  if (auto r = forbidSlots(action["method"].get<std::string>(), "the method"); !r) return std::move(r).takeError();
+  SEALGATE_TRY(forbidSlots(action["method"].get<std::string>(), "the method"));
   if (!action["url"].is_string()) return invalidAction("'url' must be a string");
-  auto target = parseTarget(action["url"]);
-  if (!target) return std::move(target).takeError();
-  if (!egressHostAllowed(context.rules, target->host, target->port)) {
+  SEALGATE_ASSIGN_OR_RETURN(auto target, parseTarget(action["url"]));
+  if (!egressHostAllowed(context.rules, target.host, target.port)) {
     return makeError(connector_errc::kDestinationForbidden, "the tenant's policy does not allow this destination");
   }
   std::set<std::string> names;
   auto collect = [&](const std::string& text) -> Result<void> {
-    auto t = SlotTemplate::parse(text);
-    if (!t) return std::move(t).takeError();
-    names.insert(t->slotNames().begin(), t->slotNames().end());
+    SEALGATE_ASSIGN_OR_RETURN(auto t, SlotTemplate::parse(text));
+    names.insert(t.slotNames().begin(), t.slotNames().end());
     return {};
   };
-  if (target->hasQuery) SEALGATE_TRY(collect(target->query));
+  if (target.hasQuery) SEALGATE_TRY(collect(target.query));
   if (action.contains("headers")) {
     if (!action["headers"].is_object() || action["headers"].size() > 64) {
       return invalidAction("'headers' must be an object of at most 64 string values");
     }
     for (const auto& [k, v] : action["headers"].items()) {
-      if (auto r = forbidSlots(k, "header names"); !r) return std::move(r).takeError();
+      SEALGATE_TRY(forbidSlots(k, "header names"));
       std::string lower = k;
       std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
       if (!headerNameOk(k) || kReservedHeaders.count(lower)) {
@@ -217,31 +214,26 @@ Result<std::set<std::string>> RestConnector::validate(const json& action, const 
 
 Result<json> RestConnector::run(const json& action, const ConnectorContext& context, const SlotValues& slots) {
   const auto deadline = SocketDeadline::Clock::now() + context.timeout;
-  auto target = parseTarget(action["url"]);
-  if (!target) return std::move(target).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto target, parseTarget(action["url"]));
   // Slot bytes land in Poco's request object (std::string): wiped by
   // overwriting in place before it is destroyed (see wipeRequest below).
-  std::string pathAndQuery = target->path;
+  std::string pathAndQuery = target.path;
   std::vector<std::pair<std::string, Secret>> headers;
   if (action.contains("headers")) {
     for (const auto& [k, v] : action["headers"].items()) {
-      auto t = SlotTemplate::parse(v.get<std::string>());
-      if (!t) return std::move(t).takeError();
-      auto value = t->render(slots);
-      if (!value) return std::move(value).takeError();
-      if (breaksHeader(*value)) {
+      SEALGATE_ASSIGN_OR_RETURN(auto t, SlotTemplate::parse(v.get<std::string>()));
+      SEALGATE_ASSIGN_OR_RETURN(auto value, t.render(slots));
+      if (breaksHeader(value)) {
         return makeError(connector_errc::kSecretUnusable, "a slot value would break a header line (CR, LF or NUL)");
       }
-      headers.emplace_back(k, std::move(*value));
+      headers.emplace_back(k, std::move(value));
     }
   }
   Secret query, body;
-  if (target->hasQuery) {
-    auto t = SlotTemplate::parse(target->query);
-    if (!t) return std::move(t).takeError();
-    auto rendered = t->render(slots, SlotEncoding::Percent);
-    if (!rendered) return std::move(rendered).takeError();
-    query = std::move(*rendered);
+  if (target.hasQuery) {
+    SEALGATE_ASSIGN_OR_RETURN(auto t, SlotTemplate::parse(target.query));
+    SEALGATE_ASSIGN_OR_RETURN(auto rendered, t.render(slots, SlotEncoding::Percent));
+    query = std::move(rendered);
   }
   const bool hasBody = action.contains("body") || action.contains("json");
   if (hasBody) {
@@ -249,11 +241,9 @@ Result<json> RestConnector::run(const json& action, const ConnectorContext& cont
       return invalidAction("'json' nests deeper than " + std::to_string(kMaxJsonDepth) + " arrays/objects");
     }
     // A placeholder has no character dump() escapes, so it survives serialising intact.
-    auto t = SlotTemplate::parse(action.contains("json") ? action["json"].dump() : action["body"].get<std::string>());
-    if (!t) return std::move(t).takeError();
-    auto rendered = t->render(slots, action.contains("json") ? SlotEncoding::JsonString : SlotEncoding::Raw);
-    if (!rendered) return std::move(rendered).takeError();
-    body = std::move(*rendered);
+    SEALGATE_ASSIGN_OR_RETURN(auto t, SlotTemplate::parse(action.contains("json") ? action["json"].dump() : action["body"].get<std::string>()));
+    SEALGATE_ASSIGN_OR_RETURN(auto rendered, t.render(slots, action.contains("json") ? SlotEncoding::JsonString : SlotEncoding::Raw));
+    body = std::move(rendered);
   }
 
   Poco::Net::HTTPRequest request(action["method"].get<std::string>(), "/", Poco::Net::HTTPMessage::HTTP_1_1);
@@ -269,7 +259,7 @@ Result<json> RestConnector::run(const json& action, const ConnectorContext& cont
   try {
     {
       std::string uri = pathAndQuery;
-      if (target->hasQuery) uri.append("?").append(view(query));
+      if (target.hasQuery) uri.append("?").append(view(query));
       request.setURI(uri);
       secureWipe(uri.data(), uri.size());
     }
@@ -278,7 +268,7 @@ Result<json> RestConnector::run(const json& action, const ConnectorContext& cont
       request.set(name, copy);
       secureWipe(copy.data(), copy.size());
     }
-    request.setHost(target->host, target->port);
+    request.setHost(target.host, target.port);
     request.set("User-Agent", "sealgate-rest-connector");
     if (hasBody) request.setContentLength(static_cast<std::streamsize>(body.size()));
     if (action.contains("json") && !request.has("Content-Type")) request.setContentType("application/json");
@@ -289,7 +279,7 @@ Result<json> RestConnector::run(const json& action, const ConnectorContext& cont
     };
     // Connect and handshake (each wait bounded by the timeout; the chain and the
     // host name are verified), then arm the whole-action deadline on the socket.
-    Session session(target->host, target->port, clientContext(context.caFile));
+    Session session(target.host, target.port, clientContext(context.caFile));
     // Keep-alive on the session object, or sendRequest() would close the socket
     // open() made (and the deadline armed on it) and connect again unguarded; the
     // peer is told "Connection: close" and the session dies with this action.

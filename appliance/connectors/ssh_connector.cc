@@ -44,40 +44,33 @@ Result<SshAction> parseAction(const nlohmann::json& action, const ConnectorConte
     return std::move(r).takeError();
   }
   SshAction a;
-  auto host = plainString(action, "host", kWhere, true);
-  if (!host) return std::move(host).takeError();
-  auto port = plainInteger(action, "port", kWhere, 1, 65535, 22);
-  if (!port) return std::move(port).takeError();
-  auto command = plainString(action, "command", kWhere, true);
-  if (!command) return std::move(command).takeError();
-  auto user = loginName(action, "user", kWhere, context);
-  if (!user) return std::move(user).takeError();
-  auto password = slotString(action, "password", kWhere, false);
-  if (!password) return std::move(password).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto host, plainString(action, "host", kWhere, true));
+  SEALGATE_ASSIGN_OR_RETURN(auto port, plainInteger(action, "port", kWhere, 1, 65535, 22));
+  SEALGATE_ASSIGN_OR_RETURN(auto command, plainString(action, "command", kWhere, true));
+  SEALGATE_ASSIGN_OR_RETURN(auto user, loginName(action, "user", kWhere, context));
+  SEALGATE_ASSIGN_OR_RETURN(auto password, slotString(action, "password", kWhere, false));
   auto privateKey = slotString(action, "private_key", kWhere, false);
   if (!privateKey) return std::move(privateKey).takeError();
-  auto passphrase = slotString(action, "passphrase", kWhere, false);
-  if (!passphrase) return std::move(passphrase).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto passphrase, slotString(action, "passphrase", kWhere, false));
 
-  if (password->has_value() == privateKey->has_value()) {
+  if (password.has_value() == privateKey->has_value()) {
     return makeError(connector_errc::kInvalidAction, "ssh needs exactly one of password and private_key");
   }
-  if (passphrase->has_value() && !privateKey->has_value()) {
+  if (passphrase.has_value() && !privateKey->has_value()) {
     return makeError(connector_errc::kInvalidAction, "ssh.passphrase goes with private_key");
   }
-  auto normalized = normalizeHost(**host, "ssh.host");
-  if (!normalized) return std::move(normalized).takeError();
-  if ((*command)->empty()) return makeError(connector_errc::kInvalidAction, "ssh.command is required");
+  SEALGATE_ASSIGN_OR_RETURN(auto normalized, normalizeHost(*host, "ssh.host"));
+  if (command->empty()) return makeError(connector_errc::kInvalidAction, "ssh.command is required");
 
-  a.host = std::move(*normalized);
-  a.port = static_cast<std::uint16_t>(*port);
-  a.user = std::move(*user);
-  a.password = std::move(*password);
+  a.host = std::move(normalized);
+  a.port = static_cast<std::uint16_t>(port);
+  a.user = std::move(user);
+  a.password = std::move(password);
   a.privateKey = std::move(*privateKey);
-  a.passphrase = std::move(*passphrase);
-  a.command = std::move(**command);
+  a.passphrase = std::move(passphrase);
+  a.command = std::move(*command);
 
-  if (auto r = requireDestination(context, a.host, a.port); !r) return std::move(r).takeError();
+  SEALGATE_TRY(requireDestination(context, a.host, a.port));
   const auto& allowed = context.rules.commands;
   if (std::find(allowed.begin(), allowed.end(), a.command) == allowed.end()) {
     return makeError(connector_errc::kCommandForbidden, "the command is not on the tenant's allow-list");
@@ -125,7 +118,7 @@ void boundNextStep(ssh_session s, const Deadline& deadline) {
   ssh_options_set(s, SSH_OPTIONS_TIMEOUT_USEC, &usec);
 }
 
-Error timedOutOr(const Deadline& deadline, const char* code, const char* message) {
+Error timedOutOr(const Deadline& deadline, ErrorCode code, const char* message) {
   if (deadline.expired()) return makeError(connector_errc::kPeerTimeout, "the ssh peer did not answer in time");
   return makeError(code, message);
 }
@@ -155,23 +148,20 @@ Result<void> verifyHostKey(ssh_session s, const std::vector<Bytes>& pins) {
 Result<void> authenticate(ssh_session s, const SshAction& a, const SlotValues& slots, const Deadline& deadline) {
   int rc = SSH_AUTH_ERROR;
   if (a.password) {
-    auto password = CString::render(*a.password, slots);
-    if (!password) return std::move(password).takeError();
+    SEALGATE_ASSIGN_OR_RETURN(auto password, CString::render(*a.password, slots));
     boundNextStep(s, deadline);
-    rc = ssh_userauth_password(s, nullptr, password->c_str());
+    rc = ssh_userauth_password(s, nullptr, password.c_str());
   } else {
-    auto pem = CString::render(*a.privateKey, slots);
-    if (!pem) return std::move(pem).takeError();
+    SEALGATE_ASSIGN_OR_RETURN(auto pem, CString::render(*a.privateKey, slots));
     std::optional<CString> passphrase;
     if (a.passphrase) {
-      auto rendered = CString::render(*a.passphrase, slots);
-      if (!rendered) return std::move(rendered).takeError();
-      passphrase = std::move(*rendered);
+      SEALGATE_ASSIGN_OR_RETURN(auto rendered, CString::render(*a.passphrase, slots));
+      passphrase = std::move(rendered);
     }
     ssh_key raw = nullptr;
     // libssh parses from our protected copy; the key object it builds is freed
     // (and its private half wiped by libssh) when `key` goes out of scope.
-    if (ssh_pki_import_privkey_base64(pem->c_str(), passphrase ? passphrase->c_str() : nullptr, nullptr, nullptr,
+    if (ssh_pki_import_privkey_base64(pem.c_str(), passphrase ? passphrase->c_str() : nullptr, nullptr, nullptr,
                                       &raw) != SSH_OK ||
         raw == nullptr) {
       return makeError(connector_errc::kSecretUnusable,
@@ -229,23 +219,20 @@ Result<Output> readOutput(ssh_session s, ssh_channel ch, const ConnectorContext&
 
 Result<std::set<std::string>> SshConnector::validate(const nlohmann::json& action,
                                                      const ConnectorContext& context) const {
-  auto a = parseAction(action, context);
-  if (!a) return std::move(a).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto a, parseAction(action, context));
   const auto field = [](const std::optional<SlotTemplate>& t) { return t ? &*t : nullptr; };
-  return slotNamesOf({&a->user, field(a->password), field(a->privateKey), field(a->passphrase)});
+  return slotNamesOf({&a.user, field(a.password), field(a.privateKey), field(a.passphrase)});
 }
 
 Result<nlohmann::json> SshConnector::run(const nlohmann::json& action, const ConnectorContext& context,
                                          const SlotValues& slots) {
   // Validated again: run() must never trust that its caller did.
-  auto parsed = parseAction(action, context);
-  if (!parsed) return std::move(parsed).takeError();
-  const SshAction& a = *parsed;
+  SEALGATE_ASSIGN_OR_RETURN(auto parsed, parseAction(action, context));
+  const SshAction& a = parsed;
   const Deadline deadline(context.timeout);
 
-  auto user = CString::render(a.user, slots);
-  if (!user) return std::move(user).takeError();
-  if (user->empty()) return makeError(connector_errc::kSecretUnusable, "the ssh user is empty");
+  SEALGATE_ASSIGN_OR_RETURN(auto user, CString::render(a.user, slots));
+  if (user.empty()) return makeError(connector_errc::kSecretUnusable, "the ssh user is empty");
 
   SessionPtr session(ssh_new());
   if (!session) return makeError(connector_errc::kPeerError, "ssh_new failed");
@@ -256,7 +243,7 @@ Result<nlohmann::json> SshConnector::run(const nlohmann::json& action, const Con
   // Trust only the policy's pins: no known_hosts files, no ~/.ssh/config.
   if (ssh_options_set(s, SSH_OPTIONS_HOST, a.host.c_str()) != SSH_OK ||
       ssh_options_set(s, SSH_OPTIONS_PORT, &port) != SSH_OK ||
-      ssh_options_set(s, SSH_OPTIONS_USER, user->c_str()) != SSH_OK ||
+      ssh_options_set(s, SSH_OPTIONS_USER, user.c_str()) != SSH_OK ||
       ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &noConfig) != SSH_OK ||
       ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") != SSH_OK ||
       ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") != SSH_OK ||
@@ -269,8 +256,8 @@ Result<nlohmann::json> SshConnector::run(const nlohmann::json& action, const Con
     return timedOutOr(deadline, connector_errc::kPeerUnreachable, "could not connect to the ssh peer");
   }
   // Before any credential leaves: a wrong host key gets nothing.
-  if (auto r = verifyHostKey(s, a.hostKeys); !r) return std::move(r).takeError();
-  if (auto r = authenticate(s, a, slots, deadline); !r) return std::move(r).takeError();
+  SEALGATE_TRY(verifyHostKey(s, a.hostKeys));
+  SEALGATE_TRY(authenticate(s, a, slots, deadline));
 
   ChannelPtr channel(ssh_channel_new(s));
   if (!channel) return makeError(connector_errc::kPeerError, "could not open an ssh channel");
@@ -282,8 +269,7 @@ Result<nlohmann::json> SshConnector::run(const nlohmann::json& action, const Con
   if (ssh_channel_request_exec(channel.get(), a.command.c_str()) != SSH_OK) {
     return timedOutOr(deadline, connector_errc::kPeerError, "the ssh peer refused to run the command");
   }
-  auto output = readOutput(s, channel.get(), context, deadline);
-  if (!output) return std::move(output).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto output, readOutput(s, channel.get(), context, deadline));
   boundNextStep(s, deadline);
   const int status = ssh_channel_get_exit_status(channel.get());
   if (status < 0 && deadline.expired()) {
@@ -293,8 +279,8 @@ Result<nlohmann::json> SshConnector::run(const nlohmann::json& action, const Con
   ssh_channel_close(channel.get());
   // No status (e.g. the command was killed by a signal): null, not a made-up number.
   return nlohmann::json{{"exit_status", status >= 0 ? nlohmann::json(status) : nlohmann::json()},
-                        {"stdout", peerText(output->out)},
-                        {"stderr", peerText(output->err)}};
+                        {"stdout", peerText(output.out)},
+                        {"stderr", peerText(output.err)}};
 }
 
 }  // namespace sealgate::connectors

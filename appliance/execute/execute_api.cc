@@ -21,22 +21,6 @@ namespace {
 
 constexpr std::size_t kMaxSlots = 16;
 
-int statusFor(const std::string& code) {
-  if (code == connector_errc::kInvalidAction || code == connector_errc::kPlaceholderForbidden) return 400;
-  if (code == connector_errc::kDestinationForbidden || code == connector_errc::kCommandForbidden ||
-      code == connector_errc::kPlaintextForbidden || code == connector_errc::kHostKeyNotPinned) {
-    return 403;
-  }
-  if (code == connector_errc::kPeerTimeout) return 504;
-  if (code == connector_errc::kSecretUnusable) return 422;
-  if (code == provider_errc::kNotFound || code == provider_errc::kVersionDeleted ||
-      code == provider_errc::kVersionDestroyed) {
-    return 404;
-  }
-  if (code == provider_errc::kUnavailable) return 503;
-  return 502;  // PEER_*, EGRESS_BLOCKED
-}
-
 // host:port of the peer, for the audit event and logs (never a path or query).
 std::string destinationOf(const json& action) {
   try {
@@ -123,20 +107,20 @@ HandlerResult ExecuteApi::execute(Request& request) {
   // The HTTP server opens one per request; without it the values would be looked
   // for nowhere.
   EgressScope* const scope = EgressScope::current();
-  if (scope == nullptr) return HttpError{500, "INTERNAL", "no egress scope for this request"};
+  if (scope == nullptr) return HttpError{ErrorCode::Internal, "no egress scope for this request"};
   if (!b["grant"].is_string() || !b["slots"].is_object() || !b["action"].is_object()) {
-    return HttpError{400, "INVALID_REQUEST", "grant is a string, slots an object of name -> secret URI, action an object"};
+    return HttpError{ErrorCode::InvalidRequest, "grant is a string, slots an object of name -> secret URI, action an object"};
   }
   if (b["slots"].empty() || b["slots"].size() > kMaxSlots) {
-    return HttpError{400, "INVALID_REQUEST", "between 1 and 16 slots"};
+    return HttpError{ErrorCode::InvalidRequest, "between 1 and 16 slots"};
   }
   const json& action = b["action"];
   if (!action.contains("connector") || !action["connector"].is_string()) {
-    return HttpError{400, connector_errc::kInvalidAction, "the action needs 'connector'"};
+    return HttpError{connector_errc::kInvalidAction, "the action needs 'connector'"};
   }
   auto found = connectors_.find(action["connector"].get<std::string>());
   if (found == connectors_.end()) {
-    return HttpError{400, "CONNECTOR_UNKNOWN", "connectors: rest, postgres, ldap, ssh, hmac, sign"};
+    return HttpError{ErrorCode::ConnectorUnknown, "connectors: rest, postgres, ldap, ssh, hmac, sign"};
   }
   Connector& connector = *found->second;
 
@@ -146,44 +130,44 @@ HandlerResult ExecuteApi::execute(Request& request) {
 
   // Refusals before the attempt spend nothing and are not audited, but they are
   // logged and counted: a caller probing destinations or resources shows up.
-  auto refuse = [&](int status, const std::string& code, const std::string& message) -> HandlerResult {
+  auto refuse = [&](ErrorCode code, const std::string& message) -> HandlerResult {
     metrics_.add("sealgate_execute_refused_total", "execute requests refused before the attempt",
-                 {{"connector", connector.name()}, {"code", code}});
+                 {{"connector", connector.name()}, {"code", errorCodeName(code)}});
     logEvent(LogLevel::Warn, "execute_refused",
              {{"correlation_id", request.correlationId}, {"caller", request.identity.spiffeId},
               {"connector", connector.name()}, {"code", code}});
-    return HttpError{status, code, message};
+    return HttpError{code, message};
   };
 
   std::vector<Slot> slots;
   for (const auto& [name, value] : b["slots"].items()) {
-    if (!isSlotName(name)) return HttpError{400, "INVALID_REQUEST", "slot names are 1-64 of [A-Za-z0-9_-]"};
-    if (!value.is_string()) return HttpError{400, "INVALID_REQUEST", "each slot is a secret URI string"};
+    if (!isSlotName(name)) return HttpError{ErrorCode::InvalidRequest, "slot names are 1-64 of [A-Za-z0-9_-]"};
+    if (!value.is_string()) return HttpError{ErrorCode::InvalidRequest, "each slot is a secret URI string"};
     auto uri = SecretUri::parse(value.get<std::string>());
-    if (!uri) return HttpError{400, uri.error().code, "slot " + name + ": " + uri.error().message};
+    if (!uri) return HttpError{uri.error().code, "slot " + name + ": " + uri.error().message};
     if (auto guard = uri->checkTenant(request.identity.tenant); !guard) {
-      return HttpError{403, guard.error().code, "slot " + name + ": " + guard.error().message};
+      return HttpError{guard.error().code, "slot " + name + ": " + guard.error().message};
     }
     auto ref = refs_.of(*uri);
     if (!ref) {
       logEvent(LogLevel::Error, "hsm_failure", {{"correlation_id", request.correlationId}, {"error", ref.error().describe()}});
-      return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not compute the resource_ref"};
+      return HttpError{ErrorCode::HsmUnavailable, "the HSM could not compute the resource_ref"};
     }
     // Exact canonical URI, field and version included: the grant's res.
     if (std::find(claims.res.begin(), claims.res.end(), *ref) == claims.res.end()) {
-      return refuse(403, "SLOT_NOT_COVERED", "slot " + name + " (" + *ref + ") is not a resource of the grant");
+      return refuse(ErrorCode::SlotNotCovered, "slot " + name + " (" + *ref + ") is not a resource of the grant");
     }
     // Executing is using: the grant must allow `use` on this resource (a grant
     // for another action, `inspect` say, is no grant to use it).
     const json* obligations = claims.allowed(*ref, kUseAction);
     if (!obligations) {
-      return refuse(403, grant_errc::kActionNotGranted, "slot " + name + ": the grant does not allow 'use' on it");
+      return refuse(grant_errc::kActionNotGranted, "slot " + name + ": the grant does not allow 'use' on it");
     }
     // The use's obligations name the connectors that may use it; without the
     // obligation, not hmac or sign (a MAC or signature keyed by any granted
     // secret, a password say, would let the caller test guesses offline).
     if (!connectorAllowed(*obligations, connector.name())) {
-      return refuse(403, "CONNECTOR_NOT_ALLOWED",
+      return refuse(ErrorCode::ConnectorNotAllowed,
                     "slot " + name + ": the policy does not let the " + connector.name() + " connector use this secret");
     }
     slots.push_back(Slot{name, std::move(*uri), std::move(*ref)});
@@ -199,15 +183,15 @@ HandlerResult ExecuteApi::execute(Request& request) {
     if (s.uri.field() == "username") context.usernameSlots.insert(s.name);
   }
   auto referenced = connector.validate(action, context);
-  if (!referenced) return refuse(statusFor(referenced.error().code), referenced.error().code, referenced.error().message);
+  if (!referenced) return refuse(referenced.error().code, referenced.error().message);
   for (const auto& name : *referenced) {
     if (!b["slots"].contains(name)) {
-      return HttpError{400, "SLOT_UNKNOWN", "a placeholder names a slot the request does not declare: " + name};
+      return HttpError{ErrorCode::SlotUnknown, "a placeholder names a slot the request does not declare: " + name};
     }
   }
   for (const auto& s : slots) {
     if (!referenced->count(s.name)) {
-      return HttpError{400, "SLOT_UNUSED", "slot " + s.name + " is not used by the action (nothing is fetched idly)"};
+      return HttpError{ErrorCode::SlotUnused, "slot " + s.name + " is not used by the action (nothing is fetched idly)"};
     }
   }
 
@@ -226,7 +210,8 @@ HandlerResult ExecuteApi::execute(Request& request) {
   event["remaining_uses"] = std::get<std::uint32_t>(spent);
 
   // From here on the use is spent: every outcome is audited before the answer.
-  auto finish = [&](const std::string& outcome, std::optional<Error> failure, json result) -> HandlerResult {
+  auto finish = [&](std::optional<Error> failure, json result) -> HandlerResult {
+    const std::string outcome = failure ? errorCodeName(failure->code) : "ok";
     event["outcome"] = outcome;
     event["decision"] = "allow";
     event["duration_ms"] =
@@ -239,11 +224,11 @@ HandlerResult ExecuteApi::execute(Request& request) {
     auto logged = audit_.append(event.dump());
     if (!logged) {
       logEvent(LogLevel::Error, "audit_failure", {{"correlation_id", request.correlationId}, {"error", logged.error().describe()}});
-      return HttpError{503, "AUDIT_UNAVAILABLE",
+      return HttpError{ErrorCode::AuditUnavailable,
                        "the action was attempted but cannot be recorded: its result is withheld and the use is spent"};
     }
     if (failure) {
-      HttpError err{statusFor(failure->code), failure->code, failure->message};
+      HttpError err{failure->code, failure->message};
       err.headers["X-Sealgate-Audit-Id"] = std::to_string(*logged);
       return err;
     }
@@ -260,7 +245,15 @@ HandlerResult ExecuteApi::execute(Request& request) {
     auto fetched = secrets_.fetch(slots[i].uri, std::nullopt, fetchContext);
     if (!fetched) {
       event["failed_slot"] = slots[i].name;
-      return finish(fetched.error().code, fetched.error(), nullptr);
+      // A provider's own failure (a tampered KV store, a database error) is
+      // answered as the provider being unavailable; the cause goes to the log.
+      Error failure = std::move(fetched).takeError();
+      if (const ErrorCode answered = providerFailureCode(failure.code); answered != failure.code) {
+        logEvent(LogLevel::Error, "provider_failure",
+                 {{"correlation_id", request.correlationId}, {"error", failure.describe()}});
+        failure.code = answered;
+      }
+      return finish(std::move(failure), nullptr);
     }
     if (fetched->metadata.kvVersion) event["slots"][i]["kv_version"] = *fetched->metadata.kvVersion;
     if (fetched->metadata.leaseId) event["slots"][i]["lease_id"] = *fetched->metadata.leaseId;
@@ -271,8 +264,7 @@ HandlerResult ExecuteApi::execute(Request& request) {
   auto unusable = [&](std::size_t i, const std::string& reason, const std::string& why) {
     event["failed_slot"] = slots[i].name;
     event["unusable"] = reason;
-    return finish(connector_errc::kSecretUnusable,
-                  makeError(connector_errc::kSecretUnusable, "slot " + slots[i].name + " " + why), nullptr);
+    return finish(makeError(connector_errc::kSecretUnusable, "slot " + slots[i].name + " " + why), nullptr);
   };
   auto reasonOf = [](const std::string& problem) {
     if (problem.starts_with("holds fewer")) return "too_short";
@@ -294,7 +286,7 @@ HandlerResult ExecuteApi::execute(Request& request) {
         return unusable(i, documentLeaves.error().operation, "has " + documentLeaves.error().message);
       }
       event["failed_slot"] = slots[i].name;
-      return finish(documentLeaves.error().code, documentLeaves.error(), nullptr);
+      return finish(documentLeaves.error(), nullptr);
     }
     totalBytes += values[i].value.size();
     if (*documentLeaves) {
@@ -354,7 +346,7 @@ HandlerResult ExecuteApi::execute(Request& request) {
   slotValues.clear();
   values.clear();  // Secret destructors wipe the values; the guard still knows them
   leaves.clear();
-  if (!outcome) return finish(outcome.error().code, outcome.error(), nullptr);
+  if (!outcome) return finish(outcome.error(), nullptr);
 
   // ---- 5. scrub, and block what would still carry a value ----
   std::size_t redactions = 0;
@@ -363,11 +355,11 @@ HandlerResult ExecuteApi::execute(Request& request) {
   if (result.is_object() && result.contains("status") && result["status"].is_number()) event["peer_status"] = result["status"];
   if (result.is_object() && result.contains("exit_status")) event["exit_status"] = result["exit_status"];
   if (auto clean = guard.check(result.dump()); !clean) {
-    return finish("EGRESS_BLOCKED", makeError("EGRESS_BLOCKED", "the connector's output still carried a slot value and was withheld"),
+    return finish(makeError(ErrorCode::EgressBlocked, "the connector's output still carried a slot value and was withheld"),
                   nullptr);
   }
   // ---- 6. audit, then answer ----
-  return finish("ok", std::nullopt, std::move(result));
+  return finish(std::nullopt, std::move(result));
 }
 
 }  // namespace sealgate::appliance

@@ -215,7 +215,7 @@ TEST_F(ExecuteApiTest, ExhaustedGrantsAndFailingStateRefuseBeforeAnyFetch) {
   ASSERT_EQ(statusOf(runRest(token)), 200);
   auto r = runRest(token);
   EXPECT_EQ(codeOf(r), "GRANT_EXHAUSTED");
-  state.useFailure = makeError("STATE_UNAVAILABLE", "test");
+  state.useFailure = makeError(ErrorCode::StateUnavailable, "test");
   r = runRest(grant());
   EXPECT_EQ(statusOf(r), 503);
   EXPECT_EQ(codeOf(r), "STATE_UNAVAILABLE");

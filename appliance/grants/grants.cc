@@ -142,7 +142,7 @@ Result<std::unique_ptr<GrantAuthority>> GrantAuthority::load(GrantSigningKeys ke
   unsigned best = 0;
   for (const auto& version : ga->keys_.versions) {
     const Bytes& spki = version.spkiDer;
-    if (spki.size() != kP256SpkiBytes) return makeError("HSM_UNSUPPORTED", "grant key is not P-256");
+    if (spki.size() != kP256SpkiBytes) return makeError(ErrorCode::HsmUnsupported, "grant key is not P-256");
     EcPublicJwk pub{Bytes(spki.begin() + kP256SpkiPointOffset, spki.begin() + kP256SpkiPointOffset + 32),
                     Bytes(spki.begin() + kP256SpkiPointOffset + 32, spki.end())};
     const std::string kid = jwkThumbprint(pub);
@@ -154,7 +154,7 @@ Result<std::unique_ptr<GrantAuthority>> GrantAuthority::load(GrantSigningKeys ke
       ga->activeKid_ = kid;
     }
   }
-  if (best == 0) return makeError("HSM_KEY_NOT_FOUND", "no sealgate-grant-es256-vN key in the HSM");
+  if (best == 0) return makeError(ErrorCode::HsmKeyNotFound, "no sealgate-grant-es256-vN key in the HSM");
   return ga;
 }
 
@@ -162,9 +162,8 @@ Result<std::string> GrantAuthority::sign(const GrantClaims& claims) {
   const json header = {{"alg", "ES256"}, {"typ", kGrantType}, {"kid", activeKid_}};
   const std::string signingInput =
       base64UrlNoPad(asBytes(header.dump())) + "." + base64UrlNoPad(asBytes(claims.toJson().dump()));
-  auto sig = keys_.sign(byKid_.at(activeKid_).label, asBytes(signingInput));
-  if (!sig) return std::move(sig).takeError();
-  return signingInput + "." + base64UrlNoPad(*sig);
+  SEALGATE_ASSIGN_OR_RETURN(auto sig, keys_.sign(byKid_.at(activeKid_).label, asBytes(signingInput)));
+  return signingInput + "." + base64UrlNoPad(sig);
 }
 
 Result<GrantClaims> GrantAuthority::verify(std::string_view token, std::chrono::system_clock::time_point now,

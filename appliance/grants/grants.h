@@ -64,9 +64,9 @@ std::chrono::system_clock::time_point grantStateKeepUntil(std::int64_t exp);
 
 // Error codes of grant verification (API.md).
 namespace grant_errc {
-inline constexpr const char* kInvalid = "GRANT_INVALID";
-inline constexpr const char* kExpired = "GRANT_EXPIRED";
-inline constexpr const char* kActionNotGranted = "ACTION_NOT_GRANTED";
+inline constexpr ErrorCode kInvalid = ErrorCode::GrantInvalid;
+inline constexpr ErrorCode kExpired = ErrorCode::GrantExpired;
+inline constexpr ErrorCode kActionNotGranted = ErrorCode::ActionNotGranted;
 }  // namespace grant_errc
 
 // The grant-signing keys (sealgate-grant-es256-vN) as the HSM holds them;

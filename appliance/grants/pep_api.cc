@@ -36,28 +36,28 @@ std::string rfc3339(std::int64_t t) { return rfc3339Seconds(t); }
 
 HttpError auditFailure(const Error& e) {
   logEvent(LogLevel::Error, "audit_failure", {{"error", e.describe()}});
-  return HttpError{503, "AUDIT_UNAVAILABLE", "the audit log cannot record the decision; nothing was granted"};
-}
-
-bool isStateFailure(const Error& e) {
-  return e.code.rfind("STATE_", 0) == 0 || e.code.rfind("TPM_", 0) == 0 || e.code.rfind("HSM_", 0) == 0;
+  return HttpError{ErrorCode::AuditUnavailable, "the audit log cannot record the decision; nothing was granted"};
 }
 
 // A state store that cannot answer (tampered, rolled back, unavailable, TPM
 // gone) denies with 503 and its own stable code; nothing was changed.
 HttpError stateFailure(const Error& e, const std::string& correlationId, const char* nothingDone) {
   logEvent(LogLevel::Error, "state_failure", {{"correlation_id", correlationId}, {"error", e.describe()}});
-  return HttpError{503, isStateFailure(e) ? e.code : "STATE_UNAVAILABLE", nothingDone};
+  return HttpError{stateFailureCode(e.code), nothingDone};
 }
 
 // The state's refusals of a grant (not failures of the state): exhausted or
 // revoked (itself or an ancestor) is 403, unknown past the pruning horizon 401.
 std::optional<HttpError> grantRefusal(const Error& e) {
-  if (e.code == state_errc::kGrantExhausted || e.code == state_errc::kGrantRevoked) {
-    return HttpError{403, e.code, e.message};
-  }
-  if (e.code == state_errc::kGrantExpired) return HttpError{401, e.code, e.message};
+  if (isGrantRefusal(e.code)) return HttpError{e.code, e.message};
   return std::nullopt;
+}
+
+// What verifyDpopProof refuses a proof with; any other error is its replay
+// store's (the state) failing.
+bool isDpopRefusal(ErrorCode code) {
+  return code == ErrorCode::DpopInvalid || code == ErrorCode::DpopReplay || code == ErrorCode::DpopNonceRequired ||
+         code == ErrorCode::BindingMismatch;
 }
 
 }  // namespace
@@ -74,15 +74,15 @@ std::string PepApi::expectedHtu(const Request& request) const {
 }
 
 HttpError PepApi::dpopError(const Error& e) {
-  if (isStateFailure(e)) return stateFailure(e, "", "the DPoP proof's jti cannot be recorded; nothing was done");
-  HttpError err{401, e.code, e.message};
-  if (e.code == "DPOP_NONCE_REQUIRED") {
+  if (!isDpopRefusal(e.code)) return stateFailure(e, "", "the DPoP proof's jti cannot be recorded; nothing was done");
+  HttpError err{e.code, e.message};
+  if (e.code == ErrorCode::DpopNonceRequired) {
     auto nonces = acceptedNonces();
     err.headers["DPoP-Nonce"] = nonces.front();
   }
-  if (e.code == "DPOP_INVALID" || e.code == "DPOP_REPLAY") {
+  if (e.code == ErrorCode::DpopInvalid || e.code == ErrorCode::DpopReplay) {
     err.headers["WWW-Authenticate"] = "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"";
-  } else if (e.code == "DPOP_NONCE_REQUIRED") {
+  } else if (e.code == ErrorCode::DpopNonceRequired) {
     err.headers["WWW-Authenticate"] = "DPoP error=\"use_dpop_nonce\", algs=\"ES256\"";
   }
   return err;
@@ -92,7 +92,7 @@ HandlerResult PepApi::jwks(Request&) { return Response{200, grants_.jwks()}; }
 
 HandlerResult PepApi::authorize(Request& request) {
   auto parsed = parseAuthorizeBody(request.body, request.identity.tenant, config_.grants.maxBatch);
-  if (!parsed) return HttpError{400, parsed.error().code, parsed.error().message};
+  if (!parsed) return HttpError{parsed.error().code, parsed.error().message};
   std::vector<AuthorizeItem>& items = *parsed;
 
   // Binding: a DPoP proof on this request binds the grant to its key.
@@ -108,7 +108,7 @@ HandlerResult PepApi::authorize(Request& request) {
     auto ref = refs_.of(*item.uri);
     if (!ref) {
       logEvent(LogLevel::Error, "hsm_failure", {{"correlation_id", request.correlationId}, {"error", ref.error().describe()}});
-      return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not compute a resource_ref"};
+      return HttpError{ErrorCode::HsmUnavailable, "the HSM could not compute a resource_ref"};
     }
     item.resourceRef = *ref;
   }
@@ -123,7 +123,7 @@ HandlerResult PepApi::authorize(Request& request) {
     auto decided = pdp_.decide(subject, asks, std::chrono::milliseconds(2000));
     if (!decided) {
       logEvent(LogLevel::Error, "pdp_failure", {{"correlation_id", request.correlationId}, {"error", decided.error().describe()}});
-      return HttpError{503, "PDP_UNAVAILABLE", "the policy decision point did not answer; nothing was granted"};
+      return HttpError{ErrorCode::PdpUnavailable, "the policy decision point did not answer; nothing was granted"};
     }
     decisions = std::move(*decided);
   }
@@ -211,7 +211,7 @@ HandlerResult PepApi::authorize(Request& request) {
     auto signedGrant = grants_.sign(claims);
     if (!signedGrant) {
       logEvent(LogLevel::Error, "hsm_failure", {{"correlation_id", request.correlationId}, {"error", signedGrant.error().describe()}});
-      return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not sign the grant"};
+      return HttpError{ErrorCode::HsmUnavailable, "the HSM could not sign the grant"};
     }
     grant = std::move(*signedGrant);
     event["grant_id"] = claims.jti;
@@ -238,21 +238,21 @@ std::optional<HttpError> PepApi::checkPresentation(const Request& request, const
                                                    const GrantClaims& claims) {
   // Only the holder may present it, over its bound certificate or with its DPoP key.
   if (claims.holder() != request.identity.spiffeId) {
-    return HttpError{401, "BINDING_MISMATCH", "the grant is bound to another identity"};
+    return HttpError{ErrorCode::BindingMismatch, "the grant is bound to another identity"};
   }
   if (claims.cnfX5t) {
     if (!constantTimeEquals(asBytes(*claims.cnfX5t), asBytes(request.identity.certThumbprint))) {
-      return HttpError{401, "BINDING_MISMATCH", "the grant is bound to another certificate"};
+      return HttpError{ErrorCode::BindingMismatch, "the grant is bound to another certificate"};
     }
   } else if (claims.cnfJkt) {
     if (request.dpop.empty()) {
-      HttpError err{401, "DPOP_INVALID", "this grant is DPoP-bound: send a DPoP proof"};
+      HttpError err{ErrorCode::DpopInvalid, "this grant is DPoP-bound: send a DPoP proof"};
       err.headers["WWW-Authenticate"] = "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"";
       return err;
     }
     auto proof = checkDpop(request, token, claims.cnfJkt);
     if (!proof) {
-      if (proof.error().code == "BINDING_MISMATCH") return HttpError{401, "BINDING_MISMATCH", proof.error().message};
+      if (proof.error().code == ErrorCode::BindingMismatch) return HttpError{ErrorCode::BindingMismatch, proof.error().message};
       return dpopError(proof.error());
     }
   }
@@ -263,14 +263,14 @@ std::optional<HttpError> PepApi::checkPresentation(const Request& request, const
 std::optional<HttpError> PepApi::checkIssuedAfterState(const GrantClaims& claims) const {
   // After the state was re-initialised it knows nothing of older grants' uses.
   if (Clock::time_point(std::chrono::seconds(claims.iat)) < state_.grantsIssuedFrom()) {
-    return HttpError{401, "GRANT_PREDATES_STATE", "the grant was issued before the state was initialised; authorize again"};
+    return HttpError{ErrorCode::GrantPredatesState, "the grant was issued before the state was initialised; authorize again"};
   }
   return std::nullopt;
 }
 
 std::variant<GrantClaims, HttpError> PepApi::verifyPresented(const Request& request, const std::string& token) {
   auto claims = grants_.verify(token, clock_());
-  if (!claims) return HttpError{401, claims.error().code, claims.error().message};
+  if (!claims) return HttpError{claims.error().code, claims.error().message};
   if (auto err = checkPresentation(request, token, *claims)) return *err;
   if (auto err = checkIssuedAfterState(*claims)) return *err;
   return std::move(*claims);
@@ -293,14 +293,14 @@ std::variant<std::uint32_t, HttpError> PepApi::spendOneUse(const Request& reques
 
 HandlerResult PepApi::consume(Request& request) {
   if (auto err = checkFields(request.body, {"grant"}, {"grant"})) return *err;
-  if (!request.body["grant"].is_string()) return HttpError{400, "INVALID_REQUEST", "'grant' must be a string"};
+  if (!request.body["grant"].is_string()) return HttpError{ErrorCode::InvalidRequest, "'grant' must be a string"};
   auto presented = verifyPresented(request, request.body["grant"]);
   if (auto* err = std::get_if<HttpError>(&presented)) return *err;
   const GrantClaims* claims = &std::get<GrantClaims>(presented);
   // Consuming is using: only the resources the grant allows `use` on.
   const std::vector<std::string> usable = claims->resourcesAllowing(kUseAction);
   if (usable.empty()) {
-    return HttpError{403, grant_errc::kActionNotGranted, "the grant does not allow 'use' on any of its resources"};
+    return HttpError{grant_errc::kActionNotGranted, "the grant does not allow 'use' on any of its resources"};
   }
 
   json event = auditEvent("consume", request);
@@ -328,31 +328,31 @@ HandlerResult PepApi::delegate(Request& request) {
       (b.contains("ttl_seconds") && !b["ttl_seconds"].is_number_unsigned()) ||
       (b.contains("resources") && !b["resources"].is_array()) ||
       (b.contains("actions") && (!b["actions"].is_array() || b["actions"].empty() || b["actions"].size() > 16))) {
-    return HttpError{400, "INVALID_REQUEST", "grant and to are strings, jkt a string, max_uses and ttl_seconds "
+    return HttpError{ErrorCode::InvalidRequest, "grant and to are strings, jkt a string, max_uses and ttl_seconds "
                                              "positive integers, resources an array of resource_refs, actions an "
                                              "array of 1-16 action names"};
   }
   for (const auto& a : b.value("actions", json::array())) {
     if (!a.is_string() || a.get<std::string>().empty()) {
-      return HttpError{400, "INVALID_REQUEST", "'actions' holds action names"};
+      return HttpError{ErrorCode::InvalidRequest, "'actions' holds action names"};
     }
   }
   const std::string token = b["grant"];
   auto parent = grants_.verify(token, clock_());
-  if (!parent) return HttpError{401, parent.error().code, parent.error().message};
+  if (!parent) return HttpError{parent.error().code, parent.error().message};
   if (auto err = checkPresentation(request, token, *parent)) return *err;
   if (auto err = checkIssuedAfterState(*parent)) return *err;
 
   auto to = parseSpiffeId(b["to"].get<std::string>());
-  if (!to || to->kind != IdentityKind::Service) return HttpError{400, "INVALID_REQUEST", "'to' must be a service SPIFFE ID"};
+  if (!to || to->kind != IdentityKind::Service) return HttpError{ErrorCode::InvalidRequest, "'to' must be a service SPIFFE ID"};
   auto subject = parseSpiffeId(parent->sub);
   if (!subject || to->tenant != subject->tenant) {
-    return HttpError{403, "SCOPE_WIDENED", "a grant cannot be delegated to another tenant"};
+    return HttpError{ErrorCode::ScopeWidened, "a grant cannot be delegated to another tenant"};
   }
   std::optional<std::string> jkt;
   if (b.contains("jkt")) {
     auto raw = decodeBase64UrlNoPad(b["jkt"].get<std::string>());
-    if (!raw || raw->size() != 32) return HttpError{400, "INVALID_REQUEST", "'jkt' must be an RFC 7638 SHA-256 thumbprint"};
+    if (!raw || raw->size() != 32) return HttpError{ErrorCode::InvalidRequest, "'jkt' must be an RFC 7638 SHA-256 thumbprint"};
     jkt = b["jkt"].get<std::string>();
   }
 
@@ -361,31 +361,31 @@ HandlerResult PepApi::delegate(Request& request) {
   for (const json* a = &parent->act; a->is_object() && a->contains("act"); a = &(*a)["act"]) ++depth;
   if (parent->act.is_object()) ++depth;
   if (depth > config_.grants.maxDelegationDepth) {
-    return HttpError{403, "DELEGATION_DEPTH", "the delegation chain would exceed " +
+    return HttpError{ErrorCode::DelegationDepth, "the delegation chain would exceed " +
                                                   std::to_string(config_.grants.maxDelegationDepth) + " hops"};
   }
   std::vector<std::string> res = parent->res;
   if (b.contains("resources")) {
     res.clear();
     for (const auto& r : b["resources"]) {
-      if (!r.is_string()) return HttpError{400, "INVALID_REQUEST", "'resources' holds resource_refs"};
+      if (!r.is_string()) return HttpError{ErrorCode::InvalidRequest, "'resources' holds resource_refs"};
       if (std::find(parent->res.begin(), parent->res.end(), r.get<std::string>()) == parent->res.end()) {
-        return HttpError{403, "SCOPE_WIDENED", "a resource is not covered by the parent grant"};
+        return HttpError{ErrorCode::ScopeWidened, "a resource is not covered by the parent grant"};
       }
       if (std::find(res.begin(), res.end(), r.get<std::string>()) == res.end()) res.push_back(r);
     }
-    if (res.empty()) return HttpError{400, "INVALID_REQUEST", "'resources' must not be empty"};
+    if (res.empty()) return HttpError{ErrorCode::InvalidRequest, "'resources' must not be empty"};
   }
   const std::int64_t now = unixSeconds(clock_());
   std::int64_t exp = parent->exp;
   if (b.contains("ttl_seconds")) {
     const auto ttl = b["ttl_seconds"].get<std::int64_t>();
-    if (ttl == 0) return HttpError{400, "INVALID_REQUEST", "'ttl_seconds' must be positive"};
-    if (now + ttl > parent->exp) return HttpError{403, "SCOPE_WIDENED", "the child would outlive the parent grant"};
+    if (ttl == 0) return HttpError{ErrorCode::InvalidRequest, "'ttl_seconds' must be positive"};
+    if (now + ttl > parent->exp) return HttpError{ErrorCode::ScopeWidened, "the child would outlive the parent grant"};
     exp = now + ttl;
   }
   const std::uint32_t uses = b.contains("max_uses") ? b["max_uses"].get<std::uint32_t>() : 1;
-  if (uses == 0 || uses > parent->maxUses) return HttpError{403, "SCOPE_WIDENED", "more uses than the parent grant has"};
+  if (uses == 0 || uses > parent->maxUses) return HttpError{ErrorCode::ScopeWidened, "more uses than the parent grant has"};
   // Actions only narrow: the child gets the parent's actions on each resource,
   // or the ones asked for, each of which the parent must allow there.
   json childObl = json::object();
@@ -395,7 +395,7 @@ HandlerResult PepApi::delegate(Request& request) {
       actions = json::object();
       for (const auto& a : b["actions"]) {
         const json* obligations = parent->allowed(r, a.get<std::string>());
-        if (!obligations) return HttpError{403, "SCOPE_WIDENED", "an action the parent grant does not allow"};
+        if (!obligations) return HttpError{ErrorCode::ScopeWidened, "an action the parent grant does not allow"};
         actions[a.get<std::string>()] = *obligations;
       }
     }
@@ -408,7 +408,7 @@ HandlerResult PepApi::delegate(Request& request) {
       StateStore::UseRequest{parent->jti, uses, parent->maxUses, grantStateKeepUntil(parent->exp), parent->anc});
   if (!reserved) {
     if (reserved.error().code == state_errc::kGrantExhausted) {
-      return HttpError{403, "SCOPE_WIDENED", "more uses than remain on the parent grant"};
+      return HttpError{ErrorCode::ScopeWidened, "more uses than remain on the parent grant"};
     }
     if (auto refused = grantRefusal(reserved.error())) return *refused;
     return stateFailure(reserved.error(), request.correlationId, "use counts cannot be updated; nothing was delegated");
@@ -430,7 +430,7 @@ HandlerResult PepApi::delegate(Request& request) {
   child.anc.push_back(parent->jti);
   child.cnfJkt = jkt;
   auto signedChild = grants_.sign(child);
-  if (!signedChild) return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not sign the grant"};
+  if (!signedChild) return HttpError{ErrorCode::HsmUnavailable, "the HSM could not sign the grant"};
   json event = auditEvent("delegate", request);
   event["decision_id"] = parent->decisionId;
   event["parent_grant_id"] = parent->jti;

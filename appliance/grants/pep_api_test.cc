@@ -202,16 +202,16 @@ TEST_F(PepApiTest, ConsumeNeedsTheUseAction) {
 
 TEST_F(PepApiTest, AStateThatCannotCountFailsClosedAndTheRefusalIsAudited) {
   const std::string grant = grantFor()["grant"];
-  state.useFailure = makeError("STATE_TAMPERED", "test");
+  state.useFailure = makeError(ErrorCode::StateTampered, "test");
   auto r = consume(grant, payments);
   EXPECT_EQ(statusOf(r), 503);
   EXPECT_EQ(codeOf(r), "STATE_TAMPERED");
   EXPECT_EQ(audit.events.back()["reason"], "STATE_TAMPERED");
 
-  state.useFailure = makeError("SOMETHING_ELSE", "test");
-  EXPECT_EQ(codeOf(consume(grant, payments)), "STATE_UNAVAILABLE") << "an unknown failure keeps its own code";
+  state.useFailure = makeError(ErrorCode::HsmError, "test");
+  EXPECT_EQ(codeOf(consume(grant, payments)), "STATE_UNAVAILABLE") << "a component failure answers the API code";
 
-  state.useFailure = makeError("STATE_UNAVAILABLE", "test");
+  state.useFailure = makeError(ErrorCode::StateUnavailable, "test");
   audit.failing = true;
   EXPECT_EQ(codeOf(consume(grant, payments)), "AUDIT_UNAVAILABLE") << "an unauditable refusal";
 }
@@ -286,7 +286,7 @@ TEST_F(PepApiTest, DelegationChainsStopAtTheConfiguredDepth) {
 TEST_F(PepApiTest, DelegationFromARevokedParentAndAFailingStateIsRefused) {
   const json parent = grantFor();
   const json body = {{"grant", parent["grant"]}, {"to", billing.spiffeId}};
-  state.useFailure = makeError("STATE_ROLLBACK", "test");
+  state.useFailure = makeError(ErrorCode::StateRollback, "test");
   auto r = delegate(body, payments);
   EXPECT_EQ(statusOf(r), 503);
   EXPECT_EQ(codeOf(r), "STATE_ROLLBACK");

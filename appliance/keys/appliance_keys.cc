@@ -31,9 +31,8 @@ Result<std::unique_ptr<ApplianceKeys>> ApplianceKeys::open(const Config& config,
   std::unique_ptr<ApplianceKeys> k(new ApplianceKeys());
   k->hsm_ = config.hsm;
   k->tpmSettings_ = config.tpm;
-  auto keys = hsm::KeyStore::open(keyStoreConfig(config.hsm, maxSessions));
-  if (!keys) return std::move(keys).takeError();
-  k->keys_ = std::move(*keys);
+  SEALGATE_ASSIGN_OR_RETURN(auto keys, hsm::KeyStore::open(keyStoreConfig(config.hsm, maxSessions)));
+  k->keys_ = std::move(keys);
   if (!config.tpm.tcti.empty()) {
     auto tpm = attest::Tpm::open(config.tpm.tcti);
     if (tpm) {
@@ -49,9 +48,8 @@ Result<std::unique_ptr<ApplianceKeys>> ApplianceKeys::open(const Config& config,
 Result<unsigned> ApplianceKeys::loadRefKey() {
   unsigned version = hsm_.refKeyVersion;
   if (version == 0) {
-    auto active = keys_->activeVersion(key_labels::kRefHmac);
-    if (!active) return std::move(active).takeError();
-    version = *active;
+    SEALGATE_ASSIGN_OR_RETURN(auto active, keys_->activeVersion(key_labels::kRefHmac));
+    version = active;
   }
   refMac_ = std::make_unique<hsm::HsmRefMac>(*keys_, version);
   return version;
@@ -81,14 +79,11 @@ std::unique_ptr<StateGuard> ApplianceKeys::stateGuard(const Config& config) {
 
 Result<EVP_PKEY*> ApplianceKeys::tlsKey() {
   if (tlsKey_) return tlsKey_.get();
-  auto pin = hsm::readPin(hsm::PinSource{hsm_.pinFile, hsm_.pinEnv});
-  if (!pin) return std::move(pin).takeError();
-  auto engine = hsm::Pkcs11Engine::load(hsm_.module, *pin);
-  if (!engine) return std::move(engine).takeError();
-  engine_ = std::move(*engine);
-  auto key = engine_->privateKey(hsm_.tokenLabel, hsm_.tlsKeyLabel);
-  if (!key) return std::move(key).takeError();
-  tlsKey_ = std::move(*key);
+  SEALGATE_ASSIGN_OR_RETURN(auto pin, hsm::readPin(hsm::PinSource{hsm_.pinFile, hsm_.pinEnv}));
+  SEALGATE_ASSIGN_OR_RETURN(auto engine, hsm::Pkcs11Engine::load(hsm_.module, pin));
+  engine_ = std::move(engine);
+  SEALGATE_ASSIGN_OR_RETURN(auto key, engine_->privateKey(hsm_.tokenLabel, hsm_.tlsKeyLabel));
+  tlsKey_ = std::move(key);
   return tlsKey_.get();
 }
 
@@ -143,10 +138,9 @@ json ApplianceKeys::tpmStatus() const {
 }
 
 Result<std::vector<KeyListing>> ApplianceKeys::listKeys() {
-  auto keys = keys_->listKeys();
-  if (!keys) return std::move(keys).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto keys, keys_->listKeys());
   std::vector<KeyListing> out;
-  for (const auto& k : *keys) {
+  for (const auto& k : keys) {
     out.push_back({k.label,
                    std::string(hsm::keyKindName(k.kind)),
                    k.bits,

@@ -35,10 +35,9 @@ Result<Bytes> HsmTpmDataKeySealer::seal(const Secret& dataKey, const std::string
   Bytes iv(kIvBytes);
   randombytes_buf(iv.data(), iv.size());
   const std::string aad = aadOf(context, kekLabel_);
-  auto ct = keys_.aesGcmEncrypt(kekLabel_, iv, asBytes(aad), dataKey.exposeSecretBytes());
-  if (!ct) return std::move(ct).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto ct, keys_.aesGcmEncrypt(kekLabel_, iv, asBytes(aad), dataKey.exposeSecretBytes()));
   Bytes wrapped = iv;
-  wrapped.insert(wrapped.end(), ct->begin(), ct->end());
+  wrapped.insert(wrapped.end(), ct.begin(), ct.end());
 
   Bytes blob{'S', 'G', 'D', 'K', kVersion, static_cast<std::uint8_t>(tpm_ ? kFlagTpm : 0)};
   blob.push_back(static_cast<std::uint8_t>(kekLabel_.size() >> 8));
@@ -48,13 +47,11 @@ Result<Bytes> HsmTpmDataKeySealer::seal(const Secret& dataKey, const std::string
     blob.insert(blob.end(), wrapped.begin(), wrapped.end());
     return blob;
   }
-  auto inner = Secret::copyFrom(std::span<const std::uint8_t>(wrapped));
-  if (!inner) return std::move(inner).takeError();
-  auto sealed = tpm_->seal(*inner, pcrs_);
-  if (!sealed) return std::move(sealed).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto inner, Secret::copyFrom(std::span<const std::uint8_t>(wrapped)));
+  SEALGATE_ASSIGN_OR_RETURN(auto sealed, tpm_->seal(inner, pcrs_));
   blob.push_back(static_cast<std::uint8_t>(pcrs_.size()));
   for (unsigned p : pcrs_) blob.push_back(static_cast<std::uint8_t>(p));
-  blob.insert(blob.end(), sealed->begin(), sealed->end());
+  blob.insert(blob.end(), sealed.begin(), sealed.end());
   return blob;
 }
 
@@ -79,9 +76,8 @@ Result<Secret> HsmTpmDataKeySealer::unseal(const Bytes& blob, const std::string&
     if (count == 0 || blob.size() < at + count) return blobError("bad PCR list");
     std::vector<unsigned> pcrs(blob.begin() + static_cast<long>(at), blob.begin() + static_cast<long>(at + count));
     at += count;
-    auto inner = tpm_->unseal(Bytes(blob.begin() + static_cast<long>(at), blob.end()), pcrs);
-    if (!inner) return std::move(inner).takeError();
-    const auto b = inner->exposeSecretBytes();
+    SEALGATE_ASSIGN_OR_RETURN(auto inner, tpm_->unseal(Bytes(blob.begin() + static_cast<long>(at), blob.end()), pcrs));
+    const auto b = inner.exposeSecretBytes();
     wrapped.assign(b.begin(), b.end());  // iv ‖ ciphertext ‖ tag: not secret
   } else {
     wrapped.assign(blob.begin() + static_cast<long>(at), blob.end());

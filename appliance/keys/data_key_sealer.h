@@ -15,8 +15,8 @@
 namespace sealgate::appliance {
 
 namespace sealer_errc {
-inline constexpr const char* kBlob = "SEALED_KEY_INVALID";        // not a sealgate data-key blob
-inline constexpr const char* kTpmRequired = "SEALED_KEY_TPM_MISMATCH";  // TPM sealing present/expected but not both
+inline constexpr ErrorCode kBlob = ErrorCode::SealedKeyInvalid;        // not a sealgate data-key blob
+inline constexpr ErrorCode kTpmRequired = ErrorCode::SealedKeyTpmMismatch;  // TPM sealing present/expected but not both
 }  // namespace sealer_errc
 
 class HsmTpmDataKeySealer : public DataKeySealer {

@@ -35,7 +35,7 @@ TEST(DataKeySealer, RoundTripBindsTheContext) {
   // Another purpose or instance cannot open it.
   auto other = sealer.unseal(*blob, "kv/v1|abc");
   ASSERT_FALSE(other);
-  EXPECT_EQ(other.error().code, "HSM_DECRYPT_FAILED");
+  EXPECT_EQ(other.error().code, ErrorCode::HsmDecryptFailed);
   // The plaintext key is not in the blob.
   const auto raw = dek->exposeSecretBytes();
   EXPECT_EQ(std::search(blob->begin(), blob->end(), raw.begin(), raw.end()), blob->end());
@@ -48,9 +48,9 @@ TEST(DataKeySealer, MalformedOrTamperedBlobsAreRefused) {
   ASSERT_TRUE(blob);
   struct Case {
     std::size_t at;
-    const char* code;
+    ErrorCode code;
   } cases[] = {{0, sealer_errc::kBlob}, {4, sealer_errc::kBlob}, {5, sealer_errc::kBlob},
-               {blob->size() - 1, "HSM_DECRYPT_FAILED"}, {blob->size() - 30, "HSM_DECRYPT_FAILED"}};
+               {blob->size() - 1, ErrorCode::HsmDecryptFailed}, {blob->size() - 30, ErrorCode::HsmDecryptFailed}};
   for (const auto& c : cases) {
     Bytes bad = *blob;
     bad[c.at] ^= 0x80;

@@ -12,19 +12,17 @@ Result<Bytes> createDevToken(const std::string& module, const std::string& token
   config.modulePath = module;
   config.tokenLabel = tokenLabel;
   config.pin.file = userPinFile;
-  auto keys = hsm::KeyStore::open(config);
-  if (!keys) return std::move(keys).takeError();
-  for (const auto& label : kDevHmacKeys) SEALGATE_TRY((*keys)->generateHmacKey(label));
-  for (const auto& label : kDevEcKeys) SEALGATE_TRY((*keys)->generateEcP256Key(label));
-  for (const auto& label : kDevAesKeys) SEALGATE_TRY((*keys)->generateAes256Key(label));
-  return (*keys)->publicKeyDer(key_labels::kTls);
+  SEALGATE_ASSIGN_OR_RETURN(auto keys, hsm::KeyStore::open(config));
+  for (const auto& label : kDevHmacKeys) SEALGATE_TRY(keys->generateHmacKey(label));
+  for (const auto& label : kDevEcKeys) SEALGATE_TRY(keys->generateEcP256Key(label));
+  for (const auto& label : kDevAesKeys) SEALGATE_TRY(keys->generateAes256Key(label));
+  return keys->publicKeyDer(key_labels::kTls);
 }
 
 Result<std::unique_ptr<DevSoftwareTpm>> DevSoftwareTpm::start(const std::string& stateDir) {
-  auto process = attest::SwtpmProcess::start(stateDir);
-  if (!process) return std::move(process).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto process, attest::SwtpmProcess::start(stateDir));
   std::unique_ptr<DevSoftwareTpm> tpm(new DevSoftwareTpm());
-  tpm->process_ = std::move(*process);
+  tpm->process_ = std::move(process);
   return tpm;
 }
 

@@ -5,15 +5,13 @@
 namespace sealgate::appliance {
 
 Result<GrantSigningKeys> grantSigningKeys(hsm::KeyStore& keys) {
-  auto listed = keys.listKeys();
-  if (!listed) return std::move(listed).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto listed, keys.listKeys());
   GrantSigningKeys out;
-  for (const auto& k : *listed) {
+  for (const auto& k : listed) {
     const auto version = parseVersionedLabel(k.label, key_labels::kGrantSigning);
     if (!version || k.kind != hsm::KeyKind::EcP256) continue;
-    auto spki = keys.publicKeyDer(k.label);
-    if (!spki) return std::move(spki).takeError();
-    out.versions.push_back({*version, k.label, std::move(*spki)});
+    SEALGATE_ASSIGN_OR_RETURN(auto spki, keys.publicKeyDer(k.label));
+    out.versions.push_back({*version, k.label, std::move(spki)});
   }
   out.sign = [&keys](const std::string& label, std::span<const std::uint8_t> signingInput) {
     return keys.signEcdsaP256(label, signingInput, hsm::SignatureFormat::RawRS);
@@ -22,14 +20,12 @@ Result<GrantSigningKeys> grantSigningKeys(hsm::KeyStore& keys) {
 }
 
 Result<CheckpointSigner> hsmCheckpointSigner(hsm::KeyStore& keys, const std::string& prefix) {
-  auto version = keys.activeVersion(prefix);
-  if (!version) return std::move(version).takeError();
-  const std::string label = versionedLabel(prefix, *version);
-  auto spki = keys.publicKeyDer(label);
-  if (!spki) return std::move(spki).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto version, keys.activeVersion(prefix));
+  const std::string label = versionedLabel(prefix, version);
+  SEALGATE_ASSIGN_OR_RETURN(auto spki, keys.publicKeyDer(label));
   CheckpointSigner s;
   s.keyLabel = label;
-  s.spkiDer = std::move(*spki);
+  s.spkiDer = std::move(spki);
   s.sign = [&keys, label](const std::string& text) {
     return keys.signEcdsaP256(label, asBytes(text), hsm::SignatureFormat::Der);
   };

@@ -6,13 +6,12 @@ namespace sealgate::appliance {
 
 Result<std::unique_ptr<TpmNvCounter>> TpmNvCounter::attach(attest::Tpm& tpm, std::uint32_t nvIndex,
                                                            const Secret& auth, bool define) {
-  auto copy = Secret::copyFrom(auth.exposeSecretBytes());
-  if (!copy) return std::move(copy).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto copy, Secret::copyFrom(auth.exposeSecretBytes()));
   if (define) {
     if (tpm.counterDefined(nvIndex)) SEALGATE_TRY(tpm.undefineCounter(nvIndex));
     SEALGATE_TRY(tpm.defineCounter(nvIndex, auth));
   }
-  return std::unique_ptr<TpmNvCounter>(new TpmNvCounter(tpm, nvIndex, std::move(*copy)));
+  return std::unique_ptr<TpmNvCounter>(new TpmNvCounter(tpm, nvIndex, std::move(copy)));
 }
 
 Result<std::uint64_t> TpmNvCounter::read() { return tpm_.readCounter(index_, auth_); }
@@ -26,9 +25,8 @@ std::string TpmNvCounter::describe() const {
 
 CounterFactory tpmCounterFactory(attest::Tpm& tpm, std::uint32_t nvIndex) {
   return [&tpm, nvIndex](const Secret& auth, bool define) -> Result<std::unique_ptr<MonotonicCounter>> {
-    auto c = TpmNvCounter::attach(tpm, nvIndex, auth, define);
-    if (!c) return std::move(c).takeError();
-    return std::unique_ptr<MonotonicCounter>(std::move(*c));
+    SEALGATE_ASSIGN_OR_RETURN(auto c, TpmNvCounter::attach(tpm, nvIndex, auth, define));
+    return std::unique_ptr<MonotonicCounter>(std::move(c));
   };
 }
 

@@ -40,7 +40,7 @@ json envelope(json data) {
 // other error on these paths.
 Response vaultNotFound() {
   Response r{404, json{{"errors", json::array()}}};
-  r.headers["X-Sealgate-Error"] = provider_errc::kNotFound;
+  r.headers["X-Sealgate-Error"] = errorCodeName(provider_errc::kNotFound);
   return r;
 }
 
@@ -92,27 +92,38 @@ void mergePatchWiping(json& target, const json& patch) {
 
 bool isAdmin(const Request& r) { return r.identity.role == "admin"; }
 
-HttpError forbidden() { return HttpError{403, "FORBIDDEN", "permission denied"}; }
+HttpError forbidden() { return HttpError{ErrorCode::Forbidden, "permission denied"}; }
 
 }  // namespace
 
+// The boundary between the KV store and the API: its refusals are answered as
+// they are (the status is the code's); its failures (an integrity check, I/O) as
+// PROVIDER_UNAVAILABLE, the cause logged.
 HttpError kvError(const Error& e) {
-  if (e.code == provider_errc::kNotFound) return HttpError{404, e.code, "no such key or version"};
-  if (e.code == kv_errc::kNoMount) return HttpError{404, e.code, "no handler for route"};
-  if (e.code == kv_errc::kCasRequired || e.code == kv_errc::kCasMismatch || e.code == kv_errc::kInvalid ||
-      e.code == kv::kInvalid || e.code == "UNKNOWN_FIELD") {
-    return HttpError{400, e.code, e.message};
+  switch (e.code) {
+    case ErrorCode::NotFound:
+      return HttpError{e.code, "no such key or version"};
+    case ErrorCode::KvNoMount:
+      return HttpError{e.code, "no handler for route"};
+    case ErrorCode::KvCasRequired:
+    case ErrorCode::KvCasMismatch:
+    case ErrorCode::KvInvalid:
+    case ErrorCode::UnknownField:
+      return HttpError{e.code, e.message};
+    case ErrorCode::KvTampered:
+      logEvent(LogLevel::Error, "kv_failure", {{"error", e.describe()}});
+      return HttpError{provider_errc::kUnavailable, "the KV store failed an integrity check"};
+    default:
+      logEvent(LogLevel::Error, "kv_failure", {{"error", e.describe()}});
+      return HttpError{provider_errc::kUnavailable, "the KV store cannot serve the request"};
   }
-  if (e.code == kv_errc::kTampered) return HttpError{503, provider_errc::kUnavailable, "the KV store failed an integrity check"};
-  logEvent(LogLevel::Error, "kv_failure", {{"error", e.describe()}});
-  return HttpError{503, provider_errc::kUnavailable, "the KV store cannot serve the request"};
 }
 
 std::optional<HttpError> refuseResponseWrapping(const Request& request) {
   // Any value, even "0" or an empty one: a client that sends the header expects
   // a wrapping token, never the plaintext.
   if (request.headers.count("x-vault-wrap-ttl") == 0) return std::nullopt;
-  return HttpError{400, "WRAPPING_UNSUPPORTED",
+  return HttpError{ErrorCode::WrappingUnsupported,
                    "response wrapping (X-Vault-Wrap-TTL) is not supported: sealgate never returns a value a client "
                    "asked to have wrapped; repeat the request without the header"};
 }
@@ -127,10 +138,10 @@ HandlerResult KvApi::handle(Request& request) {
   WipeOnExit wipeBody(request.body);
   if (auto err = refuseResponseWrapping(request)) return *err;
   if (request.identity.role != "admin" && request.identity.role != "auditor") return forbidden();
-  if (store_ == nullptr) return HttpError{503, provider_errc::kUnavailable, "the KV store is not available"};
+  if (store_ == nullptr) return HttpError{provider_errc::kUnavailable, "the KV store is not available"};
   auto parsed = kv::parseTarget(request.pathParam);
   if (!parsed) {
-    if (parsed.error().message == "no such KV endpoint") return HttpError{404, "NOT_FOUND", "no handler for route"};
+    if (parsed.error().code == ErrorCode::NotFound) return HttpError{ErrorCode::NotFound, "no handler for route"};
     return kvError(parsed.error());
   }
   Target t;
@@ -141,7 +152,7 @@ HandlerResult KvApi::handle(Request& request) {
   t.ns = nsHeader != request.headers.end() ? nsHeader->second : defaultNamespace_;
   while (!t.ns.empty() && t.ns.back() == '/') t.ns.pop_back();
   if (t.ns.empty() || !isValidTenantName(t.ns) || !store_->hasMount(t.ns, t.mount)) {
-    return HttpError{404, kv_errc::kNoMount, "no handler for route"};
+    return HttpError{kv_errc::kNoMount, "no handler for route"};
   }
   // The audited identifier: the resource_ref of the secret's URI (never the URI).
   const std::string base = "secret://" + t.ns + "/" + t.mount;
@@ -149,10 +160,10 @@ HandlerResult KvApi::handle(Request& request) {
   auto uri = SecretUri::parse(namesAKey ? base + "/" + t.path : base + "/_mount");
   if (!uri) return kvError(makeError(kv::kInvalid, "the path is not valid"));
   auto ref = refs_.of(*uri);
-  if (!ref) return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not compute the resource_ref"};
+  if (!ref) return HttpError{ErrorCode::HsmUnavailable, "the HSM could not compute the resource_ref"};
   t.resourceRef = *ref;
 
-  HandlerResult out = HttpError{405, "METHOD_NOT_ALLOWED", "unsupported operation"};
+  HandlerResult out = HttpError{ErrorCode::MethodNotAllowed, "unsupported operation"};
   if (t.op == "data") {
     out = data(request, t);
   } else if (t.op == "metadata") {
@@ -179,7 +190,7 @@ HandlerResult KvApi::data(Request& request, const Target& t) {
     if (!r) return kvError(r.error());
     return noContent();
   }
-  return HttpError{405, "METHOD_NOT_ALLOWED", "unsupported operation"};
+  return HttpError{ErrorCode::MethodNotAllowed, "unsupported operation"};
 }
 
 HandlerResult KvApi::readData(Request& request, const Target& t) {
@@ -197,13 +208,13 @@ HandlerResult KvApi::readData(Request& request, const Target& t) {
                                    {"reason", decision.reason}})) {
       return *err;
     }
-    return HttpError{403, "REVEAL_DENIED", "permission denied"};
+    return HttpError{ErrorCode::RevealDenied, "permission denied"};
   }
   auto r = store_->read({t.ns, t.mount, t.path}, *version);
   if (!r) {
     if (r.error().code == provider_errc::kNotFound) {
       Response nf{404, json{{"errors", json::array()}}};
-      nf.headers["X-Sealgate-Error"] = provider_errc::kNotFound;
+      nf.headers["X-Sealgate-Error"] = errorCodeName(provider_errc::kNotFound);
       return nf;
     }
     return kvError(r.error());
@@ -213,7 +224,7 @@ HandlerResult KvApi::readData(Request& request, const Target& t) {
     // Vault: a deleted or destroyed version is a 404 whose body still carries the metadata.
     Response gone{404, envelope(json{{"data", nullptr}, {"metadata", meta}})};
     gone.headers["X-Sealgate-Error"] =
-        r->version.destroyed ? provider_errc::kVersionDestroyed : provider_errc::kVersionDeleted;
+        errorCodeName(r->version.destroyed ? provider_errc::kVersionDestroyed : provider_errc::kVersionDeleted);
     return gone;
   }
   // Audited before the value leaves: no audit, no reveal.
@@ -244,7 +255,7 @@ HandlerResult KvApi::writeData(Request& request, const Target& t) {
 HandlerResult KvApi::patchData(Request& request, const Target& t) {
   auto ct = request.headers.find("content-type");
   if (ct == request.headers.end() || ct->second.rfind("application/merge-patch+json", 0) != 0) {
-    return HttpError{415, "UNSUPPORTED_MEDIA_TYPE", "PATCH requires the application/merge-patch+json content type"};
+    return HttpError{ErrorCode::UnsupportedMediaType, "PATCH requires the application/merge-patch+json content type"};
   }
   auto w = kv::parseDataWrite(request.body);
   if (!w) return kvError(w.error());
@@ -254,7 +265,7 @@ HandlerResult KvApi::patchData(Request& request, const Target& t) {
   if (!meta) return kvError(meta.error());
   auto current = store_->read(p, 0);
   if (!current) return kvError(current.error());
-  if (!current->data) return HttpError{404, provider_errc::kVersionDeleted, "the current version is deleted or destroyed"};
+  if (!current->data) return HttpError{provider_errc::kVersionDeleted, "the current version is deleted or destroyed"};
   json merged = parseJsonWiping(current->data->exposeSecretBytes());
   WipeOnExit wipeMerged(merged);
   if (!merged.is_object()) return kvError(makeError(kv_errc::kTampered, "a stored value is not an object"));
@@ -272,7 +283,7 @@ HandlerResult KvApi::versions(Request& request, const Target& t) {
   if (!isAdmin(request)) return forbidden();
   const bool destroy = t.op == "destroy";
   if (request.method != "POST" && !(request.method == "PUT")) {
-    return HttpError{405, "METHOD_NOT_ALLOWED", "unsupported operation"};
+    return HttpError{ErrorCode::MethodNotAllowed, "unsupported operation"};
   }
   auto vs = kv::parseVersions(request.body, true);
   if (!vs) return kvError(vs.error());
@@ -289,7 +300,7 @@ HandlerResult KvApi::metadata(Request& request, const Target& t) {
   const std::string& m = request.method;
   const bool isList = m == "LIST" || (m == "GET" && kv::listQuery(request.query));
   if (isList) return list(request, t);
-  if (t.path.empty() || t.path.back() == '/') return HttpError{404, "NOT_FOUND", "no handler for route"};
+  if (t.path.empty() || t.path.back() == '/') return HttpError{ErrorCode::NotFound, "no handler for route"};
   const providers::KvPath p{t.ns, t.mount, t.path};
   if (m == "GET") {
     auto meta = store_->metadata(p);
@@ -334,7 +345,7 @@ HandlerResult KvApi::metadata(Request& request, const Target& t) {
     if (!r) return kvError(r.error());
     return noContent();
   }
-  return HttpError{405, "METHOD_NOT_ALLOWED", "unsupported operation"};
+  return HttpError{ErrorCode::MethodNotAllowed, "unsupported operation"};
 }
 
 HandlerResult KvApi::list(Request&, const Target& t) {
@@ -357,7 +368,7 @@ HandlerResult KvApi::config(Request& request, const Target& t) {
                                        {"max_versions", c->maxVersions}})};
   }
   if (!isAdmin(request)) return forbidden();
-  if (m != "POST" && m != "PUT") return HttpError{405, "METHOD_NOT_ALLOWED", "unsupported operation"};
+  if (m != "POST" && m != "PUT") return HttpError{ErrorCode::MethodNotAllowed, "unsupported operation"};
   auto w = kv::parseConfigWrite(request.body);
   if (!w) return kvError(w.error());
   auto c = store_->mountConfig(t.ns, t.mount);

@@ -20,7 +20,7 @@ using nlohmann::json;
 class SwitchableAudit : public AuditSink {
  public:
   Result<std::uint64_t> append(const std::string& e) override {
-    if (down) return makeError("AUDIT_IO", "injected: the disk is full");
+    if (down) return makeError(ErrorCode::AuditIo, "injected: the disk is full");
     events.push_back(json::parse(e));
     return static_cast<std::uint64_t>(events.size());
   }
@@ -80,7 +80,7 @@ int statusOf(const HandlerResult& r) {
 }
 std::string codeOf(const HandlerResult& r) {
   auto* e = std::get_if<HttpError>(&r);
-  return e ? e->code : "";
+  return e ? errorCodeName(e->code) : "";
 }
 
 TEST(KvApi, WritesAndRevealsAreAuditedWithResourceRefsOnly) {

@@ -72,7 +72,7 @@ const std::string kNew = "NEW-canary-value-9876543210-klmnopqrst";
 class NullAudit : public AuditSink {
  public:
   Result<std::uint64_t> append(const std::string&) override {
-    if (down) return makeError("AUDIT_IO", "injected");
+    if (down) return makeError(ErrorCode::AuditIo, "injected");
     return ++n;
   }
   bool healthy() const override { return !down; }
@@ -136,7 +136,7 @@ class KvWipe : public ::testing::Test {
     HandlerResult out = api_->handle(r);
     std::pair<int, std::string> what;
     if (auto* e = std::get_if<HttpError>(&out)) {
-      what = {e->status, e->code};
+      what = {e->status, errorCodeName(e->code)};
       lastMessage_ = e->message;
     } else {
       auto& resp = std::get<Response>(out);

@@ -54,20 +54,30 @@ std::optional<HttpError> LeaseApi::audit(const Request& request, json event) {
   return appendAuditEvent(audit_, request, std::move(event));
 }
 
+// The boundary between the database provider (and the lease state under it) and
+// the API: its refusals as they are; a state failure with the state's code; any
+// other failure PROVIDER_UNAVAILABLE, the cause logged.
 HttpError LeaseApi::leaseError(const Error& e) const {
-  if (e.code == providers::db_errc::kNoLease) return HttpError{404, e.code, "lease not found"};
-  if (e.code == providers::db_errc::kInvalid) return HttpError{400, e.code, e.message};
-  if (e.code == providers::db_errc::kNoRole) return HttpError{404, e.code, "no such database role"};
+  switch (e.code) {
+    case providers::db_errc::kNoLease:
+      return HttpError{e.code, "lease not found"};
+    case providers::db_errc::kInvalid:
+      return HttpError{e.code, e.message};
+    case providers::db_errc::kNoRole:
+      return HttpError{e.code, "no such database role"};
+    default:
+      break;
+  }
   logEvent(LogLevel::Error, "lease_failure", {{"error", e.describe()}});
-  if (e.code.rfind("STATE_", 0) == 0) return HttpError{503, e.code, "the lease state cannot be made durable"};
-  return HttpError{503, provider_errc::kUnavailable, "the database cannot serve the request"};
+  if (stateFailureCode(e.code) == e.code) return HttpError{e.code, "the lease state cannot be made durable"};
+  return HttpError{provider_errc::kUnavailable, "the database cannot serve the request"};
 }
 
 HandlerResult LeaseApi::creds(Request& request) {
   if (auto err = refuseResponseWrapping(request)) return *err;
-  if (request.identity.role != "admin") return HttpError{403, "FORBIDDEN", "permission denied"};
+  if (request.identity.role != "admin") return HttpError{ErrorCode::Forbidden, "permission denied"};
   if (request.method != "GET" && request.method != "POST" && request.method != "PUT") {
-    return HttpError{405, "METHOD_NOT_ALLOWED", "unsupported operation"};
+    return HttpError{ErrorCode::MethodNotAllowed, "unsupported operation"};
   }
   const std::string& rest = request.pathParam;
   const auto slash = rest.find('/');
@@ -77,14 +87,14 @@ HandlerResult LeaseApi::creds(Request& request) {
   std::string ns = nsHeader != request.headers.end() ? nsHeader->second : defaultNamespace_;
   while (!ns.empty() && ns.back() == '/') ns.pop_back();
   if (db_ == nullptr || !isValidTenantName(ns) || !db_->hasMount(ns, mount)) {
-    return HttpError{404, "NOT_FOUND", "no handler for route"};
+    return HttpError{ErrorCode::NotFound, "no handler for route"};
   }
   auto uri = SecretUri::parse("secret://" + ns + "/" + mount + "/" + role);
   if (!uri || uri->path().size() != 1 || uri->joinedPath() != role) {
-    return HttpError{400, "LEASE_INVALID", "the role name is not valid"};
+    return HttpError{ErrorCode::LeaseInvalid, "the role name is not valid"};
   }
   auto ref = refs_.of(*uri);
-  if (!ref) return HttpError{503, "HSM_UNAVAILABLE", "the HSM could not compute the resource_ref"};
+  if (!ref) return HttpError{ErrorCode::HsmUnavailable, "the HSM could not compute the resource_ref"};
   const auto decision = pdp_.current()->decide(
       DecisionSubject{request.identity.spiffeId, request.identity.tenant, request.identity.name},
       DecisionRequest{0, uri->canonical(), "reveal", "{}"});
@@ -93,7 +103,7 @@ HandlerResult LeaseApi::creds(Request& request) {
                                    {"reason", decision.reason}})) {
       return *err;
     }
-    return HttpError{403, "REVEAL_DENIED", "permission denied"};
+    return HttpError{ErrorCode::RevealDenied, "permission denied"};
   }
   // Audited before the credential exists: no audit, no credential.
   if (auto err = audit(request, {{"type", "db_creds"}, {"resource_ref", *ref}, {"decision", "allow"}})) return *err;
@@ -135,7 +145,7 @@ Result<void> onlyFields(const json& body, std::initializer_list<const char*> all
   for (auto it = body.begin(); it != body.end(); ++it) {
     const std::string& k = it.key();
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; })) {
-      return makeError("UNKNOWN_FIELD", "unknown field in the request body");
+      return makeError(ErrorCode::UnknownField, "unknown field in the request body");
     }
   }
   return Ok{};
@@ -146,9 +156,9 @@ Result<void> onlyFields(const json& body, std::initializer_list<const char*> all
 HandlerResult LeaseApi::lookup(Request& request) {
   if (auto err = refuseResponseWrapping(request)) return *err;
   if (request.identity.role != "admin" && request.identity.role != "auditor") {
-    return HttpError{403, "FORBIDDEN", "permission denied"};
+    return HttpError{ErrorCode::Forbidden, "permission denied"};
   }
-  if (auto f = onlyFields(request.body, {"lease_id"}); !f) return HttpError{400, f.error().code, f.error().message};
+  if (auto f = onlyFields(request.body, {"lease_id"}); !f) return HttpError{f.error().code, f.error().message};
   auto id = leaseIdOf(request.body);
   if (!id) return leaseError(id.error());
   if (db_ == nullptr) return leaseError(makeError(providers::db_errc::kNoLease, "no such lease"));
@@ -162,16 +172,16 @@ HandlerResult LeaseApi::lookup(Request& request) {
 
 HandlerResult LeaseApi::renew(Request& request, bool vault) {
   if (auto err = refuseResponseWrapping(request)) return *err;
-  if (request.identity.role != "admin") return HttpError{403, "FORBIDDEN", "permission denied"};
+  if (request.identity.role != "admin") return HttpError{ErrorCode::Forbidden, "permission denied"};
   if (auto f = onlyFields(request.body, {"lease_id", "increment"}); !f) {
-    return HttpError{400, f.error().code, f.error().message};
+    return HttpError{f.error().code, f.error().message};
   }
   auto id = leaseIdOf(request.body);
   if (!id) return leaseError(id.error());
   std::chrono::seconds increment{0};
   if (request.body.contains("increment")) {
     auto inc = kv::parseGoDuration(request.body["increment"]);
-    if (!inc) return HttpError{400, providers::db_errc::kInvalid, "increment must be a duration (\"1h\" or seconds)"};
+    if (!inc) return HttpError{providers::db_errc::kInvalid, "increment must be a duration (\"1h\" or seconds)"};
     increment = *inc;
   }
   if (db_ == nullptr) return leaseError(makeError(providers::db_errc::kNoLease, "no such lease"));
@@ -190,8 +200,8 @@ HandlerResult LeaseApi::renew(Request& request, bool vault) {
 
 HandlerResult LeaseApi::revoke(Request& request, bool vault) {
   if (auto err = refuseResponseWrapping(request)) return *err;
-  if (request.identity.role != "admin") return HttpError{403, "FORBIDDEN", "permission denied"};
-  if (auto f = onlyFields(request.body, {"lease_id", "sync"}); !f) return HttpError{400, f.error().code, f.error().message};
+  if (request.identity.role != "admin") return HttpError{ErrorCode::Forbidden, "permission denied"};
+  if (auto f = onlyFields(request.body, {"lease_id", "sync"}); !f) return HttpError{f.error().code, f.error().message};
   auto id = leaseIdOf(request.body);
   if (!id) return leaseError(id.error());
   if (db_ == nullptr || !db_->lookup(*id)) {
@@ -211,10 +221,10 @@ HandlerResult LeaseApi::revoke(Request& request, bool vault) {
 
 HandlerResult LeaseApi::revokePrefix(Request& request, bool vault) {
   if (auto err = refuseResponseWrapping(request)) return *err;
-  if (request.identity.role != "admin") return HttpError{403, "FORBIDDEN", "permission denied"};
+  if (request.identity.role != "admin") return HttpError{ErrorCode::Forbidden, "permission denied"};
   const std::string& prefix = request.pathParam;
   if (!providers::isValidLeasePrefix(prefix)) {
-    return HttpError{400, providers::db_errc::kInvalid, "the prefix is not valid"};
+    return HttpError{providers::db_errc::kInvalid, "the prefix is not valid"};
   }
   if (auto err = audit(request, {{"type", "lease_revoke_prefix"}, {"prefix", prefix}})) return *err;
   std::size_t n = 0;

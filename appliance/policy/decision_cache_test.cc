@@ -12,7 +12,7 @@ class CountingPdp : public DecisionPoint {
                                        std::chrono::milliseconds) override {
     ++calls;
     asked += requests.size();
-    if (failing) return makeError("PDP_UNAVAILABLE", "down");
+    if (failing) return makeError(ErrorCode::PdpUnavailable, "down");
     std::vector<Decision> out;
     for (const auto& r : requests) {
       Decision d;

@@ -16,7 +16,7 @@ using nlohmann::json;
 
 namespace {
 
-Error policyError(const std::string& message) { return makeError("POLICY_INVALID", message); }
+Error policyError(const std::string& message) { return makeError(ErrorCode::PolicyInvalid, message); }
 
 std::vector<std::string> split(std::string_view s) {
   std::vector<std::string> out;
@@ -118,14 +118,12 @@ Result<PolicyConditions> parseConditions(const json& c, const std::string& where
       }
     }
     if (t.contains("from")) {
-      auto from = parseClock(t["from"], where + ".time.from");
-      if (!from) return std::move(from).takeError();
-      out.fromMinute = *from;
+      SEALGATE_ASSIGN_OR_RETURN(auto from, parseClock(t["from"], where + ".time.from"));
+      out.fromMinute = from;
     }
     if (t.contains("to")) {
-      auto to = parseClock(t["to"], where + ".time.to");
-      if (!to) return std::move(to).takeError();
-      out.toMinute = *to;
+      SEALGATE_ASSIGN_OR_RETURN(auto to, parseClock(t["to"], where + ".time.to"));
+      out.toMinute = to;
     }
   }
   if (c.contains("context")) {
@@ -289,9 +287,8 @@ Result<std::map<std::string, std::map<std::string, EgressRules>>> parseEgress(co
       if (rules.hosts.empty()) return policyError(at + ".hosts is required");
       if (name == "ssh" && rules.commands.empty()) return policyError(at + ".commands is required for ssh");
       if (hostKeys != nullptr) {
-        auto pins = parseHostKeys(*hostKeys, rules, at);
-        if (!pins) return std::move(pins).takeError();
-        rules.hostKeys = std::move(*pins);
+        SEALGATE_ASSIGN_OR_RETURN(auto pins, parseHostKeys(*hostKeys, rules, at));
+        rules.hostKeys = std::move(pins);
       }
       out[tenant][name] = std::move(rules);
     }
@@ -303,7 +300,7 @@ Result<std::map<std::string, std::map<std::string, EgressRules>>> parseEgress(co
 
 Result<Policy> Policy::parse(std::string_view text) {
   auto parsed = parseJson(text, {.allowComments = true});
-  if (!parsed) return policyError("the policy is not acceptable JSON (" + parsed.error().code + ": " + parsed.error().message + ")");
+  if (!parsed) return policyError("the policy is not acceptable JSON (" + parsed.error().describe() + ")");
   json doc = std::move(*parsed);
   if (!doc.is_object()) return policyError("the policy is not a JSON object");
   for (const auto& [k, v] : doc.items()) {
@@ -330,22 +327,18 @@ Result<Policy> Policy::parse(std::string_view text) {
       return policyError(where + ".effect must be allow or deny");
     }
     rule.allow = r["effect"] == "allow";
-    auto subjects = stringList(r, "subjects", where);
-    if (!subjects) return std::move(subjects).takeError();
-    for (const auto& s : *subjects) {
+    SEALGATE_ASSIGN_OR_RETURN(auto subjects, stringList(r, "subjects", where));
+    for (const auto& s : subjects) {
       if (s.compare(0, 9, "spiffe://") != 0) return policyError(where + ".subjects: SPIFFE ID globs start with spiffe://");
       rule.subjects.push_back(split(std::string_view(s).substr(9)));
     }
-    auto resources = stringList(r, "resources", where);
-    if (!resources) return std::move(resources).takeError();
-    for (const auto& g : *resources) {
-      auto segs = resourceGlob(g, where + ".resources");
-      if (!segs) return std::move(segs).takeError();
-      rule.resources.push_back(std::move(*segs));
+    SEALGATE_ASSIGN_OR_RETURN(auto resources, stringList(r, "resources", where));
+    for (const auto& g : resources) {
+      SEALGATE_ASSIGN_OR_RETURN(auto segs, resourceGlob(g, where + ".resources"));
+      rule.resources.push_back(std::move(segs));
     }
-    auto actions = stringList(r, "actions", where);
-    if (!actions) return std::move(actions).takeError();
-    rule.actions = std::move(*actions);
+    SEALGATE_ASSIGN_OR_RETURN(auto actions, stringList(r, "actions", where));
+    rule.actions = std::move(actions);
     if (r.contains("obligations")) {
       const json& o = r["obligations"];
       if (!o.is_object()) return policyError(where + ".obligations must be an object");
@@ -379,9 +372,8 @@ Result<Policy> Policy::parse(std::string_view text) {
       if (!rule.allow) return policyError(where + ": deny rules carry no obligations");
     }
     if (r.contains("conditions")) {
-      auto conditions = parseConditions(r["conditions"], where + ".conditions");
-      if (!conditions) return std::move(conditions).takeError();
-      rule.conditions = std::move(*conditions);
+      SEALGATE_ASSIGN_OR_RETURN(auto conditions, parseConditions(r["conditions"], where + ".conditions"));
+      rule.conditions = std::move(conditions);
     }
     if (r.contains("reason")) {
       if (!r["reason"].is_string() || !isReasonCode(r["reason"])) return policyError(where + ".reason must be an UPPER_SNAKE code");
@@ -391,9 +383,8 @@ Result<Policy> Policy::parse(std::string_view text) {
     policy.rules_.push_back(std::move(rule));
   }
   if (doc.contains("egress")) {
-    auto egress = parseEgress(doc["egress"]);
-    if (!egress) return std::move(egress).takeError();
-    policy.egress_ = std::move(*egress);
+    SEALGATE_ASSIGN_OR_RETURN(auto egress, parseEgress(doc["egress"]));
+    policy.egress_ = std::move(egress);
   }
   policy.source_ = std::string(text);
   return policy;
@@ -419,7 +410,7 @@ Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& r
   d.index = request.index;
   auto uri = SecretUri::parse(request.canonicalUri);
   if (!uri) {
-    d.reason = uri.error().code;
+    d.reason = errorCodeName(uri.error().code);
     return d;
   }
   const std::string base = uri->canonicalWithoutVersionAndField();

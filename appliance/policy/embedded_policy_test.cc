@@ -148,7 +148,7 @@ TEST(EmbeddedPolicy, RejectsMalformedPolicies) {
     auto r = Policy::parse(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
-      EXPECT_EQ(r.error().code, "POLICY_INVALID");
+      EXPECT_EQ(r.error().code, ErrorCode::PolicyInvalid);
     }
   }
 }
@@ -183,7 +183,7 @@ TEST(EmbeddedPolicy, EgressAllowListsPerTenantAndConnector) {
     auto r = Policy::parse(R"({"version":1,"rules":[],"egress":)" + egress + "}");
     EXPECT_FALSE(r.ok()) << egress;
     if (!r.ok()) {
-      EXPECT_EQ(r.error().code, "POLICY_INVALID");
+      EXPECT_EQ(r.error().code, ErrorCode::PolicyInvalid);
     }
   }
 }
@@ -245,7 +245,7 @@ TEST(EmbeddedPolicy, SshHostKeysArePinnedPerDestination) {
     auto r = Policy::parse(base + bad + "}}}");
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
-      EXPECT_EQ(r.error().code, "POLICY_INVALID") << bad;
+      EXPECT_EQ(r.error().code, ErrorCode::PolicyInvalid) << bad;
     }
   }
 }
@@ -308,7 +308,7 @@ TEST(EmbeddedPolicy, RefusesARepeatedKeyOrDeepNesting) {
            {R"({"version":1,"rules":[],"egress":)" + std::string(40, '[') + std::string(40, ']') + "}", "JSON_TOO_DEEP"}}) {
     auto p = Policy::parse(doc);
     ASSERT_FALSE(p.ok()) << doc;
-    EXPECT_EQ(p.error().code, "POLICY_INVALID");
+    EXPECT_EQ(p.error().code, ErrorCode::PolicyInvalid);
     EXPECT_NE(p.error().message.find(code), std::string::npos) << p.error().message;
   }
 }

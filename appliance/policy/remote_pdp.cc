@@ -15,7 +15,7 @@ using nlohmann::json;
 
 namespace {
 
-Error unavailable(const std::string& why) { return makeError("PDP_UNAVAILABLE", why); }
+Error unavailable(const std::string& why) { return makeError(ErrorCode::PdpUnavailable, why); }
 
 Decision denyAll(std::size_t index, const std::string& reason) {
   Decision d;
@@ -32,12 +32,12 @@ json contextOf(const DecisionRequest& r) {
 }  // namespace
 
 Result<std::unique_ptr<RemoteDecisionPoint>> RemoteDecisionPoint::create(const RemotePdpSettings& settings) {
-  if (settings.type != "opa" && settings.type != "authzen") return makeError("CONFIG_INVALID", "pdp.type must be embedded, opa or authzen");
+  if (settings.type != "opa" && settings.type != "authzen") return makeError(ErrorCode::ConfigInvalid, "pdp.type must be embedded, opa or authzen");
   std::unique_ptr<RemoteDecisionPoint> pdp(new RemoteDecisionPoint());
   pdp->settings_ = settings;
   try {
     Poco::URI uri(settings.url);
-    if (uri.getScheme() != "https") return makeError("CONFIG_INVALID", "pdp.url must be https (the PDP is reached over mTLS)");
+    if (uri.getScheme() != "https") return makeError(ErrorCode::ConfigInvalid, "pdp.url must be https (the PDP is reached over mTLS)");
     pdp->host_ = uri.getHost();
     pdp->port_ = uri.getPort();
     pdp->basePath_ = uri.getPath();
@@ -51,7 +51,7 @@ Result<std::unique_ptr<RemoteDecisionPoint>> RemoteDecisionPoint::create(const R
     pdp->context_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, p);
     pdp->context_->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
   } catch (const Poco::Exception& e) {
-    return makeError("CONFIG_INVALID", "cannot set up the PDP client: " + e.displayText());
+    return makeError(ErrorCode::ConfigInvalid, "cannot set up the PDP client: " + e.displayText());
   }
   return pdp;
 }
@@ -193,15 +193,13 @@ Result<std::vector<Decision>> RemoteDecisionPoint::decide(const DecisionSubject&
                                                          std::chrono::milliseconds) {
   const auto timeout = settings_.timeout;
   if (settings_.type == "opa") {
-    auto response = post(basePath_, opaInput(subject, requests), timeout);
-    if (!response) return std::move(response).takeError();
-    return opaDecisions(*response, requests);
+    SEALGATE_ASSIGN_OR_RETURN(auto response, post(basePath_, opaInput(subject, requests), timeout));
+    return opaDecisions(response, requests);
   }
   std::string base = basePath_;
   while (!base.empty() && base.back() == '/') base.pop_back();
-  auto response = post(base + "/access/v1/evaluations", authzenRequest(subject, requests), timeout);
-  if (!response) return std::move(response).takeError();
-  return authzenDecisions(*response, requests);
+  SEALGATE_ASSIGN_OR_RETURN(auto response, post(base + "/access/v1/evaluations", authzenRequest(subject, requests), timeout));
+  return authzenDecisions(response, requests);
 }
 
 }  // namespace sealgate::appliance

@@ -9,7 +9,7 @@
 namespace sealgate::appliance::http {
 namespace {
 
-ParseError err(int status, const char* code, std::string message) { return ParseError{status, code, std::move(message)}; }
+ParseError err(ErrorCode code, std::string message) { return ParseError{code, std::move(message)}; }
 
 // tchar (RFC 9110 §5.6.2).
 bool isTchar(unsigned char c) {
@@ -69,20 +69,20 @@ bool validOriginForm(std::string_view t) {
 }
 
 // field-line = field-name ":" OWS field-value OWS, with the line's CRLF removed.
-std::optional<ParseError> parseFieldLine(std::string_view line, HeaderField& out, const char* code) {
+std::optional<ParseError> parseFieldLine(std::string_view line, HeaderField& out, ErrorCode code) {
   if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
-    return err(400, code, "obsolete line folding (a line starting with whitespace) is not accepted");
+    return err(code, "obsolete line folding (a line starting with whitespace) is not accepted");
   }
   const auto colon = line.find(':');
-  if (colon == std::string_view::npos) return err(400, code, "a header line without a colon");
+  if (colon == std::string_view::npos) return err(code, "a header line without a colon");
   const std::string_view name = line.substr(0, colon);
   if (!name.empty() && (name.back() == ' ' || name.back() == '\t')) {
-    return err(400, code, "whitespace between a header field name and its colon");
+    return err(code, "whitespace between a header field name and its colon");
   }
-  if (!isToken(name)) return err(400, code, "a header field name that is not a token");
+  if (!isToken(name)) return err(code, "a header field name that is not a token");
   const std::string_view value = trimOws(line.substr(colon + 1));
   if (!std::all_of(value.begin(), value.end(), [](char c) { return isFieldValueChar(static_cast<unsigned char>(c)); })) {
-    return err(400, code, "a control character in a header field value");
+    return err(code, "a control character in a header field value");
   }
   out.name = lower(name);
   out.value = std::string(value);
@@ -156,14 +156,14 @@ HeadScan scanHead(std::string_view buf, std::size_t maxBytes) {
     if (i >= maxBytes) break;
     if (buf[i] == '\n') {
       r.state = HeadScan::Invalid;
-      r.error = err(400, kMalformed, "a line ends in a bare LF (RFC 9112 needs CRLF)");
+      r.error = err(kMalformed, "a line ends in a bare LF (RFC 9112 needs CRLF)");
       return r;
     }
     if (buf[i] != '\r') continue;
     if (i + 1 == buf.size()) return r;  // the LF may still come
     if (buf[i + 1] != '\n') {
       r.state = HeadScan::Invalid;
-      r.error = err(400, kMalformed, "a bare CR in the request head");
+      r.error = err(kMalformed, "a bare CR in the request head");
       return r;
     }
     if (i == lineStart) {  // the blank line (never the first: leading ones were skipped)
@@ -176,7 +176,7 @@ HeadScan scanHead(std::string_view buf, std::size_t maxBytes) {
   }
   if (buf.size() >= maxBytes) {
     r.state = HeadScan::Invalid;
-    r.error = err(431, kHeadersTooLarge, "the request head is over " + std::to_string(maxBytes) + " bytes");
+    r.error = err(kHeadersTooLarge, "the request head is over " + std::to_string(maxBytes) + " bytes");
   }
   return r;
 }
@@ -243,9 +243,9 @@ std::optional<ParseError> parseRequestHead(std::string_view head, RequestHead& o
   out = RequestHead{};
   const HeadScan scan = scanHead(head, std::max(head.size() + 1, kMaxHeadBytes));
   if (scan.state == HeadScan::Invalid) return scan.error;
-  if (head.size() > kMaxHeadBytes) return err(431, kHeadersTooLarge, "the request head is too large");
+  if (head.size() > kMaxHeadBytes) return err(kHeadersTooLarge, "the request head is too large");
   if (scan.state != HeadScan::Complete || scan.end != head.size()) {
-    return err(400, kMalformed, "the request head is incomplete");
+    return err(kMalformed, "the request head is incomplete");
   }
   std::size_t pos = 0;
   while (head.compare(pos, 2, "\r\n") == 0) pos += 2;
@@ -256,33 +256,33 @@ std::optional<ParseError> parseRequestHead(std::string_view head, RequestHead& o
     lines.push_back(head.substr(pos, crlf - pos));
     pos = crlf + 2;
   }
-  if (lines.empty()) return err(400, kMalformed, "no request line");
+  if (lines.empty()) return err(kMalformed, "no request line");
 
   // request-line = method SP request-target SP HTTP-version
   const std::string_view line = lines.front();
   const auto sp1 = line.find(' ');
   const auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
   if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
-    return err(400, kMalformed, "the request line is not \"method SP target SP version\"");
+    return err(kMalformed, "the request line is not \"method SP target SP version\"");
   }
   const std::string_view method = line.substr(0, sp1);
   const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   const std::string_view version = line.substr(sp2 + 1);
-  if (!isToken(method) || method.size() > 32) return err(400, kMalformed, "the method is not a token");
+  if (!isToken(method) || method.size() > 32) return err(kMalformed, "the method is not a token");
   if (version.size() != 8 || version.compare(0, 5, "HTTP/") != 0 || !std::isdigit(static_cast<unsigned char>(version[5])) ||
       version[6] != '.' || !std::isdigit(static_cast<unsigned char>(version[7]))) {
-    return err(400, kMalformed, "the request line does not end in an HTTP version");
+    return err(kMalformed, "the request line does not end in an HTTP version");
   }
-  if (version[5] != '1') return err(505, kVersionNotSupported, "only HTTP/1.0 and HTTP/1.1 are served");
+  if (version[5] != '1') return err(kVersionNotSupported, "only HTTP/1.0 and HTTP/1.1 are served");
   out.minorVersion = version[7] == '0' ? 0 : 1;  // a later 1.x is handled as 1.1 (RFC 9110 §6.2)
   if (!validOriginForm(target)) {
-    return err(400, kMalformed, "the request target must be an absolute path (origin-form) of URI characters");
+    return err(kMalformed, "the request target must be an absolute path (origin-form) of URI characters");
   }
   out.method = std::string(method);
   out.target = std::string(target);
 
   if (lines.size() - 1 > kMaxHeaderFields) {
-    return err(431, kHeadersTooLarge, "more than " + std::to_string(kMaxHeaderFields) + " header fields");
+    return err(kHeadersTooLarge, "more than " + std::to_string(kMaxHeaderFields) + " header fields");
   }
   for (std::size_t i = 1; i < lines.size(); ++i) {
     HeaderField f;
@@ -290,10 +290,10 @@ std::optional<ParseError> parseRequestHead(std::string_view head, RequestHead& o
     if (!mayRepeat(f.name)) {
       for (const auto& seen : out.fields) {
         if (seen.name == f.name) {
-          if (f.name == "content-length") return err(400, kFraming, "more than one Content-Length header");
-          if (f.name == "transfer-encoding") return err(400, kFraming, "more than one Transfer-Encoding header");
-          if (f.name == "host") return err(400, kHostInvalid, "more than one Host header");
-          return err(400, kMalformed, "the header " + f.name.substr(0, 64) + " appears more than once");
+          if (f.name == "content-length") return err(kFraming, "more than one Content-Length header");
+          if (f.name == "transfer-encoding") return err(kFraming, "more than one Transfer-Encoding header");
+          if (f.name == "host") return err(kHostInvalid, "more than one Host header");
+          return err(kMalformed, "the header " + f.name.substr(0, 64) + " appears more than once");
         }
       }
     }
@@ -303,22 +303,22 @@ std::optional<ParseError> parseRequestHead(std::string_view head, RequestHead& o
   // Host (RFC 9112 §3.2): exactly one in HTTP/1.1, valid wherever present.
   if (auto host = out.get("host")) {
     out.host = parseHost(*host);
-    if (!out.host) return err(400, kHostInvalid, "the Host header is not a valid host[:port]");
+    if (!out.host) return err(kHostInvalid, "the Host header is not a valid host[:port]");
   } else if (out.minorVersion == 1) {
-    return err(400, kHostInvalid, "an HTTP/1.1 request needs a Host header");
+    return err(kHostInvalid, "an HTTP/1.1 request needs a Host header");
   }
 
   // Framing (RFC 9112 §6): chunked or a Content-Length, never both, never ambiguous.
   const auto te = out.get("transfer-encoding");
   const auto cl = out.get("content-length");
   if (te) {
-    if (out.minorVersion == 0) return err(400, kFraming, "Transfer-Encoding in an HTTP/1.0 request");
-    if (cl) return err(400, kFraming, "both Content-Length and Transfer-Encoding");
-    if (!iequals(*te, "chunked")) return err(400, kFraming, "the only transfer coding accepted is \"chunked\"");
+    if (out.minorVersion == 0) return err(kFraming, "Transfer-Encoding in an HTTP/1.0 request");
+    if (cl) return err(kFraming, "both Content-Length and Transfer-Encoding");
+    if (!iequals(*te, "chunked")) return err(kFraming, "the only transfer coding accepted is \"chunked\"");
     out.body = RequestHead::Body::Chunked;
   } else if (cl) {
     if (cl->empty() || !std::all_of(cl->begin(), cl->end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return err(400, kFraming, "Content-Length must be a single decimal number");
+      return err(kFraming, "Content-Length must be a single decimal number");
     }
     std::uint64_t n = 0;
     for (char c : *cl) {
@@ -332,7 +332,7 @@ std::optional<ParseError> parseRequestHead(std::string_view head, RequestHead& o
 
   // Expect (RFC 9110 §10.1.1): only 100-continue, and only in HTTP/1.1.
   if (auto expect = out.get("expect"); expect && out.minorVersion == 1) {
-    if (!iequals(*expect, "100-continue")) return err(417, kExpectationFailed, "the only expectation met is 100-continue");
+    if (!iequals(*expect, "100-continue")) return err(kExpectationFailed, "the only expectation met is 100-continue");
     out.expectContinue = true;
   }
 
@@ -347,8 +347,8 @@ std::optional<ParseError> parseRequestHead(std::string_view head, RequestHead& o
 
 // ---- chunked --------------------------------------------------------------------------------
 
-ChunkedDecoder::Status ChunkedDecoder::fail(int status, const char* code, std::string message) {
-  error_ = err(status, code, std::move(message));
+ChunkedDecoder::Status ChunkedDecoder::fail(ErrorCode code, std::string message) {
+  error_ = err(code, std::move(message));
   state_ = State::Failed;
   line_.clear();
   return Status::Error;
@@ -359,14 +359,14 @@ bool ChunkedDecoder::sizeLine(std::string_view line) {
   std::uint64_t size = 0;
   while (digits < line.size() && isHex(static_cast<unsigned char>(line[digits]))) {
     if (digits == 16) {
-      fail(400, kFraming, "a chunk size of more than 16 hex digits");
+      fail(kFraming, "a chunk size of more than 16 hex digits");
       return false;
     }
     size = size * 16 + hexValue(static_cast<unsigned char>(line[digits]));
     ++digits;
   }
   if (digits == 0) {
-    fail(400, kFraming, "a chunk size line that does not start with a hex number");
+    fail(kFraming, "a chunk size line that does not start with a hex number");
     return false;
   }
   std::string_view ext = line.substr(digits);
@@ -376,11 +376,11 @@ bool ChunkedDecoder::sizeLine(std::string_view line) {
     // but it must start with ";" and hold no control characters.
     if (ext.front() != ';' || ext.size() < 2 ||
         !std::all_of(ext.begin(), ext.end(), [](char c) { return isFieldValueChar(static_cast<unsigned char>(c)); })) {
-      fail(400, kFraming, "a malformed chunk size line");
+      fail(kFraming, "a malformed chunk size line");
       return false;
     }
   } else if (digits < line.size()) {
-    fail(400, kFraming, "whitespace after a chunk size");
+    fail(kFraming, "whitespace after a chunk size");
     return false;
   }
   if (size == 0) {
@@ -388,7 +388,7 @@ bool ChunkedDecoder::sizeLine(std::string_view line) {
     return true;
   }
   if (size > maxBody_ || total_ + size > maxBody_) {
-    fail(413, kBodyTooLarge, "request bodies are limited to " + std::to_string(maxBody_) + " bytes");
+    fail(kBodyTooLarge, "request bodies are limited to " + std::to_string(maxBody_) + " bytes");
     return false;
   }
   total_ += size;
@@ -411,7 +411,7 @@ ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, std::string& ou
         const std::size_t take = (lf == std::string_view::npos ? in.size() : lf + 1) - consumed;
         const bool trailer = state_ == State::TrailerLine;
         if (trailer ? trailerBytes_ + take > kMaxTrailerBytes : line_.size() + take > kMaxChunkLineBytes) {
-          return fail(400, kFraming, trailer ? "the trailer section is too large" : "a chunk size line is too long");
+          return fail(kFraming, trailer ? "the trailer section is too large" : "a chunk size line is too long");
         }
         line_.append(in.substr(consumed, take));
         consumed += take;
@@ -419,12 +419,12 @@ ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, std::string& ou
         if (lf == std::string_view::npos) {
           // A CR can only be the start of the CRLF; anything after it is a bare CR.
           const auto cr = line_.find('\r');
-          if (cr != std::string::npos && cr + 1 != line_.size()) return fail(400, kFraming, "a bare CR in the chunked body");
+          if (cr != std::string::npos && cr + 1 != line_.size()) return fail(kFraming, "a bare CR in the chunked body");
           return Status::NeedMore;
         }
-        if (line_.size() < 2 || line_[line_.size() - 2] != '\r') return fail(400, kFraming, "a bare LF in the chunked body");
+        if (line_.size() < 2 || line_[line_.size() - 2] != '\r') return fail(kFraming, "a bare LF in the chunked body");
         const std::string_view body(line_.data(), line_.size() - 2);
-        if (body.find('\r') != std::string_view::npos) return fail(400, kFraming, "a bare CR in the chunked body");
+        if (body.find('\r') != std::string_view::npos) return fail(kFraming, "a bare CR in the chunked body");
         if (!trailer) {
           if (!sizeLine(body)) return Status::Error;
         } else if (body.empty()) {
@@ -450,12 +450,12 @@ ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, std::string& ou
         break;
       }
       case State::DataCr:
-        if (in[consumed] != '\r') return fail(400, kFraming, "chunk data longer than its size (no CRLF after it)");
+        if (in[consumed] != '\r') return fail(kFraming, "chunk data longer than its size (no CRLF after it)");
         ++consumed;
         state_ = State::DataLf;
         break;
       case State::DataLf:
-        if (in[consumed] != '\n') return fail(400, kFraming, "chunk data not followed by CRLF");
+        if (in[consumed] != '\n') return fail(kFraming, "chunk data not followed by CRLF");
         ++consumed;
         state_ = State::SizeLine;
         break;

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error_code.h"
+
 namespace sealgate::appliance::http {
 
 inline constexpr std::size_t kMaxHeadBytes = 16 * 1024;  // request line + header section
@@ -25,22 +27,22 @@ inline constexpr std::size_t kMaxHeaderFields = 100;
 inline constexpr std::size_t kMaxChunkLineBytes = 1024;  // a chunk-size line, extensions included
 inline constexpr std::size_t kMaxTrailerBytes = 4096;
 
-// A refusal: the status to answer, a stable code (docs/API.md) and a message
+// A refusal: a stable code (docs/API.md; its status is the table's) and a message
 // that never echoes request bytes.
 struct ParseError {
-  int status = 400;
-  std::string code;
+  ErrorCode code = ErrorCode::HttpMalformed;
   std::string message;
+  int status() const { return httpStatus(code); }
 };
 
 // Stable codes.
-inline constexpr const char* kMalformed = "HTTP_MALFORMED";
-inline constexpr const char* kFraming = "HTTP_FRAMING";
-inline constexpr const char* kHostInvalid = "HOST_INVALID";
-inline constexpr const char* kHeadersTooLarge = "HEADERS_TOO_LARGE";
-inline constexpr const char* kVersionNotSupported = "HTTP_VERSION_NOT_SUPPORTED";
-inline constexpr const char* kExpectationFailed = "EXPECTATION_FAILED";
-inline constexpr const char* kBodyTooLarge = "BODY_TOO_LARGE";
+inline constexpr ErrorCode kMalformed = ErrorCode::HttpMalformed;
+inline constexpr ErrorCode kFraming = ErrorCode::HttpFraming;
+inline constexpr ErrorCode kHostInvalid = ErrorCode::HostInvalid;
+inline constexpr ErrorCode kHeadersTooLarge = ErrorCode::HeadersTooLarge;
+inline constexpr ErrorCode kVersionNotSupported = ErrorCode::HttpVersionNotSupported;
+inline constexpr ErrorCode kExpectationFailed = ErrorCode::ExpectationFailed;
+inline constexpr ErrorCode kBodyTooLarge = ErrorCode::BodyTooLarge;
 
 // Where a request head ends in `buf` (which starts at a request boundary).
 // Complete: `end` is the offset just past the blank line. Invalid as soon as the
@@ -104,7 +106,7 @@ class ChunkedDecoder {
 
  private:
   enum class State { SizeLine, Data, DataCr, DataLf, TrailerLine, Done, Failed };
-  Status fail(int status, const char* code, std::string message);
+  Status fail(ErrorCode code, std::string message);
   bool sizeLine(std::string_view line);
   State state_ = State::SizeLine;
   std::size_t maxBody_;

@@ -16,11 +16,11 @@ std::string req(std::initializer_list<std::string> lines, std::string start = "P
   return s + "\r\n";
 }
 
-void expectRefused(const std::string& head, int status, const std::string& code) {
+void expectRefused(const std::string& head, int status, ErrorCode code) {
   RequestHead h;
   auto e = parse(head, h);
   ASSERT_TRUE(e.has_value()) << head;
-  EXPECT_EQ(e->status, status) << head;
+  EXPECT_EQ(e->status(), status) << head;
   EXPECT_EQ(e->code, code) << head;
   EXPECT_FALSE(e->message.empty());
 }
@@ -171,7 +171,7 @@ TEST(HttpParse, ScanHeadFindsTheEndAndFailsEarly) {
   EXPECT_EQ(scanHead("GET / HTTP/1.1\rX").state, HeadScan::Invalid);
   s = scanHead(std::string(kMaxHeadBytes, 'a'));
   EXPECT_EQ(s.state, HeadScan::Invalid);
-  EXPECT_EQ(s.error.status, 431);
+  EXPECT_EQ(s.error.status(), 431);
 }
 
 // Feeds `body` to a decoder in pieces of `step` bytes.
@@ -235,7 +235,7 @@ TEST(ChunkedDecoder, RefusesBadFraming) {
       std::size_t rest = 0;
       ParseError e;
       EXPECT_EQ(decode(b, out, rest, step, 1024, &e), ChunkedDecoder::Status::Error) << b << " step " << step;
-      EXPECT_EQ(e.status, 400) << b;
+      EXPECT_EQ(e.status(), 400) << b;
       EXPECT_EQ(e.code, kFraming) << b;
     }
   }
@@ -247,14 +247,14 @@ TEST(ChunkedDecoder, EnforcesTheBodyLimitBeforeReadingData) {
   ParseError e;
   // The size line alone is enough to refuse: no data needs to arrive.
   EXPECT_EQ(decode("400\r\n", out, rest, 1000, 1000, &e), ChunkedDecoder::Status::Error);
-  EXPECT_EQ(e.status, 413);
+  EXPECT_EQ(e.status(), 413);
   EXPECT_EQ(e.code, kBodyTooLarge);
   EXPECT_EQ(decode("FFFFFFFFFFFFFFFF\r\n", out, rest, 1000, 1000, &e), ChunkedDecoder::Status::Error);
-  EXPECT_EQ(e.status, 413);
+  EXPECT_EQ(e.status(), 413);
   // Over the limit in total, across chunks.
   out.clear();
   EXPECT_EQ(decode("3\r\nabc\r\n3\r\ndef\r\n", out, rest, 1000, 5, &e), ChunkedDecoder::Status::Error);
-  EXPECT_EQ(e.status, 413);
+  EXPECT_EQ(e.status(), 413);
   // Exactly at the limit is fine.
   out.clear();
   EXPECT_EQ(decode("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", out, rest, 1000, 5), ChunkedDecoder::Status::Done);

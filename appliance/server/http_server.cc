@@ -28,15 +28,25 @@ using Io = TlsConnection::Io;
 
 // ---- helpers -------------------------------------------------------------------------
 
-json errorBody(const std::string& code, const std::string& message, const std::string& correlationId) {
-  return json{{"error", {{"code", code}, {"message", message}, {"correlation_id", correlationId}}}};
+HttpError::HttpError(ErrorCode c, std::string m, std::map<std::string, std::string> h)
+    : code(c), status(httpStatus(c)), message(std::move(m)), headers(std::move(h)) {
+  if (!isApiCode(code)) {
+    logEvent(LogLevel::Error, "internal_code_answered", {{"code", code}, {"error", message}});
+    code = ErrorCode::Internal;
+    status = httpStatus(code);
+    message = "an unexpected failure (logged)";
+  }
+}
+
+json errorBody(ErrorCode code, const std::string& message, const std::string& correlationId) {
+  return json{{"error", {{"code", errorCodeName(code)}, {"message", message}, {"correlation_id", correlationId}}}};
 }
 
 std::optional<HttpError> checkFields(const json& body, std::initializer_list<const char*> allowed,
                                      std::initializer_list<const char*> required) {
   auto checked = checkBodyFields(body, allowed, required);
   if (checked) return std::nullopt;
-  return HttpError{400, checked.error().code, checked.error().message};
+  return HttpError{checked.error().code, checked.error().message};
 }
 
 namespace {
@@ -66,7 +76,7 @@ GuardedBody guardResponse(Response& out, const std::string& correlationId, bool 
   const std::string message = "the response would have carried a secret value";
   Response blocked(502, vaultErrors ? json{{"errors", json::array({message})}}
                                     : errorBody(egress_errc::kBlocked, message, correlationId));
-  if (vaultErrors) blocked.headers["X-Sealgate-Error"] = egress_errc::kBlocked;
+  if (vaultErrors) blocked.headers["X-Sealgate-Error"] = errorCodeName(egress_errc::kBlocked);
   out = std::move(blocked);
   return {out.body.dump(), true};
 }
@@ -148,7 +158,7 @@ class BodyReader {
     if (head_.expectContinue && buf_.empty()) {
       if (conn_.writeAll("HTTP/1.1 100 Continue\r\n\r\n", deadline_) != Io::Ok) {
         closeAfter = true;
-        return HttpError{400, "INVALID_REQUEST", "the request body could not be read"};
+        return HttpError{ErrorCode::InvalidRequest, "the request body could not be read"};
       }
     }
     if (head_.body == http::RequestHead::Body::Length) {
@@ -173,7 +183,7 @@ class BodyReader {
       if (status == http::ChunkedDecoder::Status::Error) {
         closeAfter = true;
         secureWipe(out.data(), out.size());
-        return HttpError{decoder.error().status, decoder.error().code, decoder.error().message};
+        return HttpError{decoder.error().code, decoder.error().message};
       }
       if (auto e = more(closeAfter)) return e;
     }
@@ -181,7 +191,7 @@ class BodyReader {
 
  private:
   HttpError tooLarge() const {
-    return HttpError{413, "BODY_TOO_LARGE", "request bodies are limited to " + std::to_string(maxBytes_) + " bytes"};
+    return HttpError{ErrorCode::BodyTooLarge, "request bodies are limited to " + std::to_string(maxBytes_) + " bytes"};
   }
   // One more read, or the error that ends the request: a stalled body and a
   // trickled one both meet the same deadline.
@@ -189,8 +199,8 @@ class BodyReader {
     const Io io = conn_.read(buf_, deadline_, false);
     if (io == Io::Ok) return std::nullopt;
     closeAfter = true;
-    if (io == Io::Timeout) return HttpError{408, "REQUEST_TIMEOUT", "the request was not received within the deadline"};
-    return HttpError{400, "INVALID_REQUEST", "the request body is shorter than its framing says"};
+    if (io == Io::Timeout) return HttpError{ErrorCode::RequestTimeout, "the request was not received within the deadline"};
+    return HttpError{ErrorCode::InvalidRequest, "the request body is shorter than its framing says"};
   }
 
   TlsConnection& conn_;
@@ -316,7 +326,7 @@ class Dispatcher {
     if (parseError) {
       // The stream can no longer be trusted to delimit requests: answer, close.
       closeAfter = true;
-      result = HttpError{parseError->status, parseError->code, parseError->message};
+      result = HttpError{parseError->code, parseError->message};
     } else {
       request.method = head.method;
       request.path = head.target.substr(0, head.target.find('?'));
@@ -329,14 +339,14 @@ class Dispatcher {
       if (!head.keepAlive) closeAfter = true;
       body.emplace(conn, buf, head, state_.limits.maxBodyBytes, deadline);
       if (head.host && !state_.names.matches(*head.host)) {
-        result = HttpError{421, "MISDIRECTED_REQUEST", "the Host header does not name this listener"};
+        result = HttpError{ErrorCode::MisdirectedRequest, "the Host header does not name this listener"};
       } else if (const long cert = conn.recheckCertificate(); cert != X509_V_OK) {
         // The CRLs changed since this connection's handshake and its certificate
         // no longer verifies: this connection ends here.
         closeAfter = true;
         result = cert == X509_V_ERR_CERT_REVOKED
-                     ? HttpError{401, "CERTIFICATE_REVOKED", "the client certificate has been revoked"}
-                     : HttpError{401, "CERTIFICATE_INVALID",
+                     ? HttpError{ErrorCode::CertificateRevoked, "the client certificate has been revoked"}
+                     : HttpError{ErrorCode::CertificateInvalid,
                                  std::string("the client certificate no longer verifies: ") +
                                      X509_verify_cert_error_string(cert)};
       } else {
@@ -349,15 +359,15 @@ class Dispatcher {
     Response out;
     // Reveals and credentials carry values: the answer is wiped once sent.
     WipeOnExit wipeBody(out.body), wipeRaw(out.rawBody);
-    std::string code;
+    std::optional<ErrorCode> code;
     if (auto* err = std::get_if<HttpError>(&result)) {
       out.status = err->status;
       out.body = request.vaultErrors ? json{{"errors", json::array({err->message})}}
                                      : errorBody(err->code, err->message, request.correlationId);
       code = err->code;
       out.headers = err->headers;
-      if (request.vaultErrors) out.headers["X-Sealgate-Error"] = err->code;
-      if (err->code == "METHOD_NOT_ALLOWED") out.headers["Allow"] = allowedMethods(request.path);
+      if (request.vaultErrors) out.headers["X-Sealgate-Error"] = errorCodeName(err->code);
+      if (err->code == ErrorCode::MethodNotAllowed) out.headers["Allow"] = allowedMethods(request.path);
     } else {
       out = std::move(std::get<Response>(result));
     }
@@ -376,7 +386,7 @@ class Dispatcher {
                    {"correlation_id", request.correlationId},
                    {"duration_ms", std::chrono::duration<double, std::milli>(Clock::now() - started).count()}};
     if (!request.identity.spiffeId.empty()) fields["identity"] = request.identity.spiffeId;
-    if (!code.empty()) fields["code"] = code;
+    if (code) fields["code"] = *code;
     logEvent(out.status >= 500 ? LogLevel::Error : LogLevel::Info, "http_request", std::move(fields));
     if (closeAfter && written == Io::Ok) conn.closeGracefully();
     return !closeAfter;
@@ -386,9 +396,9 @@ class Dispatcher {
                          const Route*& route, bool& closeAfter) {
     try {
       X509* peer = conn.peerCertificate();
-      if (peer == nullptr) return HttpError{401, "UNAUTHENTICATED", "a client certificate is required"};
+      if (peer == nullptr) return HttpError{ErrorCode::Unauthenticated, "a client certificate is required"};
       auto identity = identityFromCertificate(peer);
-      if (!identity) return HttpError{403, identity.error().code, identity.error().message};
+      if (!identity) return HttpError{identity.error().code, identity.error().message};
       request.identity = std::move(*identity);
 
       const Route* pathMatch = nullptr;
@@ -404,27 +414,27 @@ class Dispatcher {
       const bool probe = pathMatch != nullptr && pathMatch->access == Access::AnyClient;
       const bool adminIdentity = request.identity.kind == IdentityKind::Admin;
       if (!probe && adminIdentity != (state_.kind == ListenerKind::Admin)) {
-        return HttpError{403, "WRONG_LISTENER",
+        return HttpError{ErrorCode::WrongListener,
                          state_.kind == ListenerKind::Pep ? "admin identities use the admin listener"
                                                           : "service identities use the PEP listener"};
       }
-      if (pathMatch == nullptr) return HttpError{404, "NOT_FOUND", "no such endpoint"};
-      if (route == nullptr) return HttpError{405, "METHOD_NOT_ALLOWED", "method not allowed on this endpoint"};
+      if (pathMatch == nullptr) return HttpError{ErrorCode::NotFound, "no such endpoint"};
+      if (route == nullptr) return HttpError{ErrorCode::MethodNotAllowed, "method not allowed on this endpoint"};
       if (route->access == Access::Admin && !route->roles.empty() && !route->roles.count(request.identity.role)) {
-        return HttpError{403, "FORBIDDEN", "this endpoint needs one of the roles: " + joinRoles(route->roles)};
+        return HttpError{ErrorCode::Forbidden, "this endpoint needs one of the roles: " + joinRoles(route->roles)};
       }
       if (route->takesJsonBody) {
         const auto contentType = head.get("content-type");
         if (!contentType || !isJsonContentType(*contentType)) {
           closeAfter = true;
-          return HttpError{415, "UNSUPPORTED_MEDIA_TYPE", "the body must be application/json"};
+          return HttpError{ErrorCode::UnsupportedMediaType, "the body must be application/json"};
         }
         std::string raw;
         if (auto err = body.read(raw, closeAfter)) return *err;
         auto parsed = parseJson(raw);
-        if (!parsed) return HttpError{400, parsed.error().code, "the body is not acceptable JSON: " + parsed.error().message};
+        if (!parsed) return HttpError{parsed.error().code, "the body is not acceptable JSON: " + parsed.error().message};
         request.body = std::move(*parsed);
-        if (!request.body.is_object()) return HttpError{400, "BAD_JSON", "the body must be a JSON object"};
+        if (!request.body.is_object()) return HttpError{ErrorCode::BadJson, "the body must be a JSON object"};
       } else if (route->vault) {
         // Vault reads a JSON body whatever the content type says, and none at all.
         std::string raw;
@@ -432,9 +442,9 @@ class Dispatcher {
         if (raw.find_first_not_of(" \t\r\n") != std::string::npos) {
           auto parsed = parseJson(raw);
           secureWipe(raw.data(), raw.size());  // KV writes carry secret values
-          if (!parsed) return HttpError{400, parsed.error().code, "failed to parse JSON input: " + parsed.error().message};
+          if (!parsed) return HttpError{parsed.error().code, "failed to parse JSON input: " + parsed.error().message};
           request.body = std::move(*parsed);
-          if (!request.body.is_object()) return HttpError{400, "BAD_JSON", "failed to parse JSON input"};
+          if (!request.body.is_object()) return HttpError{ErrorCode::BadJson, "failed to parse JSON input"};
         } else {
           request.body = json::object();
         }
@@ -443,7 +453,7 @@ class Dispatcher {
     } catch (const std::exception& e) {
       closeAfter = true;
       logEvent(LogLevel::Error, "handler_exception", {{"correlation_id", request.correlationId}, {"what", e.what()}});
-      return HttpError{500, "INTERNAL", "internal error"};
+      return HttpError{ErrorCode::Internal, "internal error"};
     }
   }
 
@@ -473,9 +483,9 @@ Result<SSL_CTX*> makeServerContext(const ListenerConfig& config, EVP_PKEY* tlsKe
   auto fail = [&](const std::string& what) -> Error {
     ERR_clear_error();
     SSL_CTX_free(ctx);
-    return makeError("TLS_CONFIG", what);
+    return makeError(ErrorCode::TlsConfig, what);
   };
-  if (ctx == nullptr) return makeError("TLS_CONFIG", "cannot create a TLS context");
+  if (ctx == nullptr) return makeError(ErrorCode::TlsConfig, "cannot create a TLS context");
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) return fail("no usable TLS 1.2 cipher");
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET |
@@ -505,7 +515,7 @@ Result<void> addCertificateNames(const std::string& certFile, http::ServerNames&
   X509* cert = bio != nullptr ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
   if (bio != nullptr) BIO_free(bio);
   ERR_clear_error();
-  if (cert == nullptr) return makeError("TLS_CONFIG", "cannot read the server certificate " + certFile);
+  if (cert == nullptr) return makeError(ErrorCode::TlsConfig, "cannot read the server certificate " + certFile);
   auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
     const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
@@ -539,9 +549,8 @@ struct BaseUrl {
 // URL: DPoP proofs then never match (fail closed).
 Result<BaseUrl> publicBaseUrl(const ListenerConfig& config, std::uint16_t boundPort) {
   if (!config.publicUrl.empty()) {
-    auto url = parsePublicUrl(config.publicUrl);
-    if (!url) return std::move(url).takeError();
-    return BaseUrl{url->base, url->host, url->port};
+    SEALGATE_ASSIGN_OR_RETURN(auto url, parsePublicUrl(config.publicUrl));
+    return BaseUrl{url.base, url.host, url.port};
   }
   const auto colon = config.listen.rfind(':');
   std::string host = colon == std::string::npos ? config.listen : config.listen.substr(0, colon);
@@ -556,13 +565,11 @@ Result<BaseUrl> publicBaseUrl(const ListenerConfig& config, std::uint16_t boundP
 
 Result<std::unique_ptr<Listener>> Listener::create(ListenerKind kind, const ListenerConfig& config,
                                                    const Limits& limits, EVP_PKEY* tlsKey, std::vector<Route> routes) {
-  auto trust = ClientTrust::create(config.caFile, config.crlFile, listenerName(kind));
-  if (!trust) return std::move(trust).takeError();
-  auto ctx = makeServerContext(config, tlsKey);
-  if (!ctx) return std::move(ctx).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto trust, ClientTrust::create(config.caFile, config.crlFile, listenerName(kind)));
+  SEALGATE_ASSIGN_OR_RETURN(auto ctx, makeServerContext(config, tlsKey));
   std::unique_ptr<Listener> l(new Listener());
   l->kind_ = kind;
-  l->sslCtx_ = *ctx;
+  l->sslCtx_ = ctx;
 
   auto state = std::make_shared<ListenerState>(ListenerState{kind, limits, std::move(routes), {}, {}});
   FrontEndSettings settings;
@@ -572,10 +579,9 @@ Result<std::unique_ptr<Listener>> Listener::create(ListenerKind kind, const List
   settings.maxPerPeer = limits.maxConnectionsPerPeer;
   settings.workers = limits.workerThreads;
   settings.handshakeTimeout = limits.handshakeTimeout;
-  auto frontEnd = TlsFrontEnd::create(settings, *ctx, std::move(*trust),
-                                      [s = state.get()](TlsConnection& conn) { Dispatcher(*s).serve(conn); });
-  if (!frontEnd) return std::move(frontEnd).takeError();
-  l->frontEnd_ = std::move(*frontEnd);
+  SEALGATE_ASSIGN_OR_RETURN(auto frontEnd, TlsFrontEnd::create(settings, ctx, std::move(trust),
+                                      [s = state.get()](TlsConnection& conn) { Dispatcher(*s).serve(conn); }));
+  l->frontEnd_ = std::move(frontEnd);
 
   // Host names and the DPoP base URL come from configuration only.
   SEALGATE_TRY(addCertificateNames(config.certFile, state->names));

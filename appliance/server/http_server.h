@@ -23,12 +23,17 @@
 
 namespace sealgate::appliance {
 
-// An error answer in API.md's shape.
+// An error answer in API.md's shape. The status is the code's, from the one table
+// (core/error_code.h); no surface answers a code with another status. A code that
+// is not API-facing (a component's own, e.g. HSM_KEY_NOT_FOUND) is not answered:
+// it becomes 500 INTERNAL, and the original is logged.
 struct HttpError {
+  HttpError(ErrorCode code, std::string message, std::map<std::string, std::string> headers = {});
+
+  ErrorCode code;
   int status;
-  std::string code;
   std::string message;
-  std::map<std::string, std::string> headers{};  // e.g. WWW-Authenticate on DPoP failures
+  std::map<std::string, std::string> headers;  // e.g. WWW-Authenticate on DPoP failures
 };
 
 struct Request {
@@ -108,7 +113,7 @@ class Listener {
   void* sslCtx_ = nullptr;  // SSL_CTX*
 };
 
-nlohmann::json errorBody(const std::string& code, const std::string& message, const std::string& correlationId);
+nlohmann::json errorBody(ErrorCode code, const std::string& message, const std::string& correlationId);
 
 // The egress guard on a response about to be written: scrubs the JSON body's
 // strings and keys, the raw body and the header values of live secret values. A

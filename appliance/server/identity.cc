@@ -12,7 +12,7 @@
 namespace sealgate::appliance {
 namespace {
 
-Error invalid(const std::string& why) { return makeError("IDENTITY_INVALID", why); }
+Error invalid(const std::string& why) { return makeError(ErrorCode::IdentityInvalid, why); }
 
 bool validServiceName(const std::string& s) {
   if (s.empty() || s.size() > 128) return false;
@@ -56,7 +56,7 @@ Result<Identity> parseSpiffeId(const std::string& uri) {
 }
 
 Result<Identity> identityFromCertificate(X509* cert) {
-  if (cert == nullptr) return makeError("UNAUTHENTICATED", "a client certificate is required");
+  if (cert == nullptr) return makeError(ErrorCode::Unauthenticated, "a client certificate is required");
   GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   std::string spiffe;
   int spiffeCount = 0;

@@ -28,7 +28,7 @@ TEST(Identity, RejectsMalformedIds) {
     auto r = parseSpiffeId(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
-      EXPECT_EQ(r.error().code, "IDENTITY_INVALID") << bad;
+      EXPECT_EQ(r.error().code, ErrorCode::IdentityInvalid) << bad;
     }
   }
 }
@@ -55,11 +55,11 @@ TEST_F(CertIdentity, ExactlyOneSpiffeSanUri) {
   EXPECT_EQ(ok->spiffeId, "spiffe://acme/payments");
   EXPECT_EQ(ok->certThumbprint.size(), 43u);  // base64url of 32 bytes
 
-  EXPECT_EQ(identityFromCertificate(issue("DNS:payments.acme").get()).error().code, "IDENTITY_INVALID");
+  EXPECT_EQ(identityFromCertificate(issue("DNS:payments.acme").get()).error().code, ErrorCode::IdentityInvalid);
   EXPECT_EQ(identityFromCertificate(issue("URI:spiffe://acme/a,URI:spiffe://acme/b").get()).error().code,
-            "IDENTITY_INVALID");
-  EXPECT_EQ(identityFromCertificate(issue("URI:spiffe://acme/a/b").get()).error().code, "IDENTITY_INVALID");
-  EXPECT_EQ(identityFromCertificate(nullptr).error().code, "UNAUTHENTICATED");
+            ErrorCode::IdentityInvalid);
+  EXPECT_EQ(identityFromCertificate(issue("URI:spiffe://acme/a/b").get()).error().code, ErrorCode::IdentityInvalid);
+  EXPECT_EQ(identityFromCertificate(nullptr).error().code, ErrorCode::Unauthenticated);
 }
 
 }  // namespace

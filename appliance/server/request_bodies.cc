@@ -6,14 +6,14 @@ using nlohmann::json;
 
 Result<void> checkBodyFields(const json& body, std::initializer_list<const char*> allowed,
                              std::initializer_list<const char*> required) {
-  if (!body.is_object()) return makeError("INVALID_REQUEST", "the body must be a JSON object");
+  if (!body.is_object()) return makeError(ErrorCode::InvalidRequest, "the body must be a JSON object");
   for (const auto& [key, value] : body.items()) {
     bool known = false;
     for (const char* a : allowed) known = known || key == a;
-    if (!known) return makeError("UNKNOWN_FIELD", "unknown field '" + key.substr(0, 64) + "'");
+    if (!known) return makeError(ErrorCode::UnknownField, "unknown field '" + key.substr(0, 64) + "'");
   }
   for (const char* r : required) {
-    if (!body.contains(r)) return makeError("INVALID_REQUEST", std::string("missing field '") + r + "'");
+    if (!body.contains(r)) return makeError(ErrorCode::InvalidRequest, std::string("missing field '") + r + "'");
   }
   return Ok{};
 }
@@ -23,13 +23,13 @@ Result<std::vector<AuthorizeItem>> parseAuthorizeBody(const json& body, const st
   SEALGATE_TRY(checkBodyFields(body, {"requests"}, {"requests"}));
   const json& list = body["requests"];
   if (!list.is_array() || list.empty() || list.size() > maxBatch) {
-    return makeError("INVALID_REQUEST", "'requests' must be an array of 1.." + std::to_string(maxBatch) + " items");
+    return makeError(ErrorCode::InvalidRequest, "'requests' must be an array of 1.." + std::to_string(maxBatch) + " items");
   }
   std::vector<AuthorizeItem> items;
   for (std::size_t i = 0; i < list.size(); ++i) {
     const json& r = list[i];
     const std::string where = "requests[" + std::to_string(i) + "]";
-    if (!r.is_object()) return makeError("INVALID_REQUEST", where + " must be an object");
+    if (!r.is_object()) return makeError(ErrorCode::InvalidRequest, where + " must be an object");
     if (auto fields = checkBodyFields(r, {"uri", "action", "context"}, {"uri", "action"}); !fields) {
       Error e = std::move(fields).takeError();
       e.message = where + ": " + e.message;
@@ -37,10 +37,10 @@ Result<std::vector<AuthorizeItem>> parseAuthorizeBody(const json& body, const st
     }
     if (!r["uri"].is_string() || !r["action"].is_string() || r["action"].get<std::string>().empty() ||
         r["action"].get<std::string>().size() > 64) {
-      return makeError("INVALID_REQUEST", where + ": 'uri' and 'action' must be strings");
+      return makeError(ErrorCode::InvalidRequest, where + ": 'uri' and 'action' must be strings");
     }
     if (r.contains("context") && !r["context"].is_object()) {
-      return makeError("INVALID_REQUEST", where + ": 'context' must be an object");
+      return makeError(ErrorCode::InvalidRequest, where + ": 'context' must be an object");
     }
     AuthorizeItem item;
     item.index = i;
@@ -48,9 +48,9 @@ Result<std::vector<AuthorizeItem>> parseAuthorizeBody(const json& body, const st
     if (r.contains("context")) item.contextJson = r["context"].dump(-1, ' ', false, json::error_handler_t::replace);
     auto uri = SecretUri::parse(r["uri"].get<std::string>());
     if (!uri) {
-      item.denyReason = uri.error().code;
+      item.denyReason = errorCodeName(uri.error().code);
     } else if (auto guard = uri->checkTenant(callerTenant); !guard) {
-      item.denyReason = guard.error().code;
+      item.denyReason = errorCodeName(guard.error().code);
     } else {
       item.uri = std::move(*uri);
     }

@@ -23,7 +23,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-Error crlError(const std::string& message) { return makeError("CRL_INVALID", message); }
+Error crlError(const std::string& message) { return makeError(ErrorCode::CrlInvalid, message); }
 
 std::string opensslReason() {
   const unsigned long e = ERR_peek_last_error();
@@ -129,9 +129,8 @@ Result<std::unique_ptr<ClientTrust>> ClientTrust::create(std::string caFile, std
   t->listener_ = std::move(listener);
   if (t->crlFile_.empty()) return t;
   if (stat(t->crlFile_.c_str(), &t->loaded_) != 0) return crlError("cannot read the CRL file " + t->crlFile_);
-  auto store = t->load();
-  if (!store) return std::move(store).takeError();
-  t->store_ = *store;
+  SEALGATE_ASSIGN_OR_RETURN(auto store, t->load());
+  t->store_ = store;
   return t;
 }
 
@@ -140,11 +139,10 @@ ClientTrust::~ClientTrust() {
 }
 
 Result<X509_STORE*> ClientTrust::load() const {
-  auto crls = loadCrls(crlFile_, caFile_);
-  if (!crls) return std::move(crls).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto crls, loadCrls(crlFile_, caFile_));
   X509_STORE* store = X509_STORE_new();
   bool ok = store != nullptr && X509_STORE_load_file(store, caFile_.c_str()) == 1;
-  for (X509_CRL* c : *crls) {
+  for (X509_CRL* c : crls) {
     ok = ok && X509_STORE_add_crl(store, c) == 1;
     X509_CRL_free(c);
   }
@@ -342,7 +340,7 @@ Result<std::unique_ptr<TlsFrontEnd>> TlsFrontEnd::create(const FrontEndSettings&
   f->serve_ = std::move(serve);
 
   const auto colon = settings.listen.rfind(':');
-  if (colon == std::string::npos) return makeError("LISTEN_FAILED", "listen must be host:port: " + settings.listen);
+  if (colon == std::string::npos) return makeError(ErrorCode::ListenFailed, "listen must be host:port: " + settings.listen);
   std::string host = settings.listen.substr(0, colon);
   const std::string port = settings.listen.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -352,7 +350,7 @@ Result<std::unique_ptr<TlsFrontEnd>> TlsFrontEnd::create(const FrontEndSettings&
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* res = nullptr;
   if (getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) {
-    return makeError("LISTEN_FAILED", "cannot resolve " + settings.listen);
+    return makeError(ErrorCode::ListenFailed, "cannot resolve " + settings.listen);
   }
   const int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -362,7 +360,7 @@ Result<std::unique_ptr<TlsFrontEnd>> TlsFrontEnd::create(const FrontEndSettings&
   freeaddrinfo(res);
   if (!bound) {
     if (fd >= 0) ::close(fd);
-    return makeError("LISTEN_FAILED", "cannot listen on " + settings.listen + ": " + std::strerror(bindErrno));
+    return makeError(ErrorCode::ListenFailed, "cannot listen on " + settings.listen + ": " + std::strerror(bindErrno));
   }
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
@@ -371,7 +369,7 @@ Result<std::unique_ptr<TlsFrontEnd>> TlsFrontEnd::create(const FrontEndSettings&
                                              : reinterpret_cast<sockaddr_in&>(ss).sin_port);
   f->listenFd_ = fd;
   f->stopFd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (f->stopFd_ < 0) return makeError("LISTEN_FAILED", "eventfd failed");
+  if (f->stopFd_ < 0) return makeError(ErrorCode::ListenFailed, "eventfd failed");
   return f;
 }
 

@@ -131,12 +131,12 @@ TEST_F(CrlTest, AcceptsCrlsOfTheCaOnly) {
     write(b.text);
     auto r = loadCrls(crlFile_, caFile_);
     ASSERT_FALSE(r.ok()) << b.why;
-    EXPECT_EQ(r.error().code, "CRL_INVALID");
+    EXPECT_EQ(r.error().code, ErrorCode::CrlInvalid);
     EXPECT_NE(r.error().message.find(b.why), std::string::npos) << r.error().message;
   }
   auto missing = loadCrls((dir_ / "none.pem").string(), caFile_);
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.error().code, "CRL_INVALID");
+  EXPECT_EQ(missing.error().code, ErrorCode::CrlInvalid);
 }
 
 TEST_F(CrlTest, ReloadsOnChangeAndKeepsThePreviousCrlsWhenTheNewFileIsBad) {
@@ -207,7 +207,7 @@ TEST_F(CrlTest, NoCrlFileMeansNoStore) {
   EXPECT_EQ((*trust)->acquire(g), nullptr);
   auto bad = ClientTrust::create(caFile_, (dir_ / "missing.pem").string(), "pep");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().code, "CRL_INVALID");
+  EXPECT_EQ(bad.error().code, ErrorCode::CrlInvalid);
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ constexpr const char* kJournalFile = "journal";
 
 enum SubKey : std::uint64_t { kSubJournal = 1, kSubIdHash = 2, kSubCounterAuth = 3 };
 
-Error stateError(const char* code, const std::string& message) { return makeError(code, message); }
+Error stateError(ErrorCode code, const std::string& message) { return makeError(code, message); }
 Error ioError(const std::string& what) {
   return stateError(state_errc::kUnavailable, what + ": " + std::strerror(errno));
 }
@@ -82,7 +82,7 @@ Result<Secret> deriveKey(const Secret& dataKey, SubKey id) {
 
 // Maps an error from unsealing the data key to what the operator must know.
 Error unsealFailure(Error e) {
-  if (e.code == "HSM_DECRYPT_FAILED" || e.code == "SEALED_KEY_INVALID") {
+  if (e.code == ErrorCode::HsmDecryptFailed || e.code == ErrorCode::SealedKeyInvalid) {
     e.message = "the state's data key does not open with this HSM (tampered, or from another appliance): " + e.message;
     e.code = state_errc::kTampered;
   }
@@ -114,30 +114,24 @@ Result<void> SealedStateStore::initialize(const SealedStateOptions& options, Dat
   if (ec) return stateError(state_errc::kUnavailable, "cannot create " + dir.string() + ": " + ec.message());
   ::chmod(dir.c_str(), 0700);
   if (fs::exists(dir / kDataKeyFile) || fs::exists(dir / kJournalFile)) {
-    return stateError("STATE_EXISTS", "state already exists in " + dir.string() + "; it is never overwritten");
+    return stateError(ErrorCode::StateExists, "state already exists in " + dir.string() + "; it is never overwritten");
   }
   std::array<std::uint8_t, 16> instance{};
   randombytes_buf(instance.data(), instance.size());
-  auto dataKey = Secret::allocate(32);
-  if (!dataKey) return std::move(dataKey).takeError();
-  randombytes_buf(dataKey->exposeSecretBytesMutable().data(), 32);
-  auto blob = sealer.seal(*dataKey, contextOf(instance));
-  if (!blob) return std::move(blob).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto dataKey, Secret::allocate(32));
+  randombytes_buf(dataKey.exposeSecretBytesMutable().data(), 32);
+  SEALGATE_ASSIGN_OR_RETURN(auto blob, sealer.seal(dataKey, contextOf(instance)));
 
   std::uint64_t checkpoint = 1;
   std::unique_ptr<MonotonicCounter> counter;
   if (counters) {
-    auto auth = deriveKey(*dataKey, kSubCounterAuth);
-    if (!auth) return std::move(auth).takeError();
-    auto made = counters(*auth, /*define=*/true);
-    if (!made) return std::move(made).takeError();
-    counter = std::move(*made);
-    auto value = counter->read();
-    if (!value) return std::move(value).takeError();
-    checkpoint = *value + 1;
+    SEALGATE_ASSIGN_OR_RETURN(auto auth, deriveKey(dataKey, kSubCounterAuth));
+    SEALGATE_ASSIGN_OR_RETURN(auto made, counters(auth, /*define=*/true));
+    counter = std::move(made);
+    SEALGATE_ASSIGN_OR_RETURN(auto value, counter->read());
+    checkpoint = value + 1;
   }
-  auto journalKey = deriveKey(*dataKey, kSubJournal);
-  if (!journalKey) return std::move(journalKey).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto journalKey, deriveKey(dataKey, kSubJournal));
   const std::string hdr = header(instance, 1);
   // Grants carry whole-second iat: the cut-off is the next whole second, and
   // initialisation waits for it, so every grant issued before this state has
@@ -146,13 +140,12 @@ Result<void> SealedStateStore::initialize(const SealedStateOptions& options, Dat
   std::this_thread::sleep_until(fromMs(grantsFromMs));
   std::string first = opU64(kOpOpen, checkpoint);
   first += opU64(kOpGrantsFrom, static_cast<std::uint64_t>(grantsFromMs));
-  const std::string journal = hdr + sealRecord(*journalKey, hdr, 0, first);
-  SEALGATE_TRY(writeFileAtomically(dir / kDataKeyFile, std::string_view(reinterpret_cast<const char*>(blob->data()),
-                                                                        blob->size())));
+  const std::string journal = hdr + sealRecord(journalKey, hdr, 0, first);
+  SEALGATE_TRY(writeFileAtomically(dir / kDataKeyFile, std::string_view(reinterpret_cast<const char*>(blob.data()),
+                                                                        blob.size())));
   SEALGATE_TRY(writeFileAtomically(dir / kJournalFile, journal));
   if (counter) {
-    auto advanced = counter->increment();
-    if (!advanced) return std::move(advanced).takeError();
+    SEALGATE_TRY(counter->increment());
   }
   return Ok{};
 }
@@ -210,20 +203,17 @@ Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedSta
     return stateError(state_errc::kMissing, "the state folder " + dir.string() +
                                                 " is missing; it is never created silently (see `sealgate state init`)");
   }
-  auto blob = readFile(dir / kDataKeyFile);
-  if (!blob) return std::move(blob).takeError();
-  auto journal = readFile(dir / kJournalFile);
-  if (!journal) return std::move(journal).takeError();
+  SEALGATE_ASSIGN_OR_RETURN(auto blob, readFile(dir / kDataKeyFile));
+  SEALGATE_ASSIGN_OR_RETURN(auto journal, readFile(dir / kJournalFile));
   std::error_code ec;
   fs::remove(dir / (std::string(kJournalFile) + ".tmp"), ec);  // an unfinished rewrite: the journal is intact
 
-  auto parsed = parseHeader(*journal);
-  if (!parsed) return std::move(parsed).takeError();
-  s->instance_ = parsed->instance;
-  s->generation_ = parsed->generation;
-  const std::string hdr = journal->substr(0, kHeaderBytes);
+  SEALGATE_ASSIGN_OR_RETURN(auto parsed, parseHeader(journal));
+  s->instance_ = parsed.instance;
+  s->generation_ = parsed.generation;
+  const std::string hdr = journal.substr(0, kHeaderBytes);
 
-  auto dataKey = sealer.unseal(Bytes(blob->begin(), blob->end()), contextOf(s->instance_));
+  auto dataKey = sealer.unseal(Bytes(blob.begin(), blob.end()), contextOf(s->instance_));
   if (!dataKey) return unsealFailure(std::move(dataKey).takeError());
   auto journalKey = deriveKey(*dataKey, kSubJournal);
   auto idKey = deriveKey(*dataKey, kSubIdHash);
@@ -234,12 +224,10 @@ Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedSta
 
   std::optional<std::uint64_t> tpmValue;
   if (counters) {
-    auto made = counters(*counterAuth, /*define=*/false);
-    if (!made) return std::move(made).takeError();
-    s->counter_ = std::move(*made);
-    auto value = s->counter_->read();
-    if (!value) return std::move(value).takeError();
-    tpmValue = *value;
+    SEALGATE_ASSIGN_OR_RETURN(auto made, counters(*counterAuth, /*define=*/false));
+    s->counter_ = std::move(made);
+    SEALGATE_ASSIGN_OR_RETURN(auto value, s->counter_->read());
+    tpmValue = value;
   }
 
   // Replay every record; the first must open the file with its checkpoint.
@@ -247,7 +235,7 @@ Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedSta
   std::size_t at = kHeaderBytes;
   std::uint64_t seq = 0;
   std::string ops;
-  const std::string_view j = *journal;
+  const std::string_view j = journal;
   for (;;) {
     const std::string_view rest = j.substr(at);
     const Frame frame = nextFrame(rest);
@@ -296,8 +284,7 @@ Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedSta
                                                    " but the TPM counter is " + std::to_string(*tpmValue));
     }
     if (*checkpoint == *tpmValue + 1) {
-      auto finished = s->counter_->increment();
-      if (!finished) return std::move(finished).takeError();
+      SEALGATE_TRY(s->counter_->increment());
     }
   }
   s->checkpoint_ = *checkpoint;
@@ -326,8 +313,7 @@ Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedSta
     }
   }
   if (s->counter_) {
-    auto advanced = s->counter_->increment();
-    if (!advanced) return std::move(advanced).takeError();
+    SEALGATE_TRY(s->counter_->increment());
   }
   s->background_ = std::thread([p = s.get()] { p->background(); });
   return s;
@@ -546,9 +532,9 @@ Result<bool> SealedStateStore::rememberOnce(const std::string& id, Clock::time_p
 }
 
 Result<std::uint32_t> SealedStateStore::takeUses(const UseRequest& use) {
-  if (use.count == 0) return makeError("INVALID_REQUEST", "a use count must be positive");
+  if (use.count == 0) return makeError(ErrorCode::InvalidRequest, "a use count must be positive");
   if (use.grantId.size() > 1024 || use.ancestors.size() > 64) {
-    return makeError("INVALID_REQUEST", "grant ids are at most 1024 bytes, ancestries at most 64 grants");
+    return makeError(ErrorCode::InvalidRequest, "grant ids are at most 1024 bytes, ancestries at most 64 grants");
   }
   const std::int64_t now = nowMs();
   std::unique_lock lock(mu_);
@@ -581,7 +567,7 @@ Result<std::uint32_t> SealedStateStore::takeUses(const UseRequest& use) {
 }
 
 Result<void> SealedStateStore::revoke(const std::string& grantId, Clock::time_point expiresAt) {
-  if (grantId.size() > 1024) return makeError("INVALID_REQUEST", "grant ids are at most 1024 bytes");
+  if (grantId.size() > 1024) return makeError(ErrorCode::InvalidRequest, "grant ids are at most 1024 bytes");
   const std::int64_t now = nowMs();
   std::unique_lock lock(mu_);
   if (failed_) return *failed_;
@@ -611,7 +597,7 @@ std::vector<StateStore::GrantState> SealedStateStore::grants() const {
 }
 
 Result<void> SealedStateStore::putLease(const Lease& lease) {
-  if (lease.leaseId.empty() || lease.leaseId.size() > 1024) return makeError("INVALID_REQUEST", "bad lease id");
+  if (lease.leaseId.empty() || lease.leaseId.size() > 1024) return makeError(ErrorCode::InvalidRequest, "bad lease id");
   std::unique_lock lock(mu_);
   if (failed_) return *failed_;
   if (!leases_.count(lease.leaseId)) SEALGATE_TRY(admitLocked(nowMs()));
@@ -620,7 +606,7 @@ Result<void> SealedStateStore::putLease(const Lease& lease) {
 }
 
 Result<void> SealedStateStore::deleteLease(const std::string& leaseId) {
-  if (leaseId.size() > 1024) return makeError("INVALID_REQUEST", "bad lease id");
+  if (leaseId.size() > 1024) return makeError(ErrorCode::InvalidRequest, "bad lease id");
   std::unique_lock lock(mu_);
   if (failed_) return *failed_;
   if (leases_.erase(leaseId) == 0) return Ok{};
@@ -660,8 +646,7 @@ Result<void> SealedStateStore::checkpoint() {
     if (failed_) return *failed_;
     if (counter_ && counterBehind_) {
       lock.unlock();
-      auto caughtUp = counter_->increment();
-      if (!caughtUp) return std::move(caughtUp).takeError();
+      SEALGATE_TRY(counter_->increment());
       lock.lock();
       counterBehind_ = false;
     }

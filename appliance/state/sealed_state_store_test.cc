@@ -54,7 +54,7 @@ class FlakyCounter : public MonotonicCounter {
   Result<std::uint64_t> increment() override {
     if (*failNext_) {
       *failNext_ = false;
-      return makeError("TPM_UNAVAILABLE", "injected: the process died before the increment");
+      return makeError(ErrorCode::TpmUnavailable, "injected: the process died before the increment");
     }
     return real_->increment();
   }
@@ -138,7 +138,7 @@ TEST_F(SealedStateTest, ReplayUseCountsRevocationAndLeasesSurviveReopen) {
   EXPECT_TRUE(*s->rememberOnce("dpop:k:j2", later_));
   EXPECT_EQ(*s->takeUse("g1", 3, later_), 1u);
   EXPECT_EQ(*s->takeUse("g2", 5, later_), 2u);
-  EXPECT_EQ(s->takeUse("g3", 5, later_).error().code, "GRANT_REVOKED");
+  EXPECT_EQ(s->takeUse("g3", 5, later_).error().code, ErrorCode::GrantRevoked);
   auto leases = s->leases();
   ASSERT_EQ(leases.size(), 1u);
   EXPECT_EQ(leases[0].leaseId, "database/creds/app/abc");
@@ -151,16 +151,16 @@ TEST_F(SealedStateTest, SameSemanticsAsTheContract) {
   ASSERT_TRUE(s);
   EXPECT_EQ(s->takeUse("g", 2, later_).value(), 1u);
   EXPECT_EQ(s->takeUse("g", 2, later_).value(), 0u);
-  EXPECT_EQ(s->takeUse("g", 2, later_).error().code, "GRANT_EXHAUSTED");
-  EXPECT_EQ(s->takeUses("h", 3, 2, later_).error().code, "GRANT_EXHAUSTED");  // all or nothing
+  EXPECT_EQ(s->takeUse("g", 2, later_).error().code, ErrorCode::GrantExhausted);
+  EXPECT_EQ(s->takeUses("h", 3, 2, later_).error().code, ErrorCode::GrantExhausted);  // all or nothing
   EXPECT_EQ(*s->takeUses("h", 2, 2, later_), 0u);
-  EXPECT_EQ(s->takeUses("i", 0, 2, later_).error().code, "INVALID_REQUEST");
+  EXPECT_EQ(s->takeUses("i", 0, 2, later_).error().code, ErrorCode::InvalidRequest);
   // An id whose window has already ended is treated as seen: the store may have
   // pruned it, so it cannot tell (the pruning horizon).
   EXPECT_FALSE(*s->rememberOnce("old", Clock::now() - std::chrono::seconds(1)));
   EXPECT_TRUE(*s->rememberOnce("old", later_));
   EXPECT_FALSE(*s->rememberOnce("old", later_));
-  EXPECT_EQ(s->takeUse(std::string(2000, 'x'), 2, later_).error().code, "INVALID_REQUEST");
+  EXPECT_EQ(s->takeUse(std::string(2000, 'x'), 2, later_).error().code, ErrorCode::InvalidRequest);
 }
 
 TEST_F(SealedStateTest, ConcurrentCallersAreGroupCommittedAndExact) {
@@ -189,7 +189,7 @@ TEST_F(SealedStateTest, ConcurrentCallersAreGroupCommittedAndExact) {
   auto again = reopen();
   ASSERT_TRUE(again);
   EXPECT_FALSE(*again->rememberOnce("jti-3-17", later_));
-  EXPECT_EQ(again->takeUse("busy-grant", kUses, later_).error().code, "GRANT_EXHAUSTED");
+  EXPECT_EQ(again->takeUse("busy-grant", kUses, later_).error().code, ErrorCode::GrantExhausted);
 }
 
 TEST_F(SealedStateTest, NeverCreatedSilently) {
@@ -203,7 +203,7 @@ TEST_F(SealedStateTest, InitializeRefusesExistingState) {
   ASSERT_TRUE(init());
   auto again = SealedStateStore::initialize(options_, *sealer_, counters_);
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, "STATE_EXISTS");
+  EXPECT_EQ(again.error().code, ErrorCode::StateExists);
 }
 
 TEST_F(SealedStateTest, EveryFlippedBitIsRefused) {
@@ -514,7 +514,7 @@ TEST_F(GrantStateProperty, NoInterleavingExceedsMaxUsesOrUsesARevokedGrant) {
           ASSERT_FALSE(revokedOrAncestorRevoked(g)) << "seed " << seed << " step " << step << ": a revoked grant was used";
           if (g.exp <= nowSeconds()) ++acceptedAfterExpiry;
         } else {
-          const std::string& code = r.error().code;
+          const ErrorCode code = r.error().code;
           ASSERT_TRUE(code == state_errc::kGrantExhausted || code == state_errc::kGrantRevoked ||
                       code == state_errc::kGrantExpired)
               << code;

@@ -29,21 +29,21 @@ namespace sealgate {
 // Stable error codes of connectors (API.md). The first group is refused before
 // the attempt (nothing is spent); the second happens after it (the use is spent).
 namespace connector_errc {
-inline constexpr const char* kInvalidAction = "INVALID_ACTION";               // 400: malformed action
-inline constexpr const char* kPlaceholderForbidden = "PLACEHOLDER_FORBIDDEN";  // 400: a slot where none may go
-inline constexpr const char* kDestinationForbidden = "DESTINATION_FORBIDDEN";  // 403: host not on the allow-list
-inline constexpr const char* kCommandForbidden = "COMMAND_FORBIDDEN";          // 403: ssh command not allowed
-inline constexpr const char* kPlaintextForbidden = "PLAINTEXT_FORBIDDEN";      // 403: a credential in the clear
-inline constexpr const char* kHostKeyNotPinned = "HOST_KEY_NOT_PINNED";        // 403: ssh host without a policy pin
+inline constexpr ErrorCode kInvalidAction = ErrorCode::InvalidAction;               // 400: malformed action
+inline constexpr ErrorCode kPlaceholderForbidden = ErrorCode::PlaceholderForbidden;  // 400: a slot where none may go
+inline constexpr ErrorCode kDestinationForbidden = ErrorCode::DestinationForbidden;  // 403: host not on the allow-list
+inline constexpr ErrorCode kCommandForbidden = ErrorCode::CommandForbidden;          // 403: ssh command not allowed
+inline constexpr ErrorCode kPlaintextForbidden = ErrorCode::PlaintextForbidden;      // 403: a credential in the clear
+inline constexpr ErrorCode kHostKeyNotPinned = ErrorCode::HostKeyNotPinned;        // 403: ssh host without a policy pin
 
-inline constexpr const char* kPeerUnreachable = "PEER_UNREACHABLE";        // 502: connect failed
-inline constexpr const char* kPeerTimeout = "PEER_TIMEOUT";                // 504: the peer did not answer in time
-inline constexpr const char* kPeerTlsFailed = "PEER_TLS_FAILED";           // 502: certificate or handshake
-inline constexpr const char* kPeerHostKeyMismatch = "PEER_HOST_KEY_MISMATCH";  // 502: ssh host key not the pinned one
-inline constexpr const char* kPeerAuthFailed = "PEER_AUTH_FAILED";         // 502: the peer refused the credential
-inline constexpr const char* kPeerError = "PEER_ERROR";                    // 502: the peer refused the operation
-inline constexpr const char* kPeerResponseTooLarge = "PEER_RESPONSE_TOO_LARGE";  // 502: over the size cap
-inline constexpr const char* kSecretUnusable = "SECRET_UNUSABLE";          // 422: e.g. not a PEM key
+inline constexpr ErrorCode kPeerUnreachable = ErrorCode::PeerUnreachable;        // 502: connect failed
+inline constexpr ErrorCode kPeerTimeout = ErrorCode::PeerTimeout;                // 504: the peer did not answer in time
+inline constexpr ErrorCode kPeerTlsFailed = ErrorCode::PeerTlsFailed;           // 502: certificate or handshake
+inline constexpr ErrorCode kPeerHostKeyMismatch = ErrorCode::PeerHostKeyMismatch;  // 502: ssh host key not the pinned one
+inline constexpr ErrorCode kPeerAuthFailed = ErrorCode::PeerAuthFailed;         // 502: the peer refused the credential
+inline constexpr ErrorCode kPeerError = ErrorCode::PeerError;                    // 502: the peer refused the operation
+inline constexpr ErrorCode kPeerResponseTooLarge = ErrorCode::PeerResponseTooLarge;  // 502: over the size cap
+inline constexpr ErrorCode kSecretUnusable = ErrorCode::SecretUnusable;          // 422: e.g. not a PEM key
 }  // namespace connector_errc
 
 // ssh: the host keys trusted for one destination, from the tenant's policy

@@ -15,11 +15,27 @@ namespace sealgate {
 // Error codes every SecretProvider uses (API.md). Callers deny access on any of
 // them; PROVIDER_UNAVAILABLE is a 503 (fail closed), the others are 404s.
 namespace provider_errc {
-inline constexpr const char* kNotFound = "NOT_FOUND";                 // no such path, field or version
-inline constexpr const char* kVersionDeleted = "VERSION_DELETED";     // soft-deleted (undelete brings it back)
-inline constexpr const char* kVersionDestroyed = "VERSION_DESTROYED";  // destroyed: the data is gone
-inline constexpr const char* kUnavailable = "PROVIDER_UNAVAILABLE";   // the backend cannot answer now
+inline constexpr ErrorCode kNotFound = ErrorCode::NotFound;                 // no such path, field or version
+inline constexpr ErrorCode kVersionDeleted = ErrorCode::VersionDeleted;     // soft-deleted (undelete brings it back)
+inline constexpr ErrorCode kVersionDestroyed = ErrorCode::VersionDestroyed;  // destroyed: the data is gone
+inline constexpr ErrorCode kUnavailable = ErrorCode::ProviderUnavailable;   // the backend cannot answer now
 }  // namespace provider_errc
+
+// The boundary between a provider's failure and the API: its own refusals
+// (NOT_FOUND, VERSION_DELETED, VERSION_DESTROYED, PROVIDER_UNAVAILABLE) stand;
+// anything else (a store that failed an integrity check, a file provider's
+// refusal, a TPM or HSM code under it) is answered PROVIDER_UNAVAILABLE.
+constexpr ErrorCode providerFailureCode(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::NotFound:
+    case ErrorCode::VersionDeleted:
+    case ErrorCode::VersionDestroyed:
+    case ErrorCode::ProviderUnavailable:
+      return code;
+    default:
+      return ErrorCode::ProviderUnavailable;
+  }
+}
 
 // What a fetch returns besides the value: what the audit event records.
 struct SecretMetadata {

@@ -12,20 +12,49 @@
 
 namespace sealgate {
 
-// Error codes every StateStore uses. Callers answer 503 with the code for any
-// STATE_* error other than the grant ones (fail closed).
+// Error codes every StateStore uses. Callers answer a failure with
+// stateFailureCode() (503, fail closed) and the grant refusals as they are.
 namespace state_errc {
-inline constexpr const char* kUnavailable = "STATE_UNAVAILABLE";  // cannot make a change durable (I/O, timeout)
-inline constexpr const char* kTampered = "STATE_TAMPERED";        // authentication of stored state failed
-inline constexpr const char* kRollback = "STATE_ROLLBACK";        // stored state is older than its anchor
-inline constexpr const char* kMissing = "STATE_MISSING";          // no state where state must be
-inline constexpr const char* kFull = "STATE_FULL";                // the live-entry cap is reached
-inline constexpr const char* kTpmUnavailable = "TPM_UNAVAILABLE";  // rollback protection set, no TPM open
+inline constexpr ErrorCode kUnavailable = ErrorCode::StateUnavailable;  // cannot make a change durable (I/O, timeout)
+inline constexpr ErrorCode kTampered = ErrorCode::StateTampered;        // authentication of stored state failed
+inline constexpr ErrorCode kRollback = ErrorCode::StateRollback;        // stored state is older than its anchor
+inline constexpr ErrorCode kMissing = ErrorCode::StateMissing;          // no state where state must be
+inline constexpr ErrorCode kFull = ErrorCode::StateFull;                // the live-entry cap is reached
+inline constexpr ErrorCode kTpmUnavailable = ErrorCode::TpmUnavailable;  // rollback protection set, no TPM open
 // The grant refusals (403 for the caller, never a state failure).
-inline constexpr const char* kGrantExhausted = "GRANT_EXHAUSTED";  // fewer uses remain than asked
-inline constexpr const char* kGrantRevoked = "GRANT_REVOKED";      // the grant or an ancestor is revoked
-inline constexpr const char* kGrantExpired = "GRANT_EXPIRED";      // unknown and past the pruning horizon
+inline constexpr ErrorCode kGrantExhausted = ErrorCode::GrantExhausted;  // fewer uses remain than asked
+inline constexpr ErrorCode kGrantRevoked = ErrorCode::GrantRevoked;      // the grant or an ancestor is revoked
+inline constexpr ErrorCode kGrantExpired = ErrorCode::GrantExpired;      // unknown and past the pruning horizon
 }  // namespace state_errc
+
+// The boundary between a StateStore failure and the API: the code an HTTP answer
+// carries (503) when the store cannot answer. Its own STATE_* codes and the TPM
+// codes of API.md's table stand; anything else that reached the store (an HSM or
+// data-key error at open, another TPM code) is STATE_UNAVAILABLE, its cause in the
+// log and in /readyz. The grant refusals are not failures: check them first.
+constexpr ErrorCode stateFailureCode(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::StateUnavailable:
+    case ErrorCode::StateTampered:
+    case ErrorCode::StateRollback:
+    case ErrorCode::StateMissing:
+    case ErrorCode::StateFull:
+    case ErrorCode::TpmUnavailable:
+    case ErrorCode::TpmBlobRejected:
+    case ErrorCode::TpmCounterMissing:
+    case ErrorCode::TpmPolicyMismatch:
+    case ErrorCode::TpmError:
+      return code;
+    default:
+      return ErrorCode::StateUnavailable;
+  }
+}
+
+// The state's refusals of a grant (not failures of the state): exhausted, revoked
+// (itself or an ancestor), unknown past the pruning horizon.
+constexpr bool isGrantRefusal(ErrorCode code) {
+  return code == ErrorCode::GrantExhausted || code == ErrorCode::GrantRevoked || code == ErrorCode::GrantExpired;
+}
 
 class StateStore {
  public:

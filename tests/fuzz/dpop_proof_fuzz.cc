@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!jws.ok() || jws->header.value("alg", "") != "ES256" || jws->header.value("typ", "") != "dpop+jwt") {
       __builtin_trap();
     }
-  } else if (r.error().code.rfind("DPOP_", 0) != 0) {
+  } else if (!std::string_view(sealgate::errorCodeName(r.error().code)).starts_with("DPOP_")) {
     __builtin_trap();
   }
   return 0;

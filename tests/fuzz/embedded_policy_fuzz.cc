@@ -10,7 +10,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
   auto policy = sealgate::appliance::Policy::parse(input);
   if (!policy.ok()) {
-    if (policy.error().code != "POLICY_INVALID") __builtin_trap();
+    if (policy.error().code != sealgate::ErrorCode::PolicyInvalid) __builtin_trap();
     return 0;
   }
   const sealgate::DecisionSubject who{"spiffe://acme/payments", "acme", "payments"};

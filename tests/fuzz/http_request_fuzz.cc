@@ -38,9 +38,9 @@ Decoded decodeInPieces(std::string_view in, std::size_t step, std::size_t max) {
     check(used == piece.size());  // NeedMore only after taking everything
   }
   if (r.status == ChunkedDecoder::Status::Error) {
-    r.errorStatus = d.error().status;
-    check(d.error().status == 400 || d.error().status == 413);
-    check(!d.error().code.empty() && !d.error().message.empty());
+    r.errorStatus = d.error().status();
+    check(d.error().status() == 400 || d.error().status() == 413);
+    check(!d.error().message.empty());
   }
   check(r.out.size() <= max);
   return r;
@@ -55,13 +55,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const HeadScan scan = scanHead(input);
   if (scan.state == HeadScan::Complete) check(scan.end >= 4 && scan.end <= input.size());
-  if (scan.state == HeadScan::Invalid) check(scan.error.status == 400 || scan.error.status == 431);
+  if (scan.state == HeadScan::Invalid) check(scan.error.status() == 400 || scan.error.status() == 431);
 
   RequestHead head;
   const std::string_view candidate = scan.state == HeadScan::Complete ? input.substr(0, scan.end) : input;
   const auto error = parseRequestHead(candidate, head);
   if (error) {
-    check(error->status >= 400 && error->status < 600 && !error->code.empty() && !error->message.empty());
+    check(error->status() >= 400 && error->status() < 600 && !error->message.empty());
   } else {
     check(scan.state == HeadScan::Complete);
     check(!head.method.empty() && !head.target.empty() && head.target.front() == '/');

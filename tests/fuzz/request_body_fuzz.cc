@@ -13,14 +13,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto parsed = sealgate::parseJson(std::span<const std::uint8_t>(data, size));
   if (!parsed) {
     const auto& code = parsed.error().code;
-    if (code != "BAD_JSON" && code != "JSON_TOO_DEEP" && code != "JSON_DUPLICATE_KEY") __builtin_trap();
+    using sealgate::ErrorCode;
+    if (code != ErrorCode::BadJson && code != ErrorCode::JsonTooDeep && code != ErrorCode::JsonDuplicateKey) __builtin_trap();
     return 0;
   }
   if (sealgate::jsonDepth(*parsed) > sealgate::kMaxJsonDepth) __builtin_trap();
   auto items = sealgate::appliance::parseAuthorizeBody(*parsed, "acme", 128);
   if (!items.ok()) {
     const auto& code = items.error().code;
-    if (code != "INVALID_REQUEST" && code != "UNKNOWN_FIELD") __builtin_trap();
+    using sealgate::ErrorCode;
+    if (code != ErrorCode::InvalidRequest && code != ErrorCode::UnknownField) __builtin_trap();
     return 0;
   }
   if (items->empty() || items->size() > 128) __builtin_trap();

@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(note::formatNote(n->text, n->signatures) == text);
     check(n->signatures.size() >= 1 && n->signatures.size() <= note::kMaxSignatures);
     auto v = note::verifyEcdsa(*n, "sealgate", spki);
-    if (!v.ok()) check(v.error().code == "NOTE_UNSIGNED" || v.error().code == "SIGNATURE_INVALID");
+    if (!v.ok()) check(v.error().code == ErrorCode::NoteUnsigned || v.error().code == ErrorCode::SignatureInvalid);
     auto cp = note::parseCheckpoint(n->text);
     if (cp.ok()) {
       const std::string body = note::formatCheckpoint(*cp);

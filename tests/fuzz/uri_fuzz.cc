@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto parsed = SecretUri::parse(input);
   if (!parsed.ok()) {
     const auto& code = parsed.error().code;
-    check(code.rfind("URI_", 0) == 0);
+    check(std::string_view(sealgate::errorCodeName(code)).starts_with("URI_"));
     check(!parsed.error().message.empty());
     return 0;
   }
@@ -85,6 +85,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Tenant guard accepts exactly the URI's own tenant.
   check(uri.checkTenant(uri.tenant()).ok());
   const auto mismatch = uri.checkTenant(uri.tenant() + "x");
-  check(!mismatch.ok() && mismatch.error().code == "URI_TENANT_MISMATCH");
+  check(!mismatch.ok() && mismatch.error().code == sealgate::ErrorCode::UriTenantMismatch);
   return 0;
 }

@@ -39,7 +39,7 @@ class SoftwareMac : public KeyedMac {
  public:
   bool failing = false;
   Result<Mac256> mac(std::string_view data) override {
-    if (failing) return makeError("HSM_UNAVAILABLE", "the test MAC is failing");
+    if (failing) return makeError(ErrorCode::HsmUnavailable, "the test MAC is failing");
     static const std::uint8_t kKey[32] = {7};
     Mac256 out{};
     unsigned len = 0;
@@ -64,12 +64,12 @@ class SoftwareGrantKey {
     GrantSigningKeys k;
     k.versions.push_back({1, "sealgate-grant-es256-v1", spki});
     k.sign = [this](const std::string&, std::span<const std::uint8_t> input) -> Result<Bytes> {
-      if (failing) return makeError("HSM_UNAVAILABLE", "the test signer is failing");
+      if (failing) return makeError(ErrorCode::HsmUnavailable, "the test signer is failing");
       EvpMdCtxPtr ctx(EVP_MD_CTX_new());
       std::size_t len = 0;
       if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_.get()) != 1 ||
           EVP_DigestSign(ctx.get(), nullptr, &len, input.data(), input.size()) != 1) {
-        return makeError("HSM_UNAVAILABLE", "signing failed");
+        return makeError(ErrorCode::HsmUnavailable, "signing failed");
       }
       Bytes der(len);
       EVP_DigestSign(ctx.get(), der.data(), &len, input.data(), input.size());
@@ -97,7 +97,7 @@ class ScriptedPdp : public DecisionPoint {
   Result<std::vector<Decision>> decide(const DecisionSubject&, const std::vector<DecisionRequest>& requests,
                                        std::chrono::milliseconds) override {
     ++calls;
-    if (!available) return makeError("PDP_UNAVAILABLE", "the test PDP is down");
+    if (!available) return makeError(ErrorCode::PdpUnavailable, "the test PDP is down");
     std::vector<Decision> out;
     if (answerNothing) return out;
     for (const auto& r : requests) {
@@ -117,7 +117,7 @@ class RecordingAudit : public AuditSink {
   bool failing = false;
   std::vector<json> events;
   Result<std::uint64_t> append(const std::string& eventJson) override {
-    if (failing) return makeError("AUDIT_UNAVAILABLE", "the test audit log is failing");
+    if (failing) return makeError(ErrorCode::AuditUnavailable, "the test audit log is failing");
     events.push_back(json::parse(eventJson));
     return events.size();
   }
@@ -206,11 +206,11 @@ inline Identity service(const std::string& name, const std::string& thumbprint) 
 }
 
 inline std::string codeOf(const HandlerResult& r) {
-  if (const auto* err = std::get_if<HttpError>(&r)) return err->code;
+  if (const auto* err = std::get_if<HttpError>(&r)) return std::string(errorCodeName(err->code));
   return "200";
 }
 inline std::string describe(const HandlerResult& r) {
-  if (const auto* err = std::get_if<HttpError>(&r)) return err->code + ": " + err->message;
+  if (const auto* err = std::get_if<HttpError>(&r)) return std::string(errorCodeName(err->code)) + ": " + err->message;
   return std::get<Response>(r).body.dump();
 }
 inline int statusOf(const HandlerResult& r) {

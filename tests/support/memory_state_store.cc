@@ -28,7 +28,7 @@ Result<bool> MemoryStateStore::rememberOnce(const std::string& id, Clock::time_p
 }
 
 Result<std::uint32_t> MemoryStateStore::takeUses(const UseRequest& use) {
-  if (use.count == 0) return makeError("INVALID_REQUEST", "a use count must be positive");
+  if (use.count == 0) return makeError(ErrorCode::InvalidRequest, "a use count must be positive");
   const auto now = Clock::now();
   std::lock_guard lock(mu_);
   pruneLocked(now);

@@ -29,10 +29,10 @@ TEST(MemoryStateStore, FollowsTheGrantLifetimeAndAncestryContract) {
   const auto later = Clock::now() + std::chrono::minutes(1);
   ASSERT_TRUE(store.takeUses(StateStore::UseRequest{"root", 1, 3, later, {}}));
   ASSERT_TRUE(store.revoke("root", later));
-  EXPECT_EQ(store.takeUses(StateStore::UseRequest{"child", 1, 1, later, {"root"}}).error().code, "GRANT_REVOKED");
+  EXPECT_EQ(store.takeUses(StateStore::UseRequest{"child", 1, 1, later, {"root"}}).error().code, ErrorCode::GrantRevoked);
   EXPECT_TRUE(store.takeUses(StateStore::UseRequest{"other", 1, 1, later, {"unrelated"}}));
   // An unknown grant whose retention already ended is not started afresh.
-  EXPECT_EQ(store.takeUse("gone", 3, Clock::now() - std::chrono::seconds(1)).error().code, "GRANT_EXPIRED");
+  EXPECT_EQ(store.takeUse("gone", 3, Clock::now() - std::chrono::seconds(1)).error().code, ErrorCode::GrantExpired);
 }
 
 TEST(MemoryStateStore, ExactlyMaxUsesSucceedUnderRacingThreads) {
@@ -47,7 +47,7 @@ TEST(MemoryStateStore, ExactlyMaxUsesSucceedUnderRacingThreads) {
         auto r = store.takeUse("grant-1", kMaxUses, exp);
         if (r.ok()) {
           ++ok;
-        } else if (r.error().code == "GRANT_EXHAUSTED") {
+        } else if (r.error().code == ErrorCode::GrantExhausted) {
           ++exhausted;
         } else {
           ++other;
@@ -65,7 +65,7 @@ TEST(MemoryStateStore, TakeUsesIsAllOrNothing) {
   MemoryStateStore store;
   const auto exp = Clock::now() + std::chrono::minutes(5);
   EXPECT_EQ(*store.takeUses("p", 3, 5, exp), 2u);
-  EXPECT_EQ(store.takeUses("p", 3, 5, exp).error().code, "GRANT_EXHAUSTED");
+  EXPECT_EQ(store.takeUses("p", 3, 5, exp).error().code, ErrorCode::GrantExhausted);
   EXPECT_EQ(*store.takeUses("p", 2, 5, exp), 0u);  // the failed call took nothing
   EXPECT_FALSE(store.takeUses("q", 0, 5, exp).ok());
 }
@@ -78,9 +78,9 @@ TEST(MemoryStateStore, RemainingCountsDownAndRevokeStopsUse) {
   ASSERT_TRUE(store.revoke("g", exp).ok());
   auto r = store.takeUse("g", 3, exp);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "GRANT_REVOKED");
+  EXPECT_EQ(r.error().code, ErrorCode::GrantRevoked);
   ASSERT_TRUE(store.revoke("never-used", exp).ok());
-  EXPECT_EQ(store.takeUse("never-used", 3, exp).error().code, "GRANT_REVOKED");
+  EXPECT_EQ(store.takeUse("never-used", 3, exp).error().code, ErrorCode::GrantRevoked);
   const auto listed = store.grants();
   ASSERT_EQ(listed.size(), 2u);
   for (const auto& g : listed) EXPECT_TRUE(g.revoked) << g.grantId;

@@ -19,7 +19,7 @@ class ReplayOnlyStateStore : public StateStore {
   std::vector<Lease> leases() const override { return {}; }
 
  private:
-  static Error unused() { return makeError("UNUSED", "not used by this test double"); }
+  static Error unused() { return makeError(ErrorCode::Internal, "not used by this test double"); }
 };
 
 }  // namespace sealgate::testing
