@@ -251,16 +251,15 @@ std::ostream& operator<<(std::ostream& os, ErrorCode code);
 void to_json(nlohmann::json& j, ErrorCode code);
 
 namespace error_code_detail {
-constexpr bool namesUniqueAndInOrder() {
+// Names are checked unique by error_code_test: comparing every pair here exceeds
+// clang's constexpr step limit.
+constexpr bool rowsInEnumOrder() {
   for (std::size_t i = 0; i < kErrorCodeCount; ++i) {
     if (static_cast<std::size_t>(kErrorCodes[i].code) != i) return false;
-    for (std::size_t j = i + 1; j < kErrorCodeCount; ++j) {
-      if (std::string_view(kErrorCodes[i].name) == kErrorCodes[j].name) return false;
-    }
   }
   return true;
 }
 }  // namespace error_code_detail
-static_assert(error_code_detail::namesUniqueAndInOrder(), "every ErrorCode has one row, and every name is unique");
+static_assert(error_code_detail::rowsInEnumOrder(), "every ErrorCode has one row, in enum order");
 
 }  // namespace sealgate
