@@ -67,10 +67,10 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
     SEALGATE_ASSIGN_OR_RETURN(auto kafka, KafkaForwarder::start(*app->audit_, ko));
     app->kafka_ = std::move(kafka);
   }
-  if (config.pdp.type != "embedded") {
-    SEALGATE_ASSIGN_OR_RETURN(auto remote, RemoteDecisionPoint::create(RemotePdpSettings{config.pdp.type, config.pdp.url, config.pdp.caFile,
-                                                                config.pdp.certFile, config.pdp.keyFile,
-                                                                config.pdp.timeout}));
+  if (config.pdp.type != PdpType::Embedded) {
+    SEALGATE_ASSIGN_OR_RETURN(auto remote, RemoteDecisionPoint::create(RemotePdpSettings{
+                                               pdpTypeName(config.pdp.type), config.pdp.url, config.pdp.caFile,
+                                               config.pdp.certFile, config.pdp.keyFile, config.pdp.timeout}));
     app->remotePdp_ = std::move(remote);
   }
   DecisionPoint& decider = app->remotePdp_ ? static_cast<DecisionPoint&>(*app->remotePdp_) : *app->pdp_;
@@ -140,7 +140,8 @@ Result<void> Appliance::startProviders() {
   }
   for (const auto& db : config_.databases) SEALGATE_TRY(route(db.tenant, db.mount, databases_.get()));
   for (const auto& f : config_.files) {
-    SEALGATE_ASSIGN_OR_RETURN(auto provider, providers::FileProvider::open(f.path, config_.mode == "production"));
+    SEALGATE_ASSIGN_OR_RETURN(auto provider,
+                              providers::FileProvider::open(f.path, config_.mode == RunMode::Production));
     files_.push_back(std::move(provider));
     SEALGATE_TRY(route(f.tenant, f.mount, files_.back().get()));
   }
@@ -297,7 +298,7 @@ HandlerResult Appliance::readiness() {
     const json s = state_->statusJson();
     checks["state"] = {{"status", "fail"}, {"code", s.value("code", std::string(errorCodeName(state_errc::kUnavailable)))}};
   }
-  checks["pdp"] = {{"status", "ok"}, {"type", config_.pdp.type}};
+  checks["pdp"] = {{"status", "ok"}, {"type", pdpTypeName(config_.pdp.type)}};
   // Providers: a KV store that did not open, or a database or Vault that cannot
   // answer, makes the appliance unready (their mounts answer PROVIDER_UNAVAILABLE).
   json providerChecks = json::object();

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   }
   // SoftHSM2 reads SOFTHSM2_CONF when the module initialises: set it first.
   if (!config->hsm.softhsm2Conf.empty()) setenv("SOFTHSM2_CONF", config->hsm.softhsm2Conf.c_str(), 1);
-  initLogging(config->logLevel, config->logFile);
+  initLogging(logThresholdName(config->logLevel), config->logFile);
 
   // Block the stop signals in every thread; main waits for them below.
   sigset_t stopSignals;

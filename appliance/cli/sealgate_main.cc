@@ -89,7 +89,8 @@ int stateInit(const std::string& configPath) {
     return 1;
   }
   std::cout << "sealed state initialised in " << instance.config.state.dir << " (rollback protection: "
-            << (instance.config.state.rollbackProtection == "tpm" ? "TPM NV counter" : "off") << ")\n";
+            << (instance.config.state.rollbackProtection == RollbackProtection::Tpm ? "TPM NV counter" : "off")
+            << ")\n";
   return 0;
 }
 

@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
+#include <utility>
 
 #include "core/kv_request.h"
 #include "core/secret_uri.h"
@@ -54,6 +56,7 @@ class Section {
     return Ok{};
   }
   bool has(const char* key) const { return j_.contains(key); }
+  const json& raw(const char* key) const { return j_.at(key); }  // only after has(key)
   Result<bool> boolean(const char* key) const {
     if (!j_[key].is_boolean()) return configError(path_ + "." + key + " must be true or false");
     return j_[key].get<bool>();
@@ -139,328 +142,448 @@ Result<PublicUrl> parsePublicUrl(const std::string& url) {
   return out;
 }
 
-Result<Config> Config::parse(const std::string& text, const std::string& baseDir) {
-  auto parsed = parseJson(text, {.allowComments = true});
-  if (!parsed) return configError("the configuration is not valid JSON (" + parsed.error().describe() + ")");
-  json j = std::move(*parsed);
-  Config c;
-  Section root(j, "config");
-  SEALGATE_TRY(root.allowOnly({"name", "pep", "admin", "hsm", "limits", "grants", "pdp", "audit", "policy_file",
-                               "data_dir", "log", "tpm", "state", "kv", "databases", "leases", "mode", "files", "vault", "connectors"}));
+namespace {
+
+// Each closed set's names in the file.
+constexpr std::pair<PdpType, const char*> kPdpTypes[] = {
+    {PdpType::Embedded, "embedded"}, {PdpType::Opa, "opa"}, {PdpType::Authzen, "authzen"}};
+constexpr std::pair<RollbackProtection, const char*> kRollbackProtections[] = {{RollbackProtection::Tpm, "tpm"},
+                                                                               {RollbackProtection::None, "none"}};
+constexpr std::pair<RunMode, const char*> kRunModes[] = {{RunMode::Production, "production"},
+                                                         {RunMode::Development, "development"}};
+constexpr std::pair<LogThreshold, const char*> kLogThresholds[] = {
+    {LogThreshold::Trace, "trace"}, {LogThreshold::Debug, "debug"}, {LogThreshold::Info, "info"},
+    {LogThreshold::Warn, "warn"},   {LogThreshold::Error, "error"}, {LogThreshold::Critical, "critical"},
+    {LogThreshold::Off, "off"}};
+
+template <typename E, std::size_t N>
+std::optional<E> fromName(const std::pair<E, const char*> (&table)[N], const std::string& name) {
+  for (const auto& [value, text] : table) {
+    if (name == text) return value;
+  }
+  return std::nullopt;
+}
+
+template <typename E, std::size_t N>
+const char* nameOf(const std::pair<E, const char*> (&table)[N], E value) {
+  for (const auto& [v, text] : table) {
+    if (v == value) return text;
+  }
+  return "?";
+}
+
+// The root's own settings; every section's name is one of its keys.
+Result<void> readTopLevel(const Section& root, Config& c) {
+  SEALGATE_TRY(root.allowOnly({"name",      "pep",         "admin",    "hsm",   "limits", "grants",    "pdp",
+                               "audit",     "policy_file", "data_dir", "log",   "tpm",    "state",     "kv",
+                               "databases", "leases",      "mode",     "files", "vault",  "connectors"}));
   SEALGATE_TRY(root.str("policy_file", c.policyFile));
   SEALGATE_TRY(root.str("name", c.name));
   SEALGATE_TRY(root.str("data_dir", c.dataDir));
-  SEALGATE_TRY(readListener(root.sub("pep"), c.pep));
-  SEALGATE_TRY(readListener(root.sub("admin"), c.admin));
+  return Ok{};
+}
 
-  Section hsm = root.sub("hsm");
-  SEALGATE_TRY(hsm.allowOnly({"module", "token_label", "pin_file", "pin_env", "softhsm2_conf", "max_sessions",
-                              "tls_key_label", "ref_key_version"}));
-  SEALGATE_TRY(hsm.str("module", c.hsm.module));
-  SEALGATE_TRY(hsm.str("token_label", c.hsm.tokenLabel));
-  SEALGATE_TRY(hsm.str("pin_file", c.hsm.pinFile));
-  SEALGATE_TRY(hsm.str("pin_env", c.hsm.pinEnv));
-  SEALGATE_TRY(hsm.str("softhsm2_conf", c.hsm.softhsm2Conf));
-  SEALGATE_TRY(hsm.num("max_sessions", c.hsm.maxSessions, 1, 1024));
-  SEALGATE_TRY(hsm.str("tls_key_label", c.hsm.tlsKeyLabel));
-  SEALGATE_TRY(hsm.num("ref_key_version", c.hsm.refKeyVersion, 0, 1000000));
+Result<void> readHsm(const Section& s, HsmSettings& hsm) {
+  SEALGATE_TRY(s.allowOnly({"module", "token_label", "pin_file", "pin_env", "softhsm2_conf", "max_sessions",
+                            "tls_key_label", "ref_key_version"}));
+  SEALGATE_TRY(s.str("module", hsm.module));
+  SEALGATE_TRY(s.str("token_label", hsm.tokenLabel));
+  SEALGATE_TRY(s.str("pin_file", hsm.pinFile));
+  SEALGATE_TRY(s.str("pin_env", hsm.pinEnv));
+  SEALGATE_TRY(s.str("softhsm2_conf", hsm.softhsm2Conf));
+  SEALGATE_TRY(s.num("max_sessions", hsm.maxSessions, 1, 1024));
+  SEALGATE_TRY(s.str("tls_key_label", hsm.tlsKeyLabel));
+  SEALGATE_TRY(s.num("ref_key_version", hsm.refKeyVersion, 0, 1000000));
+  return Ok{};
+}
 
-  Section limits = root.sub("limits");
-  SEALGATE_TRY(limits.allowOnly({"max_body_bytes", "request_deadline_ms", "keepalive_timeout_ms", "max_connections",
-                                 "worker_threads", "max_connections_per_peer", "handshake_timeout_ms"}));
-  SEALGATE_TRY(limits.num("max_body_bytes", c.limits.maxBodyBytes, 256, 16 * 1024 * 1024));
-  SEALGATE_TRY(limits.millis("request_deadline_ms", c.limits.requestDeadline, 100, 600000));
-  SEALGATE_TRY(limits.millis("keepalive_timeout_ms", c.limits.keepAliveTimeout, 100, 600000));
-  SEALGATE_TRY(limits.num("max_connections", c.limits.maxConnections, 1, 100000));
-  SEALGATE_TRY(limits.num("worker_threads", c.limits.workerThreads, 1, 1024));
-  if (c.limits.keepAliveTimeout >= c.limits.requestDeadline) {
+Result<void> readLimits(const Section& s, Limits& l) {
+  SEALGATE_TRY(s.allowOnly({"max_body_bytes", "request_deadline_ms", "keepalive_timeout_ms", "max_connections",
+                            "worker_threads", "max_connections_per_peer", "handshake_timeout_ms"}));
+  SEALGATE_TRY(s.num("max_body_bytes", l.maxBodyBytes, 256, 16 * 1024 * 1024));
+  SEALGATE_TRY(s.millis("request_deadline_ms", l.requestDeadline, 100, 600000));
+  SEALGATE_TRY(s.millis("keepalive_timeout_ms", l.keepAliveTimeout, 100, 600000));
+  SEALGATE_TRY(s.num("max_connections", l.maxConnections, 1, 100000));
+  SEALGATE_TRY(s.num("worker_threads", l.workerThreads, 1, 1024));
+  if (l.keepAliveTimeout >= l.requestDeadline) {
     return configError("limits.keepalive_timeout_ms must be below limits.request_deadline_ms");
   }
-  if (c.limits.workerThreads > c.limits.maxConnections) {
+  if (l.workerThreads > l.maxConnections) {
     return configError("limits.worker_threads must not exceed limits.max_connections");
   }
-  SEALGATE_TRY(limits.millis("handshake_timeout_ms", c.limits.handshakeTimeout, 100, 60000));
-  if (limits.has("max_connections_per_peer")) {
-    SEALGATE_TRY(limits.num("max_connections_per_peer", c.limits.maxConnectionsPerPeer, 1, 100000));
-    if (c.limits.maxConnectionsPerPeer > c.limits.maxConnections) {
+  SEALGATE_TRY(s.millis("handshake_timeout_ms", l.handshakeTimeout, 100, 60000));
+  if (s.has("max_connections_per_peer")) {
+    SEALGATE_TRY(s.num("max_connections_per_peer", l.maxConnectionsPerPeer, 1, 100000));
+    if (l.maxConnectionsPerPeer > l.maxConnections) {
       return configError("limits.max_connections_per_peer must not exceed limits.max_connections");
     }
   } else {
-    c.limits.maxConnectionsPerPeer = std::min(c.limits.maxConnectionsPerPeer, c.limits.maxConnections);
+    l.maxConnectionsPerPeer = std::min(l.maxConnectionsPerPeer, l.maxConnections);
   }
+  return Ok{};
+}
 
-  Section grants = root.sub("grants");
-  SEALGATE_TRY(grants.allowOnly({"max_ttl_seconds", "max_uses", "dpop_iat_window_seconds", "max_delegation_depth",
-                                 "dpop_nonce_required"}));
-  if (root.sub("grants").has("dpop_nonce_required")) {
-    SEALGATE_ASSIGN_OR_RETURN(auto v, root.sub("grants").boolean("dpop_nonce_required"));
-    c.grants.dpopNonce = v;
+Result<void> readGrants(const Section& s, GrantSettings& g) {
+  SEALGATE_TRY(s.allowOnly(
+      {"max_ttl_seconds", "max_uses", "dpop_iat_window_seconds", "max_delegation_depth", "dpop_nonce_required"}));
+  if (s.has("dpop_nonce_required")) {
+    SEALGATE_ASSIGN_OR_RETURN(auto v, s.boolean("dpop_nonce_required"));
+    g.dpopNonce = v;
   }
-  SEALGATE_TRY(grants.num("max_delegation_depth", c.grants.maxDelegationDepth, 1, 16));
-  {
-    std::uint64_t ttl = static_cast<std::uint64_t>(c.grants.maxTtl.count());
-    std::uint64_t window = static_cast<std::uint64_t>(c.grants.dpopIatWindow.count());
-    SEALGATE_TRY(grants.num("max_ttl_seconds", ttl, 1, 86400));
-    SEALGATE_TRY(grants.num("max_uses", c.grants.maxUses, 1, 1000000));
-    SEALGATE_TRY(grants.num("dpop_iat_window_seconds", window, 5, 600));
-    c.grants.maxTtl = std::chrono::seconds(ttl);
-    c.grants.dpopIatWindow = std::chrono::seconds(window);
-  }
+  SEALGATE_TRY(s.num("max_delegation_depth", g.maxDelegationDepth, 1, 16));
+  std::uint64_t ttl = static_cast<std::uint64_t>(g.maxTtl.count());
+  std::uint64_t window = static_cast<std::uint64_t>(g.dpopIatWindow.count());
+  SEALGATE_TRY(s.num("max_ttl_seconds", ttl, 1, 86400));
+  SEALGATE_TRY(s.num("max_uses", g.maxUses, 1, 1000000));
+  SEALGATE_TRY(s.num("dpop_iat_window_seconds", window, 5, 600));
+  g.maxTtl = std::chrono::seconds(ttl);
+  g.dpopIatWindow = std::chrono::seconds(window);
+  return Ok{};
+}
 
-  Section pdp = root.sub("pdp");
-  SEALGATE_TRY(pdp.allowOnly({"type", "url", "ca_file", "cert_file", "key_file", "timeout_ms", "negative_cache_ms",
-                              "positive_cache_ms"}));
-  SEALGATE_TRY(pdp.millis("negative_cache_ms", c.pdp.negativeCache, 0, 60000));
-  SEALGATE_TRY(pdp.millis("positive_cache_ms", c.pdp.positiveCache, 0, 3600000));
-  SEALGATE_TRY(pdp.str("type", c.pdp.type));
-  SEALGATE_TRY(pdp.str("url", c.pdp.url));
-  SEALGATE_TRY(pdp.str("ca_file", c.pdp.caFile));
-  SEALGATE_TRY(pdp.str("cert_file", c.pdp.certFile));
-  SEALGATE_TRY(pdp.str("key_file", c.pdp.keyFile));
-  SEALGATE_TRY(pdp.millis("timeout_ms", c.pdp.timeout, 10, 60000));
-  if (c.pdp.type != "embedded" && c.pdp.type != "opa" && c.pdp.type != "authzen") {
-    return configError("pdp.type must be embedded, opa or authzen");
-  }
-  if (c.pdp.type != "embedded" &&
-      (c.pdp.url.empty() || c.pdp.caFile.empty() || c.pdp.certFile.empty() || c.pdp.keyFile.empty())) {
+Result<void> readPdp(const Section& s, PdpSettings& pdp) {
+  SEALGATE_TRY(s.allowOnly(
+      {"type", "url", "ca_file", "cert_file", "key_file", "timeout_ms", "negative_cache_ms", "positive_cache_ms"}));
+  SEALGATE_TRY(s.millis("negative_cache_ms", pdp.negativeCache, 0, 60000));
+  SEALGATE_TRY(s.millis("positive_cache_ms", pdp.positiveCache, 0, 3600000));
+  std::string type = pdpTypeName(pdp.type);
+  SEALGATE_TRY(s.str("type", type));
+  SEALGATE_TRY(s.str("url", pdp.url));
+  SEALGATE_TRY(s.str("ca_file", pdp.caFile));
+  SEALGATE_TRY(s.str("cert_file", pdp.certFile));
+  SEALGATE_TRY(s.str("key_file", pdp.keyFile));
+  SEALGATE_TRY(s.millis("timeout_ms", pdp.timeout, 10, 60000));
+  const auto kind = fromName(kPdpTypes, type);
+  if (!kind) return configError("pdp.type must be embedded, opa or authzen");
+  pdp.type = *kind;
+  if (pdp.type != PdpType::Embedded &&
+      (pdp.url.empty() || pdp.caFile.empty() || pdp.certFile.empty() || pdp.keyFile.empty())) {
     return configError("pdp.url, pdp.ca_file, pdp.cert_file and pdp.key_file are required for an external PDP");
   }
+  return Ok{};
+}
 
-  Section tpm = root.sub("tpm");
-  SEALGATE_TRY(tpm.allowOnly({"tcti", "pcrs", "nv_index"}));
-  SEALGATE_TRY(tpm.str("tcti", c.tpm.tcti));
-  if (j.contains("tpm") && j["tpm"].contains("nv_index") && j["tpm"]["nv_index"].is_string()) {
-    const std::string text = j["tpm"]["nv_index"];
-    char* end = nullptr;
-    const unsigned long v = std::strtoul(text.c_str(), &end, 16);
-    if (text.size() < 3 || text.rfind("0x", 0) != 0 || *end != '\0' || v < 0x01000000 || v > 0x01ffffff) {
-      return configError("tpm.nv_index must be an NV index handle such as \"0x01500020\"");
-    }
-    c.tpm.nvIndex = static_cast<std::uint32_t>(v);
-  } else {
-    SEALGATE_TRY(tpm.num("nv_index", c.tpm.nvIndex, 0x01000000, 0x01ffffff));
+// tpm.nv_index: a number, or a hex handle string such as "0x01500020".
+Result<void> readNvIndex(const Section& s, std::uint32_t& nvIndex) {
+  if (!s.has("nv_index") || !s.raw("nv_index").is_string()) {
+    return s.num("nv_index", nvIndex, 0x01000000, 0x01ffffff);
   }
-  if (j.contains("tpm") && j["tpm"].contains("pcrs")) {
-    const json& pcrs = j["tpm"]["pcrs"];
-    if (!pcrs.is_array() || pcrs.empty()) return configError("tpm.pcrs must be a non-empty array of PCR indices");
-    c.tpm.pcrs.clear();
-    for (const auto& p : pcrs) {
-      if (!p.is_number_unsigned() || p.get<unsigned>() > 23) return configError("tpm.pcrs entries must be 0..23");
-      c.tpm.pcrs.push_back(p.get<unsigned>());
-    }
+  const std::string text = s.raw("nv_index").get<std::string>();
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(text.c_str(), &end, 16);
+  if (text.size() < 3 || text.rfind("0x", 0) != 0 || *end != '\0' || v < 0x01000000 || v > 0x01ffffff) {
+    return configError("tpm.nv_index must be an NV index handle such as \"0x01500020\"");
   }
+  nvIndex = static_cast<std::uint32_t>(v);
+  return Ok{};
+}
 
-  Section state = root.sub("state");
-  SEALGATE_TRY(state.allowOnly({"dir", "rollback_protection", "commit_wait_ms", "checkpoint_interval_ms",
-                                "max_live_entries", "compact_min_bytes"}));
-  SEALGATE_TRY(state.str("dir", c.state.dir));
-  SEALGATE_TRY(state.str("rollback_protection", c.state.rollbackProtection));
-  SEALGATE_TRY(state.millis("commit_wait_ms", c.state.commitWait, 10, 60000));
-  SEALGATE_TRY(state.millis("checkpoint_interval_ms", c.state.checkpointInterval, 100, 86400000));
-  SEALGATE_TRY(state.num("max_live_entries", c.state.maxLiveEntries, 100, 1000000000));
-  SEALGATE_TRY(state.num("compact_min_bytes", c.state.compactMinBytes, 4096, 1ull << 40));
+Result<void> readTpm(const Section& s, TpmSettings& tpm) {
+  SEALGATE_TRY(s.allowOnly({"tcti", "pcrs", "nv_index"}));
+  SEALGATE_TRY(s.str("tcti", tpm.tcti));
+  SEALGATE_TRY(readNvIndex(s, tpm.nvIndex));
+  if (!s.has("pcrs")) return Ok{};
+  const json& pcrs = s.raw("pcrs");
+  if (!pcrs.is_array() || pcrs.empty()) return configError("tpm.pcrs must be a non-empty array of PCR indices");
+  tpm.pcrs.clear();
+  for (const auto& p : pcrs) {
+    if (!p.is_number_unsigned() || p.get<unsigned>() > 23) return configError("tpm.pcrs entries must be 0..23");
+    tpm.pcrs.push_back(p.get<unsigned>());
+  }
+  return Ok{};
+}
 
-  Section kvs = root.sub("kv");
-  SEALGATE_TRY(kvs.allowOnly({"dir", "default_namespace", "mounts"}));
-  SEALGATE_TRY(kvs.str("dir", c.kv.dir));
-  SEALGATE_TRY(kvs.str("default_namespace", c.kv.defaultNamespace));
-  if (j.contains("kv") && j["kv"].contains("mounts")) {
-    const json& m = j["kv"]["mounts"];
-    if (!m.is_object()) return configError("kv.mounts must map namespaces to arrays of mount names");
-    for (const auto& [ns, list] : m.items()) {
-      if (!isValidTenantName(ns)) return configError("kv.mounts: a namespace must be a valid tenant name");
-      if (!list.is_array()) return configError("kv.mounts." + ns + " must be an array of mount names");
-      for (const auto& mount : list) {
-        auto parsed = mount.is_string() ? SecretUri::parse("secret://" + ns + "/" + mount.get<std::string>() + "/x")
-                                        : Result<SecretUri>(makeError(ErrorCode::ConfigInvalid, "not a string"));
-        if (!parsed || parsed->mount() != mount.get<std::string>()) {
-          return configError("kv.mounts." + ns + ": mount names follow the URI mount rule");
-        }
-        c.kv.mounts[ns].push_back(mount.get<std::string>());
-      }
+Result<void> readState(const Section& s, StateSettingsConfig& state) {
+  SEALGATE_TRY(s.allowOnly({"dir", "rollback_protection", "commit_wait_ms", "checkpoint_interval_ms",
+                            "max_live_entries", "compact_min_bytes"}));
+  SEALGATE_TRY(s.str("dir", state.dir));
+  std::string protection;
+  SEALGATE_TRY(s.str("rollback_protection", protection));
+  // Missing or not one of the names: left unset, and validate() refuses it once
+  // every section has been read.
+  state.rollbackProtection = fromName(kRollbackProtections, protection);
+  SEALGATE_TRY(s.millis("commit_wait_ms", state.commitWait, 10, 60000));
+  SEALGATE_TRY(s.millis("checkpoint_interval_ms", state.checkpointInterval, 100, 86400000));
+  SEALGATE_TRY(s.num("max_live_entries", state.maxLiveEntries, 100, 1000000000));
+  SEALGATE_TRY(s.num("compact_min_bytes", state.compactMinBytes, 4096, 1ull << 40));
+  return Ok{};
+}
+
+bool isKvMountName(const std::string& ns, const json& mount) {
+  if (!mount.is_string()) return false;
+  auto parsed = SecretUri::parse("secret://" + ns + "/" + mount.get<std::string>() + "/x");
+  return parsed && parsed->mount() == mount.get<std::string>();
+}
+
+Result<void> readKvMounts(const json& m, std::map<std::string, std::vector<std::string>>& mounts) {
+  if (!m.is_object()) return configError("kv.mounts must map namespaces to arrays of mount names");
+  for (const auto& [ns, list] : m.items()) {
+    if (!isValidTenantName(ns)) return configError("kv.mounts: a namespace must be a valid tenant name");
+    if (!list.is_array()) return configError("kv.mounts." + ns + " must be an array of mount names");
+    for (const auto& mount : list) {
+      if (!isKvMountName(ns, mount)) return configError("kv.mounts." + ns + ": mount names follow the URI mount rule");
+      mounts[ns].push_back(mount.get<std::string>());
     }
   }
-  if (!c.kv.defaultNamespace.empty() && !isValidTenantName(c.kv.defaultNamespace)) {
+  return Ok{};
+}
+
+Result<void> readKv(const Section& s, const std::string& dataDir, KvSettings& kv) {
+  SEALGATE_TRY(s.allowOnly({"dir", "default_namespace", "mounts"}));
+  SEALGATE_TRY(s.str("dir", kv.dir));
+  SEALGATE_TRY(s.str("default_namespace", kv.defaultNamespace));
+  if (s.has("mounts")) SEALGATE_TRY(readKvMounts(s.raw("mounts"), kv.mounts));
+  if (!kv.defaultNamespace.empty() && !isValidTenantName(kv.defaultNamespace)) {
     return configError("kv.default_namespace must be a valid tenant name");
   }
-  if (c.kv.dir.empty()) c.kv.dir = (c.dataDir.empty() ? std::string(".") : c.dataDir) + "/kv";
+  if (kv.dir.empty()) kv.dir = (dataDir.empty() ? std::string(".") : dataDir) + "/kv";
+  return Ok{};
+}
 
-  if (j.contains("databases")) {
-    const json& dbs = j["databases"];
-    if (!dbs.is_array()) return configError("databases must be an array of database mounts");
-    for (std::size_t i = 0; i < dbs.size(); ++i) {
-      const std::string where = "databases[" + std::to_string(i) + "]";
-      Section d(dbs[i], where);
-      SEALGATE_TRY(d.allowOnly({"tenant", "mount", "connection", "roles"}));
-      providers::DatabaseMount m;
-      SEALGATE_TRY(d.str("tenant", m.tenant));
-      SEALGATE_TRY(d.str("mount", m.mount));
-      auto probe = SecretUri::parse("secret://" + m.tenant + "/" + m.mount + "/x");
-      if (!probe || probe->tenant() != m.tenant || probe->mount() != m.mount) {
-        return configError(where + ": tenant and mount must follow the URI tenant and mount rules");
-      }
-      for (const auto& other : c.databases) {
-        if (other.tenant == m.tenant && other.mount == m.mount) return configError(where + " repeats a mount");
-      }
-      if (c.kv.mounts.count(m.tenant) &&
-          std::find(c.kv.mounts[m.tenant].begin(), c.kv.mounts[m.tenant].end(), m.mount) != c.kv.mounts[m.tenant].end()) {
-        return configError(where + ".mount is already a KV mount of that tenant");
-      }
-      Section conn = d.sub("connection");
-      SEALGATE_TRY(conn.allowOnly({"host", "port", "dbname", "user", "password_file", "connect_timeout_seconds"}));
-      SEALGATE_TRY(conn.str("host", m.connection.host));
-      SEALGATE_TRY(conn.num("port", m.connection.port, 1, 65535));
-      SEALGATE_TRY(conn.str("dbname", m.connection.dbname));
-      SEALGATE_TRY(conn.str("user", m.connection.user));
-      SEALGATE_TRY(conn.str("password_file", m.connection.passwordFile));
-      std::uint64_t timeout = 5;
-      SEALGATE_TRY(conn.num("connect_timeout_seconds", timeout, 1, 60));
-      m.connection.connectTimeout = std::chrono::seconds(timeout);
-      if (m.connection.host.empty()) return configError(where + ".connection.host is required");
-      resolve(m.connection.passwordFile, baseDir);
-      if (!dbs[i].contains("roles") || !dbs[i]["roles"].is_object() || dbs[i]["roles"].empty()) {
-        return configError(where + ".roles must name at least one role");
-      }
-      for (const auto& [name, r] : dbs[i]["roles"].items()) {
-        const std::string rw = where + ".roles." + name.substr(0, 64);
-        auto seg = SecretUri::parse("secret://" + m.tenant + "/" + m.mount + "/" + name);
-        if (!seg || seg->joinedPath() != name || name.size() > 64 ||
-            name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos) {
-          return configError(rw + ": role names are 1-64 characters of [a-z0-9_-]");
-        }
-        Section rs(r, rw);
-        SEALGATE_TRY(rs.allowOnly({"creation_statements", "revocation_statements", "default_ttl", "max_ttl"}));
-        providers::DatabaseRole role;
-        for (const char* key : {"creation_statements", "revocation_statements"}) {
-          if (!r.contains(key)) continue;
-          if (!r[key].is_array()) return configError(rw + "." + key + " must be an array of SQL statements");
-          for (const auto& st : r[key]) {
-            if (!st.is_string() || st.get<std::string>().empty()) return configError(rw + "." + key + " holds a non-string");
-            (std::string(key) == "creation_statements" ? role.creationStatements : role.revocationStatements)
-                .push_back(st.get<std::string>());
-          }
-        }
-        for (const char* key : {"default_ttl", "max_ttl"}) {
-          if (!r.contains(key)) continue;
-          auto d2 = kv::parseGoDuration(r[key]);
-          if (!d2 || d2->count() == 0) return configError(rw + "." + key + " must be a positive duration (\"1h\" or seconds)");
-          (std::string(key) == "default_ttl" ? role.defaultTtl : role.maxTtl) = *d2;
-        }
-        if (role.defaultTtl > role.maxTtl) return configError(rw + ": default_ttl must not exceed max_ttl");
-        m.roles[name] = std::move(role);
-      }
-      c.databases.push_back(std::move(m));
-    }
+bool isKvMount(const KvSettings& kv, const std::string& tenant, const std::string& mount) {
+  const auto it = kv.mounts.find(tenant);
+  return it != kv.mounts.end() && std::find(it->second.begin(), it->second.end(), mount) != it->second.end();
+}
+
+Result<void> readDbConnection(const Section& s, const std::string& where, providers::DatabaseConnection& conn) {
+  SEALGATE_TRY(s.allowOnly({"host", "port", "dbname", "user", "password_file", "connect_timeout_seconds"}));
+  SEALGATE_TRY(s.str("host", conn.host));
+  SEALGATE_TRY(s.num("port", conn.port, 1, 65535));
+  SEALGATE_TRY(s.str("dbname", conn.dbname));
+  SEALGATE_TRY(s.str("user", conn.user));
+  SEALGATE_TRY(s.str("password_file", conn.passwordFile));
+  std::uint64_t timeout = 5;
+  SEALGATE_TRY(s.num("connect_timeout_seconds", timeout, 1, 60));
+  conn.connectTimeout = std::chrono::seconds(timeout);
+  if (conn.host.empty()) return configError(where + ".connection.host is required");
+  return Ok{};
+}
+
+// A role's creation_statements or revocation_statements: non-empty SQL strings.
+Result<void> readStatements(const json& role, const std::string& where, const char* key,
+                            std::vector<std::string>& out) {
+  if (!role.contains(key)) return Ok{};
+  if (!role[key].is_array()) return configError(where + "." + key + " must be an array of SQL statements");
+  for (const auto& st : role[key]) {
+    if (!st.is_string() || st.get<std::string>().empty()) return configError(where + "." + key + " holds a non-string");
+    out.push_back(st.get<std::string>());
   }
-  SEALGATE_TRY(root.str("mode", c.mode));
-  if (c.mode != "production" && c.mode != "development") return configError("mode must be production or development");
-  if (j.contains("files")) {
-    const json& files = j["files"];
-    if (!files.is_array()) return configError("files must be an array of file provider mounts");
-    for (std::size_t i = 0; i < files.size(); ++i) {
-      const std::string where = "files[" + std::to_string(i) + "]";
-      Section f(files[i], where);
-      SEALGATE_TRY(f.allowOnly({"tenant", "mount", "path"}));
-      Config::FileMount fm;
-      SEALGATE_TRY(f.str("tenant", fm.tenant));
-      SEALGATE_TRY(f.str("mount", fm.mount));
-      SEALGATE_TRY(f.str("path", fm.path));
-      auto probe = SecretUri::parse("secret://" + fm.tenant + "/" + fm.mount + "/x");
-      if (!probe || probe->tenant() != fm.tenant || probe->mount() != fm.mount || fm.path.empty()) {
-        return configError(where + " needs a tenant, a mount and a path");
-      }
-      resolve(fm.path, baseDir);
-      c.files.push_back(std::move(fm));
-    }
-    if (!c.files.empty() && c.mode == "production") {
-      return configError("files: the file provider is for development and is refused in production mode");
-    }
+  return Ok{};
+}
+
+Result<void> readRoleTtl(const json& role, const std::string& where, const char* key, std::chrono::seconds& out) {
+  if (!role.contains(key)) return Ok{};
+  auto ttl = kv::parseGoDuration(role[key]);
+  if (!ttl || ttl->count() == 0) {
+    return configError(where + "." + key + " must be a positive duration (\"1h\" or seconds)");
   }
-  Section vault = root.sub("vault");
-  SEALGATE_TRY(vault.allowOnly({"address", "ca_file", "cert_file", "key_file", "token_file", "approle", "namespace",
-                                "mounts", "max_attempts", "backoff_ms", "timeout_ms"}));
-  SEALGATE_TRY(vault.str("address", c.vault.address));
-  SEALGATE_TRY(vault.str("ca_file", c.vault.caFile));
-  SEALGATE_TRY(vault.str("cert_file", c.vault.certFile));
-  SEALGATE_TRY(vault.str("key_file", c.vault.keyFile));
-  SEALGATE_TRY(vault.str("token_file", c.vault.tokenFile));
-  SEALGATE_TRY(vault.str("namespace", c.vault.nameSpace));
-  SEALGATE_TRY(vault.num("max_attempts", c.vault.maxAttempts, 1, 10));
-  SEALGATE_TRY(vault.millis("backoff_ms", c.vault.backoff, 1, 60000));
-  SEALGATE_TRY(vault.millis("timeout_ms", c.vault.timeout, 100, 120000));
-  Section approle = vault.sub("approle");
+  out = *ttl;
+  return Ok{};
+}
+
+Result<providers::DatabaseRole> readDbRole(const json& r, const std::string& where) {
+  SEALGATE_TRY(Section(r, where).allowOnly({"creation_statements", "revocation_statements", "default_ttl", "max_ttl"}));
+  providers::DatabaseRole role;
+  SEALGATE_TRY(readStatements(r, where, "creation_statements", role.creationStatements));
+  SEALGATE_TRY(readStatements(r, where, "revocation_statements", role.revocationStatements));
+  SEALGATE_TRY(readRoleTtl(r, where, "default_ttl", role.defaultTtl));
+  SEALGATE_TRY(readRoleTtl(r, where, "max_ttl", role.maxTtl));
+  if (role.defaultTtl > role.maxTtl) return configError(where + ": default_ttl must not exceed max_ttl");
+  return role;
+}
+
+Result<void> readDbRoles(const json& entry, const std::string& where, providers::DatabaseMount& m) {
+  if (!entry.contains("roles") || !entry["roles"].is_object() || entry["roles"].empty()) {
+    return configError(where + ".roles must name at least one role");
+  }
+  for (const auto& [name, r] : entry["roles"].items()) {
+    const std::string rw = where + ".roles." + name.substr(0, 64);
+    auto seg = SecretUri::parse("secret://" + m.tenant + "/" + m.mount + "/" + name);
+    if (!seg || seg->joinedPath() != name || name.size() > 64 ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos) {
+      return configError(rw + ": role names are 1-64 characters of [a-z0-9_-]");
+    }
+    SEALGATE_ASSIGN_OR_RETURN(m.roles[name], readDbRole(r, rw));
+  }
+  return Ok{};
+}
+
+// One entry of `databases`; `earlier` are the entries before it.
+Result<providers::DatabaseMount> readDatabase(const json& entry, const std::string& where, const KvSettings& kv,
+                                              const std::vector<providers::DatabaseMount>& earlier,
+                                              const std::string& baseDir) {
+  Section d(entry, where);
+  SEALGATE_TRY(d.allowOnly({"tenant", "mount", "connection", "roles"}));
+  providers::DatabaseMount m;
+  SEALGATE_TRY(d.str("tenant", m.tenant));
+  SEALGATE_TRY(d.str("mount", m.mount));
+  auto probe = SecretUri::parse("secret://" + m.tenant + "/" + m.mount + "/x");
+  if (!probe || probe->tenant() != m.tenant || probe->mount() != m.mount) {
+    return configError(where + ": tenant and mount must follow the URI tenant and mount rules");
+  }
+  for (const auto& other : earlier) {
+    if (other.tenant == m.tenant && other.mount == m.mount) return configError(where + " repeats a mount");
+  }
+  if (isKvMount(kv, m.tenant, m.mount)) return configError(where + ".mount is already a KV mount of that tenant");
+  SEALGATE_TRY(readDbConnection(d.sub("connection"), where, m.connection));
+  resolve(m.connection.passwordFile, baseDir);
+  SEALGATE_TRY(readDbRoles(entry, where, m));
+  return m;
+}
+
+Result<void> readDatabases(const Section& root, const KvSettings& kv, const std::string& baseDir,
+                           std::vector<providers::DatabaseMount>& out) {
+  if (!root.has("databases")) return Ok{};
+  const json& dbs = root.raw("databases");
+  if (!dbs.is_array()) return configError("databases must be an array of database mounts");
+  for (std::size_t i = 0; i < dbs.size(); ++i) {
+    SEALGATE_ASSIGN_OR_RETURN(auto m, readDatabase(dbs[i], "databases[" + std::to_string(i) + "]", kv, out, baseDir));
+    out.push_back(std::move(m));
+  }
+  return Ok{};
+}
+
+Result<void> readMode(const Section& root, RunMode& mode) {
+  std::string name = runModeName(mode);
+  SEALGATE_TRY(root.str("mode", name));
+  const auto parsed = fromName(kRunModes, name);
+  if (!parsed) return configError("mode must be production or development");
+  mode = *parsed;
+  return Ok{};
+}
+
+Result<Config::FileMount> readFileMount(const json& entry, const std::string& where, const std::string& baseDir) {
+  Section f(entry, where);
+  SEALGATE_TRY(f.allowOnly({"tenant", "mount", "path"}));
+  Config::FileMount fm;
+  SEALGATE_TRY(f.str("tenant", fm.tenant));
+  SEALGATE_TRY(f.str("mount", fm.mount));
+  SEALGATE_TRY(f.str("path", fm.path));
+  auto probe = SecretUri::parse("secret://" + fm.tenant + "/" + fm.mount + "/x");
+  if (!probe || probe->tenant() != fm.tenant || probe->mount() != fm.mount || fm.path.empty()) {
+    return configError(where + " needs a tenant, a mount and a path");
+  }
+  resolve(fm.path, baseDir);
+  return fm;
+}
+
+Result<void> readFiles(const Section& root, RunMode mode, const std::string& baseDir,
+                       std::vector<Config::FileMount>& out) {
+  if (!root.has("files")) return Ok{};
+  const json& files = root.raw("files");
+  if (!files.is_array()) return configError("files must be an array of file provider mounts");
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    SEALGATE_ASSIGN_OR_RETURN(auto fm, readFileMount(files[i], "files[" + std::to_string(i) + "]", baseDir));
+    out.push_back(std::move(fm));
+  }
+  if (!out.empty() && mode == RunMode::Production) {
+    return configError("files: the file provider is for development and is refused in production mode");
+  }
+  return Ok{};
+}
+
+Result<void> readVaultMounts(const json& mounts, std::map<std::string, std::string>& out) {
+  if (!mounts.is_object() || mounts.empty()) {
+    return configError("vault.mounts must map \"<tenant>/<mount>\" to the Vault KV v2 mount path");
+  }
+  for (const auto& [key, path] : mounts.items()) {
+    auto probe = SecretUri::parse("secret://" + key + "/x");
+    if (!probe || probe->tenant() + "/" + probe->mount() != key || !path.is_string() ||
+        path.get<std::string>().empty()) {
+      return configError("vault.mounts: \"<tenant>/<mount>\" to a Vault KV v2 mount path");
+    }
+    out[key] = path.get<std::string>();
+  }
+  return Ok{};
+}
+
+Result<void> readVault(const Section& s, const std::string& baseDir, providers::VaultClientSettings& v) {
+  SEALGATE_TRY(s.allowOnly({"address", "ca_file", "cert_file", "key_file", "token_file", "approle", "namespace",
+                            "mounts", "max_attempts", "backoff_ms", "timeout_ms"}));
+  SEALGATE_TRY(s.str("address", v.address));
+  SEALGATE_TRY(s.str("ca_file", v.caFile));
+  SEALGATE_TRY(s.str("cert_file", v.certFile));
+  SEALGATE_TRY(s.str("key_file", v.keyFile));
+  SEALGATE_TRY(s.str("token_file", v.tokenFile));
+  SEALGATE_TRY(s.str("namespace", v.nameSpace));
+  SEALGATE_TRY(s.num("max_attempts", v.maxAttempts, 1, 10));
+  SEALGATE_TRY(s.millis("backoff_ms", v.backoff, 1, 60000));
+  SEALGATE_TRY(s.millis("timeout_ms", v.timeout, 100, 120000));
+  const Section approle = s.sub("approle");
   SEALGATE_TRY(approle.allowOnly({"mount", "role_id", "secret_id_file"}));
-  SEALGATE_TRY(approle.str("mount", c.vault.appRoleMount));
-  SEALGATE_TRY(approle.str("role_id", c.vault.roleId));
-  SEALGATE_TRY(approle.str("secret_id_file", c.vault.secretIdFile));
-  if (j.contains("vault") && j["vault"].contains("mounts")) {
-    const json& mounts = j["vault"]["mounts"];
-    if (!mounts.is_object() || mounts.empty()) {
-      return configError("vault.mounts must map \"<tenant>/<mount>\" to the Vault KV v2 mount path");
-    }
-    for (const auto& [key, path] : mounts.items()) {
-      auto probe = SecretUri::parse("secret://" + key + "/x");
-      if (!probe || probe->tenant() + "/" + probe->mount() != key || !path.is_string() ||
-          path.get<std::string>().empty()) {
-        return configError("vault.mounts: \"<tenant>/<mount>\" to a Vault KV v2 mount path");
-      }
-      c.vault.mounts[key] = path.get<std::string>();
-    }
-  }
-  if (c.vault.address.empty() != c.vault.mounts.empty()) {
+  SEALGATE_TRY(approle.str("mount", v.appRoleMount));
+  SEALGATE_TRY(approle.str("role_id", v.roleId));
+  SEALGATE_TRY(approle.str("secret_id_file", v.secretIdFile));
+  if (s.has("mounts")) SEALGATE_TRY(readVaultMounts(s.raw("mounts"), v.mounts));
+  if (v.address.empty() != v.mounts.empty()) {
     return configError("vault needs both an address and its mounts");
   }
-  for (std::string* p : {&c.vault.caFile, &c.vault.certFile, &c.vault.keyFile, &c.vault.tokenFile,
-                         &c.vault.secretIdFile}) {
-    resolve(*p, baseDir);
-  }
+  for (std::string* p : {&v.caFile, &v.certFile, &v.keyFile, &v.tokenFile, &v.secretIdFile}) resolve(*p, baseDir);
+  return Ok{};
+}
 
-  Section connectors = root.sub("connectors");
-  SEALGATE_TRY(connectors.allowOnly({"ca_file", "timeout_ms", "max_response_bytes"}));
-  SEALGATE_TRY(connectors.str("ca_file", c.connectors.caFile));
-  SEALGATE_TRY(connectors.millis("timeout_ms", c.connectors.timeout, 100, 300000));
-  SEALGATE_TRY(connectors.num("max_response_bytes", c.connectors.maxResponseBytes, 1024, 64 * 1024 * 1024));
-  resolve(c.connectors.caFile, baseDir);
-  if (c.connectors.timeout >= c.limits.requestDeadline) {
-    if (connectors.has("timeout_ms")) {
-      return configError("connectors.timeout_ms must be below limits.request_deadline_ms (the answer must still fit)");
-    }
-    c.connectors.timeout = c.limits.requestDeadline / 2;  // the default, shrunk to fit a short deadline
+// The connector timeout must leave room in the request deadline (limits, read before).
+Result<void> readConnectors(const Section& s, const Limits& limits, const std::string& baseDir,
+                            ConnectorSettings& connectors) {
+  SEALGATE_TRY(s.allowOnly({"ca_file", "timeout_ms", "max_response_bytes"}));
+  SEALGATE_TRY(s.str("ca_file", connectors.caFile));
+  SEALGATE_TRY(s.millis("timeout_ms", connectors.timeout, 100, 300000));
+  SEALGATE_TRY(s.num("max_response_bytes", connectors.maxResponseBytes, 1024, 64 * 1024 * 1024));
+  resolve(connectors.caFile, baseDir);
+  if (connectors.timeout < limits.requestDeadline) return Ok{};
+  if (s.has("timeout_ms")) {
+    return configError("connectors.timeout_ms must be below limits.request_deadline_ms (the answer must still fit)");
   }
+  connectors.timeout = limits.requestDeadline / 2;  // the default, shrunk to fit a short deadline
+  return Ok{};
+}
 
-  Section leases = root.sub("leases");
-  SEALGATE_TRY(leases.allowOnly({"reap_interval_ms"}));
-  SEALGATE_TRY(leases.millis("reap_interval_ms", c.leaseReapInterval, 100, 3600000));
-  Section audit = root.sub("audit");
-  SEALGATE_TRY(audit.allowOnly({"checkpoint_every", "checkpoint_interval_ms", "append_timeout_ms", "sample_allow", "kafka"}));
-  SEALGATE_TRY(audit.num("checkpoint_every", c.audit.checkpointEvery, 1, 100000000));
-  SEALGATE_TRY(audit.millis("checkpoint_interval_ms", c.audit.checkpointInterval, 10, 86400000));
-  SEALGATE_TRY(audit.millis("append_timeout_ms", c.audit.appendTimeout, 10, 60000));
-  SEALGATE_TRY(audit.num("sample_allow", c.audit.sampleAllow, 1, 1000000));
-  Section kafka = audit.sub("kafka");
+Result<void> readLeases(const Section& s, std::chrono::milliseconds& reapInterval) {
+  SEALGATE_TRY(s.allowOnly({"reap_interval_ms"}));
+  SEALGATE_TRY(s.millis("reap_interval_ms", reapInterval, 100, 3600000));
+  return Ok{};
+}
+
+Result<void> readAudit(const Section& s, AuditSettings& audit) {
+  SEALGATE_TRY(
+      s.allowOnly({"checkpoint_every", "checkpoint_interval_ms", "append_timeout_ms", "sample_allow", "kafka"}));
+  SEALGATE_TRY(s.num("checkpoint_every", audit.checkpointEvery, 1, 100000000));
+  SEALGATE_TRY(s.millis("checkpoint_interval_ms", audit.checkpointInterval, 10, 86400000));
+  SEALGATE_TRY(s.millis("append_timeout_ms", audit.appendTimeout, 10, 60000));
+  SEALGATE_TRY(s.num("sample_allow", audit.sampleAllow, 1, 1000000));
+  const Section kafka = s.sub("kafka");
   SEALGATE_TRY(kafka.allowOnly({"bootstrap_servers", "topic"}));
-  SEALGATE_TRY(kafka.str("bootstrap_servers", c.audit.kafkaBootstrapServers));
-  SEALGATE_TRY(kafka.str("topic", c.audit.kafkaTopic));
-  if (c.audit.kafkaTopic.empty()) return configError("audit.kafka.topic must not be empty");
+  SEALGATE_TRY(kafka.str("bootstrap_servers", audit.kafkaBootstrapServers));
+  SEALGATE_TRY(kafka.str("topic", audit.kafkaTopic));
+  if (audit.kafkaTopic.empty()) return configError("audit.kafka.topic must not be empty");
+  return Ok{};
+}
 
-  Section log = root.sub("log");
-  SEALGATE_TRY(log.allowOnly({"level", "file"}));
-  SEALGATE_TRY(log.str("level", c.logLevel));
-  SEALGATE_TRY(log.str("file", c.logFile));
-  static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "critical", "off"};
-  if (!kLevels.count(c.logLevel)) return configError("log.level must be one of trace, debug, info, warn, error");
+Result<void> readLog(const Section& s, LogThreshold& level, std::string& file) {
+  SEALGATE_TRY(s.allowOnly({"level", "file"}));
+  std::string name = logThresholdName(level);
+  SEALGATE_TRY(s.str("level", name));
+  SEALGATE_TRY(s.str("file", file));
+  const auto parsed = fromName(kLogThresholds, name);
+  if (!parsed) return configError("log.level must be one of trace, debug, info, warn, error");
+  level = *parsed;
+  return Ok{};
+}
 
+// The checks that run once every section is read: settings that are required,
+// and those that span sections.
+Result<void> validate(const Config& c) {
   if (!c.hsm.pinFile.empty() && !c.hsm.pinEnv.empty()) {
     return configError("set hsm.pin_file or hsm.pin_env, not both");
   }
   if (c.hsm.pinFile.empty() && c.hsm.pinEnv.empty()) return configError("hsm.pin_file or hsm.pin_env is required");
-  if (c.state.rollbackProtection != "tpm" && c.state.rollbackProtection != "none") {
+  if (!c.state.rollbackProtection) {
     return configError("state.rollback_protection must be said explicitly: \"tpm\" (TPM NV counter) or \"none\"");
   }
-  if (c.state.rollbackProtection == "tpm" && c.tpm.tcti.empty()) {
+  if (*c.state.rollbackProtection == RollbackProtection::Tpm && c.tpm.tcti.empty()) {
     return configError("state.rollback_protection \"tpm\" needs tpm.tcti");
   }
-  for (auto* l : {&c.pep, &c.admin}) {
+  for (const auto* l : {&c.pep, &c.admin}) {
     if (l->caFile.empty() || l->certFile.empty()) {
       return configError("pep and admin need ca_file and cert_file");
     }
@@ -472,7 +595,7 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   // from a request's Host header. Only a development instance may fall back to
   // its listen address, and only a concrete one.
   if (c.pep.publicUrl.empty()) {
-    if (c.mode != "development") {
+    if (c.mode != RunMode::Development) {
       return configError("pep.public_url is required (the URL clients use, e.g. https://sealgate.example.com:8443); "
                          "only mode \"development\" may leave it out");
     }
@@ -480,13 +603,52 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
       return configError("pep.public_url is required when pep.listen is a wildcard address");
     }
   }
+  return Ok{};
+}
+
+// The state folder's default, then every remaining relative path against `baseDir`.
+void resolvePaths(Config& c, const std::string& baseDir) {
   if (c.state.dir.empty()) c.state.dir = (c.dataDir.empty() ? std::string(".") : c.dataDir) + "/state";
   for (std::string* p : {&c.pep.caFile, &c.pep.certFile, &c.pep.crlFile, &c.admin.caFile, &c.admin.certFile,
-                         &c.admin.crlFile, &c.hsm.pinFile,
-                         &c.hsm.softhsm2Conf, &c.dataDir, &c.logFile, &c.policyFile, &c.pdp.caFile,
-                         &c.pdp.certFile, &c.pdp.keyFile, &c.state.dir, &c.kv.dir}) {
+                         &c.admin.crlFile, &c.hsm.pinFile, &c.hsm.softhsm2Conf, &c.dataDir, &c.logFile, &c.policyFile,
+                         &c.pdp.caFile, &c.pdp.certFile, &c.pdp.keyFile, &c.state.dir, &c.kv.dir}) {
     resolve(*p, baseDir);
   }
+}
+
+}  // namespace
+
+const char* pdpTypeName(PdpType type) { return nameOf(kPdpTypes, type); }
+const char* rollbackProtectionName(RollbackProtection protection) { return nameOf(kRollbackProtections, protection); }
+const char* runModeName(RunMode mode) { return nameOf(kRunModes, mode); }
+const char* logThresholdName(LogThreshold level) { return nameOf(kLogThresholds, level); }
+
+Result<Config> Config::parse(const std::string& text, const std::string& baseDir) {
+  auto parsed = parseJson(text, {.allowComments = true});
+  if (!parsed) return configError("the configuration is not valid JSON (" + parsed.error().describe() + ")");
+  const json j = std::move(*parsed);
+  const Section root(j, "config");
+  Config c;
+  SEALGATE_TRY(readTopLevel(root, c));
+  SEALGATE_TRY(readListener(root.sub("pep"), c.pep));
+  SEALGATE_TRY(readListener(root.sub("admin"), c.admin));
+  SEALGATE_TRY(readHsm(root.sub("hsm"), c.hsm));
+  SEALGATE_TRY(readLimits(root.sub("limits"), c.limits));
+  SEALGATE_TRY(readGrants(root.sub("grants"), c.grants));
+  SEALGATE_TRY(readPdp(root.sub("pdp"), c.pdp));
+  SEALGATE_TRY(readTpm(root.sub("tpm"), c.tpm));
+  SEALGATE_TRY(readState(root.sub("state"), c.state));
+  SEALGATE_TRY(readKv(root.sub("kv"), c.dataDir, c.kv));
+  SEALGATE_TRY(readDatabases(root, c.kv, baseDir, c.databases));
+  SEALGATE_TRY(readMode(root, c.mode));
+  SEALGATE_TRY(readFiles(root, c.mode, baseDir, c.files));
+  SEALGATE_TRY(readVault(root.sub("vault"), baseDir, c.vault));
+  SEALGATE_TRY(readConnectors(root.sub("connectors"), c.limits, baseDir, c.connectors));
+  SEALGATE_TRY(readLeases(root.sub("leases"), c.leaseReapInterval));
+  SEALGATE_TRY(readAudit(root.sub("audit"), c.audit));
+  SEALGATE_TRY(readLog(root.sub("log"), c.logLevel, c.logFile));
+  SEALGATE_TRY(validate(c));
+  resolvePaths(c, baseDir);
   return c;
 }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,9 +65,20 @@ struct GrantSettings {
   bool dpopNonce = false;  // require server-issued DPoP nonces (RFC 9449 §8)
 };
 
+// The closed sets of the configuration, each with the name it has in the file.
+enum class PdpType { Embedded, Opa, Authzen };
+enum class RollbackProtection { Tpm, None };
+enum class RunMode { Production, Development };
+// log.level: the least severe level written (telemetry's LogLevel is the level of one line).
+enum class LogThreshold { Trace, Debug, Info, Warn, Error, Critical, Off };
+const char* pdpTypeName(PdpType type);
+const char* rollbackProtectionName(RollbackProtection protection);
+const char* runModeName(RunMode mode);
+const char* logThresholdName(LogThreshold level);
+
 // Which PDP decides authorize batches (docs/CONFIG.md).
 struct PdpSettings {
-  std::string type = "embedded";  // embedded | opa | authzen
+  PdpType type = PdpType::Embedded;
   std::string url;
   std::string caFile;
   std::string certFile;
@@ -86,7 +98,7 @@ struct TpmSettings {
 // The sealed state store (docs/STATE.md).
 struct StateSettingsConfig {
   std::string dir;                  // default: <data_dir>/state
-  std::string rollbackProtection;   // required: "tpm" or "none", said explicitly
+  std::optional<RollbackProtection> rollbackProtection;  // required: "tpm" or "none", said explicitly (set once parsed)
   std::chrono::milliseconds commitWait{2000};
   std::chrono::milliseconds checkpointInterval{60000};
   std::size_t maxLiveEntries = 20'000'000;
@@ -133,7 +145,7 @@ struct Config {
   std::chrono::milliseconds leaseReapInterval{5000};  // how often expired leases are revoked
   // "production" (the default) or "development": development-only features
   // such as the file provider are refused in production.
-  std::string mode = "production";
+  RunMode mode = RunMode::Production;
   struct FileMount {
     std::string tenant, mount, path;
   };
@@ -144,7 +156,7 @@ struct Config {
   AuditSettings audit;
   std::string policyFile;  // the embedded PDP's policy (docs/POLICY.md)
   std::string dataDir;
-  std::string logLevel = "info";
+  LogThreshold logLevel = LogThreshold::Info;
   std::string logFile;  // empty: stderr
 
   // Parses `text`; relative paths are resolved against `baseDir`.

@@ -35,7 +35,7 @@ TEST(Config, StateAndTpmSettings) {
       "tpm": {"tcti": "swtpm:path=/run/swtpm.sock", "pcrs": [0, 7], "nv_index": "0x01500021"}})", "/etc");
   ASSERT_TRUE(c.ok()) << c.error().describe();
   EXPECT_EQ(c->state.dir, "/var/lib/sg/state");
-  EXPECT_EQ(c->state.rollbackProtection, "tpm");
+  EXPECT_EQ(c->state.rollbackProtection, RollbackProtection::Tpm);
   EXPECT_EQ(c->state.checkpointInterval.count(), 5000);
   EXPECT_EQ(c->tpm.pcrs, (std::vector<unsigned>{0, 7}));
   EXPECT_EQ(c->tpm.nvIndex, 0x01500021u);
@@ -195,7 +195,7 @@ TEST(Config, KvDatabasesAndFiles) {
   EXPECT_EQ(c->leaseReapInterval.count(), 1000);
   ASSERT_EQ(c->files.size(), 1u);
   EXPECT_EQ(c->files[0].path, "/etc/sg/secrets.json");
-  EXPECT_EQ(Config::parse(kMinimal, "/etc")->mode, "production");
+  EXPECT_EQ(Config::parse(kMinimal, "/etc")->mode, RunMode::Production);
 }
 
 TEST(Config, RejectsBadProviderSettings) {
@@ -299,6 +299,158 @@ TEST(Config, RefusesARepeatedKeyOrDeepNesting) {
   auto deep = Config::parse(R"({"name": )" + std::string(40, '[') + std::string(40, ']') + "}", "/");
   ASSERT_FALSE(deep.ok());
   EXPECT_NE(deep.error().message.find("JSON_TOO_DEEP"), std::string::npos) << deep.error().message;
+}
+
+}  // namespace
+}  // namespace sealgate::appliance
+
+namespace sealgate::appliance {
+namespace {
+
+// The closed sets (pdp.type, state.rollback_protection, mode, log.level) are enums
+// in Config: each name maps to its value and back, anything else is refused with
+// the message it always had.
+Result<Config> parseWith(const std::string& more) { return Config::parse(kBase + more + "}", "/etc"); }
+
+void expectRefused(const std::string& more, const std::string& message) {
+  auto r = parseWith(more);
+  ASSERT_FALSE(r.ok()) << more;
+  EXPECT_EQ(r.error().code, ErrorCode::ConfigInvalid) << more;
+  EXPECT_NE(r.error().message.find(message), std::string::npos) << more << ": " << r.error().message;
+}
+
+TEST(Config, PdpTypeIsAClosedSet) {
+  auto c = parseWith(R"("name": "sg")");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->pdp.type, PdpType::Embedded);  // the default
+  const std::string external = R"(, "url": "https://pdp:8181", "ca_file": "ca", "cert_file": "c", "key_file": "k"})";
+  for (const auto& [name, type] : {std::pair{"embedded", PdpType::Embedded}, std::pair{"opa", PdpType::Opa},
+                                   std::pair{"authzen", PdpType::Authzen}}) {
+    c = parseWith(R"("pdp": {"type": ")" + std::string(name) + "\"" + external);
+    ASSERT_TRUE(c.ok()) << name << ": " << c.error().describe();
+    EXPECT_EQ(c->pdp.type, type);
+    EXPECT_STREQ(pdpTypeName(type), name);
+  }
+  EXPECT_EQ(c->pdp.caFile, "/etc/ca");
+  for (const char* bad : {"remote", "OPA", "", " opa"}) {
+    expectRefused(R"("pdp": {"type": ")" + std::string(bad) + "\"" + external,
+                  "pdp.type must be embedded, opa or authzen");
+  }
+  expectRefused(R"("pdp": {"type": 1})", "config.pdp.type must be a string");
+  expectRefused(R"("pdp": {"type": null})", "config.pdp.type must be a string");
+  // An external PDP still needs its URL and mTLS files.
+  expectRefused(R"("pdp": {"type": "opa"})", "required for an external PDP");
+  expectRefused(R"("pdp": {"type": "authzen", "url": "https://pdp", "ca_file": "ca", "cert_file": "c"})",
+                "required for an external PDP");
+}
+
+TEST(Config, RollbackProtectionIsAClosedSetSaidExplicitly) {
+  const std::string base = R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"},
+                               "admin": {"ca_file": "a", "cert_file": "b"}, "hsm": {"pin_file": "p"}, )";
+  auto c = Config::parse(base + R"("state": {"rollback_protection": "none"}})", "/");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->state.rollbackProtection, RollbackProtection::None);
+  c = Config::parse(base + R"("state": {"rollback_protection": "tpm"}, "tpm": {"tcti": "swtpm:path=/s"}})", "/");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->state.rollbackProtection, RollbackProtection::Tpm);
+  EXPECT_STREQ(rollbackProtectionName(RollbackProtection::Tpm), "tpm");
+  EXPECT_STREQ(rollbackProtectionName(RollbackProtection::None), "none");
+  const std::string said = "state.rollback_protection must be said explicitly";
+  for (const char* state : {R"({})", R"({"rollback_protection": ""})", R"({"rollback_protection": "TPM"})",
+                            R"({"rollback_protection": "off"})", R"({"rollback_protection": "none "})"}) {
+    auto r = Config::parse(base + R"("state": )" + state + "}", "/");
+    ASSERT_FALSE(r.ok()) << state;
+    EXPECT_EQ(r.error().code, ErrorCode::ConfigInvalid);
+    EXPECT_NE(r.error().message.find(said), std::string::npos) << r.error().message;
+  }
+  auto r = Config::parse(base + R"("state": {"rollback_protection": true}})", "/");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::ConfigInvalid);
+  EXPECT_NE(r.error().message.find("config.state.rollback_protection must be a string"), std::string::npos)
+      << r.error().message;
+}
+
+TEST(Config, ModeIsAClosedSet) {
+  auto c = parseWith(R"("mode": "development")");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->mode, RunMode::Development);
+  c = parseWith(R"("mode": "production")");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->mode, RunMode::Production);
+  EXPECT_STREQ(runModeName(RunMode::Production), "production");
+  EXPECT_STREQ(runModeName(RunMode::Development), "development");
+  for (const char* bad : {R"("mode": "Production")", R"("mode": "dev")", R"("mode": "")"}) {
+    expectRefused(bad, "mode must be production or development");
+  }
+  expectRefused(R"("mode": 0)", "config.mode must be a string");
+  // What the mode decides: the file provider only outside production.
+  expectRefused(R"("mode": "production", "files": [{"tenant": "acme", "mount": "dev", "path": "s.json"}])",
+                "refused in production mode");
+  EXPECT_TRUE(parseWith(R"("mode": "development", "files": [{"tenant": "acme", "mount": "dev", "path": "s.json"}])"));
+}
+
+TEST(Config, LogLevelIsAClosedSet) {
+  auto c = parseWith(R"("name": "sg")");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->logLevel, LogThreshold::Info);  // the default
+  for (const auto& [name, level] :
+       {std::pair{"trace", LogThreshold::Trace}, std::pair{"debug", LogThreshold::Debug},
+        std::pair{"info", LogThreshold::Info}, std::pair{"warn", LogThreshold::Warn},
+        std::pair{"error", LogThreshold::Error}, std::pair{"critical", LogThreshold::Critical},
+        std::pair{"off", LogThreshold::Off}}) {
+    c = parseWith(R"("log": {"level": ")" + std::string(name) + "\"}");
+    ASSERT_TRUE(c.ok()) << name << ": " << c.error().describe();
+    EXPECT_EQ(c->logLevel, level);
+    EXPECT_STREQ(logThresholdName(level), name);  // what initLogging is given
+  }
+  for (const char* bad : {"warning", "INFO", "err", ""}) {
+    expectRefused(R"("log": {"level": ")" + std::string(bad) + "\"}",
+                  "log.level must be one of trace, debug, info, warn, error");
+  }
+  expectRefused(R"("log": {"level": 2})", "config.log.level must be a string");
+}
+
+// Of two mistakes, the one reported is the one it always was: a section's names
+// are checked after its other settings, and state.rollback_protection once every
+// section has been read.
+TEST(Config, WhichOfTwoMistakesIsReported) {
+  expectRefused(R"("pdp": {"type": "remote", "timeout_ms": 1})", "config.pdp.timeout_ms must be in 10..60000");
+  expectRefused(R"("log": {"level": "loud", "file": 3})", "config.log.file must be a string");
+  auto r = Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"},
+                             "admin": {"ca_file": "a", "cert_file": "b"}, "hsm": {"pin_file": "p"},
+                             "state": {"rollback_protection": "maybe"}, "log": {"level": "loud"}})",
+                         "/");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("log.level"), std::string::npos) << r.error().message;
+}
+
+TEST(Config, DatabaseRolesAndVaultMountsAreChecked) {
+  const std::string db = R"("databases": [{"tenant": "acme", "mount": "db", "connection": {"host": "h"}, "roles": )";
+  expectRefused(db + R"({"r": {"creation_statements": "CREATE ROLE x"}}}])",
+                "databases[0].roles.r.creation_statements must be an array of SQL statements");
+  expectRefused(db + R"({"r": {"revocation_statements": [""]}}}])",
+                "databases[0].roles.r.revocation_statements holds a non-string");
+  expectRefused(db + R"({"r": {"max_ttl": 0}}}])", "databases[0].roles.r.max_ttl must be a positive duration");
+  expectRefused(
+      db + R"({"r": {}}}, {"tenant": "acme", "mount": "db", "connection": {"host": "h"}, "roles": {"r": {}}}])",
+      "databases[1] repeats a mount");
+  expectRefused(R"("databases": {})", "databases must be an array of database mounts");
+  expectRefused(
+      R"("databases": [{"tenant": "acme", "mount": "db", "connection": {"host": "h", "port": 0}, "roles": {"r": {}}}])",
+      "databases[0].connection.port must be in 1..65535");
+  expectRefused(R"("files": {})", "files must be an array of file provider mounts");
+  expectRefused(R"("mode": "development", "files": [{"tenant": "acme", "mount": "dev"}])",
+                "files[0] needs a tenant, a mount and a path");
+  expectRefused(R"("vault": {"address": "https://v", "mounts": {}})", "vault.mounts must map");
+  expectRefused(R"("vault": {"address": "https://v", "mounts": {"acme/v": "s"}, "approle": {"secret": "x"}})",
+                "unknown setting config.vault.approle.secret");
+  auto c = parseWith(db + R"({"r": {"creation_statements": ["CREATE ROLE {{name}}"],
+                                     "revocation_statements": ["DROP ROLE {{name}}"]}}}])");
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  const auto& role = c->databases.at(0).roles.at("r");
+  EXPECT_EQ(role.creationStatements, (std::vector<std::string>{"CREATE ROLE {{name}}"}));
+  EXPECT_EQ(role.revocationStatements, (std::vector<std::string>{"DROP ROLE {{name}}"}));
+  EXPECT_EQ(c->databases[0].connection.connectTimeout, std::chrono::seconds(5));
 }
 
 }  // namespace

@@ -68,7 +68,7 @@ DataKeySealer& ApplianceKeys::dataKeySealer() { return *sealer_; }
 std::unique_ptr<StateGuard> ApplianceKeys::stateGuard(const Config& config) {
   StateSettings settings;
   settings.dir = config.state.dir;
-  settings.rollbackProtection = config.state.rollbackProtection == "tpm";
+  settings.rollbackProtection = config.state.rollbackProtection == RollbackProtection::Tpm;
   settings.store.commitWait = config.state.commitWait;
   settings.store.checkpointInterval = config.state.checkpointInterval;
   settings.store.maxLiveEntries = config.state.maxLiveEntries;
