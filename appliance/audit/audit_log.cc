@@ -73,20 +73,119 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> lineSpans(const std::string
 
 }  // namespace
 
+namespace {
+
+Result<int> openForAppend(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return unavailable("cannot open " + path + ": " + std::strerror(errno));
+  return fd;
+}
+
+// A torn final entry (never acknowledged) cut off, durably.
+Result<void> truncateTornEntry(int fd, std::uint64_t size, std::uint64_t complete, std::size_t entries) {
+  if (complete < size) {
+    logEvent(LogLevel::Warn, "audit_torn_record_truncated", {{"bytes", size - complete}, {"entries", entries}});
+    if (::ftruncate(fd, static_cast<off_t>(complete)) != 0 || ::fdatasync(fd) != 0) {
+      return unavailable("cannot truncate the torn final audit record");
+    }
+  }
+  return Ok{};
+}
+
+// A torn checkpoint record was never used: it was not yet synced when we crashed.
+Result<void> truncateTornCheckpoint(int fd, std::uint64_t size, std::uint64_t complete) {
+  if (complete < size) {
+    if (::ftruncate(fd, static_cast<off_t>(complete)) != 0) {
+      return unavailable("cannot truncate the torn final checkpoint record");
+    }
+  }
+  return Ok{};
+}
+
+// A stored checkpoint record, read and checked on its own: a signed note whose
+// checkpoint has the record's size and the log's origin.
+struct CheckedRecord {
+  StoredCheckpoint stored;
+  note::SignedNote signedNote;
+  note::Checkpoint checkpoint;
+};
+
+Result<CheckedRecord> parseCheckpointRecord(std::string_view line, const std::string& origin) {
+  json j = parseInternalJson(line);
+  if (!j.is_object() || !j.contains("size") || !j["size"].is_number_unsigned() || !j.contains("note") ||
+      !j["note"].is_string()) {
+    return corrupt("checkpoints.jsonl has a malformed record");
+  }
+  StoredCheckpoint sc{j["size"].get<std::uint64_t>(), j["note"].get<std::string>()};
+  auto parsed = note::parseNote(sc.note);
+  if (!parsed) return corrupt("a stored checkpoint is not a signed note: " + parsed.error().message);
+  auto cp = note::parseCheckpoint(parsed->text);
+  if (!cp || cp->size != sc.size || cp->origin != origin) return corrupt("a stored checkpoint is malformed");
+  return CheckedRecord{std::move(sc), std::move(*parsed), std::move(*cp)};
+}
+
+// Replays the stored checkpoints against the rebuilt leaves: each must cover no
+// more than the log holds, not go backwards, carry a valid signature when made
+// by the current key, and have the root of the leaves it covers.
+Result<std::vector<StoredCheckpoint>> verifyCheckpoints(
+    const std::string& cps, const std::vector<std::pair<std::uint64_t, std::uint64_t>>& spans,
+    const std::vector<merkle::Hash>& leaves, const std::string& origin, const Bytes& spkiDer) {
+  std::vector<StoredCheckpoint> out;
+  merkle::Tree prefix;
+  std::size_t next = 0;
+  for (const auto& [start, len] : spans) {
+    SEALGATE_ASSIGN_OR_RETURN(auto record, parseCheckpointRecord(std::string_view(cps).substr(start, len), origin));
+    StoredCheckpoint& sc = record.stored;
+    if (sc.size > leaves.size()) {
+      return corrupt("the log has " + std::to_string(leaves.size()) + " entries but a signed checkpoint covers " +
+                     std::to_string(sc.size) + ": entries were removed");
+    }
+    if (!out.empty() && sc.size < out.back().size) return corrupt("checkpoints go backwards");
+    // A checkpoint by the current key must carry its valid signature (one by an
+    // earlier key version is checked by the auditor with that key).
+    const std::uint32_t keyId = note::ecdsaKeyId(spkiDer);
+    for (const auto& sig : record.signedNote.signatures) {
+      if (sig.keyId == keyId && !note::verifyEcdsa(record.signedNote, origin, spkiDer)) {
+        return corrupt("the stored checkpoint of size " + std::to_string(sc.size) + " has a bad signature");
+      }
+    }
+    while (next < sc.size) prefix.append(leaves[next++]);
+    if (prefix.root() != record.checkpoint.root) {
+      return corrupt("the entries do not match the signed checkpoint of size " + std::to_string(sc.size) +
+                     ": the log was changed");
+    }
+    out.push_back(std::move(sc));
+  }
+  return out;
+}
+
+// Truncation: the sealed state anchored a head this log must still extend.
+Result<void> checkAnchor(const std::optional<merkle::TreeHead>& anchor, const std::vector<merkle::Hash>& leaves) {
+  if (!anchor) return Ok{};
+  if (anchor->size > leaves.size()) {
+    return rolledBack("the log has " + std::to_string(leaves.size()) + " entries but the sealed state anchored " +
+                      std::to_string(anchor->size) + ": entries were cut from its end");
+  }
+  if (merkle::rootOf(std::span(leaves.data(), anchor->size)) != anchor->root) {
+    return rolledBack("the log's first " + std::to_string(anchor->size) +
+                      " entries are not the ones the sealed state anchored: the log was replaced");
+  }
+  return Ok{};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptions& options, CheckpointSigner signer) {
-  if (!note::validKeyName(options.origin)) return makeError(ErrorCode::ConfigInvalid, "the log origin must be a valid key name");
+  if (!note::validKeyName(options.origin))
+    return makeError(ErrorCode::ConfigInvalid, "the log origin must be a valid key name");
   std::unique_ptr<MerkleAuditLog> log(new MerkleAuditLog());
   log->options_ = options;
   log->signer_ = std::move(signer);
   std::error_code ec;
   std::filesystem::create_directories(options.dir, ec);
   ::chmod(options.dir.c_str(), 0700);
-  const std::string entriesPath = options.dir + "/entries.jsonl";
-  const std::string checkpointsPath = options.dir + "/checkpoints.jsonl";
-  log->fd_ = ::open(entriesPath.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log->fd_ < 0) return unavailable("cannot open " + entriesPath + ": " + std::strerror(errno));
-  log->checkpointFd_ = ::open(checkpointsPath.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log->checkpointFd_ < 0) return unavailable("cannot open " + checkpointsPath + ": " + std::strerror(errno));
+  SEALGATE_ASSIGN_OR_RETURN(log->fd_, openForAppend(options.dir + "/entries.jsonl"));
+  SEALGATE_ASSIGN_OR_RETURN(log->checkpointFd_, openForAppend(options.dir + "/checkpoints.jsonl"));
   // The files' directory entries are durable too.
   SEALGATE_TRY(syncDir(options.dir, audit_errc::kUnavailable));
 
@@ -94,12 +193,7 @@ Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptio
   SEALGATE_ASSIGN_OR_RETURN(auto text, readAll(log->fd_));
   std::uint64_t complete = 0;
   auto spans = lineSpans(text, complete);
-  if (complete < text.size()) {
-    logEvent(LogLevel::Warn, "audit_torn_record_truncated", {{"bytes", text.size() - complete}, {"entries", spans.size()}});
-    if (::ftruncate(log->fd_, static_cast<off_t>(complete)) != 0 || ::fdatasync(log->fd_) != 0) {
-      return unavailable("cannot truncate the torn final audit record");
-    }
-  }
+  SEALGATE_TRY(truncateTornEntry(log->fd_, text.size(), complete, spans.size()));
   for (const auto& [start, len] : spans) {
     log->offsets_.push_back(start);
     log->tree_.append(merkle::leafHash(std::string_view(text).substr(start, len)));
@@ -110,57 +204,11 @@ Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptio
   SEALGATE_ASSIGN_OR_RETURN(auto cps, readAll(log->checkpointFd_));
   std::uint64_t cpComplete = 0;
   auto cpSpans = lineSpans(cps, cpComplete);
-  if (cpComplete < cps.size()) {
-    // A torn checkpoint record was never used: it was not yet synced when we crashed.
-    if (::ftruncate(log->checkpointFd_, static_cast<off_t>(cpComplete)) != 0) {
-      return unavailable("cannot truncate the torn final checkpoint record");
-    }
-  }
-  std::vector<merkle::Hash> leaves = log->tree_.leaves();
-  merkle::Tree prefix;
-  std::size_t next = 0;
-  for (const auto& [start, len] : cpSpans) {
-    json j = parseInternalJson(std::string_view(cps).substr(start, len));
-    if (!j.is_object() || !j.contains("size") || !j["size"].is_number_unsigned() || !j.contains("note") ||
-        !j["note"].is_string()) {
-      return corrupt("checkpoints.jsonl has a malformed record");
-    }
-    StoredCheckpoint sc{j["size"].get<std::uint64_t>(), j["note"].get<std::string>()};
-    auto parsed = note::parseNote(sc.note);
-    if (!parsed) return corrupt("a stored checkpoint is not a signed note: " + parsed.error().message);
-    auto cp = note::parseCheckpoint(parsed->text);
-    if (!cp || cp->size != sc.size || cp->origin != options.origin) return corrupt("a stored checkpoint is malformed");
-    if (sc.size > leaves.size()) {
-      return corrupt("the log has " + std::to_string(leaves.size()) + " entries but a signed checkpoint covers " +
-                     std::to_string(sc.size) + ": entries were removed");
-    }
-    if (!log->checkpoints_.empty() && sc.size < log->checkpoints_.back().size) return corrupt("checkpoints go backwards");
-    // A checkpoint by the current key must carry its valid signature (one by an
-    // earlier key version is checked by the auditor with that key).
-    const std::uint32_t keyId = note::ecdsaKeyId(log->signer_.spkiDer);
-    for (const auto& sig : parsed->signatures) {
-      if (sig.keyId == keyId && !note::verifyEcdsa(*parsed, options.origin, log->signer_.spkiDer)) {
-        return corrupt("the stored checkpoint of size " + std::to_string(sc.size) + " has a bad signature");
-      }
-    }
-    while (next < sc.size) prefix.append(leaves[next++]);
-    if (prefix.root() != cp->root) {
-      return corrupt("the entries do not match the signed checkpoint of size " + std::to_string(sc.size) +
-                     ": the log was changed");
-    }
-    log->checkpoints_.push_back(std::move(sc));
-  }
-  // Truncation: the sealed state anchored a head this log must still extend.
-  if (const auto& anchor = options.anchor) {
-    if (anchor->size > leaves.size()) {
-      return rolledBack("the log has " + std::to_string(leaves.size()) + " entries but the sealed state anchored " +
-                        std::to_string(anchor->size) + ": entries were cut from its end");
-    }
-    if (merkle::rootOf(std::span(leaves.data(), anchor->size)) != anchor->root) {
-      return rolledBack("the log's first " + std::to_string(anchor->size) +
-                        " entries are not the ones the sealed state anchored: the log was replaced");
-    }
-  }
+  SEALGATE_TRY(truncateTornCheckpoint(log->checkpointFd_, cps.size(), cpComplete));
+  const std::vector<merkle::Hash>& leaves = log->tree_.leaves();
+  SEALGATE_ASSIGN_OR_RETURN(log->checkpoints_,
+                            verifyCheckpoints(cps, cpSpans, leaves, options.origin, log->signer_.spkiDer));
+  SEALGATE_TRY(checkAnchor(options.anchor, leaves));
   log->lastCheckpoint_ = std::chrono::steady_clock::now();
   log->writer_ = std::thread([l = log.get()] { l->writerLoop(); });
   logEvent(LogLevel::Info, "audit_log_opened",
