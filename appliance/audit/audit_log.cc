@@ -276,92 +276,115 @@ Result<void> MerkleAuditLog::writeBatch(const std::string& bytes, bool& fatal) {
   return Ok{};
 }
 
+namespace {
+
+// One stored entry: the event with the fields the log owns set (schema_version,
+// audit_index, event_id and time unless the event has them, sampled_out when
+// events were sampled out before it).
+std::string formatEntry(const std::string& eventJson, std::uint64_t index, std::uint64_t sampledOut) {
+  json e = parseInternalJson(eventJson);
+  json out = {{"schema_version", 1}, {"audit_index", index}};
+  out["event_id"] = e.contains("event_id") ? e["event_id"] : json(randomEventId());
+  out["time"] = e.contains("time") ? e["time"] : json(nowRfc3339Millis());
+  for (auto& [k, v] : e.items()) {
+    if (k != "audit_index" && k != "schema_version" && k != "sampled_out") out[k] = v;
+  }
+  if (sampledOut > 0) out["sampled_out"] = sampledOut;
+  return out.dump();
+}
+
+}  // namespace
+
 void MerkleAuditLog::writerLoop() {
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait_for(lock, options_.checkpointInterval, [&] { return stopping_ || !queue_.empty() || checkpointRequested_; });
-    if (!queue_.empty()) {
-      std::vector<std::shared_ptr<Pending>> batch(queue_.begin(), queue_.end());
-      queue_.clear();
-      std::string bytes;
-      std::vector<std::string> lines;
-      std::uint64_t index = tree_.size();
-      std::string failure;
-      if (failed_) failure = "the audit log failed earlier and accepts no more events";
-      const std::uint64_t taken = sampledOut_;
-      std::uint64_t sampled = taken;
-      for (auto& p : batch) {
-        json e = parseInternalJson(p->event);
-        json out = {{"schema_version", 1}, {"audit_index", index}};
-        out["event_id"] = e.contains("event_id") ? e["event_id"] : json(randomEventId());
-        out["time"] = e.contains("time") ? e["time"] : json(nowRfc3339Millis());
-        for (auto& [k, v] : e.items()) {
-          if (k != "audit_index" && k != "schema_version" && k != "sampled_out") out[k] = v;
-        }
-        if (sampled > 0) {
-          out["sampled_out"] = sampled;
-          sampled = 0;
-        }
-        p->index = index++;
-        lines.push_back(out.dump());
-        bytes += lines.back() + "\n";
-      }
-      Result<void> written = Ok{};
-      if (failure.empty()) {
-        bool fatal = false;
-        lock.unlock();
-        written = writeBatch(bytes, fatal);
-        lock.lock();
-        if (fatal) failed_ = true;
-      }
-      if (!failure.empty() || !written) {
-        lastWriteFailed_ = true;
-        const std::string why = failure.empty() ? written.error().message : failure;
-        logEvent(LogLevel::Error, "audit_write_failed", {{"error", why}, {"events", batch.size()}});
-        for (auto& p : batch) {
-          p->failed = true;
-          p->error = why;
-          p->done = true;
-        }
-      } else {
-        lastWriteFailed_ = false;
-        ++batches_;
-        sampledOut_ -= taken;
-        std::uint64_t offset = offsets_.back();
-        offsets_.pop_back();  // the end marker
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-          offsets_.push_back(offset);
-          tree_.append(merkle::leafHash(lines[i]));
-          offset += lines[i].size() + 1;
-          batch[i]->done = true;
-        }
-        offsets_.push_back(offset);
-        if (options_.onDurableHead) {
-          const merkle::TreeHead head{tree_.size(), tree_.root()};
-          lock.unlock();
-          options_.onDurableHead(head);
-          lock.lock();
-        }
-      }
-      doneCv_.notify_all();
-    }
-    const std::uint64_t covered = checkpoints_.empty() ? 0 : checkpoints_.back().size;
-    const bool due = tree_.size() > covered &&
-                     (tree_.size() - covered >= options_.checkpointEvery ||
-                      std::chrono::steady_clock::now() - lastCheckpoint_ >= options_.checkpointInterval || stopping_);
-    if (checkpointRequested_ || due) {
-      if (tree_.size() > covered || checkpoints_.empty()) {
-        if (auto s = signCheckpointLocked(lock); !s) {
-          logEvent(LogLevel::Error, "audit_checkpoint_failed", {{"error", s.error().describe()}});
-        }
-      }
-      lastCheckpoint_ = std::chrono::steady_clock::now();
-      checkpointRequested_ = false;
-      checkpointsDone_ = checkpointRequests_;
-      doneCv_.notify_all();
-    }
+    if (!queue_.empty()) writeQueuedLocked(lock);
+    checkpointIfDueLocked(lock);
     if (stopping_ && queue_.empty()) return;
   }
+}
+
+void MerkleAuditLog::writeQueuedLocked(std::unique_lock<std::mutex>& lock) {
+  std::vector<std::shared_ptr<Pending>> batch(queue_.begin(), queue_.end());
+  queue_.clear();
+  std::string bytes;
+  std::vector<std::string> lines;
+  std::uint64_t index = tree_.size();
+  std::string failure;
+  if (failed_) failure = "the audit log failed earlier and accepts no more events";
+  const std::uint64_t taken = sampledOut_;
+  std::uint64_t sampled = taken;
+  for (auto& p : batch) {
+    lines.push_back(formatEntry(p->event, index, sampled));
+    sampled = 0;  // counted once, on the batch's first entry
+    p->index = index++;
+    bytes += lines.back() + "\n";
+  }
+  Result<void> written = Ok{};
+  if (failure.empty()) {
+    bool fatal = false;
+    lock.unlock();
+    written = writeBatch(bytes, fatal);
+    lock.lock();
+    if (fatal) failed_ = true;
+  }
+  if (!failure.empty() || !written) {
+    failBatchLocked(batch, failure.empty() ? written.error().message : failure);
+  } else {
+    commitBatchLocked(lock, batch, lines, taken);
+  }
+  doneCv_.notify_all();
+}
+
+void MerkleAuditLog::failBatchLocked(const std::vector<std::shared_ptr<Pending>>& batch, const std::string& why) {
+  lastWriteFailed_ = true;
+  logEvent(LogLevel::Error, "audit_write_failed", {{"error", why}, {"events", batch.size()}});
+  for (const auto& p : batch) {
+    p->failed = true;
+    p->error = why;
+    p->done = true;
+  }
+}
+
+void MerkleAuditLog::commitBatchLocked(std::unique_lock<std::mutex>& lock,
+                                       const std::vector<std::shared_ptr<Pending>>& batch,
+                                       const std::vector<std::string>& lines, std::uint64_t sampledOutTaken) {
+  lastWriteFailed_ = false;
+  ++batches_;
+  sampledOut_ -= sampledOutTaken;
+  std::uint64_t offset = offsets_.back();
+  offsets_.pop_back();  // the end marker
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    offsets_.push_back(offset);
+    tree_.append(merkle::leafHash(lines[i]));
+    offset += lines[i].size() + 1;
+    batch[i]->done = true;
+  }
+  offsets_.push_back(offset);
+  if (options_.onDurableHead) {
+    const merkle::TreeHead head{tree_.size(), tree_.root()};
+    lock.unlock();
+    options_.onDurableHead(head);
+    lock.lock();
+  }
+}
+
+void MerkleAuditLog::checkpointIfDueLocked(std::unique_lock<std::mutex>& lock) {
+  const std::uint64_t covered = checkpoints_.empty() ? 0 : checkpoints_.back().size;
+  const bool due = tree_.size() > covered &&
+                   (tree_.size() - covered >= options_.checkpointEvery ||
+                    std::chrono::steady_clock::now() - lastCheckpoint_ >= options_.checkpointInterval || stopping_);
+  if (!checkpointRequested_ && !due) return;
+  if (tree_.size() > covered || checkpoints_.empty()) {
+    if (auto s = signCheckpointLocked(lock); !s) {
+      logEvent(LogLevel::Error, "audit_checkpoint_failed", {{"error", s.error().describe()}});
+    }
+  }
+  lastCheckpoint_ = std::chrono::steady_clock::now();
+  checkpointRequested_ = false;
+  checkpointsDone_ = checkpointRequests_;
+  doneCv_.notify_all();
 }
 
 Result<void> MerkleAuditLog::signCheckpointLocked(std::unique_lock<std::mutex>& lock) {
