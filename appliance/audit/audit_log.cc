@@ -176,8 +176,9 @@ Result<void> checkAnchor(const std::optional<merkle::TreeHead>& anchor, const st
 }  // namespace
 
 Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptions& options, CheckpointSigner signer) {
-  if (!note::validKeyName(options.origin))
+  if (!note::validKeyName(options.origin)) {
     return makeError(ErrorCode::ConfigInvalid, "the log origin must be a valid key name");
+  }
   std::unique_ptr<MerkleAuditLog> log(new MerkleAuditLog());
   log->options_ = options;
   log->signer_ = std::move(signer);
