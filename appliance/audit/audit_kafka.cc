@@ -36,6 +36,35 @@ void onDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
   }
 }
 
+// The entry's event_id, or "" (sent as the message's event_id header).
+std::string eventIdOf(const std::string& entry) {
+  std::string eventId;
+  if (json e = parseInternalJson(entry); e.is_object() && e.contains("event_id") && e["event_id"].is_string()) {
+    eventId = e["event_id"];
+  }
+  return eventId;
+}
+
+// Queues one entry for `delivery`, polling while librdkafka's queue is full. Any
+// other failure, or a stop while the queue is full, is logged and the entry left
+// unqueued.
+void produceEntry(rd_kafka_t* rk, const std::string& topic, const std::string& key, const std::string& entry,
+                  const std::string& eventId, Delivery& delivery, const std::atomic<bool>& stop) {
+  for (;;) {
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(entry.data()), entry.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADER("event_id", eventId.data(), static_cast<ssize_t>(eventId.size())),
+        RD_KAFKA_V_OPAQUE(&delivery), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || stop) {
+      logEvent(LogLevel::Error, "audit_kafka_produce_failed", {{"error", rd_kafka_err2str(e)}});
+      return;
+    }
+    rd_kafka_poll(rk, 100);
+  }
+}
+
 struct KafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
 };
@@ -127,23 +156,7 @@ void KafkaForwarder::loop() {
     std::size_t queued = 0;
     for (const auto& entry : *entries) {
       const std::string key = partitionKey(entry);
-      std::string eventId;
-      if (json e = parseInternalJson(entry); e.is_object() && e.contains("event_id") && e["event_id"].is_string()) {
-        eventId = e["event_id"];
-      }
-      for (;;) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(options_.topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
-            RD_KAFKA_V_VALUE(const_cast<char*>(entry.data()), entry.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADER("event_id", eventId.data(), static_cast<ssize_t>(eventId.size())),
-            RD_KAFKA_V_OPAQUE(&delivery), RD_KAFKA_V_END);
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || stop_) {
-          logEvent(LogLevel::Error, "audit_kafka_produce_failed", {{"error", rd_kafka_err2str(e)}});
-          break;
-        }
-        rd_kafka_poll(rk, 100);
-      }
+      produceEntry(rk, options_.topic, key, entry, eventIdOf(entry), delivery, stop_);
       ++queued;
       if (stop_) break;
     }

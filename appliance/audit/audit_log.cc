@@ -73,20 +73,120 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> lineSpans(const std::string
 
 }  // namespace
 
+namespace {
+
+Result<int> openForAppend(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return unavailable("cannot open " + path + ": " + std::strerror(errno));
+  return fd;
+}
+
+// A torn final entry (never acknowledged) cut off, durably.
+Result<void> truncateTornEntry(int fd, std::uint64_t size, std::uint64_t complete, std::size_t entries) {
+  if (complete < size) {
+    logEvent(LogLevel::Warn, "audit_torn_record_truncated", {{"bytes", size - complete}, {"entries", entries}});
+    if (::ftruncate(fd, static_cast<off_t>(complete)) != 0 || ::fdatasync(fd) != 0) {
+      return unavailable("cannot truncate the torn final audit record");
+    }
+  }
+  return Ok{};
+}
+
+// A torn checkpoint record was never used: it was not yet synced when we crashed.
+Result<void> truncateTornCheckpoint(int fd, std::uint64_t size, std::uint64_t complete) {
+  if (complete < size) {
+    if (::ftruncate(fd, static_cast<off_t>(complete)) != 0) {
+      return unavailable("cannot truncate the torn final checkpoint record");
+    }
+  }
+  return Ok{};
+}
+
+// A stored checkpoint record, read and checked on its own: a signed note whose
+// checkpoint has the record's size and the log's origin.
+struct CheckedRecord {
+  StoredCheckpoint stored;
+  note::SignedNote signedNote;
+  note::Checkpoint checkpoint;
+};
+
+Result<CheckedRecord> parseCheckpointRecord(std::string_view line, const std::string& origin) {
+  json j = parseInternalJson(line);
+  if (!j.is_object() || !j.contains("size") || !j["size"].is_number_unsigned() || !j.contains("note") ||
+      !j["note"].is_string()) {
+    return corrupt("checkpoints.jsonl has a malformed record");
+  }
+  StoredCheckpoint sc{j["size"].get<std::uint64_t>(), j["note"].get<std::string>()};
+  auto parsed = note::parseNote(sc.note);
+  if (!parsed) return corrupt("a stored checkpoint is not a signed note: " + parsed.error().message);
+  auto cp = note::parseCheckpoint(parsed->text);
+  if (!cp || cp->size != sc.size || cp->origin != origin) return corrupt("a stored checkpoint is malformed");
+  return CheckedRecord{std::move(sc), std::move(*parsed), std::move(*cp)};
+}
+
+// Replays the stored checkpoints against the rebuilt leaves: each must cover no
+// more than the log holds, not go backwards, carry a valid signature when made
+// by the current key, and have the root of the leaves it covers.
+Result<std::vector<StoredCheckpoint>> verifyCheckpoints(
+    const std::string& cps, const std::vector<std::pair<std::uint64_t, std::uint64_t>>& spans,
+    const std::vector<merkle::Hash>& leaves, const std::string& origin, const Bytes& spkiDer) {
+  std::vector<StoredCheckpoint> out;
+  merkle::Tree prefix;
+  std::size_t next = 0;
+  for (const auto& [start, len] : spans) {
+    SEALGATE_ASSIGN_OR_RETURN(auto record, parseCheckpointRecord(std::string_view(cps).substr(start, len), origin));
+    StoredCheckpoint& sc = record.stored;
+    if (sc.size > leaves.size()) {
+      return corrupt("the log has " + std::to_string(leaves.size()) + " entries but a signed checkpoint covers " +
+                     std::to_string(sc.size) + ": entries were removed");
+    }
+    if (!out.empty() && sc.size < out.back().size) return corrupt("checkpoints go backwards");
+    // A checkpoint by the current key must carry its valid signature (one by an
+    // earlier key version is checked by the auditor with that key).
+    const std::uint32_t keyId = note::ecdsaKeyId(spkiDer);
+    for (const auto& sig : record.signedNote.signatures) {
+      if (sig.keyId == keyId && !note::verifyEcdsa(record.signedNote, origin, spkiDer)) {
+        return corrupt("the stored checkpoint of size " + std::to_string(sc.size) + " has a bad signature");
+      }
+    }
+    while (next < sc.size) prefix.append(leaves[next++]);
+    if (prefix.root() != record.checkpoint.root) {
+      return corrupt("the entries do not match the signed checkpoint of size " + std::to_string(sc.size) +
+                     ": the log was changed");
+    }
+    out.push_back(std::move(sc));
+  }
+  return out;
+}
+
+// Truncation: the sealed state anchored a head this log must still extend.
+Result<void> checkAnchor(const std::optional<merkle::TreeHead>& anchor, const std::vector<merkle::Hash>& leaves) {
+  if (!anchor) return Ok{};
+  if (anchor->size > leaves.size()) {
+    return rolledBack("the log has " + std::to_string(leaves.size()) + " entries but the sealed state anchored " +
+                      std::to_string(anchor->size) + ": entries were cut from its end");
+  }
+  if (merkle::rootOf(std::span(leaves.data(), anchor->size)) != anchor->root) {
+    return rolledBack("the log's first " + std::to_string(anchor->size) +
+                      " entries are not the ones the sealed state anchored: the log was replaced");
+  }
+  return Ok{};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptions& options, CheckpointSigner signer) {
-  if (!note::validKeyName(options.origin)) return makeError(ErrorCode::ConfigInvalid, "the log origin must be a valid key name");
+  if (!note::validKeyName(options.origin)) {
+    return makeError(ErrorCode::ConfigInvalid, "the log origin must be a valid key name");
+  }
   std::unique_ptr<MerkleAuditLog> log(new MerkleAuditLog());
   log->options_ = options;
   log->signer_ = std::move(signer);
   std::error_code ec;
   std::filesystem::create_directories(options.dir, ec);
   ::chmod(options.dir.c_str(), 0700);
-  const std::string entriesPath = options.dir + "/entries.jsonl";
-  const std::string checkpointsPath = options.dir + "/checkpoints.jsonl";
-  log->fd_ = ::open(entriesPath.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log->fd_ < 0) return unavailable("cannot open " + entriesPath + ": " + std::strerror(errno));
-  log->checkpointFd_ = ::open(checkpointsPath.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log->checkpointFd_ < 0) return unavailable("cannot open " + checkpointsPath + ": " + std::strerror(errno));
+  SEALGATE_ASSIGN_OR_RETURN(log->fd_, openForAppend(options.dir + "/entries.jsonl"));
+  SEALGATE_ASSIGN_OR_RETURN(log->checkpointFd_, openForAppend(options.dir + "/checkpoints.jsonl"));
   // The files' directory entries are durable too.
   SEALGATE_TRY(syncDir(options.dir, audit_errc::kUnavailable));
 
@@ -94,12 +194,7 @@ Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptio
   SEALGATE_ASSIGN_OR_RETURN(auto text, readAll(log->fd_));
   std::uint64_t complete = 0;
   auto spans = lineSpans(text, complete);
-  if (complete < text.size()) {
-    logEvent(LogLevel::Warn, "audit_torn_record_truncated", {{"bytes", text.size() - complete}, {"entries", spans.size()}});
-    if (::ftruncate(log->fd_, static_cast<off_t>(complete)) != 0 || ::fdatasync(log->fd_) != 0) {
-      return unavailable("cannot truncate the torn final audit record");
-    }
-  }
+  SEALGATE_TRY(truncateTornEntry(log->fd_, text.size(), complete, spans.size()));
   for (const auto& [start, len] : spans) {
     log->offsets_.push_back(start);
     log->tree_.append(merkle::leafHash(std::string_view(text).substr(start, len)));
@@ -110,57 +205,11 @@ Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptio
   SEALGATE_ASSIGN_OR_RETURN(auto cps, readAll(log->checkpointFd_));
   std::uint64_t cpComplete = 0;
   auto cpSpans = lineSpans(cps, cpComplete);
-  if (cpComplete < cps.size()) {
-    // A torn checkpoint record was never used: it was not yet synced when we crashed.
-    if (::ftruncate(log->checkpointFd_, static_cast<off_t>(cpComplete)) != 0) {
-      return unavailable("cannot truncate the torn final checkpoint record");
-    }
-  }
-  std::vector<merkle::Hash> leaves = log->tree_.leaves();
-  merkle::Tree prefix;
-  std::size_t next = 0;
-  for (const auto& [start, len] : cpSpans) {
-    json j = parseInternalJson(std::string_view(cps).substr(start, len));
-    if (!j.is_object() || !j.contains("size") || !j["size"].is_number_unsigned() || !j.contains("note") ||
-        !j["note"].is_string()) {
-      return corrupt("checkpoints.jsonl has a malformed record");
-    }
-    StoredCheckpoint sc{j["size"].get<std::uint64_t>(), j["note"].get<std::string>()};
-    auto parsed = note::parseNote(sc.note);
-    if (!parsed) return corrupt("a stored checkpoint is not a signed note: " + parsed.error().message);
-    auto cp = note::parseCheckpoint(parsed->text);
-    if (!cp || cp->size != sc.size || cp->origin != options.origin) return corrupt("a stored checkpoint is malformed");
-    if (sc.size > leaves.size()) {
-      return corrupt("the log has " + std::to_string(leaves.size()) + " entries but a signed checkpoint covers " +
-                     std::to_string(sc.size) + ": entries were removed");
-    }
-    if (!log->checkpoints_.empty() && sc.size < log->checkpoints_.back().size) return corrupt("checkpoints go backwards");
-    // A checkpoint by the current key must carry its valid signature (one by an
-    // earlier key version is checked by the auditor with that key).
-    const std::uint32_t keyId = note::ecdsaKeyId(log->signer_.spkiDer);
-    for (const auto& sig : parsed->signatures) {
-      if (sig.keyId == keyId && !note::verifyEcdsa(*parsed, options.origin, log->signer_.spkiDer)) {
-        return corrupt("the stored checkpoint of size " + std::to_string(sc.size) + " has a bad signature");
-      }
-    }
-    while (next < sc.size) prefix.append(leaves[next++]);
-    if (prefix.root() != cp->root) {
-      return corrupt("the entries do not match the signed checkpoint of size " + std::to_string(sc.size) +
-                     ": the log was changed");
-    }
-    log->checkpoints_.push_back(std::move(sc));
-  }
-  // Truncation: the sealed state anchored a head this log must still extend.
-  if (const auto& anchor = options.anchor) {
-    if (anchor->size > leaves.size()) {
-      return rolledBack("the log has " + std::to_string(leaves.size()) + " entries but the sealed state anchored " +
-                        std::to_string(anchor->size) + ": entries were cut from its end");
-    }
-    if (merkle::rootOf(std::span(leaves.data(), anchor->size)) != anchor->root) {
-      return rolledBack("the log's first " + std::to_string(anchor->size) +
-                        " entries are not the ones the sealed state anchored: the log was replaced");
-    }
-  }
+  SEALGATE_TRY(truncateTornCheckpoint(log->checkpointFd_, cps.size(), cpComplete));
+  const std::vector<merkle::Hash>& leaves = log->tree_.leaves();
+  SEALGATE_ASSIGN_OR_RETURN(log->checkpoints_,
+                            verifyCheckpoints(cps, cpSpans, leaves, options.origin, log->signer_.spkiDer));
+  SEALGATE_TRY(checkAnchor(options.anchor, leaves));
   log->lastCheckpoint_ = std::chrono::steady_clock::now();
   log->writer_ = std::thread([l = log.get()] { l->writerLoop(); });
   logEvent(LogLevel::Info, "audit_log_opened",
@@ -228,92 +277,115 @@ Result<void> MerkleAuditLog::writeBatch(const std::string& bytes, bool& fatal) {
   return Ok{};
 }
 
+namespace {
+
+// One stored entry: the event with the fields the log owns set (schema_version,
+// audit_index, event_id and time unless the event has them, sampled_out when
+// events were sampled out before it).
+std::string formatEntry(const std::string& eventJson, std::uint64_t index, std::uint64_t sampledOut) {
+  json e = parseInternalJson(eventJson);
+  json out = {{"schema_version", 1}, {"audit_index", index}};
+  out["event_id"] = e.contains("event_id") ? e["event_id"] : json(randomEventId());
+  out["time"] = e.contains("time") ? e["time"] : json(nowRfc3339Millis());
+  for (auto& [k, v] : e.items()) {
+    if (k != "audit_index" && k != "schema_version" && k != "sampled_out") out[k] = v;
+  }
+  if (sampledOut > 0) out["sampled_out"] = sampledOut;
+  return out.dump();
+}
+
+}  // namespace
+
 void MerkleAuditLog::writerLoop() {
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait_for(lock, options_.checkpointInterval, [&] { return stopping_ || !queue_.empty() || checkpointRequested_; });
-    if (!queue_.empty()) {
-      std::vector<std::shared_ptr<Pending>> batch(queue_.begin(), queue_.end());
-      queue_.clear();
-      std::string bytes;
-      std::vector<std::string> lines;
-      std::uint64_t index = tree_.size();
-      std::string failure;
-      if (failed_) failure = "the audit log failed earlier and accepts no more events";
-      const std::uint64_t taken = sampledOut_;
-      std::uint64_t sampled = taken;
-      for (auto& p : batch) {
-        json e = parseInternalJson(p->event);
-        json out = {{"schema_version", 1}, {"audit_index", index}};
-        out["event_id"] = e.contains("event_id") ? e["event_id"] : json(randomEventId());
-        out["time"] = e.contains("time") ? e["time"] : json(nowRfc3339Millis());
-        for (auto& [k, v] : e.items()) {
-          if (k != "audit_index" && k != "schema_version" && k != "sampled_out") out[k] = v;
-        }
-        if (sampled > 0) {
-          out["sampled_out"] = sampled;
-          sampled = 0;
-        }
-        p->index = index++;
-        lines.push_back(out.dump());
-        bytes += lines.back() + "\n";
-      }
-      Result<void> written = Ok{};
-      if (failure.empty()) {
-        bool fatal = false;
-        lock.unlock();
-        written = writeBatch(bytes, fatal);
-        lock.lock();
-        if (fatal) failed_ = true;
-      }
-      if (!failure.empty() || !written) {
-        lastWriteFailed_ = true;
-        const std::string why = failure.empty() ? written.error().message : failure;
-        logEvent(LogLevel::Error, "audit_write_failed", {{"error", why}, {"events", batch.size()}});
-        for (auto& p : batch) {
-          p->failed = true;
-          p->error = why;
-          p->done = true;
-        }
-      } else {
-        lastWriteFailed_ = false;
-        ++batches_;
-        sampledOut_ -= taken;
-        std::uint64_t offset = offsets_.back();
-        offsets_.pop_back();  // the end marker
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-          offsets_.push_back(offset);
-          tree_.append(merkle::leafHash(lines[i]));
-          offset += lines[i].size() + 1;
-          batch[i]->done = true;
-        }
-        offsets_.push_back(offset);
-        if (options_.onDurableHead) {
-          const merkle::TreeHead head{tree_.size(), tree_.root()};
-          lock.unlock();
-          options_.onDurableHead(head);
-          lock.lock();
-        }
-      }
-      doneCv_.notify_all();
-    }
-    const std::uint64_t covered = checkpoints_.empty() ? 0 : checkpoints_.back().size;
-    const bool due = tree_.size() > covered &&
-                     (tree_.size() - covered >= options_.checkpointEvery ||
-                      std::chrono::steady_clock::now() - lastCheckpoint_ >= options_.checkpointInterval || stopping_);
-    if (checkpointRequested_ || due) {
-      if (tree_.size() > covered || checkpoints_.empty()) {
-        if (auto s = signCheckpointLocked(lock); !s) {
-          logEvent(LogLevel::Error, "audit_checkpoint_failed", {{"error", s.error().describe()}});
-        }
-      }
-      lastCheckpoint_ = std::chrono::steady_clock::now();
-      checkpointRequested_ = false;
-      checkpointsDone_ = checkpointRequests_;
-      doneCv_.notify_all();
-    }
+    if (!queue_.empty()) writeQueuedLocked(lock);
+    checkpointIfDueLocked(lock);
     if (stopping_ && queue_.empty()) return;
   }
+}
+
+void MerkleAuditLog::writeQueuedLocked(std::unique_lock<std::mutex>& lock) {
+  std::vector<std::shared_ptr<Pending>> batch(queue_.begin(), queue_.end());
+  queue_.clear();
+  std::string bytes;
+  std::vector<std::string> lines;
+  std::uint64_t index = tree_.size();
+  std::string failure;
+  if (failed_) failure = "the audit log failed earlier and accepts no more events";
+  const std::uint64_t taken = sampledOut_;
+  std::uint64_t sampled = taken;
+  for (auto& p : batch) {
+    lines.push_back(formatEntry(p->event, index, sampled));
+    sampled = 0;  // counted once, on the batch's first entry
+    p->index = index++;
+    bytes += lines.back() + "\n";
+  }
+  Result<void> written = Ok{};
+  if (failure.empty()) {
+    bool fatal = false;
+    lock.unlock();
+    written = writeBatch(bytes, fatal);
+    lock.lock();
+    if (fatal) failed_ = true;
+  }
+  if (!failure.empty() || !written) {
+    failBatchLocked(batch, failure.empty() ? written.error().message : failure);
+  } else {
+    commitBatchLocked(lock, batch, lines, taken);
+  }
+  doneCv_.notify_all();
+}
+
+void MerkleAuditLog::failBatchLocked(const std::vector<std::shared_ptr<Pending>>& batch, const std::string& why) {
+  lastWriteFailed_ = true;
+  logEvent(LogLevel::Error, "audit_write_failed", {{"error", why}, {"events", batch.size()}});
+  for (const auto& p : batch) {
+    p->failed = true;
+    p->error = why;
+    p->done = true;
+  }
+}
+
+void MerkleAuditLog::commitBatchLocked(std::unique_lock<std::mutex>& lock,
+                                       const std::vector<std::shared_ptr<Pending>>& batch,
+                                       const std::vector<std::string>& lines, std::uint64_t sampledOutTaken) {
+  lastWriteFailed_ = false;
+  ++batches_;
+  sampledOut_ -= sampledOutTaken;
+  std::uint64_t offset = offsets_.back();
+  offsets_.pop_back();  // the end marker
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    offsets_.push_back(offset);
+    tree_.append(merkle::leafHash(lines[i]));
+    offset += lines[i].size() + 1;
+    batch[i]->done = true;
+  }
+  offsets_.push_back(offset);
+  if (options_.onDurableHead) {
+    const merkle::TreeHead head{tree_.size(), tree_.root()};
+    lock.unlock();
+    options_.onDurableHead(head);
+    lock.lock();
+  }
+}
+
+void MerkleAuditLog::checkpointIfDueLocked(std::unique_lock<std::mutex>& lock) {
+  const std::uint64_t covered = checkpoints_.empty() ? 0 : checkpoints_.back().size;
+  const bool due = tree_.size() > covered &&
+                   (tree_.size() - covered >= options_.checkpointEvery ||
+                    std::chrono::steady_clock::now() - lastCheckpoint_ >= options_.checkpointInterval || stopping_);
+  if (!checkpointRequested_ && !due) return;
+  if (tree_.size() > covered || checkpoints_.empty()) {
+    if (auto s = signCheckpointLocked(lock); !s) {
+      logEvent(LogLevel::Error, "audit_checkpoint_failed", {{"error", s.error().describe()}});
+    }
+  }
+  lastCheckpoint_ = std::chrono::steady_clock::now();
+  checkpointRequested_ = false;
+  checkpointsDone_ = checkpointRequests_;
+  doneCv_.notify_all();
 }
 
 Result<void> MerkleAuditLog::signCheckpointLocked(std::unique_lock<std::mutex>& lock) {

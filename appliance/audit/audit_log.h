@@ -113,6 +113,19 @@ class MerkleAuditLog : public AuditSink {
   };
   MerkleAuditLog() = default;
   void writerLoop();
+  // The writer's steps, called with `lock` (on mu_) held; those given the lock
+  // release it around the write, the signing and onDurableHead.
+  // Takes the whole queue as one batch, writes and syncs it, then acknowledges
+  // every event of it or fails every one.
+  void writeQueuedLocked(std::unique_lock<std::mutex>& lock);
+  void failBatchLocked(const std::vector<std::shared_ptr<Pending>>& batch, const std::string& why);
+  // The synced batch added to the tree and the offsets, its events
+  // acknowledged, onDurableHead told.
+  void commitBatchLocked(std::unique_lock<std::mutex>& lock, const std::vector<std::shared_ptr<Pending>>& batch,
+                         const std::vector<std::string>& lines, std::uint64_t sampledOutTaken);
+  // Signs a checkpoint when one was requested, or when uncovered entries make
+  // one due (checkpointEvery, checkpointInterval, shutdown).
+  void checkpointIfDueLocked(std::unique_lock<std::mutex>& lock);
   // Writes and syncs one batch; called by the writer without mu_ held.
   Result<void> writeBatch(const std::string& bytes, bool& fatal);
   Result<void> signCheckpointLocked(std::unique_lock<std::mutex>& lock);

@@ -115,27 +115,24 @@ Result<std::set<std::string>> PostgresConnector::validate(const json& action, co
   return names;
 }
 
-Result<json> PostgresConnector::run(const json& action, const ConnectorContext& context, const SlotValues& slots) {
-  // Validated again: run() must never trust that its caller did.
-  SEALGATE_TRY(validate(action, context));
-  const auto deadline = SocketDeadline::Clock::now() + context.timeout;
-  SEALGATE_ASSIGN_OR_RETURN(auto user, renderField(action["user"], slots));
-  SEALGATE_ASSIGN_OR_RETURN(auto password, renderField(action["password"], slots));
-  // libpq skips an empty value and takes the default instead (PGUSER or the OS
-  // user; PGPASSWORD or the password file): never an ambient credential.
-  if (user.empty()) return makeError(connector_errc::kSecretUnusable, "the postgres user is empty");
-  if (password.empty()) return makeError(connector_errc::kSecretUnusable, "the postgres password is empty");
+namespace {
+
+using TimePoint = SocketDeadline::Clock::time_point;
+
+// Starts a non-blocking connection with only the action's credential: every
+// option through which libpq would pick up one of the daemon's own (a password
+// file, a client certificate in ~/.postgresql, a Kerberos ticket through GSS
+// encryption) is set explicitly, so neither the environment (PG* variables, a
+// PGSERVICE entry) nor the home directory fills it in. An explicit value always
+// wins over both.
+PgConn startConnection(const json& action, const ConnectorContext& context, const CString& user,
+                       const CString& password) {
   const std::string host = *normalizeHost(action["host"].get<std::string>(), "'host'");  // validated
   const std::string port = std::to_string(action.value("port", std::int64_t{5432}));
   const std::string dbname = action["dbname"];
   const std::string sslmode = action.value("sslmode", std::string("verify-full"));
   const auto timeoutMs = std::max<long long>(context.timeout.count(), 1);
   const std::string options = "-c statement_timeout=" + std::to_string(timeoutMs);
-  // Only the action's credential: every option through which libpq would pick
-  // up one of the daemon's own (a password file, a client certificate in
-  // ~/.postgresql, a Kerberos ticket through GSS encryption) is set explicitly,
-  // so neither the environment (PG* variables, a PGSERVICE entry) nor the home
-  // directory fills it in. An explicit value always wins over both.
   std::vector<const char*> keys{"host",     "port",       "dbname",      "user",   "password",
                                 "sslmode",  "options",    "application_name", "client_encoding",
                                 "passfile", "gssencmode", "sslcert",     "sslkey"};
@@ -149,25 +146,45 @@ Result<json> PostgresConnector::run(const json& action, const ConnectorContext& 
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
+  return PgConn(PQconnectStartParams(keys.data(), values.data(), 0));
+}
 
-  // Non-blocking connect, polled against the deadline.
-  PgConn conn(PQconnectStartParams(keys.data(), values.data(), 0));
+// Drives the non-blocking connect to its end, each wait bounded by the deadline.
+Result<void> awaitConnection(PGconn* conn, TimePoint deadline) {
+  for (PostgresPollingStatusType st = PGRES_POLLING_WRITING;;) {
+    if (st == PGRES_POLLING_OK) return {};
+    if (st == PGRES_POLLING_FAILED) return connectError(conn);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SocketDeadline::Clock::now());
+    if (left.count() <= 0) return timeoutError();
+    pollfd pfd{PQsocket(conn), static_cast<short>(st == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+    const int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (ready == 0) return timeoutError();
+    st = PQconnectPoll(conn);
+  }
+}
+
+// The connection, logged in with the action's credential within the deadline.
+Result<PgConn> connectWithin(const json& action, const ConnectorContext& context, const SlotValues& slots,
+                             TimePoint deadline) {
+  SEALGATE_ASSIGN_OR_RETURN(auto user, renderField(action["user"], slots));
+  SEALGATE_ASSIGN_OR_RETURN(auto password, renderField(action["password"], slots));
+  // libpq skips an empty value and takes the default instead (PGUSER or the OS
+  // user; PGPASSWORD or the password file): never an ambient credential.
+  if (user.empty()) return makeError(connector_errc::kSecretUnusable, "the postgres user is empty");
+  if (password.empty()) return makeError(connector_errc::kSecretUnusable, "the postgres password is empty");
+  PgConn conn = startConnection(action, context, user, password);
   if (!conn || PQstatus(conn.get()) == CONNECTION_BAD) return connectError(conn.get());
   // libpq's default notice processor prints the server's NOTICEs (which a peer
   // may fill with a slot value) to stderr, past the egress guard: drop them.
-  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
-  for (PostgresPollingStatusType st = PGRES_POLLING_WRITING;;) {
-    if (st == PGRES_POLLING_OK) break;
-    if (st == PGRES_POLLING_FAILED) return connectError(conn.get());
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SocketDeadline::Clock::now());
-    if (left.count() <= 0) return timeoutError();
-    pollfd pfd{PQsocket(conn.get()), static_cast<short>(st == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
-    const int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
-    if (ready == 0) return timeoutError();
-    st = PQconnectPoll(conn.get());
-  }
-  SocketDeadline guard(PQsocket(conn.get()), deadline);
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
+  SEALGATE_TRY(awaitConnection(conn.get(), deadline));
+  return conn;
+}
 
+// Sends the query with its params and asks for its rows one at a time (so the
+// caps stop an oversized answer early).
+Result<void> sendQuery(PGconn* conn, const json& action, const SocketDeadline& guard) {
   std::vector<CString> params;  // validated: no slots, so plain text
   std::vector<const char*> paramValues;
   if (action.contains("params")) {
@@ -183,79 +200,126 @@ Result<json> PostgresConnector::run(const json& action, const ConnectorContext& 
     }
   }
   const std::string query = action["query"];
-  if (!PQsendQueryParams(conn.get(), query.c_str(), static_cast<int>(paramValues.size()), nullptr,
-                         paramValues.data(), nullptr, nullptr, 0)) {
+  if (!PQsendQueryParams(conn, query.c_str(), static_cast<int>(paramValues.size()), nullptr, paramValues.data(),
+                         nullptr, nullptr, 0)) {
     return guard.expired() ? timeoutError() : makeError(connector_errc::kPeerError, "the query could not be sent");
   }
-  PQsetSingleRowMode(conn.get());  // rows one at a time: the caps stop an oversized answer early
+  PQsetSingleRowMode(conn);
+  return {};
+}
 
-  const auto maxRows = static_cast<std::size_t>(action.value("max_rows", kDefaultMaxRows));
+// The answer so far, and the first failure (after which the rest is only drained).
+struct QueryAnswer {
   json columns = json::array();
   json rows = json::array();
-  std::size_t bytes = 0;
+  std::size_t bytes = 0;  // charged against max_response_bytes
   std::string command;
   std::optional<Error> failure;
-  while (PgResult res{PQgetResult(conn.get())}) {
-    if (failure) continue;  // drain what is left so the connection ends cleanly
+};
+
+// What row `r` is charged before anything is copied: each cell's bytes plus a
+// fixed cost (so a million NULL or empty cells cannot build a huge result either).
+std::size_t rowCost(const PGresult* res, int r) {
+  std::size_t rowBytes = 0;
+  for (int c = 0; c < PQnfields(res); ++c) {
+    rowBytes += kCellCost + (PQgetisnull(res, r, c) ? 0 : static_cast<std::size_t>(PQgetlength(res, r, c)));
+  }
+  return rowBytes;
+}
+
+json rowJson(const PGresult* res, int r) {
+  json row = json::array();
+  for (int c = 0; c < PQnfields(res); ++c) {
+    if (PQgetisnull(res, r, c)) {
+      row.push_back(nullptr);
+      continue;
+    }
+    const auto n = static_cast<std::size_t>(PQgetlength(res, r, c));
+    row.push_back(peerText(std::string_view(PQgetvalue(res, r, c), n)));
+  }
+  return row;
+}
+
+// Adds the rows of `res` (and the column names, the first time) to `answer`
+// while they stay within max_rows and the size cap; the cap exceeded is the error.
+std::optional<Error> appendRows(const PGresult* res, std::size_t maxRows, std::size_t maxBytes, QueryAnswer& answer) {
+  if (answer.columns.empty()) {
+    for (int c = 0; c < PQnfields(res); ++c) answer.columns.push_back(peerText(PQfname(res, c)));
+  }
+  for (int r = 0; r < PQntuples(res); ++r) {
+    if (answer.rows.size() >= maxRows) {
+      return makeError(connector_errc::kPeerResponseTooLarge, "the query returned more than max_rows rows");
+    }
+    const std::size_t rowBytes = rowCost(res, r);
+    if (answer.bytes + rowBytes > maxBytes) {
+      return makeError(connector_errc::kPeerResponseTooLarge, "the rows exceed the connector's size cap");
+    }
+    answer.bytes += rowBytes;
+    answer.rows.push_back(rowJson(res, r));
+  }
+  return std::nullopt;
+}
+
+// A failed statement, classified by its SQLSTATE (never libpq's message).
+Error statementError(const PGresult* res, const SocketDeadline& guard) {
+  const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  const std::string sqlstate = state ? state : "";
+  if (sqlstate == "57014" || guard.expired()) {
+    return timeoutError();  // statement_timeout (query_canceled), or our deadline
+  }
+  if (!sqlstate.empty() && std::all_of(sqlstate.begin(), sqlstate.end(), ::isalnum)) {
+    return makeError(connector_errc::kPeerError, "the database refused the query (SQLSTATE " + sqlstate + ")");
+  }
+  return makeError(connector_errc::kPeerError, "the exchange with the database failed");
+}
+
+// Stops the server's work on the query. Never on a timeout: the cancel request
+// is a new connection that the deadline would not bound.
+void cancelQuery(PGconn* conn) {
+  if (PGcancel* cancel = PQgetCancel(conn)) {
+    char err[64];
+    PQcancel(cancel, err, sizeof err);
+    PQfreeCancel(cancel);
+  }
+}
+
+// Reads every result of the query. After a failure the rest is drained so the
+// connection ends cleanly (an oversized answer is cancelled first).
+Result<json> collectAnswer(PGconn* conn, const json& action, const ConnectorContext& context,
+                           const SocketDeadline& guard) {
+  const auto maxRows = static_cast<std::size_t>(action.value("max_rows", kDefaultMaxRows));
+  QueryAnswer answer;
+  while (PgResult res{PQgetResult(conn)}) {
+    if (answer.failure) continue;  // drain what is left so the connection ends cleanly
     const ExecStatusType st = PQresultStatus(res.get());
     if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
-      if (columns.empty()) {
-        for (int c = 0; c < PQnfields(res.get()); ++c) columns.push_back(peerText(PQfname(res.get(), c)));
-      }
-      for (int r = 0; r < PQntuples(res.get()); ++r) {
-        if (rows.size() >= maxRows) {
-          failure = makeError(connector_errc::kPeerResponseTooLarge, "the query returned more than max_rows rows");
-          break;
-        }
-        // Charged before anything is copied: each cell's bytes plus a fixed cost
-        // (so a million NULL or empty cells cannot build a huge result either).
-        std::size_t rowBytes = 0;
-        for (int c = 0; c < PQnfields(res.get()); ++c) {
-          rowBytes += kCellCost + (PQgetisnull(res.get(), r, c) ? 0 : static_cast<std::size_t>(PQgetlength(res.get(), r, c)));
-        }
-        if (bytes + rowBytes > context.maxResponseBytes) {
-          failure = makeError(connector_errc::kPeerResponseTooLarge, "the rows exceed the connector's size cap");
-          break;
-        }
-        bytes += rowBytes;
-        json row = json::array();
-        for (int c = 0; c < PQnfields(res.get()); ++c) {
-          if (PQgetisnull(res.get(), r, c)) {
-            row.push_back(nullptr);
-            continue;
-          }
-          const auto n = static_cast<std::size_t>(PQgetlength(res.get(), r, c));
-          row.push_back(peerText(std::string_view(PQgetvalue(res.get(), r, c), n)));
-        }
-        rows.push_back(std::move(row));
-      }
-      if (st == PGRES_TUPLES_OK) command = PQcmdStatus(res.get());
+      answer.failure = appendRows(res.get(), maxRows, context.maxResponseBytes, answer);
+      if (st == PGRES_TUPLES_OK) answer.command = PQcmdStatus(res.get());
     } else if (st == PGRES_COMMAND_OK) {
-      command = PQcmdStatus(res.get());
+      answer.command = PQcmdStatus(res.get());
     } else {
-      const char* state = PQresultErrorField(res.get(), PG_DIAG_SQLSTATE);
-      const std::string sqlstate = state ? state : "";
-      if (sqlstate == "57014" || guard.expired()) {
-        failure = timeoutError();  // statement_timeout (query_canceled), or our deadline
-      } else if (!sqlstate.empty() && std::all_of(sqlstate.begin(), sqlstate.end(), ::isalnum)) {
-        failure = makeError(connector_errc::kPeerError, "the database refused the query (SQLSTATE " + sqlstate + ")");
-      } else {
-        failure = makeError(connector_errc::kPeerError, "the exchange with the database failed");
-      }
+      answer.failure = statementError(res.get(), guard);
     }
-    if (failure && failure->code == connector_errc::kPeerResponseTooLarge) {
-      // Stop the server's work too, then drain. (Never on a timeout: the cancel
-      // request is a new connection that the deadline would not bound.)
-      if (PGcancel* cancel = PQgetCancel(conn.get())) {
-        char err[64];
-        PQcancel(cancel, err, sizeof err);
-        PQfreeCancel(cancel);
-      }
-    }
+    if (answer.failure && answer.failure->code == connector_errc::kPeerResponseTooLarge) cancelQuery(conn);
   }
-  if (failure) return *failure;
+  if (answer.failure) return *answer.failure;
   if (guard.expired()) return timeoutError();
-  return json{{"columns", columns}, {"rows", rows}, {"row_count", rows.size()}, {"command", peerText(command)}};
+  return json{{"columns", answer.columns},
+              {"rows", answer.rows},
+              {"row_count", answer.rows.size()},
+              {"command", peerText(answer.command)}};
+}
+
+}  // namespace
+
+Result<json> PostgresConnector::run(const json& action, const ConnectorContext& context, const SlotValues& slots) {
+  // Validated again: run() must never trust that its caller did.
+  SEALGATE_TRY(validate(action, context));
+  const auto deadline = SocketDeadline::Clock::now() + context.timeout;
+  SEALGATE_ASSIGN_OR_RETURN(auto conn, connectWithin(action, context, slots, deadline));
+  SocketDeadline guard(PQsocket(conn.get()), deadline);
+  SEALGATE_TRY(sendQuery(conn.get(), action, guard));
+  return collectAnswer(conn.get(), action, context, guard);
 }
 
 }  // namespace sealgate::connectors

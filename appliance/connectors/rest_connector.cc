@@ -212,143 +212,217 @@ Result<std::set<std::string>> RestConnector::validate(const json& action, const 
   return names;
 }
 
+namespace {
+
+// The action's slots rendered for one request. Slot bytes stay in Secrets here;
+// the copies that must pass through Poco's request object are wiped by
+// wipeRequest.
+struct RenderedSlots {
+  std::vector<std::pair<std::string, Secret>> headers;  // name, rendered value
+  Secret query;                                         // percent-encoded; used when the URL has a query
+  Secret body;                                          // the body or the JSON, when the action sends one
+  bool hasBody = false;
+};
+
+Result<std::vector<std::pair<std::string, Secret>>> renderHeaders(const json& action, const SlotValues& slots) {
+  std::vector<std::pair<std::string, Secret>> headers;
+  if (!action.contains("headers")) return headers;
+  for (const auto& [k, v] : action["headers"].items()) {
+    SEALGATE_ASSIGN_OR_RETURN(auto t, SlotTemplate::parse(v.get<std::string>()));
+    SEALGATE_ASSIGN_OR_RETURN(auto value, t.render(slots));
+    if (breaksHeader(value)) {
+      return makeError(connector_errc::kSecretUnusable, "a slot value would break a header line (CR, LF or NUL)");
+    }
+    headers.emplace_back(k, std::move(value));
+  }
+  return headers;
+}
+
+// 'body' as written, or 'json' serialised with its slots JSON-escaped.
+Result<Secret> renderBody(const json& action, const SlotValues& slots) {
+  if (action.contains("json") && jsonDepth(action["json"]) > kMaxJsonDepth) {
+    return invalidAction("'json' nests deeper than " + std::to_string(kMaxJsonDepth) + " arrays/objects");
+  }
+  // A placeholder has no character dump() escapes, so it survives serialising intact.
+  SEALGATE_ASSIGN_OR_RETURN(
+      auto t, SlotTemplate::parse(action.contains("json") ? action["json"].dump() : action["body"].get<std::string>()));
+  return t.render(slots, action.contains("json") ? SlotEncoding::JsonString : SlotEncoding::Raw);
+}
+
+// Headers, then the query, then the body: the first refusal is returned.
+Result<RenderedSlots> renderSlots(const json& action, const Target& target, const SlotValues& slots) {
+  RenderedSlots out;
+  SEALGATE_ASSIGN_OR_RETURN(out.headers, renderHeaders(action, slots));
+  if (target.hasQuery) {
+    SEALGATE_ASSIGN_OR_RETURN(auto t, SlotTemplate::parse(target.query));
+    SEALGATE_ASSIGN_OR_RETURN(out.query, t.render(slots, SlotEncoding::Percent));
+  }
+  out.hasBody = action.contains("body") || action.contains("json");
+  if (out.hasBody) {
+    SEALGATE_ASSIGN_OR_RETURN(out.body, renderBody(action, slots));
+  }
+  return out;
+}
+
+// The URI and the slot-bearing headers of `request` overwritten in place:
+// same-length assignment reuses each string's buffer, so the bytes are
+// overwritten. Called once the request is sent, or on any failure before that.
+void wipeRequest(Poco::Net::HTTPRequest& request, const std::vector<std::pair<std::string, Secret>>& headers) {
+  std::string uri = request.getURI();
+  request.setURI(std::string(uri.size(), '\0'));
+  secureWipe(uri.data(), uri.size());
+  for (const auto& [name, value] : headers) {
+    if (request.has(name)) request.set(name, std::string(value.size(), '\0'));
+  }
+}
+
+// The target, the rendered slots and the connector's own headers put into
+// `request`; every temporary copy of slot bytes is wiped here.
+void fillRequest(Poco::Net::HTTPRequest& request, const Target& target, const RenderedSlots& slots, bool jsonBody) {
+  {
+    std::string uri = target.path;
+    if (target.hasQuery) uri.append("?").append(view(slots.query));
+    request.setURI(uri);
+    secureWipe(uri.data(), uri.size());
+  }
+  for (const auto& [name, value] : slots.headers) {
+    std::string copy(view(value));
+    request.set(name, copy);
+    secureWipe(copy.data(), copy.size());
+  }
+  request.setHost(target.host, target.port);
+  request.set("User-Agent", "sealgate-rest-connector");
+  if (slots.hasBody) request.setContentLength(static_cast<std::streamsize>(slots.body.size()));
+  if (jsonBody && !request.has("Content-Type")) request.setContentType("application/json");
+}
+
+// What is left of the whole action's time, at least 1 ms.
+Poco::Timespan timeLeft(SocketDeadline::Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - SocketDeadline::Clock::now());
+  return Poco::Timespan(std::max<std::int64_t>(left.count(), 1000));
+}
+
+Error peerTimeout() {
+  return makeError(connector_errc::kPeerTimeout, "the peer did not answer within the connector timeout");
+}
+
+// Connect and handshake now (each wait bounded by the session's timeout; the
+// chain and the host name are verified), classifying a failure.
+Result<void> connectSession(Session& session) {
+  try {
+    session.open();
+  } catch (const Poco::Net::SSLException&) {
+    return makeError(connector_errc::kPeerTlsFailed, "the peer's TLS certificate or handshake was refused");
+  } catch (const Poco::TimeoutException&) {
+    return peerTimeout();
+  } catch (const Poco::Exception&) {
+    return makeError(connector_errc::kPeerUnreachable, "cannot connect to the peer");
+  }
+  return {};
+}
+
+// Reads the answer's body to its end into `received`, each read bounded by what
+// is left of the deadline. Over `maxBytes`, what was read is wiped and the answer
+// refused. Poco's exceptions propagate.
+Result<void> readCappedBody(Session& session, std::istream& in, std::size_t maxBytes,
+                            SocketDeadline::Clock::time_point deadline, std::string& received) {
+  char buf[16384];
+  while (true) {
+    session.socket().setReceiveTimeout(timeLeft(deadline));
+    in.read(buf, sizeof buf);
+    const auto n = static_cast<std::size_t>(in.gcount());
+    if (n == 0) break;
+    if (received.size() + n > maxBytes) {
+      secureWipe(received.data(), received.size());
+      secureWipe(buf, sizeof buf);
+      return makeError(connector_errc::kPeerResponseTooLarge, "the peer's answer exceeds the connector's size cap");
+    }
+    received.append(buf, n);
+  }
+  secureWipe(buf, sizeof buf);
+  return {};
+}
+
+// The result: the status, the headers that stay true of the scrubbed body, and
+// the body, all as peer text.
+json responseResult(const Poco::Net::HTTPResponse& response, const std::string& received) {
+  json responseHeaders = json::object();
+  for (const auto& [k, v] : response) {
+    if (!describesTheRawBody(k)) responseHeaders[k] = peerText(v);
+  }
+  return {
+      {"status", static_cast<int>(response.getStatus())}, {"headers", responseHeaders}, {"body", peerText(received)}};
+}
+
+// Sends the request on the connected session (wiping its slot bytes once sent)
+// and reads the answer, all under the armed deadline. Poco's exceptions
+// propagate to exchangeUnderDeadline.
+Result<json> sendAndReceive(Session& session, Poco::Net::HTTPRequest& request, const RenderedSlots& slots,
+                            const ConnectorContext& context, SocketDeadline::Clock::time_point deadline,
+                            const SocketDeadline& guard, int armedFd) {
+  std::ostream& out = session.sendRequest(request);
+  wipeRequest(request, slots.headers);
+  if (session.socket().impl()->sockfd() != armedFd) {
+    return makeError(connector_errc::kPeerError, "the connection changed under the request deadline");
+  }
+  if (slots.hasBody) out << view(slots.body);
+  Poco::Net::HTTPResponse response;
+  session.setTimeout(timeLeft(deadline));
+  std::istream& in = session.receiveResponse(response);
+  std::string received;
+  SEALGATE_TRY(readCappedBody(session, in, context.maxResponseBytes, deadline, received));
+  if (guard.expired()) {
+    secureWipe(received.data(), received.size());
+    return peerTimeout();
+  }
+  json result = responseResult(response, received);
+  secureWipe(received.data(), received.size());
+  return result;
+}
+
+// Connects, arms the whole-action deadline on the socket, then sends and
+// receives. Poco's exceptions before the exchange propagate to the caller.
+Result<json> exchangeUnderDeadline(Poco::Net::HTTPRequest& request, const Target& target, const RenderedSlots& slots,
+                                   const ConnectorContext& context, SocketDeadline::Clock::time_point deadline) {
+  Session session(target.host, target.port, clientContext(context.caFile));
+  // Keep-alive on the session object, or sendRequest() would close the socket
+  // open() made (and the deadline armed on it) and connect again unguarded; the
+  // peer is told "Connection: close" and the session dies with this action.
+  session.setKeepAlive(true);
+  request.setKeepAlive(false);
+  session.setTimeout(timeLeft(deadline));
+  if (auto connected = connectSession(session); !connected) {
+    wipeRequest(request, slots.headers);
+    return std::move(connected).takeError();
+  }
+  const int armedFd = session.socket().impl()->sockfd();
+  SocketDeadline guard(armedFd, deadline);
+  try {
+    return sendAndReceive(session, request, slots, context, deadline, guard, armedFd);
+  } catch (const Poco::TimeoutException&) {
+    wipeRequest(request, slots.headers);
+    return peerTimeout();
+  } catch (const Poco::Exception&) {
+    wipeRequest(request, slots.headers);
+    if (guard.expired()) return peerTimeout();
+    return makeError(connector_errc::kPeerError, "the exchange with the peer failed");
+  }
+}
+
+}  // namespace
+
 Result<json> RestConnector::run(const json& action, const ConnectorContext& context, const SlotValues& slots) {
   const auto deadline = SocketDeadline::Clock::now() + context.timeout;
   SEALGATE_ASSIGN_OR_RETURN(auto target, parseTarget(action["url"]));
+  SEALGATE_ASSIGN_OR_RETURN(auto rendered, renderSlots(action, target, slots));
   // Slot bytes land in Poco's request object (std::string): wiped by
-  // overwriting in place before it is destroyed (see wipeRequest below).
-  std::string pathAndQuery = target.path;
-  std::vector<std::pair<std::string, Secret>> headers;
-  if (action.contains("headers")) {
-    for (const auto& [k, v] : action["headers"].items()) {
-      SEALGATE_ASSIGN_OR_RETURN(auto t, SlotTemplate::parse(v.get<std::string>()));
-      SEALGATE_ASSIGN_OR_RETURN(auto value, t.render(slots));
-      if (breaksHeader(value)) {
-        return makeError(connector_errc::kSecretUnusable, "a slot value would break a header line (CR, LF or NUL)");
-      }
-      headers.emplace_back(k, std::move(value));
-    }
-  }
-  Secret query, body;
-  if (target.hasQuery) {
-    SEALGATE_ASSIGN_OR_RETURN(auto t, SlotTemplate::parse(target.query));
-    SEALGATE_ASSIGN_OR_RETURN(auto rendered, t.render(slots, SlotEncoding::Percent));
-    query = std::move(rendered);
-  }
-  const bool hasBody = action.contains("body") || action.contains("json");
-  if (hasBody) {
-    if (action.contains("json") && jsonDepth(action["json"]) > kMaxJsonDepth) {
-      return invalidAction("'json' nests deeper than " + std::to_string(kMaxJsonDepth) + " arrays/objects");
-    }
-    // A placeholder has no character dump() escapes, so it survives serialising intact.
-    SEALGATE_ASSIGN_OR_RETURN(auto t, SlotTemplate::parse(action.contains("json") ? action["json"].dump() : action["body"].get<std::string>()));
-    SEALGATE_ASSIGN_OR_RETURN(auto rendered, t.render(slots, action.contains("json") ? SlotEncoding::JsonString : SlotEncoding::Raw));
-    body = std::move(rendered);
-  }
-
+  // overwriting in place before it is destroyed (wipeRequest).
   Poco::Net::HTTPRequest request(action["method"].get<std::string>(), "/", Poco::Net::HTTPMessage::HTTP_1_1);
-  auto wipeRequest = [&] {
-    // Same-length assignment reuses each string's buffer: the bytes are overwritten.
-    std::string uri = request.getURI();
-    request.setURI(std::string(uri.size(), '\0'));
-    secureWipe(uri.data(), uri.size());
-    for (const auto& [name, value] : headers) {
-      if (request.has(name)) request.set(name, std::string(value.size(), '\0'));
-    }
-  };
   try {
-    {
-      std::string uri = pathAndQuery;
-      if (target.hasQuery) uri.append("?").append(view(query));
-      request.setURI(uri);
-      secureWipe(uri.data(), uri.size());
-    }
-    for (const auto& [name, value] : headers) {
-      std::string copy(view(value));
-      request.set(name, copy);
-      secureWipe(copy.data(), copy.size());
-    }
-    request.setHost(target.host, target.port);
-    request.set("User-Agent", "sealgate-rest-connector");
-    if (hasBody) request.setContentLength(static_cast<std::streamsize>(body.size()));
-    if (action.contains("json") && !request.has("Content-Type")) request.setContentType("application/json");
-
-    const auto remaining = [&] {
-      auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - SocketDeadline::Clock::now());
-      return Poco::Timespan(std::max<std::int64_t>(left.count(), 1000));
-    };
-    // Connect and handshake (each wait bounded by the timeout; the chain and the
-    // host name are verified), then arm the whole-action deadline on the socket.
-    Session session(target.host, target.port, clientContext(context.caFile));
-    // Keep-alive on the session object, or sendRequest() would close the socket
-    // open() made (and the deadline armed on it) and connect again unguarded; the
-    // peer is told "Connection: close" and the session dies with this action.
-    session.setKeepAlive(true);
-    request.setKeepAlive(false);
-    session.setTimeout(remaining());
-    try {
-      session.open();
-    } catch (const Poco::Net::SSLException&) {
-      wipeRequest();
-      return makeError(connector_errc::kPeerTlsFailed, "the peer's TLS certificate or handshake was refused");
-    } catch (const Poco::TimeoutException&) {
-      wipeRequest();
-      return makeError(connector_errc::kPeerTimeout, "the peer did not answer within the connector timeout");
-    } catch (const Poco::Exception&) {
-      wipeRequest();
-      return makeError(connector_errc::kPeerUnreachable, "cannot connect to the peer");
-    }
-    const int armedFd = session.socket().impl()->sockfd();
-    SocketDeadline guard(armedFd, deadline);
-    json result;
-    try {
-      std::ostream& out = session.sendRequest(request);
-      wipeRequest();
-      if (session.socket().impl()->sockfd() != armedFd) {
-        return makeError(connector_errc::kPeerError, "the connection changed under the request deadline");
-      }
-      if (hasBody) out << view(body);
-      Poco::Net::HTTPResponse response;
-      session.setTimeout(remaining());
-      std::istream& in = session.receiveResponse(response);
-      std::string received;
-      char buf[16384];
-      while (true) {
-        session.socket().setReceiveTimeout(remaining());
-        in.read(buf, sizeof buf);
-        const auto n = static_cast<std::size_t>(in.gcount());
-        if (n == 0) break;
-        if (received.size() + n > context.maxResponseBytes) {
-          secureWipe(received.data(), received.size());
-          secureWipe(buf, sizeof buf);
-          return makeError(connector_errc::kPeerResponseTooLarge, "the peer's answer exceeds the connector's size cap");
-        }
-        received.append(buf, n);
-      }
-      secureWipe(buf, sizeof buf);
-      if (guard.expired()) {
-        secureWipe(received.data(), received.size());
-        return makeError(connector_errc::kPeerTimeout, "the peer did not answer within the connector timeout");
-      }
-      json responseHeaders = json::object();
-      for (const auto& [k, v] : response) {
-        if (!describesTheRawBody(k)) responseHeaders[k] = peerText(v);
-      }
-      result = {{"status", static_cast<int>(response.getStatus())},
-                {"headers", responseHeaders},
-                {"body", peerText(received)}};
-      secureWipe(received.data(), received.size());
-    } catch (const Poco::TimeoutException&) {
-      wipeRequest();
-      return makeError(connector_errc::kPeerTimeout, "the peer did not answer within the connector timeout");
-    } catch (const Poco::Exception&) {
-      wipeRequest();
-      if (guard.expired()) return makeError(connector_errc::kPeerTimeout, "the peer did not answer within the connector timeout");
-      return makeError(connector_errc::kPeerError, "the exchange with the peer failed");
-    }
-    return result;
+    fillRequest(request, target, rendered, action.contains("json"));
+    return exchangeUnderDeadline(request, target, rendered, context, deadline);
   } catch (const Poco::Exception&) {
-    wipeRequest();
+    wipeRequest(request, rendered.headers);
     return makeError(connector_errc::kPeerError, "the request could not be sent");
   }
 }

@@ -229,6 +229,72 @@ bool conditionsHold(const PolicyConditions& c, const json& context, std::chrono:
   return true;
 }
 
+// <at>.hosts (lowercased host names, IP literals or "*." + a name) or, for ssh,
+// <at>.commands.
+Result<void> readHostsOrCommands(const std::string& k, const json& v, const std::string& at, EgressRules& rules) {
+  if (!v.is_array() || v.empty()) return policyError(at + "." + k + " must be a non-empty array of strings");
+  for (const auto& item : v) {
+    if (!item.is_string() || item.get<std::string>().empty()) {
+      return policyError(at + "." + k + " holds non-empty strings");
+    }
+    std::string text = item;
+    if (k == "hosts") {
+      std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+      // A host name, IPv4 or IPv6 literal (no brackets), or "*." + a name.
+      const std::string_view hostPart = text.compare(0, 2, "*.") == 0 ? std::string_view(text).substr(2) : text;
+      if (hostPart.empty() ||
+          hostPart.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-:") != std::string_view::npos) {
+        return policyError(at + ".hosts: a host name or IP address (or *.name), no scheme, port or path");
+      }
+      rules.hosts.push_back(std::move(text));
+    } else {
+      rules.commands.push_back(std::move(text));
+    }
+  }
+  return Ok{};
+}
+
+// <at>.ports: 1-65535.
+Result<void> readPorts(const json& v, const std::string& at, EgressRules& rules) {
+  if (!v.is_array() || v.empty()) return policyError(at + ".ports must be a non-empty array of ports");
+  for (const auto& p : v) {
+    if (!p.is_number_unsigned() || p.get<std::uint64_t>() == 0 || p.get<std::uint64_t>() > 65535) {
+      return policyError(at + ".ports holds ports 1-65535");
+    }
+    rules.ports.push_back(p.get<std::uint16_t>());
+  }
+  return Ok{};
+}
+
+// policy.egress.<tenant>.<connector> (`at`): the keys that connector takes;
+// host_keys are checked against hosts and ports once both are read.
+Result<EgressRules> parseConnectorEgress(const std::string& name, const json& r, const std::string& at) {
+  if (!r.is_object()) return policyError(at + " must be an object");
+  EgressRules rules;
+  const json* hostKeys = nullptr;
+  for (const auto& [k, v] : r.items()) {
+    if (k == "host_keys" && name == "ssh") {
+      hostKeys = &v;
+    } else if (k == "hosts" || (k == "commands" && name == "ssh")) {
+      SEALGATE_TRY(readHostsOrCommands(k, v, at, rules));
+    } else if (k == "plaintext" && (name == "postgres" || name == "ldap")) {
+      if (!v.is_boolean()) return policyError(at + ".plaintext must be true or false");
+      rules.plaintext = v.get<bool>();
+    } else if (k == "ports") {
+      SEALGATE_TRY(readPorts(v, at, rules));
+    } else {
+      return policyError("unknown key " + at + "." + k.substr(0, 64));
+    }
+  }
+  if (rules.hosts.empty()) return policyError(at + ".hosts is required");
+  if (name == "ssh" && rules.commands.empty()) return policyError(at + ".commands is required for ssh");
+  if (hostKeys != nullptr) {
+    SEALGATE_ASSIGN_OR_RETURN(auto pins, parseHostKeys(*hostKeys, rules, at));
+    rules.hostKeys = std::move(pins);
+  }
+  return rules;
+}
+
 // policy.egress: {"<tenant>": {"<connector>": {"hosts": [...], "ports": [...], "commands": [...],
 //                                               "host_keys": {...}}}}
 Result<std::map<std::string, std::map<std::string, EgressRules>>> parseEgress(const json& e) {
@@ -246,62 +312,15 @@ Result<std::map<std::string, std::map<std::string, EgressRules>>> parseEgress(co
       if (std::find(kConnectors.begin(), kConnectors.end(), name) == kConnectors.end()) {
         return policyError("unknown connector " + at + " (rest, postgres, ldap or ssh)");
       }
-      if (!r.is_object()) return policyError(at + " must be an object");
-      EgressRules rules;
-      const json* hostKeys = nullptr;  // checked against hosts and ports once both are read
-      for (const auto& [k, v] : r.items()) {
-        if (k == "host_keys" && name == "ssh") {
-          hostKeys = &v;
-        } else if (k == "hosts" || (k == "commands" && name == "ssh")) {
-          if (!v.is_array() || v.empty()) return policyError(at + "." + k + " must be a non-empty array of strings");
-          for (const auto& item : v) {
-            if (!item.is_string() || item.get<std::string>().empty()) return policyError(at + "." + k + " holds non-empty strings");
-            std::string text = item;
-            if (k == "hosts") {
-              std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-              // A host name, IPv4 or IPv6 literal (no brackets), or "*." + a name.
-              const std::string_view hostPart = text.compare(0, 2, "*.") == 0 ? std::string_view(text).substr(2) : text;
-              if (hostPart.empty() || hostPart.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-:") != std::string_view::npos) {
-                return policyError(at + ".hosts: a host name or IP address (or *.name), no scheme, port or path");
-              }
-              rules.hosts.push_back(std::move(text));
-            } else {
-              rules.commands.push_back(std::move(text));
-            }
-          }
-        } else if (k == "plaintext" && (name == "postgres" || name == "ldap")) {
-          if (!v.is_boolean()) return policyError(at + ".plaintext must be true or false");
-          rules.plaintext = v.get<bool>();
-        } else if (k == "ports") {
-          if (!v.is_array() || v.empty()) return policyError(at + ".ports must be a non-empty array of ports");
-          for (const auto& p : v) {
-            if (!p.is_number_unsigned() || p.get<std::uint64_t>() == 0 || p.get<std::uint64_t>() > 65535) {
-              return policyError(at + ".ports holds ports 1-65535");
-            }
-            rules.ports.push_back(p.get<std::uint16_t>());
-          }
-        } else {
-          return policyError("unknown key " + at + "." + k.substr(0, 64));
-        }
-      }
-      if (rules.hosts.empty()) return policyError(at + ".hosts is required");
-      if (name == "ssh" && rules.commands.empty()) return policyError(at + ".commands is required for ssh");
-      if (hostKeys != nullptr) {
-        SEALGATE_ASSIGN_OR_RETURN(auto pins, parseHostKeys(*hostKeys, rules, at));
-        rules.hostKeys = std::move(pins);
-      }
+      SEALGATE_ASSIGN_OR_RETURN(auto rules, parseConnectorEgress(name, r, at));
       out[tenant][name] = std::move(rules);
     }
   }
   return out;
 }
 
-}  // namespace
-
-Result<Policy> Policy::parse(std::string_view text) {
-  auto parsed = parseJson(text, {.allowComments = true});
-  if (!parsed) return policyError("the policy is not acceptable JSON (" + parsed.error().describe() + ")");
-  json doc = std::move(*parsed);
+// policy: an object of version 1, rules and (optionally) egress.
+Result<void> checkPolicyDocument(const json& doc) {
   if (!doc.is_object()) return policyError("the policy is not a JSON object");
   for (const auto& [k, v] : doc.items()) {
     if (k != "version" && k != "rules" && k != "egress") return policyError("unknown key policy." + k.substr(0, 64));
@@ -310,76 +329,126 @@ Result<Policy> Policy::parse(std::string_view text) {
   if (!doc.contains("rules") || !doc["rules"].is_array() || doc["rules"].size() > 10000) {
     return policyError("policy.rules must be an array");
   }
+  return Ok{};
+}
+
+Result<void> checkRuleKeys(const json& r, const std::string& where) {
+  static const std::vector<std::string> kKeys{"id",      "effect",      "subjects",   "resources",
+                                              "actions", "obligations", "conditions", "reason"};
+  for (const auto& [k, v] : r.items()) {
+    if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end()) {
+      return policyError("unknown key " + where + "." + k.substr(0, 64));
+    }
+  }
+  return Ok{};
+}
+
+// <where>.subjects: SPIFFE ID globs, split into path segments after spiffe://.
+Result<std::vector<std::vector<std::string>>> parseSubjectGlobs(const json& r, const std::string& where) {
+  SEALGATE_ASSIGN_OR_RETURN(auto subjects, stringList(r, "subjects", where));
+  std::vector<std::vector<std::string>> out;
+  for (const auto& s : subjects) {
+    if (s.compare(0, 9, "spiffe://") != 0) {
+      return policyError(where + ".subjects: SPIFFE ID globs start with spiffe://");
+    }
+    out.push_back(split(std::string_view(s).substr(9)));
+  }
+  return out;
+}
+
+Result<std::vector<std::vector<std::string>>> parseResourceGlobs(const json& r, const std::string& where) {
+  SEALGATE_ASSIGN_OR_RETURN(auto resources, stringList(r, "resources", where));
+  std::vector<std::vector<std::string>> out;
+  for (const auto& g : resources) {
+    SEALGATE_ASSIGN_OR_RETURN(auto segs, resourceGlob(g, where + ".resources"));
+    out.push_back(std::move(segs));
+  }
+  return out;
+}
+
+// One key of <where>.obligations: its name and the type and range of its value.
+Result<void> checkObligation(const std::string& k, const json& v, const std::string& where) {
+  if (k == "connectors") {
+    static const std::vector<std::string> kNames{"rest", "postgres", "ldap", "ssh", "hmac", "sign"};
+    if (!v.is_array() || v.empty()) return policyError(where + ".obligations.connectors must be a non-empty array");
+    for (const auto& c : v) {
+      if (!c.is_string() || std::find(kNames.begin(), kNames.end(), c.get<std::string>()) == kNames.end()) {
+        return policyError(where + ".obligations.connectors: rest, postgres, ldap, ssh, hmac or sign");
+      }
+    }
+    return Ok{};
+  }
+  if (k == "cacheable" || k == "version_pin" || k == "reason_required") {
+    if (!v.is_boolean()) return policyError(where + ".obligations." + k + " must be true or false");
+    return Ok{};
+  }
+  if (k != "ttl_seconds" && k != "max_uses") {
+    return policyError("unknown key " + where + ".obligations." + k.substr(0, 64));
+  }
+  if (!v.is_number_unsigned() || v.get<std::uint64_t>() == 0 ||
+      v.get<std::uint64_t>() > (k == "ttl_seconds" ? 86400u : 1000000u)) {
+    return policyError(where + ".obligations." + k + " is out of range");
+  }
+  return Ok{};
+}
+
+// <where>.obligations, every key checked before any is read.
+Result<PolicyObligations> parseObligations(const json& o, const std::string& where) {
+  if (!o.is_object()) return policyError(where + ".obligations must be an object");
+  for (const auto& [k, v] : o.items()) SEALGATE_TRY(checkObligation(k, v, where));
+  PolicyObligations out;
+  if (o.contains("ttl_seconds")) out.ttlSeconds = o["ttl_seconds"].get<std::uint32_t>();
+  if (o.contains("max_uses")) out.maxUses = o["max_uses"].get<std::uint32_t>();
+  if (o.contains("cacheable")) out.cacheable = o["cacheable"].get<bool>();
+  if (o.contains("version_pin")) out.versionPin = o["version_pin"].get<bool>();
+  if (o.contains("reason_required")) out.reasonRequired = o["reason_required"].get<bool>();
+  if (o.contains("connectors")) out.connectors = o["connectors"].get<std::vector<std::string>>();
+  return out;
+}
+
+// policy.rules[i] (`where`).
+Result<PolicyRule> parseRule(const json& r, const std::string& where) {
+  if (!r.is_object()) return policyError(where + " must be an object");
+  SEALGATE_TRY(checkRuleKeys(r, where));
+  PolicyRule rule;
+  if (!r.contains("id") || !r["id"].is_string() || r["id"].get<std::string>().empty()) {
+    return policyError(where + ".id is required");
+  }
+  rule.id = r["id"];
+  if (!r.contains("effect") || !r["effect"].is_string() || (r["effect"] != "allow" && r["effect"] != "deny")) {
+    return policyError(where + ".effect must be allow or deny");
+  }
+  rule.allow = r["effect"] == "allow";
+  SEALGATE_ASSIGN_OR_RETURN(rule.subjects, parseSubjectGlobs(r, where));
+  SEALGATE_ASSIGN_OR_RETURN(rule.resources, parseResourceGlobs(r, where));
+  SEALGATE_ASSIGN_OR_RETURN(rule.actions, stringList(r, "actions", where));
+  if (r.contains("obligations")) {
+    SEALGATE_ASSIGN_OR_RETURN(rule.obligations, parseObligations(r["obligations"], where));
+    if (!rule.allow) return policyError(where + ": deny rules carry no obligations");
+  }
+  if (r.contains("conditions")) {
+    SEALGATE_ASSIGN_OR_RETURN(rule.conditions, parseConditions(r["conditions"], where + ".conditions"));
+  }
+  if (r.contains("reason")) {
+    if (!r["reason"].is_string() || !isReasonCode(r["reason"])) {
+      return policyError(where + ".reason must be an UPPER_SNAKE code");
+    }
+    rule.reason = r["reason"];
+  }
+  if (!rule.allow && rule.reason.empty()) rule.reason = "POLICY_DENIED";
+  return rule;
+}
+
+}  // namespace
+
+Result<Policy> Policy::parse(std::string_view text) {
+  auto parsed = parseJson(text, {.allowComments = true});
+  if (!parsed) return policyError("the policy is not acceptable JSON (" + parsed.error().describe() + ")");
+  json doc = std::move(*parsed);
+  SEALGATE_TRY(checkPolicyDocument(doc));
   Policy policy;
   for (std::size_t i = 0; i < doc["rules"].size(); ++i) {
-    const json& r = doc["rules"][i];
-    const std::string where = "policy.rules[" + std::to_string(i) + "]";
-    if (!r.is_object()) return policyError(where + " must be an object");
-    for (const auto& [k, v] : r.items()) {
-      static const std::vector<std::string> kKeys{"id", "effect", "subjects", "resources", "actions", "obligations",
-                                                  "conditions", "reason"};
-      if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end()) return policyError("unknown key " + where + "." + k.substr(0, 64));
-    }
-    PolicyRule rule;
-    if (!r.contains("id") || !r["id"].is_string() || r["id"].get<std::string>().empty()) return policyError(where + ".id is required");
-    rule.id = r["id"];
-    if (!r.contains("effect") || !r["effect"].is_string() || (r["effect"] != "allow" && r["effect"] != "deny")) {
-      return policyError(where + ".effect must be allow or deny");
-    }
-    rule.allow = r["effect"] == "allow";
-    SEALGATE_ASSIGN_OR_RETURN(auto subjects, stringList(r, "subjects", where));
-    for (const auto& s : subjects) {
-      if (s.compare(0, 9, "spiffe://") != 0) return policyError(where + ".subjects: SPIFFE ID globs start with spiffe://");
-      rule.subjects.push_back(split(std::string_view(s).substr(9)));
-    }
-    SEALGATE_ASSIGN_OR_RETURN(auto resources, stringList(r, "resources", where));
-    for (const auto& g : resources) {
-      SEALGATE_ASSIGN_OR_RETURN(auto segs, resourceGlob(g, where + ".resources"));
-      rule.resources.push_back(std::move(segs));
-    }
-    SEALGATE_ASSIGN_OR_RETURN(auto actions, stringList(r, "actions", where));
-    rule.actions = std::move(actions);
-    if (r.contains("obligations")) {
-      const json& o = r["obligations"];
-      if (!o.is_object()) return policyError(where + ".obligations must be an object");
-      for (const auto& [k, v] : o.items()) {
-        if (k == "connectors") {
-          static const std::vector<std::string> kNames{"rest", "postgres", "ldap", "ssh", "hmac", "sign"};
-          if (!v.is_array() || v.empty()) return policyError(where + ".obligations.connectors must be a non-empty array");
-          for (const auto& c : v) {
-            if (!c.is_string() || std::find(kNames.begin(), kNames.end(), c.get<std::string>()) == kNames.end()) {
-              return policyError(where + ".obligations.connectors: rest, postgres, ldap, ssh, hmac or sign");
-            }
-          }
-          continue;
-        }
-        if (k == "cacheable" || k == "version_pin" || k == "reason_required") {
-          if (!v.is_boolean()) return policyError(where + ".obligations." + k + " must be true or false");
-          continue;
-        }
-        if (k != "ttl_seconds" && k != "max_uses") return policyError("unknown key " + where + ".obligations." + k.substr(0, 64));
-        if (!v.is_number_unsigned() || v.get<std::uint64_t>() == 0 ||
-            v.get<std::uint64_t>() > (k == "ttl_seconds" ? 86400u : 1000000u)) {
-          return policyError(where + ".obligations." + k + " is out of range");
-        }
-      }
-      if (o.contains("ttl_seconds")) rule.obligations.ttlSeconds = o["ttl_seconds"].get<std::uint32_t>();
-      if (o.contains("max_uses")) rule.obligations.maxUses = o["max_uses"].get<std::uint32_t>();
-      if (o.contains("cacheable")) rule.obligations.cacheable = o["cacheable"].get<bool>();
-      if (o.contains("version_pin")) rule.obligations.versionPin = o["version_pin"].get<bool>();
-      if (o.contains("reason_required")) rule.obligations.reasonRequired = o["reason_required"].get<bool>();
-      if (o.contains("connectors")) rule.obligations.connectors = o["connectors"].get<std::vector<std::string>>();
-      if (!rule.allow) return policyError(where + ": deny rules carry no obligations");
-    }
-    if (r.contains("conditions")) {
-      SEALGATE_ASSIGN_OR_RETURN(auto conditions, parseConditions(r["conditions"], where + ".conditions"));
-      rule.conditions = std::move(conditions);
-    }
-    if (r.contains("reason")) {
-      if (!r["reason"].is_string() || !isReasonCode(r["reason"])) return policyError(where + ".reason must be an UPPER_SNAKE code");
-      rule.reason = r["reason"];
-    }
-    if (!rule.allow && rule.reason.empty()) rule.reason = "POLICY_DENIED";
+    SEALGATE_ASSIGN_OR_RETURN(auto rule, parseRule(doc["rules"][i], "policy.rules[" + std::to_string(i) + "]"));
     policy.rules_.push_back(std::move(rule));
   }
   if (doc.contains("egress")) {

@@ -29,6 +29,36 @@ json contextOf(const DecisionRequest& r) {
   return c.is_object() ? c : json::object();
 }
 
+// The first item of OPA's decisions that answers request `index`, or null.
+const json* opaItemFor(const json& decisions, std::size_t index) {
+  for (const auto& item : decisions) {
+    if (item.is_object() && item.contains("index") && item["index"].is_number_unsigned() &&
+        item["index"].get<std::size_t>() == index) {
+      return &item;
+    }
+  }
+  return nullptr;
+}
+
+// An OPA decision item read into `d`: allow (with its obligations), a deny with
+// its reason, or PDP_BAD_RESULT when "allow" is not a boolean.
+void applyOpaItem(const json& item, Decision& d) {
+  if (!item.contains("allow") || !item["allow"].is_boolean()) {
+    d.reason = "PDP_BAD_RESULT";
+  } else if (item["allow"].get<bool>()) {
+    d.allow = true;
+    d.reason = "opa";
+    if (item.contains("obligations") && item["obligations"].is_object()) {
+      d.obligationsJson = item["obligations"].dump();
+      const json& o = item["obligations"];
+      d.cacheable = o.contains("cacheable") && o["cacheable"].is_boolean() && o["cacheable"].get<bool>();
+    }
+  } else {
+    d.reason =
+        item.contains("reason") && item["reason"].is_string() ? item["reason"].get<std::string>() : "POLICY_DENIED";
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<RemoteDecisionPoint>> RemoteDecisionPoint::create(const RemotePdpSettings& settings) {
@@ -114,26 +144,7 @@ std::vector<Decision> RemoteDecisionPoint::opaDecisions(const json& response, co
     Decision d = denyAll(r.index, !defined ? "PDP_UNDEFINED" : decisions == nullptr ? "PDP_BAD_RESULT" : "PDP_NO_DECISION");
     d.externalDecisionId = externalId;
     if (decisions != nullptr) {
-      for (const auto& item : *decisions) {
-        if (!item.is_object() || !item.contains("index") || !item["index"].is_number_unsigned() ||
-            item["index"].get<std::size_t>() != r.index) {
-          continue;
-        }
-        if (!item.contains("allow") || !item["allow"].is_boolean()) {
-          d.reason = "PDP_BAD_RESULT";
-        } else if (item["allow"].get<bool>()) {
-          d.allow = true;
-          d.reason = "opa";
-          if (item.contains("obligations") && item["obligations"].is_object()) {
-            d.obligationsJson = item["obligations"].dump();
-            const json& o = item["obligations"];
-            d.cacheable = o.contains("cacheable") && o["cacheable"].is_boolean() && o["cacheable"].get<bool>();
-          }
-        } else {
-          d.reason = item.contains("reason") && item["reason"].is_string() ? item["reason"].get<std::string>() : "POLICY_DENIED";
-        }
-        break;
-      }
+      if (const json* item = opaItemFor(*decisions, r.index)) applyOpaItem(*item, d);
     }
     out.push_back(std::move(d));
   }

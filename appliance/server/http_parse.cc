@@ -142,6 +142,12 @@ bool validDnsName(std::string_view s) {
   return true;
 }
 
+// A trailer field line: checked like a header field line, then discarded.
+std::optional<ParseError> trailerFieldError(std::string_view line) {
+  HeaderField ignored;
+  return parseFieldLine(line, ignored, kFraming);
+}
+
 }  // namespace
 
 // ---- head --------------------------------------------------------------------------------
@@ -239,8 +245,11 @@ std::vector<std::string> RequestHead::all(std::string_view lowerName) const {
   return out;
 }
 
-std::optional<ParseError> parseRequestHead(std::string_view head, RequestHead& out) {
-  out = RequestHead{};
+namespace {
+
+// The head's lines (request line first) without their CRLFs, after checking that
+// `head` is one complete head within the size limit.
+std::optional<ParseError> splitHeadLines(std::string_view head, std::vector<std::string_view>& lines) {
   const HeadScan scan = scanHead(head, std::max(head.size() + 1, kMaxHeadBytes));
   if (scan.state == HeadScan::Invalid) return scan.error;
   if (head.size() > kMaxHeadBytes) return err(kHeadersTooLarge, "the request head is too large");
@@ -249,7 +258,6 @@ std::optional<ParseError> parseRequestHead(std::string_view head, RequestHead& o
   }
   std::size_t pos = 0;
   while (head.compare(pos, 2, "\r\n") == 0) pos += 2;
-  std::vector<std::string_view> lines;
   while (pos < head.size()) {
     const auto crlf = head.find("\r\n", pos);
     if (crlf == pos) break;  // the blank line that ends the head
@@ -257,9 +265,11 @@ std::optional<ParseError> parseRequestHead(std::string_view head, RequestHead& o
     pos = crlf + 2;
   }
   if (lines.empty()) return err(kMalformed, "no request line");
+  return std::nullopt;
+}
 
-  // request-line = method SP request-target SP HTTP-version
-  const std::string_view line = lines.front();
+// request-line = method SP request-target SP HTTP-version
+std::optional<ParseError> parseRequestLine(std::string_view line, RequestHead& out) {
   const auto sp1 = line.find(' ');
   const auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
   if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
@@ -280,7 +290,19 @@ std::optional<ParseError> parseRequestHead(std::string_view head, RequestHead& o
   }
   out.method = std::string(method);
   out.target = std::string(target);
+  return std::nullopt;
+}
 
+// A field that may appear only once, seen again.
+ParseError repeatedField(const std::string& name) {
+  if (name == "content-length") return err(kFraming, "more than one Content-Length header");
+  if (name == "transfer-encoding") return err(kFraming, "more than one Transfer-Encoding header");
+  if (name == "host") return err(kHostInvalid, "more than one Host header");
+  return err(kMalformed, "the header " + name.substr(0, 64) + " appears more than once");
+}
+
+// The field lines (every line after the request line), in order.
+std::optional<ParseError> parseFieldLines(const std::vector<std::string_view>& lines, RequestHead& out) {
   if (lines.size() - 1 > kMaxHeaderFields) {
     return err(kHeadersTooLarge, "more than " + std::to_string(kMaxHeaderFields) + " header fields");
   }
@@ -289,26 +311,38 @@ std::optional<ParseError> parseRequestHead(std::string_view head, RequestHead& o
     if (auto e = parseFieldLine(lines[i], f, kMalformed)) return e;
     if (!mayRepeat(f.name)) {
       for (const auto& seen : out.fields) {
-        if (seen.name == f.name) {
-          if (f.name == "content-length") return err(kFraming, "more than one Content-Length header");
-          if (f.name == "transfer-encoding") return err(kFraming, "more than one Transfer-Encoding header");
-          if (f.name == "host") return err(kHostInvalid, "more than one Host header");
-          return err(kMalformed, "the header " + f.name.substr(0, 64) + " appears more than once");
-        }
+        if (seen.name == f.name) return repeatedField(f.name);
       }
     }
     out.fields.push_back(std::move(f));
   }
+  return std::nullopt;
+}
 
-  // Host (RFC 9112 §3.2): exactly one in HTTP/1.1, valid wherever present.
+// Host (RFC 9112 §3.2): exactly one in HTTP/1.1, valid wherever present.
+std::optional<ParseError> checkHost(RequestHead& out) {
   if (auto host = out.get("host")) {
     out.host = parseHost(*host);
     if (!out.host) return err(kHostInvalid, "the Host header is not a valid host[:port]");
   } else if (out.minorVersion == 1) {
     return err(kHostInvalid, "an HTTP/1.1 request needs a Host header");
   }
+  return std::nullopt;
+}
 
-  // Framing (RFC 9112 §6): chunked or a Content-Length, never both, never ambiguous.
+// A Content-Length of decimal digits (checked by the caller), saturating at UINT64_MAX.
+std::uint64_t decimalLength(std::string_view digits) {
+  std::uint64_t n = 0;
+  for (char c : digits) {
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    n = n > (std::numeric_limits<std::uint64_t>::max() - digit) / 10 ? std::numeric_limits<std::uint64_t>::max()
+                                                                     : n * 10 + digit;
+  }
+  return n;
+}
+
+// Framing (RFC 9112 §6): chunked or a Content-Length, never both, never ambiguous.
+std::optional<ParseError> parseFraming(RequestHead& out) {
   const auto te = out.get("transfer-encoding");
   const auto cl = out.get("content-length");
   if (te) {
@@ -320,28 +354,43 @@ std::optional<ParseError> parseRequestHead(std::string_view head, RequestHead& o
     if (cl->empty() || !std::all_of(cl->begin(), cl->end(), [](char c) { return c >= '0' && c <= '9'; })) {
       return err(kFraming, "Content-Length must be a single decimal number");
     }
-    std::uint64_t n = 0;
-    for (char c : *cl) {
-      const auto digit = static_cast<std::uint64_t>(c - '0');
-      n = n > (std::numeric_limits<std::uint64_t>::max() - digit) / 10 ? std::numeric_limits<std::uint64_t>::max()
-                                                                        : n * 10 + digit;
-    }
-    out.contentLength = n;
+    out.contentLength = decimalLength(*cl);
     out.body = RequestHead::Body::Length;
   }
+  return std::nullopt;
+}
 
-  // Expect (RFC 9110 §10.1.1): only 100-continue, and only in HTTP/1.1.
+// Expect (RFC 9110 §10.1.1): only 100-continue, and only in HTTP/1.1.
+std::optional<ParseError> parseExpect(RequestHead& out) {
   if (auto expect = out.get("expect"); expect && out.minorVersion == 1) {
     if (!iequals(*expect, "100-continue")) return err(kExpectationFailed, "the only expectation met is 100-continue");
     out.expectContinue = true;
   }
+  return std::nullopt;
+}
 
+// HTTP/1.1 keeps the connection unless Connection lists "close"; HTTP/1.0 never does.
+void setKeepAlive(RequestHead& out) {
   out.keepAlive = out.minorVersion == 1;
   if (auto conn = out.get("connection")) {
     for (auto token : splitList(*conn)) {
       if (iequals(token, "close")) out.keepAlive = false;
     }
   }
+}
+
+}  // namespace
+
+std::optional<ParseError> parseRequestHead(std::string_view head, RequestHead& out) {
+  out = RequestHead{};
+  std::vector<std::string_view> lines;
+  if (auto e = splitHeadLines(head, lines)) return e;
+  if (auto e = parseRequestLine(lines.front(), out)) return e;
+  if (auto e = parseFieldLines(lines, out)) return e;
+  if (auto e = checkHost(out)) return e;
+  if (auto e = parseFraming(out)) return e;
+  if (auto e = parseExpect(out)) return e;
+  setKeepAlive(out);
   return std::nullopt;
 }
 
@@ -429,13 +478,10 @@ ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, std::string& ou
           if (!sizeLine(body)) return Status::Error;
         } else if (body.empty()) {
           state_ = State::Done;
-        } else {
-          HeaderField ignored;
-          if (auto e = parseFieldLine(body, ignored, kFraming)) {
-            error_ = *e;
-            state_ = State::Failed;
-            return Status::Error;
-          }
+        } else if (auto e = trailerFieldError(body)) {
+          error_ = *e;
+          state_ = State::Failed;
+          return Status::Error;
         }
         line_.clear();
         if (state_ == State::Done) return Status::Done;

@@ -298,87 +298,131 @@ class Dispatcher {
     request.correlationId = newCorrelationId();
     request.publicBase = state_.publicBase;
 
-    // The head, whole, within the deadline. A client that does not send one in
-    // time is cut off without an answer.
-    http::HeadScan scan = http::scanHead(buf);
-    while (scan.state == http::HeadScan::Incomplete) {
-      const Io io = conn.read(buf, deadline, false);
-      if (io != Io::Ok) {
-        logEvent(LogLevel::Info, "connection_closed",
-                 {{"listener", listenerName(state_.kind)}, {"reason", io == Io::Timeout ? "request head not received within the deadline" : ioReason(io)}});
-        return false;
-      }
-      scan = http::scanHead(buf);
-    }
+    std::optional<http::HeadScan> scan = receiveHead(conn, buf, deadline);
+    if (!scan) return false;
     http::RequestHead head;
-    std::optional<http::ParseError> parseError;
-    if (scan.state == http::HeadScan::Invalid) {
-      parseError = scan.error;
-    } else {
-      parseError = http::parseRequestHead(std::string_view(buf).substr(0, scan.end), head);
-      buf.erase(0, scan.end);
-    }
+    const std::optional<http::ParseError> parseError = parseHead(*scan, buf, head);
 
     bool closeAfter = last;
     const Route* route = nullptr;
     HandlerResult result = Response{};
-    std::optional<BodyReader> body;
     if (parseError) {
       // The stream can no longer be trusted to delimit requests: answer, close.
       closeAfter = true;
       result = HttpError{parseError->code, parseError->message};
     } else {
-      request.method = head.method;
-      request.path = head.target.substr(0, head.target.find('?'));
-      if (auto q = head.target.find('?'); q != std::string::npos) request.query = head.target.substr(q + 1);
-      request.host = head.get("host").value_or("");
-      request.dpop = head.all("dpop");
-      for (const auto& f : head.fields) {
-        if (!request.headers.count(f.name)) request.headers.emplace(f.name, *head.get(f.name));
-      }
-      if (!head.keepAlive) closeAfter = true;
-      body.emplace(conn, buf, head, state_.limits.maxBodyBytes, deadline);
-      if (head.host && !state_.names.matches(*head.host)) {
-        result = HttpError{ErrorCode::MisdirectedRequest, "the Host header does not name this listener"};
-      } else if (const long cert = conn.recheckCertificate(); cert != X509_V_OK) {
-        // The CRLs changed since this connection's handshake and its certificate
-        // no longer verifies: this connection ends here.
-        closeAfter = true;
-        result = cert == X509_V_ERR_CERT_REVOKED
-                     ? HttpError{ErrorCode::CertificateRevoked, "the client certificate has been revoked"}
-                     : HttpError{ErrorCode::CertificateInvalid,
-                                 std::string("the client certificate no longer verifies: ") +
-                                     X509_verify_cert_error_string(cert)};
-      } else {
-        result = dispatch(conn, head, *body, request, route, closeAfter);
-      }
-      // A body the handler did not read would be taken for the next request.
-      if (!body->consumed()) closeAfter = true;
+      result = answerRequest(conn, buf, head, deadline, request, route, closeAfter);
     }
 
     Response out;
     // Reveals and credentials carry values: the answer is wiped once sent.
     WipeOnExit wipeBody(out.body), wipeRaw(out.rawBody);
-    std::optional<ErrorCode> code;
-    if (auto* err = std::get_if<HttpError>(&result)) {
-      out.status = err->status;
-      out.body = request.vaultErrors ? json{{"errors", json::array({err->message})}}
-                                     : errorBody(err->code, err->message, request.correlationId);
-      code = err->code;
-      out.headers = err->headers;
-      if (request.vaultErrors) out.headers["X-Sealgate-Error"] = errorCodeName(err->code);
-      if (err->code == ErrorCode::MethodNotAllowed) out.headers["Allow"] = allowedMethods(request.path);
-    } else {
-      out = std::move(std::get<Response>(result));
+    std::optional<ErrorCode> code = toResponse(result, request, out);
+    const Io written = sendResponse(conn, out, request, closeAfter, code);
+    if (written != Io::Ok) closeAfter = true;
+    logRequest(request, route, out, code, started);
+    if (closeAfter && written == Io::Ok) conn.closeGracefully();
+    return !closeAfter;
+  }
+
+  // The head, whole, within the deadline. A client that does not send one in
+  // time is cut off without an answer: nullopt, logged.
+  std::optional<http::HeadScan> receiveHead(TlsConnection& conn, std::string& buf, Clock::time_point deadline) const {
+    http::HeadScan scan = http::scanHead(buf);
+    while (scan.state == http::HeadScan::Incomplete) {
+      const Io io = conn.read(buf, deadline, false);
+      if (io != Io::Ok) {
+        logEvent(LogLevel::Info, "connection_closed",
+                 {{"listener", listenerName(state_.kind)},
+                  {"reason", io == Io::Timeout ? "request head not received within the deadline" : ioReason(io)}});
+        return std::nullopt;
+      }
+      scan = http::scanHead(buf);
     }
+    return scan;
+  }
+
+  // The head parsed (and taken off `buf`), or the refusal.
+  static std::optional<http::ParseError> parseHead(const http::HeadScan& scan, std::string& buf,
+                                                   http::RequestHead& head) {
+    if (scan.state == http::HeadScan::Invalid) return scan.error;
+    auto parseError = http::parseRequestHead(std::string_view(buf).substr(0, scan.end), head);
+    buf.erase(0, scan.end);
+    return parseError;
+  }
+
+  // The parts of a parsed head a handler reads.
+  static void copyHeadToRequest(const http::RequestHead& head, Request& request) {
+    request.method = head.method;
+    request.path = head.target.substr(0, head.target.find('?'));
+    if (auto q = head.target.find('?'); q != std::string::npos) request.query = head.target.substr(q + 1);
+    request.host = head.get("host").value_or("");
+    request.dpop = head.all("dpop");
+    for (const auto& f : head.fields) {
+      if (!request.headers.count(f.name)) request.headers.emplace(f.name, *head.get(f.name));
+    }
+  }
+
+  // A well-formed request: the Host and the client certificate checked (CRLs
+  // may have changed since the handshake), then dispatched to its route.
+  HandlerResult answerRequest(TlsConnection& conn, std::string& buf, const http::RequestHead& head,
+                              Clock::time_point deadline, Request& request, const Route*& route, bool& closeAfter) {
+    copyHeadToRequest(head, request);
+    if (!head.keepAlive) closeAfter = true;
+    BodyReader body(conn, buf, head, state_.limits.maxBodyBytes, deadline);
+    HandlerResult result = Response{};
+    if (head.host && !state_.names.matches(*head.host)) {
+      result = HttpError{ErrorCode::MisdirectedRequest, "the Host header does not name this listener"};
+    } else if (const long cert = conn.recheckCertificate(); cert != X509_V_OK) {
+      // The CRLs changed since this connection's handshake and its certificate
+      // no longer verifies: this connection ends here.
+      closeAfter = true;
+      result =
+          cert == X509_V_ERR_CERT_REVOKED
+              ? HttpError{ErrorCode::CertificateRevoked, "the client certificate has been revoked"}
+              : HttpError{ErrorCode::CertificateInvalid, std::string("the client certificate no longer verifies: ") +
+                                                             X509_verify_cert_error_string(cert)};
+    } else {
+      result = dispatch(conn, head, body, request, route, closeAfter);
+    }
+    // A body the handler did not read would be taken for the next request.
+    if (!body.consumed()) closeAfter = true;
+    return result;
+  }
+
+  // The handler's answer, or its error rendered (Vault's shape on Vault routes);
+  // the error code, if any, for the request log line.
+  std::optional<ErrorCode> toResponse(HandlerResult& result, const Request& request, Response& out) const {
+    auto* err = std::get_if<HttpError>(&result);
+    if (err == nullptr) {
+      out = std::move(std::get<Response>(result));
+      return std::nullopt;
+    }
+    out.status = err->status;
+    out.body = request.vaultErrors ? json{{"errors", json::array({err->message})}}
+                                   : errorBody(err->code, err->message, request.correlationId);
+    out.headers = err->headers;
+    if (request.vaultErrors) out.headers["X-Sealgate-Error"] = errorCodeName(err->code);
+    if (err->code == ErrorCode::MethodNotAllowed) out.headers["Allow"] = allowedMethods(request.path);
+    return err->code;
+  }
+
+  // The answer through the egress guard (`code` becomes EGRESS_BLOCKED when it
+  // blocked it), written within the request deadline; every serialised copy is
+  // wiped once written.
+  Io sendResponse(TlsConnection& conn, Response& out, const Request& request, bool closeAfter,
+                  std::optional<ErrorCode>& code) const {
     GuardedBody guarded = guardResponse(out, request.correlationId, request.vaultErrors);
     WipeOnExit wipeGuarded(guarded.bytes);
     if (guarded.blocked) code = egress_errc::kBlocked;
     std::string wire = renderResponse(out, guarded.bytes, request.correlationId, closeAfter);
     const Io written = conn.writeAll(wire, Clock::now() + state_.limits.requestDeadline);
     secureWipe(wire.data(), wire.size());
-    if (written != Io::Ok) closeAfter = true;
+    return written;
+  }
 
+  void logRequest(const Request& request, const Route* route, const Response& out, std::optional<ErrorCode> code,
+                  Clock::time_point started) const {
     json fields = {{"listener", listenerName(state_.kind)},
                    {"method", request.method.empty() ? "-" : request.method},
                    {"route", route != nullptr ? route->path : "unmatched"},
@@ -388,8 +432,6 @@ class Dispatcher {
     if (!request.identity.spiffeId.empty()) fields["identity"] = request.identity.spiffeId;
     if (code) fields["code"] = *code;
     logEvent(out.status >= 500 ? LogLevel::Error : LogLevel::Info, "http_request", std::move(fields));
-    if (closeAfter && written == Io::Ok) conn.closeGracefully();
-    return !closeAfter;
   }
 
   HandlerResult dispatch(TlsConnection& conn, const http::RequestHead& head, BodyReader& body, Request& request,
