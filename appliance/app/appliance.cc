@@ -75,8 +75,9 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   }
   DecisionPoint& decider = app->remotePdp_ ? static_cast<DecisionPoint&>(*app->remotePdp_) : *app->pdp_;
   app->decisionCache_ = std::make_unique<CachingDecisionPoint>(decider, config.pdp.negativeCache, config.pdp.positiveCache);
+  app->presentation_ = std::make_unique<GrantPresentation>(app->config_.grants, *app->grants_, *app->state_, *app->audit_);
   app->pepApi_ = std::make_unique<PepApi>(app->config_, *app->refs_, *app->grants_, *app->decisionCache_, *app->state_,
-                                          *app->audit_);
+                                          *app->audit_, *app->presentation_);
 
   app->adminApi_ = std::make_unique<AdminApi>(app->config_, *app->pdp_, *app->state_, *app->audit_,
                                               [cache = app->decisionCache_.get()] { cache->clear(); });
@@ -154,7 +155,7 @@ Result<void> Appliance::startProviders() {
     }
   }
   executeApi_ = std::make_unique<ExecuteApi>(
-      config_.connectors, *pepApi_, *refs_, *router_, *audit_,
+      config_.connectors, *presentation_, *refs_, *router_, *audit_,
       [pdp = pdp_.get()](const std::string& tenant, const std::string& connector) {
         return pdp->current()->egress(tenant, connector);
       },

@@ -58,6 +58,7 @@ class Appliance {
   std::unique_ptr<MerkleAuditLog> audit_;
   std::unique_ptr<AuditApi> auditApi_;
   std::unique_ptr<KafkaForwarder> kafka_;  // when audit.kafka is configured
+  std::unique_ptr<GrantPresentation> presentation_;
   std::unique_ptr<PepApi> pepApi_;
   std::unique_ptr<AdminApi> adminApi_;
   std::unique_ptr<providers::KvStore> kv_;  // null when it failed to open (KV answers 503)

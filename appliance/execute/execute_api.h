@@ -22,11 +22,13 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
+#include <vector>
 
 #include "appliance/config/config.h"
 #include "appliance/server/http_server.h"
 #include "appliance/telemetry/metrics.h"
-#include "appliance/grants/pep_api.h"
+#include "appliance/grants/presentation.h"
 #include "core/egress_guard.h"
 #include "core/interfaces/audit_sink.h"
 #include "core/interfaces/connector.h"
@@ -45,15 +47,34 @@ class ExecuteApi {
   // What `tenant` may reach through `connector`: the policy's egress section.
   using EgressLookup = std::function<EgressRules(const std::string& tenant, const std::string& connector)>;
 
-  ExecuteApi(const ConnectorSettings& settings, PepApi& pep, ResourceRefs& refs, SecretProvider& secrets,
-             AuditSink& audit, EgressLookup egress, std::string vocabulary, Metrics& metrics);
+  ExecuteApi(const ConnectorSettings& settings, GrantPresentation& presentation, ResourceRefs& refs,
+             SecretProvider& secrets, AuditSink& audit, EgressLookup egress, std::string vocabulary, Metrics& metrics);
   void add(std::unique_ptr<Connector> connector);
 
   HandlerResult execute(Request& request);
 
  private:
+  struct Slot;
+  struct Attempt;
+
+  // Step 1, changing no state.
+  std::variant<Connector*, HttpError> connectorFor(const nlohmann::json& body);
+  std::variant<std::vector<Slot>, HttpError> resolveSlots(const Request& request, const GrantClaims& claims,
+                                                          const Connector& connector);
+  std::variant<ConnectorContext, HttpError> checkAction(const Request& request, const std::vector<Slot>& slots,
+                                                        Connector& connector);
+  // A refusal before the attempt: logged and counted, not audited.
+  HttpError refuse(const Request& request, const Connector& connector, ErrorCode code, const std::string& message);
+  // Steps 3 to 5; each failure is the attempt's outcome.
+  std::optional<Error> fetchSlots(const Request& request, Attempt& attempt);
+  std::optional<Error> checkUsable(Attempt& attempt);
+  std::optional<Error> makeLive(Attempt& attempt, EgressScope& scope);
+  HandlerResult runAndScrub(const Request& request, Attempt& attempt, EgressGuard& guard);
+  // Step 6: the spent attempt's outcome audited, then answered.
+  HandlerResult finish(const Request& request, Attempt& attempt, std::optional<Error> failure, nlohmann::json result);
+
   const ConnectorSettings& settings_;
-  PepApi& pep_;
+  GrantPresentation& presentation_;
   ResourceRefs& refs_;
   SecretProvider& secrets_;
   AuditSink& audit_;

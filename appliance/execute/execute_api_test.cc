@@ -27,9 +27,10 @@ class ExecuteApiTest : public ::testing::Test {
     config.name = "sg";
     config.grants.maxUses = 5;
     authority = std::move(*GrantAuthority::load(grantKey.keys(), "sg"));
-    pep = std::make_unique<PepApi>(config, refs, *authority, pdp, state, audit);
+    presentation = std::make_unique<GrantPresentation>(config.grants, *authority, state, audit);
+    pep = std::make_unique<PepApi>(config, refs, *authority, pdp, state, audit, *presentation);
     execute = std::make_unique<ExecuteApi>(
-        config.connectors, *pep, refs, secrets, audit,
+        config.connectors, *presentation, refs, secrets, audit,
         [](const std::string&, const std::string&) { return EgressRules{}; }, "sealgate vocabulary", metrics);
     auto c = std::make_unique<ReportingConnector>("rest");
     connector = c.get();
@@ -78,6 +79,7 @@ class ExecuteApiTest : public ::testing::Test {
   RecordingAudit audit;
   MapSecrets secrets;
   Metrics metrics;
+  std::unique_ptr<GrantPresentation> presentation;
   std::unique_ptr<PepApi> pep;
   std::unique_ptr<ExecuteApi> execute;
   ReportingConnector* connector = nullptr;

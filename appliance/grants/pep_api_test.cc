@@ -24,7 +24,8 @@ class PepApiTest : public ::testing::Test {
   PepApiTest() : refs(mac, 16) {
     config.name = "sg";
     authority = std::move(*GrantAuthority::load(grantKey.keys(), "sg"));
-    pep = std::make_unique<PepApi>(config, refs, *authority, pdp, state, audit);
+    presentation = std::make_unique<GrantPresentation>(config.grants, *authority, state, audit);
+    pep = std::make_unique<PepApi>(config, refs, *authority, pdp, state, audit, *presentation);
   }
 
   // Positive integers are unsigned in bodies the JSON parser read: the tests
@@ -64,6 +65,7 @@ class PepApiTest : public ::testing::Test {
   ScriptedPdp pdp;
   ControllableState state;
   RecordingAudit audit;
+  std::unique_ptr<GrantPresentation> presentation;
   std::unique_ptr<PepApi> pep;
   Identity payments = service("payments", "thumb-payments");
   Identity billing = service("billing", "thumb-billing");
@@ -144,6 +146,12 @@ TEST_F(PepApiTest, DependencyFailuresOfAuthorizeFailClosedWithTheirCodes) {
   EXPECT_EQ(statusOf(r), 503);
   EXPECT_EQ(codeOf(r), "AUDIT_UNAVAILABLE");
   EXPECT_TRUE(audit.events.empty());
+}
+
+TEST_F(PepApiTest, ThePdpIsAskedWithinTheConfiguredTimeout) {
+  config.pdp.timeout = std::chrono::milliseconds(750);
+  ASSERT_EQ(statusOf(authorize()), 200);
+  EXPECT_EQ(pdp.lastTimeout, std::chrono::milliseconds(750));
 }
 
 TEST_F(PepApiTest, MalformedAuthorizeBodiesAreRefusedBeforeAnyDependencyIsUsed) {

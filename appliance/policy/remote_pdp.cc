@@ -7,6 +7,7 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace sealgate::appliance {
@@ -201,8 +202,9 @@ std::vector<Decision> RemoteDecisionPoint::authzenDecisions(const json& response
 
 Result<std::vector<Decision>> RemoteDecisionPoint::decide(const DecisionSubject& subject,
                                                          const std::vector<DecisionRequest>& requests,
-                                                         std::chrono::milliseconds) {
-  const auto timeout = settings_.timeout;
+                                                         std::chrono::milliseconds deadline) {
+  // The tighter of the caller's deadline and pdp.timeout.
+  const auto timeout = std::min(deadline, settings_.timeout);
   if (settings_.type == "opa") {
     SEALGATE_ASSIGN_OR_RETURN(auto response, post(basePath_, opaInput(subject, requests), timeout));
     return opaDecisions(response, requests);

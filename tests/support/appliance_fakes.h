@@ -94,9 +94,11 @@ class ScriptedPdp : public DecisionPoint {
   bool answerNothing = false;
   std::string obligations = "{}";
   int calls = 0;
+  std::chrono::milliseconds lastTimeout{0};
   Result<std::vector<Decision>> decide(const DecisionSubject&, const std::vector<DecisionRequest>& requests,
-                                       std::chrono::milliseconds) override {
+                                       std::chrono::milliseconds timeout) override {
     ++calls;
+    lastTimeout = timeout;
     if (!available) return makeError(ErrorCode::PdpUnavailable, "the test PDP is down");
     std::vector<Decision> out;
     if (answerNothing) return out;
