@@ -14,108 +14,20 @@ namespace sealgate::appliance {
 
 using nlohmann::json;
 
+// Opening order: the HSM keys, the embedded policy, the sealed state, the audit
+// log (anchored in the state), the decision points and grant endpoints, the
+// providers, the listeners.
 Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   std::unique_ptr<Appliance> app(new Appliance());
   app->config_ = config;
-  SEALGATE_ASSIGN_OR_RETURN(auto keys, ApplianceKeys::open(config));
-  app->keys_ = std::move(keys);
-  SEALGATE_ASSIGN_OR_RETURN(auto refVersion, app->keys_->loadRefKey());
-  app->refs_ = std::make_unique<ResourceRefs>(app->keys_->refMac(), 100000);
-
-  SEALGATE_ASSIGN_OR_RETURN(auto grantKeys, app->keys_->grantSigningKeys());
-  SEALGATE_ASSIGN_OR_RETURN(auto grants, GrantAuthority::load(std::move(grantKeys), config.name));
-  app->grants_ = std::move(grants);
-
-  // The embedded PDP. No policy file configured: deny everything (fail closed).
-  SEALGATE_ASSIGN_OR_RETURN(auto policy, config.policyFile.empty() ? Policy::parse(R"({"version":1,"rules":[]})") : Policy::load(config.policyFile));
-  app->pdp_ = std::make_unique<EmbeddedPolicyDecisionPoint>(std::make_shared<const Policy>(std::move(policy)));
-  app->state_ = app->keys_->stateGuard(config);
-  if (auto opened = app->state_->open(); !opened) {
-    // Fail closed, but stay up: every state-dependent request answers 503 with
-    // this code, and an admin can inspect /admin/v1/status and re-initialise.
-    logEvent(LogLevel::Error, "state_unavailable",
-             {{"code", opened.error().code}, {"error", opened.error().describe()},
-              {"effect", "consume, delegate and DPoP-bound authorize are denied until the state opens"}});
-  }
-  const std::string auditDir = (config.dataDir.empty() ? std::string(".") : config.dataDir) + "/audit";
-  SEALGATE_ASSIGN_OR_RETURN(auto signer, app->keys_->checkpointSigner());
-  AuditLogOptions auditOptions;
-  auditOptions.dir = auditDir;
-  auditOptions.origin = config.name;
-  auditOptions.checkpointEvery = config.audit.checkpointEvery;
-  auditOptions.checkpointInterval = config.audit.checkpointInterval;
-  auditOptions.appendTimeout = config.audit.appendTimeout;
-  // Truncation: the log must extend the head the sealed state anchored, and every
-  // new durable head is anchored there (with the next state change or checkpoint).
-  if (auto anchored = app->state_->auditHead()) {
-    auditOptions.anchor = *anchored;
-  } else {
-    logEvent(LogLevel::Warn, "audit_anchor_unchecked",
-             {{"reason", "the state is not open, so the audit log's length cannot be checked against it"}});
-  }
-  auditOptions.onDurableHead = [guard = app->state_.get()](const merkle::TreeHead& head) {
-    guard->anchorAuditHead(head);
-  };
-  SEALGATE_ASSIGN_OR_RETURN(auto audit, MerkleAuditLog::open(auditOptions, std::move(signer)));
-  app->audit_ = std::move(audit);
-  app->auditApi_ = std::make_unique<AuditApi>(*app->audit_);
-  if (!config.audit.kafkaBootstrapServers.empty()) {
-    KafkaSinkOptions ko;
-    ko.bootstrapServers = config.audit.kafkaBootstrapServers;
-    ko.topic = config.audit.kafkaTopic;
-    ko.offsetFile = auditDir + "/kafka.offset";
-    SEALGATE_ASSIGN_OR_RETURN(auto kafka, KafkaForwarder::start(*app->audit_, ko));
-    app->kafka_ = std::move(kafka);
-  }
-  if (config.pdp.type != PdpType::Embedded) {
-    SEALGATE_ASSIGN_OR_RETURN(auto remote, RemoteDecisionPoint::create(RemotePdpSettings{
-                                               pdpTypeName(config.pdp.type), config.pdp.url, config.pdp.caFile,
-                                               config.pdp.certFile, config.pdp.keyFile, config.pdp.timeout}));
-    app->remotePdp_ = std::move(remote);
-  }
-  DecisionPoint& decider = app->remotePdp_ ? static_cast<DecisionPoint&>(*app->remotePdp_) : *app->pdp_;
-  app->decisionCache_ = std::make_unique<CachingDecisionPoint>(decider, config.pdp.negativeCache, config.pdp.positiveCache);
-  app->presentation_ = std::make_unique<GrantPresentation>(app->config_.grants, *app->grants_, *app->state_, *app->audit_);
-  app->pepApi_ = std::make_unique<PepApi>(app->config_, *app->refs_, *app->grants_, *app->decisionCache_, *app->state_,
-                                          *app->audit_, *app->presentation_);
-
-  app->adminApi_ = std::make_unique<AdminApi>(app->config_, *app->pdp_, *app->state_, *app->audit_,
-                                              [cache = app->decisionCache_.get()] { cache->clear(); });
-
-  // The embedded KV v2 store. It fails closed but the appliance stays up: KV
-  // requests answer 503 PROVIDER_UNAVAILABLE until it opens.
-  {
-    providers::KvStoreSettings kvSettings;
-    kvSettings.dir = config.kv.dir;
-    for (const auto& [ns, mounts] : config.kv.mounts) kvSettings.mounts[ns].insert(mounts.begin(), mounts.end());
-    auto kv = providers::KvStore::open(kvSettings, app->keys_->dataKeySealer());
-    if (kv) {
-      app->kv_ = std::move(*kv);
-    } else {
-      logEvent(LogLevel::Error, "kv_unavailable", {{"code", kv.error().code}, {"error", kv.error().describe()}});
-    }
-    app->kvApi_ = std::make_unique<KvApi>(app->kv_.get(), config.kv.defaultNamespace, *app->refs_, *app->pdp_,
-                                          *app->audit_);
-  }
-  // PostgreSQL dynamic credentials; their leases live in the sealed state.
-  if (!config.databases.empty()) {
-    app->databases_ = std::make_unique<providers::DatabaseCredentials>(config.databases, *app->state_);
-    app->databases_->startReaper(config.leaseReapInterval);
-  }
-  app->leaseApi_ = std::make_unique<LeaseApi>(app->databases_.get(), config.kv.defaultNamespace, *app->refs_,
-                                              *app->pdp_, *app->audit_);
+  SEALGATE_ASSIGN_OR_RETURN(auto refVersion, app->openKeys());
+  SEALGATE_TRY(app->loadPolicy());
+  app->openState();
+  SEALGATE_TRY(app->openAudit());
+  SEALGATE_TRY(app->startDecisions());
+  app->startKvAndLeases();
   SEALGATE_TRY(app->startProviders());
-
-  SEALGATE_ASSIGN_OR_RETURN(auto tlsKey, app->keys_->tlsKey());
-
-  SEALGATE_ASSIGN_OR_RETURN(auto pep, Listener::create(ListenerKind::Pep, config.pep, config.limits, tlsKey, app->pepRoutes()));
-  app->pep_ = std::move(pep);
-  auto admin =
-      Listener::create(ListenerKind::Admin, config.admin, config.limits, tlsKey, app->adminRoutes());
-  if (!admin) return std::move(admin).takeError();
-  app->admin_ = std::move(*admin);
-  app->pep_->start();
-  app->admin_->start();
+  SEALGATE_TRY(app->startListeners());
   logEvent(LogLevel::Info, "started",
            {{"name", config.name},
             {"pep_port", app->pepPort()},
@@ -123,6 +35,120 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
             {"token", config.hsm.tokenLabel},
             {"ref_key_version", refVersion}});
   return app;
+}
+
+// The HSM's keys: the resource_ref key (its version is returned) and the grant keys.
+Result<unsigned> Appliance::openKeys() {
+  SEALGATE_ASSIGN_OR_RETURN(auto keys, ApplianceKeys::open(config_));
+  keys_ = std::move(keys);
+  SEALGATE_ASSIGN_OR_RETURN(auto refVersion, keys_->loadRefKey());
+  refs_ = std::make_unique<ResourceRefs>(keys_->refMac(), 100000);
+  SEALGATE_ASSIGN_OR_RETURN(auto grantKeys, keys_->grantSigningKeys());
+  SEALGATE_ASSIGN_OR_RETURN(auto grants, GrantAuthority::load(std::move(grantKeys), config_.name));
+  grants_ = std::move(grants);
+  return refVersion;
+}
+
+// Fail closed, but stay up: every state-dependent request answers 503 with the
+// state's code, and an admin can inspect /admin/v1/status and re-initialise.
+void Appliance::openState() {
+  state_ = keys_->stateGuard(config_);
+  if (auto opened = state_->open(); !opened) {
+    logEvent(LogLevel::Error, "state_unavailable",
+             {{"code", opened.error().code}, {"error", opened.error().describe()},
+              {"effect", "consume, delegate and DPoP-bound authorize are denied until the state opens"}});
+  }
+}
+
+Result<void> Appliance::openAudit() {
+  const std::string auditDir = (config_.dataDir.empty() ? std::string(".") : config_.dataDir) + "/audit";
+  SEALGATE_ASSIGN_OR_RETURN(auto signer, keys_->checkpointSigner());
+  AuditLogOptions auditOptions;
+  auditOptions.dir = auditDir;
+  auditOptions.origin = config_.name;
+  auditOptions.checkpointEvery = config_.audit.checkpointEvery;
+  auditOptions.checkpointInterval = config_.audit.checkpointInterval;
+  auditOptions.appendTimeout = config_.audit.appendTimeout;
+  // Truncation: the log must extend the head the sealed state anchored, and every
+  // new durable head is anchored there (with the next state change or checkpoint).
+  if (auto anchored = state_->auditHead()) {
+    auditOptions.anchor = *anchored;
+  } else {
+    logEvent(LogLevel::Warn, "audit_anchor_unchecked",
+             {{"reason", "the state is not open, so the audit log's length cannot be checked against it"}});
+  }
+  auditOptions.onDurableHead = [guard = state_.get()](const merkle::TreeHead& head) { guard->anchorAuditHead(head); };
+  SEALGATE_ASSIGN_OR_RETURN(auto audit, MerkleAuditLog::open(auditOptions, std::move(signer)));
+  audit_ = std::move(audit);
+  auditApi_ = std::make_unique<AuditApi>(*audit_);
+  if (!config_.audit.kafkaBootstrapServers.empty()) {
+    KafkaSinkOptions ko;
+    ko.bootstrapServers = config_.audit.kafkaBootstrapServers;
+    ko.topic = config_.audit.kafkaTopic;
+    ko.offsetFile = auditDir + "/kafka.offset";
+    SEALGATE_ASSIGN_OR_RETURN(auto kafka, KafkaForwarder::start(*audit_, ko));
+    kafka_ = std::move(kafka);
+  }
+  return {};
+}
+
+// The embedded PDP. No policy file configured: deny everything (fail closed).
+Result<void> Appliance::loadPolicy() {
+  SEALGATE_ASSIGN_OR_RETURN(auto policy, config_.policyFile.empty() ? Policy::parse(R"({"version":1,"rules":[]})")
+                                                                    : Policy::load(config_.policyFile));
+  pdp_ = std::make_unique<EmbeddedPolicyDecisionPoint>(std::make_shared<const Policy>(std::move(policy)));
+  return {};
+}
+
+// The remote PDP when configured, the decision cache in front of the one that
+// decides, and the grant endpoints.
+Result<void> Appliance::startDecisions() {
+  if (config_.pdp.type != PdpType::Embedded) {
+    SEALGATE_ASSIGN_OR_RETURN(auto remote, RemoteDecisionPoint::create(RemotePdpSettings{
+                                               pdpTypeName(config_.pdp.type), config_.pdp.url, config_.pdp.caFile,
+                                               config_.pdp.certFile, config_.pdp.keyFile, config_.pdp.timeout}));
+    remotePdp_ = std::move(remote);
+  }
+  DecisionPoint& decider = remotePdp_ ? static_cast<DecisionPoint&>(*remotePdp_) : *pdp_;
+  decisionCache_ = std::make_unique<CachingDecisionPoint>(decider, config_.pdp.negativeCache, config_.pdp.positiveCache);
+  presentation_ = std::make_unique<GrantPresentation>(config_.grants, *grants_, *state_, *audit_);
+  pepApi_ = std::make_unique<PepApi>(config_, *refs_, *grants_, *decisionCache_, *state_, *audit_, *presentation_);
+  adminApi_ = std::make_unique<AdminApi>(config_, *pdp_, *state_, *audit_,
+                                         [cache = decisionCache_.get()] { cache->clear(); });
+  return {};
+}
+
+// The embedded KV v2 store fails closed but the appliance stays up: KV requests
+// answer 503 PROVIDER_UNAVAILABLE until it opens. PostgreSQL dynamic
+// credentials keep their leases in the sealed state.
+void Appliance::startKvAndLeases() {
+  providers::KvStoreSettings kvSettings;
+  kvSettings.dir = config_.kv.dir;
+  for (const auto& [ns, mounts] : config_.kv.mounts) kvSettings.mounts[ns].insert(mounts.begin(), mounts.end());
+  auto kv = providers::KvStore::open(kvSettings, keys_->dataKeySealer());
+  if (kv) {
+    kv_ = std::move(*kv);
+  } else {
+    logEvent(LogLevel::Error, "kv_unavailable", {{"code", kv.error().code}, {"error", kv.error().describe()}});
+  }
+  kvApi_ = std::make_unique<KvApi>(kv_.get(), config_.kv.defaultNamespace, *refs_, *pdp_, *audit_);
+  if (!config_.databases.empty()) {
+    databases_ = std::make_unique<providers::DatabaseCredentials>(config_.databases, *state_);
+    databases_->startReaper(config_.leaseReapInterval);
+  }
+  leaseApi_ = std::make_unique<LeaseApi>(databases_.get(), config_.kv.defaultNamespace, *refs_, *pdp_, *audit_);
+}
+
+Result<void> Appliance::startListeners() {
+  SEALGATE_ASSIGN_OR_RETURN(auto tlsKey, keys_->tlsKey());
+  SEALGATE_ASSIGN_OR_RETURN(auto pep, Listener::create(ListenerKind::Pep, config_.pep, config_.limits, tlsKey, pepRoutes()));
+  pep_ = std::move(pep);
+  SEALGATE_ASSIGN_OR_RETURN(auto admin,
+                            Listener::create(ListenerKind::Admin, config_.admin, config_.limits, tlsKey, adminRoutes()));
+  admin_ = std::move(admin);
+  pep_->start();
+  admin_->start();
+  return {};
 }
 
 // Every mount the config names, routed by tenant and mount for /v1/execute.

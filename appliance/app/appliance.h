@@ -45,7 +45,14 @@ class Appliance {
   HandlerResult canonicalize(Request& request);
   HandlerResult adminStatus();
   HandlerResult reinitializeState(Request& request);
+  Result<unsigned> openKeys();
+  Result<void> loadPolicy();
+  void openState();
+  Result<void> openAudit();
+  Result<void> startDecisions();
+  void startKvAndLeases();
   Result<void> startProviders();
+  Result<void> startListeners();
 
   Config config_;
   std::unique_ptr<ApplianceKeys> keys_;

@@ -86,16 +86,12 @@ const char* kConfigTemplate = R"({
 }
 )";
 
-}  // namespace
-
-Result<void> devInit(const DevInitOptions& options) {
-  if (options.dir.empty()) return initError("--dir is required");
-  if (options.tpm != "none" && options.tpm != "swtpm") return initError("--tpm must be none or swtpm");
-  const fs::path dir = fs::absolute(options.dir);
-  const fs::path conf = dir / "sealgated.conf";
+// The instance directory: emptied of what dev-init creates (with --force), and
+// its sub-directories created, private to the user.
+Result<void> prepareDirectory(const fs::path& dir, bool force) {
   std::error_code ec;
-  if (fs::exists(conf)) {
-    if (!options.force) return initError(conf.string() + " exists; pass --force to replace the instance");
+  if (fs::exists(dir / "sealgated.conf")) {
+    if (!force) return initError((dir / "sealgated.conf").string() + " exists; pass --force to replace the instance");
     // Remove only what dev-init creates: never a user's other files.
     for (const char* p : {"sealgated.conf", "softhsm2.conf", "hsm.pin", "hsm-so.pin", "policy.json", "tokens", "pki",
                           "state", "kv", "audit", "tpm"}) {
@@ -107,23 +103,19 @@ Result<void> devInit(const DevInitOptions& options) {
     if (ec) return initError("cannot create " + (dir / sub).string() + ": " + ec.message());
     chmod((dir / sub).c_str(), 0700);
   }
+  return {};
+}
 
-  // SoftHSM2 reads its config at C_Initialize: export it before the module loads.
-  const fs::path hsmConf = dir / "softhsm2.conf";
-  {
-    std::ofstream out(hsmConf);
-    out << "directories.tokendir = " << (dir / "tokens").string() << "\n"
-        << "objectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n";
-    if (!out) return initError("cannot write " + hsmConf.string());
-  }
-  setenv("SOFTHSM2_CONF", hsmConf.c_str(), 1);
+Result<void> writeText(const fs::path& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  if (!out) return initError("cannot write " + path.string());
+  return {};
+}
 
-  SEALGATE_ASSIGN_OR_RETURN(auto soPin, randomPinFile((dir / "hsm-so.pin").string()));
-  SEALGATE_ASSIGN_OR_RETURN(auto userPin, randomPinFile((dir / "hsm.pin").string()));
-  SEALGATE_ASSIGN_OR_RETURN(auto tlsSpki, createDevToken(options.module, kDevTokenLabel, soPin, userPin, (dir / "hsm.pin").string()));
-
-  // PKI: one dev CA for both listeners and for local test peers.
-  const fs::path pki = dir / "pki";
+// One dev CA for both listeners and for local test peers; the server certificate
+// is for the HSM's TLS key (`tlsSpki`), each dev client gets a key and certificate.
+Result<void> issueDevPki(const fs::path& pki, const Bytes& tlsSpki) {
   SEALGATE_ASSIGN_OR_RETURN(auto caKey, generateP256Key());
   SEALGATE_ASSIGN_OR_RETURN(auto ca, makeSelfSignedCa(caKey.get(), "sealgate dev CA", 3650));
   SEALGATE_TRY(writePrivateKeyPem((pki / "ca.key").string(), caKey.get()));
@@ -140,33 +132,27 @@ Result<void> devInit(const DevInitOptions& options) {
     SEALGATE_TRY(writePrivateKeyPem((pki / "clients" / (name + ".key")).string(), key.get()));
     SEALGATE_TRY(writeCertificatePem((pki / "clients" / (name + ".pem")).string(), cert.get()));
   }
+  return {};
+}
 
-  {
-    std::ofstream policy(dir / "policy.json");
-    policy << devPolicyJson();
-    if (!policy) return initError("cannot write " + (dir / "policy.json").string());
-  }
-
+std::string renderConfig(const std::string& module, bool swtpm, const std::string& tpmDir) {
   std::string config = kConfigTemplate;
-  config.replace(config.find("@MODULE@"), 8, options.module);
-  const bool swtpm = options.tpm == "swtpm";
-  const std::string tpmDir = (dir / "tpm").string();
+  config.replace(config.find("@MODULE@"), 8, module);
   const std::string state =
       swtpm ? "  \"tpm\": { \"tcti\": \"" + DevSoftwareTpm::tcti(tpmDir) +
                   "\", \"pcrs\": [7] },\n  \"state\": { \"rollback_protection\": \"tpm\" },"
             : "  // No TPM in this instance: said explicitly, and shown in /admin/v1/status.\n"
               "  \"state\": { \"rollback_protection\": \"none\" },";
   config.replace(config.find("@STATE@"), 7, state);
-  {
-    std::ofstream out(conf);
-    out << config;
-    if (!out) return initError("cannot write " + conf.string());
-  }
+  return config;
+}
 
-  // The sealed state: a data key wrapped by the HSM's KEK (and sealed by the
-  // TPM), the TPM counter defined, an empty journal.
+// The sealed state: a data key wrapped by the HSM's KEK (and sealed by the TPM),
+// the TPM counter defined, an empty journal.
+Result<void> initializeState(const fs::path& conf, bool swtpm, const std::string& tpmDir) {
   std::unique_ptr<DevSoftwareTpm> tpmProcess;
   if (swtpm) {
+    std::error_code ec;
     fs::create_directories(tpmDir, ec);
     chmod(tpmDir.c_str(), 0700);
     SEALGATE_ASSIGN_OR_RETURN(auto started, DevSoftwareTpm::start(tpmDir));
@@ -175,6 +161,31 @@ Result<void> devInit(const DevInitOptions& options) {
   SEALGATE_ASSIGN_OR_RETURN(auto loaded, Config::load(conf.string()));
   SEALGATE_ASSIGN_OR_RETURN(auto keys, ApplianceKeys::open(loaded));
   return keys->stateGuard(loaded)->initialize();
+}
+
+}  // namespace
+
+Result<void> devInit(const DevInitOptions& options) {
+  if (options.dir.empty()) return initError("--dir is required");
+  if (options.tpm != "none" && options.tpm != "swtpm") return initError("--tpm must be none or swtpm");
+  const fs::path dir = fs::absolute(options.dir);
+  SEALGATE_TRY(prepareDirectory(dir, options.force));
+
+  // SoftHSM2 reads its config at C_Initialize: export it before the module loads.
+  const fs::path hsmConf = dir / "softhsm2.conf";
+  SEALGATE_TRY(writeText(hsmConf, "directories.tokendir = " + (dir / "tokens").string() +
+                                      "\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"));
+  setenv("SOFTHSM2_CONF", hsmConf.c_str(), 1);
+
+  SEALGATE_ASSIGN_OR_RETURN(auto soPin, randomPinFile((dir / "hsm-so.pin").string()));
+  SEALGATE_ASSIGN_OR_RETURN(auto userPin, randomPinFile((dir / "hsm.pin").string()));
+  SEALGATE_ASSIGN_OR_RETURN(auto tlsSpki, createDevToken(options.module, kDevTokenLabel, soPin, userPin, (dir / "hsm.pin").string()));
+  SEALGATE_TRY(issueDevPki(dir / "pki", tlsSpki));
+  SEALGATE_TRY(writeText(dir / "policy.json", devPolicyJson()));
+  const bool swtpm = options.tpm == "swtpm";
+  const std::string tpmDir = (dir / "tpm").string();
+  SEALGATE_TRY(writeText(dir / "sealgated.conf", renderConfig(options.module, swtpm, tpmDir)));
+  return initializeState(dir / "sealgated.conf", swtpm, tpmDir);
 }
 
 }  // namespace sealgate::appliance
