@@ -17,6 +17,7 @@
 #include "appliance/connectors/socket_deadline.h"
 #include "core/slot_template.h"
 #include "core/json_parse.h"
+#include "core/wipe.h"
 
 namespace sealgate::connectors {
 
@@ -322,24 +323,23 @@ Result<void> connectSession(Session& session) {
 }
 
 // Reads the answer's body to its end into `received`, each read bounded by what
-// is left of the deadline. Over `maxBytes`, what was read is wiped and the answer
-// refused. Poco's exceptions propagate.
+// is left of the deadline. Over `maxBytes` the answer is refused. The read buffer
+// is wiped on every exit, a throw included; the caller wipes `received`. Poco's
+// exceptions propagate.
 Result<void> readCappedBody(Session& session, std::istream& in, std::size_t maxBytes,
                             SocketDeadline::Clock::time_point deadline, std::string& received) {
-  char buf[16384];
+  std::string buf(16384, '\0');
+  WipeOnExit wipeBuf(buf);
   while (true) {
     session.socket().setReceiveTimeout(timeLeft(deadline));
-    in.read(buf, sizeof buf);
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     const auto n = static_cast<std::size_t>(in.gcount());
     if (n == 0) break;
     if (received.size() + n > maxBytes) {
-      secureWipe(received.data(), received.size());
-      secureWipe(buf, sizeof buf);
       return makeError(connector_errc::kPeerResponseTooLarge, "the peer's answer exceeds the connector's size cap");
     }
-    received.append(buf, n);
+    received.append(buf.data(), n);
   }
-  secureWipe(buf, sizeof buf);
   return {};
 }
 
@@ -369,15 +369,13 @@ Result<json> sendAndReceive(Session& session, Poco::Net::HTTPRequest& request, c
   Poco::Net::HTTPResponse response;
   session.setTimeout(timeLeft(deadline));
   std::istream& in = session.receiveResponse(response);
+  // The peer's answer may echo a slot value: wiped on every exit, a throw
+  // mid-body (a timeout) included.
   std::string received;
+  WipeOnExit wipeReceived(received);
   SEALGATE_TRY(readCappedBody(session, in, context.maxResponseBytes, deadline, received));
-  if (guard.expired()) {
-    secureWipe(received.data(), received.size());
-    return peerTimeout();
-  }
-  json result = responseResult(response, received);
-  secureWipe(received.data(), received.size());
-  return result;
+  if (guard.expired()) return peerTimeout();
+  return responseResult(response, received);
 }
 
 // Connects, arms the whole-action deadline on the socket, then sends and
