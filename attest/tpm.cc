@@ -19,11 +19,14 @@ Error tssError(const char* operation, std::uint32_t rc) {
   // numbers in the high bits of the low word, masked off here.
   if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && (rc & TPM2_RC_FMT1)) {
     const std::uint32_t base = rc & (TPM2_RC_FMT1 | 0x3f);
-    if (base == TPM2_RC_POLICY_FAIL) e.code = tpm_errc::kPolicy;
+    if (base == TPM2_RC_POLICY_FAIL)
+      e.code = tpm_errc::kPolicy;
     else if (base == TPM2_RC_INTEGRITY || base == TPM2_RC_SIZE || base == TPM2_RC_KEY || base == TPM2_RC_VALUE)
       e.code = tpm_errc::kForeignBlob;
-    else if (base == TPM2_RC_AUTH_FAIL || base == TPM2_RC_BAD_AUTH) e.code = tpm_errc::kCounterAuth;
-    else if (base == TPM2_RC_HANDLE) e.code = tpm_errc::kCounterMissing;
+    else if (base == TPM2_RC_AUTH_FAIL || base == TPM2_RC_BAD_AUTH)
+      e.code = tpm_errc::kCounterAuth;
+    else if (base == TPM2_RC_HANDLE)
+      e.code = tpm_errc::kCounterMissing;
   } else if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER) {
     e.code = tpm_errc::kUnavailable;
   } else if ((rc & TSS2_RC_LAYER_MASK) == TSS2_ESAPI_RC_LAYER) {
@@ -112,9 +115,9 @@ struct Tpm::Impl {
     TPM2B_CREATION_DATA* creationData = nullptr;
     TPM2B_DIGEST* creationHash = nullptr;
     TPMT_TK_CREATION* ticket = nullptr;
-    TSS2_RC rc = Esys_CreatePrimary(esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
-                                    &pub, &outside, &creationPcr, &handle, &outPublic, &creationData, &creationHash,
-                                    &ticket);
+    TSS2_RC rc =
+        Esys_CreatePrimary(esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &pub,
+                           &outside, &creationPcr, &handle, &outPublic, &creationData, &creationHash, &ticket);
     Esys_Free(outPublic);
     Esys_Free(creationData);
     Esys_Free(creationHash);
@@ -314,8 +317,8 @@ Result<void> Tpm::defineCounter(std::uint32_t nvIndex, const Secret& auth) {
                                TPMA_NV_OWNERREAD | TPMA_NV_NO_DA;
     info.nvPublic.dataSize = 8;
     ESYS_TR h = ESYS_TR_NONE;
-    TSS2_RC rc = Esys_NV_DefineSpace(impl_->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &a,
-                                     &info, &h);
+    TSS2_RC rc =
+        Esys_NV_DefineSpace(impl_->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &a, &info, &h);
     secureWipe(&a, sizeof a);
     if (rc != TSS2_RC_SUCCESS) return tssError("Esys_NV_DefineSpace", rc);
     Esys_TR_Close(impl_->esys, &h);

@@ -22,12 +22,12 @@ namespace sealgate::attest {
 // Error codes of this folder.
 namespace tpm_errc {
 inline constexpr ErrorCode kUnavailable = ErrorCode::TpmUnavailable;        // TCTI or ESAPI cannot reach a TPM
-inline constexpr ErrorCode kPolicy = ErrorCode::TpmPolicyMismatch;         // PCRs differ from the sealed policy
-inline constexpr ErrorCode kForeignBlob = ErrorCode::TpmBlobRejected;      // blob from another TPM, or corrupt
-inline constexpr ErrorCode kCounterMissing = ErrorCode::TpmCounterMissing; // NV index undefined (TPM cleared or reset)
-inline constexpr ErrorCode kCounterAuth = ErrorCode::TpmCounterAuth;       // wrong NV auth value
+inline constexpr ErrorCode kPolicy = ErrorCode::TpmPolicyMismatch;          // PCRs differ from the sealed policy
+inline constexpr ErrorCode kForeignBlob = ErrorCode::TpmBlobRejected;       // blob from another TPM, or corrupt
+inline constexpr ErrorCode kCounterMissing = ErrorCode::TpmCounterMissing;  // NV index undefined (TPM cleared or reset)
+inline constexpr ErrorCode kCounterAuth = ErrorCode::TpmCounterAuth;        // wrong NV auth value
 inline constexpr ErrorCode kBadInput = ErrorCode::TpmBadInput;
-inline constexpr ErrorCode kOperation = ErrorCode::TpmError;                // any other TSS2_RC
+inline constexpr ErrorCode kOperation = ErrorCode::TpmError;  // any other TSS2_RC
 }  // namespace tpm_errc
 
 // An Error carrying the TSS2_RC, decoded, and the ESAPI function that returned it.

@@ -17,9 +17,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "bench/audit_jsonl.h"
 #include "appliance/audit/audit_log.h"
 #include "appliance/keys/signing_keys.h"
+#include "bench/audit_jsonl.h"
 #include "core/audit_bundle.h"
 #include "core/signed_note.h"
 #include "hsm/key_store.h"
@@ -53,17 +53,19 @@ std::string benchDir() {
 
 // A typical authorize event (one item), ~400 bytes once enriched.
 std::string sampleEvent(std::int64_t i) {
-  return json{{"type", "authorize"},
-              {"action", "authorize"},
-              {"correlation_id", "c0ffee" + std::to_string(i)},
-              {"decision_id", "dec" + std::to_string(i)},
-              {"actor", {{"spiffe_id", "spiffe://acme/payments"}, {"cert_thumbprint", "p8ht8c7iWZKjGUf5KqiYFKBXz4Ca2ZhTS7Z0UBUqVGE"}}},
-              {"tenant", "acme"},
-              {"resource_refs", {"rr1:v1:dr3bpfyfxuaq5pgea4it3jbghk"}},
-              {"results", {{{"index", 0}, {"decision", "allow"}, {"resource_ref", "rr1:v1:dr3bpfyfxuaq5pgea4it3jbghk"}}}},
-              {"decision", "allow"},
-              {"outcome", "granted"},
-              {"grant_id", "OA9Y-4rOd4U9NpOYGcMWZQ"}}
+  return json{
+      {"type", "authorize"},
+      {"action", "authorize"},
+      {"correlation_id", "c0ffee" + std::to_string(i)},
+      {"decision_id", "dec" + std::to_string(i)},
+      {"actor",
+       {{"spiffe_id", "spiffe://acme/payments"}, {"cert_thumbprint", "p8ht8c7iWZKjGUf5KqiYFKBXz4Ca2ZhTS7Z0UBUqVGE"}}},
+      {"tenant", "acme"},
+      {"resource_refs", {"rr1:v1:dr3bpfyfxuaq5pgea4it3jbghk"}},
+      {"results", {{{"index", 0}, {"decision", "allow"}, {"resource_ref", "rr1:v1:dr3bpfyfxuaq5pgea4it3jbghk"}}}},
+      {"decision", "allow"},
+      {"outcome", "granted"},
+      {"grant_id", "OA9Y-4rOd4U9NpOYGcMWZQ"}}
       .dump();
 }
 
@@ -178,9 +180,14 @@ std::string makeBundle(std::uint64_t n) {
     if ((i + 1) % 1000 == 0 && i + 1 < n) earlier.push_back({{"size", i + 1}, {"note", sign(i + 1, tree.root())}});
   }
   json proofs = {{"consistency", json::array()}, {"inclusion", json::array()}};
-  return json{{"format", audit::kBundleFormat}, {"origin", "sealgate"}, {"tree_size", n},
-              {"checkpoint", sign(n, tree.root())}, {"checkpoints", earlier}, {"entries", entries},
-              {"leaf_hashes", leaves}, {"proofs", proofs}}
+  return json{{"format", audit::kBundleFormat},
+              {"origin", "sealgate"},
+              {"tree_size", n},
+              {"checkpoint", sign(n, tree.root())},
+              {"checkpoints", earlier},
+              {"entries", entries},
+              {"leaf_hashes", leaves},
+              {"proofs", proofs}}
       .dump();
 }
 

@@ -43,13 +43,15 @@ Result<std::uint64_t> JsonLinesAuditSink::append(const std::string& eventJson) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       failed_ = true;
-      return makeError(ErrorCode::AuditUnavailable, std::string("the audit log cannot be written: ") + std::strerror(errno));
+      return makeError(ErrorCode::AuditUnavailable,
+                       std::string("the audit log cannot be written: ") + std::strerror(errno));
     }
     done += static_cast<std::size_t>(n);
   }
   if (::fdatasync(fd_) != 0) {
     failed_ = true;
-    return makeError(ErrorCode::AuditUnavailable, std::string("the audit log cannot be synced: ") + std::strerror(errno));
+    return makeError(ErrorCode::AuditUnavailable,
+                     std::string("the audit log cannot be synced: ") + std::strerror(errno));
   }
   failed_ = false;
   return next_++;

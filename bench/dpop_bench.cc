@@ -20,7 +20,9 @@ using sealgate::Bytes;
 // Accepts every jti: the benchmark measures verification, not the replay store.
 class NoReplayStore : public sealgate::testing::ReplayOnlyStateStore {
  public:
-  sealgate::Result<bool> rememberOnce(const std::string&, std::chrono::system_clock::time_point) override { return true; }
+  sealgate::Result<bool> rememberOnce(const std::string&, std::chrono::system_clock::time_point) override {
+    return true;
+  }
 };
 
 struct Fixture {
@@ -38,20 +40,24 @@ struct Fixture {
     BN_bn2binpad(y, by.data(), 32);
     BN_free(x);
     BN_free(y);
-    nlohmann::json header = {{"typ", "dpop+jwt"}, {"alg", "ES256"},
-                             {"jwk", {{"kty", "EC"}, {"crv", "P-256"}, {"x", sealgate::base64UrlNoPad(bx)},
-                                      {"y", sealgate::base64UrlNoPad(by)}}}};
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
+    nlohmann::json header = {
+        {"typ", "dpop+jwt"},
+        {"alg", "ES256"},
+        {"jwk",
+         {{"kty", "EC"}, {"crv", "P-256"}, {"x", sealgate::base64UrlNoPad(bx)}, {"y", sealgate::base64UrlNoPad(by)}}}};
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     nlohmann::json payload = {{"jti", "bench"}, {"htm", "POST"}, {"htu", url}, {"iat", now}};
     signingInput = sealgate::base64UrlNoPad(sealgate::asBytes(header.dump())) + "." +
                    sealgate::base64UrlNoPad(sealgate::asBytes(payload.dump()));
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     std::size_t len = 0;
     EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
-    EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(signingInput.data()), signingInput.size());
+    EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(signingInput.data()),
+                   signingInput.size());
     der.resize(len);
-    EVP_DigestSign(ctx, der.data(), &len, reinterpret_cast<const unsigned char*>(signingInput.data()), signingInput.size());
+    EVP_DigestSign(ctx, der.data(), &len, reinterpret_cast<const unsigned char*>(signingInput.data()),
+                   signingInput.size());
     der.resize(len);
     EVP_MD_CTX_free(ctx);
     const unsigned char* p = der.data();
@@ -75,8 +81,9 @@ void BM_OpenSslEcdsaP256Verify(benchmark::State& state) {
   for (auto _ : state) {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, f.key);
-    const int ok = EVP_DigestVerify(ctx, f.der.data(), f.der.size(),
-                                    reinterpret_cast<const unsigned char*>(f.signingInput.data()), f.signingInput.size());
+    const int ok =
+        EVP_DigestVerify(ctx, f.der.data(), f.der.size(), reinterpret_cast<const unsigned char*>(f.signingInput.data()),
+                         f.signingInput.size());
     EVP_MD_CTX_free(ctx);
     if (ok != 1) state.SkipWithError("verify failed");
   }

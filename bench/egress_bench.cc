@@ -37,7 +37,8 @@ std::string text(std::size_t size) {
   std::string out;
   while (out.size() < size) {
     out += R"({"ts":"2024-05-01T12:00:00.000Z","level":"info","event":"http_request","route":"/v1/execute",)";
-    out += R"("correlation_id":")" + sealgate::hexLower(sealgate::asBytes(std::to_string(rng()))) + R"(","status":200})";
+    out +=
+        R"("correlation_id":")" + sealgate::hexLower(sealgate::asBytes(std::to_string(rng()))) + R"(","status":200})";
     out += '\n';
   }
   out.resize(size);

@@ -17,7 +17,6 @@
 //
 // Load tests may only target this machine: --host must be 127.0.0.0/8, ::1 or
 // localhost (which must resolve to loopback).
-#include <CLI/CLI.hpp>
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -28,6 +27,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -84,7 +84,7 @@ bool isLoopback(const sockaddr* sa) {
 struct Target {
   sockaddr_storage addr{};
   socklen_t addrLen = 0;
-  bool isIp = true;       // verify the server certificate's IP SAN (else its DNS name)
+  bool isIp = true;        // verify the server certificate's IP SAN (else its DNS name)
   std::string hostHeader;  // Host: value
 };
 
@@ -595,7 +595,9 @@ int main(int argc, char** argv) {
   CLI::App cli{"sealgate-http-load: mTLS keep-alive HTTP/1.1 load client (loopback targets only)"};
   cli.add_option("--host", o.host, "127.0.0.0/8, ::1 or localhost")->capture_default_str();
   cli.add_option("--port", o.port, "server port")->required()->check(CLI::Range(1, 65535));
-  cli.add_option("--cacert", o.cacert, "CA certificate (PEM) the server must chain to")->required()->check(CLI::ExistingFile);
+  cli.add_option("--cacert", o.cacert, "CA certificate (PEM) the server must chain to")
+      ->required()
+      ->check(CLI::ExistingFile);
   cli.add_option("--cert", o.cert, "client certificate (PEM)")->required()->check(CLI::ExistingFile);
   cli.add_option("--key", o.key, "client private key (PEM)")->required()->check(CLI::ExistingFile);
   cli.add_option("--method", o.method, "GET or POST")->check(CLI::IsMember({"GET", "POST"}))->capture_default_str();
@@ -699,7 +701,8 @@ int main(int argc, char** argv) {
 
   std::printf(
       "{\"path\":%s,\"method\":%s,\"connections\":%d,\"requests\":%lld,\"errors\":%lld,\"non_2xx\":%lld,"
-      "\"reconnects\":%lld,\"seconds\":%.3f,\"rps\":%.1f,\"p50_us\":%u,\"p90_us\":%u,\"p99_us\":%u,\"max_us\":%u,\"client_cpu_s\":%.3f}\n",
+      "\"reconnects\":%lld,\"seconds\":%.3f,\"rps\":%.1f,\"p50_us\":%u,\"p90_us\":%u,\"p99_us\":%u,\"max_us\":%u,"
+      "\"client_cpu_s\":%.3f}\n",
       jsonString(o.path).c_str(), jsonString(o.method).c_str(), o.connections, total.requests, total.errors,
       total.non2xx, total.reconnects, seconds, static_cast<double>(total.requests) / seconds,
       percentile(total.latenciesUs, 50), percentile(total.latenciesUs, 90), percentile(total.latenciesUs, 99),

@@ -51,7 +51,8 @@ Run measure(int threads, double seconds, const std::function<bool(int, std::uint
       for (std::uint64_t i = 0; Clock::now() < end; ++i) {
         const auto a = Clock::now();
         if (!op(t, i)) ++errors;
-        mine.push_back(static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - a).count()));
+        mine.push_back(static_cast<std::uint32_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - a).count()));
       }
     });
   }
@@ -174,10 +175,11 @@ int main(int argc, char** argv) {
       return r.ok() && *r;
     });
     Run rdJti = measure(c, seconds, [&](int t, std::uint64_t i) {
-      return conns[static_cast<std::size_t>(t)]->command("SET %s 1 NX EX 3600",
-                                                         "jti-" + tag + "-" + std::to_string(t) + "-" + std::to_string(i));
+      return conns[static_cast<std::size_t>(t)]->command(
+          "SET %s 1 NX EX 3600", "jti-" + tag + "-" + std::to_string(t) + "-" + std::to_string(i));
     });
-    for (int t = 0; t < c; ++t) conns[static_cast<std::size_t>(t)]->command("SET %s 100000000", "g-" + tag + "-" + std::to_string(t));
+    for (int t = 0; t < c; ++t)
+      conns[static_cast<std::size_t>(t)]->command("SET %s 100000000", "g-" + tag + "-" + std::to_string(t));
     Run sgUse = measure(c, seconds, [&](int t, std::uint64_t) {
       return store->takeUse("g-" + tag + "-" + std::to_string(t), 100000000, exp).ok();
     });
@@ -187,9 +189,9 @@ int main(int argc, char** argv) {
     auto row = [&](const char* what, const Run& a, const Run& b) {
       std::printf("| %s | %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", what, c, a.opsPerSec, a.p50us, a.p99us,
                   b.opsPerSec, b.p50us, b.p99us);
-      if (a.errors || b.errors) std::fprintf(stderr, "errors: sealgate %llu, redis %llu\n",
-                                             static_cast<unsigned long long>(a.errors),
-                                             static_cast<unsigned long long>(b.errors));
+      if (a.errors || b.errors)
+        std::fprintf(stderr, "errors: sealgate %llu, redis %llu\n", static_cast<unsigned long long>(a.errors),
+                     static_cast<unsigned long long>(b.errors));
     };
     row("anti-replay insert (rememberOnce / SET NX EX)", sgJti, rdJti);
     row("use-count decrement (takeUse / DECR)", sgUse, rdUse);
@@ -205,10 +207,11 @@ int main(int argc, char** argv) {
   admin.command("FLUSHALL%s", "");
   const std::size_t rss0 = rssBytes();
   const long long redisMem0 = admin.infoField("memory", "used_memory");
-  std::cout << "\n### Scale: live entries (insert latency with 16 clients, " << seconds << " s)\n\n"
-            << "| live entries | sealgate p50 µs | p99 µs | ops/s | RSS B/entry | journal B/entry | restart s "
-               "| compaction s | snapshot B/entry | Redis p50 µs | p99 µs | ops/s | used_memory B/entry | AOF B/entry |\n"
-            << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  std::cout
+      << "\n### Scale: live entries (insert latency with 16 clients, " << seconds << " s)\n\n"
+      << "| live entries | sealgate p50 µs | p99 µs | ops/s | RSS B/entry | journal B/entry | restart s "
+         "| compaction s | snapshot B/entry | Redis p50 µs | p99 µs | ops/s | used_memory B/entry | AOF B/entry |\n"
+      << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   std::uint64_t filled = 0;
   for (std::uint64_t target : scales) {
     // Fill through the public API: 256 threads, so each group commit carries ~256 entries.
@@ -222,7 +225,8 @@ int main(int argc, char** argv) {
         }
       });
     }
-    for (std::uint64_t i = 0; i < need; i += 10000) admin.pipelineSetNx(filled + i, std::min<std::uint64_t>(10000, need - i));
+    for (std::uint64_t i = 0; i < need; i += 10000)
+      admin.pipelineSetNx(filled + i, std::min<std::uint64_t>(10000, need - i));
     for (auto& th : fill) th.join();
     filled = target;
 
@@ -234,7 +238,8 @@ int main(int argc, char** argv) {
       return r.ok() && *r;
     });
     Run rd = measure(16, seconds, [&](int t, std::uint64_t i) {
-      return conns[static_cast<std::size_t>(t)]->command("SET %s 1 NX EX 3600", tag + "-" + std::to_string(t) + "-" + std::to_string(i));
+      return conns[static_cast<std::size_t>(t)]->command("SET %s 1 NX EX 3600",
+                                                         tag + "-" + std::to_string(t) + "-" + std::to_string(i));
     });
     const auto st = store->status();
     const double live = static_cast<double>(st.jtis + st.grants);
@@ -251,7 +256,8 @@ int main(int argc, char** argv) {
     const double compactSec = std::chrono::duration<double>(Clock::now() - t1).count();
     const double snapshotPerEntry = static_cast<double>(store->status().journalBytes) / live;
     const long long keysNow = admin.dbsize();
-    const double redisMem = static_cast<double>(admin.infoField("memory", "used_memory") - redisMem0) / static_cast<double>(keysNow);
+    const double redisMem =
+        static_cast<double>(admin.infoField("memory", "used_memory") - redisMem0) / static_cast<double>(keysNow);
     const double aof = static_cast<double>(dirBytes(redisDir)) / static_cast<double>(keysNow);
     std::printf("| %llu | %.0f | %.0f | %.0f | %.0f | %.1f | %.2f | %.2f | %.1f | %.0f | %.0f | %.0f | %.0f | %.1f |\n",
                 static_cast<unsigned long long>(target), sg.p50us, sg.p99us, sg.opsPerSec, rssPerEntry, journalPerEntry,

@@ -38,8 +38,8 @@ AhoCorasick::AhoCorasick(const std::vector<const WipedBytes*>& patterns) {
     std::size_t shared = 0;
     if (i > 0) {
       const WipedBytes& before = *sorted[i - 1];
-      shared = static_cast<std::size_t>(
-          std::mismatch(p.begin(), p.end(), before.begin(), before.end()).first - p.begin());
+      shared =
+          static_cast<std::size_t>(std::mismatch(p.begin(), p.end(), before.begin(), before.end()).first - p.begin());
     }
     states += p.size() - shared;
   }

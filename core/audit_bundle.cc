@@ -3,8 +3,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "core/signed_note.h"
 #include "core/json_parse.h"
+#include "core/signed_note.h"
 
 namespace sealgate::audit {
 namespace {
@@ -57,7 +57,8 @@ Result<note::Checkpoint> checkedCheckpoint(const json& j, const std::string& wha
   }
   auto cp = note::parseCheckpoint(parsed->text);
   if (!cp) return makeError(cp.error().code, what + ": " + cp.error().message);
-  if (cp->origin != origin) return makeError(ErrorCode::CheckpointInvalid, what + " is for another log (origin " + cp->origin + ")");
+  if (cp->origin != origin)
+    return makeError(ErrorCode::CheckpointInvalid, what + " is for another log (origin " + cp->origin + ")");
   return *cp;
 }
 
@@ -128,13 +129,15 @@ std::optional<std::uint64_t> topLevelAuditIndex(const std::string& text) {
 
 Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptions& o) {
   auto parsed = parseJson(bundleJson);
-  if (!parsed) return corrupt("the bundle is not acceptable JSON (truncated or corrupt file: " + parsed.error().message + ")");
+  if (!parsed)
+    return corrupt("the bundle is not acceptable JSON (truncated or corrupt file: " + parsed.error().message + ")");
   json b = std::move(*parsed);
   if (!b.is_object()) return corrupt("the bundle is not a JSON object");
-  if (!b.contains("format") || b["format"] != kBundleFormat) return corrupt(std::string("the bundle format is not ") + kBundleFormat);
-  if (auto shape = exactKeys(b, {"format", "origin", "tree_size", "checkpoint", "checkpoints", "entries", "leaf_hashes",
-                                 "proofs"},
-                             "the bundle");
+  if (!b.contains("format") || b["format"] != kBundleFormat)
+    return corrupt(std::string("the bundle format is not ") + kBundleFormat);
+  if (auto shape = exactKeys(
+          b, {"format", "origin", "tree_size", "checkpoint", "checkpoints", "entries", "leaf_hashes", "proofs"},
+          "the bundle");
       !shape) {
     return std::move(shape).takeError();
   }
@@ -155,8 +158,8 @@ Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptio
   const json& entries = b["entries"];
   const json& leavesJson = b["leaf_hashes"];
   if (entries.size() != final.size) {
-    return makeError(ErrorCode::TreeMismatch, "the checkpoint covers " + std::to_string(final.size) + " entries but the bundle has " +
-                                          std::to_string(entries.size()));
+    return makeError(ErrorCode::TreeMismatch, "the checkpoint covers " + std::to_string(final.size) +
+                                                  " entries but the bundle has " + std::to_string(entries.size()));
   }
   if (leavesJson.size() != final.size) return corrupt("leaf_hashes does not have one hash per entry");
   if (!b["tree_size"].is_number_unsigned() || b["tree_size"].get<std::uint64_t>() != final.size) {
@@ -175,7 +178,8 @@ Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptio
       if (!c["size"].is_number_unsigned() || c["size"].get<std::uint64_t>() != cp.size) {
         return corrupt(what + ".size does not match its signed note");
       }
-      if (cp.size > final.size) return makeError(ErrorCode::TreeMismatch, what + " is larger than the final checkpoint");
+      if (cp.size > final.size)
+        return makeError(ErrorCode::TreeMismatch, what + " is larger than the final checkpoint");
       earlier.emplace_back(cp.size, cp.root);
       ++report.checkpoints;
     }
@@ -218,11 +222,13 @@ Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptio
     if (*rootAt[i] != earlier[i].second) {
       std::uint64_t from = 0;
       for (std::size_t j = 0; j < earlier.size(); ++j) {
-        if (earlier[j].first < earlier[i].first && *rootAt[j] == earlier[j].second) from = std::max(from, earlier[j].first);
+        if (earlier[j].first < earlier[i].first && *rootAt[j] == earlier[j].second)
+          from = std::max(from, earlier[j].first);
       }
       if (auto bad = firstEntryMismatch(); bad && *bad < earlier[i].first) {
-        return entryError(ErrorCode::EntryMismatch, *bad, "does not match the log's leaf hash (signed checkpoint of size " +
-                                                      std::to_string(earlier[i].first) + " fails)");
+        return entryError(ErrorCode::EntryMismatch, *bad,
+                          "does not match the log's leaf hash (signed checkpoint of size " +
+                              std::to_string(earlier[i].first) + " fails)");
       }
       Error e = entryError(ErrorCode::TreeMismatch, from,
                            "the leaf hashes of entries " + std::to_string(from) + ".." +
@@ -248,7 +254,8 @@ Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptio
     const json& e = entries[i];
     if (!e.is_string()) return entryError(ErrorCode::EntryMismatch, i, "is not a string");
     const std::string& text = e.get_ref<const std::string&>();
-    if (merkle::leafHash(text) != leaves[i]) return entryError(ErrorCode::EntryMismatch, i, "does not match the signed tree");
+    if (merkle::leafHash(text) != leaves[i])
+      return entryError(ErrorCode::EntryMismatch, i, "does not match the signed tree");
     if (auto at = topLevelAuditIndex(text); !at || *at != i) {
       return entryError(ErrorCode::EntryMismatch, i, "is not an audit event recorded at this index");
     }
@@ -256,7 +263,9 @@ Result<VerifyReport> verifyBundle(std::string_view bundleJson, const VerifyOptio
   }
 
   // 5. The proofs the exporter included, against the roots just checked.
-  auto rootForSize = [&](std::uint64_t size) -> merkle::Hash { return merkle::rootOf(std::span(leaves).subspan(0, size)); };
+  auto rootForSize = [&](std::uint64_t size) -> merkle::Hash {
+    return merkle::rootOf(std::span(leaves).subspan(0, size));
+  };
   if (b.contains("proofs")) {
     const json& p = b["proofs"];
     if (!p.is_object()) return corrupt("proofs is not an object");

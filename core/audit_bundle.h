@@ -39,8 +39,8 @@ struct VerifyOptions {
 struct VerifyReport {
   std::uint64_t treeSize = 0;
   merkle::Hash root{};
-  std::size_t checkpoints = 0;       // signed checkpoints checked (including the final one)
-  std::size_t proofs = 0;            // inclusion and consistency proofs checked
+  std::size_t checkpoints = 0;  // signed checkpoints checked (including the final one)
+  std::size_t proofs = 0;       // inclusion and consistency proofs checked
 };
 
 // On failure the Error's code says what failed (BUNDLE_CORRUPT, NOTE_INVALID,

@@ -53,15 +53,25 @@ json makeBundle(const Key& key, std::size_t n, const std::string& origin = "seal
     entries.push_back(json{{"audit_index", i}, {"type", "authorize"}, {"decision_id", "d" + std::to_string(i)}}.dump());
     leaves.push_back(merkle::leafHash(entries.back()));
     tree.append(leaves.back());
-    if ((i + 1) % 4 == 0 && i + 1 < n) earlier.push_back({{"size", i + 1}, {"note", key.note(origin, i + 1, tree.root())}});
+    if ((i + 1) % 4 == 0 && i + 1 < n)
+      earlier.push_back({{"size", i + 1}, {"note", key.note(origin, i + 1, tree.root())}});
   }
   json proofs = {{"consistency", json::array()}, {"inclusion", json::array()}};
   if (n > 4) {
-    proofs["consistency"].push_back({{"first", 4}, {"second", n}, {"proof", b64(*merkle::consistencyProof(leaves, 4, n))}});
+    proofs["consistency"].push_back(
+        {{"first", 4}, {"second", n}, {"proof", b64(*merkle::consistencyProof(leaves, 4, n))}});
   }
-  if (n > 0) proofs["inclusion"].push_back({{"index", 1}, {"tree_size", n}, {"proof", b64(*merkle::inclusionProof(leaves, 1, n))}});
-  return {{"format", kBundleFormat}, {"origin", origin},     {"tree_size", n},     {"checkpoint", key.note(origin, n, tree.root())},
-          {"checkpoints", earlier},  {"entries", entries}, {"leaf_hashes", b64(leaves)}, {"proofs", proofs}};
+  if (n > 0)
+    proofs["inclusion"].push_back(
+        {{"index", 1}, {"tree_size", n}, {"proof", b64(*merkle::inclusionProof(leaves, 1, n))}});
+  return {{"format", kBundleFormat},
+          {"origin", origin},
+          {"tree_size", n},
+          {"checkpoint", key.note(origin, n, tree.root())},
+          {"checkpoints", earlier},
+          {"entries", entries},
+          {"leaf_hashes", b64(leaves)},
+          {"proofs", proofs}};
 }
 
 VerifyOptions pinned(const Key& k) {
@@ -140,7 +150,8 @@ TEST(AuditBundle, EveryFlippedByteOfTheFileIsDetected) {
     // Flipping some bytes of a JSON escape or key can leave an equivalent document
     // (e.g. "\u0041" vs "A" never occurs here; structural flips are parse errors).
     if (r.ok()) {
-      ADD_FAILURE() << "byte " << i << " (" << text[i] << ") went undetected: ..." << text.substr(i > 20 ? i - 20 : 0, 40);
+      ADD_FAILURE() << "byte " << i << " (" << text[i] << ") went undetected: ..."
+                    << text.substr(i > 20 ? i - 20 : 0, 40);
       continue;
     }
     if (r.error().operation == "entry") ++named;
@@ -180,7 +191,8 @@ TEST(AuditBundle, ClearVerdictsForBadInput) {
   // A proof for another tree.
   json otherTree = makeBundle(other, 20);
   json wrongProof = good;
-  wrongProof["proofs"]["consistency"][0] = {{"first", 4}, {"second", 9}, {"proof", otherTree["proofs"]["consistency"][0]["proof"]}};
+  wrongProof["proofs"]["consistency"][0] = {
+      {"first", 4}, {"second", 9}, {"proof", otherTree["proofs"]["consistency"][0]["proof"]}};
   EXPECT_EQ(code(wrongProof.dump(), pinned(k)), "PROOF_INVALID");
   json wrongIncl = good;
   wrongIncl["proofs"]["inclusion"][0]["index"] = 2;

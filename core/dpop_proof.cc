@@ -87,8 +87,9 @@ Result<DpopResult> verifyDpopProof(const DpopCheck& check, const DpopPolicy& pol
   // 6-7: a public jwk, and the signature by it.
   if (!h.contains("jwk")) return invalid("header jwk is required");
   auto jwk = parseEcP256Jwk(h["jwk"]);
-  if (!jwk) return invalid(jwk.error().code == jws_errc::kJwkPrivate ? "jwk must not contain a private key"
-                                                                    : "jwk is not a public EC P-256 key");
+  if (!jwk)
+    return invalid(jwk.error().code == jws_errc::kJwkPrivate ? "jwk must not contain a private key"
+                                                             : "jwk is not a public EC P-256 key");
   if (!verifyEs256(*jwk, jws->signingInput, jws->signature)) return invalid("signature does not verify");
   // 3: required claims.
   const auto jti = str(p, "jti");
@@ -104,7 +105,8 @@ Result<DpopResult> verifyDpopProof(const DpopCheck& check, const DpopPolicy& pol
   // 11 (time part): iat window.
   const std::int64_t iat = p["iat"].get<std::int64_t>();
   const std::int64_t t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  if (iat < t - policy.maxAge.count() || iat > t + policy.maxFutureSkew.count()) return invalid("iat is outside the window");
+  if (iat < t - policy.maxAge.count() || iat > t + policy.maxFutureSkew.count())
+    return invalid("iat is outside the window");
   // 10: server nonce.
   if (!check.nonces.empty()) {
     const auto nonce = str(p, "nonce");
@@ -127,8 +129,8 @@ Result<DpopResult> verifyDpopProof(const DpopCheck& check, const DpopPolicy& pol
     return makeError(ErrorCode::BindingMismatch, "the proof's key is not the key the token is bound to");
   }
   // 11 (replay part) last: a proof that fails any other rule never uses up its jti.
-  const auto expiresAt = std::chrono::system_clock::time_point(std::chrono::seconds(iat)) + policy.maxAge +
-                         policy.maxFutureSkew;
+  const auto expiresAt =
+      std::chrono::system_clock::time_point(std::chrono::seconds(iat)) + policy.maxAge + policy.maxFutureSkew;
   SEALGATE_ASSIGN_OR_RETURN(auto fresh, replay.rememberOnce("dpop:" + jkt + ":" + *jti, expiresAt));
   if (!fresh) return makeError(ErrorCode::DpopReplay, "this DPoP proof was already used");
   return DpopResult{jkt, *jti, iat};

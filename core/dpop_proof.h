@@ -25,12 +25,12 @@ struct DpopPolicy {
 };
 
 struct DpopCheck {
-  std::vector<std::string> headerValues;  // every DPoP header of the request
-  std::string method;                     // htm must equal it
-  std::string url;                        // the request URL the proof must name (htu)
-  std::optional<std::string> accessToken; // when presented: ath is required
-  std::optional<std::string> boundJkt;    // the token's cnf.jkt
-  std::vector<std::string> nonces;        // accepted server nonces; empty = none required
+  std::vector<std::string> headerValues;   // every DPoP header of the request
+  std::string method;                      // htm must equal it
+  std::string url;                         // the request URL the proof must name (htu)
+  std::optional<std::string> accessToken;  // when presented: ath is required
+  std::optional<std::string> boundJkt;     // the token's cnf.jkt
+  std::vector<std::string> nonces;         // accepted server nonces; empty = none required
 };
 
 struct DpopResult {

@@ -25,8 +25,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <span>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>

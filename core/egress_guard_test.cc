@@ -31,8 +31,7 @@ std::string hexUpper(std::span<const std::uint8_t> data) {
 }
 
 std::string jsonInner(std::string_view value, bool ensureAscii) {
-  const std::string dumped =
-      json(std::string(value)).dump(-1, ' ', ensureAscii, json::error_handler_t::replace);
+  const std::string dumped = json(std::string(value)).dump(-1, ' ', ensureAscii, json::error_handler_t::replace);
   return dumped.substr(1, dumped.size() - 2);
 }
 
@@ -112,9 +111,16 @@ TEST(EgressPatterns, Base64AtAlignmentZeroIsTheWholeEncoding) {
 
 TEST(EgressPatterns, JsonEscapingMatchesNlohmannForAnyBytes) {
   std::mt19937 rng(11);
-  std::vector<std::string> values = {"plain", "quote\" back\\ slash/", "ctl\x01\x1f\b\f\n\r\t\x7f",
-                                     "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "bad\xff\xfe",
-                                     "\xe2\x82", "\xe0\x80\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc3(",
+  std::vector<std::string> values = {"plain",
+                                     "quote\" back\\ slash/",
+                                     "ctl\x01\x1f\b\f\n\r\t\x7f",
+                                     "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                                     "bad\xff\xfe",
+                                     "\xe2\x82",
+                                     "\xe0\x80\x80",
+                                     "\xed\xa0\x80",
+                                     "\xf4\x90\x80\x80",
+                                     "\xc3(",
                                      std::string("nul\0inside", 10)};
   for (int i = 0; i < 3000; ++i) {
     std::string v;
@@ -137,7 +143,8 @@ TEST(EgressPatterns, OtherEncoderDialects) {
   const std::string v = "a/b<c>&\xc3\xa9";
   EXPECT_EQ(str(jsonEscaped(asBytes(v), {true, true, true, true})), "a\\/b\\u003Cc\\u003E\\u0026\\u00E9");
   EXPECT_EQ(str(percentEncoded(asBytes(std::string_view("a b~*!")), PercentStyle::Rfc3986, true)), "a%20b~%2A%21");
-  EXPECT_EQ(str(percentEncoded(asBytes(std::string_view("a b~*!")), PercentStyle::Rfc3986PlusSpace, false)), "a+b~%2a%21");
+  EXPECT_EQ(str(percentEncoded(asBytes(std::string_view("a b~*!")), PercentStyle::Rfc3986PlusSpace, false)),
+            "a+b~%2a%21");
   EXPECT_EQ(str(percentEncoded(asBytes(std::string_view("a b~*!")), PercentStyle::UriComponent, true)), "a%20b~*!");
   EXPECT_EQ(str(percentEncoded(asBytes(std::string_view("a b~*!")), PercentStyle::WhatwgForm, true)), "a+b%7E*%21");
   EXPECT_EQ(str(percentEncoded(asBytes(std::string_view("ab")), PercentStyle::EveryByte, false)), "%61%62");
@@ -324,7 +331,8 @@ TEST(EgressGuard, ScrubJsonWalksStringsAndKeys) {
   const json out = guard.scrubJson(
       json{{"user", "bob"}, {"pa55word", 1}, {"nested", {{"list", json::array({"x pa55word y", 7})}}}}, &count);
   EXPECT_EQ(count, 2u);
-  EXPECT_EQ(out, (json{{"user", "bob"}, {"[REDACTED]", 1}, {"nested", {{"list", json::array({"x [REDACTED] y", 7})}}}}));
+  EXPECT_EQ(out,
+            (json{{"user", "bob"}, {"[REDACTED]", 1}, {"nested", {{"list", json::array({"x [REDACTED] y", 7})}}}}));
   EXPECT_FALSE(guard.carries(out.dump()));
 }
 

@@ -33,7 +33,8 @@ WipedBytes base64AllChars(std::span<const std::uint8_t> value, Base64Alphabet al
   out.reserve(stream.size() / 3 * 4);
   for (std::size_t i = 0; i < stream.size(); i += 3) {
     const std::uint32_t group = (std::uint32_t{stream[i]} << 16) | (std::uint32_t{stream[i + 1]} << 8) | stream[i + 2];
-    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(static_cast<std::uint8_t>(chars[(group >> shift) & 0x3f]));
+    for (int shift = 18; shift >= 0; shift -= 6)
+      out.push_back(static_cast<std::uint8_t>(chars[(group >> shift) & 0x3f]));
   }
   return out;
 }
@@ -156,13 +157,27 @@ WipedBytes jsonEscaped(std::span<const std::uint8_t> value, JsonEscapeStyle styl
     }
     const std::uint32_t cp = step.codepoint;
     switch (cp) {
-      case '\b': append(out, "\\b"); break;
-      case '\t': append(out, "\\t"); break;
-      case '\n': append(out, "\\n"); break;
-      case '\f': append(out, "\\f"); break;
-      case '\r': append(out, "\\r"); break;
-      case '"': append(out, "\\\""); break;
-      case '\\': append(out, "\\\\"); break;
+      case '\b':
+        append(out, "\\b");
+        break;
+      case '\t':
+        append(out, "\\t");
+        break;
+      case '\n':
+        append(out, "\\n");
+        break;
+      case '\f':
+        append(out, "\\f");
+        break;
+      case '\r':
+        append(out, "\\r");
+        break;
+      case '"':
+        append(out, "\\\"");
+        break;
+      case '\\':
+        append(out, "\\\\");
+        break;
       default:
         if (cp == '/' && style.escapeSlash) {
           append(out, "\\/");

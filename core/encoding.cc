@@ -42,9 +42,7 @@ std::string base64UrlNoPad(std::span<const std::uint8_t> data) {
   return sodiumBase64(data, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-std::string base64Std(std::span<const std::uint8_t> data) {
-  return sodiumBase64(data, sodium_base64_VARIANT_ORIGINAL);
-}
+std::string base64Std(std::span<const std::uint8_t> data) { return sodiumBase64(data, sodium_base64_VARIANT_ORIGINAL); }
 
 std::optional<Bytes> decodeBase64UrlNoPad(std::string_view text) {
   Bytes out(text.size() * 3 / 4 + 3);

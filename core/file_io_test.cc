@@ -59,7 +59,7 @@ TEST_F(FileIoTest, WritesAndReplacesWholeWithTheModeAndNoTmpLeft) {
   EXPECT_EQ(slurp(p), "second, longer");
   ASSERT_TRUE(writeFileAtomically(p, std::string_view(""), 0600));
   EXPECT_EQ(slurp(p), "");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(p.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_FALSE(fs::exists(atomicTmpPath(p)));
@@ -162,7 +162,7 @@ TEST_F(FileIoTest, FailedWriteRemovesTheTmpAndKeepsTheOldFile) {
   // RLIMIT_FSIZE makes write(2) fail with EFBIG part-way (SIGXFSZ ignored).
   const fs::path p = dir_ / "state";
   ASSERT_TRUE(writeFileAtomically(p, std::string_view("old"), 0600));
-  struct rlimit old{};
+  struct rlimit old {};
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
   auto* oldHandler = ::signal(SIGXFSZ, SIG_IGN);
   struct rlimit small = old;
@@ -229,7 +229,8 @@ TEST(WriteAll, SignalsAndShortWritesAreRetriedUntilEverythingIsWritten) {
   UniqueFd readEnd(fds[0]), writeEnd(fds[1]);
   // No SA_RESTART: a signal during a blocked write(2) interrupts it (EINTR, or
   // a short count once some bytes went through).
-  struct sigaction sa{}, old{};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = onSignal;
   sigemptyset(&sa.sa_mask);
   ASSERT_EQ(::sigaction(SIGUSR1, &sa, &old), 0);

@@ -76,8 +76,8 @@ class Builder final : public json::json_sax_t {
   }
   bool open(json::value_t type) {
     if (stack_.size() >= maxDepth_) {
-      return fail(makeError(json_errc::kTooDeep,
-                            "JSON nested deeper than " + std::to_string(maxDepth_) + " arrays/objects"));
+      return fail(
+          makeError(json_errc::kTooDeep, "JSON nested deeper than " + std::to_string(maxDepth_) + " arrays/objects"));
     }
     // Pointers into the parent stay valid: nothing is added to a container while
     // one of its children is open.
@@ -137,7 +137,9 @@ json parseJsonOrDiscarded(std::string_view text, const JsonParseOptions& options
   return parsed ? std::move(*parsed) : json(json::value_t::discarded);
 }
 
-json parseInternalJson(std::string_view text) { return parseJsonOrDiscarded(text, {.maxDepth = kMaxInternalJsonDepth}); }
+json parseInternalJson(std::string_view text) {
+  return parseJsonOrDiscarded(text, {.maxDepth = kMaxInternalJsonDepth});
+}
 
 json parseInternalJson(std::span<const std::uint8_t> bytes) {
   return parseInternalJson(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));

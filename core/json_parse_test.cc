@@ -32,13 +32,14 @@ json deepInMemory(std::size_t depth, const json& leaf) { return testing::deepJso
 
 TEST(ParseJson, AcceptsTheDocumentedDepthAndRefusesOneMore) {
   ASSERT_EQ(kMaxJsonDepth, 32u);
-  for (const auto& ok : {nestedArrays(32), nestedObjects(32), nestedArrays(30, "{\"k\":[]}"), nestedArrays(32, "1,2")}) {
+  for (const auto& ok :
+       {nestedArrays(32), nestedObjects(32), nestedArrays(30, "{\"k\":[]}"), nestedArrays(32, "1,2")}) {
     auto r = parseJson(ok);
     ASSERT_TRUE(r) << r.error().describe();
     EXPECT_EQ(jsonDepth(*r), 32u);
   }
-  for (const auto& deep : {nestedArrays(33), nestedObjects(33), nestedArrays(32, "{}"), nestedArrays(31, "{\"k\":[{}]}"),
-                           "{\"a\":" + nestedArrays(32) + "}"}) {
+  for (const auto& deep : {nestedArrays(33), nestedObjects(33), nestedArrays(32, "{}"),
+                           nestedArrays(31, "{\"k\":[{}]}"), "{\"a\":" + nestedArrays(32) + "}"}) {
     auto r = parseJson(deep);
     ASSERT_FALSE(r) << deep;
     EXPECT_EQ(r.error().code, json_errc::kTooDeep);
@@ -49,8 +50,9 @@ TEST(ParseJson, AcceptsTheDocumentedDepthAndRefusesOneMore) {
 TEST(ParseJson, TheAttackBodyIsRefusedWithoutBuildingIt) {
   // The reported attack: a 64 KB execute body whose connector field holds 32,000
   // nested arrays (it overflowed the stack of the slot walker).
-  const std::string attack = R"({"grant":"g","slots":{"s":"secret://acme/kv/a#b"},"action":{"connector":"postgres","port":)" +
-                             nestedArrays(32000) + "}}";
+  const std::string attack =
+      R"({"grant":"g","slots":{"s":"secret://acme/kv/a#b"},"action":{"connector":"postgres","port":)" +
+      nestedArrays(32000) + "}}";
   auto r = parseJson(attack);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, json_errc::kTooDeep);
@@ -109,7 +111,8 @@ TEST(ParseJson, RefusesAnythingButOneWellFormedValue) {
 }
 
 TEST(ParseJson, ErrorsNeverQuoteTheInput) {
-  for (const char* text : {R"({"password":"hunter2-value")", R"({"password":"hunter2-value",})", R"(["hunter2-value" x])"}) {
+  for (const char* text :
+       {R"({"password":"hunter2-value")", R"({"password":"hunter2-value",})", R"(["hunter2-value" x])"}) {
     auto r = parseJson(text);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().message.find("hunter2"), std::string::npos) << r.error().message;

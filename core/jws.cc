@@ -13,9 +13,9 @@
 #include <algorithm>
 #include <iterator>
 
+#include <memory>
 #include "core/openssl_ptr.h"
 #include "core/p256_spki.h"
-#include <memory>
 
 #include "core/json_parse.h"
 
@@ -106,7 +106,8 @@ Result<EcPublicJwk> parseEcP256Jwk(const nlohmann::json& jwk) {
   auto str = [&](const char* k) -> std::string {
     return jwk.contains(k) && jwk[k].is_string() ? jwk[k].get<std::string>() : std::string();
   };
-  if (str("kty") != "EC" || str("crv") != "P-256") return makeError(jws_errc::kJwkInvalid, "jwk is not an EC P-256 key");
+  if (str("kty") != "EC" || str("crv") != "P-256")
+    return makeError(jws_errc::kJwkInvalid, "jwk is not an EC P-256 key");
   auto x = decodeBase64UrlNoPad(str("x"));
   auto y = decodeBase64UrlNoPad(str("y"));
   if (!x || !y || x->size() != 32 || y->size() != 32) {
@@ -118,8 +119,8 @@ Result<EcPublicJwk> parseEcP256Jwk(const nlohmann::json& jwk) {
 }
 
 std::string jwkThumbprint(const EcPublicJwk& jwk) {
-  const std::string canonical = R"({"crv":"P-256","kty":"EC","x":")" + base64UrlNoPad(jwk.x) + R"(","y":")" +
-                                base64UrlNoPad(jwk.y) + R"("})";
+  const std::string canonical =
+      R"({"crv":"P-256","kty":"EC","x":")" + base64UrlNoPad(jwk.x) + R"(","y":")" + base64UrlNoPad(jwk.y) + R"("})";
   std::uint8_t digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(canonical.data()), canonical.size(), digest);
   return base64UrlNoPad(digest);

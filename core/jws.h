@@ -19,8 +19,8 @@ inline constexpr ErrorCode kJwkPrivate = ErrorCode::JwkPrivateKey;
 }  // namespace jws_errc
 
 struct CompactJws {
-  nlohmann::json header;   // a JSON object
-  nlohmann::json payload;  // a JSON object
+  nlohmann::json header;     // a JSON object
+  nlohmann::json payload;    // a JSON object
   std::string signingInput;  // BASE64URL(header) "." BASE64URL(payload)
   Bytes signature;
 };

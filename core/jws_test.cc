@@ -29,7 +29,8 @@ TEST(Jws, WycheproofEs256P1363) {
       ++total;
       const Bytes msg = *decodeHex(t["msg"].get<std::string>());
       const Bytes sig = *decodeHex(t["sig"].get<std::string>());
-      const bool ok = verifyEs256Spki(spki, std::string_view(reinterpret_cast<const char*>(msg.data()), msg.size()), sig);
+      const bool ok =
+          verifyEs256Spki(spki, std::string_view(reinterpret_cast<const char*>(msg.data()), msg.size()), sig);
       if (t["result"] == "valid") {
         ++valid;
         EXPECT_TRUE(ok) << "tcId " << t["tcId"];
@@ -62,9 +63,9 @@ TEST(Jws, RejectsEveryMalformation) {
   const std::string h = b64(R"({"alg":"ES256"})"), p = b64(R"({"a":1})"), s = b64("sig");
   for (const std::string& bad : std::vector<std::string>{
            "", "a.b", h + "." + p, h + "." + p + "." + s + ".x", h + ".." + s, "." + p + "." + s, h + "." + p + ".",
-           h + "=." + p + "." + s, "!!." + p + "." + s, b64("[1]") + "." + p + "." + s, b64("\"x\"") + "." + p + "." + s,
-           h + "." + b64("{bad") + "." + s, h + "." + b64("{}x") + "." + s, h + "." + p + "." + s + "+",
-           std::string(20000, 'a') + "." + p + "." + s}) {
+           h + "=." + p + "." + s, "!!." + p + "." + s, b64("[1]") + "." + p + "." + s,
+           b64("\"x\"") + "." + p + "." + s, h + "." + b64("{bad") + "." + s, h + "." + b64("{}x") + "." + s,
+           h + "." + p + "." + s + "+", std::string(20000, 'a') + "." + p + "." + s}) {
     auto r = parseCompactJws(bad);
     EXPECT_FALSE(r.ok()) << bad.substr(0, 40);
     if (!r.ok()) {

@@ -17,8 +17,8 @@ TEST(KeyLabels, ParsesVersions) {
 TEST(KeyLabels, RefusesAnythingElse) {
   const std::string p = key_labels::kGrantSigning;
   for (const std::string& bad : {p, p + "-", p + "-v", p + "-v0", p + "-v01", p + "-v1x", p + "-vx1", p + "-v-1",
-                                p + "-v+1", p + "-v 1", p + "-v1234567890", p + "v1", p + "-V1", p + "-w1",
-                                std::string("x") + p + "-v1", std::string("sealgate-grant-v1"), std::string()}) {
+                                 p + "-v+1", p + "-v 1", p + "-v1234567890", p + "v1", p + "-V1", p + "-w1",
+                                 std::string("x") + p + "-v1", std::string("sealgate-grant-v1"), std::string()}) {
     EXPECT_FALSE(parseVersionedLabel(bad, p)) << bad;
   }
   // A prefix of another label's prefix does not match it.

@@ -155,7 +155,8 @@ Result<std::uint32_t> parseVersionQuery(std::string_view query) {
   std::size_t start = 0;
   while (start <= query.size() && !query.empty()) {
     const auto amp = query.find('&', start);
-    const std::string_view item = query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
+    const std::string_view item =
+        query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
     if (item.rfind("version=", 0) == 0) {
       const std::string_view n = item.substr(8);
       if (n.empty() || n.size() > 10 || !std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; })) {
@@ -175,7 +176,8 @@ bool listQuery(std::string_view query) {
   std::size_t start = 0;
   while (true) {
     const auto amp = query.find('&', start);
-    const std::string_view item = query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
+    const std::string_view item =
+        query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
     if (item == "list=true" || item == "list=1") return true;
     if (amp == std::string_view::npos) return false;
     start = amp + 1;
@@ -220,10 +222,17 @@ std::optional<std::chrono::seconds> parseGoDuration(const json& value) {
     if (j == i || j - i > 10 || j == text.size()) return std::nullopt;
     const std::int64_t n = std::stoll(text.substr(i, j - i));
     switch (text[j]) {
-      case 'h': total += n * 3600; break;
-      case 'm': total += n * 60; break;
-      case 's': total += n; break;
-      default: return std::nullopt;
+      case 'h':
+        total += n * 3600;
+        break;
+      case 'm':
+        total += n * 60;
+        break;
+      case 's':
+        total += n;
+        break;
+      default:
+        return std::nullopt;
     }
     if (total > kMax) return std::nullopt;
     i = j + 1;

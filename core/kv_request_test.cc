@@ -21,9 +21,9 @@ TEST(KvTarget, ParsesMountOpAndPath) {
 }
 
 TEST(KvTarget, RejectsBadPaths) {
-  for (const char* bad : {"KV/data/a", "-kv/data/a", "kv/data/", "kv/data", "kv/data/a//b", "kv/data/a/../b",
-                          "kv/data/a/./b", "kv/data/a%2Fb", "kv/data/a b", "kv/metadata/a//", "kv/destroy/",
-                          "kv/data/a/"}) {
+  for (const char* bad :
+       {"KV/data/a", "-kv/data/a", "kv/data/", "kv/data", "kv/data/a//b", "kv/data/a/../b", "kv/data/a/./b",
+        "kv/data/a%2Fb", "kv/data/a b", "kv/metadata/a//", "kv/destroy/", "kv/data/a/"}) {
     auto t = parseTarget(bad);
     EXPECT_FALSE(t) << bad;
     if (!t) {

@@ -89,7 +89,8 @@ Hash rootOf(std::span<const Hash> leaves) { return rootRange(leaves); }
 
 Result<std::vector<Hash>> inclusionProof(std::span<const Hash> leaves, std::uint64_t index, std::uint64_t treeSize) {
   if (treeSize > leaves.size() || index >= treeSize) {
-    return makeError(ErrorCode::MerkleRange, "leaf " + std::to_string(index) + " is not in a tree of size " + std::to_string(treeSize));
+    return makeError(ErrorCode::MerkleRange,
+                     "leaf " + std::to_string(index) + " is not in a tree of size " + std::to_string(treeSize));
   }
   std::vector<Hash> out;
   path(leaves.subspan(0, treeSize), index, out);
@@ -98,7 +99,8 @@ Result<std::vector<Hash>> inclusionProof(std::span<const Hash> leaves, std::uint
 
 Result<std::vector<Hash>> consistencyProof(std::span<const Hash> leaves, std::uint64_t first, std::uint64_t second) {
   if (second > leaves.size() || first > second) {
-    return makeError(ErrorCode::MerkleRange, "no consistency proof from " + std::to_string(first) + " to " + std::to_string(second));
+    return makeError(ErrorCode::MerkleRange,
+                     "no consistency proof from " + std::to_string(first) + " to " + std::to_string(second));
   }
   std::vector<Hash> out;
   if (first == 0 || first == second) return out;
@@ -106,8 +108,8 @@ Result<std::vector<Hash>> consistencyProof(std::span<const Hash> leaves, std::ui
   return out;
 }
 
-Result<void> verifyInclusion(std::uint64_t index, std::uint64_t treeSize, const Hash& leaf,
-                             std::span<const Hash> proof, const Hash& root) {
+Result<void> verifyInclusion(std::uint64_t index, std::uint64_t treeSize, const Hash& leaf, std::span<const Hash> proof,
+                             const Hash& root) {
   if (index >= treeSize) return proofError("the leaf index is not below the tree size");
   std::uint64_t fn = index, sn = treeSize - 1;
   Hash r = leaf;
@@ -132,8 +134,8 @@ Result<void> verifyInclusion(std::uint64_t index, std::uint64_t treeSize, const 
   return Ok{};
 }
 
-Result<void> verifyConsistency(std::uint64_t first, std::uint64_t second, const Hash& firstRoot,
-                               const Hash& secondRoot, std::span<const Hash> proof) {
+Result<void> verifyConsistency(std::uint64_t first, std::uint64_t second, const Hash& firstRoot, const Hash& secondRoot,
+                               std::span<const Hash> proof) {
   if (first > second) return proofError("the first tree is larger than the second");
   if (first == second) {
     if (!proof.empty()) return proofError("a proof between equal sizes must be empty");

@@ -43,10 +43,10 @@ Result<std::vector<Hash>> inclusionProof(std::span<const Hash> leaves, std::uint
 Result<std::vector<Hash>> consistencyProof(std::span<const Hash> leaves, std::uint64_t first, std::uint64_t second);
 
 // §2.1.3.2 and §2.1.4.2. Errors: PROOF_INVALID (with what did not match).
-Result<void> verifyInclusion(std::uint64_t index, std::uint64_t treeSize, const Hash& leaf,
-                             std::span<const Hash> proof, const Hash& root);
-Result<void> verifyConsistency(std::uint64_t first, std::uint64_t second, const Hash& firstRoot,
-                               const Hash& secondRoot, std::span<const Hash> proof);
+Result<void> verifyInclusion(std::uint64_t index, std::uint64_t treeSize, const Hash& leaf, std::span<const Hash> proof,
+                             const Hash& root);
+Result<void> verifyConsistency(std::uint64_t first, std::uint64_t second, const Hash& firstRoot, const Hash& secondRoot,
+                               std::span<const Hash> proof);
 
 // An append-only tree that keeps every leaf hash plus the roots of its perfect
 // subtrees (a "compact range"), so root() is O(log n) after each append.

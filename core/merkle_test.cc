@@ -9,8 +9,8 @@ namespace {
 
 // The RFC 6962 test leaves used by certificate-transparency and trillian.
 std::vector<Hash> ctLeaves() {
-  const std::vector<std::string> hex = {"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-                                        "606162636465666768696a6b6c6d6e6f"};
+  const std::vector<std::string> hex = {
+      "", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"};
   std::vector<Hash> out;
   for (const auto& h : hex) {
     auto raw = decodeHex(h);
@@ -20,15 +20,14 @@ std::vector<Hash> ctLeaves() {
 }
 
 TEST(Merkle, RootsMatchTheCertificateTransparencyVectors) {
-  const std::vector<std::string> roots = {
-      "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-      "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-      "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-      "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-      "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-      "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-      "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-      "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"};
+  const std::vector<std::string> roots = {"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+                                          "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+                                          "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+                                          "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+                                          "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+                                          "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+                                          "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+                                          "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"};
   auto leaves = ctLeaves();
   Tree tree;
   EXPECT_EQ(hexLower(rootOf({})), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -56,11 +55,12 @@ TEST(Merkle, EveryInclusionProofVerifiesAndAnyChangeFails) {
       // Another leaf, another index, another size, a flipped proof byte: all fail.
       EXPECT_FALSE(verifyInclusion(i, size, leafHash("other"), *proof, root).ok());
       if (size > 1) {
-      EXPECT_FALSE(verifyInclusion((i + 1) % size, size, leaves[i], *proof, root).ok());
-    }
+        EXPECT_FALSE(verifyInclusion((i + 1) % size, size, leaves[i], *proof, root).ok());
+      }
       // The size only shapes the path, the root decides: not in the next tree.
       if (size < leaves.size()) {
-        EXPECT_FALSE(verifyInclusion(i, size + 1, leaves[i], *proof, rootOf(std::span(leaves).subspan(0, size + 1))).ok());
+        EXPECT_FALSE(
+            verifyInclusion(i, size + 1, leaves[i], *proof, rootOf(std::span(leaves).subspan(0, size + 1))).ok());
       }
       for (std::size_t k = 0; k < proof->size(); ++k) {
         auto bad = *proof;
@@ -98,7 +98,8 @@ TEST(Merkle, EveryConsistencyProofVerifiesAndAnyChangeFails) {
       EXPECT_FALSE(verifyConsistency(first, second, leafHash("x"), r2, *proof).ok());
       EXPECT_FALSE(verifyConsistency(first, second, r1, leafHash("x"), *proof).ok());
       if (second < leaves.size()) {
-        EXPECT_FALSE(verifyConsistency(first, second + 1, r1, rootOf(std::span(leaves).subspan(0, second + 1)), *proof).ok());
+        EXPECT_FALSE(
+            verifyConsistency(first, second + 1, r1, rootOf(std::span(leaves).subspan(0, second + 1)), *proof).ok());
       }
       for (std::size_t k = 0; k < proof->size(); ++k) {
         auto bad = *proof;
@@ -115,9 +116,9 @@ TEST(Merkle, EveryConsistencyProofVerifiesAndAnyChangeFails) {
   auto other = syntheticLeaves(40);
   other[2] = leafHash("rewritten");
   auto proof = consistencyProof(other, 5, 9);
-  EXPECT_FALSE(verifyConsistency(5, 9, rootOf(std::span(leaves).subspan(0, 5)), rootOf(std::span(leaves).subspan(0, 9)),
-                                 *proof)
-                   .ok());
+  EXPECT_FALSE(
+      verifyConsistency(5, 9, rootOf(std::span(leaves).subspan(0, 5)), rootOf(std::span(leaves).subspan(0, 9)), *proof)
+          .ok());
   EXPECT_EQ(consistencyProof(leaves, 9, 5).error().code, ErrorCode::MerkleRange);
   EXPECT_FALSE(verifyConsistency(9, 5, leaves[0], leaves[0], {}).ok());
 }

@@ -18,7 +18,7 @@ inline constexpr std::array<std::uint8_t, 26> kP256SpkiPrefix = {
     0x03, 0x42, 0x00};                                           //   BIT STRING (66), no unused bits
 // The DER OID of prime256v1 (CKA_EC_PARAMS wants it): the prefix's curve OID.
 inline constexpr std::array<std::uint8_t, 10> kP256CurveOid = {0x06, 0x08, 0x2a, 0x86, 0x48,
-                                                                0xce, 0x3d, 0x03, 0x01, 0x07};
+                                                               0xce, 0x3d, 0x03, 0x01, 0x07};
 static_assert(std::equal(kP256CurveOid.begin(), kP256CurveOid.end(), kP256SpkiPrefix.begin() + 13));
 
 // X starts after the prefix and the uncompressed-point marker 0x04.

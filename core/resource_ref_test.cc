@@ -20,8 +20,8 @@ class CountingSoftwareMac : public KeyedMac {
     Mac256 out{};
     unsigned len = 0;
     static const unsigned char kKey[32] = {1, 2, 3};
-    HMAC(EVP_sha256(), kKey, sizeof kKey, reinterpret_cast<const unsigned char*>(data.data()),
-         data.size(), out.data(), &len);
+    HMAC(EVP_sha256(), kKey, sizeof kKey, reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
+         &len);
     return out;
   }
   unsigned keyVersion() const override { return 7; }

@@ -26,8 +26,8 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
-  Result(Error error) : v_(std::move(error)) {}      // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -54,7 +54,7 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Ok) {}                                       // NOLINT
+  Result(Ok) {}                                                   // NOLINT
   Result(Error error) : err_(std::move(error)), failed_(true) {}  // NOLINT
   bool ok() const { return !failed_; }
   explicit operator bool() const { return ok(); }
@@ -71,11 +71,10 @@ inline Error makeError(ErrorCode code, std::string message) { return Error{code,
 }  // namespace sealgate
 
 // Propagate a failed Result from the enclosing function.
-#define SEALGATE_TRY(...)                                   \
-  do {                                                      \
-    auto&& sealgate_try_result_ = (__VA_ARGS__);            \
-    if (!sealgate_try_result_.ok())                         \
-      return std::move(sealgate_try_result_).takeError();   \
+#define SEALGATE_TRY(...)                                                               \
+  do {                                                                                  \
+    auto&& sealgate_try_result_ = (__VA_ARGS__);                                        \
+    if (!sealgate_try_result_.ok()) return std::move(sealgate_try_result_).takeError(); \
   } while (0)
 
 // Evaluates a Result<T>; on failure returns its Error from the enclosing
@@ -86,9 +85,9 @@ inline Error makeError(ErrorCode code, std::string message) { return Error{code,
 // body of an unbraced if/for.
 #define SEALGATE_ASSIGN_OR_RETURN(lhs, ...) \
   SEALGATE_ASSIGN_OR_RETURN_IMPL_(SEALGATE_CONCAT_(sealgate_result_, __LINE__), lhs, __VA_ARGS__)
-#define SEALGATE_ASSIGN_OR_RETURN_IMPL_(result, lhs, ...)  \
-  auto result = (__VA_ARGS__);                             \
-  if (!result.ok()) return std::move(result).takeError();  \
+#define SEALGATE_ASSIGN_OR_RETURN_IMPL_(result, lhs, ...) \
+  auto result = (__VA_ARGS__);                            \
+  if (!result.ok()) return std::move(result).takeError(); \
   lhs = std::move(result).value()
 #define SEALGATE_CONCAT_(a, b) SEALGATE_CONCAT_IMPL_(a, b)
 #define SEALGATE_CONCAT_IMPL_(a, b) a##b

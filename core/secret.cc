@@ -62,8 +62,7 @@ Result<Secret> Secret::copyFrom(std::span<const std::uint8_t> bytes) {
 }
 
 Result<Secret> Secret::copyFrom(std::string_view bytes) {
-  return copyFrom(std::span<const std::uint8_t>(
-      reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+  return copyFrom(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
 }
 
 bool Secret::equals(const Secret& other) const {

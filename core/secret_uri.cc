@@ -40,8 +40,7 @@ Result<std::string> decodeComponent(std::string_view in, const char* what) {
     }
     char decoded = static_cast<char>(hexValue(in[i + 1]) * 16 + hexValue(in[i + 2]));
     if (!isUnreserved(decoded)) {
-      return uriError(uri_errc::kEncoding,
-                      std::string("percent-escape of a reserved or unsafe character in ") + what);
+      return uriError(uri_errc::kEncoding, std::string("percent-escape of a reserved or unsafe character in ") + what);
     }
     out.push_back(decoded);
     i += 2;
@@ -57,8 +56,7 @@ bool matchesTenantRule(std::string_view t) {
 
 bool matchesMountRule(std::string_view m) {
   if (m.empty() || m.size() > 63 || !isLowerAlnum(m.front())) return false;
-  return std::all_of(m.begin(), m.end(),
-                     [](char c) { return isLowerAlnum(c) || c == '_' || c == '-'; });
+  return std::all_of(m.begin(), m.end(), [](char c) { return isLowerAlnum(c) || c == '_' || c == '-'; });
 }
 
 std::string lowercase(std::string_view s) {
@@ -80,9 +78,7 @@ Result<std::uint32_t> parseVersion(std::string_view digits) {
 
 }  // namespace
 
-bool isValidTenantName(std::string_view tenant) {
-  return matchesTenantRule(tenant) && tenant != kReservedTenant;
-}
+bool isValidTenantName(std::string_view tenant) { return matchesTenantRule(tenant) && tenant != kReservedTenant; }
 
 Result<SecretUri> SecretUri::parse(std::string_view input) {
   if (input.size() > kMaxUriBytes) return uriError(uri_errc::kTooLong, "URI longer than 1024 bytes");
@@ -127,8 +123,7 @@ Result<SecretUri> SecretUri::parse(std::string_view input) {
     SEALGATE_ASSIGN_OR_RETURN(auto decoded, decodeComponent(authority, "tenant"));
     uri.tenant_ = lowercase(decoded);
     if (!isValidTenantName(uri.tenant_)) {
-      return uriError(uri_errc::kTenant,
-                      "tenant must match [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])? and not be reserved");
+      return uriError(uri_errc::kTenant, "tenant must match [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])? and not be reserved");
     }
   }
 
@@ -191,9 +186,9 @@ Result<SecretUri> SecretUri::parse(std::string_view input) {
 
   if (fragment) {
     SEALGATE_ASSIGN_OR_RETURN(auto decoded, decodeComponent(*fragment, "field"));
-    if (decoded.empty() || decoded.size() > 128 ||
-        !std::all_of(decoded.begin(), decoded.end(),
-                     [](char c) { return isAlnum(c) || c == '_' || c == '.' || c == '-'; })) {
+    if (decoded.empty() || decoded.size() > 128 || !std::all_of(decoded.begin(), decoded.end(), [](char c) {
+          return isAlnum(c) || c == '_' || c == '.' || c == '-';
+        })) {
       return uriError(uri_errc::kField, "field must match [A-Za-z0-9_.-]{1,128}");
     }
     uri.field_ = std::move(decoded);

@@ -17,12 +17,11 @@ constexpr std::string_view kBase = "secret://acme/kv/";
 ::testing::AssertionResult rejectsWith(std::string_view input, ErrorCode code) {
   auto r = SecretUri::parse(input);
   if (r.ok()) {
-    return ::testing::AssertionFailure() << "accepted, canonical=" << r->canonical()
-                                         << ", expected " << code;
+    return ::testing::AssertionFailure() << "accepted, canonical=" << r->canonical() << ", expected " << code;
   }
   if (r.error().code != code) {
-    return ::testing::AssertionFailure() << "code " << r.error().code << " (" << r.error().message
-                                         << "), expected " << code;
+    return ::testing::AssertionFailure() << "code " << r.error().code << " (" << r.error().message << "), expected "
+                                         << code;
   }
   return ::testing::AssertionSuccess();
 }
@@ -31,12 +30,11 @@ constexpr std::string_view kBase = "secret://acme/kv/";
 ::testing::AssertionResult acceptsAs(std::string_view input, std::string_view canonical) {
   auto r = SecretUri::parse(input);
   if (!r.ok()) {
-    return ::testing::AssertionFailure() << "rejected with " << r.error().code << " ("
-                                         << r.error().message << "), expected " << canonical;
+    return ::testing::AssertionFailure() << "rejected with " << r.error().code << " (" << r.error().message
+                                         << "), expected " << canonical;
   }
   if (r->canonical() != canonical) {
-    return ::testing::AssertionFailure() << "canonical " << r->canonical() << ", expected "
-                                         << canonical;
+    return ::testing::AssertionFailure() << "canonical " << r->canonical() << ", expected " << canonical;
   }
   return ::testing::AssertionSuccess();
 }
@@ -119,7 +117,7 @@ TEST(SecretUriParse, AcceptedShapes) {
       {"secret://a--b/kv/x", std::nullopt},
       {"secret://9tenant9/kv/x", std::nullopt},
       {"secret://acme/k_v-2/x", std::nullopt},
-      {"secret://acme/kv_/x", std::nullopt},   // mount may end with '_' or '-'
+      {"secret://acme/kv_/x", std::nullopt},  // mount may end with '_' or '-'
       {"secret://acme/kv-/x", std::nullopt},
       {"secret://acme/kv/A.b_c~d-e", std::nullopt},
       {"secret://acme/kv/...", std::nullopt},  // three dots is not a dot segment
@@ -567,10 +565,8 @@ TEST(SecretUriNormalize, ArnMapping) {
       {"secret://acme/kv/payments/stripe?version=3#api_key",
        "arn:sealgate:secrets:v1:acme:kv/payments/stripe:version=3:field=api_key"},
       {"secret://acme/kv/payments/stripe", "arn:sealgate:secrets:v1:acme:kv/payments/stripe"},
-      {"secret://acme/kv/payments/stripe?version=12",
-       "arn:sealgate:secrets:v1:acme:kv/payments/stripe:version=12"},
-      {"secret://acme/kv/payments/stripe#api_key",
-       "arn:sealgate:secrets:v1:acme:kv/payments/stripe:field=api_key"},
+      {"secret://acme/kv/payments/stripe?version=12", "arn:sealgate:secrets:v1:acme:kv/payments/stripe:version=12"},
+      {"secret://acme/kv/payments/stripe#api_key", "arn:sealgate:secrets:v1:acme:kv/payments/stripe:field=api_key"},
       {"SECRET://ACME/DB/Role%41#username", "arn:sealgate:secrets:v1:acme:db/RoleA:field=username"},
       {"secret://t/m/a/b/c/d", "arn:sealgate:secrets:v1:t:m/a/b/c/d"},
   };
@@ -703,8 +699,15 @@ TEST(SecretUriErrors, MessagesNeverEchoTheInput) {
 }
 
 TEST(SecretUriErrors, EveryErrorCodeIsUriPrefixed) {
-  const char* const inputs[] = {"", "x", "secret://", "secret://a", "secret://a/b", "secret://a/b/",
-                                "secret://a/b/c?", "secret://a/b/c#", "secret://a/b/%"};
+  const char* const inputs[] = {"",
+                                "x",
+                                "secret://",
+                                "secret://a",
+                                "secret://a/b",
+                                "secret://a/b/",
+                                "secret://a/b/c?",
+                                "secret://a/b/c#",
+                                "secret://a/b/%"};
   for (const char* in : inputs) {
     SCOPED_TRACE(in);
     auto r = SecretUri::parse(in);

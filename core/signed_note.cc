@@ -27,7 +27,8 @@ Result<PkeyPtr> p256FromSpki(std::span<const std::uint8_t> der) {
   const unsigned char* p = der.data();
   PkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
   if (!key || p != der.data() + der.size()) return makeError(ErrorCode::KeyInvalid, "the key is not a DER public key");
-  if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_EC) return makeError(ErrorCode::KeyInvalid, "the key is not an EC key");
+  if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_EC)
+    return makeError(ErrorCode::KeyInvalid, "the key is not an EC key");
   char curve[64] = {0};
   std::size_t len = 0;
   if (EVP_PKEY_get_utf8_string_param(key.get(), "group", curve, sizeof curve, &len) != 1 ||
@@ -50,8 +51,8 @@ bool utf8NoControls(std::string_view s) {
 std::optional<Bytes> decodeBase64Std(std::string_view text) {
   if (text.empty() || text.size() % 4 != 0) return std::nullopt;
   Bytes out(text.size() / 4 * 3);
-  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
+  const int n =
+      EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
   if (n < 0) return std::nullopt;
   std::size_t pad = 0;
   if (text.back() == '=') ++pad;
@@ -82,7 +83,8 @@ Result<Checkpoint> parseCheckpoint(std::string_view text) {
   c.origin = std::string(lines[0]);
   if (!utf8NoControls(c.origin)) return checkpointError("the origin has control characters");
   const std::string_view size = lines[1];
-  if (size.size() > 19 || (size.size() > 1 && size[0] == '0')) return checkpointError("the tree size is not a canonical decimal");
+  if (size.size() > 19 || (size.size() > 1 && size[0] == '0'))
+    return checkpointError("the tree size is not a canonical decimal");
   std::uint64_t n = 0;
   for (char ch : size) {
     if (ch < '0' || ch > '9') return checkpointError("the tree size is not a decimal number");
@@ -111,7 +113,8 @@ Result<SignedNote> parseNote(std::string_view note) {
   SignedNote out;
   out.text = std::string(note.substr(0, split + 1));
   if (!utf8NoControls(out.text)) return noteError("the note text has control characters");
-  if (out.text.find("\n\n") != std::string::npos || out.text == "\n") return noteError("the note text has a blank line");
+  if (out.text.find("\n\n") != std::string::npos || out.text == "\n")
+    return noteError("the note text has a blank line");
   std::string_view rest = note.substr(split + 2);
   if (rest.empty()) return noteError("the note has no signatures");
   if (rest.back() != '\n') return noteError("the last signature line does not end in a newline");
@@ -119,7 +122,8 @@ Result<SignedNote> parseNote(std::string_view note) {
     const std::size_t nl = rest.find('\n');
     std::string_view line = rest.substr(0, nl);
     rest.remove_prefix(nl + 1);
-    if (line.substr(0, kSigPrefix.size()) != kSigPrefix) return noteError("a signature line does not start with an em dash");
+    if (line.substr(0, kSigPrefix.size()) != kSigPrefix)
+      return noteError("a signature line does not start with an em dash");
     line.remove_prefix(kSigPrefix.size());
     const std::size_t sp = line.find(' ');
     if (sp == std::string_view::npos) return noteError("a signature line has no key name and signature");

@@ -53,10 +53,11 @@ TEST(Checkpoint, FormatsAndParsesTheC2spBody) {
 
 TEST(Checkpoint, RejectsMalformedBodies) {
   const std::string root = base64Std(someRoot());
-  for (const std::string& bad : std::vector<std::string> {std::string(""), "sealgate\n42\n" + root, "sealgate\n42\n", "sealgate\n042\n" + root + "\n",
-                                "sealgate\n-1\n" + root + "\n", "sealgate\n4 2\n" + root + "\n",
-                                "sealgate\n99999999999999999999\n" + root + "\n", "sealgate\n1\nAAAA\n",
-                                "sealgate\n1\n" + root.substr(1) + "\n", "\n1\n" + root + "\n",
+  for (const std::string& bad :
+       std::vector<std::string>{std::string(""), "sealgate\n42\n" + root, "sealgate\n42\n",
+                                "sealgate\n042\n" + root + "\n", "sealgate\n-1\n" + root + "\n",
+                                "sealgate\n4 2\n" + root + "\n", "sealgate\n99999999999999999999\n" + root + "\n",
+                                "sealgate\n1\nAAAA\n", "sealgate\n1\n" + root.substr(1) + "\n", "\n1\n" + root + "\n",
                                 "sealgate\n1\n" + root + "\n\n", "seal\tgate\n1\n" + root + "\n"}) {
     auto r = parseCheckpoint(bad);
     EXPECT_FALSE(r.ok()) << bad;
@@ -91,8 +92,8 @@ TEST(SignedNote, SignsAndVerifiesWithThePinnedKeyOnly) {
   // The same key under another name is not pinned.
   EXPECT_EQ(verifyEcdsa(*parsed, "other", k.spki).error().code, ErrorCode::NoteUnsigned);
   // Unknown signatures are ignored; the pinned one still decides.
-  auto two = parseNote(formatNote(text, {Signature{"witness", 1234, Bytes(70, 1)},
-                                         Signature{"sealgate", ecdsaKeyId(k.spki), k.sign(text)}}));
+  auto two = parseNote(formatNote(
+      text, {Signature{"witness", 1234, Bytes(70, 1)}, Signature{"sealgate", ecdsaKeyId(k.spki), k.sign(text)}}));
   ASSERT_TRUE(two.ok());
   EXPECT_TRUE(verifyEcdsa(*two, "sealgate", k.spki).ok());
   // A pinned key's failing signature rejects the note even if another passes.
@@ -119,11 +120,11 @@ TEST(SignedNote, RejectsMalformedNotes) {
   const std::string text = "sealgate\n1\n" + base64Std(someRoot()) + "\n";
   const std::string good = k.note("sealgate", text);
   const std::string sigLine = good.substr(text.size() + 1);
-  for (const std::string& bad : std::vector<std::string>
-       {std::string(""), text, text + "\n", text + "\n" + sigLine.substr(0, sigLine.size() - 1),
-        text + "\n- sealgate AAAAAAAA\n", text + "\n\xE2\x80\x94 sealgate\n", text + "\n\xE2\x80\x94  AAAAAAAA\n",
-        text + "\n\xE2\x80\x94 seal+gate AAAAAAAA\n", text + "\n\xE2\x80\x94 sealgate AAAA\n",
-        text + "\n\xE2\x80\x94 sealgate not*base64\n", "a\n\nb\n\n" + sigLine, std::string("a\x01\n\n") + sigLine}) {
+  for (const std::string& bad : std::vector<std::string>{
+           std::string(""), text, text + "\n", text + "\n" + sigLine.substr(0, sigLine.size() - 1),
+           text + "\n- sealgate AAAAAAAA\n", text + "\n\xE2\x80\x94 sealgate\n", text + "\n\xE2\x80\x94  AAAAAAAA\n",
+           text + "\n\xE2\x80\x94 seal+gate AAAAAAAA\n", text + "\n\xE2\x80\x94 sealgate AAAA\n",
+           text + "\n\xE2\x80\x94 sealgate not*base64\n", "a\n\nb\n\n" + sigLine, std::string("a\x01\n\n") + sigLine}) {
     auto r = parseNote(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {

@@ -131,7 +131,8 @@ bool isSlotName(std::string_view name) {
 
 Result<void> forbidSlots(std::string_view text, std::string_view where) {
   bool found = false;
-  auto scanned = scan(text, [](std::string_view) {}, [&](std::string_view) { found = true; });
+  auto scanned = scan(
+      text, [](std::string_view) {}, [&](std::string_view) { found = true; });
   if (!scanned) return scanned;
   if (found) {
     return makeError(connector_errc::kPlaceholderForbidden,

@@ -70,10 +70,12 @@ void wipeStrings(json& root) {
 Result<std::optional<std::vector<Secret>>> jsonLeafValues(const Secret& value) {
   const auto bytes = value.exposeSecretBytes();
   std::size_t first = 0;
-  while (first < bytes.size() && (bytes[first] == ' ' || bytes[first] == '\t' || bytes[first] == '\n' || bytes[first] == '\r')) {
+  while (first < bytes.size() &&
+         (bytes[first] == ' ' || bytes[first] == '\t' || bytes[first] == '\n' || bytes[first] == '\r')) {
     ++first;
   }
-  if (first == bytes.size() || (bytes[first] != '{' && bytes[first] != '[')) return std::optional<std::vector<Secret>>();
+  if (first == bytes.size() || (bytes[first] != '{' && bytes[first] != '['))
+    return std::optional<std::vector<Secret>>();
   // A provider's value is outside input: the one parser (depth cap, no repeated
   // keys). A document it refuses for depth or a repeated key cannot be walked
   // leaf by leaf, so it is refused; text that is not JSON at all is no document.
@@ -114,9 +116,9 @@ Result<std::optional<std::vector<Secret>>> jsonLeafValues(const Secret& value) {
       continue;  // true, false, null
     }
     if (leaves.size() == kMaxSlotValueLeaves) {
-      failure = Error{connector_errc::kSecretUnusable,
-                      "more than " + std::to_string(kMaxSlotValueLeaves) + " leaves in its JSON document",
-                      "too_many_leaves"};
+      failure =
+          Error{connector_errc::kSecretUnusable,
+                "more than " + std::to_string(kMaxSlotValueLeaves) + " leaves in its JSON document", "too_many_leaves"};
     } else if (auto leaf = Secret::copyFrom(text); leaf) {
       leaves.push_back(std::move(*leaf));
     } else {
@@ -147,19 +149,19 @@ std::string_view protocolVocabulary() {
         "algorithm", "message", "encoding", "status", "rows", "columns", "command_status", "stdout", "stderr",
         "exit_status", "signature", "mac", "entries", "truncated",
         // audit event fields (docs/AUDIT.md)
-        "schema_version", "audit_index", "event_id", "time", "sampled_out", "type", "action", "correlation_id",
-        "actor", "spiffe_id", "cert_thumbprint", "role", "tenant", "grant_id", "decision_id", "decision",
-        "destination", "slots", "slot", "resource_ref", "resource_refs", "kv_version", "lease_id",
-        "remaining_uses", "outcome", "duration_ms", "redactions", "peer_status", "failed_slot", "unusable",
-        "audit_id", "result", "grant", "uses", "max_uses", "obligations", "connectors", "reason", "code",
-        "errors", "ttl", "exp", "iat", "nbf", "jti", "sub", "res", "obl", "cnf", "x5t#S256", "jkt",
+        "schema_version", "audit_index", "event_id", "time", "sampled_out", "type", "action", "correlation_id", "actor",
+        "spiffe_id", "cert_thumbprint", "role", "tenant", "grant_id", "decision_id", "decision", "destination", "slots",
+        "slot", "resource_ref", "resource_refs", "kv_version", "lease_id", "remaining_uses", "outcome", "duration_ms",
+        "redactions", "peer_status", "failed_slot", "unusable", "audit_id", "result", "grant", "uses", "max_uses",
+        "obligations", "connectors", "reason", "code", "errors", "ttl", "exp", "iat", "nbf", "jti", "sub", "res", "obl",
+        "cnf", "x5t#S256", "jkt",
         // log line fields and events
-        "ts", "level", "event", "listener", "route", "identity", "http_request", "execute_refused",
-        "audit_failure", "audit_event_blocked", "egress_blocked", "log_line", "what", "hsm_failure",
-        "handler_exception", "connection_closed", "connection_rejected",
+        "ts", "level", "event", "listener", "route", "identity", "http_request", "execute_refused", "audit_failure",
+        "audit_event_blocked", "egress_blocked", "log_line", "what", "hsm_failure", "handler_exception",
+        "connection_closed", "connection_rejected",
         // response headers sealgate sets
-        "Content-Type", "application/json", "X-Correlation-Id", "X-Sealgate-Error", "X-Sealgate-Audit-Id",
-        "Connection", "close", "keep-alive", "Allow", "DPoP-Nonce", "WWW-Authenticate"};
+        "Content-Type", "application/json", "X-Correlation-Id", "X-Sealgate-Error", "X-Sealgate-Audit-Id", "Connection",
+        "close", "keep-alive", "Allow", "DPoP-Nonce", "WWW-Authenticate"};
     json words = json::array();
     for (const char* w : kWords) words.push_back(w);
     return words.dump();

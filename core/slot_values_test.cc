@@ -29,8 +29,9 @@ TEST(SlotValueShape, UsableValues) {
                              "v-reader-8f3a9c0d", "ab12cd34"}) {
     EXPECT_EQ(slotValueShapeProblem(bytes(v)), std::nullopt) << v;
   }
-  EXPECT_EQ(slotValueShapeProblem(bytes(std::string(kMaxSlotValueBytes / 2, 'a') + std::string(kMaxSlotValueBytes / 2, 'b'))),
-            std::nullopt);  // 8192 bytes, 8192 bits: at the cap, allowed
+  EXPECT_EQ(
+      slotValueShapeProblem(bytes(std::string(kMaxSlotValueBytes / 2, 'a') + std::string(kMaxSlotValueBytes / 2, 'b'))),
+      std::nullopt);  // 8192 bytes, 8192 bits: at the cap, allowed
 }
 
 TEST(SlotValueShape, TooShortOrTooLarge) {
@@ -93,8 +94,9 @@ TEST(JsonLeafValues, DocumentsUpToTheParserCapAreWalkedDeeperOrRepeatedKeysAreUn
   ASSERT_TRUE(*leaves);
   EXPECT_EQ(texts(**leaves), std::vector<std::string>{"deep-leaf-value"});
   // Its leaves cannot all be registered safely, so such a value is never used.
-  for (const std::string& v : {std::string(100000, '[') + "\"deep-leaf-value\"" + std::string(100000, ']'),
-                               std::string(10000, '['), std::string(R"({"password":"a-b-c-d-1","password":"e-f-g-h-2"})")}) {
+  for (const std::string& v :
+       {std::string(100000, '[') + "\"deep-leaf-value\"" + std::string(100000, ']'), std::string(10000, '['),
+        std::string(R"({"password":"a-b-c-d-1","password":"e-f-g-h-2"})")}) {
     auto refused = jsonLeafValues(secretOf(v));
     ASSERT_FALSE(refused.ok()) << v.substr(0, 40);
     EXPECT_EQ(refused.error().code, connector_errc::kSecretUnusable);

@@ -69,7 +69,8 @@ Result<Header> parseHeader(std::string_view file) {
   }
   Header h;
   std::memcpy(h.instance.data(), file.data() + 8, 16);
-  for (int i = 0; i < 8; ++i) h.generation = (h.generation << 8) | static_cast<std::uint8_t>(file[24 + static_cast<std::size_t>(i)]);
+  for (int i = 0; i < 8; ++i)
+    h.generation = (h.generation << 8) | static_cast<std::uint8_t>(file[24 + static_cast<std::size_t>(i)]);
   return h;
 }
 

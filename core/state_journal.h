@@ -57,13 +57,13 @@ bool openRecord(const Secret& key, std::string_view hdr, std::uint64_t seq, std:
 
 // The operations a record carries.
 enum Op : std::uint8_t {
-  kOpOpen = 1,        // u64 checkpoint: the first op of every file
-  kOpJti = 2,         // 16-byte keyed hash | i64 expiry ms
-  kOpGrant = 3,       // u16 len | id | u32 remaining | u8 revoked | i64 expiry ms
-  kOpLeasePut = 4,    // u16 len | id | u32 len | data | i64 expiry ms
-  kOpLeaseDel = 5,    // u16 len | id
-  kOpCheckpoint = 6,  // u64 checkpoint
-  kOpGrantsFrom = 7,  // i64 ms: grants issued before are refused
+  kOpOpen = 1,           // u64 checkpoint: the first op of every file
+  kOpJti = 2,            // 16-byte keyed hash | i64 expiry ms
+  kOpGrant = 3,          // u16 len | id | u32 remaining | u8 revoked | i64 expiry ms
+  kOpLeasePut = 4,       // u16 len | id | u32 len | data | i64 expiry ms
+  kOpLeaseDel = 5,       // u16 len | id
+  kOpCheckpoint = 6,     // u64 checkpoint
+  kOpGrantsFrom = 7,     // i64 ms: grants issued before are refused
   kOpPrunedThrough = 8,  // i64 ms: the pruning horizon (entries expiring by then may be gone)
   kOpAuditHead = 9,      // u64 size | 32-byte root: the audit log's durable tree head
 };

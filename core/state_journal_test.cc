@@ -16,7 +16,9 @@ Secret key32(std::uint8_t fill) {
 
 struct Recorder : OpVisitor {
   std::vector<std::string> seen;
-  void onU64(Op type, std::uint64_t v) override { seen.push_back("u64:" + std::to_string(type) + ":" + std::to_string(v)); }
+  void onU64(Op type, std::uint64_t v) override {
+    seen.push_back("u64:" + std::to_string(type) + ":" + std::to_string(v));
+  }
   void onJti(const std::array<std::uint8_t, 16>& k, std::int64_t e) override {
     seen.push_back("jti:" + std::to_string(k[0]) + ":" + std::to_string(e));
   }
@@ -70,9 +72,9 @@ TEST(StateJournal, RecordsOpenOnlyWithTheirKeyHeaderAndSequence) {
   ASSERT_TRUE(decodeOps(out, r));
   EXPECT_EQ(r.seen, (std::vector<std::string>{"u64:1:5", "jti:42:1000", "grant:g1:3:0:2000", "lease:l1:{}:3000",
                                               "del:l1", "u64:7:9", "u64:8:11", "audit:12:7:9"}));
-  EXPECT_FALSE(openRecord(key, h, 1, rec, f, out));                 // another position
+  EXPECT_FALSE(openRecord(key, h, 1, rec, f, out));                     // another position
   EXPECT_FALSE(openRecord(key, header(kInstance, 2), 0, rec, f, out));  // another generation
-  EXPECT_FALSE(openRecord(key32(0x12), h, 0, rec, f, out));         // another key
+  EXPECT_FALSE(openRecord(key32(0x12), h, 0, rec, f, out));             // another key
   std::string flipped = rec;
   flipped[rec.size() / 2] ^= 1;
   EXPECT_FALSE(openRecord(key, h, 0, flipped, nextFrame(flipped), out));
@@ -99,9 +101,9 @@ TEST(StateJournal, FramesTellTornFromCorrupt) {
 
 TEST(StateJournal, UndecodableOpsAreRefused) {
   Recorder r;
-  EXPECT_FALSE(decodeOps(std::string(1, '\x2a'), r));                // unknown op
+  EXPECT_FALSE(decodeOps(std::string(1, '\x2a'), r));  // unknown op
   const std::string head = opAuditHead(3, std::array<std::uint8_t, 32>{});
-  EXPECT_FALSE(decodeOps(head.substr(0, head.size() - 1), r));        // truncated root
+  EXPECT_FALSE(decodeOps(head.substr(0, head.size() - 1), r));       // truncated root
   EXPECT_FALSE(decodeOps(opU64(kOpCheckpoint, 1).substr(0, 5), r));  // truncated
   const std::string grant = opGrant("grant-id", 1, true, 5);
   EXPECT_FALSE(decodeOps(grant.substr(0, grant.size() - 1), r));

@@ -49,9 +49,7 @@ std::string rfc3339Micros(SystemTime t) {
   return format("%Y-%m-%dT%H:%M:%S", secs) + frac;
 }
 
-std::string iso8601BasicSeconds(SystemTime t) {
-  return format("%Y%m%dT%H%M%SZ", split<std::chrono::seconds>(t).first);
-}
+std::string iso8601BasicSeconds(SystemTime t) { return format("%Y%m%dT%H%M%SZ", split<std::chrono::seconds>(t).first); }
 
 std::string postgresTimestamp(SystemTime t) {
   return format("%Y-%m-%d %H:%M:%S+00", split<std::chrono::seconds>(t).first);

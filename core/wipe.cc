@@ -1,8 +1,8 @@
 #include "core/wipe.h"
 
 #include <cstring>
-#include <stdexcept>
 #include <memory>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 

@@ -72,15 +72,24 @@ Result<void> KeyStore::makeSecretKey(const std::string& label, CK_KEY_TYPE type,
   const CK_BBOOL* mac = use == SecretKeyUse::Mac ? &kTrue : &kFalse;
   const CK_BBOOL* enc = use == SecretKeyUse::Encrypt ? &kTrue : &kFalse;
   CK_ATTRIBUTE tmpl[] = {
-      ckAttribute(CKA_CLASS, &cls, sizeof cls),      ckAttribute(CKA_KEY_TYPE, &type, sizeof type),
-      extra,                                  ckAttribute(CKA_LABEL, label.data(), label.size()),
-      ckAttribute(CKA_ID, id.data(), id.size()),     ckAttribute(CKA_TOKEN, &kTrue, 1),
-      ckAttribute(CKA_PRIVATE, &kTrue, 1),           ckAttribute(CKA_SENSITIVE, &kTrue, 1),
-      ckAttribute(CKA_EXTRACTABLE, &kFalse, 1),      ckAttribute(CKA_SIGN, mac, 1),
-      ckAttribute(CKA_VERIFY, mac, 1),               ckAttribute(CKA_ENCRYPT, enc, 1),
-      ckAttribute(CKA_DECRYPT, enc, 1),              ckAttribute(CKA_WRAP, &kFalse, 1),
-      ckAttribute(CKA_UNWRAP, &kFalse, 1),           ckAttribute(CKA_DERIVE, &kFalse, 1),
-      ckAttribute(CKA_MODIFIABLE, &kFalse, 1),       ckAttribute(CKA_COPYABLE, &kFalse, 1),
+      ckAttribute(CKA_CLASS, &cls, sizeof cls),
+      ckAttribute(CKA_KEY_TYPE, &type, sizeof type),
+      extra,
+      ckAttribute(CKA_LABEL, label.data(), label.size()),
+      ckAttribute(CKA_ID, id.data(), id.size()),
+      ckAttribute(CKA_TOKEN, &kTrue, 1),
+      ckAttribute(CKA_PRIVATE, &kTrue, 1),
+      ckAttribute(CKA_SENSITIVE, &kTrue, 1),
+      ckAttribute(CKA_EXTRACTABLE, &kFalse, 1),
+      ckAttribute(CKA_SIGN, mac, 1),
+      ckAttribute(CKA_VERIFY, mac, 1),
+      ckAttribute(CKA_ENCRYPT, enc, 1),
+      ckAttribute(CKA_DECRYPT, enc, 1),
+      ckAttribute(CKA_WRAP, &kFalse, 1),
+      ckAttribute(CKA_UNWRAP, &kFalse, 1),
+      ckAttribute(CKA_DERIVE, &kFalse, 1),
+      ckAttribute(CKA_MODIFIABLE, &kFalse, 1),
+      ckAttribute(CKA_COPYABLE, &kFalse, 1),
   };
   CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
   CK_RV rv;
@@ -114,28 +123,40 @@ Result<void> KeyStore::generateEcP256Key(const std::string& label) {
   CK_KEY_TYPE type = CKK_EC;
   Bytes id = keyIdFor(label);
   CK_ATTRIBUTE pub[] = {
-      ckAttribute(CKA_CLASS, &pubCls, sizeof pubCls), ckAttribute(CKA_KEY_TYPE, &type, sizeof type),
+      ckAttribute(CKA_CLASS, &pubCls, sizeof pubCls),
+      ckAttribute(CKA_KEY_TYPE, &type, sizeof type),
       ckAttribute(CKA_EC_PARAMS, kP256CurveOid.data(), kP256CurveOid.size()),
-      ckAttribute(CKA_LABEL, label.data(), label.size()), ckAttribute(CKA_ID, id.data(), id.size()),
-      ckAttribute(CKA_TOKEN, &kTrue, 1),              ckAttribute(CKA_PRIVATE, &kFalse, 1),
-      ckAttribute(CKA_VERIFY, &kTrue, 1),             ckAttribute(CKA_ENCRYPT, &kFalse, 1),
-      ckAttribute(CKA_WRAP, &kFalse, 1),              ckAttribute(CKA_DERIVE, &kFalse, 1),
-      ckAttribute(CKA_MODIFIABLE, &kFalse, 1),        ckAttribute(CKA_COPYABLE, &kFalse, 1),
+      ckAttribute(CKA_LABEL, label.data(), label.size()),
+      ckAttribute(CKA_ID, id.data(), id.size()),
+      ckAttribute(CKA_TOKEN, &kTrue, 1),
+      ckAttribute(CKA_PRIVATE, &kFalse, 1),
+      ckAttribute(CKA_VERIFY, &kTrue, 1),
+      ckAttribute(CKA_ENCRYPT, &kFalse, 1),
+      ckAttribute(CKA_WRAP, &kFalse, 1),
+      ckAttribute(CKA_DERIVE, &kFalse, 1),
+      ckAttribute(CKA_MODIFIABLE, &kFalse, 1),
+      ckAttribute(CKA_COPYABLE, &kFalse, 1),
   };
   CK_ATTRIBUTE priv[] = {
-      ckAttribute(CKA_CLASS, &privCls, sizeof privCls), ckAttribute(CKA_KEY_TYPE, &type, sizeof type),
-      ckAttribute(CKA_LABEL, label.data(), label.size()), ckAttribute(CKA_ID, id.data(), id.size()),
-      ckAttribute(CKA_TOKEN, &kTrue, 1),                ckAttribute(CKA_PRIVATE, &kTrue, 1),
-      ckAttribute(CKA_SENSITIVE, &kTrue, 1),            ckAttribute(CKA_EXTRACTABLE, &kFalse, 1),
-      ckAttribute(CKA_SIGN, &kTrue, 1),                 ckAttribute(CKA_SIGN_RECOVER, &kFalse, 1),
-      ckAttribute(CKA_DECRYPT, &kFalse, 1),             ckAttribute(CKA_UNWRAP, &kFalse, 1),
-      ckAttribute(CKA_DERIVE, &kFalse, 1),              ckAttribute(CKA_MODIFIABLE, &kFalse, 1),
+      ckAttribute(CKA_CLASS, &privCls, sizeof privCls),
+      ckAttribute(CKA_KEY_TYPE, &type, sizeof type),
+      ckAttribute(CKA_LABEL, label.data(), label.size()),
+      ckAttribute(CKA_ID, id.data(), id.size()),
+      ckAttribute(CKA_TOKEN, &kTrue, 1),
+      ckAttribute(CKA_PRIVATE, &kTrue, 1),
+      ckAttribute(CKA_SENSITIVE, &kTrue, 1),
+      ckAttribute(CKA_EXTRACTABLE, &kFalse, 1),
+      ckAttribute(CKA_SIGN, &kTrue, 1),
+      ckAttribute(CKA_SIGN_RECOVER, &kFalse, 1),
+      ckAttribute(CKA_DECRYPT, &kFalse, 1),
+      ckAttribute(CKA_UNWRAP, &kFalse, 1),
+      ckAttribute(CKA_DERIVE, &kFalse, 1),
+      ckAttribute(CKA_MODIFIABLE, &kFalse, 1),
       ckAttribute(CKA_COPYABLE, &kFalse, 1),
   };
   CK_MECHANISM mech{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
   CK_OBJECT_HANDLE hPub = CK_INVALID_HANDLE, hPriv = CK_INVALID_HANDLE;
-  CK_RV rv = fns_->C_GenerateKeyPair(lease->handle(), &mech, pub, std::size(pub), priv, std::size(priv),
-                                     &hPub, &hPriv);
+  CK_RV rv = fns_->C_GenerateKeyPair(lease->handle(), &mech, pub, std::size(pub), priv, std::size(priv), &hPub, &hPriv);
   lease->note(rv);
   if (rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_GENERAL_ERROR) {
     // We never retry with a looser template: a token that cannot make a key
@@ -153,7 +174,8 @@ Result<void> KeyStore::generateEcP256Key(const std::string& label) {
 
 Result<void> KeyStore::importHmacKey(const std::string& label, const Secret& value) {
   auto v = value.exposeSecretBytes();
-  return makeSecretKey(label, CKK_GENERIC_SECRET, SecretKeyUse::Mac, nullptr, ckAttribute(CKA_VALUE, v.data(), v.size()));
+  return makeSecretKey(label, CKK_GENERIC_SECRET, SecretKeyUse::Mac, nullptr,
+                       ckAttribute(CKA_VALUE, v.data(), v.size()));
 }
 
 Result<void> KeyStore::importAesKey(const std::string& label, const Secret& value) {

@@ -17,17 +17,18 @@ namespace {
 constexpr std::string_view kKeyCheckConstant = "sealgate-key-check";
 
 // The object a key of this kind is used through.
-CK_OBJECT_CLASS usedObjectClass(KeyKind kind) {
-  return kind == KeyKind::EcP256 ? CKO_PRIVATE_KEY : CKO_SECRET_KEY;
-}
+CK_OBJECT_CLASS usedObjectClass(KeyKind kind) { return kind == KeyKind::EcP256 ? CKO_PRIVATE_KEY : CKO_SECRET_KEY; }
 
 }  // namespace
 
 std::string_view keyKindName(KeyKind kind) {
   switch (kind) {
-    case KeyKind::HmacSha256: return "hmac-sha256";
-    case KeyKind::EcP256: return "ec-p256";
-    case KeyKind::Aes256: return "aes-256";
+    case KeyKind::HmacSha256:
+      return "hmac-sha256";
+    case KeyKind::EcP256:
+      return "ec-p256";
+    case KeyKind::Aes256:
+      return "aes-256";
   }
   return "unknown";
 }
@@ -44,11 +45,20 @@ Result<KeyInfo> KeyStore::describe(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE h
   info.label.assign(label, base[0].ulValueLen);
 
   static constexpr std::pair<CK_ATTRIBUTE_TYPE, const char*> kFlags[] = {
-      {CKA_TOKEN, "TOKEN"},         {CKA_PRIVATE, "PRIVATE"},         {CKA_SENSITIVE, "SENSITIVE"},
-      {CKA_EXTRACTABLE, "EXTRACTABLE"}, {CKA_ALWAYS_SENSITIVE, "ALWAYS_SENSITIVE"},
-      {CKA_NEVER_EXTRACTABLE, "NEVER_EXTRACTABLE"}, {CKA_SIGN, "SIGN"}, {CKA_VERIFY, "VERIFY"},
-      {CKA_ENCRYPT, "ENCRYPT"},     {CKA_DECRYPT, "DECRYPT"},         {CKA_WRAP, "WRAP"},
-      {CKA_UNWRAP, "UNWRAP"},       {CKA_DERIVE, "DERIVE"},           {CKA_MODIFIABLE, "MODIFIABLE"},
+      {CKA_TOKEN, "TOKEN"},
+      {CKA_PRIVATE, "PRIVATE"},
+      {CKA_SENSITIVE, "SENSITIVE"},
+      {CKA_EXTRACTABLE, "EXTRACTABLE"},
+      {CKA_ALWAYS_SENSITIVE, "ALWAYS_SENSITIVE"},
+      {CKA_NEVER_EXTRACTABLE, "NEVER_EXTRACTABLE"},
+      {CKA_SIGN, "SIGN"},
+      {CKA_VERIFY, "VERIFY"},
+      {CKA_ENCRYPT, "ENCRYPT"},
+      {CKA_DECRYPT, "DECRYPT"},
+      {CKA_WRAP, "WRAP"},
+      {CKA_UNWRAP, "UNWRAP"},
+      {CKA_DERIVE, "DERIVE"},
+      {CKA_MODIFIABLE, "MODIFIABLE"},
       {CKA_COPYABLE, "COPYABLE"},
   };
   for (auto [type, name] : kFlags) {

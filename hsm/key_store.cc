@@ -81,8 +81,8 @@ KeyStore::~KeyStore() = default;
 
 // ---- key lookup ----------------------------------------------------------------------
 
-Result<CK_OBJECT_HANDLE> KeyStore::findKey(CK_SESSION_HANDLE session, const std::string& label,
-                                           CK_OBJECT_CLASS cls, bool useCache) {
+Result<CK_OBJECT_HANDLE> KeyStore::findKey(CK_SESSION_HANDLE session, const std::string& label, CK_OBJECT_CLASS cls,
+                                           bool useCache) {
   if (useCache) {
     std::lock_guard lock(cacheMu_);
     if (auto it = handles_.find({label, cls}); it != handles_.end()) return it->second;
@@ -245,8 +245,6 @@ Result<Secret> KeyStore::aesGcmDecrypt(const std::string& label, std::span<const
 HsmRefMac::HsmRefMac(KeyStore& store, unsigned version)
     : store_(store), version_(version), label_(versionedLabel(key_labels::kRefHmac, version)) {}
 
-Result<Mac256> HsmRefMac::mac(std::string_view data) {
-  return store_.hmacSha256(label_, asBytes(data));
-}
+Result<Mac256> HsmRefMac::mac(std::string_view data) { return store_.hmacSha256(label_, asBytes(data)); }
 
 }  // namespace sealgate::hsm

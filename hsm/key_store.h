@@ -47,8 +47,8 @@ struct PinSource {
 Result<Secret> readPin(const PinSource& source);
 
 struct KeyStoreConfig {
-  std::string modulePath;   // e.g. /usr/lib/softhsm/libsofthsm2.so
-  std::string tokenLabel;   // tokens are found by label: slot ids are not stable
+  std::string modulePath;  // e.g. /usr/lib/softhsm/libsofthsm2.so
+  std::string tokenLabel;  // tokens are found by label: slot ids are not stable
   PinSource pin;
   std::size_t maxSessions = 8;
   std::chrono::milliseconds sessionWait{2000};
@@ -125,8 +125,7 @@ class KeyStore {
   // --- operations -------------------------------------------------------------
   Result<Mac256> hmacSha256(const std::string& label, std::span<const std::uint8_t> data);
   // ECDSA P-256 over SHA-256(data); the hash is computed here (no CKM_ECDSA_SHA256 in SoftHSM).
-  Result<Bytes> signEcdsaP256(const std::string& label, std::span<const std::uint8_t> data,
-                              SignatureFormat format);
+  Result<Bytes> signEcdsaP256(const std::string& label, std::span<const std::uint8_t> data, SignatureFormat format);
   // DER SubjectPublicKeyInfo of an EC key's public half.
   Result<Bytes> publicKeyDer(const std::string& label);
   // AES-256-GCM with a 12-byte IV and 128-bit tag; returns ciphertext || tag.
@@ -159,14 +158,14 @@ class KeyStore {
 
  private:
   KeyStore();
-  Result<CK_OBJECT_HANDLE> findKey(CK_SESSION_HANDLE session, const std::string& label,
-                                   CK_OBJECT_CLASS cls, bool useCache = true);
+  Result<CK_OBJECT_HANDLE> findKey(CK_SESSION_HANDLE session, const std::string& label, CK_OBJECT_CLASS cls,
+                                   bool useCache = true);
   void forgetHandle(const std::string& label, CK_OBJECT_CLASS cls);
   Result<void> requireMechanism(CK_MECHANISM_TYPE mechanism, const char* name) const;
   Result<void> requireAbsent(CK_SESSION_HANDLE session, const std::string& label);
   enum class SecretKeyUse { Mac, Encrypt };
-  Result<void> makeSecretKey(const std::string& label, CK_KEY_TYPE type, SecretKeyUse use,
-                             const CK_MECHANISM* generate, CK_ATTRIBUTE extra);
+  Result<void> makeSecretKey(const std::string& label, CK_KEY_TYPE type, SecretKeyUse use, const CK_MECHANISM* generate,
+                             CK_ATTRIBUTE extra);
   Result<void> generateSecretKey(const std::string& label, CK_KEY_TYPE type, CK_MECHANISM_TYPE mechanism,
                                  std::size_t bytes, SecretKeyUse use);
   Result<KeyInfo> describe(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE h);
@@ -190,8 +189,8 @@ class KeyStore {
 
 // Initialises a fresh token on the first free slot of `modulePath` (dev-init and
 // tests): sets its label, SO PIN and user PIN.
-Result<void> initializeToken(const std::string& modulePath, const std::string& label,
-                             const Secret& soPin, const Secret& userPin);
+Result<void> initializeToken(const std::string& modulePath, const std::string& label, const Secret& soPin,
+                             const Secret& userPin);
 
 // resource_ref's KeyedMac backed by the HSM key `sealgate-ref-hmac-v<version>`.
 class HsmRefMac : public KeyedMac {

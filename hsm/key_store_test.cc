@@ -88,7 +88,8 @@ TEST_F(KeyStoreTest, GeneratedKeysCarryExplicitRestrictiveAttributes) {
   auto e = ks_->keyInfo("e-v1");
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->kind, KeyKind::EcP256);
-  for (const char* on : {"TOKEN", "PRIVATE", "SENSITIVE", "NEVER_EXTRACTABLE", "SIGN"}) EXPECT_TRUE(e->attributes.at(on)) << on;
+  for (const char* on : {"TOKEN", "PRIVATE", "SENSITIVE", "NEVER_EXTRACTABLE", "SIGN"})
+    EXPECT_TRUE(e->attributes.at(on)) << on;
   for (const char* off : {"EXTRACTABLE", "DECRYPT", "UNWRAP", "DERIVE", "MODIFIABLE", "COPYABLE"})
     EXPECT_FALSE(e->attributes.at(off)) << off;
 
@@ -96,7 +97,8 @@ TEST_F(KeyStoreTest, GeneratedKeysCarryExplicitRestrictiveAttributes) {
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->kind, KeyKind::Aes256);
   EXPECT_EQ(a->bits, 256u);
-  for (const char* on : {"SENSITIVE", "NEVER_EXTRACTABLE", "ENCRYPT", "DECRYPT"}) EXPECT_TRUE(a->attributes.at(on)) << on;
+  for (const char* on : {"SENSITIVE", "NEVER_EXTRACTABLE", "ENCRYPT", "DECRYPT"})
+    EXPECT_TRUE(a->attributes.at(on)) << on;
   for (const char* off : {"EXTRACTABLE", "SIGN", "VERIFY", "WRAP", "UNWRAP", "DERIVE", "MODIFIABLE", "COPYABLE"})
     EXPECT_FALSE(a->attributes.at(off)) << off;
 }
@@ -117,14 +119,17 @@ TEST_F(KeyStoreTest, GeneratedKeysCannotBeExtracted) {
   CK_KEY_TYPE type = CKK_AES;
   CK_ULONG len = 32;
   CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &type, sizeof type},
-                         {CKA_VALUE_LEN, &len, sizeof len}, {CKA_TOKEN, &no, 1},
-                         {CKA_WRAP, &yes, 1}, {CKA_ENCRYPT, &yes, 1}};
+  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
+                         {CKA_KEY_TYPE, &type, sizeof type},
+                         {CKA_VALUE_LEN, &len, sizeof len},
+                         {CKA_TOKEN, &no, 1},
+                         {CKA_WRAP, &yes, 1},
+                         {CKA_ENCRYPT, &yes, 1}};
   CK_MECHANISM gen{CKM_AES_KEY_GEN, nullptr, 0};
   CK_OBJECT_HANDLE wrapper = 0;
   ASSERT_EQ(f->C_GenerateKey(session->handle(), &gen, tmpl, 6, &wrapper), CKR_OK);
-  for (auto [label, kcls] : {std::pair{"h-v1", CKO_SECRET_KEY}, std::pair{"a-v1", CKO_SECRET_KEY},
-                             std::pair{"e-v1", CKO_PRIVATE_KEY}}) {
+  for (auto [label, kcls] :
+       {std::pair{"h-v1", CKO_SECRET_KEY}, std::pair{"a-v1", CKO_SECRET_KEY}, std::pair{"e-v1", CKO_PRIVATE_KEY}}) {
     auto target = findObjectByLabel(f, session->handle(), label, kcls);
     ASSERT_TRUE(target.ok());
     CK_MECHANISM wrapMech{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
@@ -162,7 +167,8 @@ TEST_F(KeyStoreTest, HmacMatchesOpenSslForAnImportedKey) {
   for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(0xa0 + i);
   ASSERT_TRUE(ks_->importHmacKey("imported-v1", *Secret::copyFrom(key)).ok());
   EXPECT_EQ(rawGetValue("imported-v1", CKO_SECRET_KEY), CKR_ATTRIBUTE_SENSITIVE);
-  for (const std::string& msg : std::vector<std::string>{"", "a", "secret://acme/kv/app/db#password", std::string(5000, 'z')}) {
+  for (const std::string& msg :
+       std::vector<std::string>{"", "a", "secret://acme/kv/app/db#password", std::string(5000, 'z')}) {
     auto mac = ks_->hmacSha256("imported-v1", asBytes(msg));
     ASSERT_TRUE(mac.ok()) << mac.error().describe();
     unsigned char expected[32];
@@ -424,9 +430,12 @@ TEST_F(KeyStoreTest, TlsKeyThroughTheEngineSignsInsideTheToken) {
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   ASSERT_EQ(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key->get()), 1);
   std::size_t sigLen = 0;
-  ASSERT_EQ(EVP_DigestSign(ctx.get(), nullptr, &sigLen, reinterpret_cast<const unsigned char*>(msg.data()), msg.size()), 1);
+  ASSERT_EQ(EVP_DigestSign(ctx.get(), nullptr, &sigLen, reinterpret_cast<const unsigned char*>(msg.data()), msg.size()),
+            1);
   Bytes sig(sigLen);
-  ASSERT_EQ(EVP_DigestSign(ctx.get(), sig.data(), &sigLen, reinterpret_cast<const unsigned char*>(msg.data()), msg.size()), 1);
+  ASSERT_EQ(
+      EVP_DigestSign(ctx.get(), sig.data(), &sigLen, reinterpret_cast<const unsigned char*>(msg.data()), msg.size()),
+      1);
   sig.resize(sigLen);
   EXPECT_TRUE(opensslVerifyDer(*ks_->publicKeyDer("sealgate-tls"), msg, sig));
   EXPECT_EQ((*engine)->privateKey(label_, "no-such-key").error().code, ErrorCode::HsmKeyNotFound);

@@ -17,7 +17,8 @@ constexpr std::size_t kMaxPinFileBytes = 4096;
 
 Result<Secret> readPinEnv(const std::string& var) {
   const char* value = std::getenv(var.c_str());
-  if (value == nullptr || *value == '\0') return makeError(hsm_errc::kPin, "PIN environment variable " + var + " is not set");
+  if (value == nullptr || *value == '\0')
+    return makeError(hsm_errc::kPin, "PIN environment variable " + var + " is not set");
   return Secret::copyFrom(std::string_view(value));
 }
 

@@ -95,8 +95,8 @@ CK_SESSION_HANDLE Pkcs11Session::release() { return std::exchange(handle_, CK_IN
 
 // ---- objects -------------------------------------------------------------------------
 
-Result<CK_OBJECT_HANDLE> findObjectByLabel(CK_FUNCTION_LIST* fns, CK_SESSION_HANDLE session,
-                                           const std::string& label, CK_OBJECT_CLASS cls) {
+Result<CK_OBJECT_HANDLE> findObjectByLabel(CK_FUNCTION_LIST* fns, CK_SESSION_HANDLE session, const std::string& label,
+                                           CK_OBJECT_CLASS cls) {
   CK_ATTRIBUTE tmpl[] = {ckAttribute(CKA_LABEL, label.data(), label.size()), ckAttribute(CKA_CLASS, &cls, sizeof cls)};
   CK_RV rv = fns->C_FindObjectsInit(session, tmpl, 2);
   if (rv != CKR_OK) return pkcs11Error("C_FindObjectsInit", rv);

@@ -63,8 +63,8 @@ class Pkcs11Session {
 
 // The one object of class `cls` labelled `label`: HSM_KEY_NOT_FOUND if none,
 // HSM_KEY_AMBIGUOUS if several.
-Result<CK_OBJECT_HANDLE> findObjectByLabel(CK_FUNCTION_LIST* fns, CK_SESSION_HANDLE session,
-                                           const std::string& label, CK_OBJECT_CLASS cls);
+Result<CK_OBJECT_HANDLE> findObjectByLabel(CK_FUNCTION_LIST* fns, CK_SESSION_HANDLE session, const std::string& label,
+                                           CK_OBJECT_CLASS cls);
 // Every object of class `cls` the session can see.
 Result<std::vector<CK_OBJECT_HANDLE>> findObjectsOfClass(CK_FUNCTION_LIST* fns, CK_SESSION_HANDLE session,
                                                          CK_OBJECT_CLASS cls);

@@ -55,8 +55,7 @@ Result<SessionLease> SessionPool::acquire() {
   std::unique_lock lock(mu_);
   const auto deadline = std::chrono::steady_clock::now() + limits_.wait;
   while (idle_.empty() && open_ >= limits_.maxSessions) {
-    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
-        open_ >= limits_.maxSessions) {
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && open_ >= limits_.maxSessions) {
       return makeError(hsm_errc::kBusy, "no HSM session became free in time");
     }
   }

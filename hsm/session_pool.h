@@ -41,8 +41,8 @@ class SessionLease {
 };
 
 struct SessionPoolLimits {
-  std::size_t maxSessions = 8;              // at least 1
-  std::chrono::milliseconds wait{2000};     // how long acquire() waits for a free session
+  std::size_t maxSessions = 8;           // at least 1
+  std::chrono::milliseconds wait{2000};  // how long acquire() waits for a free session
 };
 
 class SessionPool {

@@ -43,8 +43,8 @@ Result<std::unique_ptr<Pkcs11Engine>> Pkcs11Engine::load(const std::string& modu
   std::unique_ptr<Pkcs11Engine> eng(new Pkcs11Engine());
   eng->engine_ = ENGINE_by_id("pkcs11");
   if (eng->engine_ == nullptr) {
-    return makeError(ErrorCode::HsmEngine, "the OpenSSL pkcs11 engine is not installed (libengine-pkcs11-openssl): " +
-                                       opensslErrors());
+    return makeError(ErrorCode::HsmEngine,
+                     "the OpenSSL pkcs11 engine is not installed (libengine-pkcs11-openssl): " + opensslErrors());
   }
   // MODULE_PATH is required, else libp11 falls back to p11-kit-proxy.
   if (ENGINE_ctrl_cmd_string(eng->engine_, "MODULE_PATH", modulePath.c_str(), 0) != 1) {
@@ -55,8 +55,8 @@ Result<std::unique_ptr<Pkcs11Engine>> Pkcs11Engine::load(const std::string& modu
   auto z = Secret::allocate(pin.size() + 1);  // NUL-terminated copy for the ctrl
   if (!z) return std::move(z).takeError();
   std::copy(pin.exposeSecretBytes().begin(), pin.exposeSecretBytes().end(), z->exposeSecretBytesMutable().begin());
-  const bool pinOk = ENGINE_ctrl_cmd_string(eng->engine_, "PIN",
-                                            reinterpret_cast<const char*>(z->exposeSecretBytes().data()), 0) == 1;
+  const bool pinOk =
+      ENGINE_ctrl_cmd_string(eng->engine_, "PIN", reinterpret_cast<const char*>(z->exposeSecretBytes().data()), 0) == 1;
   if (!pinOk || ENGINE_init(eng->engine_) != 1) {
     ENGINE_free(eng->engine_);
     eng->engine_ = nullptr;

@@ -1,8 +1,8 @@
 // The key store, unchanged, against another vendor's module: libtpm2-pkcs11 over a
 // software TPM (swtpm). What that token lacks (AES-GCM, HMAC key generation, HMAC
 // keys other than 32 bytes) must be reported as HSM_UNSUPPORTED naming what is
-// missing, and a key it cannot restrict to signing must not be created at all. Own binary: the module reads its TCTI and
-// store from the environment at C_Initialize.
+// missing, and a key it cannot restrict to signing must not be created at all. Own binary: the module reads its TCTI
+// and store from the environment at C_Initialize.
 #include <gtest/gtest.h>
 
 #include <cstdlib>

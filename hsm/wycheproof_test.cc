@@ -66,8 +66,9 @@ TEST(Wycheproof, HmacSha256) {
       }
     }
   }
-  std::printf("[wycheproof hmac] %d vectors: %d through the HSM, %d via OpenSSL (key < 32 bytes); %d valid, %d invalid\n",
-              total, viaHsm, viaOpenSsl, valid, invalid);
+  std::printf(
+      "[wycheproof hmac] %d vectors: %d through the HSM, %d via OpenSSL (key < 32 bytes); %d valid, %d invalid\n",
+      total, viaHsm, viaOpenSsl, valid, invalid);
   EXPECT_EQ(total, doc["numberOfTests"].get<int>());
   EXPECT_EQ(viaHsm + viaOpenSsl, total);
   EXPECT_GT(viaHsm, 150);
@@ -117,8 +118,9 @@ TEST(Wycheproof, AesGcmUnwrap) {
       }
     }
   }
-  std::printf("[wycheproof aes-gcm] %d vectors: %d through the HSM, %d refused by the API (IV != 96 or tag != 128 bits)\n",
-              total, viaHsm, refusedByApi);
+  std::printf(
+      "[wycheproof aes-gcm] %d vectors: %d through the HSM, %d refused by the API (IV != 96 or tag != 128 bits)\n",
+      total, viaHsm, refusedByApi);
   EXPECT_EQ(total, doc["numberOfTests"].get<int>());
   EXPECT_GT(viaHsm, 100);
 }

@@ -22,9 +22,7 @@ namespace {
 using PgConn = std::unique_ptr<PGconn, decltype(&PQfinish)>;
 using PgResult = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
-Error unavailable(const std::string& why) {
-  return makeError(provider_errc::kUnavailable, "the database " + why);
-}
+Error unavailable(const std::string& why) { return makeError(provider_errc::kUnavailable, "the database " + why); }
 
 std::int64_t micros(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
@@ -63,16 +61,24 @@ Result<PgConn> connect(const DatabaseConnection& c, const std::string& dbname) {
     auto b = password->exposeSecretBytes();
     pw.assign(b.begin(), b.end());
   }
-  const char* keys[] = {"host", "port", "dbname", "user", "connect_timeout", "application_name",
-                        password ? "password" : nullptr, nullptr};
-  const char* values[] = {c.host.c_str(), port.c_str(), dbname.c_str(), c.user.c_str(), timeout.c_str(),
-                          "sealgate", password ? pw.c_str() : nullptr, nullptr};
+  const char* keys[] = {
+      "host", "port", "dbname", "user", "connect_timeout", "application_name", password ? "password" : nullptr,
+      nullptr};
+  const char* values[] = {c.host.c_str(),
+                          port.c_str(),
+                          dbname.c_str(),
+                          c.user.c_str(),
+                          timeout.c_str(),
+                          "sealgate",
+                          password ? pw.c_str() : nullptr,
+                          nullptr};
   PgConn conn(PQconnectdbParams(keys, values, 0), &PQfinish);
   secureWipe(pw.data(), pw.size());
   if (!conn || PQstatus(conn.get()) != CONNECTION_OK) return unavailable("is not reachable");
   // The server's NOTICEs (to statements that carry generated passwords, on request
   // threads and the reaper's) would go to stderr, past the egress guard: dropped.
-  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
   return conn;
 }
 
@@ -81,8 +87,8 @@ Result<PgResult> exec(PGconn* conn, const std::string& sql, const std::vector<st
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p.c_str());
   PgResult r(params.empty() ? PQexec(conn, sql.c_str())
-                            : PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                           values.data(), nullptr, nullptr, 0),
+                            : PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                                           nullptr, nullptr, 0),
              &PQclear);
   const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
@@ -90,7 +96,8 @@ Result<PgResult> exec(PGconn* conn, const std::string& sql, const std::vector<st
     e.operation = "PQexec";
     // SQLSTATE only: the server's message may quote the statement (and a password).
     if (r) {
-      if (const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE)) e.message += " (SQLSTATE " + std::string(state) + ")";
+      if (const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE))
+        e.message += " (SQLSTATE " + std::string(state) + ")";
     }
     return e;
   }
@@ -115,7 +122,8 @@ Result<std::string> escapeLiteral(PGconn* conn, std::string_view s) {
 }
 
 void replaceAll(std::string& s, const std::string& from, const std::string& to) {
-  for (std::size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+  for (std::size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
+    s.replace(pos, from.size(), to);
 }
 
 // Vault's templates quote their placeholders ("{{name}}", '{{password}}'); ours
@@ -134,10 +142,14 @@ std::string substitute(std::string sql, const std::string& ident, const std::str
 std::string pgTimestamp(Clock::time_point t) { return postgresTimestamp(t); }
 
 std::string leaseJson(const LeaseInfo& l) {
-  return json{{"provider", "database"}, {"tenant", l.tenant},
-              {"mount", l.mount},       {"role", l.role},
-              {"username", l.username}, {"issue", micros(l.issueTime)},
-              {"renewed", micros(l.lastRenewal)}, {"max", micros(l.maxExpireTime)}}
+  return json{{"provider", "database"},
+              {"tenant", l.tenant},
+              {"mount", l.mount},
+              {"role", l.role},
+              {"username", l.username},
+              {"issue", micros(l.issueTime)},
+              {"renewed", micros(l.lastRenewal)},
+              {"max", micros(l.maxExpireTime)}}
       .dump();
 }
 
@@ -161,9 +173,7 @@ std::optional<LeaseInfo> leaseFrom(const StateStore::Lease& l) {
   }
 }
 
-bool leaseChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '/';
-}
+bool leaseChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '/'; }
 
 }  // namespace
 
@@ -244,7 +254,8 @@ Result<DatabaseCredential> DatabaseCredentials::create(const std::string& tenant
   auto ident = escapeIdentifier(conn->get(), lease.username);
   if (!ident) return fail(ident.error());
   auto pwSpan = password.exposeSecretBytes();
-  auto pwLit = escapeLiteral(conn->get(), std::string_view(reinterpret_cast<const char*>(pwSpan.data()), pwSpan.size()));
+  auto pwLit =
+      escapeLiteral(conn->get(), std::string_view(reinterpret_cast<const char*>(pwSpan.data()), pwSpan.size()));
   if (!pwLit) return fail(pwLit.error());
   auto expLit = escapeLiteral(conn->get(), pgTimestamp(lease.expireTime));
   if (!expLit) return fail(expLit.error());
@@ -297,7 +308,8 @@ Result<LeaseInfo> DatabaseCredentials::renew(const std::string& leaseId, std::ch
   if (!found) return found;
   LeaseInfo lease = *found;
   const DatabaseMount* m = findMount(lease.tenant, lease.mount);
-  if (m == nullptr || !m->roles.count(lease.role)) return makeError(db_errc::kNoRole, "the lease's role is no longer configured");
+  if (m == nullptr || !m->roles.count(lease.role))
+    return makeError(db_errc::kNoRole, "the lease's role is no longer configured");
   if (lease.expireTime <= now) return makeError(db_errc::kNoLease, "the lease has expired");
   const auto wanted = increment.count() == 0 ? m->roles.at(lease.role).defaultTtl : increment;
   lease.expireTime = std::min(now + wanted, lease.maxExpireTime);  // capped by max_ttl
@@ -326,7 +338,8 @@ Result<void> DatabaseCredentials::revokeLease(const LeaseInfo& lease) {
     auto ident = escapeIdentifier(conn->get(), lease.username);
     if (!ident) return ident.error();
     if (auto rit = m->roles.find(lease.role); rit != m->roles.end()) {
-      for (const auto& t : rit->second.revocationStatements) SEALGATE_TRY(exec(conn->get(), substitute(t, *ident, "''", "''")));
+      for (const auto& t : rit->second.revocationStatements)
+        SEALGATE_TRY(exec(conn->get(), substitute(t, *ident, "''", "''")));
     }
     // docs/DEVELOPMENT.md, "PostgreSQL": DROP ROLE alone leaves live sessions running.
     SEALGATE_TRY(exec(conn->get(), "ALTER ROLE " + *ident + " NOLOGIN"));

@@ -35,9 +35,9 @@
 namespace sealgate::providers {
 
 namespace db_errc {
-inline constexpr ErrorCode kNoRole = ErrorCode::DbRoleNotFound;    // no such role configured
-inline constexpr ErrorCode kNoLease = ErrorCode::LeaseNotFound;     // no such lease
-inline constexpr ErrorCode kInvalid = ErrorCode::LeaseInvalid;       // a malformed lease id, prefix or increment
+inline constexpr ErrorCode kNoRole = ErrorCode::DbRoleNotFound;  // no such role configured
+inline constexpr ErrorCode kNoLease = ErrorCode::LeaseNotFound;  // no such lease
+inline constexpr ErrorCode kInvalid = ErrorCode::LeaseInvalid;   // a malformed lease id, prefix or increment
 }  // namespace db_errc
 
 struct DatabaseRole {

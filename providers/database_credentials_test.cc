@@ -104,8 +104,7 @@ TEST_F(DatabaseCredentialsTest, RenewIsCappedByMaxTtl) {
   EXPECT_EQ(r->expireTime, t0 + seconds(120));
   EXPECT_EQ(db_->lookup(c->lease.leaseId)->expireTime, t0 + seconds(120));
   EXPECT_EQ(db_->renew(c->lease.leaseId, seconds(-1)).error().code, db_errc::kInvalid);
-  EXPECT_EQ(db_->renew("acme/db/creds/readonly/000000000000000000000000", seconds(1)).error().code,
-            db_errc::kNoLease);
+  EXPECT_EQ(db_->renew("acme/db/creds/readonly/000000000000000000000000", seconds(1)).error().code, db_errc::kNoLease);
   // the role's VALID UNTIL moved too
   EXPECT_NE(pg().psql("SELECT rolvaliduntil FROM pg_roles WHERE rolname = '" + c->lease.username + "'"), "");
 }
@@ -203,12 +202,13 @@ TEST_F(DatabaseCredentialsTest, FetchesOfOneRequestShareOneLease) {
   EXPECT_EQ(state_.leases().size(), 1u);
   auto conn = login(text(user->value), text(pass->value));
   EXPECT_EQ(PQstatus(conn.get()), CONNECTION_OK);
-  auto other = db_->fetch(*SecretUri::parse("secret://acme/db/readonly#username"), std::nullopt, FetchContext{"request-2"});
+  auto other =
+      db_->fetch(*SecretUri::parse("secret://acme/db/readonly#username"), std::nullopt, FetchContext{"request-2"});
   ASSERT_TRUE(other);
   EXPECT_NE(*other->metadata.leaseId, *user->metadata.leaseId);
-  for (const char* bad : {"secret://acme/db/readonly", "secret://acme/db/readonly#other", "secret://acme/db/a/b#username",
-                          "secret://acme/db/readonly?version=1#username", "secret://acme/db/nosuch#username",
-                          "secret://acme/other/readonly#username"}) {
+  for (const char* bad : {"secret://acme/db/readonly", "secret://acme/db/readonly#other",
+                          "secret://acme/db/a/b#username", "secret://acme/db/readonly?version=1#username",
+                          "secret://acme/db/nosuch#username", "secret://acme/other/readonly#username"}) {
     auto f = db_->fetch(*SecretUri::parse(bad), std::nullopt, req);
     ASSERT_FALSE(f) << bad;
     EXPECT_EQ(f.error().code, provider_errc::kNotFound) << bad;

@@ -18,13 +18,14 @@ namespace {
 Error unavailable(const std::string& why) { return makeError(provider_errc::kUnavailable, "the secrets file " + why); }
 
 bool sameFile(const struct ::stat& a, const struct ::stat& b) {
-  return a.st_ino == b.st_ino && a.st_dev == b.st_dev && a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
-         a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+  return a.st_ino == b.st_ino && a.st_dev == b.st_dev && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
 }
 
 bool isYamlPath(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return ext == ".yaml" || ext == ".yml";
 }
 
@@ -65,7 +66,8 @@ json yamlToJson(const YAML::Node& node, std::size_t depth = 0) {
 
 Result<std::unique_ptr<FileProvider>> FileProvider::open(const std::string& path, bool production) {
   if (production) {
-    return makeError(kFileProviderRefused, "the file provider is for development only and is refused in production mode");
+    return makeError(kFileProviderRefused,
+                     "the file provider is for development only and is refused in production mode");
   }
   std::unique_ptr<FileProvider> p(new FileProvider(path));
   std::lock_guard lock(p->mu_);
@@ -91,8 +93,9 @@ Result<void> FileProvider::reloadIfChanged() {
       // The line only: yaml-cpp's message could quote the file's text.
       parseError = "is not valid YAML (line " + std::to_string(e.mark.line + 1) + ")";
     } catch (const YamlTooDeep& e) {
-      parseError = "is not valid YAML (line " + std::to_string(e.mark.line + 1) + ": " + errorCodeName(json_errc::kTooDeep) +
-                   ", nested deeper than " + std::to_string(kMaxJsonDepth) + " levels)";
+      parseError = "is not valid YAML (line " + std::to_string(e.mark.line + 1) + ": " +
+                   errorCodeName(json_errc::kTooDeep) + ", nested deeper than " + std::to_string(kMaxJsonDepth) +
+                   " levels)";
     }
   } else if (auto parsed = parseJson(text, {.allowComments = true})) {
     doc = std::move(*parsed);
@@ -116,7 +119,8 @@ Result<void> FileProvider::reloadIfChanged() {
   json next = json::object();
   for (auto& [key, fields] : doc["secrets"].items()) {
     auto uri = SecretUri::parse(key);
-    if (!uri || uri->version() || uri->field()) return invalid("has a key that is not a secret URI without version and field");
+    if (!uri || uri->version() || uri->field())
+      return invalid("has a key that is not a secret URI without version and field");
     if (!fields.is_object()) return invalid("has a secret that is not an object of fields");
     next[uri->canonical()] = std::move(fields);
   }

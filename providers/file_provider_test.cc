@@ -44,7 +44,8 @@ TEST_F(FileProviderTest, ServesFieldsAndReloadsWhenTheFileChanges) {
   ASSERT_TRUE(v);
   EXPECT_EQ(text(v->value), "one");
   EXPECT_EQ(text((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db#port"))->value), "5432");
-  EXPECT_EQ(text((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db"))->value), R"({"password":"one","port":5432})");
+  EXPECT_EQ(text((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db"))->value),
+            R"({"password":"one","port":5432})");
   write(R"({"secrets": {"secret://acme/dev/app/db": {"password": "two"}}})");
   EXPECT_EQ(text((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db#password"))->value), "two");
   EXPECT_EQ((*p)->fetch(*SecretUri::parse("secret://acme/dev/app/db#port")).error().code, provider_errc::kNotFound);
@@ -74,9 +75,9 @@ TEST_F(FileProviderTest, ABrokenOrMissingFileFailsClosed) {
   EXPECT_EQ(text((*p)->fetch(*SecretUri::parse("secret://acme/dev/a#k"))->value), "w");
   std::filesystem::remove(path_);
   EXPECT_EQ((*p)->fetch(*SecretUri::parse("secret://acme/dev/a#k")).error().code, provider_errc::kUnavailable);
-  for (const char* bad : {"[]", R"({"secrets": []})", R"({"secrets": {}, "extra": 1})",
-                          R"({"secrets": {"not-a-uri": {}}})", R"({"secrets": {"secret://acme/dev/a#f": {}}})",
-                          R"({"secrets": {"secret://acme/dev/a": "v"}})"}) {
+  for (const char* bad :
+       {"[]", R"({"secrets": []})", R"({"secrets": {}, "extra": 1})", R"({"secrets": {"not-a-uri": {}}})",
+        R"({"secrets": {"secret://acme/dev/a#f": {}}})", R"({"secrets": {"secret://acme/dev/a": "v"}})"}) {
     write(bad);
     EXPECT_FALSE(FileProvider::open(path_, false)) << bad;
   }
@@ -125,10 +126,10 @@ TEST_F(FileProviderTest, MalformedOrMisshapenYamlFailsClosed) {
   EXPECT_NE(f.error().message.find("not valid YAML (line"), std::string::npos) << f.error().message;
   EXPECT_EQ(f.error().message.find("hunter2"), std::string::npos);
   EXPECT_FALSE((*p)->healthy());
-  for (const char* bad : {"- a\n", "secrets: []\n", "secrets:\n", "secrets: {}\nextra: 1\n",
-                          "secrets:\n  not-a-uri: {}\n", "secrets:\n  secret://acme/dev/a#f: {}\n",
-                          "secrets:\n  secret://acme/dev/a: v\n", "secrets:\n  secret://acme/dev/a: {k: v, k: w}\n",
-                          "secrets:\n  ? [a, b]\n  : {}\n", "\"unterminated\n", ""}) {
+  for (const char* bad :
+       {"- a\n", "secrets: []\n", "secrets:\n", "secrets: {}\nextra: 1\n", "secrets:\n  not-a-uri: {}\n",
+        "secrets:\n  secret://acme/dev/a#f: {}\n", "secrets:\n  secret://acme/dev/a: v\n",
+        "secrets:\n  secret://acme/dev/a: {k: v, k: w}\n", "secrets:\n  ? [a, b]\n  : {}\n", "\"unterminated\n", ""}) {
     write(bad);
     EXPECT_FALSE(FileProvider::open(path_, false)) << bad;
   }
@@ -168,10 +169,10 @@ TEST_F(FileProviderTest, DeepOrRepeatedJsonAndDeepYamlFailClosed) {
   struct Case {
     std::string text;
     const char* code;
-  } cases[] = {{deepJson(30), "JSON_TOO_DEEP"},
-               {R"({"secrets": {"secret://acme/dev/a": {"k": "one", "k": "two"}}})", "JSON_DUPLICATE_KEY"},
-               {R"({"secrets": {"secret://acme/dev/a": {"k": "v"}, "secret://acme/dev/a": {"k": "w"}}})",
-                "JSON_DUPLICATE_KEY"}};
+  } cases[] = {
+      {deepJson(30), "JSON_TOO_DEEP"},
+      {R"({"secrets": {"secret://acme/dev/a": {"k": "one", "k": "two"}}})", "JSON_DUPLICATE_KEY"},
+      {R"({"secrets": {"secret://acme/dev/a": {"k": "v"}, "secret://acme/dev/a": {"k": "w"}}})", "JSON_DUPLICATE_KEY"}};
   for (const auto& c : cases) {
     write(c.text);
     auto f = (*p)->fetch(*SecretUri::parse("secret://acme/dev/a#k"));

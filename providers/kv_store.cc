@@ -320,8 +320,8 @@ Result<KvVersionInfo> KvStore::put(const KvPath& p, const Secret& dataJson, std:
   SEALGATE_TRY(checkMount(p));
   std::lock_guard lock(mu_);
   const std::string id = idOf(p);
-  const KvMountConfig mc = mountConfigs_.count(mountKey(p.ns, p.mount)) ? mountConfigs_[mountKey(p.ns, p.mount)]
-                                                                        : KvMountConfig{};
+  const KvMountConfig mc =
+      mountConfigs_.count(mountKey(p.ns, p.mount)) ? mountConfigs_[mountKey(p.ns, p.mount)] : KvMountConfig{};
   auto it = entries_.find(id);
   Entry e;
   if (it != entries_.end()) {
@@ -515,8 +515,7 @@ Result<std::vector<std::string>> KvStore::list(const std::string& ns, const std:
   return std::vector<std::string>(keys.begin(), keys.end());
 }
 
-Result<FetchedSecret> KvStore::fetch(const SecretUri& uri, std::optional<std::uint32_t> version,
-                                     const FetchContext&) {
+Result<FetchedSecret> KvStore::fetch(const SecretUri& uri, std::optional<std::uint32_t> version, const FetchContext&) {
   const KvPath p{uri.tenant(), uri.mount(), uri.joinedPath()};
   auto r = read(p, version.value_or(uri.version().value_or(0)));
   if (!r) {
@@ -537,13 +536,12 @@ Result<FetchedSecret> KvStore::fetch(const SecretUri& uri, std::optional<std::ui
   Result<FetchedSecret> result = notFound();
   if (doc.is_object() && doc.contains(*uri.field())) {
     json& field = doc[*uri.field()];
-    Result<Secret> value = field.is_string() ? Secret::copyFrom(field.get_ref<const std::string&>())
-                                             : [&] {
-                                                 std::string text = field.dump();
-                                                 auto s = Secret::copyFrom(text);
-                                                 secureWipe(text.data(), text.size());
-                                                 return s;
-                                               }();
+    Result<Secret> value = field.is_string() ? Secret::copyFrom(field.get_ref<const std::string&>()) : [&] {
+      std::string text = field.dump();
+      auto s = Secret::copyFrom(text);
+      secureWipe(text.data(), text.size());
+      return s;
+    }();
     if (value) {
       out.value = std::move(*value);
       result = std::move(out);

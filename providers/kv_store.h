@@ -35,9 +35,9 @@ namespace sealgate::providers {
 namespace kv_errc {
 inline constexpr ErrorCode kCasRequired = ErrorCode::KvCasRequired;  // the key or mount needs options.cas
 inline constexpr ErrorCode kCasMismatch = ErrorCode::KvCasMismatch;  // options.cas is not the current version
-inline constexpr ErrorCode kInvalid = ErrorCode::KvInvalid;           // a bad argument (path, metadata, versions)
+inline constexpr ErrorCode kInvalid = ErrorCode::KvInvalid;          // a bad argument (path, metadata, versions)
 inline constexpr ErrorCode kNoMount = ErrorCode::KvNoMount;          // no such mount in this namespace
-inline constexpr ErrorCode kTampered = ErrorCode::KvTampered;         // stored data failed authentication
+inline constexpr ErrorCode kTampered = ErrorCode::KvTampered;        // stored data failed authentication
 }  // namespace kv_errc
 
 inline constexpr const char* kKvSealContext = "sealgate/kv/v1";
@@ -161,7 +161,7 @@ class KvStore : public SecretProvider {
   KvStoreSettings settings_;
   Secret dataKey_;
   mutable std::mutex mu_;
-  std::map<std::string, Entry> entries_;                // id -> entry
+  std::map<std::string, Entry> entries_;               // id -> entry
   std::map<std::string, KvMountConfig> mountConfigs_;  // "ns/mount" -> config
 };
 

@@ -40,7 +40,7 @@ class KvStoreTest : public ::testing::Test {
     char tmpl[] = "/tmp/sealgate-kv-XXXXXX";
     root_ = ::mkdtemp(tmpl);
     sealer_ = std::make_unique<appliance::HsmTpmDataKeySealer>(sharedKeys(), "sealgate-kek", nullptr,
-                                                                std::vector<unsigned>{});
+                                                               std::vector<unsigned>{});
     settings_.dir = root_ + "/kv";
     settings_.mounts = {{"acme", {"kv"}}, {"globex", {"kv"}}};
     reopen();
@@ -83,8 +83,7 @@ TEST_F(KvStoreTest, VersionsReadBackAndSurviveReopen) {
 TEST_F(KvStoreTest, NamespacesAndMountsAreSeparate) {
   ASSERT_TRUE(store_->put(p("app/db"), secretOf(R"({"a":"acme"})"), std::nullopt));
   EXPECT_EQ(store_->read(p("app/db", "globex"), 0).error().code, provider_errc::kNotFound);
-  EXPECT_EQ(store_->put(KvPath{"acme", "nomount", "x"}, secretOf("{}"), std::nullopt).error().code,
-            kv_errc::kNoMount);
+  EXPECT_EQ(store_->put(KvPath{"acme", "nomount", "x"}, secretOf("{}"), std::nullopt).error().code, kv_errc::kNoMount);
   EXPECT_EQ(store_->put(KvPath{"initech", "kv", "x"}, secretOf("{}"), std::nullopt).error().code, kv_errc::kNoMount);
 }
 
@@ -95,7 +94,7 @@ TEST_F(KvStoreTest, BadPathsAreRejected) {
 }
 
 TEST_F(KvStoreTest, CheckAndSet) {
-  ASSERT_TRUE(store_->put(p("k"), secretOf("{}"), 0u));                           // cas 0: create only
+  ASSERT_TRUE(store_->put(p("k"), secretOf("{}"), 0u));                                    // cas 0: create only
   EXPECT_EQ(store_->put(p("k"), secretOf("{}"), 0u).error().code, kv_errc::kCasMismatch);  // exists now
   EXPECT_EQ(store_->put(p("k"), secretOf("{}"), 2u).error().code, kv_errc::kCasMismatch);  // stale/future
   ASSERT_TRUE(store_->put(p("k"), secretOf("{}"), 1u));
@@ -112,7 +111,8 @@ TEST_F(KvStoreTest, CheckAndSet) {
 
 TEST_F(KvStoreTest, MaxVersionsRemovesTheOldest) {
   ASSERT_TRUE(store_->writeMetadata(p("k"), KvMetadataUpdate{3u, std::nullopt, std::nullopt, std::nullopt}, false));
-  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(store_->put(p("k"), secretOf("{\"v\":" + std::to_string(i) + "}"), std::nullopt));
+  for (int i = 1; i <= 5; ++i)
+    ASSERT_TRUE(store_->put(p("k"), secretOf("{\"v\":" + std::to_string(i) + "}"), std::nullopt));
   auto meta = store_->metadata(p("k"));
   ASSERT_TRUE(meta);
   EXPECT_EQ(meta->currentVersion, 5u);
@@ -161,7 +161,8 @@ TEST_F(KvStoreTest, SoftDeleteUndeleteDestroy) {
 }
 
 TEST_F(KvStoreTest, DeleteVersionAfterSetsADeletionTime) {
-  ASSERT_TRUE(store_->writeMetadata(p("k"), KvMetadataUpdate{std::nullopt, std::nullopt, seconds(60), std::nullopt}, false));
+  ASSERT_TRUE(
+      store_->writeMetadata(p("k"), KvMetadataUpdate{std::nullopt, std::nullopt, seconds(60), std::nullopt}, false));
   const auto t0 = KvClock::now();
   ASSERT_TRUE(store_->put(p("k"), secretOf("{}"), std::nullopt, t0));
   auto before = store_->read(p("k"), 1, t0 + seconds(59));
@@ -177,16 +178,18 @@ TEST_F(KvStoreTest, MetadataCustomAndDeleteAndList) {
   ASSERT_TRUE(store_->put(p("app/web/tls"), secretOf("{}"), std::nullopt));
   ASSERT_TRUE(store_->put(p("root"), secretOf("{}"), std::nullopt));
   ASSERT_TRUE(store_->writeMetadata(
-      p("app/db"), KvMetadataUpdate{std::nullopt, std::nullopt, std::nullopt, nlohmann::json{{"owner", "team-a"}}}, false));
+      p("app/db"), KvMetadataUpdate{std::nullopt, std::nullopt, std::nullopt, nlohmann::json{{"owner", "team-a"}}},
+      false));
   ASSERT_TRUE(store_->writeMetadata(
       p("app/db"), KvMetadataUpdate{std::nullopt, std::nullopt, std::nullopt, nlohmann::json{{"tier", "1"}}}, true));
   EXPECT_EQ(store_->metadata(p("app/db"))->customMetadata, (nlohmann::json{{"owner", "team-a"}, {"tier", "1"}}));
-  EXPECT_EQ(store_->writeMetadata(p("app/db"),
-                                  KvMetadataUpdate{std::nullopt, std::nullopt, std::nullopt, nlohmann::json{{"n", 1}}},
-                                  false)
-                .error()
-                .code,
-            kv_errc::kInvalid);
+  EXPECT_EQ(
+      store_
+          ->writeMetadata(p("app/db"),
+                          KvMetadataUpdate{std::nullopt, std::nullopt, std::nullopt, nlohmann::json{{"n", 1}}}, false)
+          .error()
+          .code,
+      kv_errc::kInvalid);
   EXPECT_EQ(store_->writeMetadata(p("nope"), KvMetadataUpdate{}, true).error().code, provider_errc::kNotFound);
   EXPECT_EQ(*store_->list("acme", "kv", ""), (std::vector<std::string>{"app/", "root"}));
   EXPECT_EQ(*store_->list("acme", "kv", "app/"), (std::vector<std::string>{"db", "web/"}));

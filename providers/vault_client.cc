@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "providers/kv_store.h"
 #include "core/json_parse.h"
+#include "providers/kv_store.h"
 
 namespace sealgate::providers {
 
@@ -70,7 +70,8 @@ Result<std::unique_ptr<VaultKvClient>> VaultKvClient::create(const VaultClientSe
   if (appRole && (settings.roleId.empty() || settings.secretIdFile.empty())) {
     return invalidSettings("AppRole needs role_id and secret_id_file");
   }
-  if (settings.certFile.empty() != settings.keyFile.empty()) return invalidSettings("cert_file and key_file go together");
+  if (settings.certFile.empty() != settings.keyFile.empty())
+    return invalidSettings("cert_file and key_file go together");
   if (settings.mounts.empty()) return invalidSettings("no mounts");
   if (settings.maxAttempts == 0 || settings.maxAttempts > 10) return invalidSettings("max_attempts must be 1..10");
   try {
@@ -103,7 +104,8 @@ Result<VaultKvClient::Reply> VaultKvClient::send(const std::string& method, cons
   }
   try {
     Poco::Net::HTTPSClientSession session(host_, port_, tls_->ctx);
-    session.setTimeout(Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(settings_.timeout).count()));
+    session.setTimeout(
+        Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(settings_.timeout).count()));
     Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
     req.setHost(host_, port_);
     if (withToken) {
@@ -192,7 +194,8 @@ Result<FetchedSecret> VaultKvClient::fetch(const SecretUri& uri, std::optional<s
   auto m = settings_.mounts.find(uri.tenant() + "/" + uri.mount());
   if (m == settings_.mounts.end()) return notFound;
   const auto v = version ? version : uri.version();
-  const std::string path = "/v1/" + m->second + "/data/" + uri.joinedPath() + (v ? "?version=" + std::to_string(*v) : "");
+  const std::string path =
+      "/v1/" + m->second + "/data/" + uri.joinedPath() + (v ? "?version=" + std::to_string(*v) : "");
   bool haveToken;
   {
     std::lock_guard lock(mu_);
@@ -215,10 +218,11 @@ Result<FetchedSecret> VaultKvClient::fetch(const SecretUri& uri, std::optional<s
   } wipe{reply};
   if (r->status == 404) {
     // Vault: a deleted or destroyed version is a 404 whose body carries its metadata.
-    if (reply.is_object() && reply.contains("data") && reply["data"].is_object() && reply["data"].contains("metadata") &&
-        reply["data"]["metadata"].is_object()) {
+    if (reply.is_object() && reply.contains("data") && reply["data"].is_object() &&
+        reply["data"].contains("metadata") && reply["data"]["metadata"].is_object()) {
       const json& meta = reply["data"]["metadata"];
-      if (meta.value("destroyed", false)) return makeError(provider_errc::kVersionDestroyed, "the version is destroyed");
+      if (meta.value("destroyed", false))
+        return makeError(provider_errc::kVersionDestroyed, "the version is destroyed");
       if (!meta.value("deletion_time", std::string()).empty()) {
         return makeError(provider_errc::kVersionDeleted, "the version is deleted");
       }
@@ -226,8 +230,8 @@ Result<FetchedSecret> VaultKvClient::fetch(const SecretUri& uri, std::optional<s
     return notFound;
   }
   if (r->status != 200) return unavailable("refused the request (HTTP " + std::to_string(r->status) + ")");
-  if (!reply.is_object() || !reply.contains("data") || !reply["data"].is_object() ||
-      !reply["data"].contains("data") || !reply["data"]["data"].is_object()) {
+  if (!reply.is_object() || !reply.contains("data") || !reply["data"].is_object() || !reply["data"].contains("data") ||
+      !reply["data"]["data"].is_object()) {
     return unavailable("sent a malformed answer");
   }
   json& data = reply["data"]["data"];

@@ -28,9 +28,9 @@ struct VaultClientSettings {
   std::string keyFile;
   std::string tokenFile;  // token auth: a file holding the token
   std::string appRoleMount = "approle";
-  std::string roleId;        // AppRole auth: role_id
-  std::string secretIdFile;  // and a file holding the secret_id
-  std::string nameSpace;     // X-Vault-Namespace; empty: none
+  std::string roleId;                         // AppRole auth: role_id
+  std::string secretIdFile;                   // and a file holding the secret_id
+  std::string nameSpace;                      // X-Vault-Namespace; empty: none
   std::map<std::string, std::string> mounts;  // sealgate "<tenant>/<mount>" -> Vault KV v2 mount path
   unsigned maxAttempts = 3;
   std::chrono::milliseconds backoff{100};  // first retry delay; doubles each time

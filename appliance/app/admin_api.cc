@@ -13,9 +13,9 @@
 #include "appliance/telemetry/logging.h"
 #include "core/encoding.h"
 #include "core/file_io.h"
-#include "core/time_format.h"
-#include "core/secret_uri.h"
 #include "core/json_parse.h"
+#include "core/secret_uri.h"
+#include "core/time_format.h"
 
 namespace sealgate::appliance {
 
@@ -66,7 +66,8 @@ HandlerResult AdminApi::putPolicy(Request& request) {
   pdp_.replace(std::make_shared<const Policy>(std::move(*parsed)));
   onPolicyChange_();
   logEvent(LogLevel::Info, "policy_updated", {{"by", request.identity.spiffeId}, {"sha256", sha256Hex(text)}});
-  return Response{200, json{{"status", "updated"}, {"rules", pdp_.current()->rules().size()}, {"sha256", sha256Hex(text)}}};
+  return Response{200,
+                  json{{"status", "updated"}, {"rules", pdp_.current()->rules().size()}, {"sha256", sha256Hex(text)}}};
 }
 
 HandlerResult AdminApi::testPolicy(Request& request) {
@@ -88,8 +89,9 @@ HandlerResult AdminApi::testPolicy(Request& request) {
     return Response{200, json{{"decision", "deny"}, {"reason", guard.error().code}}};
   }
   // A dry run: no grant, no state, no audit event.
-  auto d = pdp_.current()->decide(DecisionSubject{subject->spiffeId, subject->tenant, subject->service},
-                                  DecisionRequest{0, uri->canonical(), b["action"], b.value("context", json::object()).dump()});
+  auto d = pdp_.current()->decide(
+      DecisionSubject{subject->spiffeId, subject->tenant, subject->service},
+      DecisionRequest{0, uri->canonical(), b["action"], b.value("context", json::object()).dump()});
   json out = {{"decision", d.allow ? "allow" : "deny"}, {"reason", d.reason}};
   if (d.allow) out["obligations"] = parseInternalJson(d.obligationsJson);
   return Response{200, out};
@@ -98,7 +100,9 @@ HandlerResult AdminApi::testPolicy(Request& request) {
 HandlerResult AdminApi::listGrants(Request&) {
   json list = json::array();
   for (const auto& g : state_.grants()) {
-    list.push_back({{"grant_id", g.grantId}, {"remaining_uses", g.remaining}, {"revoked", g.revoked},
+    list.push_back({{"grant_id", g.grantId},
+                    {"remaining_uses", g.remaining},
+                    {"revoked", g.revoked},
                     {"expires_at", rfc3339(g.expiresAt)}});
   }
   return Response{200, json{{"grants", list}}};
@@ -113,9 +117,10 @@ HandlerResult AdminApi::revokeGrant(Request& request) {
     return HttpError{ErrorCode::AuditUnavailable, "the audit log cannot record the revocation; nothing changed"};
   }
   // Remembered for the longest life a grant can have, so it cannot outlive it.
-  auto r = state_.revoke(id, grantStateKeepUntil(std::chrono::duration_cast<std::chrono::seconds>(
-                                         (std::chrono::system_clock::now() + config_.grants.maxTtl).time_since_epoch())
-                                         .count()));
+  auto r = state_.revoke(
+      id, grantStateKeepUntil(std::chrono::duration_cast<std::chrono::seconds>(
+                                  (std::chrono::system_clock::now() + config_.grants.maxTtl).time_since_epoch())
+                                  .count()));
   if (!r) return HttpError{ErrorCode::StateUnavailable, "the revocation could not be recorded"};
   return Response{200, json{{"grant_id", id}, {"revoked", true}}};
 }

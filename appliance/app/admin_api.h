@@ -10,8 +10,8 @@
 #include "appliance/config/config.h"
 #include "appliance/policy/embedded_policy.h"
 #include "appliance/server/http_server.h"
-#include "core/interfaces/state_store.h"
 #include "core/interfaces/audit_sink.h"
+#include "core/interfaces/state_store.h"
 
 namespace sealgate::appliance {
 

@@ -55,7 +55,8 @@ void Appliance::openState() {
   state_ = keys_->stateGuard(config_);
   if (auto opened = state_->open(); !opened) {
     logEvent(LogLevel::Error, "state_unavailable",
-             {{"code", opened.error().code}, {"error", opened.error().describe()},
+             {{"code", opened.error().code},
+              {"error", opened.error().describe()},
               {"effect", "consume, delegate and DPoP-bound authorize are denied until the state opens"}});
   }
 }
@@ -110,11 +111,12 @@ Result<void> Appliance::startDecisions() {
     remotePdp_ = std::move(remote);
   }
   DecisionPoint& decider = remotePdp_ ? static_cast<DecisionPoint&>(*remotePdp_) : *pdp_;
-  decisionCache_ = std::make_unique<CachingDecisionPoint>(decider, config_.pdp.negativeCache, config_.pdp.positiveCache);
+  decisionCache_ =
+      std::make_unique<CachingDecisionPoint>(decider, config_.pdp.negativeCache, config_.pdp.positiveCache);
   presentation_ = std::make_unique<GrantPresentation>(config_.grants, *grants_, *state_, *audit_);
   pepApi_ = std::make_unique<PepApi>(config_, *refs_, *grants_, *decisionCache_, *state_, *audit_, *presentation_);
-  adminApi_ = std::make_unique<AdminApi>(config_, *pdp_, *state_, *audit_,
-                                         [cache = decisionCache_.get()] { cache->clear(); });
+  adminApi_ =
+      std::make_unique<AdminApi>(config_, *pdp_, *state_, *audit_, [cache = decisionCache_.get()] { cache->clear(); });
   return {};
 }
 
@@ -141,10 +143,11 @@ void Appliance::startKvAndLeases() {
 
 Result<void> Appliance::startListeners() {
   SEALGATE_ASSIGN_OR_RETURN(auto tlsKey, keys_->tlsKey());
-  SEALGATE_ASSIGN_OR_RETURN(auto pep, Listener::create(ListenerKind::Pep, config_.pep, config_.limits, tlsKey, pepRoutes()));
+  SEALGATE_ASSIGN_OR_RETURN(auto pep,
+                            Listener::create(ListenerKind::Pep, config_.pep, config_.limits, tlsKey, pepRoutes()));
   pep_ = std::move(pep);
-  SEALGATE_ASSIGN_OR_RETURN(auto admin,
-                            Listener::create(ListenerKind::Admin, config_.admin, config_.limits, tlsKey, adminRoutes()));
+  SEALGATE_ASSIGN_OR_RETURN(
+      auto admin, Listener::create(ListenerKind::Admin, config_.admin, config_.limits, tlsKey, adminRoutes()));
   admin_ = std::move(admin);
   pep_->start();
   admin_->start();
@@ -212,10 +215,20 @@ void Appliance::stop() {
 
 std::vector<Route> Appliance::commonRoutes() {
   return {
-      Route{"GET", "/healthz", Access::AnyClient, {}, false,
-            [](Request&) -> HandlerResult { return Response{200, json{{"status", "ok"}}}; }},
+      Route{"GET",
+            "/healthz",
+            Access::AnyClient,
+            {},
+            false,
+            [](Request&) -> HandlerResult {
+              return Response{200, json{{"status", "ok"}}};
+            }},
       Route{"GET", "/readyz", Access::AnyClient, {}, false, [this](Request&) { return readiness(); }},
-      Route{"GET", "/v1/openapi.json", Access::AnyClient, {}, false,
+      Route{"GET",
+            "/v1/openapi.json",
+            Access::AnyClient,
+            {},
+            false,
             [](Request&) -> HandlerResult {
               Response r;
               r.rawBody = kOpenApiJson;
@@ -226,82 +239,129 @@ std::vector<Route> Appliance::commonRoutes() {
 
 std::vector<Route> Appliance::pepRoutes() {
   auto routes = commonRoutes();
-  routes.push_back(Route{"POST", "/v1/uris/canonicalize", Access::Service, {}, true,
-                         [this](Request& r) { return canonicalize(r); }});
-  routes.push_back(Route{"POST", "/v1/authorize", Access::Service, {}, true,
-                         [this](Request& r) { return pepApi_->authorize(r); }});
-  routes.push_back(Route{"POST", "/v1/grants/consume", Access::Service, {}, true,
-                         [this](Request& r) { return pepApi_->consume(r); }});
-  routes.push_back(Route{"POST", "/v1/grants/delegate", Access::Service, {}, true,
-                         [this](Request& r) { return pepApi_->delegate(r); }});
-  routes.push_back(Route{"POST", "/v1/execute", Access::Service, {}, true,
-                         [this](Request& r) { return executeApi_->execute(r); }});
-  routes.push_back(Route{"GET", "/.well-known/jwks.json", Access::AnyClient, {}, false,
-                         [this](Request& r) { return pepApi_->jwks(r); }});
+  routes.push_back(Route{
+      "POST", "/v1/uris/canonicalize", Access::Service, {}, true, [this](Request& r) { return canonicalize(r); }});
+  routes.push_back(
+      Route{"POST", "/v1/authorize", Access::Service, {}, true, [this](Request& r) { return pepApi_->authorize(r); }});
+  routes.push_back(Route{
+      "POST", "/v1/grants/consume", Access::Service, {}, true, [this](Request& r) { return pepApi_->consume(r); }});
+  routes.push_back(Route{
+      "POST", "/v1/grants/delegate", Access::Service, {}, true, [this](Request& r) { return pepApi_->delegate(r); }});
+  routes.push_back(
+      Route{"POST", "/v1/execute", Access::Service, {}, true, [this](Request& r) { return executeApi_->execute(r); }});
+  routes.push_back(Route{
+      "GET", "/.well-known/jwks.json", Access::AnyClient, {}, false, [this](Request& r) { return pepApi_->jwks(r); }});
   return routes;
 }
 
 std::vector<Route> Appliance::adminRoutes() {
   auto routes = commonRoutes();
-  routes.push_back(Route{"GET", "/admin/v1/status", Access::Admin, {"admin", "auditor"}, false,
-                         [this](Request&) { return adminStatus(); }});
-  routes.push_back(Route{"GET", "/metrics", Access::Admin, {"admin", "auditor"}, false, [this](Request&) -> HandlerResult {
-                           Response r;
-                           r.contentType = "text/plain; version=0.0.4";
-                           r.rawBody = metrics_.render();
-                           if (r.rawBody.empty()) r.rawBody = "\n";
-                           return r;
+  routes.push_back(Route{"GET", "/admin/v1/status", Access::Admin, {"admin", "auditor"}, false, [this](Request&) {
+                           return adminStatus();
                          }});
-  routes.push_back(Route{"GET", "/admin/v1/policy", Access::Admin, {"admin", "auditor"}, false,
-                         [this](Request& r) { return adminApi_->getPolicy(r); }});
-  routes.push_back(Route{"PUT", "/admin/v1/policy", Access::Admin, {"admin"}, true,
-                         [this](Request& r) { return adminApi_->putPolicy(r); }});
-  routes.push_back(Route{"POST", "/admin/v1/policy/test", Access::Admin, {"admin", "auditor"}, true,
-                         [this](Request& r) { return adminApi_->testPolicy(r); }});
-  routes.push_back(Route{"GET", "/admin/v1/grants", Access::Admin, {"admin", "auditor"}, false,
-                         [this](Request& r) { return adminApi_->listGrants(r); }});
-  routes.push_back(Route{"DELETE", "/admin/v1/grants/{id}", Access::Admin, {"admin"}, false,
-                         [this](Request& r) { return adminApi_->revokeGrant(r); }});
-  routes.push_back(Route{"POST", "/admin/v1/state/reinitialize", Access::Admin, {"admin"}, true,
-                         [this](Request& r) { return reinitializeState(r); }});
+  routes.push_back(
+      Route{"GET", "/metrics", Access::Admin, {"admin", "auditor"}, false, [this](Request&) -> HandlerResult {
+              Response r;
+              r.contentType = "text/plain; version=0.0.4";
+              r.rawBody = metrics_.render();
+              if (r.rawBody.empty()) r.rawBody = "\n";
+              return r;
+            }});
+  routes.push_back(Route{"GET", "/admin/v1/policy", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
+                           return adminApi_->getPolicy(r);
+                         }});
+  routes.push_back(Route{"PUT", "/admin/v1/policy", Access::Admin, {"admin"}, true, [this](Request& r) {
+                           return adminApi_->putPolicy(r);
+                         }});
+  routes.push_back(
+      Route{"POST", "/admin/v1/policy/test", Access::Admin, {"admin", "auditor"}, true, [this](Request& r) {
+              return adminApi_->testPolicy(r);
+            }});
+  routes.push_back(Route{"GET", "/admin/v1/grants", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
+                           return adminApi_->listGrants(r);
+                         }});
+  routes.push_back(Route{"DELETE", "/admin/v1/grants/{id}", Access::Admin, {"admin"}, false, [this](Request& r) {
+                           return adminApi_->revokeGrant(r);
+                         }});
+  routes.push_back(Route{"POST", "/admin/v1/state/reinitialize", Access::Admin, {"admin"}, true, [this](Request& r) {
+                           return reinitializeState(r);
+                         }});
   // The audit log: read-only for every admin-side role; nothing rewrites it.
-  routes.push_back(Route{"GET", "/admin/v1/audit/public-key", Access::Admin, {"admin", "auditor"}, false,
-                         [this](Request& r) { return auditApi_->publicKey(r); }});
-  routes.push_back(Route{"GET", "/admin/v1/audit/checkpoint", Access::Admin, {"admin", "auditor"}, false,
-                         [this](Request& r) { return auditApi_->checkpoint(r); }});
-  routes.push_back(Route{"GET", "/admin/v1/audit/export", Access::Admin, {"admin", "auditor"}, false,
-                         [this](Request& r) { return auditApi_->exportBundle(r); }});
-  routes.push_back(Route{"GET", "/admin/v1/audit/proofs/inclusion", Access::Admin, {"admin", "auditor"}, false,
-                         [this](Request& r) { return auditApi_->inclusionProof(r); }});
-  routes.push_back(Route{"GET", "/admin/v1/audit/proofs/consistency", Access::Admin, {"admin", "auditor"}, false,
-                         [this](Request& r) { return auditApi_->consistencyProof(r); }});
+  routes.push_back(
+      Route{"GET", "/admin/v1/audit/public-key", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
+              return auditApi_->publicKey(r);
+            }});
+  routes.push_back(
+      Route{"GET", "/admin/v1/audit/checkpoint", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
+              return auditApi_->checkpoint(r);
+            }});
+  routes.push_back(
+      Route{"GET", "/admin/v1/audit/export", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
+              return auditApi_->exportBundle(r);
+            }});
+  routes.push_back(
+      Route{"GET", "/admin/v1/audit/proofs/inclusion", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
+              return auditApi_->inclusionProof(r);
+            }});
+  routes.push_back(Route{
+      "GET", "/admin/v1/audit/proofs/consistency", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
+        return auditApi_->consistencyProof(r);
+      }});
   // Leases (lease_api.h), in API.md's shape and at Vault's own paths.
-  routes.push_back(Route{"GET", "/admin/v1/leases", Access::Admin, {"admin", "auditor"}, false,
-                         [this](Request& r) { return leaseApi_->list(r); }});
-  routes.push_back(Route{"PUT", "/admin/v1/leases/renew", Access::Admin, {"admin"}, true,
-                         [this](Request& r) { return leaseApi_->renew(r, false); }});
-  routes.push_back(Route{"PUT", "/admin/v1/leases/revoke", Access::Admin, {"admin"}, true,
-                         [this](Request& r) { return leaseApi_->revoke(r, false); }});
-  routes.push_back(Route{"PUT", "/admin/v1/leases/revoke-prefix/**", Access::Admin, {"admin"}, false,
-                         [this](Request& r) { return leaseApi_->revokePrefix(r, false); }});
+  routes.push_back(Route{"GET", "/admin/v1/leases", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
+                           return leaseApi_->list(r);
+                         }});
+  routes.push_back(Route{"PUT", "/admin/v1/leases/renew", Access::Admin, {"admin"}, true, [this](Request& r) {
+                           return leaseApi_->renew(r, false);
+                         }});
+  routes.push_back(Route{"PUT", "/admin/v1/leases/revoke", Access::Admin, {"admin"}, true, [this](Request& r) {
+                           return leaseApi_->revoke(r, false);
+                         }});
+  routes.push_back(
+      Route{"PUT", "/admin/v1/leases/revoke-prefix/**", Access::Admin, {"admin"}, false, [this](Request& r) {
+              return leaseApi_->revokePrefix(r, false);
+            }});
   for (const char* method : {"PUT", "POST"}) {
-    routes.push_back(Route{method, "/v1/sys/leases/lookup", Access::Admin, {"admin", "auditor"}, false,
-                           [this](Request& r) { return leaseApi_->lookup(r); }, /*vault=*/true});
-    routes.push_back(Route{method, "/v1/sys/leases/renew", Access::Admin, {"admin"}, false,
-                           [this](Request& r) { return leaseApi_->renew(r, true); }, /*vault=*/true});
-    routes.push_back(Route{method, "/v1/sys/leases/revoke", Access::Admin, {"admin"}, false,
-                           [this](Request& r) { return leaseApi_->revoke(r, true); }, /*vault=*/true});
-    routes.push_back(Route{method, "/v1/sys/leases/revoke-prefix/**", Access::Admin, {"admin"}, false,
-                           [this](Request& r) { return leaseApi_->revokePrefix(r, true); }, /*vault=*/true});
+    routes.push_back(Route{method,
+                           "/v1/sys/leases/lookup",
+                           Access::Admin,
+                           {"admin", "auditor"},
+                           false,
+                           [this](Request& r) { return leaseApi_->lookup(r); },
+                           /*vault=*/true});
+    routes.push_back(Route{method,
+                           "/v1/sys/leases/renew",
+                           Access::Admin,
+                           {"admin"},
+                           false,
+                           [this](Request& r) { return leaseApi_->renew(r, true); },
+                           /*vault=*/true});
+    routes.push_back(Route{method,
+                           "/v1/sys/leases/revoke",
+                           Access::Admin,
+                           {"admin"},
+                           false,
+                           [this](Request& r) { return leaseApi_->revoke(r, true); },
+                           /*vault=*/true});
+    routes.push_back(Route{method,
+                           "/v1/sys/leases/revoke-prefix/**",
+                           Access::Admin,
+                           {"admin"},
+                           false,
+                           [this](Request& r) { return leaseApi_->revokePrefix(r, true); },
+                           /*vault=*/true});
   }
   // Vault-compatible KV v2 (kv_api.h) and database creds: every other /v1/ path
   // of the admin listener.
   for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE", "LIST"}) {
-    routes.push_back(Route{method, "/v1/**", Access::Admin, {}, false,
-                           [this](Request& r) {
-                             return LeaseApi::isCredsPath(r.pathParam) ? leaseApi_->creds(r) : kvApi_->handle(r);
-                           },
-                           /*vault=*/true});
+    routes.push_back(Route{
+        method,
+        "/v1/**",
+        Access::Admin,
+        {},
+        false,
+        [this](Request& r) { return LeaseApi::isCredsPath(r.pathParam) ? leaseApi_->creds(r) : kvApi_->handle(r); },
+        /*vault=*/true});
   }
   return routes;
 }
@@ -323,14 +383,16 @@ HandlerResult Appliance::readiness() {
   } else {
     ready = false;
     const json s = state_->statusJson();
-    checks["state"] = {{"status", "fail"}, {"code", s.value("code", std::string(errorCodeName(state_errc::kUnavailable)))}};
+    checks["state"] = {{"status", "fail"},
+                       {"code", s.value("code", std::string(errorCodeName(state_errc::kUnavailable)))}};
   }
   checks["pdp"] = {{"status", "ok"}, {"type", pdpTypeName(config_.pdp.type)}};
   // Providers: a KV store that did not open, or a database or Vault that cannot
   // answer, makes the appliance unready (their mounts answer PROVIDER_UNAVAILABLE).
   json providerChecks = json::object();
   auto provider = [&](const char* name, bool ok) {
-    providerChecks[name] = ok ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", ErrorCode::ProviderUnavailable}};
+    providerChecks[name] =
+        ok ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", ErrorCode::ProviderUnavailable}};
     ready = ready && ok;
   };
   provider("kv", kv_ != nullptr);
@@ -353,8 +415,9 @@ HandlerResult Appliance::canonicalize(Request& request) {
   }
   auto ref = refs_->of(*uri);
   if (!ref) {
-    logEvent(LogLevel::Error, "hsm_failure",
-             {{"correlation_id", request.correlationId}, {"operation", "resource_ref"}, {"error", ref.error().describe()}});
+    logEvent(
+        LogLevel::Error, "hsm_failure",
+        {{"correlation_id", request.correlationId}, {"operation", "resource_ref"}, {"error", ref.error().describe()}});
     return HttpError{ErrorCode::HsmUnavailable, "the HSM could not compute the resource_ref"};
   }
   return Response{200, json{{"canonical", uri->canonical()}, {"arn", uri->arn()}, {"resource_ref", *ref}}};
@@ -363,7 +426,8 @@ HandlerResult Appliance::canonicalize(Request& request) {
 HandlerResult Appliance::adminStatus() {
   json hsmJson = keys_->hsmStatus();
   json tpmJson = keys_->tpmStatus();
-  return Response{200, json{{"name", config_.name}, {"hsm", hsmJson}, {"tpm", tpmJson}, {"state", state_->statusJson()}}};
+  return Response{200,
+                  json{{"name", config_.name}, {"hsm", hsmJson}, {"tpm", tpmJson}, {"state", state_->statusJson()}}};
 }
 
 HandlerResult Appliance::reinitializeState(Request& request) {
@@ -376,10 +440,10 @@ HandlerResult Appliance::reinitializeState(Request& request) {
   const json before = state_->statusJson();
   json event = auditEvent("state_reinitialize", request);
   event.update(json{{"by", request.identity.spiffeId},
-                {"reason", request.body["reason"]},
-                {"previous_status", before.value("status", "")},
-                {"previous_code", before.value("code", "")},
-                {"outcome", "requested"}});
+                    {"reason", request.body["reason"]},
+                    {"previous_status", before.value("status", "")},
+                    {"previous_code", before.value("code", "")},
+                    {"outcome", "requested"}});
   // Audited before anything changes: no audit, no re-initialisation.
   if (auto logged = audit_->append(event.dump()); !logged) {
     return HttpError{ErrorCode::AuditUnavailable, "the audit log cannot record the request; the state is unchanged"};

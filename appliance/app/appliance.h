@@ -9,18 +9,18 @@
 #include "appliance/audit/audit_kafka.h"
 #include "appliance/audit/audit_log.h"
 #include "appliance/config/config.h"
-#include "appliance/policy/decision_cache.h"
-#include "appliance/grants/grants.h"
-#include "appliance/keys/appliance_keys.h"
-#include "appliance/server/http_server.h"
 #include "appliance/execute/execute_api.h"
-#include "appliance/kv/kv_api.h"
-#include "appliance/telemetry/metrics.h"
-#include "appliance/kv/lease_api.h"
-#include "appliance/state/state_guard.h"
+#include "appliance/grants/grants.h"
 #include "appliance/grants/pep_api.h"
-#include "appliance/policy/remote_pdp.h"
+#include "appliance/keys/appliance_keys.h"
+#include "appliance/kv/kv_api.h"
+#include "appliance/kv/lease_api.h"
+#include "appliance/policy/decision_cache.h"
 #include "appliance/policy/embedded_policy.h"
+#include "appliance/policy/remote_pdp.h"
+#include "appliance/server/http_server.h"
+#include "appliance/state/state_guard.h"
+#include "appliance/telemetry/metrics.h"
 #include "core/resource_ref.h"
 #include "providers/file_provider.h"
 #include "providers/provider_router.h"
@@ -73,8 +73,8 @@ class Appliance {
   std::unique_ptr<providers::DatabaseCredentials> databases_;  // when databases are configured
   std::unique_ptr<LeaseApi> leaseApi_;
   std::vector<std::unique_ptr<providers::FileProvider>> files_;  // development mode only
-  std::unique_ptr<providers::VaultKvClient> vault_;                // when vault.address is configured
-  std::unique_ptr<providers::ProviderRouter> router_;             // every mount, for /v1/execute
+  std::unique_ptr<providers::VaultKvClient> vault_;              // when vault.address is configured
+  std::unique_ptr<providers::ProviderRouter> router_;            // every mount, for /v1/execute
   Metrics metrics_;
   std::unique_ptr<ExecuteApi> executeApi_;
   std::unique_ptr<Listener> pep_;

@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "appliance/app/appliance.h"
-#include "appliance/telemetry/egress.h"
 #include "appliance/execute/execute_api.h"
 #include "appliance/server/http_server.h"
+#include "appliance/telemetry/egress.h"
 #include "appliance/telemetry/logging.h"
 #include "core/encoding.h"
 
@@ -48,11 +48,11 @@ TEST(GuardedLogLine, UnchangedWhileNothingIsLive) {
 
 TEST(GuardedLogLine, ScrubsLiveValuesInStringsAndKeys) {
   auto reg = protect("hunter2-password");
-  const std::string text = guardedLogLine(
-      {{"event", "peer_error"}, {"what", "login failed for hunter2-password"},
-       {"aHVudGVyMi1wYXNzd29yZA", "base64url key"}});
-  EXPECT_EQ(json::parse(text), (json{{"event", "peer_error"}, {"what", "login failed for [REDACTED]"},
-                                     {"[REDACTED]", "base64url key"}}));
+  const std::string text = guardedLogLine({{"event", "peer_error"},
+                                           {"what", "login failed for hunter2-password"},
+                                           {"aHVudGVyMi1wYXNzd29yZA", "base64url key"}});
+  EXPECT_EQ(json::parse(text),
+            (json{{"event", "peer_error"}, {"what", "login failed for [REDACTED]"}, {"[REDACTED]", "base64url key"}}));
 }
 
 TEST(GuardedLogLine, ALineStillCarryingAValueIsReplacedWithoutItsContent) {

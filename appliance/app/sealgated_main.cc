@@ -1,6 +1,6 @@
 // sealgated: the appliance daemon.
-#include <CLI/CLI.hpp>
 #include <Poco/Net/SSLManager.h>
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>

@@ -29,7 +29,8 @@ std::map<std::string, std::string> queryParams(const std::string& query) {
 // A decimal up to 2^63 with no sign, no leading zeros.
 std::optional<std::uint64_t> number(const std::map<std::string, std::string>& q, const std::string& key) {
   auto it = q.find(key);
-  if (it == q.end() || it->second.empty() || it->second.size() > 18 || (it->second.size() > 1 && it->second[0] == '0')) {
+  if (it == q.end() || it->second.empty() || it->second.size() > 18 ||
+      (it->second.size() > 1 && it->second[0] == '0')) {
     return std::nullopt;
   }
   std::uint64_t v = 0;
@@ -87,7 +88,9 @@ HandlerResult AuditApi::inclusionProof(Request& request) {
   auto proof = log_.inclusionProof(*index, *size);
   if (!proof) return HttpError{ErrorCode::InvalidRequest, proof.error().message};
   auto leaves = log_.leafHashes(*index + 1);
-  return Response{200, json{{"index", *index}, {"tree_size", *size}, {"leaf_hash", base64Std(leaves.at(*index))},
+  return Response{200, json{{"index", *index},
+                            {"tree_size", *size},
+                            {"leaf_hash", base64Std(leaves.at(*index))},
                             {"proof", b64(*proof)}}};
 }
 

@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <deque>
 #include <vector>
 
 #include "appliance/telemetry/logging.h"
@@ -94,8 +94,10 @@ Result<std::unique_ptr<KafkaForwarder>> KafkaForwarder::start(MerkleAuditLog& lo
   if (options.offsetFile.empty()) return makeError(ErrorCode::ConfigInvalid, "the Kafka sink needs an offset file");
   if (std::ifstream in(options.offsetFile); in) {
     std::uint64_t v = 0;
-    if (!(in >> v)) return makeError(ErrorCode::AuditLogCorrupt, "the Kafka offset file is unreadable: " + options.offsetFile);
-    if (v > log.size()) return makeError(ErrorCode::AuditLogCorrupt, "the Kafka offset is past the end of the audit log");
+    if (!(in >> v))
+      return makeError(ErrorCode::AuditLogCorrupt, "the Kafka offset file is unreadable: " + options.offsetFile);
+    if (v > log.size())
+      return makeError(ErrorCode::AuditLogCorrupt, "the Kafka offset is past the end of the audit log");
     f->delivered_ = v;
   }
   rd_kafka_conf_t* conf = rd_kafka_conf_new();

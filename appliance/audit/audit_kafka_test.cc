@@ -14,8 +14,8 @@
 #include <set>
 #include <thread>
 
-#include "tests/support/temp_token.h"
 #include "appliance/keys/signing_keys.h"
+#include "tests/support/temp_token.h"
 
 namespace sealgate::appliance {
 namespace {
@@ -142,8 +142,8 @@ void expectAllInOrder(MockCluster& cluster, MerkleAuditLog& log, bool allowDupli
   }
   EXPECT_EQ(seen.size(), n) << "every event, none lost";
   if (!allowDuplicates) {
-      EXPECT_EQ(total, n);
-    }
+    EXPECT_EQ(total, n);
+  }
   auto entries = log.read(0, n);
   ASSERT_TRUE(entries.ok());
   for (const auto& e : *entries) EXPECT_TRUE(seen.count(json::parse(e)["event_id"].get<std::string>()));
@@ -163,13 +163,12 @@ TEST(KafkaForwarder, DeliversEveryEventInOrderPerKeyThroughInjectedBrokerErrors)
   appendEvents(*log, 0, 30);
   ASSERT_TRUE(waitDelivered(**f, 30));
   // The outage: Produce requests (ApiKey 0) fail with retriable broker errors.
-  rd_kafka_mock_push_request_errors(cluster.get(), 0, 12, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE,
-                                    RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE,
-                                    RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
-                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+  rd_kafka_mock_push_request_errors(
+      cluster.get(), 0, 12, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+      RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR__TRANSPORT,
+      RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
   appendEvents(*log, 30, 120);
   ASSERT_TRUE(waitDelivered(**f, 120)) << "delivered " << (*f)->delivered();
   f->reset();

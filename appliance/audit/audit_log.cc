@@ -15,9 +15,9 @@
 #include "appliance/telemetry/logging.h"
 #include "core/audit_bundle.h"
 #include "core/file_io.h"
+#include "core/json_parse.h"
 #include "core/signed_note.h"
 #include "core/time_format.h"
-#include "core/json_parse.h"
 
 namespace sealgate::appliance {
 
@@ -52,7 +52,8 @@ Result<std::string> readAll(int fd) {
 
 Result<void> writeFully(int fd, const std::string& bytes) {
   if (auto w = writeAll(fd, bytes, audit_errc::kUnavailable); !w) {
-    return unavailable(std::string("the audit log cannot be written: ") + std::strerror(static_cast<int>(w.error().native)));
+    return unavailable(std::string("the audit log cannot be written: ") +
+                       std::strerror(static_cast<int>(w.error().native)));
   }
   return Ok{};
 }
@@ -299,7 +300,8 @@ std::string formatEntry(const std::string& eventJson, std::uint64_t index, std::
 void MerkleAuditLog::writerLoop() {
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait_for(lock, options_.checkpointInterval, [&] { return stopping_ || !queue_.empty() || checkpointRequested_; });
+    cv_.wait_for(lock, options_.checkpointInterval,
+                 [&] { return stopping_ || !queue_.empty() || checkpointRequested_; });
     if (!queue_.empty()) writeQueuedLocked(lock);
     checkpointIfDueLocked(lock);
     if (stopping_ && queue_.empty()) return;
@@ -451,7 +453,8 @@ std::uint64_t MerkleAuditLog::waitForSize(std::uint64_t index, std::chrono::mill
 std::vector<merkle::Hash> MerkleAuditLog::leafHashes(std::uint64_t size) const {
   std::lock_guard lock(mu_);
   const auto& l = tree_.leaves();
-  return std::vector<merkle::Hash>(l.begin(), l.begin() + static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(size, l.size())));
+  return std::vector<merkle::Hash>(l.begin(),
+                                   l.begin() + static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(size, l.size())));
 }
 
 std::vector<StoredCheckpoint> MerkleAuditLog::checkpoints() const {
@@ -509,8 +512,8 @@ Result<std::string> MerkleAuditLog::exportBundle() {
     if (p) proofs["inclusion"].push_back({{"index", size - 1}, {"tree_size", size}, {"proof", b64(*p)}});
   }
   json bundle = {{"format", audit::kBundleFormat}, {"origin", options_.origin}, {"tree_size", size},
-                 {"checkpoint", cp.note},          {"checkpoints", earlier},     {"entries", entries},
-                 {"leaf_hashes", b64(leaves)},      {"proofs", proofs}};
+                 {"checkpoint", cp.note},          {"checkpoints", earlier},    {"entries", entries},
+                 {"leaf_hashes", b64(leaves)},     {"proofs", proofs}};
   return bundle.dump();
 }
 

@@ -39,7 +39,7 @@ namespace sealgate::appliance {
 // (keys/signing_keys.h makes one over the key store).
 struct CheckpointSigner {
   std::function<Result<Bytes>(const std::string& text)> sign;
-  Bytes spkiDer;        // the public half (key ID = SHA-256(spkiDer)[:4])
+  Bytes spkiDer;         // the public half (key ID = SHA-256(spkiDer)[:4])
   std::string keyLabel;  // e.g. sealgate-audit-es256-v1 (for status output)
 };
 
@@ -136,15 +136,15 @@ class MerkleAuditLog : public AuditSink {
   int checkpointFd_ = -1;
 
   mutable std::mutex mu_;
-  mutable std::condition_variable cv_;       // writer wakeups
-  mutable std::condition_variable doneCv_;   // appenders and readers
+  mutable std::condition_variable cv_;      // writer wakeups
+  mutable std::condition_variable doneCv_;  // appenders and readers
   std::deque<std::shared_ptr<Pending>> queue_;
   merkle::Tree tree_;
   std::vector<std::uint64_t> offsets_;  // file offset of each entry; offsets_[size] = end
   std::vector<StoredCheckpoint> checkpoints_;
   std::uint64_t sampledOut_ = 0;
   std::uint64_t batches_ = 0;
-  bool failed_ = false;   // an fdatasync failed: the page cache state is unknown, stop
+  bool failed_ = false;  // an fdatasync failed: the page cache state is unknown, stop
   bool lastWriteFailed_ = false;
   bool stopping_ = false;
   bool checkpointRequested_ = false;

@@ -7,14 +7,14 @@
 
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <thread>
 
-#include "appliance/telemetry/egress.h"
 #include "appliance/keys/signing_keys.h"
+#include "appliance/telemetry/egress.h"
 #include "core/audit_bundle.h"
 #include "core/signed_note.h"
 #include "tests/support/temp_token.h"
@@ -56,7 +56,9 @@ AuditLogOptions options(const std::string& dir, std::uint64_t every = 4) {
   return o;
 }
 
-std::string event(int i) { return json{{"type", "authorize"}, {"decision_id", "d" + std::to_string(i)}, {"tenant", "acme"}}.dump(); }
+std::string event(int i) {
+  return json{{"type", "authorize"}, {"decision_id", "d" + std::to_string(i)}, {"tenant", "acme"}}.dump();
+}
 
 audit::VerifyOptions pinned() {
   audit::VerifyOptions o;
@@ -84,7 +86,7 @@ TEST(MerkleAuditLog, RefusesAnEventCarryingALiveSecretValue) {
   EXPECT_EQ((*log)->size(), 0u);
   ASSERT_TRUE((*log)->append(event(1)).ok());  // clean events still go through
   live.release();
-  ASSERT_TRUE((*log)->append(leaky).ok());     // no longer live: no longer a secret to the guard
+  ASSERT_TRUE((*log)->append(leaky).ok());  // no longer live: no longer a secret to the guard
   EXPECT_EQ((*log)->size(), 2u);
   const std::string stored = slurp(dir + "/entries.jsonl");
   EXPECT_EQ(stored.find("[REDACTED]"), std::string::npos);  // never a scrubbed copy
@@ -244,7 +246,8 @@ TEST(MerkleAuditLog, ATamperedStoredEntryIsNamedInTheExport) {
   std::string text = slurp(dir + "/entries.jsonl");
   const auto at = text.find("\"d5\"");
   text[at + 2] = '9';
-  std::ofstream(dir + "/entries.jsonl", std::ios::in | std::ios::out | std::ios::binary).write(text.data(), static_cast<std::streamsize>(text.size()));
+  std::ofstream(dir + "/entries.jsonl", std::ios::in | std::ios::out | std::ios::binary)
+      .write(text.data(), static_cast<std::streamsize>(text.size()));
   auto bundle = (*log)->exportBundle();
   ASSERT_TRUE(bundle.ok());
   auto report = audit::verifyBundle(*bundle, pinned());

@@ -123,12 +123,13 @@ Result<void> issueDevPki(const fs::path& pki, const Bytes& tlsSpki) {
 
   SEALGATE_ASSIGN_OR_RETURN(auto tlsPub, publicKeyFromSpki(tlsSpki));
   SEALGATE_ASSIGN_OR_RETURN(auto server, issueCertificate(ca.get(), caKey.get(), tlsPub.get(), "localhost",
-                                 "DNS:localhost,IP:127.0.0.1,IP:::1", true, 825));
+                                                          "DNS:localhost,IP:127.0.0.1,IP:::1", true, 825));
   SEALGATE_TRY(writeCertificatePem((pki / "server.pem").string(), server.get()));
 
   for (const auto& [name, spiffe] : devClients()) {
     SEALGATE_ASSIGN_OR_RETURN(auto key, generateP256Key());
-    SEALGATE_ASSIGN_OR_RETURN(auto cert, issueCertificate(ca.get(), caKey.get(), key.get(), name, "URI:" + spiffe, false, 825));
+    SEALGATE_ASSIGN_OR_RETURN(auto cert,
+                              issueCertificate(ca.get(), caKey.get(), key.get(), name, "URI:" + spiffe, false, 825));
     SEALGATE_TRY(writePrivateKeyPem((pki / "clients" / (name + ".key")).string(), key.get()));
     SEALGATE_TRY(writeCertificatePem((pki / "clients" / (name + ".pem")).string(), cert.get()));
   }
@@ -138,11 +139,10 @@ Result<void> issueDevPki(const fs::path& pki, const Bytes& tlsSpki) {
 std::string renderConfig(const std::string& module, bool swtpm, const std::string& tpmDir) {
   std::string config = kConfigTemplate;
   config.replace(config.find("@MODULE@"), 8, module);
-  const std::string state =
-      swtpm ? "  \"tpm\": { \"tcti\": \"" + DevSoftwareTpm::tcti(tpmDir) +
-                  "\", \"pcrs\": [7] },\n  \"state\": { \"rollback_protection\": \"tpm\" },"
-            : "  // No TPM in this instance: said explicitly, and shown in /admin/v1/status.\n"
-              "  \"state\": { \"rollback_protection\": \"none\" },";
+  const std::string state = swtpm ? "  \"tpm\": { \"tcti\": \"" + DevSoftwareTpm::tcti(tpmDir) +
+                                        "\", \"pcrs\": [7] },\n  \"state\": { \"rollback_protection\": \"tpm\" },"
+                                  : "  // No TPM in this instance: said explicitly, and shown in /admin/v1/status.\n"
+                                    "  \"state\": { \"rollback_protection\": \"none\" },";
   config.replace(config.find("@STATE@"), 7, state);
   return config;
 }
@@ -179,7 +179,8 @@ Result<void> devInit(const DevInitOptions& options) {
 
   SEALGATE_ASSIGN_OR_RETURN(auto soPin, randomPinFile((dir / "hsm-so.pin").string()));
   SEALGATE_ASSIGN_OR_RETURN(auto userPin, randomPinFile((dir / "hsm.pin").string()));
-  SEALGATE_ASSIGN_OR_RETURN(auto tlsSpki, createDevToken(options.module, kDevTokenLabel, soPin, userPin, (dir / "hsm.pin").string()));
+  SEALGATE_ASSIGN_OR_RETURN(auto tlsSpki,
+                            createDevToken(options.module, kDevTokenLabel, soPin, userPin, (dir / "hsm.pin").string()));
   SEALGATE_TRY(issueDevPki(dir / "pki", tlsSpki));
   SEALGATE_TRY(writeText(dir / "policy.json", devPolicyJson()));
   const bool swtpm = options.tpm == "swtpm";

@@ -5,16 +5,16 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "appliance/config/config.h"
 #include "appliance/cli/dev_init.h"
+#include "appliance/config/config.h"
+#include "appliance/keys/appliance_keys.h"
 #include "core/audit_bundle.h"
 #include "core/signed_note.h"
-#include "appliance/keys/appliance_keys.h"
 
+#include <unistd.h>
 #include <chrono>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 using namespace sealgate;
 using namespace sealgate::appliance;
@@ -60,8 +60,11 @@ int keysList(const std::string& configPath, bool asJson) {
   if (asJson) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& k : *keys) {
-      out.push_back({{"label", k.label}, {"type", k.type}, {"bits", k.bits},
-                     {"fingerprint", k.fingerprint}, {"attributes", k.attributes}});
+      out.push_back({{"label", k.label},
+                     {"type", k.type},
+                     {"bits", k.bits},
+                     {"fingerprint", k.fingerprint},
+                     {"attributes", k.attributes}});
     }
     std::cout << out.dump(2) << "\n";
     return 0;
@@ -75,8 +78,7 @@ int keysList(const std::string& configPath, bool asJson) {
       if (it == k.attributes.end()) continue;
       attrs += (attrs.empty() ? "" : " ") + std::string(it->second ? "+" : "-") + a;
     }
-    std::cout << std::setw(28) << k.label << std::setw(13) << k.type << std::setw(74)
-              << k.fingerprint << attrs << "\n";
+    std::cout << std::setw(28) << k.label << std::setw(13) << k.type << std::setw(74) << k.fingerprint << attrs << "\n";
   }
   return 0;
 }
@@ -150,9 +152,9 @@ int auditVerify(const std::string& keyPath, const std::string& bundlePath, const
     return 1;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::cout << "OK: " << report->treeSize << " entries, root " << base64Std(report->root) << ", "
-            << report->checkpoints << " signed checkpoint(s) and " << report->proofs << " proof(s) verified in "
-            << std::fixed << std::setprecision(2) << seconds << " s\n";
+  std::cout << "OK: " << report->treeSize << " entries, root " << base64Std(report->root) << ", " << report->checkpoints
+            << " signed checkpoint(s) and " << report->proofs << " proof(s) verified in " << std::fixed
+            << std::setprecision(2) << seconds << " s\n";
   return 0;
 }
 
@@ -189,8 +191,8 @@ int main(int argc, char** argv) {
   auditCmd->require_subcommand(1);
   std::string keyPath, bundlePath, keyName;
   bool quiet = false;
-  auto* verifyCmd = auditCmd->add_subcommand(
-      "verify", "verify an export bundle offline: signatures, the Merkle tree and the proofs");
+  auto* verifyCmd =
+      auditCmd->add_subcommand("verify", "verify an export bundle offline: signatures, the Merkle tree and the proofs");
   verifyCmd->add_option("--key", keyPath, "the audit public key (PEM) you pinned beforehand")->required();
   verifyCmd->add_option("--key-name", keyName, "the key name in the signed note (default: the bundle's origin)");
   verifyCmd->add_flag("--quiet", quiet, "no progress bar");

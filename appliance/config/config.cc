@@ -8,9 +8,9 @@
 #include <set>
 #include <utility>
 
+#include "core/json_parse.h"
 #include "core/kv_request.h"
 #include "core/secret_uri.h"
-#include "core/json_parse.h"
 
 namespace sealgate::appliance {
 namespace {
@@ -90,7 +90,9 @@ std::string listenHost(const std::string& listen) {
   return host;
 }
 
-bool isWildcardHost(const std::string& host) { return host.empty() || host == "0.0.0.0" || host == "::" || host == "*"; }
+bool isWildcardHost(const std::string& host) {
+  return host.empty() || host == "0.0.0.0" || host == "::" || host == "*";
+}
 
 void resolve(std::string& path, const std::string& baseDir) {
   if (!path.empty() && !std::filesystem::path(path).is_absolute()) {
@@ -108,8 +110,8 @@ Result<PublicUrl> parsePublicUrl(const std::string& url) {
   if (url.size() <= kScheme.size() || url.compare(0, kScheme.size(), kScheme) != 0) return bad("not https");
   if (url.find_first_of("?#@ \t\r\n\\") != std::string::npos) return bad("no userinfo, query, fragment or spaces");
   const auto slash = url.find('/', kScheme.size());
-  const std::string authority = url.substr(kScheme.size(), slash == std::string::npos ? std::string::npos
-                                                                                       : slash - kScheme.size());
+  const std::string authority =
+      url.substr(kScheme.size(), slash == std::string::npos ? std::string::npos : slash - kScheme.size());
   PublicUrl out;
   std::string port;
   if (!authority.empty() && authority.front() == '[') {
@@ -596,8 +598,9 @@ Result<void> validate(const Config& c) {
   // its listen address, and only a concrete one.
   if (c.pep.publicUrl.empty()) {
     if (c.mode != RunMode::Development) {
-      return configError("pep.public_url is required (the URL clients use, e.g. https://sealgate.example.com:8443); "
-                         "only mode \"development\" may leave it out");
+      return configError(
+          "pep.public_url is required (the URL clients use, e.g. https://sealgate.example.com:8443); "
+          "only mode \"development\" may leave it out");
     }
     if (isWildcardHost(listenHost(c.pep.listen))) {
       return configError("pep.public_url is required when pep.listen is a wildcard address");

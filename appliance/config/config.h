@@ -18,11 +18,12 @@
 namespace sealgate::appliance {
 
 struct ListenerConfig {
-  std::string listen;     // host:port
-  std::string caFile;     // PEM bundle that client certificates must chain to
-  std::string certFile;   // server certificate (its key is the HSM's tls key)
-  std::string publicUrl;  // https://host[:port][/prefix]: DPoP htu base and a Host name (required for pep in production)
-  std::string crlFile;    // optional: CRLs for ca_file, reloaded when the file changes
+  std::string listen;    // host:port
+  std::string caFile;    // PEM bundle that client certificates must chain to
+  std::string certFile;  // server certificate (its key is the HSM's tls key)
+  std::string
+      publicUrl;        // https://host[:port][/prefix]: DPoP htu base and a Host name (required for pep in production)
+  std::string crlFile;  // optional: CRLs for ca_file, reloaded when the file changes
 };
 
 // A listener's public URL, parsed: "https://" host [":" port] [path], no
@@ -90,14 +91,14 @@ struct PdpSettings {
 
 // The TPM (attest/): sealing data keys to PCRs and the rollback counter.
 struct TpmSettings {
-  std::string tcti;                 // empty: no TPM. "swtpm:path=...", "device:/dev/tpmrm0"
-  std::vector<unsigned> pcrs{7};    // the PCR policy data keys are sealed to (SHA-256 bank)
+  std::string tcti;               // empty: no TPM. "swtpm:path=...", "device:/dev/tpmrm0"
+  std::vector<unsigned> pcrs{7};  // the PCR policy data keys are sealed to (SHA-256 bank)
   std::uint32_t nvIndex = 0x01500020;
 };
 
 // The sealed state store (docs/STATE.md).
 struct StateSettingsConfig {
-  std::string dir;                  // default: <data_dir>/state
+  std::string dir;                                       // default: <data_dir>/state
   std::optional<RollbackProtection> rollbackProtection;  // required: "tpm" or "none", said explicitly (set once parsed)
   std::chrono::milliseconds commitWait{2000};
   std::chrono::milliseconds checkpointInterval{60000};
@@ -114,20 +115,20 @@ struct KvSettings {
 
 // The signed audit log and its Kafka sink (docs/AUDIT.md, docs/CONFIG.md).
 struct AuditSettings {
-  std::uint64_t checkpointEvery = 1000;                  // sign a checkpoint every N entries
-  std::chrono::milliseconds checkpointInterval{10000};   // ... or this often when entries are uncovered
-  std::chrono::milliseconds appendTimeout{2000};         // bounded wait, then AUDIT_UNAVAILABLE
-  std::uint32_t sampleAllow = 1;                         // log 1 in N all-allow authorize events
-  std::string kafkaBootstrapServers;                     // empty: no Kafka sink
+  std::uint64_t checkpointEvery = 1000;                 // sign a checkpoint every N entries
+  std::chrono::milliseconds checkpointInterval{10000};  // ... or this often when entries are uncovered
+  std::chrono::milliseconds appendTimeout{2000};        // bounded wait, then AUDIT_UNAVAILABLE
+  std::uint32_t sampleAllow = 1;                        // log 1 in N all-allow authorize events
+  std::string kafkaBootstrapServers;                    // empty: no Kafka sink
   std::string kafkaTopic = "sealgate-audit";
 };
 
 // POST /v1/execute (docs/CONNECTORS.md). What each tenant's connectors may reach
 // is policy (docs/POLICY.md, "egress"); these are the appliance-wide bounds.
 struct ConnectorSettings {
-  std::string caFile;                        // PEM bundle TLS peers must chain to; empty: the system store
+  std::string caFile;                       // PEM bundle TLS peers must chain to; empty: the system store
   std::chrono::milliseconds timeout{5000};  // one action, connect included; below limits.request_deadline_ms
-  std::size_t maxResponseBytes = 1 << 20;    // what a peer may send back
+  std::size_t maxResponseBytes = 1 << 20;   // what a peer may send back
 };
 
 struct Config {
@@ -141,7 +142,7 @@ struct Config {
   TpmSettings tpm;
   StateSettingsConfig state;
   KvSettings kv;
-  std::vector<providers::DatabaseMount> databases;  // PostgreSQL dynamic credentials (docs/PROVIDERS.md)
+  std::vector<providers::DatabaseMount> databases;    // PostgreSQL dynamic credentials (docs/PROVIDERS.md)
   std::chrono::milliseconds leaseReapInterval{5000};  // how often expired leases are revoked
   // "production" (the default) or "development": development-only features
   // such as the file provider are refused in production.

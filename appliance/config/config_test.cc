@@ -29,10 +29,12 @@ TEST(Config, EmbeddedDefaultsAndRelativePaths) {
 }
 
 TEST(Config, StateAndTpmSettings) {
-  const std::string base = R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"},
+  const std::string base =
+      R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"},
                                "hsm": {"pin_file": "p"}, "data_dir": "/var/lib/sg", )";
   auto c = Config::parse(base + R"("state": {"rollback_protection": "tpm", "checkpoint_interval_ms": 5000},
-      "tpm": {"tcti": "swtpm:path=/run/swtpm.sock", "pcrs": [0, 7], "nv_index": "0x01500021"}})", "/etc");
+      "tpm": {"tcti": "swtpm:path=/run/swtpm.sock", "pcrs": [0, 7], "nv_index": "0x01500021"}})",
+                         "/etc");
   ASSERT_TRUE(c.ok()) << c.error().describe();
   EXPECT_EQ(c->state.dir, "/var/lib/sg/state");
   EXPECT_EQ(c->state.rollbackProtection, RollbackProtection::Tpm);
@@ -44,9 +46,9 @@ TEST(Config, StateAndTpmSettings) {
     std::string text;
     const char* needle;
   } cases[] = {
-      {base + R"("state": {}})", "rollback_protection"},                       // never implicit
+      {base + R"("state": {}})", "rollback_protection"},  // never implicit
       {base + R"("state": {"rollback_protection": "maybe"}})", "rollback_protection"},
-      {base + R"("state": {"rollback_protection": "tpm"}})", "tpm.tcti"},        // tpm without a TPM
+      {base + R"("state": {"rollback_protection": "tpm"}})", "tpm.tcti"},  // tpm without a TPM
       {base + R"("state": {"rollback_protection": "none", "journal": 1}})", "state.journal"},
       {base + R"("state": {"rollback_protection": "none"}, "tpm": {"pcrs": []}})", "tpm.pcrs"},
       {base + R"("state": {"rollback_protection": "none"}, "tpm": {"pcrs": [24]}})", "tpm.pcrs"},
@@ -88,9 +90,17 @@ TEST(Config, RejectsUnknownKeysWrongTypesAndBadRanges) {
 }
 
 TEST(Config, RequiresAPinSourceAndListenerFiles) {
-  EXPECT_FALSE(Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"}})", "/").ok());
+  EXPECT_FALSE(
+      Config::parse(
+          R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"}})",
+          "/")
+          .ok());
   EXPECT_FALSE(Config::parse(R"({"hsm": {"pin_env": "P"}})", "/").ok());
-  EXPECT_TRUE(Config::parse(R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"}, "hsm": {"pin_env": "P"}, "state": {"rollback_protection": "none"}})", "/").ok());
+  EXPECT_TRUE(
+      Config::parse(
+          R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"}, "hsm": {"pin_env": "P"}, "state": {"rollback_protection": "none"}})",
+          "/")
+          .ok());
 }
 
 }  // namespace
@@ -136,7 +146,8 @@ TEST(Config, PublicUrlIsRequiredOutsideDevelopmentMode) {
 }
 
 TEST(Config, HandshakeStageAndCrlKeys) {
-  const std::string base = R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example", "crl_file": "crl.pem"},
+  const std::string base =
+      R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example", "crl_file": "crl.pem"},
                                "admin": {"ca_file": "a", "cert_file": "b", "crl_file": "/abs/admin-crl.pem"},
                                "hsm": {"pin_env": "P"}, "state": {"rollback_protection": "none"})";
   auto c = Config::parse(base + "}", "/etc/sealgate");
@@ -152,9 +163,9 @@ TEST(Config, HandshakeStageAndCrlKeys) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->limits.handshakeTimeout.count(), 500);
   EXPECT_EQ(c->limits.maxConnectionsPerPeer, 4u);
-  for (const char* limits : {R"({"handshake_timeout_ms": 50})", R"({"handshake_timeout_ms": 60001})",
-                             R"({"max_connections_per_peer": 0})",
-                             R"({"max_connections": 8, "worker_threads": 4, "max_connections_per_peer": 9})"}) {
+  for (const char* limits :
+       {R"({"handshake_timeout_ms": 50})", R"({"handshake_timeout_ms": 60001})", R"({"max_connections_per_peer": 0})",
+        R"({"max_connections": 8, "worker_threads": 4, "max_connections_per_peer": 9})"}) {
     EXPECT_FALSE(Config::parse(base + ", \"limits\": " + limits + "}", "/").ok()) << limits;
   }
 }
@@ -172,7 +183,8 @@ TEST(Config, ShippedApplianceDefaultConfigParses) {
 namespace sealgate::appliance {
 namespace {
 
-const std::string kBase = R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"},
+const std::string kBase =
+    R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"},
                               "hsm": {"pin_file": "p"}, "state": {"rollback_protection": "none"}, )";
 
 TEST(Config, KvDatabasesAndFiles) {
@@ -182,7 +194,8 @@ TEST(Config, KvDatabasesAndFiles) {
                      "roles": {"readonly": {"creation_statements": ["CREATE ROLE {{name}}"], "default_ttl": "1h",
                                             "max_ttl": 7200}}}],
       "leases": {"reap_interval_ms": 1000},
-      "mode": "development", "files": [{"tenant": "acme", "mount": "dev", "path": "secrets.json"}]})", "/etc/sg");
+      "mode": "development", "files": [{"tenant": "acme", "mount": "dev", "path": "secrets.json"}]})",
+                         "/etc/sg");
   ASSERT_TRUE(c) << c.error().describe();
   EXPECT_EQ(c->kv.dir, "/etc/sg/kv");
   EXPECT_EQ(c->kv.defaultNamespace, "acme");
@@ -206,8 +219,8 @@ TEST(Config, RejectsBadProviderSettings) {
            R"("kv": {"unknown": 1})", db + R"({}}])", db + R"({"r": {"default_ttl": "2h", "max_ttl": "1h"}}}])",
            db + R"({"r": {"default_ttl": "soon"}}}])", db + R"({"R;x": {}}}])", db + R"({"r": {"extra": 1}}}])",
            R"("databases": [{"tenant": "acme", "mount": "db", "connection": {}, "roles": {"r": {}}}])",
-           R"("kv": {"mounts": {"acme": ["db"]}}, )" + db + R"({"r": {}}}])",
-           R"("mode": "test")", R"("files": [{"tenant": "acme", "mount": "dev", "path": "s.json"}])",
+           R"("kv": {"mounts": {"acme": ["db"]}}, )" + db + R"({"r": {}}}])", R"("mode": "test")",
+           R"("files": [{"tenant": "acme", "mount": "dev", "path": "s.json"}])",
            R"("leases": {"reap_interval_ms": 1})"}) {
     auto c = Config::parse(kBase + bad + "}", "/etc");
     EXPECT_FALSE(c) << bad;
@@ -219,7 +232,8 @@ TEST(Config, RejectsBadProviderSettings) {
 
 std::string withAudit(const std::string& audit) {
   return R"({"pep": {"ca_file": "a", "cert_file": "b", "public_url": "https://sg.example"}, "admin": {"ca_file": "a", "cert_file": "b"},
-             "hsm": {"pin_file": "p"}, "state": {"rollback_protection": "none"}, "audit": )" + audit + "}";
+             "hsm": {"pin_file": "p"}, "state": {"rollback_protection": "none"}, "audit": )" +
+         audit + "}";
 }
 
 TEST(Config, AuditSettings) {
@@ -258,7 +272,8 @@ TEST(Config, VaultAndConnectors) {
   const std::string& base = kBase;
   auto c = Config::parse(base + R"("vault": {"address": "https://v:8200", "ca_file": "ca.pem", "token_file": "t",
       "namespace": "team-a", "mounts": {"acme/vault": "secret"}},
-      "connectors": {"ca_file": "pki/ca.pem", "timeout_ms": 3000, "max_response_bytes": 4096}})", "/etc/sg");
+      "connectors": {"ca_file": "pki/ca.pem", "timeout_ms": 3000, "max_response_bytes": 4096}})",
+                         "/etc/sg");
   ASSERT_TRUE(c.ok()) << c.error().describe();
   EXPECT_EQ(c->vault.address, "https://v:8200");
   EXPECT_EQ(c->vault.caFile, "/etc/sg/ca.pem");
@@ -270,15 +285,13 @@ TEST(Config, VaultAndConnectors) {
   auto shrunk = Config::parse(base + R"("limits": {"request_deadline_ms": 2000, "keepalive_timeout_ms": 500}})", "/");
   ASSERT_TRUE(shrunk.ok()) << shrunk.error().describe();
   EXPECT_EQ(shrunk->connectors.timeout, std::chrono::milliseconds(1000));
-  for (const std::string bad : {
-           R"("vault": {"address": "https://v"}})",                           // no mounts
-           R"("vault": {"mounts": {"acme/vault": "secret"}}})",               // no address
-           R"("vault": {"address": "https://v", "mounts": {"acme": "secret"}}})",
-           R"("vault": {"address": "https://v", "mounts": {"acme/vault": 1}}})",
-           R"("vault": {"address": "https://v", "mounts": {"acme/vault": "s"}, "extra": 1}})",
-           R"("connectors": {"timeout_ms": 10000}})",                         // not below the request deadline
-           R"("connectors": {"max_response_bytes": 10}})",
-           R"("connectors": {"proxy": "x"}})"}) {
+  for (const std::string bad : {R"("vault": {"address": "https://v"}})",              // no mounts
+                                R"("vault": {"mounts": {"acme/vault": "secret"}}})",  // no address
+                                R"("vault": {"address": "https://v", "mounts": {"acme": "secret"}}})",
+                                R"("vault": {"address": "https://v", "mounts": {"acme/vault": 1}}})",
+                                R"("vault": {"address": "https://v", "mounts": {"acme/vault": "s"}, "extra": 1}})",
+                                R"("connectors": {"timeout_ms": 10000}})",  // not below the request deadline
+                                R"("connectors": {"max_response_bytes": 10}})", R"("connectors": {"proxy": "x"}})"}) {
     auto r = Config::parse(base + bad, "/");
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {

@@ -73,8 +73,9 @@ Result<SlotTemplate> loginName(const nlohmann::json& object, const char* key, st
   if (!name.hasSlots()) return name;
   if (!name.isSingleSlot() || !context.usernameSlots.count(*name.slotNames().begin())) {
     return makeError(connector_errc::kPlaceholderForbidden,
-                     field(where, key) + " takes a slot only when it is the whole value and the slot's URI names a "
-                                         "#username field: the peer can say a login name back");
+                     field(where, key) +
+                         " takes a slot only when it is the whole value and the slot's URI names a "
+                         "#username field: the peer can say a login name back");
   }
   return name;
 }

@@ -95,5 +95,4 @@ inline Result<void> onlyFields(const nlohmann::json& action, std::string_view co
   return {};
 }
 
-
 }  // namespace sealgate::connectors

@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
-#include <nlohmann/json.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -41,8 +41,7 @@ class Slots {
 
 // The error's code is `code`, and none of `secrets` appears anywhere in it.
 template <typename T>
-::testing::AssertionResult failsWith(const Result<T>& r, ErrorCode code,
-                                     const std::vector<std::string>& secrets = {}) {
+::testing::AssertionResult failsWith(const Result<T>& r, ErrorCode code, const std::vector<std::string>& secrets = {}) {
   if (r.ok()) return ::testing::AssertionFailure() << "succeeded, expected " << code;
   const std::string text = r.error().describe() + " " + r.error().operation;
   for (const auto& s : secrets) {

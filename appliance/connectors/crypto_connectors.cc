@@ -114,8 +114,9 @@ Result<json> SignConnector::run(const json& action, const ConnectorContext&, con
   const auto pem = slots.at(slot)->exposeSecretBytes();
   // Read straight from the slot's memory: no copy of the PEM text is made.
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  EvpPkeyPtr pkey(
-      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr) : nullptr);
+  EvpPkeyPtr pkey(bio ? PEM_read_bio_PrivateKey(
+                            bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr)
+                      : nullptr);
   if (!pkey) return makeError(connector_errc::kSecretUnusable, "the slot does not hold an unencrypted PEM private key");
 
   const std::string alg = action["algorithm"];
@@ -126,8 +127,8 @@ Result<json> SignConnector::run(const json& action, const ConnectorContext&, con
     // The curve by name: 256 bits alone would let secp256k1 or brainpool sign as ES256.
     char group[64] = {0};
     std::size_t groupLength = 0;
-    const bool named = type == EVP_PKEY_EC &&
-                       EVP_PKEY_get_group_name(pkey.get(), group, sizeof group, &groupLength) == 1;
+    const bool named =
+        type == EVP_PKEY_EC && EVP_PKEY_get_group_name(pkey.get(), group, sizeof group, &groupLength) == 1;
     fits = named && std::string(group, groupLength) == (alg == "ES256" ? "prime256v1" : "secp384r1");
     md = alg == "ES256" ? EVP_sha256() : EVP_sha384();
   } else if (alg == "EdDSA") {

@@ -54,8 +54,8 @@ TEST(HmacConnector, MatchesOpenSslAndNamesOnlyTheKeySlot) {
   HmacConnector hmac;
   auto key = Secret::copyFrom(std::string_view("hmac-key-material"));
   SlotValues slots{{"k", &*key}};
-  json action = {{"connector", "hmac"}, {"key", "{{slot:k}}"}, {"algorithm", "HS256"}, {"message", "hello"},
-                 {"output", "hex"}};
+  json action = {
+      {"connector", "hmac"}, {"key", "{{slot:k}}"}, {"algorithm", "HS256"}, {"message", "hello"}, {"output", "hex"}};
   auto names = hmac.validate(action, {});
   ASSERT_TRUE(names) << names.error().describe();
   EXPECT_EQ(*names, std::set<std::string>{"k"});
@@ -76,9 +76,14 @@ TEST(HmacConnector, MatchesOpenSslAndNamesOnlyTheKeySlot) {
 TEST(HmacConnector, RefusesMalformedActions) {
   HmacConnector hmac;
   const json base = {{"connector", "hmac"}, {"key", "{{slot:k}}"}, {"algorithm", "HS256"}, {"message", "m"}};
-  std::vector<std::pair<std::string, json>> bad = {
-      {"key", "prefix{{slot:k}}"}, {"key", "{{slot:a}}{{slot:b}}"}, {"key", "literal"}, {"algorithm", "MD5"},
-      {"message_encoding", "rot13"}, {"output", "binary"}, {"message", 5}, {"extra", 1}};
+  std::vector<std::pair<std::string, json>> bad = {{"key", "prefix{{slot:k}}"},
+                                                   {"key", "{{slot:a}}{{slot:b}}"},
+                                                   {"key", "literal"},
+                                                   {"algorithm", "MD5"},
+                                                   {"message_encoding", "rot13"},
+                                                   {"output", "binary"},
+                                                   {"message", 5},
+                                                   {"extra", 1}};
   for (const auto& [k, v] : bad) {
     json a = base;
     a[k] = v;
@@ -101,8 +106,10 @@ TEST(SignConnector, SignaturesVerifyWithTheReturnedPublicKey) {
     std::string alg;
     EVP_PKEY* key;
   };
-  std::vector<Case> cases = {{"ES256", generate("EC", "P-256")}, {"ES384", generate("EC", "P-384")},
-                             {"EdDSA", generate("ED25519")},     {"RS256", generate("RSA")},
+  std::vector<Case> cases = {{"ES256", generate("EC", "P-256")},
+                             {"ES384", generate("EC", "P-384")},
+                             {"EdDSA", generate("ED25519")},
+                             {"RS256", generate("RSA")},
                              {"PS256", generate("RSA")}};
   for (auto& c : cases) {
     ASSERT_NE(c.key, nullptr) << c.alg;

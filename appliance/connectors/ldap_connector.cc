@@ -102,7 +102,8 @@ Result<void> parseSearch(const nlohmann::json& action, LdapAction& a) {
   SEALGATE_ASSIGN_OR_RETURN(auto base, plainString(search, "base", where, true));
   SEALGATE_ASSIGN_OR_RETURN(auto scope, plainString(search, "scope", where, false));
   SEALGATE_ASSIGN_OR_RETURN(auto filter, plainString(search, "filter", where, true));
-  SEALGATE_ASSIGN_OR_RETURN(auto sizeLimit, plainInteger(search, "size_limit", where, 1, kMaxSizeLimit, kDefaultSizeLimit));
+  SEALGATE_ASSIGN_OR_RETURN(auto sizeLimit,
+                            plainInteger(search, "size_limit", where, 1, kMaxSizeLimit, kDefaultSizeLimit));
   if (auto attrs = search.find("attributes"); attrs != search.end()) {
     // Types first: only the array's strings are looked at, nothing deeper is walked.
     if (!attrs->is_array()) return makeError(connector_errc::kInvalidAction, "ldap.search.attributes must be an array");
@@ -136,8 +137,8 @@ Result<void> parseSearch(const nlohmann::json& action, LdapAction& a) {
 }
 
 Result<LdapAction> parseAction(const nlohmann::json& action, const ConnectorContext& context) {
-  if (auto r = requireKnownKeys(action, {"connector", "url", "starttls", "bind_dn", "password", "search"}, kWhere,
-                                "ldap");
+  if (auto r =
+          requireKnownKeys(action, {"connector", "url", "starttls", "bind_dn", "password", "search"}, kWhere, "ldap");
       !r) {
     return std::move(r).takeError();
   }

@@ -40,7 +40,9 @@ Result<CString> renderField(const std::string& text, const SlotValues& slots) {
   return CString::render(t, slots);
 }
 
-Error timeoutError() { return makeError(connector_errc::kPeerTimeout, "the database did not answer within the connector timeout"); }
+Error timeoutError() {
+  return makeError(connector_errc::kPeerTimeout, "the database did not answer within the connector timeout");
+}
 
 // Connection failures, classified from libpq's message, which is never returned
 // (it may name the user).
@@ -59,9 +61,10 @@ Error connectError(PGconn* conn) {
 }  // namespace
 
 Result<std::set<std::string>> PostgresConnector::validate(const json& action, const ConnectorContext& context) const {
-  SEALGATE_TRY(onlyFields(action, "postgres", {"connector", "host", "port", "dbname", "user", "password", "sslmode", "query",
-                                   "params", "max_rows"},
-                          {"connector", "host", "dbname", "user", "password", "query"}));
+  SEALGATE_TRY(
+      onlyFields(action, "postgres",
+                 {"connector", "host", "port", "dbname", "user", "password", "sslmode", "query", "params", "max_rows"},
+                 {"connector", "host", "dbname", "user", "password", "query"}));
   for (const char* k : {"host", "dbname", "user", "query"}) {
     if (!action[k].is_string() || action[k].get<std::string>().empty()) {
       return invalidAction(std::string("'") + k + "' must be a non-empty string");
@@ -109,7 +112,8 @@ Result<std::set<std::string>> PostgresConnector::validate(const json& action, co
     // guard cannot recognise. Secrets go only into the connection.
     for (const auto& p : action["params"]) {
       if (!p.is_null() && !p.is_string()) return invalidAction("each param must be a string or null");
-      if (p.is_string()) SEALGATE_TRY(forbidSlots(p.get<std::string>(), "params (the SQL could return them transformed)"));
+      if (p.is_string())
+        SEALGATE_TRY(forbidSlots(p.get<std::string>(), "params (the SQL could return them transformed)"));
     }
   }
   return names;
@@ -133,12 +137,22 @@ PgConn startConnection(const json& action, const ConnectorContext& context, cons
   const std::string sslmode = action.value("sslmode", std::string("verify-full"));
   const auto timeoutMs = std::max<long long>(context.timeout.count(), 1);
   const std::string options = "-c statement_timeout=" + std::to_string(timeoutMs);
-  std::vector<const char*> keys{"host",     "port",       "dbname",      "user",   "password",
-                                "sslmode",  "options",    "application_name", "client_encoding",
-                                "passfile", "gssencmode", "sslcert",     "sslkey"};
-  std::vector<const char*> values{host.c_str(),   port.c_str(),     dbname.c_str(), user.c_str(),
+  std::vector<const char*> keys{"host",
+                                "port",
+                                "dbname",
+                                "user",
+                                "password",
+                                "sslmode",
+                                "options",
+                                "application_name",
+                                "client_encoding",
+                                "passfile",
+                                "gssencmode",
+                                "sslcert",
+                                "sslkey"};
+  std::vector<const char*> values{host.c_str(),     port.c_str(),    dbname.c_str(),  user.c_str(),
                                   password.c_str(), sslmode.c_str(), options.c_str(), "sealgate-postgres-connector",
-                                  "UTF8",          kNoFile,          "disable",      kNoFile,
+                                  "UTF8",           kNoFile,         "disable",       kNoFile,
                                   kNoFile};
   if (sslmode == "verify-full" && !context.caFile.empty()) {
     keys.push_back("sslrootcert");

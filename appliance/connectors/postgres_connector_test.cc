@@ -25,9 +25,10 @@ class PostgresConnectorTest : public ::testing::Test {
     ASSERT_NE(pg_, nullptr);
     pg_->psql("CREATE ROLE app LOGIN PASSWORD 'app-pass-0k'");
     pg_->psql("CREATE DATABASE appdb OWNER app");
-    pg_->psql("CREATE TABLE t (id int, name text); INSERT INTO t SELECT g, 'row' || g FROM generate_series(1, 50) g;"
-              "GRANT SELECT ON t TO app;",
-              "appdb");
+    pg_->psql(
+        "CREATE TABLE t (id int, name text); INSERT INTO t SELECT g, 'row' || g FROM generate_series(1, 50) g;"
+        "GRANT SELECT ON t TO app;",
+        "appdb");
   }
   static void TearDownTestSuite() {
     delete pg_;
@@ -43,9 +44,9 @@ class PostgresConnectorTest : public ::testing::Test {
     slots_ = {{"pw", &password_}};
   }
   json action(const std::string& query, json params = json::array()) const {
-    return {{"connector", "postgres"}, {"host", "127.0.0.1"}, {"port", pg_->port()}, {"dbname", "appdb"},
-            {"user", "app"},           {"password", "{{slot:pw}}"}, {"sslmode", "disable"}, {"query", query},
-            {"params", params}};
+    return {{"connector", "postgres"}, {"host", "127.0.0.1"}, {"port", pg_->port()},
+            {"dbname", "appdb"},       {"user", "app"},       {"password", "{{slot:pw}}"},
+            {"sslmode", "disable"},    {"query", query},      {"params", params}};
   }
   Result<json> runChecked(const json& a) {
     auto names = pgc_.validate(a, context_);
@@ -68,7 +69,8 @@ TEST_F(PostgresConnectorTest, ParameterizedQueryWithASlotPassword) {
   auto out = runChecked(action("SELECT id, name FROM t WHERE id <= $1 ORDER BY id", {"3"}));
   ASSERT_TRUE(out) << out.error().describe();
   EXPECT_EQ((*out)["columns"], json({"id", "name"}));
-  EXPECT_EQ((*out)["rows"], json::array({json::array({"1", "row1"}), json::array({"2", "row2"}), json::array({"3", "row3"})}));
+  EXPECT_EQ((*out)["rows"],
+            json::array({json::array({"1", "row1"}), json::array({"2", "row2"}), json::array({"3", "row3"})}));
   EXPECT_EQ((*out)["row_count"], 3);
   EXPECT_EQ((*out)["command"], "SELECT 3");
 }
@@ -93,7 +95,7 @@ TEST_F(PostgresConnectorTest, ParamsAreValuesNeverSql) {
 TEST_F(PostgresConnectorTest, HostsAreOneCleanNameNeverCutShortByANul) {
   context_.rules.hosts = {"*.example.com", "127.0.0.1"};
   for (const std::string& host : {std::string("evil.net\0.example.com", 22), std::string("/tmp"),
-                                 std::string("a,b.example.com"), std::string("-oops.example.com")}) {
+                                  std::string("a,b.example.com"), std::string("-oops.example.com")}) {
     auto a = action("SELECT 1");
     a["host"] = host;
     auto r = pgc_.validate(a, context_);
@@ -183,11 +185,15 @@ TEST_F(PostgresConnectorTest, DestinationsAndMalformedActionsAreRefused) {
   EXPECT_EQ(pgc_.validate(action("SELECT 1"), context_).error().code, connector_errc::kDestinationForbidden);
   context_.rules.ports.clear();
   std::vector<json> bad;
-  for (auto [k, v] : std::vector<std::pair<std::string, json>>{{"port", 0},        {"port", "5432"},
-                                                                {"sslmode", "prefer"}, {"max_rows", 0},
-                                                                {"params", "x"},       {"params", json::array({1})},
-                                                                {"extra", true},       {"host", "/tmp"},
-                                                                {"user", ""}}) {
+  for (auto [k, v] : std::vector<std::pair<std::string, json>>{{"port", 0},
+                                                               {"port", "5432"},
+                                                               {"sslmode", "prefer"},
+                                                               {"max_rows", 0},
+                                                               {"params", "x"},
+                                                               {"params", json::array({1})},
+                                                               {"extra", true},
+                                                               {"host", "/tmp"},
+                                                               {"user", ""}}) {
     auto b = action("SELECT 1");
     b[k] = v;
     bad.push_back(b);

@@ -15,8 +15,8 @@
 
 #include "appliance/connectors/action_fields.h"
 #include "appliance/connectors/socket_deadline.h"
-#include "core/slot_template.h"
 #include "core/json_parse.h"
+#include "core/slot_template.h"
 #include "core/wipe.h"
 
 namespace sealgate::connectors {
@@ -27,8 +27,9 @@ namespace {
 
 const std::set<std::string> kMethods{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
 // Headers the connector owns: framing and routing are never the caller's.
-const std::set<std::string> kReservedHeaders{"host", "content-length", "transfer-encoding", "connection", "upgrade",
-                                             "te", "trailer", "proxy-authorization", "proxy-connection"};
+const std::set<std::string> kReservedHeaders{
+    "host", "content-length", "transfer-encoding",   "connection",      "upgrade",
+    "te",   "trailer",        "proxy-authorization", "proxy-connection"};
 
 // Iterative: `json` is the caller's document (depth-capped by parseJson, but no
 // walker relies on that for its stack).

@@ -153,19 +153,19 @@ TEST_F(RestConnectorTest, DestinationsOutsideTheAllowListAreRefused) {
 
 TEST_F(RestConnectorTest, MalformedActionsAreRefused) {
   const std::vector<json> bad = {
-      {{"connector", "rest"}, {"method", "GET"}},                                                  // no url
-      {{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok")}, {"extra", 1}},               // unknown key
-      {{"connector", "rest"}, {"method", "TRACE"}, {"url", url("/ok")}},                           // method
-      {{"connector", "rest"}, {"method", "GET"}, {"url", "http://127.0.0.1/ok"}},                  // not https
-      {{"connector", "rest"}, {"method", "GET"}, {"url", "https://u:p@127.0.0.1/ok"}},             // user info
-      {{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok#frag")}},                        // fragment
-      {{"connector", "rest"}, {"method", "GET"}, {"url", "not a url"}},                            // garbage
+      {{"connector", "rest"}, {"method", "GET"}},                                                     // no url
+      {{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok")}, {"extra", 1}},                  // unknown key
+      {{"connector", "rest"}, {"method", "TRACE"}, {"url", url("/ok")}},                              // method
+      {{"connector", "rest"}, {"method", "GET"}, {"url", "http://127.0.0.1/ok"}},                     // not https
+      {{"connector", "rest"}, {"method", "GET"}, {"url", "https://u:p@127.0.0.1/ok"}},                // user info
+      {{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok#frag")}},                           // fragment
+      {{"connector", "rest"}, {"method", "GET"}, {"url", "not a url"}},                               // garbage
       {{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok")}, {"headers", {{"Host", "x"}}}},  // reserved
       {{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok")}, {"headers", {{"A B", "x"}}}},   // not a token
       {{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok")}, {"headers", {{"A", 1}}}},       // not a string
       {{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok")}, {"body", json::object()}},      // body type
-      {{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok?x={{slot:}}")}},                  // bad placeholder
-      {{"connector", "postgres"}, {"method", "GET"}, {"url", url("/ok")}},                         // another connector
+      {{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok?x={{slot:}}")}},                    // bad placeholder
+      {{"connector", "postgres"}, {"method", "GET"}, {"url", url("/ok")}},  // another connector
   };
   for (const auto& a : bad) {
     auto r = rest_.validate(a, context_);
@@ -173,8 +173,8 @@ TEST_F(RestConnectorTest, MalformedActionsAreRefused) {
     EXPECT_EQ(r.error().code, connector_errc::kInvalidAction) << a.dump();
   }
   // An unknown key is caller text that may be a pasted secret: never echoed.
-  auto pasted = rest_.validate({{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok")}, {"hunter2-token", 1}},
-                               context_);
+  auto pasted =
+      rest_.validate({{"connector", "rest"}, {"method", "GET"}, {"url", url("/ok")}, {"hunter2-token", 1}}, context_);
   ASSERT_FALSE(pasted);
   EXPECT_EQ(pasted.error().message.find("hunter2"), std::string::npos);
 }
@@ -218,7 +218,7 @@ TEST_F(RestConnectorTest, APeerTricklingItsHeadersIsBoundedByTheWholeActionDeadl
 
 TEST_F(RestConnectorTest, RequestLineAndHeaderInjectionAreRefusedBeforeTheAttempt) {
   for (const std::string& u : {url("/ok?a HTTP/1.1\r\nHost: admin.internal\r\nX: "), url("/ok?a=\x01"),
-                              url("/ok?caf\xc3\xa9"), std::string("https://127.0.0.1\0.example.com/ok", 33)}) {
+                               url("/ok?caf\xc3\xa9"), std::string("https://127.0.0.1\0.example.com/ok", 33)}) {
     auto r = rest_.validate({{"connector", "rest"}, {"method", "GET"}, {"url", u}}, context_);
     ASSERT_FALSE(r) << u;
     EXPECT_EQ(r.error().code, connector_errc::kInvalidAction) << u;
@@ -233,7 +233,8 @@ TEST_F(RestConnectorTest, RequestLineAndHeaderInjectionAreRefusedBeforeTheAttemp
 TEST_F(RestConnectorTest, AClosedPortIsUnreachable) {
   const std::uint16_t port = peer_->port();
   peer_.reset();
-  auto r = runChecked({{"connector", "rest"}, {"method", "GET"}, {"url", "https://127.0.0.1:" + std::to_string(port) + "/ok"}});
+  auto r = runChecked(
+      {{"connector", "rest"}, {"method", "GET"}, {"url", "https://127.0.0.1:" + std::to_string(port) + "/ok"}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, connector_errc::kPeerUnreachable);
 }
@@ -251,8 +252,11 @@ TEST_F(RestConnectorTest, AHeaderValueThatWouldBreakTheLineIsRefused) {
 TEST_F(RestConnectorTest, ErrorsNeverCarryTheSecret) {
   context_.timeout = std::chrono::milliseconds(300);
   for (const std::string path : {"/hang", "/bytes?n=900000"}) {
-    auto r = runChecked({{"connector", "rest"}, {"method", "POST"}, {"url", url(path)},
-                         {"headers", {{"X-Key", "{{slot:tok}}"}}}, {"body", "{{slot:tok}}"}});
+    auto r = runChecked({{"connector", "rest"},
+                         {"method", "POST"},
+                         {"url", url(path)},
+                         {"headers", {{"X-Key", "{{slot:tok}}"}}},
+                         {"body", "{{slot:tok}}"}});
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().describe().find("s3cr3t"), std::string::npos);
   }

@@ -36,10 +36,9 @@ Result<SshAction> parseAction(const nlohmann::json& action, const ConnectorConte
                      "ssh.host_key_sha256 is not accepted: host keys are pinned in the tenant's egress policy "
                      "(egress.<tenant>.ssh.host_keys)");
   }
-  if (auto r = requireKnownKeys(action,
-                                {"connector", "host", "port", "user", "password", "private_key", "passphrase",
-                                 "command"},
-                                kWhere, "ssh");
+  if (auto r = requireKnownKeys(
+          action, {"connector", "host", "port", "user", "password", "private_key", "passphrase", "command"}, kWhere,
+          "ssh");
       !r) {
     return std::move(r).takeError();
   }
@@ -78,13 +77,15 @@ Result<SshAction> parseAction(const nlohmann::json& action, const ConnectorConte
   // No pin, no connection (never trust on first use).
   const auto* pins = pinnedHostKeys(context.rules, a.host, a.port);
   if (pins == nullptr || pins->empty()) {
-    return makeError(connector_errc::kHostKeyNotPinned,
-                     "the tenant's egress policy pins no host key for this destination (egress.<tenant>.ssh.host_keys)");
+    return makeError(
+        connector_errc::kHostKeyNotPinned,
+        "the tenant's egress policy pins no host key for this destination (egress.<tenant>.ssh.host_keys)");
   }
   for (const auto& pin : *pins) {
     auto bytes = decodeHostKeyPin(pin);
     // The policy parser checked every pin: a bad one here is a policy that skipped it.
-    if (!bytes) return makeError(connector_errc::kHostKeyNotPinned, "a host-key pin of the tenant's policy is malformed");
+    if (!bytes)
+      return makeError(connector_errc::kHostKeyNotPinned, "a host-key pin of the tenant's policy is malformed");
     a.hostKeys.push_back(std::move(*bytes));
   }
   return a;

@@ -35,7 +35,7 @@ class SshConnectorTest : public ::testing::Test {
     return c;
   }
   json passwordAction(const std::string& command = "echo hello") const {
-    return json{{"connector", "ssh"},       {"host", "127.0.0.1"},         {"port", sshd_.port()},
+    return json{{"connector", "ssh"},           {"host", "127.0.0.1"},       {"port", sshd_.port()},
                 {"user", support::Sshd::kUser}, {"password", "{{slot:pw}}"}, {"command", command}};
   }
   json keyAction() const {
@@ -145,7 +145,8 @@ TEST_F(SshConnectorTest, UnauthorisedOrUnusableKeys) {
 TEST_F(SshConnectorTest, HostKeyMismatchSendsNoCredential) {
   // The policy pins another key for this host: the server's key matches none.
   ConnectorContext c = context();
-  c.rules.hostKeys = {HostKeyPin{"127.0.0.1", 0, {"SHA256:" + std::string(43, 'A'), "SHA256:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"}}};
+  c.rules.hostKeys = {HostKeyPin{
+      "127.0.0.1", 0, {"SHA256:" + std::string(43, 'A'), "SHA256:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"}}};
   const Slots slots = passwordSlots();
   EXPECT_TRUE(failsWith(run(passwordAction(), slots, c), errc::kPeerHostKeyMismatch, slots.secrets()));
   // sshd logs every password attempt ("Failed password" / "Accepted password"): none.
@@ -219,8 +220,8 @@ TEST_F(SshConnectorTest, CommandMustBeOnTheAllowList) {
   EXPECT_TRUE(failsWith(connector_.validate(passwordAction("echo hello; id"), context()), errc::kCommandForbidden));
   EXPECT_TRUE(failsWith(connector_.validate(passwordAction("echo"), context()), errc::kCommandForbidden));
   // run() checks again on its own.
-  EXPECT_TRUE(failsWith(connector_.run(passwordAction("id"), context(), passwordSlots().view()),
-                        errc::kCommandForbidden));
+  EXPECT_TRUE(
+      failsWith(connector_.run(passwordAction("id"), context(), passwordSlots().view()), errc::kCommandForbidden));
   EXPECT_FALSE(anyoneLoggedIn());
 }
 

@@ -159,8 +159,14 @@ HandlerResult ExecuteApi::execute(Request& request) {
   if (auto* err = std::get_if<HttpError>(&context)) return *err;
 
   // ---- 2. spend one use (the attempt starts here) ----
-  Attempt attempt{started, connector, b["action"], std::move(std::get<ConnectorContext>(context)),
-                  std::move(std::get<std::vector<Slot>>(slots)), auditEvent("execute", request), {}, {}};
+  Attempt attempt{started,
+                  connector,
+                  b["action"],
+                  std::move(std::get<ConnectorContext>(context)),
+                  std::move(std::get<std::vector<Slot>>(slots)),
+                  auditEvent("execute", request),
+                  {},
+                  {}};
   json& event = attempt.event;
   event["grant_id"] = claims.jti;
   event["decision_id"] = claims.decisionId;
@@ -185,7 +191,8 @@ HandlerResult ExecuteApi::execute(Request& request) {
 
 std::variant<Connector*, HttpError> ExecuteApi::connectorFor(const json& b) {
   if (!b["grant"].is_string() || !b["slots"].is_object() || !b["action"].is_object()) {
-    return HttpError{ErrorCode::InvalidRequest, "grant is a string, slots an object of name -> secret URI, action an object"};
+    return HttpError{ErrorCode::InvalidRequest,
+                     "grant is a string, slots an object of name -> secret URI, action an object"};
   }
   if (b["slots"].empty() || b["slots"].size() > kMaxSlots) {
     return HttpError{ErrorCode::InvalidRequest, "between 1 and 16 slots"};
@@ -208,14 +215,16 @@ HttpError ExecuteApi::refuse(const Request& request, const Connector& connector,
   metrics_.add("sealgate_execute_refused_total", "execute requests refused before the attempt",
                {{"connector", connector.name()}, {"code", errorCodeName(code)}});
   logEvent(LogLevel::Warn, "execute_refused",
-           {{"correlation_id", request.correlationId}, {"caller", request.identity.spiffeId},
-            {"connector", connector.name()}, {"code", code}});
+           {{"correlation_id", request.correlationId},
+            {"caller", request.identity.spiffeId},
+            {"connector", connector.name()},
+            {"code", code}});
   return HttpError{code, message};
 }
 
 std::variant<std::vector<ExecuteApi::Slot>, HttpError> ExecuteApi::resolveSlots(const Request& request,
-                                                                               const GrantClaims& claims,
-                                                                               const Connector& connector) {
+                                                                                const GrantClaims& claims,
+                                                                                const Connector& connector) {
   std::vector<Slot> slots;
   for (const auto& [name, value] : request.body["slots"].items()) {
     if (!isSlotName(name)) return HttpError{ErrorCode::InvalidRequest, "slot names are 1-64 of [A-Za-z0-9_-]"};
@@ -227,7 +236,8 @@ std::variant<std::vector<ExecuteApi::Slot>, HttpError> ExecuteApi::resolveSlots(
     }
     auto ref = refs_.of(*uri);
     if (!ref) {
-      logEvent(LogLevel::Error, "hsm_failure", {{"correlation_id", request.correlationId}, {"error", ref.error().describe()}});
+      logEvent(LogLevel::Error, "hsm_failure",
+               {{"correlation_id", request.correlationId}, {"error", ref.error().describe()}});
       return HttpError{ErrorCode::HsmUnavailable, "the HSM could not compute the resource_ref"};
     }
     // Exact canonical URI, field and version included: the grant's res.
@@ -246,8 +256,9 @@ std::variant<std::vector<ExecuteApi::Slot>, HttpError> ExecuteApi::resolveSlots(
     // obligation, not hmac or sign (a MAC or signature keyed by any granted
     // secret, a password say, would let the caller test guesses offline).
     if (!connectorAllowed(*obligations, connector.name())) {
-      return refuse(request, connector, ErrorCode::ConnectorNotAllowed,
-                    "slot " + name + ": the policy does not let the " + connector.name() + " connector use this secret");
+      return refuse(
+          request, connector, ErrorCode::ConnectorNotAllowed,
+          "slot " + name + ": the policy does not let the " + connector.name() + " connector use this secret");
     }
     slots.push_back(Slot{name, std::move(*uri), std::move(*ref)});
   }
@@ -277,7 +288,8 @@ std::variant<ConnectorContext, HttpError> ExecuteApi::checkAction(const Request&
   }
   for (const auto& s : slots) {
     if (!referenced->count(s.name)) {
-      return HttpError{ErrorCode::SlotUnused, "slot " + s.name + " is not used by the action (nothing is fetched idly)"};
+      return HttpError{ErrorCode::SlotUnused,
+                       "slot " + s.name + " is not used by the action (nothing is fetched idly)"};
     }
   }
   return context;
@@ -391,12 +403,14 @@ HandlerResult ExecuteApi::runAndScrub(const Request& request, Attempt& attempt, 
   json result = guard.scrubJson(std::move(*outcome), &redactions);
   json& event = attempt.event;
   event["redactions"] = redactions;
-  if (result.is_object() && result.contains("status") && result["status"].is_number()) event["peer_status"] = result["status"];
+  if (result.is_object() && result.contains("status") && result["status"].is_number())
+    event["peer_status"] = result["status"];
   if (result.is_object() && result.contains("exit_status")) event["exit_status"] = result["exit_status"];
   if (auto clean = guard.check(result.dump()); !clean) {
-    return finish(request, attempt,
-                  makeError(ErrorCode::EgressBlocked, "the connector's output still carried a slot value and was withheld"),
-                  nullptr);
+    return finish(
+        request, attempt,
+        makeError(ErrorCode::EgressBlocked, "the connector's output still carried a slot value and was withheld"),
+        nullptr);
   }
   return finish(request, attempt, std::nullopt, std::move(result));
 }
@@ -415,7 +429,8 @@ HandlerResult ExecuteApi::finish(const Request& request, Attempt& attempt, std::
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - attempt.started).count());
   auto logged = audit_.append(event.dump());
   if (!logged) {
-    logEvent(LogLevel::Error, "audit_failure", {{"correlation_id", request.correlationId}, {"error", logged.error().describe()}});
+    logEvent(LogLevel::Error, "audit_failure",
+             {{"correlation_id", request.correlationId}, {"error", logged.error().describe()}});
     return HttpError{ErrorCode::AuditUnavailable,
                      "the action was attempted but cannot be recorded: its result is withheld and the use is spent"};
   }
@@ -424,7 +439,9 @@ HandlerResult ExecuteApi::finish(const Request& request, Attempt& attempt, std::
     err.headers["X-Sealgate-Audit-Id"] = std::to_string(*logged);
     return err;
   }
-  return Response{200, json{{"status", "ok"}, {"result", std::move(result)}, {"audit_id", std::to_string(*logged)},
+  return Response{200, json{{"status", "ok"},
+                            {"result", std::move(result)},
+                            {"audit_id", std::to_string(*logged)},
                             {"remaining_uses", event["remaining_uses"]}}};
 }
 

@@ -26,9 +26,9 @@
 #include <vector>
 
 #include "appliance/config/config.h"
+#include "appliance/grants/presentation.h"
 #include "appliance/server/http_server.h"
 #include "appliance/telemetry/metrics.h"
-#include "appliance/grants/presentation.h"
 #include "core/egress_guard.h"
 #include "core/interfaces/audit_sink.h"
 #include "core/interfaces/connector.h"

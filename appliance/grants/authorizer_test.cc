@@ -71,9 +71,9 @@ TEST(Authorizer, ObligationsTightenTheGrantButNeverLoosenIt) {
 }
 
 TEST(Authorizer, ObligationsOfTheWrongTypeAreIgnoredNotTrusted) {
-  const auto out = combineDecisions(
-      {item(0, "r0"), item(1, "r1")}, {allow(0, R"({"ttl_seconds": -5, "max_uses": "9"})"), allow(1, "[1,2]")},
-      kCeilings);
+  const auto out =
+      combineDecisions({item(0, "r0"), item(1, "r1")},
+                       {allow(0, R"({"ttl_seconds": -5, "max_uses": "9"})"), allow(1, "[1,2]")}, kCeilings);
   EXPECT_EQ(out.ttlSeconds, 300);
   EXPECT_EQ(out.maxUses, 10u);
   EXPECT_EQ(out.results[1]["obligations"], json::object());
@@ -116,10 +116,9 @@ TEST(Authorizer, AnItemDeniedBeforeThePdpStaysDeniedWhateverThePdpSays) {
 }
 
 TEST(Authorizer, TheFirstAllowedItemOfAResourceAndActionSetsItsObligations) {
-  const auto out = combineDecisions({item(0, "r0"), item(1, "r0"), item(2, "r0", "inspect")},
-                                    {allow(0, R"({"connectors": ["rest"]})"), allow(1, R"({"connectors": ["hmac"]})"),
-                                     allow(2)},
-                                    kCeilings);
+  const auto out = combineDecisions(
+      {item(0, "r0"), item(1, "r0"), item(2, "r0", "inspect")},
+      {allow(0, R"({"connectors": ["rest"]})"), allow(1, R"({"connectors": ["hmac"]})"), allow(2)}, kCeilings);
   EXPECT_EQ(out.obligations["r0"]["use"]["connectors"], json::array({"rest"}));
   EXPECT_TRUE(out.obligations["r0"].contains("inspect"));
   EXPECT_EQ(out.allowedRefs.size(), 1u);

@@ -102,7 +102,8 @@ Result<ChildGrantPlan> planChildGrant(const GrantClaims& parent, const Delegatio
                                       std::size_t maxDepth) {
   ChildGrantPlan plan;
   auto to = parseSpiffeId(ask.to);
-  if (!to || to->kind != IdentityKind::Service) return makeError(ErrorCode::InvalidRequest, "'to' must be a service SPIFFE ID");
+  if (!to || to->kind != IdentityKind::Service)
+    return makeError(ErrorCode::InvalidRequest, "'to' must be a service SPIFFE ID");
   auto subject = parseSpiffeId(parent.sub);
   if (!subject || to->tenant != subject->tenant) {
     return makeError(ErrorCode::ScopeWidened, "a grant cannot be delegated to another tenant");
@@ -110,7 +111,8 @@ Result<ChildGrantPlan> planChildGrant(const GrantClaims& parent, const Delegatio
   plan.to = to->spiffeId;
   if (ask.jkt) {
     auto raw = decodeBase64UrlNoPad(*ask.jkt);
-    if (!raw || raw->size() != 32) return makeError(ErrorCode::InvalidRequest, "'jkt' must be an RFC 7638 SHA-256 thumbprint");
+    if (!raw || raw->size() != 32)
+      return makeError(ErrorCode::InvalidRequest, "'jkt' must be an RFC 7638 SHA-256 thumbprint");
     plan.jkt = ask.jkt;
   }
   plan.depth = depthOfChildOf(parent);
@@ -122,11 +124,13 @@ Result<ChildGrantPlan> planChildGrant(const GrantClaims& parent, const Delegatio
   plan.exp = parent.exp;
   if (ask.ttlSeconds) {
     if (*ask.ttlSeconds == 0) return makeError(ErrorCode::InvalidRequest, "'ttl_seconds' must be positive");
-    if (now + *ask.ttlSeconds > parent.exp) return makeError(ErrorCode::ScopeWidened, "the child would outlive the parent grant");
+    if (now + *ask.ttlSeconds > parent.exp)
+      return makeError(ErrorCode::ScopeWidened, "the child would outlive the parent grant");
     plan.exp = now + *ask.ttlSeconds;
   }
   plan.uses = ask.maxUses.value_or(1);
-  if (plan.uses == 0 || plan.uses > parent.maxUses) return makeError(ErrorCode::ScopeWidened, "more uses than the parent grant has");
+  if (plan.uses == 0 || plan.uses > parent.maxUses)
+    return makeError(ErrorCode::ScopeWidened, "more uses than the parent grant has");
   SEALGATE_ASSIGN_OR_RETURN(plan.obl, narrowedObligations(parent, plan.res, ask));
   return plan;
 }

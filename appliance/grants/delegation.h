@@ -18,11 +18,11 @@ namespace sealgate::appliance {
 
 // The body of a delegate request (its fields already checked by name).
 struct DelegationAsk {
-  std::string grant;                               // the parent, as presented
-  std::string to;                                  // the service SPIFFE ID the child is for
-  std::optional<std::string> jkt;                  // binds the child to this DPoP key
-  std::optional<std::uint32_t> maxUses;            // default 1
-  std::optional<std::int64_t> ttlSeconds;          // default: the parent's expiry
+  std::string grant;                                  // the parent, as presented
+  std::string to;                                     // the service SPIFFE ID the child is for
+  std::optional<std::string> jkt;                     // binds the child to this DPoP key
+  std::optional<std::uint32_t> maxUses;               // default 1
+  std::optional<std::int64_t> ttlSeconds;             // default: the parent's expiry
   std::optional<std::vector<std::string>> resources;  // default: the parent's
   std::optional<std::vector<std::string>> actions;    // default: the parent's on each resource
 };
@@ -31,12 +31,12 @@ struct DelegationAsk {
 Result<DelegationAsk> parseDelegationAsk(const nlohmann::json& body);
 
 struct ChildGrantPlan {
-  std::string to;                   // the child's holder (act.sub)
+  std::string to;  // the child's holder (act.sub)
   std::vector<std::string> res;
-  nlohmann::json obl;               // {resource_ref: {action: obligations}}, within the parent's
+  nlohmann::json obl;  // {resource_ref: {action: obligations}}, within the parent's
   std::int64_t exp = 0;
-  std::uint32_t uses = 0;           // taken from the parent's when the child is issued
-  std::size_t depth = 0;            // the child's place in the chain (1: delegated once)
+  std::uint32_t uses = 0;  // taken from the parent's when the child is issued
+  std::size_t depth = 0;   // the child's place in the chain (1: delegated once)
   std::optional<std::string> jkt;
 };
 

@@ -22,7 +22,8 @@ GrantClaims parentGrant() {
   p.exp = kNow + 300;
   p.res = {"r1", "r2"};
   p.maxUses = 5;
-  p.obl = json{{"r1", {{"use", {{"connectors", {"rest"}}}}, {"inspect", json::object()}}}, {"r2", {{"use", json::object()}}}};
+  p.obl = json{{"r1", {{"use", {{"connectors", {"rest"}}}}, {"inspect", json::object()}}},
+               {"r2", {{"use", json::object()}}}};
   p.cnfX5t = "thumb";
   return p;
 }
@@ -63,8 +64,8 @@ TEST(DelegationAsk, MalformedBodiesAreInvalidRequests) {
 }
 
 TEST(DelegationAsk, ReadsEveryField) {
-  const DelegationAsk a = ask({{"jkt", kJkt}, {"max_uses", 2u}, {"ttl_seconds", 60u}, {"resources", {"r1"}},
-                               {"actions", {"use"}}});
+  const DelegationAsk a =
+      ask({{"jkt", kJkt}, {"max_uses", 2u}, {"ttl_seconds", 60u}, {"resources", {"r1"}}, {"actions", {"use"}}});
   EXPECT_EQ(a.grant, "token");
   EXPECT_EQ(a.jkt, kJkt);
   EXPECT_EQ(a.maxUses, 2u);
@@ -86,10 +87,10 @@ TEST(Delegation, ByDefaultTheChildHasTheParentsScopeOneUseAndTheParentsExpiry) {
 }
 
 TEST(Delegation, TheChildMayBeNarrower) {
-  auto p = plan({{"resources", {"r1", "r1"}}, {"actions", {"use"}}, {"max_uses", 5u}, {"ttl_seconds", 300u},
-                 {"jkt", kJkt}});
+  auto p =
+      plan({{"resources", {"r1", "r1"}}, {"actions", {"use"}}, {"max_uses", 5u}, {"ttl_seconds", 300u}, {"jkt", kJkt}});
   ASSERT_TRUE(p) << p.error().describe();
-  EXPECT_EQ(p->res, std::vector<std::string>{"r1"});  // once
+  EXPECT_EQ(p->res, std::vector<std::string>{"r1"});                         // once
   EXPECT_EQ(p->obl, (json{{"r1", {{"use", {{"connectors", {"rest"}}}}}}}));  // the parent's obligations kept
   EXPECT_EQ(p->uses, 5u);
   EXPECT_EQ(p->exp, kNow + 300);

@@ -13,7 +13,6 @@ namespace {
 
 Error invalid(const std::string& why) { return makeError(grant_errc::kInvalid, why); }
 
-
 bool isString(const json& j, const char* k) { return j.contains(k) && j[k].is_string(); }
 bool isInt(const json& j, const char* k) { return j.contains(k) && j[k].is_number_integer(); }
 
@@ -21,7 +20,8 @@ bool isInt(const json& j, const char* k) { return j.contains(k) && j[k].is_numbe
 
 json GrantClaims::toJson() const {
   json j = {{"iss", iss}, {"aud", aud}, {"sub", sub}, {"jti", jti}, {"decision_id", decisionId},
-            {"iat", iat}, {"nbf", nbf}, {"exp", exp}, {"res", res}, {"max_uses", maxUses}, {"obl", obl}};
+            {"iat", iat}, {"nbf", nbf}, {"exp", exp}, {"res", res}, {"max_uses", maxUses},
+            {"obl", obl}};
   json cnf = json::object();
   if (cnfJkt) cnf["jkt"] = *cnfJkt;
   if (cnfX5t) cnf["x5t#S256"] = *cnfX5t;
@@ -65,7 +65,8 @@ Result<GrantClaims> GrantClaims::fromJson(const json& j) {
       j["max_uses"].get<std::uint64_t>() > 1000000) {
     return invalid("claim 'max_uses' must be an integer in 1..1000000");
   }
-  if (!j.contains("res") || !j["res"].is_array() || j["res"].empty()) return invalid("claim 'res' must be a non-empty array");
+  if (!j.contains("res") || !j["res"].is_array() || j["res"].empty())
+    return invalid("claim 'res' must be a non-empty array");
   if (!j.contains("cnf") || !j["cnf"].is_object()) return invalid("claim 'cnf' missing");
   GrantClaims c;
   c.iss = j["iss"];
@@ -146,8 +147,9 @@ Result<std::unique_ptr<GrantAuthority>> GrantAuthority::load(GrantSigningKeys ke
     EcPublicJwk pub{Bytes(spki.begin() + kP256SpkiPointOffset, spki.begin() + kP256SpkiPointOffset + 32),
                     Bytes(spki.begin() + kP256SpkiPointOffset + 32, spki.end())};
     const std::string kid = jwkThumbprint(pub);
-    json jwk = {{"kty", "EC"}, {"crv", "P-256"}, {"x", base64UrlNoPad(pub.x)}, {"y", base64UrlNoPad(pub.y)},
-                {"kid", kid}, {"use", "sig"}, {"alg", "ES256"}};
+    json jwk = {
+        {"kty", "EC"},  {"crv", "P-256"}, {"x", base64UrlNoPad(pub.x)}, {"y", base64UrlNoPad(pub.y)}, {"kid", kid},
+        {"use", "sig"}, {"alg", "ES256"}};
     ga->byKid_[kid] = Key{version.label, spki, jwk};
     if (version.number > best) {
       best = version.number;

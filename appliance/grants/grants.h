@@ -39,8 +39,8 @@ struct GrantClaims {
   // Every resource in `res` has at least one action; the endpoints that spend a
   // grant require the action they perform (`use`).
   nlohmann::json obl = nlohmann::json::object();
-  nlohmann::json act;                 // RFC 8693 delegation chain, null when none
-  std::vector<std::string> anc;       // delegation ancestry: the grant ids above this one, root first
+  nlohmann::json act;            // RFC 8693 delegation chain, null when none
+  std::vector<std::string> anc;  // delegation ancestry: the grant ids above this one, root first
 
   nlohmann::json toJson() const;
   static Result<GrantClaims> fromJson(const nlohmann::json& claims);

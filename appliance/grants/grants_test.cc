@@ -15,12 +15,17 @@ using nlohmann::json;
 using Clock = std::chrono::system_clock;
 
 json validClaims() {
-  return json{{"iss", "sg"},         {"aud", "sg"},
+  return json{{"iss", "sg"},
+              {"aud", "sg"},
               {"sub", "spiffe://acme/svc/a"},
-              {"jti", "g1"},         {"decision_id", "d1"},
-              {"iat", 100},          {"nbf", 100},
-              {"exp", 200},          {"res", {"r1", "r2"}},
-              {"max_uses", 3u},      {"cnf", {{"x5t#S256", "abc"}}},
+              {"jti", "g1"},
+              {"decision_id", "d1"},
+              {"iat", 100},
+              {"nbf", 100},
+              {"exp", 200},
+              {"res", {"r1", "r2"}},
+              {"max_uses", 3u},
+              {"cnf", {{"x5t#S256", "abc"}}},
               {"obl", {{"r1", {{"use", json::object()}}}, {"r2", {{"inspect", {{"ttl_seconds", 5}}}}}}}};
 }
 
@@ -46,8 +51,8 @@ TEST(GrantClaims, RefuseObligationsThatDoNotNameEachResourceWithActions) {
       {"obl not an object", json::array()},
       {"a resource without an entry", json{{"r1", {{"use", json::object()}}}}},
       {"a resource with no action", json{{"r1", {{"use", json::object()}}}, {"r2", json::object()}}},
-      {"an extra resource", json{{"r1", {{"use", json::object()}}}, {"r2", {{"use", json::object()}}},
-                                 {"r3", {{"use", json::object()}}}}},
+      {"an extra resource",
+       json{{"r1", {{"use", json::object()}}}, {"r2", {{"use", json::object()}}}, {"r3", {{"use", json::object()}}}}},
       {"obligations not an object", json{{"r1", {{"use", true}}}, {"r2", {{"use", json::object()}}}}},
       {"the pre-actions layout", json{{"r1", json::object()}, {"r2", {{"ttl_seconds", 5}}}}},
       {"an empty action name", json{{"r1", {{"", json::object()}}}, {"r2", {{"use", json::object()}}}}},
@@ -98,7 +103,8 @@ TEST(GrantAuthority, StateIsKeptPastEveryInstantAGrantVerifies) {
   // Walk past exp in 100 ms steps: every instant the grant verifies at is
   // before the state about it may be dropped; and it stops verifying.
   bool sawRefusal = false;
-  for (auto t = expAt - std::chrono::seconds(1); t < keep + std::chrono::seconds(2); t += std::chrono::milliseconds(100)) {
+  for (auto t = expAt - std::chrono::seconds(1); t < keep + std::chrono::seconds(2);
+       t += std::chrono::milliseconds(100)) {
     auto verified = (*authority)->verify(*token, t);
     if (verified) {
       EXPECT_LT(t, keep);

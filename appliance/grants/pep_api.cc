@@ -40,8 +40,8 @@ json resourceRefsOf(const std::vector<AuthorizeItem>& items) {
 
 }  // namespace
 
-PepApi::PepApi(const Config& config, ResourceRefs& refs, GrantAuthority& grants, DecisionPoint& pdp,
-               StateStore& state, AuditSink& audit, GrantPresentation& presentation)
+PepApi::PepApi(const Config& config, ResourceRefs& refs, GrantAuthority& grants, DecisionPoint& pdp, StateStore& state,
+               AuditSink& audit, GrantPresentation& presentation)
     : config_(config),
       refs_(refs),
       grants_(grants),
@@ -70,7 +70,8 @@ std::variant<std::vector<Decision>, HttpError> PepApi::decide(const Request& req
   const DecisionSubject subject{request.identity.spiffeId, request.identity.tenant, request.identity.service};
   auto decided = pdp_.decide(subject, asks, config_.pdp.timeout);
   if (decided) return std::move(*decided);
-  logEvent(LogLevel::Error, "pdp_failure", {{"correlation_id", request.correlationId}, {"error", decided.error().describe()}});
+  logEvent(LogLevel::Error, "pdp_failure",
+           {{"correlation_id", request.correlationId}, {"error", decided.error().describe()}});
   return HttpError{ErrorCode::PdpUnavailable, "the policy decision point did not answer; nothing was granted"};
 }
 
@@ -101,9 +102,8 @@ HandlerResult PepApi::authorize(Request& request) {
   if (auto err = resolveRefs(request, items)) return *err;
   auto decisions = decide(request, items);
   if (auto* err = std::get_if<HttpError>(&decisions)) return *err;
-  const BatchOutcome outcome = combineDecisions(
-      items, std::get<std::vector<Decision>>(decisions),
-      GrantCeilings{config_.grants.maxTtl.count(), config_.grants.maxUses});
+  const BatchOutcome outcome = combineDecisions(items, std::get<std::vector<Decision>>(decisions),
+                                                GrantCeilings{config_.grants.maxTtl.count(), config_.grants.maxUses});
 
   const std::string decisionId = randomId();
   json response = {{"decision_id", decisionId}, {"results", outcome.results}};

@@ -98,14 +98,16 @@ std::optional<HttpError> GrantPresentation::checkBinding(const Request& request,
   }
   auto proof = checkDpop(request, token, claims.cnfJkt);
   if (proof) return std::nullopt;
-  if (proof.error().code == ErrorCode::BindingMismatch) return HttpError{ErrorCode::BindingMismatch, proof.error().message};
+  if (proof.error().code == ErrorCode::BindingMismatch)
+    return HttpError{ErrorCode::BindingMismatch, proof.error().message};
   return dpopError(proof.error());
 }
 
 std::optional<HttpError> GrantPresentation::checkIssuedAfterState(const GrantClaims& claims) const {
   // After the state was re-initialised it knows nothing of older grants' uses.
   if (Clock::time_point(std::chrono::seconds(claims.iat)) < state_.grantsIssuedFrom()) {
-    return HttpError{ErrorCode::GrantPredatesState, "the grant was issued before the state was initialised; authorize again"};
+    return HttpError{ErrorCode::GrantPredatesState,
+                     "the grant was issued before the state was initialised; authorize again"};
   }
   return std::nullopt;
 }
@@ -116,7 +118,11 @@ std::optional<HttpError> GrantPresentation::checkIssuedAfterState(const GrantCla
 Result<DpopResult> GrantPresentation::checkDpop(const Request& request, std::optional<std::string> accessToken,
                                                 std::optional<std::string> expectedJkt) {
   const std::string htu = request.publicBase.empty() ? std::string() : request.publicBase + request.path;
-  DpopCheck check{request.dpop, request.method, htu, std::move(accessToken), std::move(expectedJkt),
+  DpopCheck check{request.dpop,
+                  request.method,
+                  htu,
+                  std::move(accessToken),
+                  std::move(expectedJkt),
                   settings_.dpopNonce ? acceptedNonces() : std::vector<std::string>{}};
   DpopPolicy policy;
   policy.maxAge = settings_.dpopIatWindow;

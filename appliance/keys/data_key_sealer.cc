@@ -11,7 +11,9 @@ constexpr std::uint8_t kVersion = 1;
 constexpr std::uint8_t kFlagTpm = 0x01;
 constexpr std::size_t kIvBytes = 12;
 
-Error blobError(const std::string& why) { return makeError(sealer_errc::kBlob, "the sealed data key is invalid: " + why); }
+Error blobError(const std::string& why) {
+  return makeError(sealer_errc::kBlob, "the sealed data key is invalid: " + why);
+}
 
 std::string aadOf(const std::string& context, const std::string& kekLabel) {
   return "sealgate-dek/v1|" + context + "|" + kekLabel;
@@ -66,8 +68,9 @@ Result<Secret> HsmTpmDataKeySealer::unseal(const Bytes& blob, const std::string&
   const std::string label(blob.begin() + static_cast<long>(at), blob.begin() + static_cast<long>(at + labelLen));
   at += labelLen;
   if (sealedByTpm != (tpm_ != nullptr)) {
-    return makeError(sealer_errc::kTpmRequired, sealedByTpm ? "the data key is sealed by a TPM, and no TPM is configured"
-                                                            : "a TPM is configured, and the data key is not sealed by it");
+    return makeError(sealer_errc::kTpmRequired, sealedByTpm
+                                                    ? "the data key is sealed by a TPM, and no TPM is configured"
+                                                    : "a TPM is configured, and the data key is not sealed by it");
   }
   Bytes wrapped;
   if (sealedByTpm) {

@@ -15,7 +15,7 @@
 namespace sealgate::appliance {
 
 namespace sealer_errc {
-inline constexpr ErrorCode kBlob = ErrorCode::SealedKeyInvalid;        // not a sealgate data-key blob
+inline constexpr ErrorCode kBlob = ErrorCode::SealedKeyInvalid;             // not a sealgate data-key blob
 inline constexpr ErrorCode kTpmRequired = ErrorCode::SealedKeyTpmMismatch;  // TPM sealing present/expected but not both
 }  // namespace sealer_errc
 

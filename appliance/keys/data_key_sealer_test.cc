@@ -49,8 +49,11 @@ TEST(DataKeySealer, MalformedOrTamperedBlobsAreRefused) {
   struct Case {
     std::size_t at;
     ErrorCode code;
-  } cases[] = {{0, sealer_errc::kBlob}, {4, sealer_errc::kBlob}, {5, sealer_errc::kBlob},
-               {blob->size() - 1, ErrorCode::HsmDecryptFailed}, {blob->size() - 30, ErrorCode::HsmDecryptFailed}};
+  } cases[] = {{0, sealer_errc::kBlob},
+               {4, sealer_errc::kBlob},
+               {5, sealer_errc::kBlob},
+               {blob->size() - 1, ErrorCode::HsmDecryptFailed},
+               {blob->size() - 30, ErrorCode::HsmDecryptFailed}};
   for (const auto& c : cases) {
     Bytes bad = *blob;
     bad[c.at] ^= 0x80;

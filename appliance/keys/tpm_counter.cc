@@ -4,8 +4,8 @@
 
 namespace sealgate::appliance {
 
-Result<std::unique_ptr<TpmNvCounter>> TpmNvCounter::attach(attest::Tpm& tpm, std::uint32_t nvIndex,
-                                                           const Secret& auth, bool define) {
+Result<std::unique_ptr<TpmNvCounter>> TpmNvCounter::attach(attest::Tpm& tpm, std::uint32_t nvIndex, const Secret& auth,
+                                                           bool define) {
   SEALGATE_ASSIGN_OR_RETURN(auto copy, Secret::copyFrom(auth.exposeSecretBytes()));
   if (define) {
     if (tpm.counterDefined(nvIndex)) SEALGATE_TRY(tpm.undefineCounter(nvIndex));

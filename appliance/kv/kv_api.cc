@@ -31,9 +31,9 @@ std::string newRequestId() {
 
 // Vault's response envelope.
 json envelope(json data) {
-  return json{{"request_id", newRequestId()}, {"lease_id", ""},      {"renewable", false}, {"lease_duration", 0},
-              {"data", std::move(data)},      {"wrap_info", nullptr}, {"warnings", nullptr}, {"auth", nullptr},
-              {"mount_type", "kv"}};
+  return json{{"request_id", newRequestId()}, {"lease_id", ""},          {"renewable", false},
+              {"lease_duration", 0},          {"data", std::move(data)}, {"wrap_info", nullptr},
+              {"warnings", nullptr},          {"auth", nullptr},         {"mount_type", "kv"}};
 }
 
 // Vault's bare 404 ({"errors":[]}), with the code in X-Sealgate-Error like every
@@ -200,11 +200,13 @@ HandlerResult KvApi::readData(Request& request, const Target& t) {
   // Reading a value needs the policy's reveal permission on this secret.
   auto uri = SecretUri::parse("secret://" + t.ns + "/" + t.mount + "/" + t.path);
   if (!uri) return kvError(makeError(kv::kInvalid, "the path is not valid"));
-  const auto decision = pdp_.current()->decide(
-      DecisionSubject{request.identity.spiffeId, request.identity.tenant, request.identity.name},
-      DecisionRequest{0, uri->canonical(), "reveal", "{}"});
+  const auto decision =
+      pdp_.current()->decide(DecisionSubject{request.identity.spiffeId, request.identity.tenant, request.identity.name},
+                             DecisionRequest{0, uri->canonical(), "reveal", "{}"});
   if (!decision.allow) {
-    if (auto err = audit(request, {{"type", "kv_reveal"}, {"resource_ref", t.resourceRef}, {"decision", "deny"},
+    if (auto err = audit(request, {{"type", "kv_reveal"},
+                                   {"resource_ref", t.resourceRef},
+                                   {"decision", "deny"},
                                    {"reason", decision.reason}})) {
       return *err;
     }
@@ -228,7 +230,9 @@ HandlerResult KvApi::readData(Request& request, const Target& t) {
     return gone;
   }
   // Audited before the value leaves: no audit, no reveal.
-  if (auto err = audit(request, {{"type", "kv_reveal"}, {"resource_ref", t.resourceRef}, {"decision", "allow"},
+  if (auto err = audit(request, {{"type", "kv_reveal"},
+                                 {"resource_ref", t.resourceRef},
+                                 {"decision", "allow"},
                                  {"kv_version", r->version.version}})) {
     return *err;
   }
@@ -291,7 +295,9 @@ HandlerResult KvApi::versions(Request& request, const Target& t) {
     return *err;
   }
   const providers::KvPath p{t.ns, t.mount, t.path};
-  Result<void> r = t.op == "delete" ? store_->softDelete(p, *vs) : destroy ? store_->destroy(p, *vs) : store_->undelete(p, *vs);
+  Result<void> r = t.op == "delete" ? store_->softDelete(p, *vs)
+                   : destroy        ? store_->destroy(p, *vs)
+                                    : store_->undelete(p, *vs);
   if (!r) return kvError(r.error());
   return noContent();
 }
@@ -311,9 +317,10 @@ HandlerResult KvApi::metadata(Request& request, const Target& t) {
     auto mc = store_->mountConfig(t.ns, t.mount);
     json versions = json::object();
     for (const auto& [n, v] : meta->versions) {
-      versions[std::to_string(n)] = {{"created_time", providers::formatVaultTime(v.created)},
-                                     {"deletion_time", v.deletionTime ? providers::formatVaultTime(*v.deletionTime) : ""},
-                                     {"destroyed", v.destroyed}};
+      versions[std::to_string(n)] = {
+          {"created_time", providers::formatVaultTime(v.created)},
+          {"deletion_time", v.deletionTime ? providers::formatVaultTime(*v.deletionTime) : ""},
+          {"destroyed", v.destroyed}};
     }
     return Response{200, envelope(json{{"cas_required", meta->casRequired},
                                        {"created_time", providers::formatVaultTime(meta->created)},
@@ -330,12 +337,13 @@ HandlerResult KvApi::metadata(Request& request, const Target& t) {
     const bool patch = m == "PATCH";
     auto w = kv::parseMetadataWrite(request.body, patch);
     if (!w) return kvError(w.error());
-    if (auto err = audit(request, {{"type", patch ? "kv_metadata_patch" : "kv_metadata_write"},
-                                   {"resource_ref", t.resourceRef}})) {
+    if (auto err = audit(
+            request, {{"type", patch ? "kv_metadata_patch" : "kv_metadata_write"}, {"resource_ref", t.resourceRef}})) {
       return *err;
     }
     auto r = store_->writeMetadata(
-        p, providers::KvMetadataUpdate{w->maxVersions, w->casRequired, w->deleteVersionAfter, w->customMetadata}, patch);
+        p, providers::KvMetadataUpdate{w->maxVersions, w->casRequired, w->deleteVersionAfter, w->customMetadata},
+        patch);
     if (!r) return kvError(r.error());
     return noContent();
   }

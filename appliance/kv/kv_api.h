@@ -24,8 +24,8 @@ namespace sealgate::appliance {
 class KvApi {
  public:
   // `store` may be null (it failed to open): every KV request then answers 503.
-  KvApi(providers::KvStore* store, std::string defaultNamespace, ResourceRefs& refs,
-        EmbeddedPolicyDecisionPoint& pdp, AuditSink& audit)
+  KvApi(providers::KvStore* store, std::string defaultNamespace, ResourceRefs& refs, EmbeddedPolicyDecisionPoint& pdp,
+        AuditSink& audit)
       : store_(store), defaultNamespace_(std::move(defaultNamespace)), refs_(refs), pdp_(pdp), audit_(audit) {}
 
   // The handler of the "/v1/**" routes (every method Vault uses, LIST included).

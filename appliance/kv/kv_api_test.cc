@@ -41,7 +41,8 @@ struct Fixture {
     store = std::move(*s);
     mac = std::make_unique<hsm::HsmRefMac>(*keys, 1);
     refs = std::make_unique<ResourceRefs>(*mac, 100);
-    pdp = std::make_unique<EmbeddedPolicyDecisionPoint>(std::make_shared<const Policy>(*Policy::parse(devPolicyJson())));
+    pdp =
+        std::make_unique<EmbeddedPolicyDecisionPoint>(std::make_shared<const Policy>(*Policy::parse(devPolicyJson())));
     api = std::make_unique<KvApi>(store.get(), "acme", *refs, *pdp, audit);
   }
   ~Fixture() { std::filesystem::remove_all(dir); }

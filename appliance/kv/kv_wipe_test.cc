@@ -169,7 +169,10 @@ TEST_F(KvWipe, TheHookSeesAnUnwipedCopy) {
   gArmed = true;
   { std::string copy = kNew; }
   EXPECT_EQ(gLeaks.load(), 1);
-  { std::string copy = kNew; wipeString(copy); }
+  {
+    std::string copy = kNew;
+    wipeString(copy);
+  }
   gArmed = false;
   EXPECT_EQ(gLeaks.load(), 1);
 }

@@ -95,12 +95,13 @@ HandlerResult LeaseApi::creds(Request& request) {
   }
   auto ref = refs_.of(*uri);
   if (!ref) return HttpError{ErrorCode::HsmUnavailable, "the HSM could not compute the resource_ref"};
-  const auto decision = pdp_.current()->decide(
-      DecisionSubject{request.identity.spiffeId, request.identity.tenant, request.identity.name},
-      DecisionRequest{0, uri->canonical(), "reveal", "{}"});
+  const auto decision =
+      pdp_.current()->decide(DecisionSubject{request.identity.spiffeId, request.identity.tenant, request.identity.name},
+                             DecisionRequest{0, uri->canonical(), "reveal", "{}"});
   if (!decision.allow) {
-    if (auto err = audit(request, {{"type", "db_creds"}, {"resource_ref", *ref}, {"decision", "deny"},
-                                   {"reason", decision.reason}})) {
+    if (auto err =
+            audit(request,
+                  {{"type", "db_creds"}, {"resource_ref", *ref}, {"decision", "deny"}, {"reason", decision.reason}})) {
       return *err;
     }
     return HttpError{ErrorCode::RevealDenied, "permission denied"};
@@ -109,7 +110,8 @@ HandlerResult LeaseApi::creds(Request& request) {
   if (auto err = audit(request, {{"type", "db_creds"}, {"resource_ref", *ref}, {"decision", "allow"}})) return *err;
   auto cred = db_->create(ns, mount, role);
   if (!cred) return leaseError(cred.error());
-  if (auto err = audit(request, {{"type", "lease_create"}, {"resource_ref", *ref}, {"lease_id", cred->lease.leaseId}})) {
+  if (auto err =
+          audit(request, {{"type", "lease_create"}, {"resource_ref", *ref}, {"lease_id", cred->lease.leaseId}})) {
     (void)db_->revoke(cred->lease.leaseId);  // unaudited credentials are not handed out
     return *err;
   }
@@ -118,15 +120,17 @@ HandlerResult LeaseApi::creds(Request& request) {
   // HTTP layer once sent.
   std::string password(pw.begin(), pw.end());
   WipeOnExit wipePassword(password);
-  Response r{200, json{{"request_id", newRequestId()},
-                       {"lease_id", cred->lease.leaseId},
-                       {"renewable", true},
-                       {"lease_duration", std::chrono::duration_cast<std::chrono::seconds>(
-                                              cred->lease.expireTime - cred->lease.issueTime).count()},
-                       {"data", {{"username", cred->lease.username}, {"password", std::move(password)}}},
-                       {"wrap_info", nullptr},
-                       {"warnings", nullptr},
-                       {"auth", nullptr}}};
+  Response r{
+      200,
+      json{{"request_id", newRequestId()},
+           {"lease_id", cred->lease.leaseId},
+           {"renewable", true},
+           {"lease_duration",
+            std::chrono::duration_cast<std::chrono::seconds>(cred->lease.expireTime - cred->lease.issueTime).count()},
+           {"data", {{"username", cred->lease.username}, {"password", std::move(password)}}},
+           {"wrap_info", nullptr},
+           {"warnings", nullptr},
+           {"auth", nullptr}}};
   return r;
 }
 
@@ -164,8 +168,13 @@ HandlerResult LeaseApi::lookup(Request& request) {
   if (db_ == nullptr) return leaseError(makeError(providers::db_errc::kNoLease, "no such lease"));
   auto l = db_->lookup(*id);
   if (!l) return leaseError(l.error());
-  json out = {{"request_id", newRequestId()}, {"lease_id", ""}, {"renewable", false}, {"lease_duration", 0},
-              {"data", leaseJson(*l, StateStore::Clock::now())}, {"wrap_info", nullptr}, {"warnings", nullptr},
+  json out = {{"request_id", newRequestId()},
+              {"lease_id", ""},
+              {"renewable", false},
+              {"lease_duration", 0},
+              {"data", leaseJson(*l, StateStore::Clock::now())},
+              {"wrap_info", nullptr},
+              {"warnings", nullptr},
               {"auth", nullptr}};
   return Response{200, out};
 }
@@ -193,9 +202,14 @@ HandlerResult LeaseApi::renew(Request& request, bool vault) {
   if (!l) return leaseError(l.error());
   const auto now = StateStore::Clock::now();
   if (!vault) return Response{200, json{{"lease", leaseJson(*l, now)}}};
-  return Response{200, json{{"request_id", newRequestId()}, {"lease_id", l->leaseId}, {"renewable", true},
-                            {"lease_duration", l->ttl(now).count()}, {"data", nullptr}, {"wrap_info", nullptr},
-                            {"warnings", nullptr}, {"auth", nullptr}}};
+  return Response{200, json{{"request_id", newRequestId()},
+                            {"lease_id", l->leaseId},
+                            {"renewable", true},
+                            {"lease_duration", l->ttl(now).count()},
+                            {"data", nullptr},
+                            {"wrap_info", nullptr},
+                            {"warnings", nullptr},
+                            {"auth", nullptr}}};
 }
 
 HandlerResult LeaseApi::revoke(Request& request, bool vault) {

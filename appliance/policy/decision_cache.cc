@@ -20,8 +20,8 @@ CachingDecisionPoint::CachingDecisionPoint(DecisionPoint& inner, std::chrono::mi
     : inner_(inner), negativeTtl_(negativeTtl), positiveTtl_(positiveTtl), capacity_(capacity) {}
 
 Result<std::vector<Decision>> CachingDecisionPoint::decide(const DecisionSubject& subject,
-                                                          const std::vector<DecisionRequest>& requests,
-                                                          std::chrono::milliseconds timeout) {
+                                                           const std::vector<DecisionRequest>& requests,
+                                                           std::chrono::milliseconds timeout) {
   std::vector<Decision> out(requests.size());
   std::vector<std::size_t> missing;
   std::vector<DecisionRequest> asks;
@@ -45,7 +45,8 @@ Result<std::vector<Decision>> CachingDecisionPoint::decide(const DecisionSubject
   std::lock_guard lock(mu_);
   const auto now = clock_();
   if (entries_.size() + asks.size() > capacity_) {
-    for (auto it = entries_.begin(); it != entries_.end();) it = it->second.expires <= now ? entries_.erase(it) : std::next(it);
+    for (auto it = entries_.begin(); it != entries_.end();)
+      it = it->second.expires <= now ? entries_.erase(it) : std::next(it);
     if (entries_.size() + asks.size() > capacity_) entries_.clear();
   }
   for (std::size_t k = 0; k < missing.size(); ++k) {

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "appliance/connectors/ssh_connector.h"
-#include "core/secret_uri.h"
 #include "core/json_parse.h"
+#include "core/secret_uri.h"
 #include "core/time_format.h"
 
 namespace sealgate::appliance {
@@ -45,8 +45,9 @@ bool globMatch(const std::vector<std::string>& glob, std::size_t gi, const std::
 }
 
 bool isReasonCode(const std::string& s) {
-  return !s.empty() && s.size() <= 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; });
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
 }
 
 Result<std::vector<std::string>> stringList(const json& rule, const char* key, const std::string& where) {
@@ -65,7 +66,8 @@ Result<std::vector<std::string>> stringList(const json& rule, const char* key, c
 
 Result<std::vector<std::string>> resourceGlob(const std::string& glob, const std::string& where) {
   constexpr std::string_view kScheme = "secret://";
-  if (glob.compare(0, kScheme.size(), kScheme) != 0) return policyError(where + ": resource globs start with secret://");
+  if (glob.compare(0, kScheme.size(), kScheme) != 0)
+    return policyError(where + ": resource globs start with secret://");
   if (glob.find_first_of("?#%") != std::string::npos) {
     return policyError(where + ": resource globs match URIs without version, field or escapes");
   }
@@ -105,12 +107,14 @@ Result<PolicyConditions> parseConditions(const json& c, const std::string& where
     const json& t = c["time"];
     if (!t.is_object()) return policyError(where + ".time must be an object");
     for (const auto& [k, v] : t.items()) {
-      if (k != "days" && k != "from" && k != "to" && k != "tz") return policyError("unknown key " + where + ".time." + k.substr(0, 64));
+      if (k != "days" && k != "from" && k != "to" && k != "tz")
+        return policyError("unknown key " + where + ".time." + k.substr(0, 64));
     }
     if (t.contains("tz") && t["tz"] != "UTC") return policyError(where + ".time.tz must be UTC");
     if (t.contains("days")) {
       static const std::vector<std::string> kDays{"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-      if (!t["days"].is_array() || t["days"].empty()) return policyError(where + ".time.days must be a non-empty array");
+      if (!t["days"].is_array() || t["days"].empty())
+        return policyError(where + ".time.days must be a non-empty array");
       for (const auto& d : t["days"]) {
         auto it = d.is_string() ? std::find(kDays.begin(), kDays.end(), d.get<std::string>()) : kDays.end();
         if (it == kDays.end()) return policyError(where + ".time.days holds sun, mon, tue, wed, thu, fri, sat");
@@ -130,7 +134,8 @@ Result<PolicyConditions> parseConditions(const json& c, const std::string& where
     const json& ctx = c["context"];
     if (!ctx.is_object()) return policyError(where + ".context must be an object");
     for (const auto& [k, v] : ctx.items()) {
-      if (!v.is_array() || v.empty()) return policyError(where + ".context." + k.substr(0, 64) + " must list allowed values");
+      if (!v.is_array() || v.empty())
+        return policyError(where + ".context." + k.substr(0, 64) + " must list allowed values");
       std::vector<json> values;
       for (const auto& x : v) {
         if (!x.is_string() && !x.is_number() && !x.is_boolean()) {
@@ -190,9 +195,11 @@ Result<std::vector<HostKeyPin>> parseHostKeys(const json& v, const EgressRules& 
   for (const auto& [key, pins] : v.items()) {
     const std::string where = at + ".host_keys." + key.substr(0, 64);
     auto dest = hostKeyDestination(key);
-    if (!dest) return policyError(where + ": a host name or IP literal, optionally with :port ([v6]:port), no wildcard");
+    if (!dest)
+      return policyError(where + ": a host name or IP literal, optionally with :port ([v6]:port), no wildcard");
     for (const auto& other : out) {
-      if (other.host == dest->host && other.port == dest->port) return policyError(where + ": the destination is listed twice");
+      if (other.host == dest->host && other.port == dest->port)
+        return policyError(where + ": the destination is listed twice");
     }
     // A pin for a destination the hosts/ports never allow is a typo, not a rule.
     const std::uint16_t probe = dest->port != 0 ? dest->port : rules.ports.empty() ? 22 : rules.ports.front();
@@ -557,8 +564,8 @@ Decision Policy::decide(const DecisionSubject& subject, const DecisionRequest& r
 }
 
 Result<std::vector<Decision>> EmbeddedPolicyDecisionPoint::decide(const DecisionSubject& subject,
-                                                                   const std::vector<DecisionRequest>& requests,
-                                                                   std::chrono::milliseconds) {
+                                                                  const std::vector<DecisionRequest>& requests,
+                                                                  std::chrono::milliseconds) {
   auto policy = current();
   std::vector<Decision> out;
   out.reserve(requests.size());

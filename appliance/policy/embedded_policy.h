@@ -6,8 +6,8 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,8 +33,8 @@ struct PolicyObligations {
 
 // Conditions on the request beyond subject, resource and action.
 struct PolicyConditions {
-  std::vector<int> days;   // 0 = Sunday .. 6 = Saturday (UTC); empty = any day
-  int fromMinute = 0;      // [from, to) in minutes after UTC midnight; to < from wraps midnight
+  std::vector<int> days;  // 0 = Sunday .. 6 = Saturday (UTC); empty = any day
+  int fromMinute = 0;     // [from, to) in minutes after UTC midnight; to < from wraps midnight
   int toMinute = 24 * 60;
   std::vector<std::pair<std::string, std::vector<nlohmann::json>>> context;  // attribute -> allowed values
 };

@@ -122,29 +122,50 @@ TEST(EmbeddedPolicy, DefaultDenyAndBadUrisDeny) {
 }
 
 TEST(EmbeddedPolicy, RejectsMalformedPolicies) {
-  const char* base = R"({"id":"r","effect":"allow","subjects":["spiffe://acme/a"],"resources":["secret://acme/kv/*"],"actions":["use"]})";
+  const char* base =
+      R"({"id":"r","effect":"allow","subjects":["spiffe://acme/a"],"resources":["secret://acme/kv/*"],"actions":["use"]})";
   auto withRule = [](const std::string& rule) { return R"({"version":1,"rules":[)" + rule + "]}"; };
   ASSERT_TRUE(Policy::parse(withRule(base)).ok());
-  for (const std::string& bad : std::vector<std::string>{
-           "", "[]", R"({"version":2,"rules":[]})", R"({"version":1})", R"({"version":1,"rules":[],"extra":1})",
-           withRule("5"),
-           withRule(R"({"effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/*"],"actions":["use"]})"),
-           withRule(R"({"id":"r","effect":"maybe","subjects":["spiffe://a/b"],"resources":["secret://a/kv/*"],"actions":["use"]})"),
-           withRule(R"({"id":"r","effect":"allow","subjects":[],"resources":["secret://a/kv/*"],"actions":["use"]})"),
-           withRule(R"({"id":"r","effect":"allow","subjects":["acme/b"],"resources":["secret://a/kv/*"],"actions":["use"]})"),
-           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["https://a/kv/*"],"actions":["use"]})"),
-           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://**/x"],"actions":["use"]})"),
-           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x*"],"actions":["use"]})"),
-           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x#f"],"actions":["use"]})"),
-           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv//x"],"actions":["use"]})"),
-           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":[5]})"),
-           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"obligations":{"ttl_seconds":0}})"),
-           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"obligations":{"max_uses":2000000}})"),
-           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"obligations":{"ttl":5}})"),
-           withRule(R"({"id":"r","effect":"deny","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"reason":"lower case"})"),
-           withRule(R"({"id":"r","effect":"deny","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"obligations":{"max_uses":1}})"),
-           withRule(R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"when":{}})"),
-       }) {
+  for (
+      const std::string& bad : std::vector<std::string>{
+          "",
+          "[]",
+          R"({"version":2,"rules":[]})",
+          R"({"version":1})",
+          R"({"version":1,"rules":[],"extra":1})",
+          withRule("5"),
+          withRule(
+              R"({"effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/*"],"actions":["use"]})"),
+          withRule(
+              R"({"id":"r","effect":"maybe","subjects":["spiffe://a/b"],"resources":["secret://a/kv/*"],"actions":["use"]})"),
+          withRule(R"({"id":"r","effect":"allow","subjects":[],"resources":["secret://a/kv/*"],"actions":["use"]})"),
+          withRule(
+              R"({"id":"r","effect":"allow","subjects":["acme/b"],"resources":["secret://a/kv/*"],"actions":["use"]})"),
+          withRule(
+              R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["https://a/kv/*"],"actions":["use"]})"),
+          withRule(
+              R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://**/x"],"actions":["use"]})"),
+          withRule(
+              R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x*"],"actions":["use"]})"),
+          withRule(
+              R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x#f"],"actions":["use"]})"),
+          withRule(
+              R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv//x"],"actions":["use"]})"),
+          withRule(
+              R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":[5]})"),
+          withRule(
+              R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"obligations":{"ttl_seconds":0}})"),
+          withRule(
+              R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"obligations":{"max_uses":2000000}})"),
+          withRule(
+              R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"obligations":{"ttl":5}})"),
+          withRule(
+              R"({"id":"r","effect":"deny","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"reason":"lower case"})"),
+          withRule(
+              R"({"id":"r","effect":"deny","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"obligations":{"max_uses":1}})"),
+          withRule(
+              R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"],"when":{}})"),
+      }) {
     auto r = Policy::parse(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
@@ -157,7 +178,7 @@ TEST(EmbeddedPolicy, EgressAllowListsPerTenantAndConnector) {
   auto dev = Policy::parse(devPolicyJson());
   ASSERT_TRUE(dev.ok());
   EXPECT_EQ(dev->egress("acme", "rest").hosts, (std::vector<std::string>{"127.0.0.1", "localhost"}));
-  EXPECT_TRUE(dev->egress("acme", "ssh").hosts.empty());     // nothing configured: nothing allowed
+  EXPECT_TRUE(dev->egress("acme", "ssh").hosts.empty());  // nothing configured: nothing allowed
   EXPECT_TRUE(dev->egress("initech", "rest").hosts.empty());
   auto p = Policy::parse(R"({"version":1,"rules":[],"egress":{
       "acme":{"ssh":{"hosts":["Bastion.Example.com"],"ports":[22],"commands":["uptime","df -h"]},
@@ -171,15 +192,15 @@ TEST(EmbeddedPolicy, EgressAllowListsPerTenantAndConnector) {
   EXPECT_TRUE(p->egress("acme", "postgres").plaintext);
   EXPECT_FALSE(ssh.plaintext);
   EXPECT_TRUE(p->egress("globex", "ssh").hosts.empty());
-  for (const std::string egress : {
-           R"([])", R"({"acme":[]})", R"({"acme":{"ftp":{"hosts":["h"]}}})", R"({"acme":{"rest":{}}})",
-           R"({"acme":{"rest":{"hosts":[]}}})", R"({"acme":{"rest":{"hosts":["https://h"]}}})",
-           R"({"acme":{"rest":{"hosts":["h/x"]}}})", R"({"acme":{"rest":{"hosts":["a*.h"]}}})",
-           R"({"acme":{"rest":{"hosts":["h"],"ports":[0]}}})", R"({"acme":{"rest":{"hosts":["h"],"ports":[70000]}}})",
-           R"({"acme":{"rest":{"hosts":["h"],"commands":["ls"]}}})", R"({"acme":{"ssh":{"hosts":["h"]}}})",
-           R"({"acme":{"rest":{"hosts":["h"],"extra":1}}})", R"({"sealgate-admin":{"rest":{"hosts":["h"]}}})",
-           R"({"acme":{"ssh":{"hosts":["h"],"commands":[""]}}})", R"({"acme":{"rest":{"hosts":["h"],"plaintext":true}}})",
-           R"({"acme":{"postgres":{"hosts":["h"],"plaintext":"yes"}}})"}) {
+  for (const std::string egress :
+       {R"([])", R"({"acme":[]})", R"({"acme":{"ftp":{"hosts":["h"]}}})", R"({"acme":{"rest":{}}})",
+        R"({"acme":{"rest":{"hosts":[]}}})", R"({"acme":{"rest":{"hosts":["https://h"]}}})",
+        R"({"acme":{"rest":{"hosts":["h/x"]}}})", R"({"acme":{"rest":{"hosts":["a*.h"]}}})",
+        R"({"acme":{"rest":{"hosts":["h"],"ports":[0]}}})", R"({"acme":{"rest":{"hosts":["h"],"ports":[70000]}}})",
+        R"({"acme":{"rest":{"hosts":["h"],"commands":["ls"]}}})", R"({"acme":{"ssh":{"hosts":["h"]}}})",
+        R"({"acme":{"rest":{"hosts":["h"],"extra":1}}})", R"({"sealgate-admin":{"rest":{"hosts":["h"]}}})",
+        R"({"acme":{"ssh":{"hosts":["h"],"commands":[""]}}})", R"({"acme":{"rest":{"hosts":["h"],"plaintext":true}}})",
+        R"({"acme":{"postgres":{"hosts":["h"],"plaintext":"yes"}}})"}) {
     auto r = Policy::parse(R"({"version":1,"rules":[],"egress":)" + egress + "}");
     EXPECT_FALSE(r.ok()) << egress;
     if (!r.ok()) {
@@ -193,9 +214,9 @@ TEST(EmbeddedPolicy, SshHostKeysArePinnedPerDestination) {
   const std::string k2 = "SHA256:" + std::string(43, 'A');
   auto p = Policy::parse(R"({"version":1,"rules":[],"egress":{"acme":{"ssh":{
       "hosts":["Bastion.Example.com","*.db.example","10.0.0.5","fd00::5"],"commands":["uptime"],
-      "host_keys":{"bastion.example.com":[")" + k1 + R"("],"Pg1.DB.example:2222":[")" + k1 + R"(",")" + k2 +
-                         R"("],"10.0.0.5:22":[")" + k2 + R"("],"fd00::5":[")" + k1 + R"("],"[fd00::5]:2200":[")" + k2 +
-                         R"("]}}}}})");
+      "host_keys":{"bastion.example.com":[")" +
+                         k1 + R"("],"Pg1.DB.example:2222":[")" + k1 + R"(",")" + k2 + R"("],"10.0.0.5:22":[")" + k2 +
+                         R"("],"fd00::5":[")" + k1 + R"("],"[fd00::5]:2200":[")" + k2 + R"("]}}}}})");
   ASSERT_TRUE(p.ok()) << p.error().describe();
   const auto ssh = p->egress("acme", "ssh");
   ASSERT_EQ(ssh.hostKeys.size(), 5u);
@@ -206,7 +227,7 @@ TEST(EmbeddedPolicy, SshHostKeysArePinnedPerDestination) {
   EXPECT_EQ(pins("bastion.example.com", 22), std::vector<std::string>{k1});  // lowercased, any port
   EXPECT_EQ(pins("bastion.example.com", 2222), std::vector<std::string>{k1});
   EXPECT_EQ(pins("pg1.db.example", 2222), (std::vector<std::string>{k1, k2}));
-  EXPECT_EQ(pinnedHostKeys(ssh, "pg1.db.example", 22), nullptr);  // another port: not pinned
+  EXPECT_EQ(pinnedHostKeys(ssh, "pg1.db.example", 22), nullptr);    // another port: not pinned
   EXPECT_EQ(pinnedHostKeys(ssh, "pg2.db.example", 2222), nullptr);  // the wildcard allows it, nothing pins it
   EXPECT_EQ(pins("10.0.0.5", 22), std::vector<std::string>{k2});
   EXPECT_EQ(pinnedHostKeys(ssh, "10.0.0.5", 23), nullptr);
@@ -258,13 +279,17 @@ TEST(EmbeddedPolicy, ConnectorsObligationIsTheIntersectionOfTheRulesThatListIt) 
     {"id":"c","effect":"allow","subjects":["spiffe://acme/p"],"resources":["secret://acme/kv/keys/mac"],"actions":["use"],
      "obligations":{"connectors":["hmac","ssh"]}}]})");
   ASSERT_TRUE(p.ok()) << p.error().describe();
-  auto obl = [&](const std::string& uri) { return nlohmann::json::parse(decideOne(*p, "spiffe://acme/p", uri).obligationsJson); };
+  auto obl = [&](const std::string& uri) {
+    return nlohmann::json::parse(decideOne(*p, "spiffe://acme/p", uri).obligationsJson);
+  };
   EXPECT_FALSE(obl("secret://acme/kv/app/db").contains("connectors"));  // unlisted: the default set
   EXPECT_EQ(obl("secret://acme/kv/keys/signer")["connectors"], nlohmann::json({"hmac", "sign", "rest"}));
   EXPECT_EQ(obl("secret://acme/kv/keys/mac")["connectors"], nlohmann::json({"hmac"}));
-  for (const char* bad : {R"("connectors":[])", R"("connectors":["ftp"])", R"("connectors":"hmac")", R"("connectors":[1])"}) {
-    auto r = Policy::parse(std::string(R"({"version":1,"rules":[{"id":"x","effect":"allow","subjects":["spiffe://a/b"],)") +
-                           R"("resources":["secret://a/kv/x"],"actions":["use"],"obligations":{)" + bad + "}}]}");
+  for (const char* bad :
+       {R"("connectors":[])", R"("connectors":["ftp"])", R"("connectors":"hmac")", R"("connectors":[1])"}) {
+    auto r =
+        Policy::parse(std::string(R"({"version":1,"rules":[{"id":"x","effect":"allow","subjects":["spiffe://a/b"],)") +
+                      R"("resources":["secret://a/kv/x"],"actions":["use"],"obligations":{)" + bad + "}}]}");
     EXPECT_FALSE(r.ok()) << bad;
   }
 }
@@ -279,7 +304,8 @@ TEST(EmbeddedPolicy, ReplaceWhileDecidingIsSafe) {
   std::vector<std::thread> readers;
   for (int t = 0; t < 4; ++t) {
     readers.emplace_back([&] {
-      std::vector<DecisionRequest> batch{{0, "secret://acme/kv/a", "use", "{}"}, {1, "secret://acme/kv/b", "use", "{}"}};
+      std::vector<DecisionRequest> batch{{0, "secret://acme/kv/a", "use", "{}"},
+                                         {1, "secret://acme/kv/b", "use", "{}"}};
       while (!stop) {
         auto r = pdp.decide(subject("spiffe://acme/a"), batch, std::chrono::milliseconds(100));
         if (!r.ok() || r->size() != 2 || (*r)[0].allow != (*r)[1].allow) ++inconsistent;  // one policy per batch
@@ -305,7 +331,8 @@ TEST(EmbeddedPolicy, RefusesARepeatedKeyOrDeepNesting) {
   for (const auto& [doc, code] : std::vector<std::pair<std::string, std::string>>{
            {R"({"version":1,"rules":[)" + rule + "]}", "JSON_DUPLICATE_KEY"},
            {R"({"version":1,"rules":[],"rules":[]})", "JSON_DUPLICATE_KEY"},
-           {R"({"version":1,"rules":[],"egress":)" + std::string(40, '[') + std::string(40, ']') + "}", "JSON_TOO_DEEP"}}) {
+           {R"({"version":1,"rules":[],"egress":)" + std::string(40, '[') + std::string(40, ']') + "}",
+            "JSON_TOO_DEEP"}}) {
     auto p = Policy::parse(doc);
     ASSERT_FALSE(p.ok()) << doc;
     EXPECT_EQ(p.error().code, ErrorCode::PolicyInvalid);

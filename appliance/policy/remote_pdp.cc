@@ -63,12 +63,14 @@ void applyOpaItem(const json& item, Decision& d) {
 }  // namespace
 
 Result<std::unique_ptr<RemoteDecisionPoint>> RemoteDecisionPoint::create(const RemotePdpSettings& settings) {
-  if (settings.type != "opa" && settings.type != "authzen") return makeError(ErrorCode::ConfigInvalid, "pdp.type must be embedded, opa or authzen");
+  if (settings.type != "opa" && settings.type != "authzen")
+    return makeError(ErrorCode::ConfigInvalid, "pdp.type must be embedded, opa or authzen");
   std::unique_ptr<RemoteDecisionPoint> pdp(new RemoteDecisionPoint());
   pdp->settings_ = settings;
   try {
     Poco::URI uri(settings.url);
-    if (uri.getScheme() != "https") return makeError(ErrorCode::ConfigInvalid, "pdp.url must be https (the PDP is reached over mTLS)");
+    if (uri.getScheme() != "https")
+      return makeError(ErrorCode::ConfigInvalid, "pdp.url must be https (the PDP is reached over mTLS)");
     pdp->host_ = uri.getHost();
     pdp->port_ = uri.getPort();
     pdp->basePath_ = uri.getPath();
@@ -123,12 +125,14 @@ json RemoteDecisionPoint::opaInput(const DecisionSubject& subject, const std::ve
   for (const auto& r : requests) {
     items.push_back({{"index", r.index}, {"uri", r.canonicalUri}, {"action", r.action}, {"context", contextOf(r)}});
   }
-  return json{{"input", {{"subject", {{"spiffe_id", subject.spiffeId}, {"tenant", subject.tenant},
-                                       {"service", subject.service}}},
-                         {"requests", items}}}};
+  return json{
+      {"input",
+       {{"subject", {{"spiffe_id", subject.spiffeId}, {"tenant", subject.tenant}, {"service", subject.service}}},
+        {"requests", items}}}};
 }
 
-std::vector<Decision> RemoteDecisionPoint::opaDecisions(const json& response, const std::vector<DecisionRequest>& requests) {
+std::vector<Decision> RemoteDecisionPoint::opaDecisions(const json& response,
+                                                        const std::vector<DecisionRequest>& requests) {
   std::vector<Decision> out;
   // 200 without "result" is OPA's undefined decision: deny (docs/STANDARDS.md, "OPA Data API").
   const bool defined = response.is_object() && response.contains("result");
@@ -142,7 +146,9 @@ std::vector<Decision> RemoteDecisionPoint::opaDecisions(const json& response, co
     externalId = response["decision_id"].get<std::string>();
   }
   for (const auto& r : requests) {
-    Decision d = denyAll(r.index, !defined ? "PDP_UNDEFINED" : decisions == nullptr ? "PDP_BAD_RESULT" : "PDP_NO_DECISION");
+    Decision d = denyAll(r.index, !defined               ? "PDP_UNDEFINED"
+                                  : decisions == nullptr ? "PDP_BAD_RESULT"
+                                                         : "PDP_NO_DECISION");
     d.externalDecisionId = externalId;
     if (decisions != nullptr) {
       if (const json* item = opaItemFor(*decisions, r.index)) applyOpaItem(*item, d);
@@ -159,8 +165,10 @@ json RemoteDecisionPoint::authzenRequest(const DecisionSubject& subject, const s
                            {"resource", {{"type", "secret"}, {"id", r.canonicalUri}}},
                            {"context", contextOf(r)}});
   }
-  return json{{"subject", {{"type", "spiffe"}, {"id", subject.spiffeId},
-                           {"properties", {{"tenant", subject.tenant}, {"service", subject.service}}}}},
+  return json{{"subject",
+               {{"type", "spiffe"},
+                {"id", subject.spiffeId},
+                {"properties", {{"tenant", subject.tenant}, {"service", subject.service}}}}},
               {"evaluations", evaluations},
               {"options", {{"evaluations_semantic", "execute_all"}}}};
 }
@@ -168,9 +176,10 @@ json RemoteDecisionPoint::authzenRequest(const DecisionSubject& subject, const s
 std::vector<Decision> RemoteDecisionPoint::authzenDecisions(const json& response,
                                                             const std::vector<DecisionRequest>& requests) {
   std::vector<Decision> out;
-  const json* evaluations = response.is_object() && response.contains("evaluations") && response["evaluations"].is_array()
-                                ? &response["evaluations"]
-                                : nullptr;
+  const json* evaluations =
+      response.is_object() && response.contains("evaluations") && response["evaluations"].is_array()
+          ? &response["evaluations"]
+          : nullptr;
   for (std::size_t i = 0; i < requests.size(); ++i) {
     // Answers come in request order; short-circuit semantics may return fewer: deny.
     Decision d = denyAll(requests[i].index, evaluations == nullptr ? "PDP_BAD_RESULT" : "PDP_NO_DECISION");
@@ -201,8 +210,8 @@ std::vector<Decision> RemoteDecisionPoint::authzenDecisions(const json& response
 }
 
 Result<std::vector<Decision>> RemoteDecisionPoint::decide(const DecisionSubject& subject,
-                                                         const std::vector<DecisionRequest>& requests,
-                                                         std::chrono::milliseconds deadline) {
+                                                          const std::vector<DecisionRequest>& requests,
+                                                          std::chrono::milliseconds deadline) {
   // The tighter of the caller's deadline and pdp.timeout.
   const auto timeout = std::min(deadline, settings_.timeout);
   if (settings_.type == "opa") {
@@ -211,7 +220,8 @@ Result<std::vector<Decision>> RemoteDecisionPoint::decide(const DecisionSubject&
   }
   std::string base = basePath_;
   while (!base.empty() && base.back() == '/') base.pop_back();
-  SEALGATE_ASSIGN_OR_RETURN(auto response, post(base + "/access/v1/evaluations", authzenRequest(subject, requests), timeout));
+  SEALGATE_ASSIGN_OR_RETURN(auto response,
+                            post(base + "/access/v1/evaluations", authzenRequest(subject, requests), timeout));
   return authzenDecisions(response, requests);
 }
 

@@ -32,7 +32,8 @@ class RemoteDecisionPoint : public DecisionPoint {
 
   // The wire formats, exposed for tests.
   static nlohmann::json opaInput(const DecisionSubject& subject, const std::vector<DecisionRequest>& requests);
-  static std::vector<Decision> opaDecisions(const nlohmann::json& response, const std::vector<DecisionRequest>& requests);
+  static std::vector<Decision> opaDecisions(const nlohmann::json& response,
+                                            const std::vector<DecisionRequest>& requests);
   static nlohmann::json authzenRequest(const DecisionSubject& subject, const std::vector<DecisionRequest>& requests);
   static std::vector<Decision> authzenDecisions(const nlohmann::json& response,
                                                 const std::vector<DecisionRequest>& requests);

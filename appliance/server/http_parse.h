@@ -71,8 +71,8 @@ struct HeaderField {
 
 struct RequestHead {
   std::string method;
-  std::string target;  // origin-form: "/path[?query]"
-  int minorVersion = 1;  // HTTP/1.<minor>, 0 or 1
+  std::string target;               // origin-form: "/path[?query]"
+  int minorVersion = 1;             // HTTP/1.<minor>, 0 or 1
   std::vector<HeaderField> fields;  // in order; a list-valued field may appear more than once
   enum class Body { None, Length, Chunked } body = Body::None;
   std::uint64_t contentLength = 0;  // for Body::Length; saturates at UINT64_MAX

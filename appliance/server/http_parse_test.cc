@@ -27,8 +27,8 @@ void expectRefused(const std::string& head, int status, ErrorCode code) {
 
 TEST(HttpParse, AcceptsAPlainRequest) {
   RequestHead h;
-  auto e = parse(req({"Host: localhost:8443", "Content-Type: application/json", "Content-Length: 12",
-                      "DPoP: a", "Accept: a", "accept: b"}),
+  auto e = parse(req({"Host: localhost:8443", "Content-Type: application/json", "Content-Length: 12", "DPoP: a",
+                      "Accept: a", "accept: b"}),
                  h);
   ASSERT_FALSE(e) << e->message;
   EXPECT_EQ(h.method, "POST");
@@ -48,7 +48,8 @@ TEST(HttpParse, AcceptsAPlainRequest) {
 
 TEST(HttpParse, ChunkedExpectAndConnection) {
   RequestHead h;
-  ASSERT_FALSE(parse(req({"Host: a", "Transfer-Encoding: Chunked", "Expect: 100-Continue", "Connection: keep-alive, close"}), h));
+  ASSERT_FALSE(parse(
+      req({"Host: a", "Transfer-Encoding: Chunked", "Expect: 100-Continue", "Connection: keep-alive, close"}), h));
   EXPECT_EQ(h.body, RequestHead::Body::Chunked);
   EXPECT_TRUE(h.expectContinue);
   EXPECT_FALSE(h.keepAlive);
@@ -84,7 +85,8 @@ TEST(HttpParse, ContentLengthAmbiguityIsRefused) {
 TEST(HttpParse, TransferEncodingRules) {
   expectRefused(req({"Host: a", "Content-Length: 5", "Transfer-Encoding: chunked"}), 400, kFraming);
   expectRefused(req({"Host: a", "Transfer-Encoding: chunked", "Content-Length: 5"}), 400, kFraming);
-  for (const char* v : {"gzip, chunked", "chunked, chunked", "identity", "chunked;q=1", "xchunked", "chunked, gzip", ""}) {
+  for (const char* v :
+       {"gzip, chunked", "chunked, chunked", "identity", "chunked;q=1", "xchunked", "chunked, gzip", ""}) {
     expectRefused(req({"Host: a", std::string("Transfer-Encoding: ") + v}), 400, kFraming);
   }
   expectRefused(req({"Host: a", "Transfer-Encoding: chunked", "Transfer-Encoding: chunked"}), 400, kFraming);
@@ -92,10 +94,10 @@ TEST(HttpParse, TransferEncodingRules) {
 }
 
 TEST(HttpParse, HeaderSyntaxIsStrict) {
-  expectRefused(req({"Host: a", "X-A: 1", " folded"}), 400, kMalformed);             // obs-fold
+  expectRefused(req({"Host: a", "X-A: 1", " folded"}), 400, kMalformed);  // obs-fold
   expectRefused(req({"Host: a", "X-A: 1", "\tfolded"}), 400, kMalformed);
-  expectRefused(req({" Host: a"}), 400, kMalformed);                                // whitespace before the first field
-  expectRefused(req({"Host: a", "Content-Length : 5"}), 400, kMalformed);           // whitespace before the colon
+  expectRefused(req({" Host: a"}), 400, kMalformed);                       // whitespace before the first field
+  expectRefused(req({"Host: a", "Content-Length : 5"}), 400, kMalformed);  // whitespace before the colon
   expectRefused(req({"Host: a", "Bad Name: 1"}), 400, kMalformed);
   expectRefused(req({"Host: a", "NoColon"}), 400, kMalformed);
   expectRefused(req({"Host: a", ": empty name"}), 400, kMalformed);
@@ -113,8 +115,8 @@ TEST(HttpParse, HeaderSyntaxIsStrict) {
 }
 
 TEST(HttpParse, RequestLineIsStrict) {
-  for (const char* line : {"GARBAGE", "GET /", "GET  / HTTP/1.1", "GET / HTTP/1.1 ", "GET / http/1.1", "GET / HTTP/1.10",
-                           "G(T / HTTP/1.1", "GET http://evil.example/ HTTP/1.1", "GET * HTTP/1.1",
+  for (const char* line : {"GARBAGE", "GET /", "GET  / HTTP/1.1", "GET / HTTP/1.1 ", "GET / http/1.1",
+                           "GET / HTTP/1.10", "G(T / HTTP/1.1", "GET http://evil.example/ HTTP/1.1", "GET * HTTP/1.1",
                            "CONNECT a:443 HTTP/1.1", "GET /a b HTTP/1.1", "GET /a%zz HTTP/1.1", "GET /a%4 HTTP/1.1",
                            "GET /a\\b HTTP/1.1", "GET /<x> HTTP/1.1", "GET /a#frag HTTP/1.1", "\x01GET / HTTP/1.1"}) {
     expectRefused(req({"Host: a"}, line), 400, kMalformed);
@@ -210,22 +212,22 @@ TEST(ChunkedDecoder, DecodesInAnyPieces) {
 
 TEST(ChunkedDecoder, RefusesBadFraming) {
   const char* bad[] = {
-      "x\r\nhello\r\n0\r\n\r\n",            // not hex
-      "\r\n",                               // no size
-      "-5\r\nhello\r\n0\r\n\r\n",           // sign
+      "x\r\nhello\r\n0\r\n\r\n",   // not hex
+      "\r\n",                      // no size
+      "-5\r\nhello\r\n0\r\n\r\n",  // sign
       "+5\r\nhello\r\n0\r\n\r\n",
-      "0x5\r\nhello\r\n0\r\n\r\n",          // 0x prefix
-      " 5\r\nhello\r\n0\r\n\r\n",           // leading whitespace
-      "5 \r\nhello\r\n0\r\n\r\n",           // trailing whitespace without an extension
-      "5\nhello\r\n0\r\n\r\n",              // bare LF
-      "5\r\nhello\n0\r\n\r\n",              // chunk data not followed by CRLF
-      "5\r\nhelloX\r\n0\r\n\r\n",           // data longer than the size
-      "5\rX\nhello\r\n0\r\n\r\n",           // bare CR
-      "5;\r\nhello\r\n0\r\n\r\n",           // an empty extension
-      "5;a\x01\r\nhello\r\n0\r\n\r\n",      // a control character in an extension
+      "0x5\r\nhello\r\n0\r\n\r\n",      // 0x prefix
+      " 5\r\nhello\r\n0\r\n\r\n",       // leading whitespace
+      "5 \r\nhello\r\n0\r\n\r\n",       // trailing whitespace without an extension
+      "5\nhello\r\n0\r\n\r\n",          // bare LF
+      "5\r\nhello\n0\r\n\r\n",          // chunk data not followed by CRLF
+      "5\r\nhelloX\r\n0\r\n\r\n",       // data longer than the size
+      "5\rX\nhello\r\n0\r\n\r\n",       // bare CR
+      "5;\r\nhello\r\n0\r\n\r\n",       // an empty extension
+      "5;a\x01\r\nhello\r\n0\r\n\r\n",  // a control character in an extension
       "5x\r\nhello\r\n0\r\n\r\n",
       "00000000000000005\r\nhello\r\n0\r\n\r\n",  // 17 digits
-      "0\r\n folded: t\r\n\r\n",            // obs-fold in the trailer
+      "0\r\n folded: t\r\n\r\n",                  // obs-fold in the trailer
       "0\r\nBad Trailer: t\r\n\r\n",
       "0\r\nX-T: a\nb\r\n\r\n",
   };
@@ -259,7 +261,8 @@ TEST(ChunkedDecoder, EnforcesTheBodyLimitBeforeReadingData) {
   out.clear();
   EXPECT_EQ(decode("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", out, rest, 1000, 5), ChunkedDecoder::Status::Done);
   // Endless size lines and trailers are bounded.
-  EXPECT_EQ(decode("5;" + std::string(kMaxChunkLineBytes, 'a'), out, rest, 100, 1000, &e), ChunkedDecoder::Status::Error);
+  EXPECT_EQ(decode("5;" + std::string(kMaxChunkLineBytes, 'a'), out, rest, 100, 1000, &e),
+            ChunkedDecoder::Status::Error);
   std::string trailers = "0\r\n";
   for (int i = 0; i < 1000; ++i) trailers += "X-T: v\r\n";
   EXPECT_EQ(decode(trailers, out, rest, 100, 1000, &e), ChunkedDecoder::Status::Error);

@@ -1,20 +1,20 @@
 #include "appliance/server/http_server.h"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <arpa/inet.h>
-#include <openssl/pem.h>
 
 #include <algorithm>
 #include <ctime>
 
-#include "appliance/telemetry/egress.h"
 #include "appliance/server/http_parse.h"
-#include "appliance/telemetry/logging.h"
 #include "appliance/server/request_bodies.h"
 #include "appliance/server/tls_frontend.h"
+#include "appliance/telemetry/egress.h"
+#include "appliance/telemetry/logging.h"
 #include "core/encoding.h"
 #include "core/json_parse.h"
 #include "core/secret.h"
@@ -199,7 +199,8 @@ class BodyReader {
     const Io io = conn_.read(buf_, deadline_, false);
     if (io == Io::Ok) return std::nullopt;
     closeAfter = true;
-    if (io == Io::Timeout) return HttpError{ErrorCode::RequestTimeout, "the request was not received within the deadline"};
+    if (io == Io::Timeout)
+      return HttpError{ErrorCode::RequestTimeout, "the request was not received within the deadline"};
     return HttpError{ErrorCode::InvalidRequest, "the request body is shorter than its framing says"};
   }
 
@@ -225,8 +226,7 @@ std::string httpDate() {
 }
 
 // The response head and body, with the reason phrase of the status.
-std::string renderResponse(const Response& out, const std::string& body, const std::string& correlationId,
-                           bool close) {
+std::string renderResponse(const Response& out, const std::string& body, const std::string& correlationId, bool close) {
   std::string r = "HTTP/1.1 " + std::to_string(out.status) + " " + http::reasonPhrase(out.status) + "\r\n";
   auto add = [&r](const std::string& name, const std::string& value) {
     if (name.empty() || !validHeaderValue(name) || name.find(':') != std::string::npos || !validHeaderValue(value)) {
@@ -278,10 +278,14 @@ class Dispatcher {
  private:
   static const char* ioReason(Io io) {
     switch (io) {
-      case Io::Eof: return "closed by the client";
-      case Io::Timeout: return "idle";
-      case Io::Stopped: return "listener stopping";
-      default: return "connection error";
+      case Io::Eof:
+        return "closed by the client";
+      case Io::Timeout:
+        return "idle";
+      case Io::Stopped:
+        return "listener stopping";
+      default:
+        return "connection error";
     }
   }
 
@@ -456,9 +460,9 @@ class Dispatcher {
       const bool probe = pathMatch != nullptr && pathMatch->access == Access::AnyClient;
       const bool adminIdentity = request.identity.kind == IdentityKind::Admin;
       if (!probe && adminIdentity != (state_.kind == ListenerKind::Admin)) {
-        return HttpError{ErrorCode::WrongListener,
-                         state_.kind == ListenerKind::Pep ? "admin identities use the admin listener"
-                                                          : "service identities use the PEP listener"};
+        return HttpError{ErrorCode::WrongListener, state_.kind == ListenerKind::Pep
+                                                       ? "admin identities use the admin listener"
+                                                       : "service identities use the PEP listener"};
       }
       if (pathMatch == nullptr) return HttpError{ErrorCode::NotFound, "no such endpoint"};
       if (route == nullptr) return HttpError{ErrorCode::MethodNotAllowed, "method not allowed on this endpoint"};
@@ -474,7 +478,8 @@ class Dispatcher {
         std::string raw;
         if (auto err = body.read(raw, closeAfter)) return *err;
         auto parsed = parseJson(raw);
-        if (!parsed) return HttpError{parsed.error().code, "the body is not acceptable JSON: " + parsed.error().message};
+        if (!parsed)
+          return HttpError{parsed.error().code, "the body is not acceptable JSON: " + parsed.error().message};
         request.body = std::move(*parsed);
         if (!request.body.is_object()) return HttpError{ErrorCode::BadJson, "the body must be a JSON object"};
       } else if (route->vault) {
@@ -530,15 +535,16 @@ Result<SSL_CTX*> makeServerContext(const ListenerConfig& config, EVP_PKEY* tlsKe
   if (ctx == nullptr) return makeError(ErrorCode::TlsConfig, "cannot create a TLS context");
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) return fail("no usable TLS 1.2 cipher");
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_num_tickets(ctx, 0);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_load_verify_locations(ctx, config.caFile.c_str(), nullptr) != 1) {
     return fail("cannot load the client CA file " + config.caFile);
   }
-  if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.caFile.c_str())) SSL_CTX_set_client_CA_list(ctx, names);
+  if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.caFile.c_str()))
+    SSL_CTX_set_client_CA_list(ctx, names);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   SSL_CTX_set_verify_depth(ctx, 4);
   if (SSL_CTX_use_certificate_chain_file(ctx, config.certFile.c_str()) != 1) {
@@ -596,7 +602,8 @@ Result<BaseUrl> publicBaseUrl(const ListenerConfig& config, std::uint16_t boundP
   }
   const auto colon = config.listen.rfind(':');
   std::string host = colon == std::string::npos ? config.listen : config.listen.substr(0, colon);
-  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::" || host == "*") return BaseUrl{"", "", boundPort};
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::" || host == "*")
+    return BaseUrl{"", "", boundPort};
   const std::string bare = host.front() == '[' ? host.substr(1, host.size() - 2) : host;
   return BaseUrl{"https://" + host + ":" + std::to_string(boundPort), bare, boundPort};
 }
@@ -621,8 +628,9 @@ Result<std::unique_ptr<Listener>> Listener::create(ListenerKind kind, const List
   settings.maxPerPeer = limits.maxConnectionsPerPeer;
   settings.workers = limits.workerThreads;
   settings.handshakeTimeout = limits.handshakeTimeout;
-  SEALGATE_ASSIGN_OR_RETURN(auto frontEnd, TlsFrontEnd::create(settings, ctx, std::move(trust),
-                                      [s = state.get()](TlsConnection& conn) { Dispatcher(*s).serve(conn); }));
+  SEALGATE_ASSIGN_OR_RETURN(
+      auto frontEnd, TlsFrontEnd::create(settings, ctx, std::move(trust),
+                                         [s = state.get()](TlsConnection& conn) { Dispatcher(*s).serve(conn); }));
   l->frontEnd_ = std::move(frontEnd);
 
   // Host names and the DPoP base URL come from configuration only.

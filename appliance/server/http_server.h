@@ -48,8 +48,8 @@ struct Request {
   // DPoP proofs are checked against it plus the path, never against Host.
   std::string publicBase;
   std::vector<std::string> dpop;  // every DPoP header value (RFC 9449 wants exactly one)
-  std::string query;    // the raw query string, without '?'
-  std::string pathParam;  // the "{id}" segment of routes that end in one, or what "/**" matched
+  std::string query;              // the raw query string, without '?'
+  std::string pathParam;          // the "{id}" segment of routes that end in one, or what "/**" matched
   // Lowercased names; a field may appear twice only if it is a list (its values
   // joined with ", "), any other repeated field was refused (HTTP_MALFORMED).
   std::map<std::string, std::string> headers;
@@ -96,9 +96,8 @@ class TlsFrontEnd;
 class Listener {
  public:
   // `tlsKey` is an EVP_PKEY whose private operations run in the HSM.
-  static Result<std::unique_ptr<Listener>> create(ListenerKind kind, const ListenerConfig& config,
-                                                  const Limits& limits, EVP_PKEY* tlsKey,
-                                                  std::vector<Route> routes);
+  static Result<std::unique_ptr<Listener>> create(ListenerKind kind, const ListenerConfig& config, const Limits& limits,
+                                                  EVP_PKEY* tlsKey, std::vector<Route> routes);
   ~Listener();
   void start();
   void stop();

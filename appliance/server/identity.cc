@@ -64,7 +64,8 @@ Result<Identity> identityFromCertificate(X509* cert) {
     const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
     if (gn->type != GEN_URI) continue;
     const auto* s = gn->d.uniformResourceIdentifier;
-    std::string v(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), static_cast<std::size_t>(ASN1_STRING_length(s)));
+    std::string v(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                  static_cast<std::size_t>(ASN1_STRING_length(s)));
     if (v.rfind("spiffe://", 0) == 0) {
       spiffe = v;
       ++spiffeCount;

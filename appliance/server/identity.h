@@ -16,10 +16,10 @@ enum class IdentityKind { Service, Admin };
 struct Identity {
   IdentityKind kind = IdentityKind::Service;
   std::string spiffeId;
-  std::string tenant;   // services
-  std::string service;  // services
-  std::string role;     // admin side
-  std::string name;     // admin side
+  std::string tenant;          // services
+  std::string service;         // services
+  std::string role;            // admin side
+  std::string name;            // admin side
   std::string certThumbprint;  // x5t#S256: base64url(SHA-256(DER))
 };
 

@@ -23,7 +23,8 @@ Result<std::vector<AuthorizeItem>> parseAuthorizeBody(const json& body, const st
   SEALGATE_TRY(checkBodyFields(body, {"requests"}, {"requests"}));
   const json& list = body["requests"];
   if (!list.is_array() || list.empty() || list.size() > maxBatch) {
-    return makeError(ErrorCode::InvalidRequest, "'requests' must be an array of 1.." + std::to_string(maxBatch) + " items");
+    return makeError(ErrorCode::InvalidRequest,
+                     "'requests' must be an array of 1.." + std::to_string(maxBatch) + " items");
   }
   std::vector<AuthorizeItem> items;
   for (std::size_t i = 0; i < list.size(); ++i) {

@@ -122,7 +122,8 @@ Result<std::vector<X509_CRL*>> loadCrls(const std::string& crlFile, const std::s
   return crls;
 }
 
-Result<std::unique_ptr<ClientTrust>> ClientTrust::create(std::string caFile, std::string crlFile, std::string listener) {
+Result<std::unique_ptr<ClientTrust>> ClientTrust::create(std::string caFile, std::string crlFile,
+                                                         std::string listener) {
   std::unique_ptr<ClientTrust> t(new ClientTrust());
   t->caFile_ = std::move(caFile);
   t->crlFile_ = std::move(crlFile);
@@ -179,7 +180,8 @@ void ClientTrust::refresh() {
   auto fresh = load();
   if (!fresh) {
     logEvent(LogLevel::Error, "crl_reload_failed",
-             {{"listener", listener_}, {"code", fresh.error().code},
+             {{"listener", listener_},
+              {"code", fresh.error().code},
               {"error", fresh.error().message + "; the previous CRLs stay in force"}});
     haveFailed_ = true;
     lastFailed_ = now;
@@ -287,7 +289,8 @@ TlsConnection::Io TlsConnection::writeAll(std::string_view data, Clock::time_poi
   std::size_t off = 0;
   while (off < data.size()) {
     ERR_clear_error();
-    const int n = SSL_write(ssl_, data.data() + off, static_cast<int>(std::min<std::size_t>(data.size() - off, 1 << 30)));
+    const int n =
+        SSL_write(ssl_, data.data() + off, static_cast<int>(std::min<std::size_t>(data.size() - off, 1 << 30)));
     if (n > 0) {
       off += static_cast<std::size_t>(n);
       continue;
@@ -340,7 +343,8 @@ Result<std::unique_ptr<TlsFrontEnd>> TlsFrontEnd::create(const FrontEndSettings&
   f->serve_ = std::move(serve);
 
   const auto colon = settings.listen.rfind(':');
-  if (colon == std::string::npos) return makeError(ErrorCode::ListenFailed, "listen must be host:port: " + settings.listen);
+  if (colon == std::string::npos)
+    return makeError(ErrorCode::ListenFailed, "listen must be host:port: " + settings.listen);
   std::string host = settings.listen.substr(0, colon);
   const std::string port = settings.listen.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -366,7 +370,7 @@ Result<std::unique_ptr<TlsFrontEnd>> TlsFrontEnd::create(const FrontEndSettings&
   socklen_t len = sizeof ss;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   f->port_ = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(ss).sin6_port
-                                             : reinterpret_cast<sockaddr_in&>(ss).sin_port);
+                                            : reinterpret_cast<sockaddr_in&>(ss).sin_port);
   f->listenFd_ = fd;
   f->stopFd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (f->stopFd_ < 0) return makeError(ErrorCode::ListenFailed, "eventfd failed");
@@ -489,8 +493,8 @@ void TlsFrontEnd::finishHandshake(Pending& p, bool& remove) {
       return;
     }
     const std::string peer = p.peer;
-    auto conn = std::make_unique<TlsConnection>(p.fd, p.ssl, peer, stopFd_, [this, peer] { release(peer); },
-                                                trust_.get(), p.trustGeneration);
+    auto conn = std::make_unique<TlsConnection>(
+        p.fd, p.ssl, peer, stopFd_, [this, peer] { release(peer); }, trust_.get(), p.trustGeneration);
     {
       std::lock_guard lock(mu_);
       ready_.push_back(std::move(conn));

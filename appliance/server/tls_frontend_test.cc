@@ -72,8 +72,8 @@ class CrlTest : public ::testing::Test {
     crlFile_ = (dir_ / "crl.pem").string();
     ASSERT_TRUE(writeCertificatePem(caFile_, ca_.cert.get()).ok());
     auto key = generateP256Key();
-    auto leaf = issueCertificate(ca_.cert.get(), ca_.key.get(), key->get(), "client", "URI:spiffe://acme/payments",
-                                 false, 1);
+    auto leaf =
+        issueCertificate(ca_.cert.get(), ca_.key.get(), key->get(), "client", "URI:spiffe://acme/payments", false, 1);
     ASSERT_TRUE(leaf.ok());
     leaf_ = std::move(*leaf);
   }

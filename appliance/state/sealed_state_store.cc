@@ -141,8 +141,8 @@ Result<void> SealedStateStore::initialize(const SealedStateOptions& options, Dat
   std::string first = opU64(kOpOpen, checkpoint);
   first += opU64(kOpGrantsFrom, static_cast<std::uint64_t>(grantsFromMs));
   const std::string journal = hdr + sealRecord(journalKey, hdr, 0, first);
-  SEALGATE_TRY(writeFileAtomically(dir / kDataKeyFile, std::string_view(reinterpret_cast<const char*>(blob.data()),
-                                                                        blob.size())));
+  SEALGATE_TRY(writeFileAtomically(dir / kDataKeyFile,
+                                   std::string_view(reinterpret_cast<const char*>(blob.data()), blob.size())));
   SEALGATE_TRY(writeFileAtomically(dir / kJournalFile, journal));
   if (counter) {
     SEALGATE_TRY(counter->increment());
@@ -200,8 +200,9 @@ Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedSta
   s->options_ = options;
   const fs::path dir(options.dir);
   if (!fs::is_directory(dir)) {
-    return stateError(state_errc::kMissing, "the state folder " + dir.string() +
-                                                " is missing; it is never created silently (see `sealgate state init`)");
+    return stateError(
+        state_errc::kMissing,
+        "the state folder " + dir.string() + " is missing; it is never created silently (see `sealgate state init`)");
   }
   SEALGATE_ASSIGN_OR_RETURN(auto blob, readFile(dir / kDataKeyFile));
   SEALGATE_ASSIGN_OR_RETURN(auto journal, readFile(dir / kJournalFile));
@@ -267,7 +268,8 @@ Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedSta
   if (!checkpoint) return stateError(state_errc::kTampered, "the state journal has no opening record");
   if (s->tornTailBytes_ > 0) {
     logEvent(LogLevel::Warn, "state_torn_tail_dropped",
-             {{"bytes", s->tornTailBytes_}, {"record", seq},
+             {{"bytes", s->tornTailBytes_},
+              {"record", seq},
               {"why", "an append that a crash interrupted before it was acknowledged"}});
   }
 
@@ -333,7 +335,8 @@ SealedStateStore::~SealedStateStore() {
       dirty = dirty_ && !failed_;
     }
     if (dirty) {
-      if (auto r = checkpoint(); !r) logEvent(LogLevel::Warn, "state_checkpoint_failed", {{"error", r.error().describe()}});
+      if (auto r = checkpoint(); !r)
+        logEvent(LogLevel::Warn, "state_checkpoint_failed", {{"error", r.error().describe()}});
     }
   }
   if (fd_ >= 0) ::close(fd_);
@@ -349,12 +352,15 @@ void SealedStateStore::background() {
     {
       std::lock_guard lock(mu_);
       dirty = dirty_ && !failed_;
-      compactNow = !failed_ && journalBytes_ > options_.compactMinBytes && journalBytes_ > 2 * liveBytesEstimateLocked();
+      compactNow =
+          !failed_ && journalBytes_ > options_.compactMinBytes && journalBytes_ > 2 * liveBytesEstimateLocked();
     }
     if (compactNow) {
-      if (auto r = compact(); !r) logEvent(LogLevel::Error, "state_compaction_failed", {{"error", r.error().describe()}});
+      if (auto r = compact(); !r)
+        logEvent(LogLevel::Error, "state_compaction_failed", {{"error", r.error().describe()}});
     } else if (dirty) {
-      if (auto r = checkpoint(); !r) logEvent(LogLevel::Error, "state_checkpoint_failed", {{"error", r.error().describe()}});
+      if (auto r = checkpoint(); !r)
+        logEvent(LogLevel::Error, "state_checkpoint_failed", {{"error", r.error().describe()}});
     }
     stop.lock();
   }
@@ -665,8 +671,9 @@ Result<void> SealedStateStore::checkpoint() {
     return std::move(advanced).takeError();
   }
   if (*advanced != value) {
-    failed_ = stateError(state_errc::kRollback, "the TPM counter moved outside this appliance (expected " +
-                                                    std::to_string(value) + ", read " + std::to_string(*advanced) + ")");
+    failed_ =
+        stateError(state_errc::kRollback, "the TPM counter moved outside this appliance (expected " +
+                                              std::to_string(value) + ", read " + std::to_string(*advanced) + ")");
     return *failed_;
   }
   return Ok{};

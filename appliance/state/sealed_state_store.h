@@ -81,7 +81,7 @@ class SealedStateStore : public StateStore {
                                  const CounterFactory& counters);
   // Opens existing state; never creates it (a missing file is STATE_MISSING).
   static Result<std::unique_ptr<SealedStateStore>> open(const SealedStateOptions& options, DataKeySealer& sealer,
-                                                         const CounterFactory& counters);
+                                                        const CounterFactory& counters);
   ~SealedStateStore() override;
 
   Result<bool> rememberOnce(const std::string& id, Clock::time_point expiresAt) override;
@@ -110,15 +110,15 @@ class SealedStateStore : public StateStore {
   struct Status {
     std::string instanceId;
     std::uint64_t generation = 0;
-    std::uint64_t checkpoint = 0;        // the last durable checkpoint value
+    std::uint64_t checkpoint = 0;  // the last durable checkpoint value
     bool rollbackProtection = false;
-    std::string anchor;                  // e.g. "tpm-nv:0x01500020", or "none"
-    bool counterBehind = false;          // a checkpoint whose increment has not happened yet
+    std::string anchor;          // e.g. "tpm-nv:0x01500020", or "none"
+    bool counterBehind = false;  // a checkpoint whose increment has not happened yet
     std::size_t jtis = 0, grants = 0, leases = 0;
-    std::int64_t prunedThroughMs = 0;    // the pruning horizon (StateStore::UseRequest)
+    std::int64_t prunedThroughMs = 0;  // the pruning horizon (StateStore::UseRequest)
     std::uint64_t journalBytes = 0;
-    std::uint64_t records = 0;           // records in the current journal file
-    std::uint64_t tornTailBytes = 0;     // bytes of an incomplete final record dropped at open
+    std::uint64_t records = 0;        // records in the current journal file
+    std::uint64_t tornTailBytes = 0;  // bytes of an incomplete final record dropped at open
     bool failed = false;
   };
   Status status() const;
@@ -154,18 +154,18 @@ class SealedStateStore : public StateStore {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   int fd_ = -1;
-  std::string pending_;              // plaintext ops of the batch being assembled
-  std::uint64_t pendingBatch_ = 1;   // id of that batch
-  std::uint64_t durableBatch_ = 0;   // every batch up to this one is durable
+  std::string pending_;             // plaintext ops of the batch being assembled
+  std::uint64_t pendingBatch_ = 1;  // id of that batch
+  std::uint64_t durableBatch_ = 0;  // every batch up to this one is durable
   bool flushing_ = false;
   std::uint64_t nextSeq_ = 0;
   std::uint64_t journalBytes_ = 0;
   std::optional<Error> failed_;
   std::uint64_t checkpoint_ = 0;
   bool counterBehind_ = false;
-  bool dirty_ = false;               // changes since the last checkpoint
+  bool dirty_ = false;  // changes since the last checkpoint
   std::uint64_t tornTailBytes_ = 0;
-  std::int64_t grantsFromMs_ = 0;    // set at initialisation, kept in every snapshot
+  std::int64_t grantsFromMs_ = 0;  // set at initialisation, kept in every snapshot
 
   struct GrantEntry {
     std::uint32_t remaining = 0;
@@ -175,7 +175,7 @@ class SealedStateStore : public StateStore {
   std::unordered_map<Key16, std::int64_t, Key16Hash> jtis_;
   std::unordered_map<std::string, GrantEntry> grants_;
   std::map<std::string, Lease> leases_;
-  std::map<std::int64_t, std::vector<Key16>> jtiExpiry_;       // by expiry second
+  std::map<std::int64_t, std::vector<Key16>> jtiExpiry_;  // by expiry second
   std::map<std::int64_t, std::vector<std::string>> grantExpiry_;
   std::int64_t lastPruneMs_ = 0;
   // The pruning horizon: entries expiring up to here may have been dropped, so an

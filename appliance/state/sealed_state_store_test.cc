@@ -5,14 +5,14 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
-#include <cstring>
 
-#include "appliance/keys/data_key_sealer.h"
 #include "appliance/grants/grants.h"
+#include "appliance/keys/data_key_sealer.h"
 #include "appliance/keys/tpm_counter.h"
 #include "tests/support/swtpm.h"
 #include "tests/support/temp_dir.h"
@@ -49,7 +49,8 @@ hsm::KeyStore& sharedKeys() {
 // stand for a crash between a durable checkpoint and the TPM increment.
 class FlakyCounter : public MonotonicCounter {
  public:
-  explicit FlakyCounter(std::unique_ptr<MonotonicCounter> real, bool* failNext) : real_(std::move(real)), failNext_(failNext) {}
+  explicit FlakyCounter(std::unique_ptr<MonotonicCounter> real, bool* failNext)
+      : real_(std::move(real)), failNext_(failNext) {}
   Result<std::uint64_t> read() override { return real_->read(); }
   Result<std::uint64_t> increment() override {
     if (*failNext_) {
@@ -85,7 +86,8 @@ class SealedStateTest : public ::testing::Test {
     auto tpm = attest::Tpm::open(swtpm_->tcti());
     ASSERT_TRUE(tpm) << tpm.error().describe();
     tpm_ = std::move(*tpm);
-    sealer_ = std::make_unique<HsmTpmDataKeySealer>(sharedKeys(), "sealgate-kek", tpm_.get(), std::vector<unsigned>{16});
+    sealer_ =
+        std::make_unique<HsmTpmDataKeySealer>(sharedKeys(), "sealgate-kek", tpm_.get(), std::vector<unsigned>{16});
     counters_ = [this](const Secret& auth, bool define) -> Result<std::unique_ptr<MonotonicCounter>> {
       auto real = tpmCounterFactory(*tpm_, kNvIndex)(auth, define);
       if (!real) return std::move(real).takeError();
@@ -319,7 +321,8 @@ TEST_F(SealedStateTest, AnIncompleteFinalRecordIsDroppedAndReported) {
   // What a crash in the middle of an append leaves: part of a frame, or a frame
   // whose body never fully reached the file. Never acknowledged, so dropped.
   for (std::size_t extra : {std::size_t{3}, std::size_t{8}, std::size_t{30}}) {
-    std::string torn = good + std::string("\x40\x00\x00\x00\xbf\xff\xff\xff", 8).substr(0, std::min<std::size_t>(extra, 8));
+    std::string torn =
+        good + std::string("\x40\x00\x00\x00\xbf\xff\xff\xff", 8).substr(0, std::min<std::size_t>(extra, 8));
     if (extra > 8) torn += std::string(extra - 8, 'x');
     writeAll(journal(), torn);
     auto s = reopen();
@@ -463,7 +466,7 @@ class GrantStateProperty : public SealedStateTest {
     std::uint32_t maxUses = 1;
     std::int64_t exp = 0;  // seconds
     std::vector<std::string> anc;
-    std::uint32_t spent = 0;        // uses taken by consume plus uses reserved for children
+    std::uint32_t spent = 0;  // uses taken by consume plus uses reserved for children
     bool revokedAcknowledged = false;
   };
 
@@ -483,8 +486,8 @@ class GrantStateProperty : public SealedStateTest {
 };
 
 TEST_F(GrantStateProperty, NoInterleavingExceedsMaxUsesOrUsesARevokedGrant) {
-  const std::int64_t start = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 Clock::now().time_since_epoch()).count() + 10'000;
+  const std::int64_t start =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count() + 10'000;
   nowMs_ = start;
   options_.clock = [this] { return now(); };
   auto store = init();
@@ -511,7 +514,8 @@ TEST_F(GrantStateProperty, NoInterleavingExceedsMaxUsesOrUsesARevokedGrant) {
         if (r) {
           ++g.spent;
           ASSERT_LE(g.spent, g.maxUses) << "seed " << seed << " step " << step << ": more uses than max_uses";
-          ASSERT_FALSE(revokedOrAncestorRevoked(g)) << "seed " << seed << " step " << step << ": a revoked grant was used";
+          ASSERT_FALSE(revokedOrAncestorRevoked(g))
+              << "seed " << seed << " step " << step << ": a revoked grant was used";
           if (g.exp <= nowSeconds()) ++acceptedAfterExpiry;
         } else {
           const ErrorCode code = r.error().code;
@@ -528,7 +532,8 @@ TEST_F(GrantStateProperty, NoInterleavingExceedsMaxUsesOrUsesARevokedGrant) {
         if (!r) continue;
         p.spent += uses;
         ASSERT_LE(p.spent, p.maxUses) << "seed " << seed << " step " << step << ": a delegation overdrew its parent";
-        ASSERT_FALSE(revokedOrAncestorRevoked(p)) << "seed " << seed << " step " << step << ": a revoked grant delegated";
+        ASSERT_FALSE(revokedOrAncestorRevoked(p))
+            << "seed " << seed << " step " << step << ": a revoked grant delegated";
         Grant c;
         c.id = p.id + "/c" + std::to_string(step);
         c.maxUses = uses;
@@ -574,7 +579,7 @@ TEST_F(GrantStateProperty, AnExhaustedOrRevokedGrantStaysSoInTheLeewayAfterExp) 
   ASSERT_TRUE(store->takeUse("spent", 1, grantStateKeepUntil(exp)));
   ASSERT_TRUE(store->revoke("revoked", grantStateKeepUntil(exp)));
   nowMs_ = (exp + kGrantClockLeeway.count() - 1) * 1000 + 500;  // still verifies
-  ASSERT_TRUE(store->compact());                                  // prunes what expired
+  ASSERT_TRUE(store->compact());                                // prunes what expired
   EXPECT_EQ(store->takeUse("spent", 1, grantStateKeepUntil(exp)).error().code, state_errc::kGrantExhausted);
   EXPECT_EQ(store->takeUse("revoked", 1, grantStateKeepUntil(exp)).error().code, state_errc::kGrantRevoked);
   // Past the retention the state drops them, and an unknown grant whose window
@@ -595,13 +600,14 @@ TEST_F(GrantStateProperty, AnExhaustedOrRevokedGrantStaysSoInTheLeewayAfterExp) 
 TEST_F(GrantStateProperty, RevokingAnAncestorStopsEveryDescendant) {
   auto store = init();
   ASSERT_TRUE(store);
-  const auto keep = grantStateKeepUntil(std::chrono::duration_cast<std::chrono::seconds>(
-                                            Clock::now().time_since_epoch()).count() + 60);
+  const auto keep = grantStateKeepUntil(
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count() + 60);
   ASSERT_TRUE(store->takeUses(StateStore::UseRequest{"root", 2, 5, keep, {}}));
   ASSERT_TRUE(store->takeUses(StateStore::UseRequest{"child", 1, 2, keep, {"root"}}));
   ASSERT_TRUE(store->revoke("root", keep));
   // The child, a grandchild never used before, and the root itself.
-  EXPECT_EQ(store->takeUses(StateStore::UseRequest{"child", 1, 2, keep, {"root"}}).error().code, state_errc::kGrantRevoked);
+  EXPECT_EQ(store->takeUses(StateStore::UseRequest{"child", 1, 2, keep, {"root"}}).error().code,
+            state_errc::kGrantRevoked);
   EXPECT_EQ(store->takeUses(StateStore::UseRequest{"grandchild", 1, 1, keep, {"root", "child"}}).error().code,
             state_errc::kGrantRevoked);
   EXPECT_EQ(store->takeUse("root", 5, keep).error().code, state_errc::kGrantRevoked);
@@ -610,7 +616,8 @@ TEST_F(GrantStateProperty, RevokingAnAncestorStopsEveryDescendant) {
   EXPECT_TRUE(store->takeUses(StateStore::UseRequest{"other", 1, 1, keep, {"other-root"}}));
   store.reset();
   store = reopen();
-  EXPECT_EQ(store->takeUses(StateStore::UseRequest{"child", 1, 2, keep, {"root"}}).error().code, state_errc::kGrantRevoked);
+  EXPECT_EQ(store->takeUses(StateStore::UseRequest{"child", 1, 2, keep, {"root"}}).error().code,
+            state_errc::kGrantRevoked);
 }
 
 }  // namespace

@@ -20,7 +20,7 @@
 namespace sealgate::appliance {
 
 struct StateSettings {
-  std::string dir;                 // DIR/state
+  std::string dir;                  // DIR/state
   bool rollbackProtection = false;  // the TPM NV counter anchors the state
   SealedStateOptions store;
 };

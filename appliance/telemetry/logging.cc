@@ -32,8 +32,11 @@ std::string guardedLogLine(nlohmann::json line) {
   std::string text = dumpLine(guard.scrubJson(std::move(line)));
   if (!guard.carries(text)) return text;
   secureWipe(text.data(), text.size());
-  return dumpLine({{"ts", utcNow()}, {"level", "error"}, {"event", "egress_blocked"},
-                   {"what", "log_line"}, {"code", egress_errc::kBlocked}});
+  return dumpLine({{"ts", utcNow()},
+                   {"level", "error"},
+                   {"event", "egress_blocked"},
+                   {"what", "log_line"},
+                   {"code", egress_errc::kBlocked}});
 }
 
 void initLogging(const std::string& level, const std::string& file) {

@@ -24,7 +24,7 @@ class Metrics {
  private:
   struct Series {
     Labels labels;
-    double value = 0;                  // counter
+    double value = 0;                    // counter
     std::vector<std::uint64_t> buckets;  // histogram: counts per upper bound (kBuckets), not cumulative
     double sum = 0;
     std::uint64_t count = 0;

@@ -29,21 +29,22 @@ namespace sealgate {
 // Stable error codes of connectors (API.md). The first group is refused before
 // the attempt (nothing is spent); the second happens after it (the use is spent).
 namespace connector_errc {
-inline constexpr ErrorCode kInvalidAction = ErrorCode::InvalidAction;               // 400: malformed action
+inline constexpr ErrorCode kInvalidAction = ErrorCode::InvalidAction;                // 400: malformed action
 inline constexpr ErrorCode kPlaceholderForbidden = ErrorCode::PlaceholderForbidden;  // 400: a slot where none may go
 inline constexpr ErrorCode kDestinationForbidden = ErrorCode::DestinationForbidden;  // 403: host not on the allow-list
 inline constexpr ErrorCode kCommandForbidden = ErrorCode::CommandForbidden;          // 403: ssh command not allowed
 inline constexpr ErrorCode kPlaintextForbidden = ErrorCode::PlaintextForbidden;      // 403: a credential in the clear
-inline constexpr ErrorCode kHostKeyNotPinned = ErrorCode::HostKeyNotPinned;        // 403: ssh host without a policy pin
+inline constexpr ErrorCode kHostKeyNotPinned = ErrorCode::HostKeyNotPinned;  // 403: ssh host without a policy pin
 
-inline constexpr ErrorCode kPeerUnreachable = ErrorCode::PeerUnreachable;        // 502: connect failed
-inline constexpr ErrorCode kPeerTimeout = ErrorCode::PeerTimeout;                // 504: the peer did not answer in time
-inline constexpr ErrorCode kPeerTlsFailed = ErrorCode::PeerTlsFailed;           // 502: certificate or handshake
-inline constexpr ErrorCode kPeerHostKeyMismatch = ErrorCode::PeerHostKeyMismatch;  // 502: ssh host key not the pinned one
-inline constexpr ErrorCode kPeerAuthFailed = ErrorCode::PeerAuthFailed;         // 502: the peer refused the credential
-inline constexpr ErrorCode kPeerError = ErrorCode::PeerError;                    // 502: the peer refused the operation
+inline constexpr ErrorCode kPeerUnreachable = ErrorCode::PeerUnreachable;  // 502: connect failed
+inline constexpr ErrorCode kPeerTimeout = ErrorCode::PeerTimeout;          // 504: the peer did not answer in time
+inline constexpr ErrorCode kPeerTlsFailed = ErrorCode::PeerTlsFailed;      // 502: certificate or handshake
+inline constexpr ErrorCode kPeerHostKeyMismatch =
+    ErrorCode::PeerHostKeyMismatch;                                      // 502: ssh host key not the pinned one
+inline constexpr ErrorCode kPeerAuthFailed = ErrorCode::PeerAuthFailed;  // 502: the peer refused the credential
+inline constexpr ErrorCode kPeerError = ErrorCode::PeerError;            // 502: the peer refused the operation
 inline constexpr ErrorCode kPeerResponseTooLarge = ErrorCode::PeerResponseTooLarge;  // 502: over the size cap
-inline constexpr ErrorCode kSecretUnusable = ErrorCode::SecretUnusable;          // 422: e.g. not a PEM key
+inline constexpr ErrorCode kSecretUnusable = ErrorCode::SecretUnusable;              // 422: e.g. not a PEM key
 }  // namespace connector_errc
 
 // ssh: the host keys trusted for one destination, from the tenant's policy
@@ -59,7 +60,7 @@ struct EgressRules {
   std::vector<std::string> hosts;     // lowercase host names or IP literals; "*.example.com" = any subdomain
   std::vector<std::uint16_t> ports;   // empty: any port
   std::vector<std::string> commands;  // ssh: the exact command lines allowed
-  bool plaintext = false;             // postgres sslmode disable / ldap:// without StartTLS: the credential in the clear
+  bool plaintext = false;  // postgres sslmode disable / ldap:// without StartTLS: the credential in the clear
   std::vector<HostKeyPin> hostKeys{};  // ssh: the pinned host keys; a host without one is never contacted
 };
 
@@ -90,7 +91,8 @@ class Connector {
   virtual ~Connector() = default;
   // The connector's name in requests ("rest", "postgres", "ldap", "ssh", "hmac", "sign").
   virtual std::string name() const = 0;
-  virtual Result<std::set<std::string>> validate(const nlohmann::json& action, const ConnectorContext& context) const = 0;
+  virtual Result<std::set<std::string>> validate(const nlohmann::json& action,
+                                                 const ConnectorContext& context) const = 0;
   virtual Result<nlohmann::json> run(const nlohmann::json& action, const ConnectorContext& context,
                                      const SlotValues& slots) = 0;
 };

@@ -26,7 +26,7 @@ struct DecisionRequest {
 struct Decision {
   std::size_t index = 0;
   bool allow = false;
-  std::string reason;           // deny reason code, or the policy's explanation
+  std::string reason;  // deny reason code, or the policy's explanation
   std::string obligationsJson = "{}";
   std::optional<std::string> externalDecisionId;
   bool cacheable = false;

@@ -15,10 +15,10 @@ namespace sealgate {
 // Error codes every SecretProvider uses (API.md). Callers deny access on any of
 // them; PROVIDER_UNAVAILABLE is a 503 (fail closed), the others are 404s.
 namespace provider_errc {
-inline constexpr ErrorCode kNotFound = ErrorCode::NotFound;                 // no such path, field or version
-inline constexpr ErrorCode kVersionDeleted = ErrorCode::VersionDeleted;     // soft-deleted (undelete brings it back)
+inline constexpr ErrorCode kNotFound = ErrorCode::NotFound;                  // no such path, field or version
+inline constexpr ErrorCode kVersionDeleted = ErrorCode::VersionDeleted;      // soft-deleted (undelete brings it back)
 inline constexpr ErrorCode kVersionDestroyed = ErrorCode::VersionDestroyed;  // destroyed: the data is gone
-inline constexpr ErrorCode kUnavailable = ErrorCode::ProviderUnavailable;   // the backend cannot answer now
+inline constexpr ErrorCode kUnavailable = ErrorCode::ProviderUnavailable;    // the backend cannot answer now
 }  // namespace provider_errc
 
 // The boundary between a provider's failure and the API: its own refusals
@@ -39,8 +39,8 @@ constexpr ErrorCode providerFailureCode(ErrorCode code) {
 
 // What a fetch returns besides the value: what the audit event records.
 struct SecretMetadata {
-  std::optional<std::uint32_t> kvVersion;  // the KV version actually read
-  std::optional<std::string> leaseId;      // set for dynamic credentials
+  std::optional<std::uint32_t> kvVersion;   // the KV version actually read
+  std::optional<std::string> leaseId;       // set for dynamic credentials
   std::optional<std::chrono::seconds> ttl;  // the lease's remaining life, for dynamic credentials
 };
 

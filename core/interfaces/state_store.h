@@ -15,11 +15,11 @@ namespace sealgate {
 // Error codes every StateStore uses. Callers answer a failure with
 // stateFailureCode() (503, fail closed) and the grant refusals as they are.
 namespace state_errc {
-inline constexpr ErrorCode kUnavailable = ErrorCode::StateUnavailable;  // cannot make a change durable (I/O, timeout)
-inline constexpr ErrorCode kTampered = ErrorCode::StateTampered;        // authentication of stored state failed
-inline constexpr ErrorCode kRollback = ErrorCode::StateRollback;        // stored state is older than its anchor
-inline constexpr ErrorCode kMissing = ErrorCode::StateMissing;          // no state where state must be
-inline constexpr ErrorCode kFull = ErrorCode::StateFull;                // the live-entry cap is reached
+inline constexpr ErrorCode kUnavailable = ErrorCode::StateUnavailable;   // cannot make a change durable (I/O, timeout)
+inline constexpr ErrorCode kTampered = ErrorCode::StateTampered;         // authentication of stored state failed
+inline constexpr ErrorCode kRollback = ErrorCode::StateRollback;         // stored state is older than its anchor
+inline constexpr ErrorCode kMissing = ErrorCode::StateMissing;           // no state where state must be
+inline constexpr ErrorCode kFull = ErrorCode::StateFull;                 // the live-entry cap is reached
 inline constexpr ErrorCode kTpmUnavailable = ErrorCode::TpmUnavailable;  // rollback protection set, no TPM open
 // The grant refusals (403 for the caller, never a state failure).
 inline constexpr ErrorCode kGrantExhausted = ErrorCode::GrantExhausted;  // fewer uses remain than asked
@@ -80,9 +80,9 @@ class StateStore {
   // again.
   struct UseRequest {
     std::string grantId;
-    std::uint32_t count = 1;       // uses taken at once, all or nothing
-    std::uint32_t maxUses = 1;     // the grant's uses when it is first seen
-    Clock::time_point keepUntil;   // see the lifetime rule
+    std::uint32_t count = 1;      // uses taken at once, all or nothing
+    std::uint32_t maxUses = 1;    // the grant's uses when it is first seen
+    Clock::time_point keepUntil;  // see the lifetime rule
     // Delegation ancestry, root first: when any ancestor is revoked, the use is
     // refused with GRANT_REVOKED.
     std::vector<std::string> ancestors;

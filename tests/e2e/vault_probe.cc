@@ -16,19 +16,32 @@ int main(int argc, char** argv) {
   std::optional<std::uint32_t> version;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--address") s.address = v;
-    else if (k == "--ca") s.caFile = v;
-    else if (k == "--cert") s.certFile = v;
-    else if (k == "--key") s.keyFile = v;
-    else if (k == "--token-file") s.tokenFile = v;
-    else if (k == "--role-id") s.roleId = v;
-    else if (k == "--secret-id-file") s.secretIdFile = v;
-    else if (k == "--namespace") s.nameSpace = v;
-    else if (k == "--mount") s.mounts[v.substr(0, v.find('='))] = v.substr(v.find('=') + 1);
-    else if (k == "--uri") uri = v;
-    else if (k == "--version") version = static_cast<std::uint32_t>(std::stoul(v));
-    else if (k == "--attempts") s.maxAttempts = static_cast<unsigned>(std::stoul(v));
-    else if (k == "--backoff-ms") s.backoff = std::chrono::milliseconds(std::stoul(v));
+    if (k == "--address")
+      s.address = v;
+    else if (k == "--ca")
+      s.caFile = v;
+    else if (k == "--cert")
+      s.certFile = v;
+    else if (k == "--key")
+      s.keyFile = v;
+    else if (k == "--token-file")
+      s.tokenFile = v;
+    else if (k == "--role-id")
+      s.roleId = v;
+    else if (k == "--secret-id-file")
+      s.secretIdFile = v;
+    else if (k == "--namespace")
+      s.nameSpace = v;
+    else if (k == "--mount")
+      s.mounts[v.substr(0, v.find('='))] = v.substr(v.find('=') + 1);
+    else if (k == "--uri")
+      uri = v;
+    else if (k == "--version")
+      version = static_cast<std::uint32_t>(std::stoul(v));
+    else if (k == "--attempts")
+      s.maxAttempts = static_cast<unsigned>(std::stoul(v));
+    else if (k == "--backoff-ms")
+      s.backoff = std::chrono::milliseconds(std::stoul(v));
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;

@@ -15,7 +15,9 @@ namespace {
 
 class AcceptAll : public sealgate::testing::ReplayOnlyStateStore {
  public:
-  sealgate::Result<bool> rememberOnce(const std::string&, std::chrono::system_clock::time_point) override { return true; }
+  sealgate::Result<bool> rememberOnce(const std::string&, std::chrono::system_clock::time_point) override {
+    return true;
+  }
 };
 
 }  // namespace

@@ -35,8 +35,8 @@ std::string percentRfc3986Upper(std::string_view v) {
 }
 
 std::string jsonInner(std::string_view v, bool ensureAscii) {
-  const std::string dumped = nlohmann::json(std::string(v)).dump(-1, ' ', ensureAscii,
-                                                                 nlohmann::json::error_handler_t::replace);
+  const std::string dumped =
+      nlohmann::json(std::string(v)).dump(-1, ' ', ensureAscii, nlohmann::json::error_handler_t::replace);
   return dumped.substr(1, dumped.size() - 2);
 }
 
@@ -45,7 +45,9 @@ void encode(int which, std::string_view secret, std::string_view filler, int ali
             std::string& needle) {
   using sealgate::asBytes;
   switch (which) {
-    case 0: inserted = needle = secret; return;
+    case 0:
+      inserted = needle = secret;
+      return;
     case 1:
     case 2: {
       // The secret inside a larger blob, `alignment` bytes into its 3-byte group.
@@ -56,15 +58,23 @@ void encode(int which, std::string_view secret, std::string_view filler, int ali
       needle = inserted.substr(first, end - first);
       return;
     }
-    case 3: inserted = needle = sealgate::hexLower(asBytes(secret)); return;
+    case 3:
+      inserted = needle = sealgate::hexLower(asBytes(secret));
+      return;
     case 4:
       inserted = sealgate::hexLower(asBytes(secret));
       for (auto& c : inserted) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       needle = inserted;
       return;
-    case 5: inserted = needle = jsonInner(secret, false); return;
-    case 6: inserted = needle = jsonInner(secret, true); return;
-    case 7: inserted = needle = percentRfc3986Upper(secret); return;
+    case 5:
+      inserted = needle = jsonInner(secret, false);
+      return;
+    case 6:
+      inserted = needle = jsonInner(secret, true);
+      return;
+    case 7:
+      inserted = needle = percentRfc3986Upper(secret);
+      return;
     default: {
       const auto every = sealgate::percentEncoded(asBytes(secret), sealgate::PercentStyle::EveryByte, false);
       inserted = needle = std::string(every.begin(), every.end());
@@ -103,8 +113,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t from = 0;
   while (true) {
     const std::size_t marker = text.find(sealgate::kRedactionMarker, from);
-    check(!guard.carries(std::string_view(text).substr(from, marker == std::string::npos ? std::string::npos
-                                                                                          : marker - from)));
+    check(!guard.carries(
+        std::string_view(text).substr(from, marker == std::string::npos ? std::string::npos : marker - from)));
     if (marker == std::string::npos) break;
     from = marker + sealgate::kRedactionMarker.size();
   }

@@ -20,7 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       (void)listQuery(input);
       return 0;
     }
-    default: break;
+    default:
+      break;
   }
   // As the HTTP layer parses KV bodies: depth-capped, no repeated keys.
   auto parsed = sealgate::parseJson(input);
@@ -40,7 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     default: {
       (void)parseMetadataWrite(body, data[0] & 0x10);
       (void)parseConfigWrite(body);
-      if (body.is_object() && body.contains("delete_version_after")) (void)parseGoDuration(body["delete_version_after"]);
+      if (body.is_object() && body.contains("delete_version_after"))
+        (void)parseGoDuration(body["delete_version_after"]);
       break;
     }
   }

@@ -14,7 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!parsed) {
     const auto& code = parsed.error().code;
     using sealgate::ErrorCode;
-    if (code != ErrorCode::BadJson && code != ErrorCode::JsonTooDeep && code != ErrorCode::JsonDuplicateKey) __builtin_trap();
+    if (code != ErrorCode::BadJson && code != ErrorCode::JsonTooDeep && code != ErrorCode::JsonDuplicateKey)
+      __builtin_trap();
     return 0;
   }
   if (sealgate::jsonDepth(*parsed) > sealgate::kMaxJsonDepth) __builtin_trap();

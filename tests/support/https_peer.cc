@@ -7,8 +7,8 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
-#include <Poco/Net/NetException.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
@@ -56,8 +56,11 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     if (path == "/echo" || path == "/echo-described") {
       nlohmann::json headers = nlohmann::json::object();
       for (const auto& [k, v] : req) headers[k] = v;
-      nlohmann::json out{{"method", req.getMethod()}, {"path", path}, {"query", uri.getRawQuery()},
-                         {"headers", headers}, {"body", body}};
+      nlohmann::json out{{"method", req.getMethod()},
+                         {"path", path},
+                         {"query", uri.getRawQuery()},
+                         {"headers", headers},
+                         {"body", body}};
       const std::string text = out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       if (path == "/echo-described") {
         // Headers that describe the body's length or content, as caches and
@@ -137,8 +140,8 @@ class Factory : public Poco::Net::HTTPRequestHandlerFactory {
 
 }  // namespace
 
-std::unique_ptr<HttpsPeer> HttpsPeer::start(const std::string& certFile, const std::string& keyFile,
-                                            std::uint16_t port, int threads) {
+std::unique_ptr<HttpsPeer> HttpsPeer::start(const std::string& certFile, const std::string& keyFile, std::uint16_t port,
+                                            int threads) {
   std::unique_ptr<HttpsPeer> peer(new HttpsPeer());
   peer->impl_ = std::make_unique<Impl>();
   try {
@@ -153,8 +156,7 @@ std::unique_ptr<HttpsPeer> HttpsPeer::start(const std::string& certFile, const s
     params->setMaxThreads(threads);
     params->setMaxQueued(1024);
     params->setKeepAlive(true);
-    peer->impl_->server =
-        std::make_unique<Poco::Net::HTTPServer>(new Factory(*peer->impl_), socket, params);
+    peer->impl_->server = std::make_unique<Poco::Net::HTTPServer>(new Factory(*peer->impl_), socket, params);
     peer->impl_->server->start();
   } catch (const Poco::Exception& e) {
     std::cerr << "HttpsPeer: " << e.displayText() << "\n";

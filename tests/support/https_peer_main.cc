@@ -1,9 +1,9 @@
 // sealgate-test-peer: the HttpsPeer as a process, for the e2e tests, the demo
 // and the HTTP benchmark. Prints "port N" once listening; runs until SIGTERM.
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
-#include <unistd.h>
 
 #include "tests/support/https_peer.h"
 

@@ -29,7 +29,8 @@ TEST(MemoryStateStore, FollowsTheGrantLifetimeAndAncestryContract) {
   const auto later = Clock::now() + std::chrono::minutes(1);
   ASSERT_TRUE(store.takeUses(StateStore::UseRequest{"root", 1, 3, later, {}}));
   ASSERT_TRUE(store.revoke("root", later));
-  EXPECT_EQ(store.takeUses(StateStore::UseRequest{"child", 1, 1, later, {"root"}}).error().code, ErrorCode::GrantRevoked);
+  EXPECT_EQ(store.takeUses(StateStore::UseRequest{"child", 1, 1, later, {"root"}}).error().code,
+            ErrorCode::GrantRevoked);
   EXPECT_TRUE(store.takeUses(StateStore::UseRequest{"other", 1, 1, later, {"unrelated"}}));
   // An unknown grant whose retention already ended is not started afresh.
   EXPECT_EQ(store.takeUse("gone", 3, Clock::now() - std::chrono::seconds(1)).error().code, ErrorCode::GrantExpired);

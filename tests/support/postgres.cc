@@ -18,9 +18,7 @@ namespace {
 
 constexpr const char* kPgBin = "/usr/lib/postgresql/15/bin";
 
-std::string asPostgres(const std::string& cmd) {
-  return ::geteuid() == 0 ? "runuser -u postgres -- " + cmd : cmd;
-}
+std::string asPostgres(const std::string& cmd) { return ::geteuid() == 0 ? "runuser -u postgres -- " + cmd : cmd; }
 
 int run(const std::string& cmd) { return std::system(cmd.c_str()); }
 
@@ -55,7 +53,8 @@ std::unique_ptr<Postgres> Postgres::start() {
   ::chmod(pg->dir_.c_str(), 0700);
   const std::string init = asPostgres(std::string(kPgBin) + "/initdb -D " + pg->dir_ +
                                       "/data -U postgres -E UTF8 --locale=C.UTF-8 --auth-local=trust "
-                                      "--auth-host=scram-sha-256 >" + pg->dir_ + "/initdb.log 2>&1");
+                                      "--auth-host=scram-sha-256 >" +
+                                      pg->dir_ + "/initdb.log 2>&1");
   if (run("cd /tmp && " + init) != 0) {
     std::cerr << "initdb failed, see " << pg->dir_ << "/initdb.log\n";
     return nullptr;
@@ -73,7 +72,8 @@ std::unique_ptr<Postgres> Postgres::start() {
 
 Postgres::~Postgres() {
   if (port_ != 0) {
-    run("cd /tmp && " + asPostgres(std::string(kPgBin) + "/pg_ctl -D " + dir_ + "/data -m immediate -w stop >/dev/null 2>&1"));
+    run("cd /tmp && " +
+        asPostgres(std::string(kPgBin) + "/pg_ctl -D " + dir_ + "/data -m immediate -w stop >/dev/null 2>&1"));
   }
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);

@@ -23,7 +23,8 @@ std::string slapdConf(const std::string& dir, const std::string& rootPwHash) {
     << "moduleload back_mdb\n"
     << "TLSCACertificateFile " << dir << "/ca.pem\n"
     << "TLSCertificateFile " << dir << "/server.pem\n"
-    << "TLSCertificateKeyFile " << dir << "/server.key\n"
+    << "TLSCertificateKeyFile " << dir
+    << "/server.key\n"
     // Passwords may only be used to bind; everything else needs a bound user, so
     // a test that gets data back proves the bind happened.
     << "access to attrs=userPassword by anonymous auth by self auth by * none\n"
@@ -54,10 +55,13 @@ std::string baseLdif(const std::string& servicePassword) {
 }
 
 void makeCa(const std::string& dir, const std::string& name) {
-  runShellOrThrow("cd " + dir + " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
-                  "-subj /CN=sealgate-test-" + name + " -addext basicConstraints=critical,CA:TRUE "
-                  "-addext keyUsage=critical,keyCertSign,cRLSign -keyout " + name + ".key -out " + name +
-                  ".pem 2>/dev/null",
+  runShellOrThrow("cd " + dir +
+                      " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+                      "-subj /CN=sealgate-test-" +
+                      name +
+                      " -addext basicConstraints=critical,CA:TRUE "
+                      "-addext keyUsage=critical,keyCertSign,cRLSign -keyout " +
+                      name + ".key -out " + name + ".pem 2>/dev/null",
                   "openssl (test CA)");
 }
 
@@ -67,10 +71,11 @@ Slapd::Slapd() : tempDir_("sealgate-slapd") {
   makeCa(dir_, "ca");
   makeCa(dir_, "other-ca");
   writeFile(dir_ + "/server.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
-  runShellOrThrow("cd " + dir_ + " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-                  "-subj /CN=127.0.0.1 -keyout server.key -out server.csr 2>/dev/null && "
-                  "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-                  "-extfile server.ext -out server.pem 2>/dev/null",
+  runShellOrThrow("cd " + dir_ +
+                      " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                      "-subj /CN=127.0.0.1 -keyout server.key -out server.csr 2>/dev/null && "
+                      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+                      "-extfile server.ext -out server.pem 2>/dev/null",
                   "openssl (server certificate)");
 
   servicePassword_ = randomToken(24);
@@ -87,8 +92,8 @@ Slapd::Slapd() : tempDir_("sealgate-slapd") {
     tlsPort_ = freeLoopbackPort();
     if (port_ == 0 || tlsPort_ == 0 || port_ == tlsPort_) continue;
     // Ready when the root DN can bind over the plain listener (docs/DEVELOPMENT.md, "OpenLDAP slapd").
-    const std::string probe = "ldapwhoami -x -o nettimeout=2 -H " + url() + " -D " + kRootDn + " -w " +
-                              rootPassword + " >/dev/null 2>&1";
+    const std::string probe =
+        "ldapwhoami -x -o nettimeout=2 -H " + url() + " -D " + kRootDn + " -w " + rootPassword + " >/dev/null 2>&1";
     const std::string listeners = url() + "/ " + ldapsUrl() + "/";
     if (process_.start({kSlapd, "-f", dir_ + "/slapd.conf", "-h", listeners, "-d", "0"}, dir_ + "/slapd.log",
                        [&] { return runShell(probe).status == 0; })) {

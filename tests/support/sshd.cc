@@ -95,8 +95,8 @@ Sshd::Sshd() : lock_(requireRoot()), tempDir_("sealgate-sshd") {
     port_ = freeLoopbackPort();
     if (port_ == 0) continue;
     const std::uint16_t port = port_;
-    if (process_.start({kSshd, "-D", "-e", "-f", dir_ + "/sshd_config", "-p", std::to_string(port)},
-                       dir_ + "/sshd.log", [port] { return canConnectLoopback(port); })) {
+    if (process_.start({kSshd, "-D", "-e", "-f", dir_ + "/sshd_config", "-p", std::to_string(port)}, dir_ + "/sshd.log",
+                       [port] { return canConnectLoopback(port); })) {
       return;
     }
   }
