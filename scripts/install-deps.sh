@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   g++ cmake ninja-build pkg-config clang-14 libclang-rt-14-dev
+  # the checks CI runs: layout (clang-format) and clang-tidy with run-clang-tidy
+  clang-format clang-tidy
   # PKCS#11: SoftHSM2, opensc's pkcs11-tool, libp11 + the OpenSSL pkcs11 engine
   softhsm2 opensc libp11-kit-dev libp11-dev libengine-pkcs11-openssl
   # a second vendor module for the key store tests: libtpm2-pkcs11 over swtpm

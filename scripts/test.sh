@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, from nothing: installs what it needs, builds the fuzz
-# targets with clang-14 and runs each briefly over its seed corpus, builds under
-# ASan+UBSan, runs the README demo against that build, then every unit,
+# The whole test suite, from nothing: installs what it needs, checks the layout,
+# builds the fuzz targets with clang-14 and runs each briefly over its seed corpus,
+# builds under ASan+UBSan, runs clang-tidy over appliance/ with that build's compile
+# commands, runs the README demo against that build, then every unit,
 # integration and end-to-end test once (ctest's summary is the closing line).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -15,6 +16,9 @@ bash "$ROOT/scripts/check-includes.sh"
 
 echo "== installing dependencies"
 install_deps
+
+echo "== layout (clang-format over every C++ file)"
+bash "$ROOT/scripts/check-format.sh"
 
 echo "== npm packages for the e2e tests (pinned by tests/e2e/node/package-lock.json)"
 (cd "$ROOT/tests/e2e/node" && npm ci --no-audit --no-fund --loglevel=error)
@@ -39,6 +43,9 @@ done
 
 echo "== building (ASan + UBSan)"
 build asan
+
+echo "== clang-tidy over the product code of appliance/ (its compile commands)"
+bash "$ROOT/scripts/check-tidy.sh" "$ROOT/build/asan"
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

@@ -11,7 +11,8 @@
 using namespace sealgate;
 using namespace sealgate::appliance;
 
-int main(int argc, char** argv) {
+// main() without the last line of defence below.
+static int run(int argc, char** argv) {
   CLI::App cli{"sealgated: the sealgate secrets enforcement appliance daemon"};
   std::string configPath, pepListen, adminListen, pepPublicUrl;
   cli.add_option("--config", configPath, "path to sealgated.conf")->required();
@@ -67,4 +68,17 @@ int main(int argc, char** argv) {
   }
   Poco::Net::uninitializeSSL();
   return exitCode;
+}
+
+int main(int argc, char** argv) {
+  // An exception that escapes run() is a bug; it ends the process with a message
+  // and a distinct exit status instead of std::terminate's abort.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "sealgated: unexpected error: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "sealgated: unexpected error\n";
+  }
+  return 70;  // EX_SOFTWARE
 }

@@ -160,7 +160,8 @@ int auditVerify(const std::string& keyPath, const std::string& bundlePath, const
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// main() without the last line of defence below.
+static int run(int argc, char** argv) {
   CLI::App cli{"sealgate: operate a sealgate appliance"};
   cli.require_subcommand(1);
 
@@ -214,4 +215,17 @@ int main(int argc, char** argv) {
   if (stateInitCmd->parsed()) return stateInit(stateConfig);
   if (verifyCmd->parsed()) return auditVerify(keyPath, bundlePath, keyName, quiet);
   return 2;
+}
+
+int main(int argc, char** argv) {
+  // An exception that escapes run() is a bug; it ends the process with a message
+  // and a distinct exit status instead of std::terminate's abort.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "sealgate: unexpected error: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "sealgate: unexpected error\n";
+  }
+  return 70;  // EX_SOFTWARE
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 
 #include "appliance/audit/audit_event.h"
 #include "appliance/telemetry/logging.h"
@@ -64,28 +65,29 @@ std::int64_t millisecondsSince(std::chrono::steady_clock::time_point t) {
 }  // namespace
 
 std::string protocolVocabularyWith(std::string_view openApiJson) {
-  std::string out(protocolVocabulary());
   json doc = parseInternalJson(openApiJson);
   json words = json::array();
+  // Every member name, and every string of an "enum", of an object.
+  auto wordsOf = [&](const json& object, std::vector<const json*>& stack) {
+    for (const auto& [key, member] : object.items()) {
+      words.push_back(key);
+      if (key == "enum" && member.is_array()) {
+        std::copy_if(member.begin(), member.end(), std::back_inserter(words), [](const json& e) { return e.is_string(); });
+      }
+      stack.push_back(&member);
+    }
+  };
   std::vector<const json*> stack{&doc};
   while (!stack.empty()) {
     const json* j = stack.back();
     stack.pop_back();
     if (j->is_object()) {
-      for (const auto& [key, member] : j->items()) {
-        words.push_back(key);
-        if (key == "enum" && member.is_array()) {
-          for (const auto& e : member) {
-            if (e.is_string()) words.push_back(e);
-          }
-        }
-        stack.push_back(&member);
-      }
+      wordsOf(*j, stack);
     } else if (j->is_array()) {
       for (const auto& e : *j) stack.push_back(&e);
     }
   }
-  return out + words.dump();
+  return std::string(protocolVocabulary()) + words.dump();
 }
 
 struct ExecuteApi::Slot {

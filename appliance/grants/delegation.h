@@ -30,6 +30,7 @@ struct DelegationAsk {
 // INVALID_REQUEST for a malformed body; nothing about the parent is known yet.
 Result<DelegationAsk> parseDelegationAsk(const nlohmann::json& body);
 
+// NOLINTNEXTLINE(bugprone-exception-escape): holds an nlohmann::json (see server/http_server.h's Request)
 struct ChildGrantPlan {
   std::string to;  // the child's holder (act.sub)
   std::vector<std::string> res;

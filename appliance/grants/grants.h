@@ -96,6 +96,7 @@ class GrantAuthority {
   const std::string& issuer() const { return issuer_; }
 
  private:
+  // NOLINTNEXTLINE(bugprone-exception-escape): holds an nlohmann::json (see server/http_server.h's Request)
   struct Key {
     std::string label;
     Bytes spki;

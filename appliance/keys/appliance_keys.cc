@@ -140,6 +140,7 @@ json ApplianceKeys::tpmStatus() const {
 Result<std::vector<KeyListing>> ApplianceKeys::listKeys() {
   SEALGATE_ASSIGN_OR_RETURN(auto keys, keys_->listKeys());
   std::vector<KeyListing> out;
+  out.reserve(keys.size());
   for (const auto& k : keys) {
     out.push_back({k.label,
                    std::string(hsm::keyKindName(k.kind)),

@@ -15,7 +15,6 @@
 namespace sealgate::appliance {
 
 using nlohmann::json;
-using providers::KvStore;
 namespace kv_errc = providers::kv_errc;
 
 namespace {

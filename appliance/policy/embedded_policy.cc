@@ -239,11 +239,10 @@ bool conditionsHold(const PolicyConditions& c, const json& context, std::chrono:
 // <at>.hosts (lowercased host names, IP literals or "*." + a name) or, for ssh,
 // <at>.commands.
 Result<void> readHostsOrCommands(const std::string& k, const json& v, const std::string& at, EgressRules& rules) {
-  if (!v.is_array() || v.empty()) return policyError(at + "." + k + " must be a non-empty array of strings");
+  const std::string field = at + "." + k;
+  if (!v.is_array() || v.empty()) return policyError(field + " must be a non-empty array of strings");
   for (const auto& item : v) {
-    if (!item.is_string() || item.get<std::string>().empty()) {
-      return policyError(at + "." + k + " holds non-empty strings");
-    }
+    if (!item.is_string() || item.get<std::string>().empty()) return policyError(field + " holds non-empty strings");
     std::string text = item;
     if (k == "hosts") {
       std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -251,7 +250,7 @@ Result<void> readHostsOrCommands(const std::string& k, const json& v, const std:
       const std::string_view hostPart = text.compare(0, 2, "*.") == 0 ? std::string_view(text).substr(2) : text;
       if (hostPart.empty() ||
           hostPart.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-:") != std::string_view::npos) {
-        return policyError(at + ".hosts: a host name or IP address (or *.name), no scheme, port or path");
+        return policyError(field + ": a host name or IP address (or *.name), no scheme, port or path");
       }
       rules.hosts.push_back(std::move(text));
     } else {

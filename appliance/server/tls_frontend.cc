@@ -89,6 +89,7 @@ Result<std::vector<X509_CRL*>> loadCrls(const std::string& crlFile, const std::s
 
   std::vector<X509*> cas = readCertificates(caFile);
   std::string problem;
+  const std::string crlNamed = "a CRL in " + crlFile;
   for (X509_CRL* crl : crls) {
     bool signedByCa = false;
     for (X509* ca : cas) {
@@ -100,17 +101,18 @@ Result<std::vector<X509_CRL*>> loadCrls(const std::string& crlFile, const std::s
     }
     ERR_clear_error();
     if (!signedByCa) {
-      problem = "a CRL in " + crlFile + " is not issued and signed by a CA of " + caFile;
+      problem = crlNamed + " is not issued and signed by a CA of ";
+      problem += caFile;
       break;
     }
     const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl);
     if (next != nullptr && X509_cmp_current_time(next) < 0) {
-      problem = "a CRL in " + crlFile + " is past its nextUpdate: publish a fresh one";
+      problem = crlNamed + " is past its nextUpdate: publish a fresh one";
       break;
     }
     const ASN1_TIME* last = X509_CRL_get0_lastUpdate(crl);
     if (last == nullptr || X509_cmp_current_time(last) > 0) {
-      problem = "a CRL in " + crlFile + " has its lastUpdate in the future";
+      problem = crlNamed + " has its lastUpdate in the future";
       break;
     }
   }

@@ -1,7 +1,10 @@
 #include "appliance/telemetry/metrics.h"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <array>
 #include <charconv>
+#include <iterator>
 
 namespace sealgate::appliance {
 
@@ -67,22 +70,23 @@ void Metrics::observe(const std::string& name, const std::string& help, const La
 std::string Metrics::render() const {
   std::lock_guard lock(mu_);
   std::string out;
+  auto line = std::back_inserter(out);
   for (const auto& [name, f] : families_) {
-    out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + (f.histogram ? " histogram\n" : " counter\n");
+    fmt::format_to(line, "# HELP {} {}\n# TYPE {} {}\n", name, f.help, name, f.histogram ? "histogram" : "counter");
     for (const auto& [text, s] : f.series) {
       if (!f.histogram) {
-        out += name + text + " " + number(s.value) + "\n";
+        fmt::format_to(line, "{}{} {}\n", name, text, number(s.value));
         continue;
       }
       std::uint64_t cumulative = 0;  // buckets are cumulative, in ascending order
       for (std::size_t i = 0; i < kBuckets.size(); ++i) {
         cumulative += s.buckets[i];
-        out += name + "_bucket" + labelText(s.labels, "le=\"" + number(kBuckets[i]) + "\"") + " " +
-               std::to_string(cumulative) + "\n";
+        fmt::format_to(line, "{}_bucket{} {}\n", name, labelText(s.labels, "le=\"" + number(kBuckets[i]) + "\""),
+                       cumulative);
       }
-      out += name + "_bucket" + labelText(s.labels, "le=\"+Inf\"") + " " + std::to_string(s.count) + "\n";
-      out += name + "_sum" + text + " " + number(s.sum) + "\n";
-      out += name + "_count" + text + " " + std::to_string(s.count) + "\n";
+      fmt::format_to(line, "{}_bucket{} {}\n", name, labelText(s.labels, "le=\"+Inf\""), s.count);
+      fmt::format_to(line, "{}_sum{} {}\n", name, text, number(s.sum));
+      fmt::format_to(line, "{}_count{} {}\n", name, text, s.count);
     }
   }
   return out;
