@@ -163,6 +163,22 @@ std::string opAuditHead(std::uint64_t size, const std::array<std::uint8_t, 32>& 
   return op;
 }
 
+std::string opRecordPut(std::string_view kind, std::string_view id, std::string_view data) {
+  std::string op(1, static_cast<char>(kOpRecordPut));
+  putStr16(op, kind);
+  putStr16(op, id);
+  putLe(op, data.size(), 4);
+  op.append(data);
+  return op;
+}
+
+std::string opRecordDel(std::string_view kind, std::string_view id) {
+  std::string op(1, static_cast<char>(kOpRecordDel));
+  putStr16(op, kind);
+  putStr16(op, id);
+  return op;
+}
+
 bool decodeOps(std::string_view ops, OpVisitor& visitor) {
   Reader r{ops};
   while (r.ok && !r.in.empty()) {
@@ -210,6 +226,19 @@ bool decodeOps(std::string_view ops, OpVisitor& visitor) {
         std::array<std::uint8_t, 32> root{};
         if (r.take(32, raw)) std::memcpy(root.data(), raw.data(), 32);
         if (r.ok) visitor.onAuditHead(size, root);
+        break;
+      }
+      case kOpRecordPut: {
+        std::string kind = r.str(2);
+        std::string id = r.str(2);
+        std::string data = r.str(4);
+        if (r.ok) visitor.onRecordPut(std::move(kind), std::move(id), std::move(data));
+        break;
+      }
+      case kOpRecordDel: {
+        std::string kind = r.str(2);
+        std::string id = r.str(2);
+        if (r.ok) visitor.onRecordDel(std::move(kind), std::move(id));
         break;
       }
       default:

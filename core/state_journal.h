@@ -66,6 +66,8 @@ enum Op : std::uint8_t {
   kOpGrantsFrom = 7,     // i64 ms: grants issued before are refused
   kOpPrunedThrough = 8,  // i64 ms: the pruning horizon (entries expiring by then may be gone)
   kOpAuditHead = 9,      // u64 size | 32-byte root: the audit log's durable tree head
+  kOpRecordPut = 10,     // u16 len | kind | u16 len | id | u32 len | data
+  kOpRecordDel = 11,     // u16 len | kind | u16 len | id
 };
 
 std::string opU64(Op type, std::uint64_t value);
@@ -74,6 +76,8 @@ std::string opGrant(std::string_view id, std::uint32_t remaining, bool revoked, 
 std::string opLeasePut(std::string_view id, std::string_view data, std::int64_t expMs);
 std::string opLeaseDel(std::string_view id);
 std::string opAuditHead(std::uint64_t size, const std::array<std::uint8_t, 32>& root);
+std::string opRecordPut(std::string_view kind, std::string_view id, std::string_view data);
+std::string opRecordDel(std::string_view kind, std::string_view id);
 
 // Receives decoded operations in order.
 class OpVisitor {
@@ -85,6 +89,8 @@ class OpVisitor {
   virtual void onLeasePut(std::string id, std::string data, std::int64_t expMs) = 0;
   virtual void onLeaseDel(std::string id) = 0;
   virtual void onAuditHead(std::uint64_t size, const std::array<std::uint8_t, 32>& root) = 0;
+  virtual void onRecordPut(std::string kind, std::string id, std::string data) = 0;
+  virtual void onRecordDel(std::string kind, std::string id) = 0;
 };
 // Decodes every op of `ops`; false (after visiting the ops before it) at the
 // first unknown or truncated op.

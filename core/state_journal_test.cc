@@ -32,6 +32,10 @@ struct Recorder : OpVisitor {
   void onAuditHead(std::uint64_t size, const std::array<std::uint8_t, 32>& root) override {
     seen.push_back("audit:" + std::to_string(size) + ":" + std::to_string(root[0]) + ":" + std::to_string(root[31]));
   }
+  void onRecordPut(std::string kind, std::string id, std::string d) override {
+    seen.push_back("record:" + kind + ":" + id + ":" + d);
+  }
+  void onRecordDel(std::string kind, std::string id) override { seen.push_back("rdel:" + kind + ":" + id); }
 };
 
 const InstanceId kInstance{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
@@ -60,7 +64,8 @@ TEST(StateJournal, RecordsOpenOnlyWithTheirKeyHeaderAndSequence) {
   root[31] = 9;
   const std::string ops = opU64(kOpOpen, 5) + opJti(jti, 1000) + opGrant("g1", 3, false, 2000) +
                           opLeasePut("l1", "{}", 3000) + opLeaseDel("l1") + opU64(kOpGrantsFrom, 9) +
-                          opU64(kOpPrunedThrough, 11) + opAuditHead(12, root);
+                          opU64(kOpPrunedThrough, 11) + opAuditHead(12, root) +
+                          opRecordPut("bg.request", "r1", R"({"a":1})") + opRecordDel("bg.request", "r1");
   const std::string rec = sealRecord(key, h, 0, ops);
   const Frame f = nextFrame(rec);
   ASSERT_EQ(f.kind, Frame::Kind::Record);
@@ -71,7 +76,8 @@ TEST(StateJournal, RecordsOpenOnlyWithTheirKeyHeaderAndSequence) {
   Recorder r;
   ASSERT_TRUE(decodeOps(out, r));
   EXPECT_EQ(r.seen, (std::vector<std::string>{"u64:1:5", "jti:42:1000", "grant:g1:3:0:2000", "lease:l1:{}:3000",
-                                              "del:l1", "u64:7:9", "u64:8:11", "audit:12:7:9"}));
+                                              "del:l1", "u64:7:9", "u64:8:11", "audit:12:7:9",
+                                              R"(record:bg.request:r1:{"a":1})", "rdel:bg.request:r1"}));
   EXPECT_FALSE(openRecord(key, h, 1, rec, f, out));                     // another position
   EXPECT_FALSE(openRecord(key, header(kInstance, 2), 0, rec, f, out));  // another generation
   EXPECT_FALSE(openRecord(key32(0x12), h, 0, rec, f, out));             // another key
@@ -110,6 +116,10 @@ TEST(StateJournal, UndecodableOpsAreRefused) {
   std::string lying = opLeasePut("l", "data", 1);
   lying[4] = '\x7f';  // a data length far past the end
   EXPECT_FALSE(decodeOps(lying, r));
+  const std::string record = opRecordPut("kind", "id", "{}");
+  for (std::size_t cut = 1; cut < record.size(); ++cut) EXPECT_FALSE(decodeOps(record.substr(0, cut), r)) << cut;
+  const std::string recordDel = opRecordDel("kind", "id");
+  EXPECT_FALSE(decodeOps(recordDel.substr(0, recordDel.size() - 1), r));
   EXPECT_TRUE(r.seen.empty());
   EXPECT_TRUE(decodeOps("", r));
 }

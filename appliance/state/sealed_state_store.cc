@@ -184,6 +184,10 @@ class StateReplay : public OpVisitor {
     s_.leases_[id] = StateStore::Lease{id, std::move(data), fromMs(expMs)};
   }
   void onLeaseDel(std::string id) override { s_.leases_.erase(id); }
+  void onRecordPut(std::string kind, std::string id, std::string data) override {
+    s_.records_[{std::move(kind), std::move(id)}] = std::move(data);
+  }
+  void onRecordDel(std::string kind, std::string id) override { s_.records_.erase({std::move(kind), std::move(id)}); }
   void onAuditHead(std::uint64_t size, const std::array<std::uint8_t, 32>& root) override {
     s_.auditHead_ = merkle::TreeHead{size, root};
   }
@@ -212,43 +216,61 @@ Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedSta
   SEALGATE_ASSIGN_OR_RETURN(auto parsed, parseHeader(journal));
   s->instance_ = parsed.instance;
   s->generation_ = parsed.generation;
-  const std::string hdr = journal.substr(0, kHeaderBytes);
+  std::optional<std::uint64_t> tpmValue;
+  SEALGATE_TRY(s->unsealKeys(Bytes(blob.begin(), blob.end()), sealer, counters, tpmValue));
+  SEALGATE_ASSIGN_OR_RETURN(auto replayed, s->replayJournal(journal));
+  SEALGATE_TRY(s->checkAgainstCounter(replayed.checkpoint, tpmValue));
+  s->checkpoint_ = replayed.checkpoint;
+  SEALGATE_TRY(s->continueJournal((dir / kJournalFile).string(), replayed));
+  if (s->counter_) {
+    SEALGATE_TRY(s->counter_->increment());
+  }
+  s->background_ = std::thread([p = s.get()] { p->background(); });
+  return s;
+}
 
-  auto dataKey = sealer.unseal(Bytes(blob.begin(), blob.end()), contextOf(s->instance_));
+// The data key (HSM, and TPM when sealed to it), the keys derived from it, and the
+// TPM counter's value when the state is anchored to one.
+Result<void> SealedStateStore::unsealKeys(const Bytes& sealedDataKey, DataKeySealer& sealer,
+                                          const CounterFactory& counters, std::optional<std::uint64_t>& tpmValue) {
+  auto dataKey = sealer.unseal(sealedDataKey, contextOf(instance_));
   if (!dataKey) return unsealFailure(std::move(dataKey).takeError());
   auto journalKey = deriveKey(*dataKey, kSubJournal);
   auto idKey = deriveKey(*dataKey, kSubIdHash);
   auto counterAuth = deriveKey(*dataKey, kSubCounterAuth);
   if (!journalKey || !idKey || !counterAuth) return stateError(state_errc::kUnavailable, "cannot derive state keys");
-  s->journalKey_ = std::move(*journalKey);
-  s->idKey_ = std::move(*idKey);
-
-  std::optional<std::uint64_t> tpmValue;
+  journalKey_ = std::move(*journalKey);
+  idKey_ = std::move(*idKey);
   if (counters) {
     SEALGATE_ASSIGN_OR_RETURN(auto made, counters(*counterAuth, /*define=*/false));
-    s->counter_ = std::move(made);
-    SEALGATE_ASSIGN_OR_RETURN(auto value, s->counter_->read());
+    counter_ = std::move(made);
+    SEALGATE_ASSIGN_OR_RETURN(auto value, counter_->read());
     tpmValue = value;
   }
+  return Ok{};
+}
 
-  // Replay every record; the first must open the file with its checkpoint.
-  StateReplay replay(*s, s->nowMs());
+// Replays every record; the first must open the file with its checkpoint. An
+// incomplete final record (an append a crash interrupted, never acknowledged)
+// ends the replay and is reported.
+Result<SealedStateStore::Replayed> SealedStateStore::replayJournal(std::string_view journal) {
+  const std::string hdr(journal.substr(0, kHeaderBytes));
+  StateReplay replay(*this, nowMs());
   std::size_t at = kHeaderBytes;
   std::uint64_t seq = 0;
   std::string ops;
-  const std::string_view j = journal;
   for (;;) {
-    const std::string_view rest = j.substr(at);
+    const std::string_view rest = journal.substr(at);
     const Frame frame = nextFrame(rest);
     if (frame.kind == Frame::Kind::End) break;
-    if (frame.kind == Frame::Kind::Torn) {  // an append that never completed (never acknowledged)
-      s->tornTailBytes_ = frame.size;
+    if (frame.kind == Frame::Kind::Torn) {
+      tornTailBytes_ = frame.size;
       break;
     }
     if (frame.kind == Frame::Kind::Corrupt) {
       return stateError(state_errc::kTampered, "state journal record " + std::to_string(seq) + " has a corrupt frame");
     }
-    if (!openRecord(s->journalKey_, hdr, seq, rest, frame, ops)) {
+    if (!openRecord(journalKey_, hdr, seq, rest, frame, ops)) {
       return stateError(state_errc::kTampered, "state journal record " + std::to_string(seq) +
                                                    " fails authentication (modified, moved or from another appliance)");
     }
@@ -262,82 +284,82 @@ Result<std::unique_ptr<SealedStateStore>> SealedStateStore::open(const SealedSta
     ++seq;
   }
   secureWipe(ops.data(), ops.size());
-  const std::optional<std::uint64_t> checkpoint = replay.checkpoint;
   // The replay left out what had expired by now: that is pruned.
-  s->prunedThroughMs_ = std::max(s->prunedThroughMs_, replay.now());
-  if (!checkpoint) return stateError(state_errc::kTampered, "the state journal has no opening record");
-  if (s->tornTailBytes_ > 0) {
+  prunedThroughMs_ = std::max(prunedThroughMs_, replay.now());
+  if (!replay.checkpoint) return stateError(state_errc::kTampered, "the state journal has no opening record");
+  if (tornTailBytes_ > 0) {
     logEvent(LogLevel::Warn, "state_torn_tail_dropped",
-             {{"bytes", s->tornTailBytes_},
+             {{"bytes", tornTailBytes_},
               {"record", seq},
               {"why", "an append that a crash interrupted before it was acknowledged"}});
   }
+  return Replayed{at, seq, *replay.checkpoint};
+}
 
-  // Rollback check against the counter (file == counter, or counter + 1 when the
-  // increment after the last checkpoint did not happen).
-  if (tpmValue) {
-    if (*checkpoint < *tpmValue) {
-      return stateError(state_errc::kRollback, "the state is older than its TPM counter (checkpoint " +
-                                                   std::to_string(*checkpoint) + ", counter " +
-                                                   std::to_string(*tpmValue) + "): an old copy was restored");
-    }
-    if (*checkpoint > *tpmValue + 1) {
-      return stateError(state_errc::kTampered, "the state claims checkpoint " + std::to_string(*checkpoint) +
-                                                   " but the TPM counter is " + std::to_string(*tpmValue));
-    }
-    if (*checkpoint == *tpmValue + 1) {
-      SEALGATE_TRY(s->counter_->increment());
-    }
+// Rollback check against the counter: file == counter, or counter + 1 when the
+// increment after the last checkpoint did not happen (it is made now).
+Result<void> SealedStateStore::checkAgainstCounter(std::uint64_t checkpoint, std::optional<std::uint64_t> tpmValue) {
+  if (!tpmValue) return Ok{};
+  if (checkpoint < *tpmValue) {
+    return stateError(state_errc::kRollback, "the state is older than its TPM counter (checkpoint " +
+                                                 std::to_string(checkpoint) + ", counter " +
+                                                 std::to_string(*tpmValue) + "): an old copy was restored");
   }
-  s->checkpoint_ = *checkpoint;
+  if (checkpoint > *tpmValue + 1) {
+    return stateError(state_errc::kTampered, "the state claims checkpoint " + std::to_string(checkpoint) +
+                                                 " but the TPM counter is " + std::to_string(*tpmValue));
+  }
+  if (checkpoint == *tpmValue + 1) {
+    SEALGATE_TRY(counter_->increment());
+  }
+  return Ok{};
+}
 
-  // Continue the journal: drop an incomplete final record (never acknowledged),
-  // append a checkpoint with the next value, then advance the counter. A journal
-  // much larger than its live entries is rewritten as a snapshot instead.
-  {
-    const fs::path path = dir / kJournalFile;
-    if (s->tornTailBytes_ > 0) {
-      if (::truncate(path.c_str(), static_cast<off_t>(at)) != 0) return ioError("cannot drop the torn tail");
-    }
-    s->fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (s->fd_ < 0) return ioError("cannot open the state journal for appending");
-    if (s->tornTailBytes_ > 0 && ::fsync(s->fd_) != 0) return ioError("cannot sync the state journal");
-    s->nextSeq_ = seq;
-    s->journalBytes_ = at;
-    std::unique_lock lock(s->mu_);
-    const std::uint64_t next = s->checkpoint_ + 1;
-    if (s->journalBytes_ > options.compactMinBytes && s->journalBytes_ > 2 * s->liveBytesEstimateLocked()) {
-      SEALGATE_TRY(s->rewriteLocked(next));
-    } else {
-      SEALGATE_TRY(s->commitLocked(lock, opU64(kOpCheckpoint, next)));
-      s->checkpoint_ = next;
-      s->dirty_ = false;
-    }
+// Continues the journal: drops an incomplete final record, appends a checkpoint
+// with the next value (the caller then advances the counter). A journal much
+// larger than its live entries is rewritten as a snapshot instead.
+Result<void> SealedStateStore::continueJournal(const std::string& path, const Replayed& replayed) {
+  if (tornTailBytes_ > 0) {
+    if (::truncate(path.c_str(), static_cast<off_t>(replayed.bytes)) != 0) return ioError("cannot drop the torn tail");
   }
-  if (s->counter_) {
-    SEALGATE_TRY(s->counter_->increment());
+  fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd_ < 0) return ioError("cannot open the state journal for appending");
+  if (tornTailBytes_ > 0 && ::fsync(fd_) != 0) return ioError("cannot sync the state journal");
+  nextSeq_ = replayed.records;
+  journalBytes_ = replayed.bytes;
+  std::unique_lock lock(mu_);
+  const std::uint64_t next = checkpoint_ + 1;
+  if (journalBytes_ > options_.compactMinBytes && journalBytes_ > 2 * liveBytesEstimateLocked()) {
+    return rewriteLocked(next);
   }
-  s->background_ = std::thread([p = s.get()] { p->background(); });
-  return s;
+  SEALGATE_TRY(commitLocked(lock, opU64(kOpCheckpoint, next)));
+  checkpoint_ = next;
+  dirty_ = false;
+  return Ok{};
 }
 
 SealedStateStore::~SealedStateStore() {
-  if (background_.joinable()) {
-    {
-      std::lock_guard lock(stopMu_);
-      stopping_ = true;
+  // A destructor must not throw: a final checkpoint that throws (out of memory)
+  // is skipped like one that fails; the next open replays the journal either way.
+  try {
+    if (background_.joinable()) {
+      {
+        std::lock_guard lock(stopMu_);
+        stopping_ = true;
+      }
+      stopCv_.notify_all();
+      background_.join();
+      bool dirty;
+      {
+        std::lock_guard lock(mu_);
+        dirty = dirty_ && !failed_;
+      }
+      if (dirty) {
+        if (auto r = checkpoint(); !r)
+          logEvent(LogLevel::Warn, "state_checkpoint_failed", {{"error", r.error().describe()}});
+      }
     }
-    stopCv_.notify_all();
-    background_.join();
-    bool dirty;
-    {
-      std::lock_guard lock(mu_);
-      dirty = dirty_ && !failed_;
-    }
-    if (dirty) {
-      if (auto r = checkpoint(); !r)
-        logEvent(LogLevel::Warn, "state_checkpoint_failed", {{"error", r.error().describe()}});
-    }
+  } catch (...) {  // NOLINT(bugprone-empty-catch): nothing more can be done while destroying
   }
   if (fd_ >= 0) ::close(fd_);
 }
@@ -395,6 +417,7 @@ Result<void> SealedStateStore::rewriteLocked(std::uint64_t checkpointValue) {
     if (g.expMs > now) add(opGrant(id, g.remaining, g.revoked, g.expMs));
   }
   for (const auto& [id, l] : leases_) add(opLeasePut(id, l.dataJson, toMs(l.expiresAt)));
+  for (const auto& [key, data] : records_) add(opRecordPut(key.first, key.second, data));
   if (auditHead_) add(opAuditHead(auditHead_->size, auditHead_->root));
   flushBatch();
   // The new generation goes to a temporary file first: until the rename, a
@@ -503,11 +526,11 @@ void SealedStateStore::pruneLocked(std::int64_t now, bool force) {
 
 std::uint64_t SealedStateStore::liveBytesEstimateLocked() const {
   // What a snapshot of the live entries takes, roughly (ops plus record overhead).
-  return jtis_.size() * 26 + grants_.size() * 64 + leases_.size() * 256 + 4096;
+  return jtis_.size() * 26 + grants_.size() * 64 + (leases_.size() + records_.size()) * 256 + 4096;
 }
 
 Result<void> SealedStateStore::admitLocked(std::int64_t now) {
-  auto live = [this] { return jtis_.size() + grants_.size() + leases_.size(); };
+  auto live = [this] { return jtis_.size() + grants_.size() + leases_.size() + records_.size(); };
   if (live() < options_.maxLiveEntries) return Ok{};
   pruneLocked(now, /*force=*/true);
   if (live() < options_.maxLiveEntries) return Ok{};
@@ -619,6 +642,33 @@ Result<void> SealedStateStore::deleteLease(const std::string& leaseId) {
   return commitLocked(lock, opLeaseDel(leaseId));
 }
 
+Result<void> SealedStateStore::putRecord(const Record& record) {
+  if (!validRecordKey(record.kind, record.id)) return makeError(ErrorCode::InvalidRequest, "bad record kind or id");
+  std::unique_lock lock(mu_);
+  if (failed_) return *failed_;
+  const std::pair<std::string, std::string> key{record.kind, record.id};
+  if (!records_.count(key)) SEALGATE_TRY(admitLocked(nowMs()));
+  records_[key] = record.dataJson;
+  return commitLocked(lock, opRecordPut(record.kind, record.id, record.dataJson));
+}
+
+Result<void> SealedStateStore::deleteRecord(const std::string& kind, const std::string& id) {
+  if (!validRecordKey(kind, id)) return makeError(ErrorCode::InvalidRequest, "bad record kind or id");
+  std::unique_lock lock(mu_);
+  if (failed_) return *failed_;
+  if (records_.erase({kind, id}) == 0) return Ok{};
+  return commitLocked(lock, opRecordDel(kind, id));
+}
+
+std::vector<StateStore::Record> SealedStateStore::records(const std::string& kind) const {
+  std::lock_guard lock(mu_);
+  std::vector<Record> out;
+  for (auto it = records_.lower_bound({kind, ""}); it != records_.end() && it->first.first == kind; ++it) {
+    out.push_back(Record{kind, it->first.second, it->second});
+  }
+  return out;
+}
+
 void SealedStateStore::anchorAuditHead(const merkle::TreeHead& head) {
   std::lock_guard lock(mu_);
   if (auditHead_ && head.size <= auditHead_->size) return;
@@ -717,6 +767,7 @@ SealedStateStore::Status SealedStateStore::status() const {
   s.jtis = jtis_.size();
   s.grants = grants_.size();
   s.leases = leases_.size();
+  s.featureRecords = records_.size();
   s.prunedThroughMs = prunedThroughMs_;
   s.journalBytes = journalBytes_;
   s.records = nextSeq_;

@@ -92,6 +92,9 @@ class SealedStateStore : public StateStore {
   Result<void> putLease(const Lease& lease) override;
   Result<void> deleteLease(const std::string& leaseId) override;
   std::vector<Lease> leases() const override;
+  Result<void> putRecord(const Record& record) override;
+  Result<void> deleteRecord(const std::string& kind, const std::string& id) override;
+  std::vector<Record> records(const std::string& kind) const override;
   Clock::time_point grantsIssuedFrom() const override;
 
   // The audit log's latest durable tree head, anchored in the state (docs/AUDIT.md,
@@ -114,7 +117,7 @@ class SealedStateStore : public StateStore {
     bool rollbackProtection = false;
     std::string anchor;          // e.g. "tpm-nv:0x01500020", or "none"
     bool counterBehind = false;  // a checkpoint whose increment has not happened yet
-    std::size_t jtis = 0, grants = 0, leases = 0;
+    std::size_t jtis = 0, grants = 0, leases = 0, featureRecords = 0;  // featureRecords: putRecord's
     std::int64_t prunedThroughMs = 0;  // the pruning horizon (StateStore::UseRequest)
     std::uint64_t journalBytes = 0;
     std::uint64_t records = 0;        // records in the current journal file
@@ -143,6 +146,17 @@ class SealedStateStore : public StateStore {
   Result<void> commitLocked(std::unique_lock<std::mutex>& lock, const std::string& op);
   Result<void> rewriteLocked(std::uint64_t checkpointValue);
   void background();
+  // The steps of open(), in order.
+  Result<void> unsealKeys(const Bytes& sealedDataKey, DataKeySealer& sealer, const CounterFactory& counters,
+                          std::optional<std::uint64_t>& tpmValue);
+  struct Replayed {
+    std::size_t bytes = 0;  // of the journal, up to a torn tail
+    std::uint64_t records = 0;
+    std::uint64_t checkpoint = 0;
+  };
+  Result<Replayed> replayJournal(std::string_view journal);
+  Result<void> checkAgainstCounter(std::uint64_t checkpoint, std::optional<std::uint64_t> tpmValue);
+  Result<void> continueJournal(const std::string& path, const Replayed& replayed);
 
   SealedStateOptions options_;
   std::unique_ptr<MonotonicCounter> counter_;
@@ -175,6 +189,7 @@ class SealedStateStore : public StateStore {
   std::unordered_map<Key16, std::int64_t, Key16Hash> jtis_;
   std::unordered_map<std::string, GrantEntry> grants_;
   std::map<std::string, Lease> leases_;
+  std::map<std::pair<std::string, std::string>, std::string> records_;  // (kind, id) -> data
   std::map<std::int64_t, std::vector<Key16>> jtiExpiry_;  // by expiry second
   std::map<std::int64_t, std::vector<std::string>> grantExpiry_;
   std::int64_t lastPruneMs_ = 0;

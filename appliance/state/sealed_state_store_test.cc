@@ -339,6 +339,40 @@ TEST_F(SealedStateTest, AnIncompleteFinalRecordIsDroppedAndReported) {
   }
 }
 
+TEST_F(SealedStateTest, RecordsArePutReplacedDeletedAndSurviveReopenAndCompaction) {
+  {
+    auto s = init();
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->putRecord({"bg.request", "r1", R"({"state":"pending"})"}));
+    ASSERT_TRUE(s->putRecord({"bg.request", "r1", R"({"state":"open"})"}));  // replaces
+    ASSERT_TRUE(s->putRecord({"bg.request", "r2", R"({"state":"pending"})"}));
+    ASSERT_TRUE(s->putRecord({"bg.approver", "alice", "{}"}));
+    ASSERT_TRUE(s->deleteRecord("bg.request", "r2"));
+    ASSERT_TRUE(s->deleteRecord("bg.request", "never-there"));  // nothing to delete is not an error
+    EXPECT_EQ(s->putRecord({"", "r3", "{}"}).error().code, ErrorCode::InvalidRequest);
+    EXPECT_EQ(s->putRecord({"bg.request", "", "{}"}).error().code, ErrorCode::InvalidRequest);
+    EXPECT_EQ(s->putRecord({std::string(65, 'k'), "r3", "{}"}).error().code, ErrorCode::InvalidRequest);
+    EXPECT_EQ(s->status().featureRecords, 2u);
+  }
+  auto check = [](SealedStateStore& s) {
+    const auto requests = s.records("bg.request");
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0].id, "r1");
+    EXPECT_EQ(requests[0].dataJson, R"({"state":"open"})");
+    ASSERT_EQ(s.records("bg.approver").size(), 1u);
+    EXPECT_TRUE(s.records("bg.none").empty());
+    EXPECT_TRUE(s.records("bg").empty());  // a kind is matched whole, not as a prefix
+  };
+  auto s = reopen();
+  ASSERT_TRUE(s);
+  check(*s);
+  ASSERT_TRUE(s->compact());
+  s.reset();
+  s = reopen();
+  ASSERT_TRUE(s);
+  check(*s);
+}
+
 TEST_F(SealedStateTest, ExpiredEntriesAreCompactedAwayAndMemoryIsBounded) {
   options_.maxLiveEntries = 100;
   auto s = init();
@@ -440,6 +474,7 @@ TEST_F(SealedStateTest, JournalHoldsNoPlaintextIdentifiers) {
     ASSERT_TRUE(*s->rememberOnce("canary-jti-7f3a9c", later_));
     ASSERT_TRUE(s->takeUse("canary-grant-7f3a9c", 3, later_));
     ASSERT_TRUE(s->putLease({"canary-lease-7f3a9c", R"({"username":"canary-user-7f3a9c"})", later_}));
+    ASSERT_TRUE(s->putRecord({"canary-kind-7f3a9c", "canary-id-7f3a9c", R"({"who":"canary-7f3a9c"})"}));
   }
   for (const auto& entry : fs::directory_iterator(options_.dir)) {
     const std::string bytes = readAll(entry.path());

@@ -116,7 +116,7 @@ nlohmann::json StateGuard::statusJson() const {
   j["checkpoint"] = s.checkpoint;
   j["anchor"] = s.anchor;
   j["counter_behind"] = s.counterBehind;
-  j["entries"] = {{"jtis", s.jtis}, {"grants", s.grants}, {"leases", s.leases}};
+  j["entries"] = {{"jtis", s.jtis}, {"grants", s.grants}, {"leases", s.leases}, {"records", s.featureRecords}};
   j["journal_bytes"] = s.journalBytes;
   j["journal_records"] = s.records;
   j["torn_tail_bytes_dropped"] = s.tornTailBytes;
@@ -149,6 +149,16 @@ StateStore::Clock::time_point StateGuard::grantsIssuedFrom() const {
 std::vector<StateStore::Lease> StateGuard::leases() const {
   std::shared_lock lock(mu_);
   return store_ ? store_->leases() : std::vector<Lease>{};
+}
+Result<void> StateGuard::putRecord(const Record& record) {
+  return withStore([&](SealedStateStore& s) { return s.putRecord(record); });
+}
+Result<void> StateGuard::deleteRecord(const std::string& kind, const std::string& id) {
+  return withStore([&](SealedStateStore& s) { return s.deleteRecord(kind, id); });
+}
+std::vector<StateStore::Record> StateGuard::records(const std::string& kind) const {
+  std::shared_lock lock(mu_);
+  return store_ ? store_->records(kind) : std::vector<Record>{};
 }
 
 }  // namespace sealgate::appliance

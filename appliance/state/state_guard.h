@@ -58,6 +58,9 @@ class StateGuard : public StateStore {
   Result<void> putLease(const Lease& lease) override;
   Result<void> deleteLease(const std::string& leaseId) override;
   std::vector<Lease> leases() const override;
+  Result<void> putRecord(const Record& record) override;
+  Result<void> deleteRecord(const std::string& kind, const std::string& id) override;
+  std::vector<Record> records(const std::string& kind) const override;  // none while the state is closed
   Clock::time_point grantsIssuedFrom() const override;
 
  private:

@@ -133,6 +133,25 @@ class StateStore {
   virtual Result<void> putLease(const Lease& lease) = 0;
   virtual Result<void> deleteLease(const std::string& leaseId) = 0;
   virtual std::vector<Lease> leases() const = 0;
+
+  // Small records of the features above the store (break-glass approvers and
+  // requests, ...), by kind and id. Like leases, never dropped at expiry: their
+  // owner deletes them. `dataJson` must not carry a secret value. A put replaces
+  // the record of that kind and id in one durable write before returning, so an
+  // owner that keeps a whole state machine in one record moves it atomically.
+  struct Record {
+    std::string kind;  // 1..64 bytes
+    std::string id;    // 1..1024 bytes
+    std::string dataJson;
+  };
+  virtual Result<void> putRecord(const Record& record) = 0;
+  virtual Result<void> deleteRecord(const std::string& kind, const std::string& id) = 0;
+  virtual std::vector<Record> records(const std::string& kind) const = 0;
 };
+
+// The bounds putRecord enforces (INVALID_REQUEST beyond them), one place for every store.
+inline bool validRecordKey(const std::string& kind, const std::string& id) {
+  return !kind.empty() && kind.size() <= 64 && !id.empty() && id.size() <= 1024;
+}
 
 }  // namespace sealgate

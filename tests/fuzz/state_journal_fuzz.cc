@@ -20,6 +20,8 @@ struct Count : OpVisitor {
   void onGrant(std::string, std::uint32_t, bool, std::int64_t) override { ++n; }
   void onLeasePut(std::string, std::string, std::int64_t) override { ++n; }
   void onLeaseDel(std::string) override { ++n; }
+  void onRecordPut(std::string, std::string, std::string) override { ++n; }
+  void onRecordDel(std::string, std::string) override { ++n; }
 };
 
 const sealgate::Secret& fixedKey() {

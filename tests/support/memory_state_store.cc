@@ -84,6 +84,29 @@ std::vector<StateStore::Lease> MemoryStateStore::leases() const {
   return out;
 }
 
+Result<void> MemoryStateStore::putRecord(const Record& record) {
+  if (!validRecordKey(record.kind, record.id)) return makeError(ErrorCode::InvalidRequest, "bad record kind or id");
+  std::lock_guard lock(mu_);
+  records_[{record.kind, record.id}] = record.dataJson;
+  return Ok{};
+}
+
+Result<void> MemoryStateStore::deleteRecord(const std::string& kind, const std::string& id) {
+  if (!validRecordKey(kind, id)) return makeError(ErrorCode::InvalidRequest, "bad record kind or id");
+  std::lock_guard lock(mu_);
+  records_.erase({kind, id});
+  return Ok{};
+}
+
+std::vector<StateStore::Record> MemoryStateStore::records(const std::string& kind) const {
+  std::lock_guard lock(mu_);
+  std::vector<Record> out;
+  for (auto it = records_.lower_bound({kind, ""}); it != records_.end() && it->first.first == kind; ++it) {
+    out.push_back(Record{kind, it->first.second, it->second});
+  }
+  return out;
+}
+
 std::size_t MemoryStateStore::rememberedCount() const {
   std::lock_guard lock(mu_);
   return seen_.size();

@@ -1,4 +1,4 @@
-// In-memory StateStore: anti-replay, use counts and leases for one process. Not
+// In-memory StateStore: anti-replay, use counts, leases and records for one process. Not
 // durable: a restart forgets everything. For tests and tools only; the daemon
 // uses the sealed journal (sealed_state_store.h).
 #pragma once
@@ -24,6 +24,9 @@ class MemoryStateStore : public StateStore {
   Result<void> putLease(const Lease& lease) override;
   Result<void> deleteLease(const std::string& leaseId) override;
   std::vector<Lease> leases() const override;
+  Result<void> putRecord(const Record& record) override;
+  Result<void> deleteRecord(const std::string& kind, const std::string& id) override;
+  std::vector<Record> records(const std::string& kind) const override;
 
   std::size_t rememberedCount() const;
 
@@ -34,6 +37,7 @@ class MemoryStateStore : public StateStore {
   std::unordered_map<std::string, Clock::time_point> seen_;
   std::unordered_map<std::string, GrantState> grants_;
   std::map<std::string, Lease> leases_;
+  std::map<std::pair<std::string, std::string>, std::string> records_;  // (kind, id) -> data
   Clock::time_point lastPrune_{};
   Clock::time_point prunedThrough_{};  // the pruning horizon (StateStore::UseRequest)
 };

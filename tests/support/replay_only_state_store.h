@@ -17,6 +17,9 @@ class ReplayOnlyStateStore : public StateStore {
   Result<void> putLease(const Lease&) override { return unused(); }
   Result<void> deleteLease(const std::string&) override { return unused(); }
   std::vector<Lease> leases() const override { return {}; }
+  Result<void> putRecord(const Record&) override { return unused(); }
+  Result<void> deleteRecord(const std::string&, const std::string&) override { return unused(); }
+  std::vector<Record> records(const std::string&) const override { return {}; }
 
  private:
   static Error unused() { return makeError(ErrorCode::Internal, "not used by this test double"); }
