@@ -137,6 +137,14 @@ namespace sealgate {
   API(PeerResponseTooLarge, "PEER_RESPONSE_TOO_LARGE", 502)                   \
   API(PeerTimeout, "PEER_TIMEOUT", 504)                                       \
   API(EgressBlocked, "EGRESS_BLOCKED", 502)                                   \
+  API(BreakglassRequestUnknown, "BREAKGLASS_REQUEST_UNKNOWN", 404)            \
+  API(BreakglassRequestExpired, "BREAKGLASS_REQUEST_EXPIRED", 409)            \
+  API(BreakglassRequestClosed, "BREAKGLASS_REQUEST_CLOSED", 409)              \
+  API(BreakglassNotOpen, "BREAKGLASS_NOT_OPEN", 409)                          \
+  API(ApproverNotEnrolled, "APPROVER_NOT_ENROLLED", 403)                      \
+  API(ApprovalSelf, "APPROVAL_SELF", 403)                                     \
+  API(ApprovalDuplicate, "APPROVAL_DUPLICATE", 409)                           \
+  API(QuoteNotFresh, "QUOTE_NOT_FRESH", 403)                                  \
   /* Internal: core: files, crypto, JWS/JWK, signed notes, Merkle proofs. */  \
   INTERNAL(IoError, "IO_ERROR")                                               \
   INTERNAL(CryptoInit, "CRYPTO_INIT")                                         \

@@ -19,11 +19,12 @@ declare -A may_use=(
   [state]="telemetry"
   [audit]="telemetry config server"
   [policy]="telemetry connectors"
+  [breakglass]="telemetry config server state audit"
   [grants]="telemetry config server audit"
   [kv]="telemetry config server audit policy"
   [execute]="telemetry config server audit grants"
   [keys]="telemetry config state audit grants"
-  [app]="telemetry config server connectors state audit policy grants kv execute keys"
+  [app]="telemetry config server connectors state audit policy breakglass grants kv execute keys"
   [cli]="telemetry config policy keys"
 )
 
