@@ -199,8 +199,8 @@ bool inScope(const Ask& ask, const std::string& canonicalUri, const std::string&
   // The path part ends at '?' or '#' (version, field); a prefix covers whole segments.
   const std::string_view path = std::string_view(canonicalUri).substr(0, canonicalUri.find_first_of("?#"));
   return std::any_of(ask.uriPrefixes.begin(), ask.uriPrefixes.end(), [&](const std::string& prefix) {
-    return path == prefix || (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 &&
-                              path[prefix.size()] == '/');
+    return path == prefix ||
+           (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 && path[prefix.size()] == '/');
   });
 }
 
@@ -251,10 +251,10 @@ Result<Request> fromRecord(const json& j) {
     if (!nonce || nonce->size() != r.nonce.size()) return makeError(ErrorCode::StateTampered, "bad break-glass nonce");
     std::copy(nonce->begin(), nonce->end(), r.nonce.begin());
     for (const auto& a : j.at("approvals")) {
-      r.approvals.push_back(Approval{a.at("approver").get<std::string>(), a.at("ak").get<std::string>(),
-                                     a.at("at").get<std::int64_t>(),
-                                     QuoteClock{a.at("clock").get<std::uint64_t>(), a.at("reset_count").get<std::uint32_t>(),
-                                                a.at("restart_count").get<std::uint32_t>()}});
+      r.approvals.push_back(
+          Approval{a.at("approver").get<std::string>(), a.at("ak").get<std::string>(), a.at("at").get<std::int64_t>(),
+                   QuoteClock{a.at("clock").get<std::uint64_t>(), a.at("reset_count").get<std::uint32_t>(),
+                              a.at("restart_count").get<std::uint32_t>()}});
     }
     const std::string state = j.at("state").get<std::string>();
     r.state = state == "open"      ? State::Open
@@ -273,7 +273,8 @@ Result<Request> fromRecord(const json& j) {
 json toApiJson(const Request& r, std::int64_t now, std::size_t quorum) {
   const State state = r.stateAt(now);
   json approvers = json::array();
-  for (const auto& a : r.approvals) approvers.push_back({{"approver", a.approver}, {"ak_fingerprint", a.akFingerprint}, {"at", a.at}});
+  for (const auto& a : r.approvals)
+    approvers.push_back({{"approver", a.approver}, {"ak_fingerprint", a.akFingerprint}, {"at", a.at}});
   json out = {{"id", r.id},
               {"requester", r.requester},
               {"tenant", r.ask.tenant},

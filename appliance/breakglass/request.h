@@ -73,7 +73,7 @@ struct Request {
   std::string requester;  // the admin's SPIFFE ID
   Ask ask;
   std::int64_t createdAt = 0;
-  std::int64_t expiresAt = 0;     // approvals are taken until then
+  std::int64_t expiresAt = 0;            // approvals are taken until then
   std::array<std::uint8_t, 32> nonce{};  // the server nonce, fixed at creation
   std::vector<Approval> approvals;
   State state = State::Pending;

@@ -81,7 +81,8 @@ TEST(BreakGlassAsk, EveryMalformedFieldIsRefused) {
   EXPECT_EQ(refusal(extra), ErrorCode::UnknownField);
   json many = goodBody();
   many["uri_prefixes"] = json::array();
-  for (std::size_t i = 0; i <= kMaxPrefixes; ++i) many["uri_prefixes"].push_back("secret://acme/kv/p" + std::to_string(i));
+  for (std::size_t i = 0; i <= kMaxPrefixes; ++i)
+    many["uri_prefixes"].push_back("secret://acme/kv/p" + std::to_string(i));
   EXPECT_EQ(refusal(many), ErrorCode::InvalidRequest);
 }
 
@@ -130,11 +131,10 @@ TEST(BreakGlassDigest, TheEncodingIsTheDocumentedOne) {
     for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
     return out;
   };
-  const std::string expected = std::string("sealgate-breakglass-request/1") + '\0' + field(r.id) + field(r.requester) +
-                               field("acme") + field("2") + field("secret://acme/db") +
-                               field("secret://acme/kv/payments") + field("2") + field("reveal") + field("use") +
-                               field("pdp_outage") + field("INC-4711: the PDP cluster is down") + u64(900) +
-                               u64(1'800'000'900);
+  const std::string expected =
+      std::string("sealgate-breakglass-request/1") + '\0' + field(r.id) + field(r.requester) + field("acme") +
+      field("2") + field("secret://acme/db") + field("secret://acme/kv/payments") + field("2") + field("reveal") +
+      field("use") + field("pdp_outage") + field("INC-4711: the PDP cluster is down") + u64(900) + u64(1'800'000'900);
   EXPECT_EQ(enc, expected);
   std::array<std::uint8_t, 32> digest{};
   SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), digest.data());
@@ -215,8 +215,8 @@ TEST(BreakGlassClock, ResetThenRestartThenClockInThatOrder) {
   EXPECT_TRUE((QuoteClock{1001, 5, 5}).isAfter(base));
   EXPECT_FALSE((QuoteClock{1000, 5, 5}).isAfter(base));  // the same quote again
   EXPECT_FALSE((QuoteClock{999, 5, 5}).isAfter(base));
-  EXPECT_TRUE((QuoteClock{1, 5, 6}).isAfter(base));   // a restart: the clock may be lower
-  EXPECT_TRUE((QuoteClock{1, 6, 0}).isAfter(base));   // a reset
+  EXPECT_TRUE((QuoteClock{1, 5, 6}).isAfter(base));      // a restart: the clock may be lower
+  EXPECT_TRUE((QuoteClock{1, 6, 0}).isAfter(base));      // a reset
   EXPECT_FALSE((QuoteClock{5000, 4, 9}).isAfter(base));  // an older reset, whatever the clock
 }
 

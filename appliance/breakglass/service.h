@@ -25,9 +25,9 @@ namespace sealgate::appliance::breakglass {
 inline constexpr const char* kRequestRecordKind = "breakglass.request";
 
 struct Settings {
-  std::size_t quorum = 2;                // M distinct approvals open a window (M >= 2)
+  std::size_t quorum = 2;                  // M distinct approvals open a window (M >= 2)
   std::int64_t maxDurationSeconds = 3600;  // the longest window a request may ask for
-  std::int64_t requestTtlSeconds = 900;  // a request not approved by then expires
+  std::int64_t requestTtlSeconds = 900;    // a request not approved by then expires
   // "<role>/<name>" -> person; unmapped, the person is the <name> (admin/alice and
   // approver/alice are one person).
   std::map<std::string, std::string> persons;

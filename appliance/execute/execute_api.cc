@@ -72,7 +72,8 @@ std::string protocolVocabularyWith(std::string_view openApiJson) {
     for (const auto& [key, member] : object.items()) {
       words.push_back(key);
       if (key == "enum" && member.is_array()) {
-        std::copy_if(member.begin(), member.end(), std::back_inserter(words), [](const json& e) { return e.is_string(); });
+        std::copy_if(member.begin(), member.end(), std::back_inserter(words),
+                     [](const json& e) { return e.is_string(); });
       }
       stack.push_back(&member);
     }

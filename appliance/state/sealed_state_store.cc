@@ -302,8 +302,8 @@ Result<void> SealedStateStore::checkAgainstCounter(std::uint64_t checkpoint, std
   if (!tpmValue) return Ok{};
   if (checkpoint < *tpmValue) {
     return stateError(state_errc::kRollback, "the state is older than its TPM counter (checkpoint " +
-                                                 std::to_string(checkpoint) + ", counter " +
-                                                 std::to_string(*tpmValue) + "): an old copy was restored");
+                                                 std::to_string(checkpoint) + ", counter " + std::to_string(*tpmValue) +
+                                                 "): an old copy was restored");
   }
   if (checkpoint > *tpmValue + 1) {
     return stateError(state_errc::kTampered, "the state claims checkpoint " + std::to_string(checkpoint) +

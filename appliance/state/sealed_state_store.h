@@ -118,7 +118,7 @@ class SealedStateStore : public StateStore {
     std::string anchor;          // e.g. "tpm-nv:0x01500020", or "none"
     bool counterBehind = false;  // a checkpoint whose increment has not happened yet
     std::size_t jtis = 0, grants = 0, leases = 0, featureRecords = 0;  // featureRecords: putRecord's
-    std::int64_t prunedThroughMs = 0;  // the pruning horizon (StateStore::UseRequest)
+    std::int64_t prunedThroughMs = 0;                                  // the pruning horizon (StateStore::UseRequest)
     std::uint64_t journalBytes = 0;
     std::uint64_t records = 0;        // records in the current journal file
     std::uint64_t tornTailBytes = 0;  // bytes of an incomplete final record dropped at open
@@ -190,7 +190,7 @@ class SealedStateStore : public StateStore {
   std::unordered_map<std::string, GrantEntry> grants_;
   std::map<std::string, Lease> leases_;
   std::map<std::pair<std::string, std::string>, std::string> records_;  // (kind, id) -> data
-  std::map<std::int64_t, std::vector<Key16>> jtiExpiry_;  // by expiry second
+  std::map<std::int64_t, std::vector<Key16>> jtiExpiry_;                // by expiry second
   std::map<std::int64_t, std::vector<std::string>> grantExpiry_;
   std::int64_t lastPruneMs_ = 0;
   // The pruning horizon: entries expiring up to here may have been dropped, so an
