@@ -137,6 +137,16 @@ namespace sealgate {
   API(PeerResponseTooLarge, "PEER_RESPONSE_TOO_LARGE", 502)                   \
   API(PeerTimeout, "PEER_TIMEOUT", 504)                                       \
   API(EgressBlocked, "EGRESS_BLOCKED", 502)                                   \
+  /* API-facing: break-glass approval and approver enrolment (attest/). */    \
+  API(EkUntrusted, "EK_UNTRUSTED", 403)                                       \
+  API(EkMismatch, "EK_MISMATCH", 403)                                         \
+  API(AkRejected, "AK_REJECTED", 403)                                         \
+  API(CredentialMismatch, "CREDENTIAL_MISMATCH", 403)                         \
+  API(QuoteMalformed, "QUOTE_MALFORMED", 400)                                 \
+  API(QuoteSignatureInvalid, "QUOTE_SIGNATURE_INVALID", 403)                  \
+  API(QuoteNonceMismatch, "QUOTE_NONCE_MISMATCH", 403)                        \
+  API(QuotePcrMismatch, "QUOTE_PCR_MISMATCH", 403)                            \
+  API(QuoteNotFresh, "QUOTE_NOT_FRESH", 403)                                  \
   /* Internal: core: files, crypto, JWS/JWK, signed notes, Merkle proofs. */  \
   INTERNAL(IoError, "IO_ERROR")                                               \
   INTERNAL(CryptoInit, "CRYPTO_INIT")                                         \
@@ -173,6 +183,7 @@ namespace sealgate {
   /* Internal: attest/: the TPM (TSS2_RC in Error::native). */                \
   INTERNAL(TpmCounterAuth, "TPM_COUNTER_AUTH")                                \
   INTERNAL(TpmBadInput, "TPM_BAD_INPUT")                                      \
+  INTERNAL(TpmKeyMissing, "TPM_KEY_MISSING")                                  \
   /* Internal: appliance/keys/: the sealed data key. */                       \
   INTERNAL(SealedKeyInvalid, "SEALED_KEY_INVALID")                            \
   INTERNAL(SealedKeyTpmMismatch, "SEALED_KEY_TPM_MISMATCH")                   \
