@@ -3,6 +3,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <string_view>
 
 namespace sealgate::attest {
 namespace {
@@ -140,41 +142,36 @@ Result<Bytes> randomBytes(std::size_t n) {
 }
 
 // KDFa with SHA-256 (TPM 2.0 Part 1, "KDFa" in the key derivation functions
-// section: SP 800-108 counter mode with HMAC). Hand-written: no Debian 12
-// library exposes it (OpenSSL's KBKDF puts a separator byte only between label
-// and context and encodes the lengths its own way). For i = 1, 2, ...:
-//   K(i) = HMAC(key, [i]32 ‖ label ‖ 0x00 ‖ contextU ‖ contextV ‖ [bits]32)
-// and the result is the first `bits` bits of K(1) ‖ K(2) ‖ ... . The label is a
-// NUL-terminated string; its NUL is the 0x00.
-Result<Bytes> kdfaSha256(std::span<const std::uint8_t> key, const char* label, std::span<const std::uint8_t> contextU,
-                         std::span<const std::uint8_t> contextV, std::uint32_t bits) {
-  const std::size_t bytes = (bits + 7) / 8;
-  Bytes out;
-  out.reserve(bytes + kSha256Size);
-  const std::array<std::uint8_t, 4> bitsBe = {static_cast<std::uint8_t>(bits >> 24),
-                                              static_cast<std::uint8_t>(bits >> 16),
-                                              static_cast<std::uint8_t>(bits >> 8), static_cast<std::uint8_t>(bits)};
-  for (std::uint32_t i = 1; out.size() < bytes; ++i) {
-    Bytes input = {static_cast<std::uint8_t>(i >> 24), static_cast<std::uint8_t>(i >> 16),
-                   static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
-    input.insert(input.end(), label, label + std::strlen(label) + 1);  // with its NUL
-    input.insert(input.end(), contextU.begin(), contextU.end());
-    input.insert(input.end(), contextV.begin(), contextV.end());
-    input.insert(input.end(), bitsBe.begin(), bitsBe.end());
-    std::array<std::uint8_t, kSha256Size> block{};
-    unsigned blockLen = 0;
-    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), input.data(), input.size(), block.data(),
-              &blockLen)) {
-      return makeError(verifier_errc::kCrypto, "HMAC: " + opensslReason());
-    }
-    out.insert(out.end(), block.begin(), block.begin() + blockLen);
-    secureWipe(block.data(), block.size());
+// section): SP 800-108 counter mode with HMAC,
+//   K(i) = HMAC(key, [i]32 ‖ label ‖ 0x00 ‖ contextU ‖ contextV ‖ [bits]32),
+// the first `bits` bits of K(1) ‖ K(2) ‖ ... . That is OpenSSL 3's KBKDF with
+// its defaults (32-bit counter first, a 0x00 separator after the label, [L]32
+// last), the label as "salt" without its NUL and contextU ‖ contextV as "info".
+// Whole bytes only (the credential needs 128 or 256 bits).
+Result<Bytes> kdfaSha256(std::span<const std::uint8_t> key, std::string_view label,
+                         std::span<const std::uint8_t> contextU, std::span<const std::uint8_t> contextV,
+                         std::uint32_t bits) {
+  if (bits == 0 || bits % 8 != 0) return makeError(verifier_errc::kBadInput, "KDFa of a whole number of bytes");
+  Bytes context(contextU.begin(), contextU.end());
+  context.insert(context.end(), contextV.begin(), contextV.end());
+  OpensslPtr<EVP_KDF, EVP_KDF_free> kdf(EVP_KDF_fetch(nullptr, "KBKDF", nullptr));
+  OpensslPtr<EVP_KDF_CTX, EVP_KDF_CTX_free> ctx(kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr);
+  char mode[] = "COUNTER";
+  char mac[] = "HMAC";
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MODE, mode, 0),
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MAC, mac, 0),
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t*>(key.data()), key.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<char*>(label.data()), label.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, context.data(), context.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  Bytes out(bits / 8);
+  if (!ctx || EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) != 1) {
+    return makeError(verifier_errc::kCrypto, "KBKDF (KDFa): " + opensslReason());
   }
-  secureWipe(out.data() + bytes, out.size() - bytes);
-  out.resize(bytes);
-  // A bit count that is not a whole number of bytes keeps the low bits of the
-  // first byte (Part 1: the excess high-order bits are masked off).
-  if (bits % 8 != 0) out[0] &= static_cast<std::uint8_t>((1u << (bits % 8)) - 1);
   return out;
 }
 

@@ -88,8 +88,15 @@ struct AkPublic {
 Result<AkPublic> parseAkPublic(std::span<const std::uint8_t> tpm2bPublic);
 
 // MakeCredential in software (TPM 2.0 Part 1, "Credential Protection"; what
-// `tpm2_makecredential --tcti none` computes). The outputs are the marshalled
-// TPM2B_ID_OBJECT and TPM2B_ENCRYPTED_SECRET that Esys_ActivateCredential takes.
+// `tpm2_makecredential --tcti none` computes). Hand-written on OpenSSL: no
+// Debian 12 library offers it without a TPM (tpm2-tss's ESAPI needs one; the
+// tools' software path is not a library). The seed is RSA-OAEP(SHA-256) with
+// the label "IDENTITY\0"; the inner wrapper AES-CFB (zero IV) under
+// KDFa(seed, "STORAGE", name); the outer HMAC-SHA256 under KDFa(seed,
+// "INTEGRITY") over encIdentity ‖ name; KDFa is OpenSSL's KBKDF (the .cc says
+// why that is the same function). Checked against swtpm's ActivateCredential in
+// approver_test.cc. The outputs are the marshalled TPM2B_ID_OBJECT and
+// TPM2B_ENCRYPTED_SECRET that Esys_ActivateCredential takes.
 struct Credential {
   Bytes credentialBlob;   // TPM2B_ID_OBJECT
   Bytes encryptedSecret;  // TPM2B_ENCRYPTED_SECRET
