@@ -10,6 +10,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "attest/esys_util.h"
+
 namespace sealgate::attest {
 
 Error tssError(const char* operation, std::uint32_t rc) {
@@ -37,7 +39,36 @@ Error tssError(const char* operation, std::uint32_t rc) {
   return e;
 }
 
-namespace {
+namespace detail {
+
+Result<void> EsysConnection::open(const std::string& tctiConf) {
+  // tpm2-tss logs to stderr in its own format; our errors carry its codes.
+  // An operator can still turn its log on with TSS2_LOG.
+  ::setenv("TSS2_LOG", "all+none", /*overwrite=*/0);
+  TSS2_RC rc = Tss2_TctiLdr_Initialize(tctiConf.c_str(), &tcti);
+  if (rc != TSS2_RC_SUCCESS) {
+    Error e = tssError("Tss2_TctiLdr_Initialize", rc);
+    e.code = tpm_errc::kUnavailable;
+    return e;
+  }
+  rc = Esys_Initialize(&esys, tcti, nullptr);
+  if (rc != TSS2_RC_SUCCESS) {
+    Error e = tssError("Esys_Initialize", rc);
+    e.code = tpm_errc::kUnavailable;
+    return e;
+  }
+  TPMS_CAPABILITY_DATA* caps = nullptr;
+  TPMI_YES_NO more = 0;
+  rc = Esys_GetCapability(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES, TPM2_PT_MANUFACTURER,
+                          1, &more, &caps);
+  Esys_Free(caps);
+  if (rc != TSS2_RC_SUCCESS) {
+    Error e = tssError("Esys_GetCapability", rc);
+    e.code = tpm_errc::kUnavailable;
+    return e;
+  }
+  return Ok{};
+}
 
 TPML_PCR_SELECTION pcrSelection(const std::vector<unsigned>& pcrs) {
   TPML_PCR_SELECTION sel{};
@@ -49,19 +80,20 @@ TPML_PCR_SELECTION pcrSelection(const std::vector<unsigned>& pcrs) {
 }
 
 Result<void> checkPcrs(const std::vector<unsigned>& pcrs) {
-  if (pcrs.empty()) return makeError(tpm_errc::kBadInput, "a PCR policy needs at least one PCR");
+  if (pcrs.empty()) return makeError(tpm_errc::kBadInput, "a PCR selection needs at least one PCR");
   for (unsigned p : pcrs) {
     if (p > 23) return makeError(tpm_errc::kBadInput, "PCR indices are 0..23");
   }
   return Ok{};
 }
 
-template <typename T>
-struct EsysFree {
-  void operator()(T* p) const { Esys_Free(p); }
-};
-template <typename T>
-using EsysPtr = std::unique_ptr<T, EsysFree<T>>;
+}  // namespace detail
+
+namespace {
+
+using detail::checkPcrs;
+using detail::EsysPtr;
+using detail::pcrSelection;
 
 TPM2B_AUTH toAuth(const Secret& auth) {
   TPM2B_AUTH a{};
@@ -74,24 +106,11 @@ TPM2B_AUTH toAuth(const Secret& auth) {
 }  // namespace
 
 struct Tpm::Impl {
-  TSS2_TCTI_CONTEXT* tcti = nullptr;
-  ESYS_CONTEXT* esys = nullptr;
-  std::mutex mu;  // ESAPI contexts are not thread-safe
+  detail::EsysConnection conn;
+  ESYS_CONTEXT* esys = nullptr;  // conn.esys, once open
+  std::mutex mu;                 // ESAPI contexts are not thread-safe
 
-  ~Impl() {
-    if (esys) Esys_Finalize(&esys);
-    if (tcti) Tss2_TctiLdr_Finalize(&tcti);
-  }
-
-  // Flushes a transient object or session when it goes out of scope: swtpm has
-  // no resource manager and only three transient slots (docs/DEVELOPMENT.md, "TPM transient slots").
-  struct Flush {
-    ESYS_CONTEXT* esys;
-    ESYS_TR handle = ESYS_TR_NONE;
-    ~Flush() {
-      if (handle != ESYS_TR_NONE) Esys_FlushContext(esys, handle);
-    }
-  };
+  using Flush = detail::Flush;
 
   Result<ESYS_TR> createStoragePrimary() {
     TPM2B_SENSITIVE_CREATE sensitive{};
@@ -177,33 +196,9 @@ Tpm::Tpm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tpm::~Tpm() = default;
 
 Result<std::unique_ptr<Tpm>> Tpm::open(const std::string& tcti) {
-  // tpm2-tss logs to stderr in its own format; our errors carry its codes.
-  // An operator can still turn its log on with TSS2_LOG.
-  ::setenv("TSS2_LOG", "all+none", /*overwrite=*/0);
   auto impl = std::make_unique<Impl>();
-  TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti.c_str(), &impl->tcti);
-  if (rc != TSS2_RC_SUCCESS) {
-    Error e = tssError("Tss2_TctiLdr_Initialize", rc);
-    e.code = tpm_errc::kUnavailable;
-    return e;
-  }
-  rc = Esys_Initialize(&impl->esys, impl->tcti, nullptr);
-  if (rc != TSS2_RC_SUCCESS) {
-    Error e = tssError("Esys_Initialize", rc);
-    e.code = tpm_errc::kUnavailable;
-    return e;
-  }
-  // A cheap round trip now, so that a TCTI pointing at nothing fails here.
-  TPMS_CAPABILITY_DATA* caps = nullptr;
-  TPMI_YES_NO more = 0;
-  rc = Esys_GetCapability(impl->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
-                          TPM2_PT_MANUFACTURER, 1, &more, &caps);
-  Esys_Free(caps);
-  if (rc != TSS2_RC_SUCCESS) {
-    Error e = tssError("Esys_GetCapability", rc);
-    e.code = tpm_errc::kUnavailable;
-    return e;
-  }
+  SEALGATE_TRY(impl->conn.open(tcti));
+  impl->esys = impl->conn.esys;
   return std::unique_ptr<Tpm>(new Tpm(std::move(impl)));
 }
 

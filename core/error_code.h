@@ -144,6 +144,15 @@ namespace sealgate {
   API(ApproverNotEnrolled, "APPROVER_NOT_ENROLLED", 403)                      \
   API(ApprovalSelf, "APPROVAL_SELF", 403)                                     \
   API(ApprovalDuplicate, "APPROVAL_DUPLICATE", 409)                           \
+  /* API-facing: break-glass approval and approver enrolment (attest/). */    \
+  API(EkUntrusted, "EK_UNTRUSTED", 403)                                       \
+  API(EkMismatch, "EK_MISMATCH", 403)                                         \
+  API(AkRejected, "AK_REJECTED", 403)                                         \
+  API(CredentialMismatch, "CREDENTIAL_MISMATCH", 403)                         \
+  API(QuoteMalformed, "QUOTE_MALFORMED", 400)                                 \
+  API(QuoteSignatureInvalid, "QUOTE_SIGNATURE_INVALID", 403)                  \
+  API(QuoteNonceMismatch, "QUOTE_NONCE_MISMATCH", 403)                        \
+  API(QuotePcrMismatch, "QUOTE_PCR_MISMATCH", 403)                            \
   API(QuoteNotFresh, "QUOTE_NOT_FRESH", 403)                                  \
   /* Internal: core: files, crypto, JWS/JWK, signed notes, Merkle proofs. */  \
   INTERNAL(IoError, "IO_ERROR")                                               \
@@ -181,6 +190,7 @@ namespace sealgate {
   /* Internal: attest/: the TPM (TSS2_RC in Error::native). */                \
   INTERNAL(TpmCounterAuth, "TPM_COUNTER_AUTH")                                \
   INTERNAL(TpmBadInput, "TPM_BAD_INPUT")                                      \
+  INTERNAL(TpmKeyMissing, "TPM_KEY_MISSING")                                  \
   /* Internal: appliance/keys/: the sealed data key. */                       \
   INTERNAL(SealedKeyInvalid, "SEALED_KEY_INVALID")                            \
   INTERNAL(SealedKeyTpmMismatch, "SEALED_KEY_TPM_MISMATCH")                   \
