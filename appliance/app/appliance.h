@@ -22,6 +22,7 @@
 #include "appliance/state/state_guard.h"
 #include "appliance/telemetry/metrics.h"
 #include "core/resource_ref.h"
+#include "providers/database_credentials.h"
 #include "providers/file_provider.h"
 #include "providers/provider_router.h"
 #include "providers/vault_client.h"
