@@ -1,5 +1,7 @@
 #include "appliance/app/appliance.h"
 
+#include "appliance/app/readiness.h"
+
 #include "appliance/audit/audit_event.h"
 #include "appliance/connectors/crypto_connectors.h"
 #include "appliance/connectors/ldap_connector.h"
@@ -366,43 +368,30 @@ std::vector<Route> Appliance::adminRoutes() {
   return routes;
 }
 
+// /readyz: each component's probe, run on every call (readiness.h).
 HandlerResult Appliance::readiness() {
-  json checks = json::object();
-  bool ready = true;
-  checks["hsm"] = keys_->readinessCheck();
-  if (checks["hsm"]["status"] != "ok") ready = false;
-  if (audit_->healthy()) {
-    checks["audit"] = {{"status", "ok"}, {"entries", audit_->size()}};
-    if (kafka_) checks["audit"]["kafka"] = {{"delivered", kafka_->delivered()}, {"stalled", !kafka_->healthy()}};
-  } else {
-    ready = false;
-    checks["audit"] = {{"status", "fail"}, {"code", ErrorCode::AuditUnavailable}};
+  ReadinessProbes p;
+  p.hsm = [this] { return keys_->readinessCheck(); };
+  p.auditHealthy = [this] { return audit_->healthy(); };
+  p.auditEntries = [this] { return audit_->size(); };
+  if (kafka_) {
+    p.kafkaDelivered = [this] { return kafka_->delivered(); };
+    p.kafkaHealthy = [this] { return kafka_->healthy(); };
   }
-  if (state_->healthy()) {
-    checks["state"] = {{"status", "ok"}, {"backend", "sealed-journal"}};
-  } else {
-    ready = false;
-    const json s = state_->statusJson();
-    checks["state"] = {{"status", "fail"},
-                       {"code", s.value("code", std::string(errorCodeName(state_errc::kUnavailable)))}};
-  }
-  checks["pdp"] = {{"status", "ok"}, {"type", pdpTypeName(config_.pdp.type)}};
-  // Providers: a KV store that did not open, or a database or Vault that cannot
-  // answer, makes the appliance unready (their mounts answer PROVIDER_UNAVAILABLE).
-  json providerChecks = json::object();
-  auto provider = [&](const char* name, bool ok) {
-    providerChecks[name] =
-        ok ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", ErrorCode::ProviderUnavailable}};
-    ready = ready && ok;
-  };
-  provider("kv", kv_ != nullptr);
-  if (databases_) provider("databases", databases_->healthy());
-  if (vault_) provider("vault", vault_->healthy());
+  p.stateHealthy = [this] { return state_->healthy(); };
+  p.stateStatus = [this] { return state_->statusJson(); };
+  p.pdpType = pdpTypeName(config_.pdp.type);
+  // A KV store that did not open, or a database or Vault that cannot answer,
+  // makes the appliance unready (their mounts answer PROVIDER_UNAVAILABLE).
+  p.providers.emplace_back("kv", [open = kv_ != nullptr] { return open; });
+  if (databases_) p.providers.emplace_back("databases", [this] { return databases_->healthy(); });
+  if (vault_) p.providers.emplace_back("vault", [this] { return vault_->healthy(); });
   if (!files_.empty()) {
-    provider("files", std::all_of(files_.begin(), files_.end(), [](const auto& f) { return f->healthy(); }));
+    p.providers.emplace_back("files", [this] {
+      return std::all_of(files_.begin(), files_.end(), [](const auto& f) { return f->healthy(); });
+    });
   }
-  checks["providers"] = providerChecks;
-  return Response{ready ? 200 : 503, json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}}};
+  return readinessAnswer(p);
 }
 
 HandlerResult Appliance::canonicalize(Request& request) {
