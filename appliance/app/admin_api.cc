@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "appliance/audit/audit_event.h"
+#include "appliance/audit/audit_http.h"
 #include "appliance/grants/grants.h"
 #include "appliance/server/identity.h"
 #include "appliance/telemetry/logging.h"
@@ -50,7 +50,7 @@ HandlerResult AdminApi::putPolicy(Request& request) {
   auto parsed = Policy::parse(text);
   if (!parsed) return HttpError{parsed.error().code, parsed.error().message};
   std::lock_guard lock(putMu_);
-  json event = auditEvent("policy_update", request);
+  json event = auditEvent("policy_update", actorOf(request));
   event["rules"] = parsed->rules().size();
   event["sha256"] = sha256Hex(text);
   event["outcome"] = "updated";
@@ -110,7 +110,7 @@ HandlerResult AdminApi::listGrants(Request&) {
 
 HandlerResult AdminApi::revokeGrant(Request& request) {
   const std::string& id = request.pathParam;
-  json event = auditEvent("grant_revoke", request);
+  json event = auditEvent("grant_revoke", actorOf(request));
   event["grant_id"] = id;
   event["outcome"] = "revoked";
   if (auto logged = audit_.append(event.dump()); !logged) {

@@ -2,7 +2,7 @@
 
 #include "appliance/app/readiness.h"
 
-#include "appliance/audit/audit_event.h"
+#include "appliance/audit/audit_http.h"
 #include "appliance/connectors/crypto_connectors.h"
 #include "appliance/connectors/ldap_connector.h"
 #include "appliance/connectors/postgres_connector.h"
@@ -427,7 +427,7 @@ HandlerResult Appliance::reinitializeState(Request& request) {
                      "re-initialising forgets every use count and jti: send confirm \"REINITIALIZE\" and a reason"};
   }
   const json before = state_->statusJson();
-  json event = auditEvent("state_reinitialize", request);
+  json event = auditEvent("state_reinitialize", actorOf(request));
   event.update(json{{"by", request.identity.spiffeId},
                     {"reason", request.body["reason"]},
                     {"previous_status", before.value("status", "")},

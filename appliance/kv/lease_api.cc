@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "appliance/audit/audit_event.h"
+#include "appliance/audit/audit_http.h"
 #include "appliance/kv/kv_api.h"
 #include "appliance/telemetry/logging.h"
 #include "core/encoding.h"
@@ -52,7 +52,8 @@ bool LeaseApi::isCredsPath(const std::string& rest) {
 
 std::optional<HttpError> LeaseApi::audit(const Request& request, json event) {
   event["by"] = request.identity.spiffeId;
-  return appendAuditEvent(audit_, request, std::move(event));
+  if (!appendAuditEvent(audit_, actorOf(request), std::move(event))) return auditUnavailable();
+  return std::nullopt;
 }
 
 // The boundary between the database provider (and the lease state under it) and
