@@ -117,8 +117,14 @@ Result<void> Appliance::startDecisions() {
       std::make_unique<CachingDecisionPoint>(decider, config_.pdp.negativeCache, config_.pdp.positiveCache);
   presentation_ = std::make_unique<GrantPresentation>(config_.grants, *grants_, *state_, *audit_);
   pepApi_ = std::make_unique<PepApi>(config_, *refs_, *grants_, *decisionCache_, *state_, *audit_, *presentation_);
-  adminApi_ =
-      std::make_unique<AdminApi>(config_, *pdp_, *state_, *audit_, [cache = decisionCache_.get()] { cache->clear(); });
+  policyAdminApi_ = std::make_unique<PolicyAdminApi>(config_.policyFile, *pdp_, *audit_,
+                                                     [cache = decisionCache_.get()] { cache->clear(); });
+  // A revocation is remembered for the longest life a grant issued now can have.
+  stateAdminApi_ = std::make_unique<StateAdminApi>(*state_, *audit_, [maxTtl = config_.grants.maxTtl] {
+    return grantStateKeepUntil(
+        std::chrono::duration_cast<std::chrono::seconds>((std::chrono::system_clock::now() + maxTtl).time_since_epoch())
+            .count());
+  });
   return {};
 }
 
@@ -270,20 +276,20 @@ std::vector<Route> Appliance::adminRoutes() {
               return r;
             }});
   routes.push_back(Route{"GET", "/admin/v1/policy", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
-                           return adminApi_->getPolicy(r);
+                           return policyAdminApi_->getPolicy(r);
                          }});
   routes.push_back(Route{"PUT", "/admin/v1/policy", Access::Admin, {"admin"}, true, [this](Request& r) {
-                           return adminApi_->putPolicy(r);
+                           return policyAdminApi_->putPolicy(r);
                          }});
   routes.push_back(
       Route{"POST", "/admin/v1/policy/test", Access::Admin, {"admin", "auditor"}, true, [this](Request& r) {
-              return adminApi_->testPolicy(r);
+              return policyAdminApi_->testPolicy(r);
             }});
   routes.push_back(Route{"GET", "/admin/v1/grants", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
-                           return adminApi_->listGrants(r);
+                           return stateAdminApi_->listGrants(r);
                          }});
   routes.push_back(Route{"DELETE", "/admin/v1/grants/{id}", Access::Admin, {"admin"}, false, [this](Request& r) {
-                           return adminApi_->revokeGrant(r);
+                           return stateAdminApi_->revokeGrant(r);
                          }});
   routes.push_back(Route{"POST", "/admin/v1/state/reinitialize", Access::Admin, {"admin"}, true, [this](Request& r) {
                            return reinitializeState(r);
