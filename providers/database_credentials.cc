@@ -177,10 +177,6 @@ bool leaseChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
 
 }  // namespace
 
-std::chrono::seconds LeaseInfo::ttl(Clock::time_point now) const {
-  return std::max(std::chrono::seconds(0), std::chrono::duration_cast<std::chrono::seconds>(expireTime - now));
-}
-
 bool isValidLeaseId(const std::string& id) {
   return !id.empty() && id.size() <= 256 && std::all_of(id.begin(), id.end(), leaseChar) &&
          id.find("//") == std::string::npos && id.front() != '/' && id.back() != '/';

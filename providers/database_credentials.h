@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/interfaces/lease_backend.h"
 #include "core/interfaces/secret_provider.h"
 #include "core/interfaces/state_store.h"
 #include "core/result.h"
@@ -64,41 +65,38 @@ struct DatabaseMount {
   std::map<std::string, DatabaseRole> roles;
 };
 
-struct LeaseInfo {
-  std::string leaseId;
-  std::string tenant, mount, role, username;
-  StateStore::Clock::time_point issueTime, lastRenewal, expireTime, maxExpireTime;
-  std::chrono::seconds ttl(StateStore::Clock::time_point now) const;
-};
+// The lease and the credential as the lease API sees them (core/interfaces/lease_backend.h).
+using LeaseInfo = sealgate::LeaseInfo;
+using DatabaseCredential = sealgate::LeasedCredential;
 
-struct DatabaseCredential {
-  LeaseInfo lease;
-  Secret password;
-};
-
-class DatabaseCredentials : public SecretProvider {
+class DatabaseCredentials : public SecretProvider, public LeaseBackend {
  public:
   using Clock = StateStore::Clock;
   DatabaseCredentials(std::vector<DatabaseMount> mounts, StateStore& state);
   ~DatabaseCredentials() override;
 
-  bool hasMount(const std::string& tenant, const std::string& mount) const;
+  bool hasMount(const std::string& tenant, const std::string& mount) const override;
 
   // Creates a role's credential: lease first (durable), then the PostgreSQL role.
   Result<DatabaseCredential> create(const std::string& tenant, const std::string& mount, const std::string& role,
-                                    Clock::time_point now = Clock::now());
+                                    Clock::time_point now) override;
+  Result<DatabaseCredential> create(const std::string& tenant, const std::string& mount, const std::string& role) {
+    return create(tenant, mount, role, Clock::now());
+  }
   // Extends the lease by `increment` (0: the role's default_ttl), never past
   // issue time + max_ttl; also moves the role's VALID UNTIL.
-  Result<LeaseInfo> renew(const std::string& leaseId, std::chrono::seconds increment,
-                          Clock::time_point now = Clock::now());
-  Result<LeaseInfo> lookup(const std::string& leaseId) const;
+  Result<LeaseInfo> renew(const std::string& leaseId, std::chrono::seconds increment, Clock::time_point now) override;
+  Result<LeaseInfo> renew(const std::string& leaseId, std::chrono::seconds increment) {
+    return renew(leaseId, increment, Clock::now());
+  }
+  Result<LeaseInfo> lookup(const std::string& leaseId) const override;
   // Revokes at PostgreSQL, then forgets the lease. An unknown lease is LEASE_NOT_FOUND.
-  Result<void> revoke(const std::string& leaseId);
+  Result<void> revoke(const std::string& leaseId) override;
   // Revokes every lease whose id starts with `prefix`; the number revoked.
-  Result<std::size_t> revokePrefix(const std::string& prefix);
+  Result<std::size_t> revokePrefix(const std::string& prefix) override;
   // Revokes every expired lease; the number revoked (failures stay for the next pass).
   std::size_t reapExpired(Clock::time_point now = Clock::now());
-  std::vector<LeaseInfo> leases() const;
+  std::vector<LeaseInfo> leases() const override;
 
   // Runs reapExpired every `interval` until stop() (or destruction).
   void startReaper(std::chrono::milliseconds interval);

@@ -1,6 +1,8 @@
 #include "appliance/app/appliance.h"
 
-#include "appliance/audit/audit_event.h"
+#include "appliance/app/readiness.h"
+
+#include "appliance/audit/audit_http.h"
 #include "appliance/connectors/crypto_connectors.h"
 #include "appliance/connectors/ldap_connector.h"
 #include "appliance/connectors/postgres_connector.h"
@@ -115,8 +117,14 @@ Result<void> Appliance::startDecisions() {
       std::make_unique<CachingDecisionPoint>(decider, config_.pdp.negativeCache, config_.pdp.positiveCache);
   presentation_ = std::make_unique<GrantPresentation>(config_.grants, *grants_, *state_, *audit_);
   pepApi_ = std::make_unique<PepApi>(config_, *refs_, *grants_, *decisionCache_, *state_, *audit_, *presentation_);
-  adminApi_ =
-      std::make_unique<AdminApi>(config_, *pdp_, *state_, *audit_, [cache = decisionCache_.get()] { cache->clear(); });
+  policyAdminApi_ = std::make_unique<PolicyAdminApi>(config_.policyFile, *pdp_, *audit_,
+                                                     [cache = decisionCache_.get()] { cache->clear(); });
+  // A revocation is remembered for the longest life a grant issued now can have.
+  stateAdminApi_ = std::make_unique<StateAdminApi>(*state_, *audit_, [maxTtl = config_.grants.maxTtl] {
+    return grantStateKeepUntil(
+        std::chrono::duration_cast<std::chrono::seconds>((std::chrono::system_clock::now() + maxTtl).time_since_epoch())
+            .count());
+  });
   return {};
 }
 
@@ -268,20 +276,20 @@ std::vector<Route> Appliance::adminRoutes() {
               return r;
             }});
   routes.push_back(Route{"GET", "/admin/v1/policy", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
-                           return adminApi_->getPolicy(r);
+                           return policyAdminApi_->getPolicy(r);
                          }});
   routes.push_back(Route{"PUT", "/admin/v1/policy", Access::Admin, {"admin"}, true, [this](Request& r) {
-                           return adminApi_->putPolicy(r);
+                           return policyAdminApi_->putPolicy(r);
                          }});
   routes.push_back(
       Route{"POST", "/admin/v1/policy/test", Access::Admin, {"admin", "auditor"}, true, [this](Request& r) {
-              return adminApi_->testPolicy(r);
+              return policyAdminApi_->testPolicy(r);
             }});
   routes.push_back(Route{"GET", "/admin/v1/grants", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
-                           return adminApi_->listGrants(r);
+                           return stateAdminApi_->listGrants(r);
                          }});
   routes.push_back(Route{"DELETE", "/admin/v1/grants/{id}", Access::Admin, {"admin"}, false, [this](Request& r) {
-                           return adminApi_->revokeGrant(r);
+                           return stateAdminApi_->revokeGrant(r);
                          }});
   routes.push_back(Route{"POST", "/admin/v1/state/reinitialize", Access::Admin, {"admin"}, true, [this](Request& r) {
                            return reinitializeState(r);
@@ -366,43 +374,30 @@ std::vector<Route> Appliance::adminRoutes() {
   return routes;
 }
 
+// /readyz: each component's probe, run on every call (readiness.h).
 HandlerResult Appliance::readiness() {
-  json checks = json::object();
-  bool ready = true;
-  checks["hsm"] = keys_->readinessCheck();
-  if (checks["hsm"]["status"] != "ok") ready = false;
-  if (audit_->healthy()) {
-    checks["audit"] = {{"status", "ok"}, {"entries", audit_->size()}};
-    if (kafka_) checks["audit"]["kafka"] = {{"delivered", kafka_->delivered()}, {"stalled", !kafka_->healthy()}};
-  } else {
-    ready = false;
-    checks["audit"] = {{"status", "fail"}, {"code", ErrorCode::AuditUnavailable}};
+  ReadinessProbes p;
+  p.hsm = [this] { return keys_->readinessCheck(); };
+  p.auditHealthy = [this] { return audit_->healthy(); };
+  p.auditEntries = [this] { return audit_->size(); };
+  if (kafka_) {
+    p.kafkaDelivered = [this] { return kafka_->delivered(); };
+    p.kafkaHealthy = [this] { return kafka_->healthy(); };
   }
-  if (state_->healthy()) {
-    checks["state"] = {{"status", "ok"}, {"backend", "sealed-journal"}};
-  } else {
-    ready = false;
-    const json s = state_->statusJson();
-    checks["state"] = {{"status", "fail"},
-                       {"code", s.value("code", std::string(errorCodeName(state_errc::kUnavailable)))}};
-  }
-  checks["pdp"] = {{"status", "ok"}, {"type", pdpTypeName(config_.pdp.type)}};
-  // Providers: a KV store that did not open, or a database or Vault that cannot
-  // answer, makes the appliance unready (their mounts answer PROVIDER_UNAVAILABLE).
-  json providerChecks = json::object();
-  auto provider = [&](const char* name, bool ok) {
-    providerChecks[name] =
-        ok ? json{{"status", "ok"}} : json{{"status", "fail"}, {"code", ErrorCode::ProviderUnavailable}};
-    ready = ready && ok;
-  };
-  provider("kv", kv_ != nullptr);
-  if (databases_) provider("databases", databases_->healthy());
-  if (vault_) provider("vault", vault_->healthy());
+  p.stateHealthy = [this] { return state_->healthy(); };
+  p.stateStatus = [this] { return state_->statusJson(); };
+  p.pdpType = pdpTypeName(config_.pdp.type);
+  // A KV store that did not open, or a database or Vault that cannot answer,
+  // makes the appliance unready (their mounts answer PROVIDER_UNAVAILABLE).
+  p.providers.emplace_back("kv", [open = kv_ != nullptr] { return open; });
+  if (databases_) p.providers.emplace_back("databases", [this] { return databases_->healthy(); });
+  if (vault_) p.providers.emplace_back("vault", [this] { return vault_->healthy(); });
   if (!files_.empty()) {
-    provider("files", std::all_of(files_.begin(), files_.end(), [](const auto& f) { return f->healthy(); }));
+    p.providers.emplace_back("files", [this] {
+      return std::all_of(files_.begin(), files_.end(), [](const auto& f) { return f->healthy(); });
+    });
   }
-  checks["providers"] = providerChecks;
-  return Response{ready ? 200 : 503, json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}}};
+  return readinessAnswer(p);
 }
 
 HandlerResult Appliance::canonicalize(Request& request) {
@@ -438,7 +433,7 @@ HandlerResult Appliance::reinitializeState(Request& request) {
                      "re-initialising forgets every use count and jti: send confirm \"REINITIALIZE\" and a reason"};
   }
   const json before = state_->statusJson();
-  json event = auditEvent("state_reinitialize", request);
+  json event = auditEvent("state_reinitialize", actorOf(request));
   event.update(json{{"by", request.identity.spiffeId},
                     {"reason", request.body["reason"]},
                     {"previous_status", before.value("status", "")},

@@ -4,7 +4,6 @@
 
 #include <memory>
 
-#include "appliance/app/admin_api.h"
 #include "appliance/audit/audit_api.h"
 #include "appliance/audit/audit_kafka.h"
 #include "appliance/audit/audit_log.h"
@@ -17,11 +16,14 @@
 #include "appliance/kv/lease_api.h"
 #include "appliance/policy/decision_cache.h"
 #include "appliance/policy/embedded_policy.h"
+#include "appliance/policy/policy_admin_api.h"
 #include "appliance/policy/remote_pdp.h"
 #include "appliance/server/http_server.h"
+#include "appliance/state/state_admin_api.h"
 #include "appliance/state/state_guard.h"
 #include "appliance/telemetry/metrics.h"
 #include "core/resource_ref.h"
+#include "providers/database_credentials.h"
 #include "providers/file_provider.h"
 #include "providers/provider_router.h"
 #include "providers/vault_client.h"
@@ -67,7 +69,8 @@ class Appliance {
   std::unique_ptr<KafkaForwarder> kafka_;  // when audit.kafka is configured
   std::unique_ptr<GrantPresentation> presentation_;
   std::unique_ptr<PepApi> pepApi_;
-  std::unique_ptr<AdminApi> adminApi_;
+  std::unique_ptr<PolicyAdminApi> policyAdminApi_;
+  std::unique_ptr<StateAdminApi> stateAdminApi_;
   std::unique_ptr<providers::KvStore> kv_;  // null when it failed to open (KV answers 503)
   std::unique_ptr<KvApi> kvApi_;
   std::unique_ptr<providers::DatabaseCredentials> databases_;  // when databases are configured

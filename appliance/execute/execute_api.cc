@@ -7,7 +7,7 @@
 #include <chrono>
 #include <iterator>
 
-#include "appliance/audit/audit_event.h"
+#include "appliance/audit/audit_http.h"
 #include "appliance/telemetry/logging.h"
 #include "core/json_parse.h"
 #include "core/secret_uri.h"
@@ -167,7 +167,7 @@ HandlerResult ExecuteApi::execute(Request& request) {
                   b["action"],
                   std::move(std::get<ConnectorContext>(context)),
                   std::move(std::get<std::vector<Slot>>(slots)),
-                  auditEvent("execute", request),
+                  auditEvent("execute", actorOf(request)),
                   {},
                   {}};
   json& event = attempt.event;

@@ -2,7 +2,7 @@
 
 #include <openssl/rand.h>
 
-#include "appliance/audit/audit_event.h"
+#include "appliance/audit/audit_http.h"
 #include "appliance/grants/delegation.h"
 #include "appliance/server/request_bodies.h"
 #include "appliance/telemetry/logging.h"
@@ -107,7 +107,7 @@ HandlerResult PepApi::authorize(Request& request) {
 
   const std::string decisionId = randomId();
   json response = {{"decision_id", decisionId}, {"results", outcome.results}};
-  json event = auditEvent("authorize", request);
+  json event = auditEvent("authorize", actorOf(request));
   event["decision_id"] = decisionId;
   event["binding"] = jkt ? "dpop" : "mtls";
   event["results"] = outcome.auditResults;
@@ -156,7 +156,7 @@ HandlerResult PepApi::consume(Request& request) {
     return HttpError{grant_errc::kActionNotGranted, "the grant does not allow 'use' on any of its resources"};
   }
 
-  json event = auditEvent("consume", request);
+  json event = auditEvent("consume", actorOf(request));
   event["grant_id"] = claims.jti;
   event["decision_id"] = claims.decisionId;
   event["resource_refs"] = claims.res;
@@ -199,7 +199,7 @@ HandlerResult PepApi::delegate(Request& request) {
   const GrantClaims child = childClaims(parent, *plan, randomId(), now);
   auto signedChild = sign(request, child);
   if (auto* err = std::get_if<HttpError>(&signedChild)) return *err;
-  json event = auditEvent("delegate", request);
+  json event = auditEvent("delegate", actorOf(request));
   event["decision_id"] = parent.decisionId;
   event["parent_grant_id"] = parent.jti;
   event["grant_id"] = child.jti;

@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "appliance/audit/audit_event.h"
+#include "appliance/audit/audit_http.h"
 #include "appliance/telemetry/logging.h"
 #include "core/encoding.h"
 #include "core/kv_request.h"
@@ -129,7 +129,8 @@ std::optional<HttpError> refuseResponseWrapping(const Request& request) {
 
 std::optional<HttpError> KvApi::audit(const Request& request, json event) {
   event["by"] = request.identity.spiffeId;
-  return appendAuditEvent(audit_, request, std::move(event));
+  if (!appendAuditEvent(audit_, actorOf(request), std::move(event))) return auditUnavailable();
+  return std::nullopt;
 }
 
 HandlerResult KvApi::handle(Request& request) {

@@ -4,13 +4,14 @@
 
 #include <algorithm>
 
-#include "appliance/audit/audit_event.h"
+#include "appliance/audit/audit_http.h"
 #include "appliance/kv/kv_api.h"
 #include "appliance/telemetry/logging.h"
 #include "core/encoding.h"
 #include "core/kv_request.h"
 #include "core/secret_uri.h"
 #include "core/wipe.h"
+#include "providers/database_credentials.h"
 #include "providers/kv_store.h"
 
 namespace sealgate::appliance {
@@ -33,7 +34,7 @@ Response noContent() {
   return r;
 }
 
-json leaseJson(const providers::LeaseInfo& l, StateStore::Clock::time_point now) {
+json leaseJson(const LeaseInfo& l, StateStore::Clock::time_point now) {
   return json{{"id", l.leaseId},
               {"issue_time", formatVaultTime(l.issueTime)},
               {"expire_time", formatVaultTime(l.expireTime)},
@@ -51,7 +52,8 @@ bool LeaseApi::isCredsPath(const std::string& rest) {
 
 std::optional<HttpError> LeaseApi::audit(const Request& request, json event) {
   event["by"] = request.identity.spiffeId;
-  return appendAuditEvent(audit_, request, std::move(event));
+  if (!appendAuditEvent(audit_, actorOf(request), std::move(event))) return auditUnavailable();
+  return std::nullopt;
 }
 
 // The boundary between the database provider (and the lease state under it) and
@@ -108,7 +110,7 @@ HandlerResult LeaseApi::creds(Request& request) {
   }
   // Audited before the credential exists: no audit, no credential.
   if (auto err = audit(request, {{"type", "db_creds"}, {"resource_ref", *ref}, {"decision", "allow"}})) return *err;
-  auto cred = db_->create(ns, mount, role);
+  auto cred = db_->create(ns, mount, role, LeaseBackend::Clock::now());
   if (!cred) return leaseError(cred.error());
   if (auto err =
           audit(request, {{"type", "lease_create"}, {"resource_ref", *ref}, {"lease_id", cred->lease.leaseId}})) {
@@ -198,7 +200,7 @@ HandlerResult LeaseApi::renew(Request& request, bool vault) {
   if (auto err = audit(request, {{"type", "lease_renew"}, {"lease_id", *id}, {"increment", increment.count()}})) {
     return *err;
   }
-  auto l = db_->renew(*id, increment);
+  auto l = db_->renew(*id, increment, LeaseBackend::Clock::now());
   if (!l) return leaseError(l.error());
   const auto now = StateStore::Clock::now();
   if (!vault) return Response{200, json{{"lease", leaseJson(*l, now)}}};
@@ -251,7 +253,10 @@ HandlerResult LeaseApi::revokePrefix(Request& request, bool vault) {
   return Response{200, json{{"prefix", prefix}, {"revoked", n}}};
 }
 
-HandlerResult LeaseApi::list(Request&) {
+HandlerResult LeaseApi::list(Request& request) {
+  if (request.identity.role != "admin" && request.identity.role != "auditor") {
+    return HttpError{ErrorCode::Forbidden, "permission denied"};
+  }
   json out = json::array();
   const auto now = StateStore::Clock::now();
   if (db_ != nullptr) {

@@ -8,7 +8,8 @@
 // A credential is a reveal: it needs the admin role and the policy's `reveal`
 // permission on secret://<tenant>/<mount>/<role>, and is audited before the
 // answer. Renew and revoke need the admin role; lookup and listing also suit
-// auditors. Every change is audited before it is made.
+// auditors. Every change is audited before it is made. The credentials come
+// from a LeaseBackend (PostgreSQL's in the daemon, an in-memory one in tests).
 #pragma once
 
 #include <string>
@@ -16,16 +17,16 @@
 #include "appliance/policy/embedded_policy.h"
 #include "appliance/server/http_server.h"
 #include "core/interfaces/audit_sink.h"
+#include "core/interfaces/lease_backend.h"
 #include "core/resource_ref.h"
-#include "providers/database_credentials.h"
 
 namespace sealgate::appliance {
 
 class LeaseApi {
  public:
   // `db` may be null (no database mounts configured).
-  LeaseApi(providers::DatabaseCredentials* db, std::string defaultNamespace, ResourceRefs& refs,
-           EmbeddedPolicyDecisionPoint& pdp, AuditSink& audit)
+  LeaseApi(LeaseBackend* db, std::string defaultNamespace, ResourceRefs& refs, EmbeddedPolicyDecisionPoint& pdp,
+           AuditSink& audit)
       : db_(db), defaultNamespace_(std::move(defaultNamespace)), refs_(refs), pdp_(pdp), audit_(audit) {}
 
   // True when `rest` (what "/v1/**" matched) is "<mount>/creds/<role>".
@@ -43,7 +44,7 @@ class LeaseApi {
   std::optional<HttpError> audit(const Request& request, nlohmann::json event);
   HttpError leaseError(const Error& e) const;
 
-  providers::DatabaseCredentials* db_;
+  LeaseBackend* db_;
   std::string defaultNamespace_;
   ResourceRefs& refs_;
   EmbeddedPolicyDecisionPoint& pdp_;

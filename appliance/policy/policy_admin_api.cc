@@ -1,21 +1,14 @@
-#include "appliance/app/admin_api.h"
+#include "appliance/policy/policy_admin_api.h"
 
-#include <fcntl.h>
 #include <openssl/sha.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <ctime>
-
-#include "appliance/audit/audit_event.h"
-#include "appliance/grants/grants.h"
+#include "appliance/audit/audit_http.h"
 #include "appliance/server/identity.h"
 #include "appliance/telemetry/logging.h"
 #include "core/encoding.h"
 #include "core/file_io.h"
 #include "core/json_parse.h"
 #include "core/secret_uri.h"
-#include "core/time_format.h"
 
 namespace sealgate::appliance {
 
@@ -34,31 +27,33 @@ Result<void> writeAtomically(const std::string& path, const std::string& content
   return writeFileAtomically(path, content, 0600, ErrorCode::PolicyPersistFailed);
 }
 
-std::string rfc3339(std::chrono::system_clock::time_point t) { return rfc3339Seconds(t); }
+bool adminOrAuditor(const Request& r) { return r.identity.role == "admin" || r.identity.role == "auditor"; }
 
 }  // namespace
 
-HandlerResult AdminApi::getPolicy(Request&) {
+HandlerResult PolicyAdminApi::getPolicy(Request& request) {
+  if (!adminOrAuditor(request)) return HttpError{ErrorCode::Forbidden, "permission denied"};
   auto policy = pdp_.current();
   auto parsed = parseJson(policy->source(), {.allowComments = true});
   json doc = parsed ? std::move(*parsed) : json{{"version", 1}, {"rules", json::array()}};
   return Response{200, doc};
 }
 
-HandlerResult AdminApi::putPolicy(Request& request) {
+HandlerResult PolicyAdminApi::putPolicy(Request& request) {
+  if (request.identity.role != "admin") return HttpError{ErrorCode::Forbidden, "permission denied"};
   const std::string text = request.body.dump(2);
   auto parsed = Policy::parse(text);
   if (!parsed) return HttpError{parsed.error().code, parsed.error().message};
   std::lock_guard lock(putMu_);
-  json event = auditEvent("policy_update", request);
+  json event = auditEvent("policy_update", actorOf(request));
   event["rules"] = parsed->rules().size();
   event["sha256"] = sha256Hex(text);
   event["outcome"] = "updated";
   if (auto logged = audit_.append(event.dump()); !logged) {
-    return HttpError{ErrorCode::AuditUnavailable, "the audit log cannot record the change; the policy is unchanged"};
+    return auditUnavailable("the audit log cannot record the change; the policy is unchanged");
   }
-  if (!config_.policyFile.empty()) {
-    if (auto saved = writeAtomically(config_.policyFile, text + "\n"); !saved) {
+  if (!policyFile_.empty()) {
+    if (auto saved = writeAtomically(policyFile_, text + "\n"); !saved) {
       logEvent(LogLevel::Error, "policy_persist_failed", {{"error", saved.error().describe()}});
       return HttpError{saved.error().code, "the policy could not be saved; it is unchanged"};
     }
@@ -70,7 +65,8 @@ HandlerResult AdminApi::putPolicy(Request& request) {
                   json{{"status", "updated"}, {"rules", pdp_.current()->rules().size()}, {"sha256", sha256Hex(text)}}};
 }
 
-HandlerResult AdminApi::testPolicy(Request& request) {
+HandlerResult PolicyAdminApi::testPolicy(Request& request) {
+  if (!adminOrAuditor(request)) return HttpError{ErrorCode::Forbidden, "permission denied"};
   if (auto err = checkFields(request.body, {"subject", "uri", "action", "context"}, {"subject", "uri", "action"})) {
     return *err;
   }
@@ -95,34 +91,6 @@ HandlerResult AdminApi::testPolicy(Request& request) {
   json out = {{"decision", d.allow ? "allow" : "deny"}, {"reason", d.reason}};
   if (d.allow) out["obligations"] = parseInternalJson(d.obligationsJson);
   return Response{200, out};
-}
-
-HandlerResult AdminApi::listGrants(Request&) {
-  json list = json::array();
-  for (const auto& g : state_.grants()) {
-    list.push_back({{"grant_id", g.grantId},
-                    {"remaining_uses", g.remaining},
-                    {"revoked", g.revoked},
-                    {"expires_at", rfc3339(g.expiresAt)}});
-  }
-  return Response{200, json{{"grants", list}}};
-}
-
-HandlerResult AdminApi::revokeGrant(Request& request) {
-  const std::string& id = request.pathParam;
-  json event = auditEvent("grant_revoke", request);
-  event["grant_id"] = id;
-  event["outcome"] = "revoked";
-  if (auto logged = audit_.append(event.dump()); !logged) {
-    return HttpError{ErrorCode::AuditUnavailable, "the audit log cannot record the revocation; nothing changed"};
-  }
-  // Remembered for the longest life a grant can have, so it cannot outlive it.
-  auto r = state_.revoke(
-      id, grantStateKeepUntil(std::chrono::duration_cast<std::chrono::seconds>(
-                                  (std::chrono::system_clock::now() + config_.grants.maxTtl).time_since_epoch())
-                                  .count()));
-  if (!r) return HttpError{ErrorCode::StateUnavailable, "the revocation could not be recorded"};
-  return Response{200, json{{"grant_id", id}, {"revoked", true}}};
 }
 
 }  // namespace sealgate::appliance

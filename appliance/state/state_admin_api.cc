@@ -1,0 +1,39 @@
+#include "appliance/state/state_admin_api.h"
+
+#include "appliance/audit/audit_http.h"
+#include "core/time_format.h"
+
+namespace sealgate::appliance {
+
+using nlohmann::json;
+
+HandlerResult StateAdminApi::listGrants(Request& request) {
+  if (request.identity.role != "admin" && request.identity.role != "auditor") {
+    return HttpError{ErrorCode::Forbidden, "permission denied"};
+  }
+  json list = json::array();
+  for (const auto& g : state_.grants()) {
+    list.push_back({{"grant_id", g.grantId},
+                    {"remaining_uses", g.remaining},
+                    {"revoked", g.revoked},
+                    {"expires_at", rfc3339Seconds(g.expiresAt)}});
+  }
+  return Response{200, json{{"grants", list}}};
+}
+
+HandlerResult StateAdminApi::revokeGrant(Request& request) {
+  if (request.identity.role != "admin") return HttpError{ErrorCode::Forbidden, "permission denied"};
+  const std::string& id = request.pathParam;
+  json event = auditEvent("grant_revoke", actorOf(request));
+  event["grant_id"] = id;
+  event["outcome"] = "revoked";
+  if (auto logged = audit_.append(event.dump()); !logged) {
+    return auditUnavailable("the audit log cannot record the revocation; nothing changed");
+  }
+  // Remembered for the longest life a grant can have, so it cannot outlive it.
+  auto r = state_.revoke(id, revocationKeepUntil_());
+  if (!r) return HttpError{ErrorCode::StateUnavailable, "the revocation could not be recorded"};
+  return Response{200, json{{"grant_id", id}, {"revoked", true}}};
+}
+
+}  // namespace sealgate::appliance
