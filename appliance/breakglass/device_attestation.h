@@ -7,7 +7,9 @@
 // Every byte string is what the approver's device sends, as the TPM marshals it
 // (TPM2B_PUBLIC, TPMS_ATTEST, TPMT_SIGNATURE, TPM2B_ID_OBJECT,
 // TPM2B_ENCRYPTED_SECRET). Refusals carry the API-facing codes of docs/API.md's
-// error table (EK_UNTRUSTED, EK_MISMATCH, AK_REJECTED, QUOTE_*).
+// error table (EK_UNTRUSTED, EK_MISMATCH, AK_REJECTED, QUOTE_*). Implementations
+// may be called from several threads at once (approvals are verified outside
+// Approvers' lock).
 #pragma once
 
 #include <cstdint>

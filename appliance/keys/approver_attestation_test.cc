@@ -61,7 +61,7 @@ class Factory {
   }
   std::string golden(const std::string& which) {
     if (auto it = golden_.find(which); it != golden_.end()) return it->second;
-    const std::string dir = root_ + "/golden-" + which;
+    std::string dir = root_ + "/golden-" + which;
     (which == "c" ? otherCa_ : ca_).manufacture(dir);
     golden_[which] = dir;
     return dir;
