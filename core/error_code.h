@@ -144,6 +144,12 @@ namespace sealgate {
   API(ApproverNotEnrolled, "APPROVER_NOT_ENROLLED", 403)                      \
   API(ApprovalSelf, "APPROVAL_SELF", 403)                                     \
   API(ApprovalDuplicate, "APPROVAL_DUPLICATE", 409)                           \
+  API(EnrolmentNeedsQuorum, "ENROLMENT_NEEDS_QUORUM", 403)                    \
+  API(ApproverExists, "APPROVER_EXISTS", 409)                                 \
+  API(ApproverNotPending, "APPROVER_NOT_PENDING", 409)                        \
+  API(ApproverDeviceInUse, "APPROVER_DEVICE_IN_USE", 409)                     \
+  API(CredentialExpired, "CREDENTIAL_EXPIRED", 409)                           \
+  API(QuorumWouldBreak, "QUORUM_WOULD_BREAK", 409)                            \
   /* API-facing: break-glass approval and approver enrolment (attest/). */    \
   API(EkUntrusted, "EK_UNTRUSTED", 403)                                       \
   API(EkMismatch, "EK_MISMATCH", 403)                                         \

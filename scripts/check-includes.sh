@@ -25,7 +25,7 @@ declare -A may_use=(
   [grants]="telemetry config server audit"
   [kv]="telemetry config server audit policy"
   [execute]="telemetry config server audit grants"
-  [keys]="telemetry config state audit grants"
+  [keys]="telemetry config state audit grants breakglass"
   [app]="telemetry config server connectors state audit policy breakglass grants kv execute keys"
   [cli]="telemetry config policy keys"
 )

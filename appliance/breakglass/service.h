@@ -28,6 +28,12 @@ struct Settings {
   std::size_t quorum = 2;                  // M distinct approvals open a window (M >= 2)
   std::int64_t maxDurationSeconds = 3600;  // the longest window a request may ask for
   std::int64_t requestTtlSeconds = 900;    // a request not approved by then expires
+  // Approver enrolment (approvers.h): the SHA-256 PCRs an approver device's quotes
+  // cover when the enrolment names none (attest::kDefaultQuotePcrs: firmware, its
+  // configuration, option ROMs, Secure Boot policy, the debug PCR 16), and how
+  // long an issued credential may be activated.
+  std::vector<unsigned> approverPcrs = {0, 1, 2, 3, 7, 16};
+  std::int64_t credentialTtlSeconds = 300;
   // "<role>/<name>" -> person; unmapped, the person is the <name> (admin/alice and
   // approver/alice are one person).
   std::map<std::string, std::string> persons;
