@@ -264,6 +264,14 @@ std::vector<Route> Appliance::pepRoutes() {
 
 std::vector<Route> Appliance::adminRoutes() {
   auto routes = commonRoutes();
+  addAdministrationRoutes(routes);
+  addAuditRoutes(routes);
+  addLeaseAndKvRoutes(routes);
+  return routes;
+}
+
+// Status, metrics, policy, grants and the state.
+void Appliance::addAdministrationRoutes(std::vector<Route>& routes) {
   routes.push_back(Route{"GET", "/admin/v1/status", Access::Admin, {"admin", "auditor"}, false, [this](Request&) {
                            return adminStatus();
                          }});
@@ -294,7 +302,10 @@ std::vector<Route> Appliance::adminRoutes() {
   routes.push_back(Route{"POST", "/admin/v1/state/reinitialize", Access::Admin, {"admin"}, true, [this](Request& r) {
                            return reinitializeState(r);
                          }});
-  // The audit log: read-only for every admin-side role; nothing rewrites it.
+}
+
+// The audit log: read-only for every admin-side role; nothing rewrites it.
+void Appliance::addAuditRoutes(std::vector<Route>& routes) {
   routes.push_back(
       Route{"GET", "/admin/v1/audit/public-key", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
               return auditApi_->publicKey(r);
@@ -315,7 +326,10 @@ std::vector<Route> Appliance::adminRoutes() {
       "GET", "/admin/v1/audit/proofs/consistency", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
         return auditApi_->consistencyProof(r);
       }});
-  // Leases (lease_api.h), in API.md's shape and at Vault's own paths.
+}
+
+// Leases (lease_api.h), in API.md's shape and at Vault's own paths; KV v2.
+void Appliance::addLeaseAndKvRoutes(std::vector<Route>& routes) {
   routes.push_back(Route{"GET", "/admin/v1/leases", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
                            return leaseApi_->list(r);
                          }});
@@ -371,7 +385,6 @@ std::vector<Route> Appliance::adminRoutes() {
         [this](Request& r) { return LeaseApi::isCredsPath(r.pathParam) ? leaseApi_->creds(r) : kvApi_->handle(r); },
         /*vault=*/true});
   }
-  return routes;
 }
 
 // /readyz: each component's probe, run on every call (readiness.h).

@@ -42,6 +42,9 @@ class Appliance {
   Appliance() = default;
   std::vector<Route> pepRoutes();
   std::vector<Route> adminRoutes();
+  void addAdministrationRoutes(std::vector<Route>& routes);
+  void addAuditRoutes(std::vector<Route>& routes);
+  void addLeaseAndKvRoutes(std::vector<Route>& routes);
   std::vector<Route> commonRoutes();
   HandlerResult readiness();
   HandlerResult canonicalize(Request& request);

@@ -38,7 +38,7 @@ inline nlohmann::json auditEvent(const std::string& action, const Actor& actor) 
 // Adds the common fields to `event` (its own fields win) and appends it to
 // `sink`: the event's position in the log, or the sink's error (logged). On an
 // error the caller does nothing and answers 503 AUDIT_UNAVAILABLE.
-inline Result<std::uint64_t> appendAuditEvent(AuditSink& sink, const Actor& actor, nlohmann::json event) {
+inline Result<std::uint64_t> appendAuditEvent(AuditSink& sink, const Actor& actor, const nlohmann::json& event) {
   nlohmann::json full = auditEvent(event.value("type", std::string("event")), actor);
   full.update(event);
   auto logged = sink.append(full.dump());

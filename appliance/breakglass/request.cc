@@ -166,10 +166,6 @@ State Request::stateAt(std::int64_t now) const {
   return state;
 }
 
-bool Request::approvedBy(const std::string& approver) const {
-  return std::any_of(approvals.begin(), approvals.end(), [&](const Approval& a) { return a.approver == approver; });
-}
-
 std::string canonicalEncoding(const Request& r) {
   std::string out = "sealgate-breakglass-request/1";
   out.push_back('\0');

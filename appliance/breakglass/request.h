@@ -1,7 +1,7 @@
 // A break-glass request (docs/BREAKGLASS.md): what an admin asks for, its
 // canonical encoding and digest (what each approver's TPM quotes), its
 // approvals and window, and whether an authorize item falls inside its scope.
-// No I/O: BreakGlass (quorum.h) keeps requests in the sealed state.
+// No I/O: BreakGlass (service.h) keeps requests in the sealed state.
 #pragma once
 
 #include <array>
@@ -84,7 +84,6 @@ struct Request {
   // State at `now`: a pending request past expiresAt is Expired, an open window
   // past endsAt is Ended, whatever the stored state still says.
   State stateAt(std::int64_t now) const;
-  bool approvedBy(const std::string& approver) const;
 };
 
 // The canonical encoding of what approvers approve (BREAKGLASS.md, "The request

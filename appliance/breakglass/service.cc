@@ -14,6 +14,7 @@ using nlohmann::json;
 namespace {
 
 constexpr std::string_view kAdminSpiffePrefix = "spiffe://sealgate-admin/";
+constexpr std::string_view kApproverSpiffePrefix = "spiffe://sealgate-admin/approver/";
 
 void noteClock(std::map<std::string, QuoteClock>& last, const Approval& a) {
   auto [it, inserted] = last.try_emplace(a.akFingerprint, a.clock);
@@ -91,8 +92,12 @@ Result<BreakGlass::ApprovalOutcome> BreakGlass::approve(const std::string& appro
     return makeError(ErrorCode::ApprovalSelf, "the requester cannot approve their own request");
   }
   const std::string approver = approverSpiffeId.substr(approverSpiffeId.rfind('/') + 1);
-  if (current.approvedBy(approver)) {
-    return makeError(ErrorCode::ApprovalDuplicate, "this approver has approved the request already");
+  // One approval a person: two approver names that `persons` maps to one person count once.
+  const std::string person = personOf(settings_, approverSpiffeId);
+  if (std::any_of(current.approvals.begin(), current.approvals.end(), [&](const Approval& a) {
+        return personOf(settings_, std::string(kApproverSpiffePrefix) + a.approver) == person;
+      })) {
+    return makeError(ErrorCode::ApprovalDuplicate, "this person has approved the request already");
   }
   SEALGATE_ASSIGN_OR_RETURN(auto verified, verifier_.verify(approver, attest, signature, qualifyingData(current)));
   if (auto last = lastClock_.find(verified.akFingerprint);

@@ -149,6 +149,15 @@ TEST_F(BreakGlassTest, PersonsMapNamesAcrossRoles) {
   ASSERT_TRUE(r);
   EXPECT_EQ(approve(bg, "al", *r).error().code, ErrorCode::ApprovalSelf);
   EXPECT_EQ(personOf(settings_, "spiffe://sealgate-admin/admin/bob"), "bob");
+  // One person under two approver names approves once.
+  settings_.persons["approver/bob2"] = "bob";
+  BreakGlass twoNames(state_, verifier_, settings_);
+  verifier_.enrolled["bob2"] = "fp-bob2";
+  auto r2 = twoNames.create(kAdminAlice, ask(), kNow);
+  ASSERT_TRUE(r2);
+  ASSERT_TRUE(approve(twoNames, "bob", *r2));
+  EXPECT_EQ(approve(twoNames, "bob2", *r2, kNow + 11).error().code, ErrorCode::ApprovalDuplicate);
+  EXPECT_FALSE(twoNames.windowOpen(r2->id, kNow + 12));
   EXPECT_EQ(personOf(settings_, "spiffe://sealgate-admin/approver/al"), "alice");
 }
 
