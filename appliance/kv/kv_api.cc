@@ -129,7 +129,7 @@ std::optional<HttpError> refuseResponseWrapping(const Request& request) {
 
 std::optional<HttpError> KvApi::audit(const Request& request, json event) {
   event["by"] = request.identity.spiffeId;
-  if (!appendAuditEvent(audit_, actorOf(request), std::move(event))) return auditUnavailable();
+  if (!appendAuditEvent(audit_, actorOf(request), event)) return auditUnavailable();
   return std::nullopt;
 }
 

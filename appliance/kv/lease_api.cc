@@ -52,7 +52,7 @@ bool LeaseApi::isCredsPath(const std::string& rest) {
 
 std::optional<HttpError> LeaseApi::audit(const Request& request, json event) {
   event["by"] = request.identity.spiffeId;
-  if (!appendAuditEvent(audit_, actorOf(request), std::move(event))) return auditUnavailable();
+  if (!appendAuditEvent(audit_, actorOf(request), event)) return auditUnavailable();
   return std::nullopt;
 }
 
