@@ -89,6 +89,24 @@ std::array<std::uint8_t, 32> sha256(std::string_view data) {
 
 }  // namespace
 
+namespace {
+
+// The request as asked for: the fields of both the stored record and the API view.
+json whatWasAsked(const Request& r) {
+  return {{"id", r.id},
+          {"requester", r.requester},
+          {"tenant", r.ask.tenant},
+          {"uri_prefixes", r.ask.uriPrefixes},
+          {"actions", r.ask.actions},
+          {"mode", modeName(r.ask.mode)},
+          {"reason", r.ask.reason},
+          {"duration_seconds", r.ask.durationSeconds},
+          {"created_at", r.createdAt},
+          {"expires_at", r.expiresAt}};
+}
+
+}  // namespace
+
 const char* modeName(Mode mode) { return mode == Mode::Override ? "override" : "pdp_outage"; }
 
 const char* stateName(State state) {
@@ -210,22 +228,14 @@ json toRecord(const Request& r) {
                          {"reset_count", a.clock.resetCount},
                          {"restart_count", a.clock.restartCount}});
   }
-  return {{"id", r.id},
-          {"requester", r.requester},
-          {"tenant", r.ask.tenant},
-          {"uri_prefixes", r.ask.uriPrefixes},
-          {"actions", r.ask.actions},
-          {"mode", modeName(r.ask.mode)},
-          {"reason", r.ask.reason},
-          {"duration_seconds", r.ask.durationSeconds},
-          {"created_at", r.createdAt},
-          {"expires_at", r.expiresAt},
-          {"nonce", hexLower(r.nonce)},
-          {"approvals", std::move(approvals)},
-          {"state", stateName(r.state)},
-          {"opens_at", r.opensAt},
-          {"ends_at", r.endsAt},
-          {"ended_by", r.endedBy}};
+  json out = whatWasAsked(r);
+  out.update({{"nonce", hexLower(r.nonce)},
+              {"approvals", std::move(approvals)},
+              {"state", stateName(r.state)},
+              {"opens_at", r.opensAt},
+              {"ends_at", r.endsAt},
+              {"ended_by", r.endedBy}});
+  return out;
 }
 
 Result<Request> fromRecord(const json& j) {
@@ -271,20 +281,11 @@ json toApiJson(const Request& r, std::int64_t now, std::size_t quorum) {
   json approvers = json::array();
   for (const auto& a : r.approvals)
     approvers.push_back({{"approver", a.approver}, {"ak_fingerprint", a.akFingerprint}, {"at", a.at}});
-  json out = {{"id", r.id},
-              {"requester", r.requester},
-              {"tenant", r.ask.tenant},
-              {"uri_prefixes", r.ask.uriPrefixes},
-              {"actions", r.ask.actions},
-              {"mode", modeName(r.ask.mode)},
-              {"reason", r.ask.reason},
-              {"duration_seconds", r.ask.durationSeconds},
-              {"created_at", r.createdAt},
-              {"expires_at", r.expiresAt},
-              {"digest", hexLower(requestDigest(r))},
+  json out = whatWasAsked(r);
+  out.update({{"digest", hexLower(requestDigest(r))},
               {"state", stateName(state)},
               {"approvals", std::move(approvers)},
-              {"approvals_needed", r.approvals.size() >= quorum ? 0 : quorum - r.approvals.size()}};
+              {"approvals_needed", r.approvals.size() >= quorum ? 0 : quorum - r.approvals.size()}});
   // The nonce is only of use while approvals are taken.
   if (state == State::Pending) out["nonce"] = hexLower(r.nonce);
   if (r.opensAt != 0) {
