@@ -153,8 +153,9 @@ std::size_t BreakGlass::openWindows(std::int64_t now) const {
                                                 [&](const auto& kv) { return kv.second.stateAt(now) == State::Open; }));
 }
 
-std::optional<Request> BreakGlass::windowFor(const std::string& tenant, const std::string& canonicalUri,
-                                             const std::string& action, bool pdpDenied, std::int64_t now) const {
+std::optional<OpenBreakGlassWindow> BreakGlass::windowFor(const std::string& tenant, const std::string& canonicalUri,
+                                                          const std::string& action, bool pdpDenied,
+                                                          std::int64_t now) const {
   std::lock_guard lock(mu_);
   const Request* best = nullptr;
   for (const auto& [id, r] : requests_) {
@@ -165,7 +166,7 @@ std::optional<Request> BreakGlass::windowFor(const std::string& tenant, const st
     if (best == nullptr || r.endsAt > best->endsAt) best = &r;
   }
   if (best == nullptr) return std::nullopt;
-  return *best;
+  return OpenBreakGlassWindow{best->id, best->endsAt};
 }
 
 bool BreakGlass::windowOpen(const std::string& requestId, std::int64_t now) const {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "appliance/breakglass/request.h"
+#include "core/interfaces/breakglass_windows.h"
 #include "core/interfaces/state_store.h"
 #include "core/result.h"
 
@@ -59,7 +60,7 @@ class ApprovalVerifier {
                                   const std::array<std::uint8_t, 32>& qualifyingData) = 0;
 };
 
-class BreakGlass {
+class BreakGlass : public BreakGlassWindows {
  public:
   BreakGlass(StateStore& state, ApprovalVerifier& verifier, Settings settings);
 
@@ -89,14 +90,12 @@ class BreakGlass {
   std::vector<Request> list() const;
   std::size_t openWindows(std::int64_t now) const;
 
-  // The open window that lets this item through, if any: its tenant and scope
-  // cover the item, and its mode covers what the PDP said (`pdpDenied`: a deny,
-  // which only `override` passes; otherwise the PDP failed or timed out).
-  std::optional<Request> windowFor(const std::string& tenant, const std::string& canonicalUri,
-                                   const std::string& action, bool pdpDenied, std::int64_t now) const;
-  // Whether the window `requestId` is open at `now` (grants carrying it as `bg`
-  // are refused once it is not).
-  bool windowOpen(const std::string& requestId, std::int64_t now) const;
+  // BreakGlassWindows: the open window that lets this item through, if any (of
+  // several, the one that ends last); whether a window is open at `now`.
+  std::optional<OpenBreakGlassWindow> windowFor(const std::string& tenant, const std::string& canonicalUri,
+                                                const std::string& action, bool pdpDenied,
+                                                std::int64_t now) const override;
+  bool windowOpen(const std::string& requestId, std::int64_t now) const override;
 
   // Stores the end of every window past its end and the expiry of every pending
   // request past its time; returns the windows that ended (to audit).
