@@ -150,6 +150,7 @@ namespace sealgate {
   API(ApproverDeviceInUse, "APPROVER_DEVICE_IN_USE", 409)                     \
   API(CredentialExpired, "CREDENTIAL_EXPIRED", 409)                           \
   API(QuorumWouldBreak, "QUORUM_WOULD_BREAK", 409)                            \
+  API(BreakglassDisabled, "BREAKGLASS_DISABLED", 404)                         \
   /* API-facing: break-glass approval and approver enrolment (attest/). */    \
   API(EkUntrusted, "EK_UNTRUSTED", 403)                                       \
   API(EkMismatch, "EK_MISMATCH", 403)                                         \

@@ -2,6 +2,8 @@
 
 #include "appliance/app/readiness.h"
 
+#include <spdlog/fmt/fmt.h>
+
 #include "appliance/audit/audit_http.h"
 #include "appliance/connectors/crypto_connectors.h"
 #include "appliance/connectors/ldap_connector.h"
@@ -26,6 +28,7 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   SEALGATE_TRY(app->loadPolicy());
   app->openState();
   SEALGATE_TRY(app->openAudit());
+  SEALGATE_TRY(app->startBreakGlass());
   SEALGATE_TRY(app->startDecisions());
   app->startKvAndLeases();
   SEALGATE_TRY(app->startProviders());
@@ -92,6 +95,26 @@ Result<void> Appliance::openAudit() {
     SEALGATE_ASSIGN_OR_RETURN(auto kafka, KafkaForwarder::start(*audit_, ko));
     kafka_ = std::move(kafka);
   }
+  return {};
+}
+
+// Break-glass, when configured: the approvers and requests stored in the
+// state (a record that does not read back stops start-up: STATE_TAMPERED), and
+// a settler that ends windows and expires requests every second.
+Result<void> Appliance::startBreakGlass() {
+  if (!config_.breakglass.enabled) return {};
+  approverAttestation_ = std::make_unique<ApproverAttestation>(config_.breakglass.ekCaFile);
+  approvers_ = std::make_unique<breakglass::Approvers>(*state_, *approverAttestation_, config_.breakglass);
+  breakGlass_ = std::make_unique<breakglass::BreakGlass>(*state_, *approvers_, config_.breakglass);
+  SEALGATE_TRY(approvers_->load());
+  SEALGATE_TRY(breakGlass_->load());
+  breakGlassApi_ = std::make_unique<breakglass::BreakGlassApi>(*breakGlass_, *approvers_, *audit_, [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  });
+  breakGlassApi_->settle();
+  breakGlassSettler_ =
+      std::make_unique<PeriodicTask>(std::chrono::seconds(1), [api = breakGlassApi_.get()] { api->settle(); });
   return {};
 }
 
@@ -215,6 +238,7 @@ void Appliance::stop() {
   pep_.reset();
   admin_.reset();
   if (databases_) databases_->stopReaper();
+  breakGlassSettler_.reset();
   // Then the Kafka forwarder, and the log last: its destructor signs a final
   // checkpoint over every entry (shutdown checkpoint).
   kafka_.reset();
@@ -267,6 +291,7 @@ std::vector<Route> Appliance::adminRoutes() {
   addAdministrationRoutes(routes);
   addAuditRoutes(routes);
   addLeaseAndKvRoutes(routes);
+  breakglass::addBreakGlassRoutes(routes, breakGlassApi_.get());
   return routes;
 }
 
@@ -280,6 +305,13 @@ void Appliance::addAdministrationRoutes(std::vector<Route>& routes) {
               Response r;
               r.contentType = "text/plain; version=0.0.4";
               r.rawBody = metrics_.render();
+              if (breakGlassApi_) {
+                r.rawBody += fmt::format(
+                    "# HELP sealgate_breakglass_open_windows Break-glass windows open now.\n"
+                    "# TYPE sealgate_breakglass_open_windows gauge\n"
+                    "sealgate_breakglass_open_windows {}\n",
+                    breakGlassApi_->openWindows());
+              }
               if (r.rawBody.empty()) r.rawBody = "\n";
               return r;
             }});
@@ -434,8 +466,17 @@ HandlerResult Appliance::canonicalize(Request& request) {
 HandlerResult Appliance::adminStatus() {
   json hsmJson = keys_->hsmStatus();
   json tpmJson = keys_->tpmStatus();
-  return Response{200,
-                  json{{"name", config_.name}, {"hsm", hsmJson}, {"tpm", tpmJson}, {"state", state_->statusJson()}}};
+  json breakGlassJson = {{"enabled", breakGlassApi_ != nullptr}};
+  if (breakGlassApi_) {
+    breakGlassJson["quorum"] = config_.breakglass.quorum;
+    breakGlassJson["approvers_enrolled"] = approvers_->enrolledCount();
+    breakGlassJson["open_windows"] = breakGlassApi_->openWindows();
+  }
+  return Response{200, json{{"name", config_.name},
+                            {"hsm", hsmJson},
+                            {"tpm", tpmJson},
+                            {"state", state_->statusJson()},
+                            {"breakglass", breakGlassJson}}};
 }
 
 HandlerResult Appliance::reinitializeState(Request& request) {

@@ -7,11 +7,13 @@
 #include "appliance/audit/audit_api.h"
 #include "appliance/audit/audit_kafka.h"
 #include "appliance/audit/audit_log.h"
+#include "appliance/breakglass/breakglass_api.h"
 #include "appliance/config/config.h"
 #include "appliance/execute/execute_api.h"
 #include "appliance/grants/grants.h"
 #include "appliance/grants/pep_api.h"
 #include "appliance/keys/appliance_keys.h"
+#include "appliance/keys/approver_attestation.h"
 #include "appliance/kv/kv_api.h"
 #include "appliance/kv/lease_api.h"
 #include "appliance/policy/decision_cache.h"
@@ -22,6 +24,7 @@
 #include "appliance/state/state_admin_api.h"
 #include "appliance/state/state_guard.h"
 #include "appliance/telemetry/metrics.h"
+#include "core/periodic_task.h"
 #include "core/resource_ref.h"
 #include "providers/database_credentials.h"
 #include "providers/file_provider.h"
@@ -54,6 +57,7 @@ class Appliance {
   Result<void> loadPolicy();
   void openState();
   Result<void> openAudit();
+  Result<void> startBreakGlass();
   Result<void> startDecisions();
   void startKvAndLeases();
   Result<void> startProviders();
@@ -70,6 +74,12 @@ class Appliance {
   std::unique_ptr<MerkleAuditLog> audit_;
   std::unique_ptr<AuditApi> auditApi_;
   std::unique_ptr<KafkaForwarder> kafka_;  // when audit.kafka is configured
+  // Break-glass (when configured): approver devices, requests and windows.
+  std::unique_ptr<ApproverAttestation> approverAttestation_;
+  std::unique_ptr<breakglass::Approvers> approvers_;
+  std::unique_ptr<breakglass::BreakGlass> breakGlass_;
+  std::unique_ptr<breakglass::BreakGlassApi> breakGlassApi_;
+  std::unique_ptr<PeriodicTask> breakGlassSettler_;
   std::unique_ptr<GrantPresentation> presentation_;
   std::unique_ptr<PepApi> pepApi_;
   std::unique_ptr<PolicyAdminApi> policyAdminApi_;

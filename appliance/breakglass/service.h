@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "appliance/breakglass/request.h"
+#include "appliance/config/config.h"
 #include "core/interfaces/breakglass_windows.h"
 #include "core/interfaces/state_store.h"
 #include "core/result.h"
@@ -25,20 +26,9 @@ namespace sealgate::appliance::breakglass {
 
 inline constexpr const char* kRequestRecordKind = "breakglass.request";
 
-struct Settings {
-  std::size_t quorum = 2;                  // M distinct approvals open a window (M >= 2)
-  std::int64_t maxDurationSeconds = 3600;  // the longest window a request may ask for
-  std::int64_t requestTtlSeconds = 900;    // a request not approved by then expires
-  // Approver enrolment (approvers.h): the SHA-256 PCRs an approver device's quotes
-  // cover when the enrolment names none (attest::kDefaultQuotePcrs: firmware, its
-  // configuration, option ROMs, Secure Boot policy, the debug PCR 16), and how
-  // long an issued credential may be activated.
-  std::vector<unsigned> approverPcrs = {0, 1, 2, 3, 7, 16};
-  std::int64_t credentialTtlSeconds = 300;
-  // "<role>/<name>" -> person; unmapped, the person is the <name> (admin/alice and
-  // approver/alice are one person).
-  std::map<std::string, std::string> persons;
-};
+// breakglass.* of the configuration (docs/CONFIG.md); `enabled` and
+// `ekCaFile` are the application's concern.
+using Settings = BreakGlassSettings;
 
 // The person behind an admin-listener identity "spiffe://sealgate-admin/<role>/<name>".
 std::string personOf(const Settings& settings, const std::string& spiffeId);

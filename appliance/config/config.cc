@@ -176,9 +176,9 @@ const char* nameOf(const std::pair<E, const char*> (&table)[N], E value) {
 
 // The root's own settings; every section's name is one of its keys.
 Result<void> readTopLevel(const Section& root, Config& c) {
-  SEALGATE_TRY(root.allowOnly({"name",      "pep",         "admin",    "hsm",   "limits", "grants",    "pdp",
-                               "audit",     "policy_file", "data_dir", "log",   "tpm",    "state",     "kv",
-                               "databases", "leases",      "mode",     "files", "vault",  "connectors"}));
+  SEALGATE_TRY(root.allowOnly({"name",      "pep",         "admin",    "hsm",   "limits", "grants",     "pdp",
+                               "audit",     "policy_file", "data_dir", "log",   "tpm",    "state",      "kv",
+                               "databases", "leases",      "mode",     "files", "vault",  "connectors", "breakglass"}));
   SEALGATE_TRY(root.str("policy_file", c.policyFile));
   SEALGATE_TRY(root.str("name", c.name));
   SEALGATE_TRY(root.str("data_dir", c.dataDir));
@@ -280,19 +280,25 @@ Result<void> readNvIndex(const Section& s, std::uint32_t& nvIndex) {
   return Ok{};
 }
 
+// A list of SHA-256 PCR indices (0..23): sorted, without repeats.
+Result<void> readPcrList(const Section& s, const char* key, const std::string& what, std::vector<unsigned>& out) {
+  if (!s.has(key)) return Ok{};
+  const json& pcrs = s.raw(key);
+  if (!pcrs.is_array() || pcrs.empty()) return configError(what + " must be a non-empty array of PCR indices");
+  std::set<unsigned> sorted;
+  for (const auto& p : pcrs) {
+    if (!p.is_number_unsigned() || p.get<std::uint64_t>() > 23) return configError(what + " entries must be 0..23");
+    sorted.insert(p.get<unsigned>());
+  }
+  out.assign(sorted.begin(), sorted.end());
+  return Ok{};
+}
+
 Result<void> readTpm(const Section& s, TpmSettings& tpm) {
   SEALGATE_TRY(s.allowOnly({"tcti", "pcrs", "nv_index"}));
   SEALGATE_TRY(s.str("tcti", tpm.tcti));
   SEALGATE_TRY(readNvIndex(s, tpm.nvIndex));
-  if (!s.has("pcrs")) return Ok{};
-  const json& pcrs = s.raw("pcrs");
-  if (!pcrs.is_array() || pcrs.empty()) return configError("tpm.pcrs must be a non-empty array of PCR indices");
-  tpm.pcrs.clear();
-  for (const auto& p : pcrs) {
-    if (!p.is_number_unsigned() || p.get<unsigned>() > 23) return configError("tpm.pcrs entries must be 0..23");
-    tpm.pcrs.push_back(p.get<unsigned>());
-  }
-  return Ok{};
+  return readPcrList(s, "pcrs", "tpm.pcrs", tpm.pcrs);
 }
 
 Result<void> readState(const Section& s, StateSettingsConfig& state) {
@@ -561,6 +567,41 @@ Result<void> readAudit(const Section& s, AuditSettings& audit) {
   return Ok{};
 }
 
+// breakglass.persons: {"<role>/<name>": "<person>"}, roles of the admin listener.
+Result<void> readPersons(const Section& s, std::map<std::string, std::string>& persons) {
+  if (!s.has("persons")) return Ok{};
+  const json& map = s.raw("persons");
+  if (!map.is_object()) return configError("breakglass.persons must be an object of \"<role>/<name>\": \"<person>\"");
+  for (const auto& [key, person] : map.items()) {
+    const auto slash = key.find('/');
+    const std::string role = key.substr(0, slash);
+    if (slash == std::string::npos || slash + 1 == key.size() ||
+        (role != "admin" && role != "auditor" && role != "approver") || !person.is_string() ||
+        person.get<std::string>().empty()) {
+      return configError("breakglass.persons entries must map \"admin|auditor|approver/<name>\" to a person name");
+    }
+    persons[key] = person.get<std::string>();
+  }
+  return Ok{};
+}
+
+Result<void> readBreakGlass(const Section& s, bool present, BreakGlassSettings& bg) {
+  if (!present) return Ok{};
+  SEALGATE_TRY(s.allowOnly({"quorum", "max_duration_seconds", "request_ttl_seconds", "ek_ca_file", "pcrs",
+                            "credential_ttl_seconds", "persons"}));
+  bg.enabled = true;
+  SEALGATE_TRY(s.num("quorum", bg.quorum, 2, 16));
+  SEALGATE_TRY(s.num("max_duration_seconds", bg.maxDurationSeconds, 60, 7 * 86400));
+  SEALGATE_TRY(s.num("request_ttl_seconds", bg.requestTtlSeconds, 60, 86400));
+  SEALGATE_TRY(s.num("credential_ttl_seconds", bg.credentialTtlSeconds, 30, 3600));
+  SEALGATE_TRY(s.str("ek_ca_file", bg.ekCaFile));
+  if (bg.ekCaFile.empty()) {
+    return configError("breakglass.ek_ca_file is required: the TPM vendor CAs approver devices must chain to");
+  }
+  SEALGATE_TRY(readPcrList(s, "pcrs", "breakglass.pcrs", bg.approverPcrs));
+  return readPersons(s, bg.persons);
+}
+
 Result<void> readLog(const Section& s, LogThreshold& level, std::string& file) {
   SEALGATE_TRY(s.allowOnly({"level", "file"}));
   std::string name = logThresholdName(level);
@@ -612,9 +653,10 @@ Result<void> validate(const Config& c) {
 // The state folder's default, then every remaining relative path against `baseDir`.
 void resolvePaths(Config& c, const std::string& baseDir) {
   if (c.state.dir.empty()) c.state.dir = (c.dataDir.empty() ? std::string(".") : c.dataDir) + "/state";
-  for (std::string* p : {&c.pep.caFile, &c.pep.certFile, &c.pep.crlFile, &c.admin.caFile, &c.admin.certFile,
-                         &c.admin.crlFile, &c.hsm.pinFile, &c.hsm.softhsm2Conf, &c.dataDir, &c.logFile, &c.policyFile,
-                         &c.pdp.caFile, &c.pdp.certFile, &c.pdp.keyFile, &c.state.dir, &c.kv.dir}) {
+  for (std::string* p :
+       {&c.pep.caFile, &c.pep.certFile, &c.pep.crlFile, &c.admin.caFile, &c.admin.certFile, &c.admin.crlFile,
+        &c.hsm.pinFile, &c.hsm.softhsm2Conf, &c.dataDir, &c.logFile, &c.policyFile, &c.pdp.caFile, &c.pdp.certFile,
+        &c.pdp.keyFile, &c.state.dir, &c.kv.dir, &c.breakglass.ekCaFile}) {
     resolve(*p, baseDir);
   }
 }
@@ -649,6 +691,7 @@ Result<Config> Config::parse(const std::string& text, const std::string& baseDir
   SEALGATE_TRY(readConnectors(root.sub("connectors"), c.limits, baseDir, c.connectors));
   SEALGATE_TRY(readLeases(root.sub("leases"), c.leaseReapInterval));
   SEALGATE_TRY(readAudit(root.sub("audit"), c.audit));
+  SEALGATE_TRY(readBreakGlass(root.sub("breakglass"), root.has("breakglass"), c.breakglass));
   SEALGATE_TRY(readLog(root.sub("log"), c.logLevel, c.logFile));
   SEALGATE_TRY(validate(c));
   resolvePaths(c, baseDir);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -131,6 +132,25 @@ struct ConnectorSettings {
   std::size_t maxResponseBytes = 1 << 20;   // what a peer may send back
 };
 
+// Break-glass (docs/BREAKGLASS.md): off unless the `breakglass` section is
+// present, which then needs ek_ca_file.
+struct BreakGlassSettings {
+  bool enabled = false;
+  std::size_t quorum = 2;                  // M distinct approvals open a window (M >= 2)
+  std::int64_t maxDurationSeconds = 3600;  // the longest window a request may ask for
+  std::int64_t requestTtlSeconds = 900;    // a request not approved by then expires
+  // PEM bundle of the TPM vendor CAs approver devices' EK certificates must chain to.
+  std::string ekCaFile;
+  // The SHA-256 PCRs an approver device's quotes cover when its enrolment names
+  // none (firmware, its configuration, option ROMs, Secure Boot policy, the debug
+  // PCR 16), and how long an issued enrolment credential may be activated.
+  std::vector<unsigned> approverPcrs = {0, 1, 2, 3, 7, 16};
+  std::int64_t credentialTtlSeconds = 300;
+  // "<role>/<name>" -> person; unmapped, the person is the <name> (admin/alice and
+  // approver/alice are one person).
+  std::map<std::string, std::string> persons;
+};
+
 struct Config {
   std::string name = "sealgate";  // iss/aud of grants, checkpoint origin
   ListenerConfig pep{"127.0.0.1:8443", "", "", "", ""};
@@ -155,6 +175,7 @@ struct Config {
   providers::VaultClientSettings vault;
   ConnectorSettings connectors;
   AuditSettings audit;
+  BreakGlassSettings breakglass;
   std::string policyFile;  // the embedded PDP's policy (docs/POLICY.md)
   std::string dataDir;
   LogThreshold logLevel = LogThreshold::Info;

@@ -64,6 +64,54 @@ TEST(Config, StateAndTpmSettings) {
   }
 }
 
+TEST(Config, BreakGlassIsOffUnlessConfigured) {
+  auto off = Config::parse(kMinimal, "/etc/sealgate");
+  ASSERT_TRUE(off.ok()) << off.error().describe();
+  EXPECT_FALSE(off->breakglass.enabled);
+
+  const std::string base = std::string(kMinimal).substr(0, std::string(kMinimal).rfind('}')) + ", ";
+  auto on = Config::parse(base + R"("breakglass": {"ek_ca_file": "tpm-ca.pem", "quorum": 3, "pcrs": [7, 0, 7],
+      "max_duration_seconds": 1800, "request_ttl_seconds": 600, "credential_ttl_seconds": 120,
+      "persons": {"admin/al": "alice", "approver/alice": "alice"}}})",
+                          "/etc/sealgate");
+  ASSERT_TRUE(on.ok()) << on.error().describe();
+  EXPECT_TRUE(on->breakglass.enabled);
+  EXPECT_EQ(on->breakglass.ekCaFile, "/etc/sealgate/tpm-ca.pem");
+  EXPECT_EQ(on->breakglass.quorum, 3u);
+  EXPECT_EQ(on->breakglass.approverPcrs, (std::vector<unsigned>{0, 7}));  // sorted, no repeats
+  EXPECT_EQ(on->breakglass.maxDurationSeconds, 1800);
+  EXPECT_EQ(on->breakglass.requestTtlSeconds, 600);
+  EXPECT_EQ(on->breakglass.credentialTtlSeconds, 120);
+  EXPECT_EQ(on->breakglass.persons.at("admin/al"), "alice");
+
+  auto defaults = Config::parse(base + R"("breakglass": {"ek_ca_file": "ca.pem"}})", "/etc");
+  ASSERT_TRUE(defaults.ok()) << defaults.error().describe();
+  EXPECT_EQ(defaults->breakglass.quorum, 2u);
+  EXPECT_EQ(defaults->breakglass.approverPcrs, (std::vector<unsigned>{0, 1, 2, 3, 7, 16}));
+
+  struct Case {
+    const char* section;
+    const char* needle;
+  } cases[] = {
+      {R"({})", "ek_ca_file"},                            // no CA, nothing can be enrolled
+      {R"({"ek_ca_file": "a", "quorum": 1})", "quorum"},  // one person alone is no quorum
+      {R"({"ek_ca_file": "a", "max_duration_seconds": 0})", "max_duration_seconds"},
+      {R"({"ek_ca_file": "a", "pcrs": [24]})", "breakglass.pcrs"},
+      {R"({"ek_ca_file": "a", "pcrs": []})", "breakglass.pcrs"},
+      {R"({"ek_ca_file": "a", "persons": {"alice": "alice"}})", "breakglass.persons"},
+      {R"({"ek_ca_file": "a", "persons": {"service/x": "x"}})", "breakglass.persons"},
+      {R"({"ek_ca_file": "a", "persons": {"admin/x": ""}})", "breakglass.persons"},
+      {R"({"ek_ca_file": "a", "quorom": 2})", "breakglass.quorom"},
+      {R"([])", "breakglass"},
+  };
+  for (const auto& k : cases) {
+    auto bad = Config::parse(base + R"("breakglass": )" + k.section + "}", "/etc");
+    ASSERT_FALSE(bad.ok()) << k.section;
+    EXPECT_EQ(bad.error().code, ErrorCode::ConfigInvalid);
+    EXPECT_NE(bad.error().message.find(k.needle), std::string::npos) << bad.error().message;
+  }
+}
+
 TEST(Config, RejectsUnknownKeysWrongTypesAndBadRanges) {
   struct Case {
     const char* text;

@@ -101,8 +101,9 @@ struct ListenerState {
   std::string publicBase;   // Request::publicBase
 };
 
-// Exact paths, or a final "{id}" segment that matches one non-empty segment of
-// [A-Za-z0-9_-] (ids are base64url).
+// Exact paths, or one "{id}" segment anywhere in the pattern, which matches one
+// non-empty segment of [A-Za-z0-9._-] (ids are base64url or hex; names may hold
+// dots) other than "." and "..", or a final "/**" that matches any rest.
 bool matchRoute(const std::string& pattern, const std::string& path, std::string& param) {
   constexpr std::string_view kRest = "/**";
   if (pattern.size() >= kRest.size() && pattern.compare(pattern.size() - kRest.size(), kRest.size(), kRest) == 0) {
@@ -112,18 +113,21 @@ bool matchRoute(const std::string& pattern, const std::string& path, std::string
     return true;
   }
   constexpr std::string_view kParam = "{id}";
-  if (pattern.size() < kParam.size() || pattern.compare(pattern.size() - kParam.size(), kParam.size(), kParam) != 0) {
-    return pattern == path;
+  const std::size_t at = pattern.find(kParam);
+  if (at == std::string::npos) return pattern == path;
+  const std::string_view suffix = std::string_view(pattern).substr(at + kParam.size());
+  if (path.size() <= at + suffix.size() || path.compare(0, at, pattern, 0, at) != 0 ||
+      path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return false;
   }
-  const std::size_t prefix = pattern.size() - kParam.size();
-  if (path.size() <= prefix || path.compare(0, prefix, pattern, 0, prefix) != 0) return false;
-  const std::string rest = path.substr(prefix);
-  if (rest.size() > 128 || !std::all_of(rest.begin(), rest.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  const std::string segment = path.substr(at, path.size() - at - suffix.size());
+  if (segment.size() > 128 || segment == "." || segment == ".." ||
+      !std::all_of(segment.begin(), segment.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
       })) {
     return false;
   }
-  param = rest;
+  param = segment;
   return true;
 }
 

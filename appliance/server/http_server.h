@@ -53,7 +53,7 @@ struct Request {
   std::string publicBase;
   std::vector<std::string> dpop;  // every DPoP header value (RFC 9449 wants exactly one)
   std::string query;              // the raw query string, without '?'
-  std::string pathParam;          // the "{id}" segment of routes that end in one, or what "/**" matched
+  std::string pathParam;          // the "{id}" segment of routes that have one, or what "/**" matched
   // Lowercased names; a field may appear twice only if it is a list (its values
   // joined with ", "), any other repeated field was refused (HTTP_MALFORMED).
   std::map<std::string, std::string> headers;
@@ -82,7 +82,7 @@ enum class Access {
 
 struct Route {
   std::string method;
-  std::string path;  // exact, or ending in "/{id}" (one id segment) or "/**" (any rest, even empty)
+  std::string path;  // exact, or with one "{id}" segment (anywhere), or ending in "/**" (any rest, even empty)
   Access access = Access::Service;
   std::set<std::string> roles;  // for Access::Admin; empty = any admin-side role
   bool takesJsonBody = false;
