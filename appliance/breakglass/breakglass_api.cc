@@ -198,7 +198,7 @@ HandlerResult BreakGlassApi::createApprover(HttpRequest& request) {
       return HttpError{ErrorCode::InvalidRequest, "'pcrs' must be a non-empty array of PCR indices"};
     }
     for (const auto& p : list) {
-      if (!p.is_number_unsigned() || p.get<std::uint64_t>() > 23) {
+      if (!p.is_number_integer() || p.get<std::int64_t>() < 0 || p.get<std::int64_t>() > 23) {
         return HttpError{ErrorCode::InvalidRequest, "'pcrs' entries must be 0..23"};
       }
       pcrs.push_back(p.get<unsigned>());
