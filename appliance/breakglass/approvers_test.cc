@@ -392,6 +392,10 @@ TEST_F(ApproversTest, RemovalKeepsTheQuorum) {
   ASSERT_TRUE(a.load());
   EXPECT_EQ(a.createPending("dave", kAdmin, {}, kNow).error().code, ErrorCode::EnrolmentNeedsQuorum);
   EXPECT_EQ(a.remove("nobody").error().code, ErrorCode::NotFound);
+  // With the quorum enrolled, a removal needs a quorum-approved request for it.
+  EXPECT_EQ(a.remove("carol").error().code, ErrorCode::EnrolmentNeedsQuorum);
+  a.setQuorumApproval([](const std::string& name, bool removal) { return removal && name != "alice"; });
+  EXPECT_EQ(a.remove("alice").error().code, ErrorCode::EnrolmentNeedsQuorum);
   ASSERT_TRUE(a.remove("carol"));
   EXPECT_EQ(a.enrolledCount(), 2u);
   EXPECT_FALSE(a.find("carol"));

@@ -113,6 +113,14 @@ class BreakGlassApiTest : public ::testing::Test {
   std::int64_t now_ = kStart;
   std::uint64_t clock_ = 1000;
   BreakGlassApi api_{service_, approvers_, audit_, [this] { return now_; }};
+  // As the application wires it: approver changes after bootstrap need an open window.
+  bool wired_ = [this] {
+    approvers_.setQuorumApproval([this](const std::string& name, bool removal) {
+      return service_.approverChangeWindow(name, removal ? Mode::RemoveApprover : Mode::EnrolApprover, now_)
+          .has_value();
+    });
+    return true;
+  }();
   Identity admin_ = adminSide("admin", "root");
 };
 
@@ -203,7 +211,8 @@ TEST_F(BreakGlassApiTest, BadBodiesAreRefusedBeforeAnythingIsAsked) {
   EXPECT_TRUE(service_.find(id)->approvals.empty());
   EXPECT_TRUE(eventsOfType("breakglass_approval").empty());
   // Request bodies: the parser's refusals (UNKNOWN_FIELD, INVALID_REQUEST, URI_*) come through.
-  EXPECT_EQ(code(call(&BreakGlassApi::createRequest, admin_, json{{"tenant", "acme"}, {"surprise", 1}})),
+  EXPECT_EQ(code(call(&BreakGlassApi::createRequest, admin_,
+                      json{{"mode", "pdp_outage"}, {"tenant", "acme"}, {"surprise", 1}})),
             ErrorCode::UnknownField);
   EXPECT_EQ(code(call(&BreakGlassApi::createRequest, admin_,
                       json{{"tenant", "acme"},
@@ -268,6 +277,47 @@ TEST_F(BreakGlassApiTest, OnlyTheApproverItselfPostsItsDevice) {
   ASSERT_EQ(listed["approvers"].size(), 1u);
   EXPECT_EQ(listed["approvers"][0]["pcrs"], json({0, 7}));
   EXPECT_EQ(listed["approvers"][0]["state"], "pending");
+}
+
+TEST_F(BreakGlassApiTest, AfterBootstrapApproversChangeOnlyThroughAQuorumApprovedRequest) {
+  enrol("alice");
+  enrol("bob");
+  EXPECT_EQ(code(call(&BreakGlassApi::createApprover, admin_, json{{"name", "carol"}})),
+            ErrorCode::EnrolmentNeedsQuorum);
+  auto changeApproved = [&](const std::string& mode, const std::string& approver) {
+    const json created = ok(call(&BreakGlassApi::createRequest, admin_,
+                                 json{{"mode", mode},
+                                      {"approver", approver},
+                                      {"reason", "rotation of approvers"},
+                                      {"duration_seconds", 300u}}))
+                             .body;
+    EXPECT_EQ(created["approver"], approver);
+    EXPECT_FALSE(created.contains("tenant") && !created["tenant"].get<std::string>().empty());
+    const std::string id = created["id"];
+    ok(call(&BreakGlassApi::approve, adminSide("approver", "alice"), approval("alice", id), id));
+    EXPECT_TRUE(ok(call(&BreakGlassApi::approve, adminSide("approver", "bob"), approval("bob", id), id))
+                    .body["opened"]
+                    .get<bool>());
+    return id;
+  };
+  // A window for dave lets nobody else in, and lets no authorize item through.
+  const std::string forDave = changeApproved("enrol_approver", "dave");
+  EXPECT_EQ(code(call(&BreakGlassApi::createApprover, admin_, json{{"name", "carol"}})),
+            ErrorCode::EnrolmentNeedsQuorum);
+  EXPECT_FALSE(service_.windowFor("acme", "secret://acme/kv/payments/x", "use", false, now_));
+  enrol("dave");
+  EXPECT_FALSE(service_.windowOpen(forDave, now_));  // used once: closed on enrolment
+  EXPECT_EQ(eventsOfType("breakglass_closed").back()["approver"], "dave");
+  EXPECT_EQ(approvers_.enrolledCount(), 3u);
+
+  // Removal: one of three needs the quorum too; the last one above the quorum never goes.
+  EXPECT_EQ(code(call(&BreakGlassApi::removeApprover, admin_, {}, "dave")), ErrorCode::EnrolmentNeedsQuorum);
+  changeApproved("remove_approver", "dave");
+  ok(call(&BreakGlassApi::removeApprover, admin_, {}, "dave"));
+  EXPECT_EQ(approvers_.enrolledCount(), 2u);
+  changeApproved("remove_approver", "bob");
+  EXPECT_EQ(code(call(&BreakGlassApi::removeApprover, admin_, {}, "bob")), ErrorCode::QuorumWouldBreak);
+  EXPECT_EQ(approvers_.enrolledCount(), 2u);
 }
 
 TEST(BreakGlassRoutes, AnswerDisabledWhenNotConfigured) {
