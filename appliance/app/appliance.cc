@@ -143,8 +143,11 @@ Result<void> Appliance::startDecisions() {
   DecisionPoint& decider = remotePdp_ ? static_cast<DecisionPoint&>(*remotePdp_) : *pdp_;
   decisionCache_ =
       std::make_unique<CachingDecisionPoint>(decider, config_.pdp.negativeCache, config_.pdp.positiveCache);
-  presentation_ = std::make_unique<GrantPresentation>(config_.grants, *grants_, *state_, *audit_);
-  pepApi_ = std::make_unique<PepApi>(config_, *refs_, *grants_, *decisionCache_, *state_, *audit_, *presentation_);
+  // Break-glass windows (null without a breakglass section: no window, and a bg grant is refused).
+  const BreakGlassWindows* windows = breakGlass_.get();
+  presentation_ = std::make_unique<GrantPresentation>(config_.grants, *grants_, *state_, *audit_, windows);
+  pepApi_ =
+      std::make_unique<PepApi>(config_, *refs_, *grants_, *decisionCache_, *state_, *audit_, *presentation_, windows);
   policyAdminApi_ = std::make_unique<PolicyAdminApi>(config_.policyFile, *pdp_, *audit_,
                                                      [cache = decisionCache_.get()] { cache->clear(); });
   // A revocation is remembered for the longest life a grant issued now can have.
