@@ -88,6 +88,7 @@ namespace sealgate {
   API(GrantExhausted, "GRANT_EXHAUSTED", 403)                                 \
   API(GrantRevoked, "GRANT_REVOKED", 403)                                     \
   API(ActionNotGranted, "ACTION_NOT_GRANTED", 403)                            \
+  API(BreakglassWindowClosed, "BREAKGLASS_WINDOW_CLOSED", 403)                \
   API(PolicyInvalid, "POLICY_INVALID", 400)                                   \
   API(PolicyPersistFailed, "POLICY_PERSIST_FAILED", 503)                      \
   API(PdpUnavailable, "PDP_UNAVAILABLE", 503)                                 \

@@ -154,11 +154,11 @@ std::string_view protocolVocabulary() {
         "slot", "resource_ref", "resource_refs", "kv_version", "lease_id", "remaining_uses", "outcome", "duration_ms",
         "redactions", "peer_status", "failed_slot", "unusable", "audit_id", "result", "grant", "uses", "max_uses",
         "obligations", "connectors", "reason", "code", "errors", "ttl", "exp", "iat", "nbf", "jti", "sub", "res", "obl",
-        "cnf", "x5t#S256", "jkt",
+        "cnf", "x5t#S256", "jkt", "bg", "breakglass",
         // log line fields and events
         "ts", "level", "event", "listener", "route", "identity", "http_request", "execute_refused", "audit_failure",
         "audit_event_blocked", "egress_blocked", "log_line", "what", "hsm_failure", "handler_exception",
-        "connection_closed", "connection_rejected",
+        "connection_closed", "connection_rejected", "breakglass_grant", "window_id",
         // response headers sealgate sets
         "Content-Type", "application/json", "X-Correlation-Id", "X-Sealgate-Error", "X-Sealgate-Audit-Id", "Connection",
         "close", "keep-alive", "Allow", "DPoP-Nonce", "WWW-Authenticate"};

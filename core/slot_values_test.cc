@@ -114,7 +114,7 @@ TEST(JsonLeafValues, TooManyLeavesIsUnusable) {
 TEST(ProtocolVocabulary, HoldsTheWordsSealgateWritesAsJsonStrings) {
   const std::string_view v = protocolVocabulary();
   for (std::string_view w : {"\"allow\"", "\"remaining_uses\"", "\"[REDACTED]\"", "\"true\"", "\"correlation_id\"",
-                             "\"postgres\"", "\"X-Sealgate-Error\""}) {
+                             "\"postgres\"", "\"X-Sealgate-Error\"", "\"breakglass\""}) {
     EXPECT_NE(v.find(w), std::string_view::npos) << w;
   }
   // What execute does with it: a guard holding the value, run over the words.

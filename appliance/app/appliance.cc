@@ -106,12 +106,17 @@ Result<void> Appliance::startBreakGlass() {
   approverAttestation_ = std::make_unique<ApproverAttestation>(config_.breakglass.ekCaFile);
   approvers_ = std::make_unique<breakglass::Approvers>(*state_, *approverAttestation_, config_.breakglass);
   breakGlass_ = std::make_unique<breakglass::BreakGlass>(*state_, *approvers_, config_.breakglass);
-  SEALGATE_TRY(approvers_->load());
-  SEALGATE_TRY(breakGlass_->load());
-  breakGlassApi_ = std::make_unique<breakglass::BreakGlassApi>(*breakGlass_, *approvers_, *audit_, [] {
+  const auto unixNow = [] {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
+  };
+  approvers_->setQuorumApproval([bg = breakGlass_.get(), unixNow](const std::string& name, bool removal) {
+    const auto change = removal ? breakglass::Mode::RemoveApprover : breakglass::Mode::EnrolApprover;
+    return bg->approverChangeWindow(name, change, unixNow()).has_value();
   });
+  SEALGATE_TRY(approvers_->load());
+  SEALGATE_TRY(breakGlass_->load());
+  breakGlassApi_ = std::make_unique<breakglass::BreakGlassApi>(*breakGlass_, *approvers_, *audit_, unixNow);
   breakGlassApi_->settle();
   breakGlassSettler_ =
       std::make_unique<PeriodicTask>(std::chrono::seconds(1), [api = breakGlassApi_.get()] { api->settle(); });

@@ -180,10 +180,24 @@ std::size_t Approvers::enrolledCountLocked() const {
       approvers_.begin(), approvers_.end(), [](const auto& kv) { return kv.second.state == ApproverState::Enrolled; }));
 }
 
-Result<void> Approvers::bootstrapOpenLocked() const {
-  if (enrolledCountLocked() >= settings_.quorum) {
+void Approvers::setQuorumApproval(std::function<bool(const std::string&, bool)> approved) {
+  std::lock_guard lock(mu_);
+  quorumApproval_ = std::move(approved);
+}
+
+bool Approvers::quorumApproved(const std::string& name, bool removal) const {
+  std::function<bool(const std::string&, bool)> approved;
+  {
+    std::lock_guard lock(mu_);
+    approved = quorumApproval_;
+  }
+  return approved && approved(name, removal);
+}
+
+Result<void> Approvers::changeAllowedLocked(bool quorumApproved) const {
+  if (enrolledCountLocked() >= settings_.quorum && !quorumApproved) {
     return makeError(ErrorCode::EnrolmentNeedsQuorum,
-                     "the quorum of approvers is enrolled: enrolling another needs a quorum-approved request");
+                     "the quorum of approvers is enrolled: changing them needs an open, quorum-approved request");
   }
   return Ok{};
 }
@@ -209,11 +223,12 @@ Result<ApproverSummary> Approvers::createPending(const std::string& name, const 
     return makeError(ErrorCode::InvalidRequest, "an approver name is [a-z0-9][a-z0-9._-]{0,63}");
   }
   SEALGATE_ASSIGN_OR_RETURN(auto selection, normalizePcrs(pcrs.empty() ? settings_.approverPcrs : pcrs));
+  const bool approved = quorumApproved(name, false);
   std::lock_guard lock(mu_);
   if (auto it = approvers_.find(name); it != approvers_.end() && it->second.state == ApproverState::Enrolled) {
     return makeError(ErrorCode::ApproverExists, "this approver is enrolled");
   }
-  SEALGATE_TRY(bootstrapOpenLocked());
+  SEALGATE_TRY(changeAllowedLocked(approved));
   Approver a;
   a.name = name;
   a.createdBy = createdBy;
@@ -228,12 +243,13 @@ Result<Approvers::IssuedCredential> Approvers::submitDevice(const std::string& n
                                                             std::span<const std::uint8_t> ekCertificate,
                                                             std::span<const std::uint8_t> ekPublic,
                                                             std::span<const std::uint8_t> akPublic, std::int64_t now) {
+  const bool approved = quorumApproved(name, false);
   std::lock_guard lock(mu_);
   const auto it = approvers_.find(name);
   if (it == approvers_.end() || it->second.state == ApproverState::Enrolled) {
     return makeError(ErrorCode::ApproverNotPending, "no pending enrolment for this approver");
   }
-  SEALGATE_TRY(bootstrapOpenLocked());
+  SEALGATE_TRY(changeAllowedLocked(approved));
   SEALGATE_ASSIGN_OR_RETURN(auto device, attestation_.checkDevice(ekCertificate, ekPublic, akPublic));
   SEALGATE_TRY(deviceFreeLocked(name, device.ekName, device.akFingerprint));
 
@@ -282,6 +298,7 @@ Result<Approver> Approvers::enrolledFrom(const Approver& pending, const Secret& 
 Result<ApproverSummary> Approvers::activate(const std::string& name, const Secret& secret,
                                             std::span<const std::uint8_t> attest,
                                             std::span<const std::uint8_t> signature, std::int64_t now) {
+  const bool approved = quorumApproved(name, false);
   std::lock_guard lock(mu_);
   const auto it = approvers_.find(name);
   if (it == approvers_.end() || it->second.state != ApproverState::Challenged) {
@@ -290,7 +307,7 @@ Result<ApproverSummary> Approvers::activate(const std::string& name, const Secre
   if (now >= it->second.credentialExpiresAt) {
     return makeError(ErrorCode::CredentialExpired, "the credential expired: post the device again");
   }
-  SEALGATE_TRY(bootstrapOpenLocked());
+  SEALGATE_TRY(changeAllowedLocked(approved));
   // From here on the credential is used up, whatever the outcome: one write
   // stores the enrolment or the pending enrolment without its credential.
   auto enrolled = enrolledFrom(it->second, secret, attest, signature, now);
@@ -329,13 +346,19 @@ Result<ApprovalVerifier::Verified> Approvers::verify(const std::string& approver
 }
 
 Result<void> Approvers::remove(const std::string& name) {
+  const bool approved = quorumApproved(name, true);
   std::lock_guard lock(mu_);
   const auto it = approvers_.find(name);
   if (it == approvers_.end()) return makeError(ErrorCode::NotFound, "no such approver");
-  // Below the quorum (bootstrap) an admin alone may enrol, so may remove too.
+  // Below the quorum (bootstrap) an admin alone may enrol, so may remove too;
+  // a pending enrolment is only an admin's.
   const std::size_t enrolled = enrolledCountLocked();
-  if (it->second.state == ApproverState::Enrolled && enrolled >= settings_.quorum && enrolled - 1 < settings_.quorum) {
-    return makeError(ErrorCode::QuorumWouldBreak, "removing this approver would leave fewer than the quorum enrolled");
+  if (it->second.state == ApproverState::Enrolled && enrolled >= settings_.quorum) {
+    if (enrolled - 1 < settings_.quorum) {
+      return makeError(ErrorCode::QuorumWouldBreak,
+                       "removing this approver would leave fewer than the quorum enrolled");
+    }
+    SEALGATE_TRY(changeAllowedLocked(approved));
   }
   SEALGATE_TRY(state_.deleteRecord(kApproverRecordKind, name));
   approvers_.erase(it);

@@ -34,9 +34,11 @@
 //     `quorum` are enrolled (checked at every step, so pending enrolments
 //     opened early cannot enrol more than the quorum). After that,
 //     ENROLMENT_NEEDS_QUORUM: enrolment will need a quorum-approved request
-//     (not built yet). Removal refuses to take the enrolled count below
-//     `quorum` once it is reached (QUORUM_WOULD_BREAK); below it, during
-//     bootstrap, an admin may remove what an admin alone may enrol.
+//     while a quorum-approved enrol_approver request for that name is open
+//     (setQuorumApproval). Removal refuses to take the enrolled count below
+//     `quorum` once it is reached (QUORUM_WOULD_BREAK) and, with `quorum`
+//     enrolled, needs an open remove_approver request for that name; below
+//     it, during bootstrap, an admin may remove what an admin alone may enrol.
 //   - One device, one approver: an EK or AK enrolled for another approver is
 //     APPROVER_DEVICE_IN_USE (M approvals must be M devices).
 //   - The issued secret is never stored: only its SHA-256, compared in constant
@@ -56,6 +58,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -73,9 +76,6 @@
 namespace sealgate::appliance::breakglass {
 
 inline constexpr const char* kApproverRecordKind = "breakglass.approver";
-
-// [a-z0-9][a-z0-9._-]{0,63}: the <name> of spiffe://sealgate-admin/approver/<name>.
-bool validApproverName(const std::string& name);
 
 enum class ApproverState {
   Pending,     // opened by an admin; no device yet (or its credential was used)
@@ -131,6 +131,13 @@ class Approvers : public ApprovalVerifier {
   // Reads every approver from the state (at start, after the state opened).
   Result<void> load();
 
+  // After bootstrap (`quorum` enrolled) an approver is enrolled or removed only
+  // while a quorum-approved request for that change is open: `approved(name,
+  // removal)` says whether one is (BreakGlass::approverChangeWindow). It is
+  // asked before this class takes its lock (BreakGlass calls verify() under
+  // its own). Unset: no change after bootstrap is ever approved.
+  void setQuorumApproval(std::function<bool(const std::string& name, bool removal)> approved);
+
   // Opens (or replaces an unfinished) enrolment of `name` by `createdBy`.
   // `pcrs`: the SHA-256 PCRs (0..23) quotes must cover, sorted and without
   // repeats here; empty: settings.approverPcrs. INVALID_REQUEST (name, PCRs),
@@ -176,7 +183,9 @@ class Approvers : public ApprovalVerifier {
 
  private:
   std::size_t enrolledCountLocked() const;
-  Result<void> bootstrapOpenLocked() const;
+  // Bootstrap (fewer than `quorum` enrolled), or `quorumApproved`.
+  Result<void> changeAllowedLocked(bool quorumApproved) const;
+  bool quorumApproved(const std::string& name, bool removal) const;
   Result<void> deviceFreeLocked(const std::string& name, const Bytes& ekName, const std::string& akFingerprint) const;
   Result<void> persistLocked(const Approver& approver);
   // The approver `pending` becomes when the secret and the quote check out.
@@ -188,6 +197,7 @@ class Approvers : public ApprovalVerifier {
   Settings settings_;
   mutable std::mutex mu_;
   std::map<std::string, Approver> approvers_;
+  std::function<bool(const std::string&, bool)> quorumApproval_;
 };
 
 }  // namespace sealgate::appliance::breakglass

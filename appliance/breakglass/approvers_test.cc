@@ -11,6 +11,7 @@
 #include <optional>
 #include <sstream>
 
+#include "appliance/breakglass/test_util.h"
 #include "core/encoding.h"
 #include "core/json_parse.h"
 #include "tests/support/memory_state_store.h"
@@ -18,78 +19,10 @@
 namespace sealgate::appliance::breakglass {
 namespace {
 
+using namespace fakes;  // NOLINT(google-build-using-namespace): the folder's test doubles
+
 constexpr std::int64_t kNow = 1'800'000'000;
 const std::string kAdmin = "spiffe://sealgate-admin/admin/root";
-
-Bytes text(const std::string& s) { return {s.begin(), s.end()}; }
-std::string str(std::span<const std::uint8_t> b) { return {b.begin(), b.end()}; }
-
-Bytes sha256(std::span<const std::uint8_t> data) {
-  Bytes out(SHA256_DIGEST_LENGTH);
-  SHA256(data.data(), data.size(), out.data());
-  return out;
-}
-
-// The scripted attestation. A device is "ek-<id>" with the certificate
-// "cert-<id>" (a certificate not starting so is untrusted, one of another id a
-// mismatch) and an AK "ak-<id>" (anything else is rejected). A credential's
-// secret is kept here, as if the TPM had activated it. A quote is the text
-// "quote|<ak>|<hex qualifying data>|<pcrs,>|<hex digest>|<clock>", signed by
-// <ak>.
-class ScriptedAttestation : public DeviceAttestation {
- public:
-  std::optional<Secret> issued;  // the last credential's secret
-  std::string issuedFor;         // its "ak-name|ek"
-  int makeCredentials = 0;
-
-  static Bytes quote(const std::string& ak, std::span<const std::uint8_t> qualifying, const std::vector<unsigned>& pcrs,
-                     const std::string& digest, std::uint64_t clock) {
-    std::ostringstream q;
-    q << "quote|" << ak << "|" << hexLower(qualifying) << "|";
-    for (unsigned p : pcrs) q << p << ",";
-    q << "|" << hexLower(text(digest)) << "|" << clock;
-    return text(q.str());
-  }
-
-  Result<Device> checkDevice(std::span<const std::uint8_t> cert, std::span<const std::uint8_t> ekPublic,
-                             std::span<const std::uint8_t> akPublic) override {
-    const std::string c = str(cert), ek = str(ekPublic), ak = str(akPublic);
-    if (c.rfind("cert-", 0) != 0 || ek.rfind("ek-", 0) != 0) return makeError(ErrorCode::EkUntrusted, "scripted");
-    if (c.substr(5) != ek.substr(3)) return makeError(ErrorCode::EkMismatch, "scripted");
-    if (ak.rfind("ak-", 0) != 0) return makeError(ErrorCode::AkRejected, "scripted");
-    return Device{text("name-" + ak), "fp-" + ak, text("ekname-" + ek)};
-  }
-
-  Result<Credential> makeCredential(std::span<const std::uint8_t> ekPublic, std::span<const std::uint8_t> akName,
-                                    const Secret& secret) override {
-    ++makeCredentials;
-    EXPECT_EQ(secret.size(), 32u);
-    auto copy = Secret::copyFrom(secret.exposeSecretBytes());
-    EXPECT_TRUE(copy);
-    issued = std::move(*copy);
-    issuedFor = str(akName) + "|" + str(ekPublic);
-    return Credential{text("blob-" + str(akName)), text("enc-" + str(ekPublic))};
-  }
-
-  Result<Quoted> verifyQuote(std::span<const std::uint8_t> akPublic, std::span<const std::uint8_t> attest,
-                             std::span<const std::uint8_t> signature, const QuoteCheck& check) override {
-    std::vector<std::string> f;
-    std::istringstream in(str(attest));
-    for (std::string part; std::getline(in, part, '|');) f.push_back(part);
-    if (f.size() != 6 || f[0] != "quote" || str(signature) != "sig") {
-      return makeError(ErrorCode::QuoteMalformed, "scripted");
-    }
-    if (f[1] != str(akPublic)) return makeError(ErrorCode::QuoteSignatureInvalid, "scripted");
-    if (f[2] != hexLower(check.qualifyingData)) return makeError(ErrorCode::QuoteNonceMismatch, "scripted");
-    std::string pcrs;
-    for (unsigned p : check.pcrs) pcrs += std::to_string(p) + ",";
-    if (f[3] != pcrs) return makeError(ErrorCode::QuotePcrMismatch, "scripted: selection");
-    if (!check.goldenDigest.empty() && f[4] != hexLower(check.goldenDigest)) {
-      return makeError(ErrorCode::QuotePcrMismatch, "scripted: digest");
-    }
-    return Quoted{QuoteClock{std::stoull(f[5]), 1, 0}, *decodeHex(f[4])};
-  }
-};
 
 // A state store whose record writes and deletes fail on demand.
 class FailingRecords : public MemoryStateStore {
@@ -459,6 +392,10 @@ TEST_F(ApproversTest, RemovalKeepsTheQuorum) {
   ASSERT_TRUE(a.load());
   EXPECT_EQ(a.createPending("dave", kAdmin, {}, kNow).error().code, ErrorCode::EnrolmentNeedsQuorum);
   EXPECT_EQ(a.remove("nobody").error().code, ErrorCode::NotFound);
+  // With the quorum enrolled, a removal needs a quorum-approved request for it.
+  EXPECT_EQ(a.remove("carol").error().code, ErrorCode::EnrolmentNeedsQuorum);
+  a.setQuorumApproval([](const std::string& name, bool removal) { return removal && name != "alice"; });
+  EXPECT_EQ(a.remove("alice").error().code, ErrorCode::EnrolmentNeedsQuorum);
   ASSERT_TRUE(a.remove("carol"));
   EXPECT_EQ(a.enrolledCount(), 2u);
   EXPECT_FALSE(a.find("carol"));

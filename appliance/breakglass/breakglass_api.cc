@@ -48,6 +48,7 @@ json requestFacts(const Request& r) {
                 {"uri_prefixes", r.ask.uriPrefixes},
                 {"duration_seconds", r.ask.durationSeconds},
                 {"requester", r.requester}};
+  if (isApproverChange(r.ask.mode)) facts["approver"] = r.ask.approver;
   return facts;
 }
 
@@ -167,6 +168,14 @@ void BreakGlassApi::recordClosed(const Request& r, const appliance::Actor& actor
            {{"request_id", r.id}, {"tenant", r.ask.tenant}, {"ended_by", r.endedBy}, {"ends_at", r.endsAt}});
 }
 
+// An approved approver change is used once: done, its window closes.
+void BreakGlassApi::closeApproverChange(const std::string& approver, Mode change, const HttpRequest& request) {
+  const auto id = service_.approverChangeWindow(approver, change, now_());
+  if (!id) return;
+  auto closed = service_.close(*id, request.identity.spiffeId, now_());
+  if (closed) recordClosed(*closed, actorOf(request));
+}
+
 HandlerResult BreakGlassApi::closeWindow(HttpRequest& request) {
   auto closed = service_.close(request.pathParam, request.identity.spiffeId, now_());
   if (!closed) return errorOf(closed.error());
@@ -198,7 +207,7 @@ HandlerResult BreakGlassApi::createApprover(HttpRequest& request) {
       return HttpError{ErrorCode::InvalidRequest, "'pcrs' must be a non-empty array of PCR indices"};
     }
     for (const auto& p : list) {
-      if (!p.is_number_unsigned() || p.get<std::uint64_t>() > 23) {
+      if (!p.is_number_integer() || p.get<std::int64_t>() < 0 || p.get<std::int64_t>() > 23) {
         return HttpError{ErrorCode::InvalidRequest, "'pcrs' entries must be 0..23"};
       }
       pcrs.push_back(p.get<unsigned>());
@@ -273,9 +282,9 @@ HandlerResult BreakGlassApi::activate(HttpRequest& request) {
   event["outcome"] = "enrolled";
   event["ak_fingerprint"] = enrolled->akFingerprint;
   event["pcrs"] = enrolled->pcrs;
-  if (!appendAuditEvent(audit_, actorOf(request), event)) {
-    return auditUnavailable("the approver was enrolled but the audit log cannot record it");
-  }
+  const bool logged = appendAuditEvent(audit_, actorOf(request), event).ok();
+  closeApproverChange(name, Mode::EnrolApprover, request);
+  if (!logged) return auditUnavailable("the approver was enrolled but the audit log cannot record it");
   return Response{200, toApiJson(*enrolled)};
 }
 
@@ -288,10 +297,12 @@ HandlerResult BreakGlassApi::listApprovers(HttpRequest&) {
 HandlerResult BreakGlassApi::removeApprover(HttpRequest& request) {
   const std::string& name = request.pathParam;
   if (auto removed = approvers_.remove(name); !removed) return errorOf(removed.error());
-  if (!appendAuditEvent(audit_, actorOf(request),
-                        json{{"type", "breakglass_approver"}, {"approver", name}, {"outcome", "removed"}})) {
-    return auditUnavailable("the approver was removed but the audit log cannot record it");
-  }
+  const bool logged =
+      appendAuditEvent(audit_, actorOf(request),
+                       json{{"type", "breakglass_approver"}, {"approver", name}, {"outcome", "removed"}})
+          .ok();
+  closeApproverChange(name, Mode::RemoveApprover, request);
+  if (!logged) return auditUnavailable("the approver was removed but the audit log cannot record it");
   return Response{200, json{{"name", name}, {"removed", true}}};
 }
 

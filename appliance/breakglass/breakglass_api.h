@@ -59,6 +59,7 @@ class BreakGlassApi {
  private:
   std::optional<HttpError> recordOpened(const Request& request, const appliance::Actor& actor);
   void recordClosed(const Request& request, const appliance::Actor& actor);
+  void closeApproverChange(const std::string& approver, Mode change, const HttpRequest& request);
 
   BreakGlass& service_;
   Approvers& approvers_;

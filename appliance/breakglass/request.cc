@@ -93,21 +93,46 @@ namespace {
 
 // The request as asked for: the fields of both the stored record and the API view.
 json whatWasAsked(const Request& r) {
-  return {{"id", r.id},
-          {"requester", r.requester},
-          {"tenant", r.ask.tenant},
-          {"uri_prefixes", r.ask.uriPrefixes},
-          {"actions", r.ask.actions},
-          {"mode", modeName(r.ask.mode)},
-          {"reason", r.ask.reason},
-          {"duration_seconds", r.ask.durationSeconds},
-          {"created_at", r.createdAt},
-          {"expires_at", r.expiresAt}};
+  json asked = {{"id", r.id},
+                {"requester", r.requester},
+                {"tenant", r.ask.tenant},
+                {"uri_prefixes", r.ask.uriPrefixes},
+                {"actions", r.ask.actions},
+                {"mode", modeName(r.ask.mode)},
+                {"reason", r.ask.reason},
+                {"duration_seconds", r.ask.durationSeconds},
+                {"created_at", r.createdAt},
+                {"expires_at", r.expiresAt}};
+  if (isApproverChange(r.ask.mode)) asked["approver"] = r.ask.approver;
+  return asked;
 }
 
 }  // namespace
 
-const char* modeName(Mode mode) { return mode == Mode::Override ? "override" : "pdp_outage"; }
+namespace {
+
+constexpr std::pair<Mode, const char*> kModes[] = {{Mode::PdpOutage, "pdp_outage"},
+                                                   {Mode::Override, "override"},
+                                                   {Mode::EnrolApprover, "enrol_approver"},
+                                                   {Mode::RemoveApprover, "remove_approver"}};
+
+std::optional<Mode> modeOf(const json& name) {
+  for (const auto& [m, text] : kModes) {
+    if (name == text) return m;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+const char* modeName(Mode mode) {
+  for (const auto& [m, name] : kModes) {
+    if (m == mode) return name;
+  }
+  return "pdp_outage";
+}
+
+bool isApproverChange(Mode mode) { return mode == Mode::EnrolApprover || mode == Mode::RemoveApprover; }
 
 const char* stateName(State state) {
   switch (state) {
@@ -123,18 +148,23 @@ const char* stateName(State state) {
   return "ended";
 }
 
-Result<Ask> parseAsk(const json& body, std::int64_t maxDurationSeconds) {
-  static const char* const kFields[] = {"tenant", "uri_prefixes", "actions", "mode", "reason", "duration_seconds"};
-  if (!body.is_object()) return invalid("the body must be a JSON object");
+namespace {
+
+// The fields of one kind of request: all required, no other allowed.
+Result<void> checkAskFields(const json& body, std::initializer_list<const char*> fields) {
   for (const auto& [key, _] : body.items()) {
-    if (std::find(std::begin(kFields), std::end(kFields), key) == std::end(kFields)) {
+    if (std::find(fields.begin(), fields.end(), key) == fields.end()) {
       return makeError(ErrorCode::UnknownField, "unknown field '" + key.substr(0, 64) + "'");
     }
   }
-  for (const char* f : kFields) {
+  for (const char* f : fields) {
     if (!body.contains(f)) return invalid(std::string("'") + f + "' is required");
   }
-  Ask ask;
+  return Ok{};
+}
+
+// tenant, uri_prefixes and actions of an access request.
+Result<void> parseScope(const json& body, Ask& ask) {
   if (!body["tenant"].is_string() || !isValidTenantName(body["tenant"].get<std::string>())) {
     return invalid("'tenant' must be a tenant name");
   }
@@ -150,13 +180,29 @@ Result<Ask> parseAsk(const json& body, std::int64_t maxDurationSeconds) {
     return invalid("'actions' holds action names ([a-z][a-z0-9_.-]*)");
   }
   sortUnique(ask.actions);
-  const json& mode = body["mode"];
-  if (mode == "pdp_outage") {
-    ask.mode = Mode::PdpOutage;
-  } else if (mode == "override") {
-    ask.mode = Mode::Override;
+  return Ok{};
+}
+
+}  // namespace
+
+Result<Ask> parseAsk(const json& body, std::int64_t maxDurationSeconds) {
+  if (!body.is_object()) return invalid("the body must be a JSON object");
+  if (!body.contains("mode")) return invalid("'mode' is required");
+  const auto mode = modeOf(body["mode"]);
+  if (!mode) {
+    return invalid("'mode' must be \"pdp_outage\", \"override\", \"enrol_approver\" or \"remove_approver\"");
+  }
+  Ask ask;
+  ask.mode = *mode;
+  if (isApproverChange(ask.mode)) {
+    SEALGATE_TRY(checkAskFields(body, {"mode", "approver", "reason", "duration_seconds"}));
+    if (!body["approver"].is_string() || !validApproverName(body["approver"].get<std::string>())) {
+      return invalid("'approver' must be an approver name ([a-z0-9][a-z0-9._-]{0,63})");
+    }
+    ask.approver = body["approver"].get<std::string>();
   } else {
-    return invalid("'mode' must be \"pdp_outage\" or \"override\"");
+    SEALGATE_TRY(checkAskFields(body, {"tenant", "uri_prefixes", "actions", "mode", "reason", "duration_seconds"}));
+    SEALGATE_TRY(parseScope(body, ask));
   }
   const json& reason = body["reason"];
   if (!reason.is_string() || reason.get<std::string>().empty() || reason.get<std::string>().size() > kMaxReasonBytes ||
@@ -196,6 +242,8 @@ std::string canonicalEncoding(const Request& r) {
   putField(out, r.ask.reason);
   putU64(out, static_cast<std::uint64_t>(r.ask.durationSeconds));
   putU64(out, static_cast<std::uint64_t>(r.expiresAt));
+  // An approver change (its mode, above, says so) ends with the approver's name.
+  if (isApproverChange(r.ask.mode)) putField(out, r.ask.approver);
   return out;
 }
 
@@ -248,7 +296,10 @@ Result<Request> fromRecord(const json& j) {
     r.ask.tenant = j.at("tenant").get<std::string>();
     r.ask.uriPrefixes = j.at("uri_prefixes").get<std::vector<std::string>>();
     r.ask.actions = j.at("actions").get<std::vector<std::string>>();
-    r.ask.mode = j.at("mode") == "override" ? Mode::Override : Mode::PdpOutage;
+    const auto mode = modeOf(j.at("mode"));
+    if (!mode) return makeError(ErrorCode::StateTampered, "a break-glass request record has an unknown mode");
+    r.ask.mode = *mode;
+    if (isApproverChange(r.ask.mode)) r.ask.approver = j.at("approver").get<std::string>();
     r.ask.reason = j.at("reason").get<std::string>();
     r.ask.durationSeconds = j.at("duration_seconds").get<std::int64_t>();
     r.createdAt = j.at("created_at").get<std::int64_t>();

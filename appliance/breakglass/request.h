@@ -17,14 +17,24 @@ namespace sealgate::appliance::breakglass {
 
 // pdp_outage: items in scope pass only when the PDP fails or times out.
 // override: they also pass when the PDP denies them.
-enum class Mode { PdpOutage, Override };
+// enrol_approver / remove_approver: no items pass; the window lets an admin
+// enrol or remove the approver `Ask::approver` once the quorum of approvers is
+// enrolled (approvers.h: after bootstrap every change needs the quorum).
+enum class Mode { PdpOutage, Override, EnrolApprover, RemoveApprover };
 const char* modeName(Mode mode);
+bool isApproverChange(Mode mode);
+
+// [a-z0-9][a-z0-9._-]{0,63}: the <name> of spiffe://sealgate-admin/approver/<name>.
+bool validApproverName(const std::string& name);
 
 // What the admin asked for, validated and normalized: prefixes are canonical
 // secret URIs without version or field (secret://tenant/mount[/path]) of the
 // request's tenant, prefixes and actions sorted and without repeats, so one
 // scope has one encoding.
+// An approver change names the approver and nothing else: no tenant,
+// prefixes or actions.
 struct Ask {
+  std::string approver;  // enrol_approver / remove_approver only
   std::string tenant;
   std::vector<std::string> uriPrefixes;
   std::vector<std::string> actions;
@@ -37,10 +47,12 @@ inline constexpr std::size_t kMaxPrefixes = 32;
 inline constexpr std::size_t kMaxActions = 16;
 inline constexpr std::size_t kMaxReasonBytes = 1024;
 
-// UNKNOWN_FIELD, INVALID_REQUEST (a missing or mistyped field, an empty list, a reason that is
-// empty, too long or not printable, a duration of 0 or past `maxDurationSeconds`,
-// an action that is not a name), a URI_* code for a prefix that is no secret URI,
-// URI_TENANT_MISMATCH for a prefix of another tenant. Never echoes a URI.
+// Access modes take tenant, uri_prefixes, actions, mode, reason,
+// duration_seconds; approver changes mode, approver, reason, duration_seconds.
+// UNKNOWN_FIELD (a field of the other kind too), INVALID_REQUEST (a missing or mistyped field, an empty list, a reason
+// that is empty, too long or not printable, a duration of 0 or past `maxDurationSeconds`, an action that is not a
+// name), a URI_* code for a prefix that is no secret URI, URI_TENANT_MISMATCH for a prefix of another tenant. Never
+// echoes a URI.
 Result<Ask> parseAsk(const nlohmann::json& body, std::int64_t maxDurationSeconds);
 
 // The quote's ordering fields (TPMS_CLOCK_INFO): an approval must come after the

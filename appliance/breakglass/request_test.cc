@@ -210,6 +210,54 @@ TEST(BreakGlassRecord, RoundTripsAndTheApiViewHidesTheNonceOnceNotPending) {
   EXPECT_EQ(fromRecord(broken).error().code, ErrorCode::StateTampered);
 }
 
+TEST(BreakGlassAsk, AnApproverChangeNamesTheApproverAndNothingElse) {
+  const json change = {{"mode", "enrol_approver"},
+                       {"approver", "dave"},
+                       {"reason", "a new approver for the night shift"},
+                       {"duration_seconds", 600u}};
+  auto ask = parseAsk(change, 3600);
+  ASSERT_TRUE(ask) << ask.error().describe();
+  EXPECT_EQ(ask->mode, Mode::EnrolApprover);
+  EXPECT_EQ(ask->approver, "dave");
+  EXPECT_TRUE(ask->tenant.empty());
+  EXPECT_TRUE(ask->uriPrefixes.empty());
+  EXPECT_TRUE(isApproverChange(ask->mode));
+  EXPECT_FALSE(isApproverChange(Mode::Override));
+
+  json withScope = change;
+  withScope["tenant"] = "acme";
+  EXPECT_EQ(refusal(withScope), ErrorCode::UnknownField);
+  json noApprover = change;
+  noApprover.erase("approver");
+  EXPECT_EQ(refusal(noApprover), ErrorCode::InvalidRequest);
+  for (const json& bad : {json("Dave"), json(""), json(7), json("../x")}) {
+    json badName = change;
+    badName["approver"] = bad;
+    EXPECT_EQ(refusal(badName), ErrorCode::InvalidRequest) << bad.dump();
+  }
+  json accessWithApprover = goodBody();
+  accessWithApprover["approver"] = "dave";
+  EXPECT_EQ(refusal(accessWithApprover), ErrorCode::UnknownField);
+  json unknownMode = change;
+  unknownMode["mode"] = "add_approver";
+  EXPECT_EQ(refusal(unknownMode), ErrorCode::InvalidRequest);
+
+  // The approver's name is approved (in the digest), and the record keeps it.
+  Request r = sampleRequest();
+  r.ask = *ask;
+  Request other = r;
+  other.ask.approver = "eve";
+  EXPECT_NE(requestDigest(r), requestDigest(other));
+  Request removal = r;
+  removal.ask.mode = Mode::RemoveApprover;
+  EXPECT_NE(requestDigest(r), requestDigest(removal));
+  auto back = fromRecord(toRecord(r));
+  ASSERT_TRUE(back) << back.error().describe();
+  EXPECT_EQ(back->ask.approver, "dave");
+  EXPECT_EQ(toApiJson(r, r.createdAt, 2)["approver"], "dave");
+  EXPECT_FALSE(inScope(r.ask, "secret://acme/kv/payments/x", "use"));
+}
+
 TEST(BreakGlassClock, ResetThenRestartThenClockInThatOrder) {
   const QuoteClock base{1000, 5, 5};
   EXPECT_TRUE((QuoteClock{1001, 5, 5}).isAfter(base));

@@ -159,7 +159,7 @@ std::optional<OpenBreakGlassWindow> BreakGlass::windowFor(const std::string& ten
   std::lock_guard lock(mu_);
   const Request* best = nullptr;
   for (const auto& [id, r] : requests_) {
-    if (r.stateAt(now) != State::Open || r.ask.tenant != tenant) continue;
+    if (r.stateAt(now) != State::Open || isApproverChange(r.ask.mode) || r.ask.tenant != tenant) continue;
     if (pdpDenied && r.ask.mode != Mode::Override) continue;
     if (!inScope(r.ask, canonicalUri, action)) continue;
     // Of several windows, the one that ends last (a grant's exp is capped by it).
@@ -167,6 +167,15 @@ std::optional<OpenBreakGlassWindow> BreakGlass::windowFor(const std::string& ten
   }
   if (best == nullptr) return std::nullopt;
   return OpenBreakGlassWindow{best->id, best->endsAt};
+}
+
+std::optional<std::string> BreakGlass::approverChangeWindow(const std::string& approver, Mode change,
+                                                            std::int64_t now) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [id, r] : requests_) {
+    if (r.ask.mode == change && r.ask.approver == approver && r.stateAt(now) == State::Open) return id;
+  }
+  return std::nullopt;
 }
 
 bool BreakGlass::windowOpen(const std::string& requestId, std::int64_t now) const {

@@ -87,6 +87,10 @@ class BreakGlass : public BreakGlassWindows {
                                                 std::int64_t now) const override;
   bool windowOpen(const std::string& requestId, std::int64_t now) const override;
 
+  // The open window of an approved approver change (`change` is EnrolApprover
+  // or RemoveApprover) for `approver`, if any: its request id.
+  std::optional<std::string> approverChangeWindow(const std::string& approver, Mode change, std::int64_t now) const;
+
   // Stores the end of every window past its end and the expiry of every pending
   // request past its time; returns the windows that ended (to audit).
   Result<std::vector<Request>> settle(std::int64_t now);

@@ -6,45 +6,20 @@
 
 #include <map>
 
+#include "appliance/breakglass/test_util.h"
 #include "core/encoding.h"
 #include "tests/support/memory_state_store.h"
 
 namespace sealgate::appliance::breakglass {
 namespace {
 
+using namespace fakes;  // NOLINT(google-build-using-namespace): the folder's test doubles
+
 using nlohmann::json;
 
 constexpr std::int64_t kNow = 1'800'000'000;
 const std::string kAdminAlice = "spiffe://sealgate-admin/admin/alice";
 const std::string kApprover = "spiffe://sealgate-admin/approver/";
-
-// Accepts a quote when its bytes are "quote:" + hex(qualifying data) and the
-// approver is enrolled; the clock comes from the test.
-class ScriptedVerifier : public ApprovalVerifier {
- public:
-  std::map<std::string, std::string> enrolled;  // approver -> AK fingerprint
-  std::uint64_t nextClock = 100;
-  std::optional<ErrorCode> failWith;
-  int calls = 0;
-
-  static std::vector<std::uint8_t> quoteFor(const Request& r) {
-    const std::string text = "quote:" + hexLower(qualifyingData(r));
-    return {text.begin(), text.end()};
-  }
-
-  Result<Verified> verify(const std::string& approver, std::span<const std::uint8_t> attest,
-                          std::span<const std::uint8_t>, const std::array<std::uint8_t, 32>& qualifying) override {
-    ++calls;
-    const auto it = enrolled.find(approver);
-    if (it == enrolled.end()) return makeError(ErrorCode::ApproverNotEnrolled, "not enrolled");
-    if (failWith) return makeError(*failWith, "scripted failure");
-    const std::string expected = "quote:" + hexLower(qualifying);
-    if (std::string(attest.begin(), attest.end()) != expected) {
-      return makeError(ErrorCode::InvalidRequest, "the quote is for other qualifying data");
-    }
-    return Verified{it->second, QuoteClock{nextClock++, 1, 1}};
-  }
-};
 
 class BreakGlassTest : public ::testing::Test {
  protected:

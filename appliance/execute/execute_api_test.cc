@@ -232,5 +232,51 @@ TEST_F(ExecuteApiTest, WithoutAnEgressScopeNothingRuns) {
   EXPECT_EQ(connector->runs, 0);
 }
 
+// One break-glass window (core/interfaces/breakglass_windows.h's contract, in
+// memory): while `open` and before `endsAt` it covers every item of tenant acme
+// the PDP did not decide.
+class OneWindow : public BreakGlassWindows {
+ public:
+  bool open = true;
+  std::int64_t endsAt = 0;
+  std::optional<OpenBreakGlassWindow> windowFor(const std::string& tenant, const std::string&, const std::string&,
+                                                bool pdpDenied, std::int64_t now) const override {
+    if (!open || now >= endsAt || tenant != "acme" || pdpDenied) return std::nullopt;
+    return OpenBreakGlassWindow{"w1", endsAt};
+  }
+  bool windowOpen(const std::string& id, std::int64_t now) const override { return open && id == "w1" && now < endsAt; }
+};
+
+TEST_F(ExecuteApiTest, ABreakGlassGrantExecutesOnlyWhileItsWindowIsOpenAndIsAuditedWithIt) {
+  OneWindow window;
+  window.endsAt =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
+      300;
+  presentation = std::make_unique<GrantPresentation>(config.grants, *authority, state, audit, &window);
+  pep = std::make_unique<PepApi>(config, refs, *authority, pdp, state, audit, *presentation, &window);
+  execute = std::make_unique<ExecuteApi>(
+      config.connectors, *presentation, refs, secrets, audit,
+      [](const std::string&, const std::string&) { return EgressRules{}; }, "sealgate vocabulary", metrics);
+  auto c = std::make_unique<ReportingConnector>("rest");
+  connector = c.get();
+  execute->add(std::move(c));
+
+  pdp.available = false;
+  const std::string token = grant();
+  ASSERT_FALSE(token.empty());
+  auto r = runRest(token);
+  ASSERT_EQ(statusOf(r), 200) << describe(r);
+  ASSERT_EQ(audit.events.size(), 1u);
+  EXPECT_EQ(audit.events[0]["type"], "execute");
+  EXPECT_EQ(audit.events[0].value("breakglass", ""), "w1");
+
+  window.open = false;
+  r = runRest(token);
+  EXPECT_EQ(statusOf(r), 403);
+  EXPECT_EQ(codeOf(r), "BREAKGLASS_WINDOW_CLOSED");
+  EXPECT_EQ(connector->runs, 1);
+  EXPECT_EQ(usesTaken(), 1);
+}
+
 }  // namespace
 }  // namespace sealgate::appliance

@@ -46,47 +46,110 @@ std::vector<DecisionRequest> decisionRequestsOf(const std::vector<AuthorizeItem>
   return asks;
 }
 
-BatchOutcome combineDecisions(const std::vector<AuthorizeItem>& items, const std::vector<Decision>& decisions,
-                              GrantCeilings ceilings) {
+namespace {
+
+// One item's verdict: allowed (empty reason) with its obligations, or denied
+// with its reason.
+// NOLINTNEXTLINE(bugprone-exception-escape): holds an nlohmann::json (see server/http_server.h's Request)
+struct Verdict {
+  std::string reason;
+  json obligations;
+  const Decision* decision = nullptr;  // the PDP's, when it gave one
+  bool windowMayAllow = false;         // the PDP did not allow an item it was asked about
+  bool pdpDenied = false;              // ... because it denied it
+  bool breakGlass = false;             // allowed by the batch's window
+};
+
+// What the PDP said (`decisions` null: it failed) of one item. Only an item
+// whose URI parsed and passed the tenant guard may be let through by a window.
+Verdict verdictOf(const AuthorizeItem& item, const std::vector<Decision>* decisions) {
+  Verdict v;
+  if (!item.denyReason.empty()) {
+    v.reason = item.denyReason;
+    return v;
+  }
+  v.windowMayAllow = item.uri.has_value();
+  if (decisions == nullptr) {
+    v.reason = "PDP_UNAVAILABLE";
+    return v;
+  }
+  v.decision = decisionFor(*decisions, item.index);
+  if (v.decision == nullptr) {
+    v.reason = "PDP_NO_DECISION";
+  } else if (!v.decision->allow) {
+    v.reason = v.decision->reason.empty() ? "POLICY_DENIED" : v.decision->reason;
+    v.pdpDenied = true;
+  } else {
+    v.windowMayAllow = false;
+    v.obligations = obligationsOf(*v.decision);
+  }
+  return v;
+}
+
+// One grant, one window: the first window that lets an item through is the
+// batch's; an item only another window covers stays denied.
+void applyBreakGlass(BatchOutcome& out, const AuthorizeItem& item, Verdict& v, const WindowLookup& windows) {
+  if (!v.windowMayAllow || !windows) return;
+  auto window = windows(item, v.pdpDenied);
+  if (!window || (out.window && out.window->id != window->id)) return;
+  if (!out.window) out.window = *window;
+  v.reason.clear();
+  v.obligations = json{{"breakglass", window->id}};
+  v.breakGlass = true;
+}
+
+void record(BatchOutcome& out, const AuthorizeItem& item, const Verdict& v) {
+  json result = {{"index", item.index}};
+  json audited = {{"index", item.index}};
+  if (!item.resourceRef.empty()) result["resource_ref"] = item.resourceRef;
+  if (v.reason.empty()) {
+    tighten(out, v.obligations);
+    result["decision"] = "allow";
+    result["obligations"] = v.obligations;
+    // The first allowed item of a (resource, action) pair sets its obligations.
+    json& actions = out.obligations[item.resourceRef];
+    if (!actions.contains(item.action)) actions[item.action] = v.obligations;
+    out.allowedRefs.insert(item.resourceRef);
+  } else {
+    result["decision"] = "deny";
+    result["reason"] = v.reason;
+  }
+  audited["decision"] = result["decision"];
+  if (v.decision != nullptr && v.decision->externalDecisionId) {
+    audited["pdp_decision_id"] = *v.decision->externalDecisionId;
+  }
+  if (!item.resourceRef.empty()) audited["resource_ref"] = item.resourceRef;
+  if (!v.reason.empty()) audited["reason"] = v.reason;
+  if (v.breakGlass) audited["breakglass"] = out.window->id;
+  out.auditResults.push_back(std::move(audited));
+  out.results.push_back(std::move(result));
+}
+
+BatchOutcome combine(const std::vector<AuthorizeItem>& items, const std::vector<Decision>* decisions,
+                     GrantCeilings ceilings, const WindowLookup& windows) {
   BatchOutcome out;
   out.ttlSeconds = ceilings.ttlSeconds;
   out.maxUses = ceilings.maxUses;
   for (const auto& item : items) {
-    const Decision* d = item.denyReason.empty() ? decisionFor(decisions, item.index) : nullptr;
-    std::string reason = item.denyReason;
-    json obligations;
-    if (reason.empty() && d == nullptr) {
-      reason = "PDP_NO_DECISION";
-    } else if (reason.empty() && !d->allow) {
-      reason = d->reason.empty() ? "POLICY_DENIED" : d->reason;
-    } else if (reason.empty()) {
-      obligations = obligationsOf(*d);
-      tighten(out, obligations);
-    }
-    json result = {{"index", item.index}};
-    json audited = {{"index", item.index}};
-    if (!item.resourceRef.empty()) result["resource_ref"] = item.resourceRef;
-    if (reason.empty()) {
-      result["decision"] = "allow";
-      result["obligations"] = obligations;
-      // The first allowed item of a (resource, action) pair sets its obligations.
-      json& actions = out.obligations[item.resourceRef];
-      if (!actions.contains(item.action)) actions[item.action] = obligations;
-      out.allowedRefs.insert(item.resourceRef);
-    } else {
-      result["decision"] = "deny";
-      result["reason"] = reason;
-    }
-    audited["decision"] = result["decision"];
-    if (d != nullptr && d->externalDecisionId) audited["pdp_decision_id"] = *d->externalDecisionId;
-    if (!item.resourceRef.empty()) audited["resource_ref"] = item.resourceRef;
-    if (!reason.empty()) audited["reason"] = reason;
-    out.auditResults.push_back(std::move(audited));
-    out.results.push_back(std::move(result));
+    Verdict v = verdictOf(item, decisions);
+    applyBreakGlass(out, item, v, windows);
+    record(out, item, v);
   }
   out.ttlSeconds = std::max<std::int64_t>(1, out.ttlSeconds);
   out.maxUses = std::max<std::uint32_t>(1, out.maxUses);
   return out;
+}
+
+}  // namespace
+
+BatchOutcome combineDecisions(const std::vector<AuthorizeItem>& items, const std::vector<Decision>& decisions,
+                              GrantCeilings ceilings, const WindowLookup& windows) {
+  return combine(items, &decisions, ceilings, windows);
+}
+
+BatchOutcome combineWithoutPdp(const std::vector<AuthorizeItem>& items, GrantCeilings ceilings,
+                               const WindowLookup& windows) {
+  return combine(items, nullptr, ceilings, windows);
 }
 
 }  // namespace sealgate::appliance

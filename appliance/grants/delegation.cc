@@ -152,6 +152,7 @@ GrantClaims childClaims(const GrantClaims& parent, const ChildGrantPlan& plan, s
   child.anc = parent.anc;
   child.anc.push_back(parent.jti);
   child.cnfJkt = plan.jkt;
+  child.bg = parent.bg;  // a grant issued in a break-glass window stays tied to it
   return child;
 }
 

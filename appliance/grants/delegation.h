@@ -48,8 +48,9 @@ struct ChildGrantPlan {
 Result<ChildGrantPlan> planChildGrant(const GrantClaims& parent, const DelegationAsk& ask, std::int64_t now,
                                       std::size_t maxDepth);
 
-// The child's claims: the parent's subject and decision, the current actor
-// outermost in `act`, the parent appended to the ancestry.
+// The child's claims: the parent's subject, decision and break-glass window
+// (`bg`), the current actor outermost in `act`, the parent appended to the
+// ancestry.
 GrantClaims childClaims(const GrantClaims& parent, const ChildGrantPlan& plan, std::string jti, std::int64_t now);
 
 }  // namespace sealgate::appliance

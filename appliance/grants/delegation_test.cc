@@ -157,5 +157,16 @@ TEST(Delegation, TheChildsClaimsNameTheActorOutermostAndTheParentInItsAncestry) 
   EXPECT_EQ(child.maxUses, 1u);
 }
 
+TEST(Delegation, TheChildOfABreakGlassGrantStaysTiedToItsWindow) {
+  GrantClaims parent = parentGrant();
+  auto p = plan(json::object(), parent);
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(childClaims(parent, *p, "child", kNow).bg.has_value());
+  parent.bg = "window-1";
+  const GrantClaims child = childClaims(parent, *p, "child", kNow);
+  EXPECT_EQ(child.bg, "window-1");
+  EXPECT_EQ(GrantClaims::fromJson(child.toJson())->bg, "window-1");
+}
+
 }  // namespace
 }  // namespace sealgate::appliance

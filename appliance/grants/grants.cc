@@ -28,6 +28,7 @@ json GrantClaims::toJson() const {
   j["cnf"] = cnf;
   if (!act.is_null()) j["act"] = act;
   if (!anc.empty()) j["anc"] = anc;
+  if (bg) j["bg"] = *bg;
   return j;
 }
 
@@ -101,6 +102,12 @@ Result<GrantClaims> GrantClaims::fromJson(const json& j) {
       if (!a.is_string() || a.get<std::string>().empty()) return invalid("claim 'anc' must hold grant ids");
       c.anc.push_back(a.get<std::string>());
     }
+  }
+  if (j.contains("bg")) {
+    if (!j["bg"].is_string() || j["bg"].get<std::string>().empty()) {
+      return invalid("claim 'bg' must be a break-glass window id");
+    }
+    c.bg = j["bg"].get<std::string>();
   }
   if (j.contains("act")) {
     if (!j["act"].is_object() || !isString(j["act"], "sub")) return invalid("claim 'act' must be an object with 'sub'");

@@ -41,6 +41,9 @@ struct GrantClaims {
   nlohmann::json obl = nlohmann::json::object();
   nlohmann::json act;            // RFC 8693 delegation chain, null when none
   std::vector<std::string> anc;  // delegation ancestry: the grant ids above this one, root first
+  // The break-glass window the grant was issued in (docs/BREAKGLASS.md): it is
+  // refused once that window is no longer open. Delegated children inherit it.
+  std::optional<std::string> bg;
 
   nlohmann::json toJson() const;
   static Result<GrantClaims> fromJson(const nlohmann::json& claims);

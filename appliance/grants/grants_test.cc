@@ -87,6 +87,29 @@ TEST(GrantClaims, AncestryIsAListOfGrantIds) {
   }
 }
 
+TEST(GrantClaims, CarryTheirBreakGlassWindowOnlyWhenIssuedInOne) {
+  auto plain = GrantClaims::fromJson(validClaims());
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->bg.has_value());
+  EXPECT_FALSE(plain->toJson().contains("bg")) << "a grant outside break-glass names a window";
+  EXPECT_FALSE(GrantClaims::fromJson(plain->toJson())->bg.has_value());
+
+  json c = validClaims();
+  c["bg"] = "0123456789abcdef0123456789abcdef";
+  auto parsed = GrantClaims::fromJson(c);
+  ASSERT_TRUE(parsed) << parsed.error().describe();
+  EXPECT_EQ(parsed->bg, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(parsed->toJson()["bg"], "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(GrantClaims::fromJson(parsed->toJson())->bg, parsed->bg);
+
+  for (const json& bad : {json(""), json(5), json(nullptr), json::array({"w"}), json{{"id", "w"}}, json(true)}) {
+    c["bg"] = bad;
+    auto refused = GrantClaims::fromJson(c);
+    ASSERT_FALSE(refused) << bad.dump();
+    EXPECT_EQ(refused.error().code, grant_errc::kInvalid) << bad.dump();
+  }
+}
+
 TEST(GrantAuthority, StateIsKeptPastEveryInstantAGrantVerifies) {
   auto keys = testing::openFreshToken("grants-test");
   ASSERT_TRUE(keys->generateEcP256Key("sealgate-grant-es256-v1"));

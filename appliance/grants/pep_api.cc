@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+
 #include "appliance/audit/audit_http.h"
 #include "appliance/grants/delegation.h"
 #include "appliance/server/request_bodies.h"
@@ -41,14 +43,15 @@ json resourceRefsOf(const std::vector<AuthorizeItem>& items) {
 }  // namespace
 
 PepApi::PepApi(const Config& config, ResourceRefs& refs, GrantAuthority& grants, DecisionPoint& pdp, StateStore& state,
-               AuditSink& audit, GrantPresentation& presentation)
+               AuditSink& audit, GrantPresentation& presentation, const BreakGlassWindows* windows)
     : config_(config),
       refs_(refs),
       grants_(grants),
       pdp_(pdp),
       state_(state),
       audit_(audit),
-      presentation_(presentation) {}
+      presentation_(presentation),
+      windows_(windows) {}
 
 HandlerResult PepApi::jwks(Request&) { return Response{200, grants_.jwks()}; }
 
@@ -75,6 +78,55 @@ std::variant<std::vector<Decision>, HttpError> PepApi::decide(const Request& req
   return HttpError{ErrorCode::PdpUnavailable, "the policy decision point did not answer; nothing was granted"};
 }
 
+// Without windows, or when none covers an item, this is the decision as the PDP
+// gave it; a PDP failure fails the whole batch unless a window lets an item through.
+std::variant<BatchOutcome, HttpError> PepApi::combine(const Request& request, const std::vector<AuthorizeItem>& items,
+                                                      std::variant<std::vector<Decision>, HttpError> decisions,
+                                                      std::int64_t now) {
+  const GrantCeilings ceilings{config_.grants.maxTtl.count(), config_.grants.maxUses};
+  WindowLookup windows;
+  if (windows_ != nullptr) {
+    windows = [&](const AuthorizeItem& item, bool pdpDenied) -> std::optional<OpenBreakGlassWindow> {
+      auto window = windows_->windowFor(request.identity.tenant, item.uri->canonical(), item.action, pdpDenied, now);
+      // A window ending now would leave the grant no lifetime: the item stays denied.
+      if (window && window->endsAt <= now) return std::nullopt;
+      return window;
+    };
+  }
+  if (auto* failed = std::get_if<HttpError>(&decisions)) {
+    if (!windows) return std::move(*failed);
+    BatchOutcome outcome = combineWithoutPdp(items, ceilings, windows);
+    if (!outcome.window) return std::move(*failed);
+    return outcome;
+  }
+  return combineDecisions(items, std::get<std::vector<Decision>>(decisions), ceilings, windows);
+}
+
+GrantClaims PepApi::claimsFor(const Request& request, const BatchOutcome& outcome, const std::string& decisionId,
+                              const std::optional<std::string>& jkt, std::int64_t now) const {
+  GrantClaims claims;
+  claims.iss = claims.aud = grants_.issuer();
+  claims.sub = request.identity.spiffeId;
+  claims.jti = randomId();
+  claims.decisionId = decisionId;
+  claims.iat = claims.nbf = now;
+  claims.exp = claims.iat + outcome.ttlSeconds;
+  if (outcome.window) {
+    // Issued in a break-glass window: tied to it, and expiring by its end.
+    claims.bg = outcome.window->id;
+    claims.exp = std::min(claims.exp, outcome.window->endsAt);
+  }
+  claims.res.assign(outcome.allowedRefs.begin(), outcome.allowedRefs.end());
+  claims.obl = outcome.obligations;
+  claims.maxUses = outcome.maxUses;
+  if (jkt) {
+    claims.cnfJkt = *jkt;
+  } else {
+    claims.cnfX5t = request.identity.certThumbprint;
+  }
+  return claims;
+}
+
 std::variant<std::string, HttpError> PepApi::sign(const Request& request, const GrantClaims& claims) {
   auto signedGrant = grants_.sign(claims);
   if (!signedGrant) return hsmFailure(request, signedGrant.error(), "the HSM could not sign the grant");
@@ -82,7 +134,7 @@ std::variant<std::string, HttpError> PepApi::sign(const Request& request, const 
 }
 
 std::optional<HttpError> PepApi::recordDecision(const json& event) {
-  if (config_.audit.sampleAllow > 1 && event["decision"] == "allow" &&
+  if (config_.audit.sampleAllow > 1 && event["decision"] == "allow" && !event.contains("breakglass") &&
       sampleCounter_.fetch_add(1) % config_.audit.sampleAllow != 0) {
     audit_.sampledOut();  // the next logged event counts it
     return std::nullopt;
@@ -101,9 +153,11 @@ HandlerResult PepApi::authorize(Request& request) {
   const std::optional<std::string> jkt = std::get<std::optional<std::string>>(proofKey);
   if (auto err = resolveRefs(request, items)) return *err;
   auto decisions = decide(request, items);
-  if (auto* err = std::get_if<HttpError>(&decisions)) return *err;
-  const BatchOutcome outcome = combineDecisions(items, std::get<std::vector<Decision>>(decisions),
-                                                GrantCeilings{config_.grants.maxTtl.count(), config_.grants.maxUses});
+  // One instant for the windows and the grant's lifetime.
+  const std::int64_t now = unixSeconds(presentation_.now());
+  auto combined = combine(request, items, std::move(decisions), now);
+  if (auto* err = std::get_if<HttpError>(&combined)) return *err;
+  const BatchOutcome& outcome = std::get<BatchOutcome>(combined);
 
   const std::string decisionId = randomId();
   json response = {{"decision_id", decisionId}, {"results", outcome.results}};
@@ -114,22 +168,9 @@ HandlerResult PepApi::authorize(Request& request) {
   event["resource_refs"] = resourceRefsOf(items);
   event["decision"] = outcome.decision(items.size());
   event["outcome"] = outcome.allowedRefs.empty() ? "denied" : "granted";
+  if (outcome.window) event["breakglass"] = outcome.window->id;
   if (!outcome.allowedRefs.empty()) {
-    GrantClaims claims;
-    claims.iss = claims.aud = grants_.issuer();
-    claims.sub = request.identity.spiffeId;
-    claims.jti = randomId();
-    claims.decisionId = decisionId;
-    claims.iat = claims.nbf = unixSeconds(presentation_.now());
-    claims.exp = claims.iat + outcome.ttlSeconds;
-    claims.res.assign(outcome.allowedRefs.begin(), outcome.allowedRefs.end());
-    claims.obl = outcome.obligations;
-    claims.maxUses = outcome.maxUses;
-    if (jkt) {
-      claims.cnfJkt = *jkt;
-    } else {
-      claims.cnfX5t = request.identity.certThumbprint;
-    }
+    const GrantClaims claims = claimsFor(request, outcome, decisionId, jkt, now);
     auto grant = sign(request, claims);
     if (auto* err = std::get_if<HttpError>(&grant)) return *err;
     event["grant_id"] = claims.jti;
@@ -141,6 +182,12 @@ HandlerResult PepApi::authorize(Request& request) {
     response["max_uses"] = claims.maxUses;
   }
   if (auto err = recordDecision(event)) return *err;
+  if (outcome.window) {
+    logEvent(LogLevel::Warn, "breakglass_grant",
+             {{"window_id", outcome.window->id},
+              {"grant_id", event["grant_id"]},
+              {"correlation_id", request.correlationId}});
+  }
   return Response{200, response};
 }
 
@@ -200,6 +247,7 @@ HandlerResult PepApi::delegate(Request& request) {
   auto signedChild = sign(request, child);
   if (auto* err = std::get_if<HttpError>(&signedChild)) return *err;
   json event = auditEvent("delegate", actorOf(request));
+  markBreakGlass(event, parent);  // the child inherits the parent's window
   event["decision_id"] = parent.decisionId;
   event["parent_grant_id"] = parent.jti;
   event["grant_id"] = child.jti;

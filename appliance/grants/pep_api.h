@@ -2,7 +2,9 @@
 // POST /v1/grants/delegate and GET /.well-known/jwks.json (API.md). Each parses
 // its request, calls the grant logic (authorizer.h, delegation.h,
 // presentation.h) and renders the answer; every decision is on the audit log
-// before the caller sees it.
+// before the caller sees it. With break-glass windows, authorize lets through
+// items the PDP did not allow when an open window covers them
+// (docs/BREAKGLASS.md, "Use in /v1/authorize").
 #pragma once
 
 #include <atomic>
@@ -18,6 +20,7 @@
 #include "appliance/grants/presentation.h"
 #include "appliance/server/http_server.h"
 #include "core/interfaces/audit_sink.h"
+#include "core/interfaces/breakglass_windows.h"
 #include "core/interfaces/decision_point.h"
 #include "core/interfaces/state_store.h"
 #include "core/resource_ref.h"
@@ -28,8 +31,9 @@ class PepApi {
  public:
   using Clock = std::chrono::system_clock;
 
+  // `windows` null: no break-glass (a PDP failure fails the whole batch).
   PepApi(const Config& config, ResourceRefs& refs, GrantAuthority& grants, DecisionPoint& pdp, StateStore& state,
-         AuditSink& audit, GrantPresentation& presentation);
+         AuditSink& audit, GrantPresentation& presentation, const BreakGlassWindows* windows = nullptr);
 
   HandlerResult authorize(Request& request);
   HandlerResult consume(Request& request);
@@ -42,9 +46,16 @@ class PepApi {
   std::optional<HttpError> resolveRefs(const Request& request, std::vector<AuthorizeItem>& items);
   std::variant<std::vector<Decision>, HttpError> decide(const Request& request,
                                                         const std::vector<AuthorizeItem>& items);
+  // The batch's outcome from the PDP's answer and the break-glass windows; the
+  // PDP's failure stands when no window lets an item through.
+  std::variant<BatchOutcome, HttpError> combine(const Request& request, const std::vector<AuthorizeItem>& items,
+                                                std::variant<std::vector<Decision>, HttpError> decisions,
+                                                std::int64_t now);
+  GrantClaims claimsFor(const Request& request, const BatchOutcome& outcome, const std::string& decisionId,
+                        const std::optional<std::string>& jkt, std::int64_t now) const;
   std::variant<std::string, HttpError> sign(const Request& request, const GrantClaims& claims);
   // Appends an authorize event; all-allow events may be sampled out
-  // (audit.sample_allow), denials never are.
+  // (audit.sample_allow), denials and break-glass events never are.
   std::optional<HttpError> recordDecision(const nlohmann::json& event);
 
   const Config& config_;
@@ -54,6 +65,7 @@ class PepApi {
   StateStore& state_;
   AuditSink& audit_;
   GrantPresentation& presentation_;
+  const BreakGlassWindows* windows_;
   std::atomic<std::uint64_t> sampleCounter_{0};
 };
 

@@ -1,10 +1,12 @@
 // The PEP's decisions, branch by branch, with its dependencies replaced by the
 // fakes of tests/support/appliance_fakes.h: every refusal and every failure of a
 // dependency is reached directly (the e2e suite drives the real ones over mTLS).
+// Break-glass windows come from an in-memory BreakGlassWindows (below).
 #include "appliance/grants/pep_api.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -314,6 +316,331 @@ TEST_F(PepApiTest, ADelegationThatCannotBeSignedOrAuditedFailsClosed) {
   auto r = delegate(body, payments);
   EXPECT_EQ(statusOf(r), 503);
   EXPECT_EQ(codeOf(r), "AUDIT_UNAVAILABLE");
+}
+
+// ---- break-glass (docs/BREAKGLASS.md, "Use in /v1/authorize") ----
+
+// An in-memory BreakGlassWindows following core/interfaces/breakglass_windows.h:
+// a window covers its tenant, URIs under its prefix (whole segments) and its
+// actions; a pdp_outage window passes only items the PDP did not decide, an
+// override window also its denials. windowFor() hands out any window marked
+// `open` whatever its end (so a test can give authorize one at its very end);
+// windowOpen() is true while `open` and before `endsAt`. It records every
+// windowFor() question.
+class MemoryWindows : public BreakGlassWindows {
+ public:
+  struct Window {
+    std::string id;
+    std::string prefix;
+    std::int64_t endsAt = 0;
+    bool override = false;
+    std::string tenant = "acme";
+    std::vector<std::string> actions{"use"};
+    bool open = true;
+  };
+  struct Asked {
+    std::string tenant, uri, action;
+    bool pdpDenied = false;
+    std::int64_t now = 0;
+  };
+  std::vector<Window> windows;
+  mutable std::vector<Asked> asked;
+
+  std::optional<OpenBreakGlassWindow> windowFor(const std::string& tenant, const std::string& canonicalUri,
+                                                const std::string& action, bool pdpDenied,
+                                                std::int64_t now) const override {
+    asked.push_back({tenant, canonicalUri, action, pdpDenied, now});
+    const std::string path = canonicalUri.substr(0, canonicalUri.find_first_of("?#"));
+    for (const auto& w : windows) {
+      if (!w.open || w.tenant != tenant || (pdpDenied && !w.override)) continue;
+      if (std::find(w.actions.begin(), w.actions.end(), action) == w.actions.end()) continue;
+      if (path != w.prefix && path.rfind(w.prefix + "/", 0) != 0) continue;
+      return OpenBreakGlassWindow{w.id, w.endsAt};
+    }
+    return std::nullopt;
+  }
+  bool windowOpen(const std::string& id, std::int64_t now) const override {
+    for (const auto& w : windows) {
+      if (w.id == id) return w.open && now < w.endsAt;
+    }
+    return false;
+  }
+};
+
+constexpr const char* kOtherUri = "secret://acme/kv/billing/key#v";
+
+class PepApiBreakGlassTest : public PepApiTest {
+ protected:
+  PepApiBreakGlassTest() {
+    presentation = std::make_unique<GrantPresentation>(config.grants, *authority, state, audit, &windows);
+    presentation->setClock([this] { return Clock::time_point(std::chrono::seconds(now)); });
+    pep = std::make_unique<PepApi>(config, refs, *authority, pdp, state, audit, *presentation, &windows);
+  }
+  HandlerResult authorizeBoth() {
+    Request r = request(
+        payments,
+        json{{"requests", json::array({{{"uri", kUri}, {"action", "use"}}, {{"uri", kOtherUri}, {"action", "use"}}})}});
+    return pep->authorize(r);
+  }
+  GrantClaims claimsOf(const HandlerResult& r) {
+    const json& body = std::get<Response>(r).body;
+    if (!body.contains("grant")) {
+      ADD_FAILURE() << "no grant: " << body.dump();
+      return GrantClaims{};
+    }
+    auto claims = authority->verify(body["grant"].get<std::string>(), Clock::time_point(std::chrono::seconds(now)));
+    EXPECT_TRUE(claims) << claims.error().describe();
+    return claims ? *claims : GrantClaims{};
+  }
+  // A window over kUri's folder ending `seconds` from now.
+  void openWindow(const std::string& id, std::int64_t seconds, bool override = false) {
+    windows.windows.push_back({id, "secret://acme/kv/payments", now + seconds, override});
+  }
+
+  std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+  MemoryWindows windows;
+};
+
+TEST_F(PepApiBreakGlassTest, PdpDownAWindowGrantsWhatItCoversAndNothingElse) {
+  pdp.available = false;
+  openWindow("w1", 120);
+  ::testing::internal::CaptureStderr();
+  auto r = authorizeBoth();
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(statusOf(r), 200) << describe(r);
+  json body = std::get<Response>(r).body;  // a copy: a missing key reads as null
+  EXPECT_EQ(body["results"][0]["decision"], "allow");
+  EXPECT_EQ(body["results"][0]["obligations"], (json{{"breakglass", "w1"}}));
+  EXPECT_EQ(body["results"][1]["decision"], "deny");
+  EXPECT_EQ(body["results"][1]["reason"], "PDP_UNAVAILABLE");
+
+  const GrantClaims claims = claimsOf(r);
+  EXPECT_EQ(claims.bg, "w1");
+  EXPECT_EQ(claims.res, std::vector<std::string>{body["results"][0]["resource_ref"].get<std::string>()});
+  EXPECT_LE(claims.exp, now + 120) << "the grant outlives its window";
+  EXPECT_EQ(claims.exp, now + 120);
+
+  // authorize asked about each item with the caller's tenant, the canonical URI,
+  // the action, and that the PDP did not deny (it failed).
+  ASSERT_EQ(windows.asked.size(), 2u);
+  EXPECT_EQ(windows.asked[0].tenant, "acme");
+  EXPECT_EQ(windows.asked[0].uri, SecretUri::parse(kUri)->canonical());
+  EXPECT_EQ(windows.asked[1].uri, SecretUri::parse(kOtherUri)->canonical());
+  EXPECT_EQ(windows.asked[0].action, "use");
+  EXPECT_FALSE(windows.asked[0].pdpDenied);
+  EXPECT_EQ(windows.asked[0].now, now);
+
+  ASSERT_EQ(audit.events.size(), 1u);
+  json event = audit.events[0];
+  EXPECT_EQ(event["breakglass"], "w1");
+  EXPECT_EQ(event["decision"], "partial");
+  EXPECT_EQ(event["results"][0]["breakglass"], "w1");
+  EXPECT_FALSE(event["results"][1].contains("breakglass"));
+  EXPECT_EQ(event["results"][1]["reason"], "PDP_UNAVAILABLE");
+
+  EXPECT_NE(logged.find("\"breakglass_grant\""), std::string::npos) << logged;
+  EXPECT_NE(logged.find("\"window_id\":\"w1\""), std::string::npos) << logged;
+  EXPECT_NE(logged.find(claims.jti), std::string::npos) << logged;
+  EXPECT_NE(logged.find("\"correlation_id\":\"test\""), std::string::npos) << logged;
+  EXPECT_EQ(logged.find("payments/stripe"), std::string::npos) << "the log names the URI";
+}
+
+TEST_F(PepApiBreakGlassTest, AWindowNeverLengthensTheGrantOrLiftsTheCeilings) {
+  pdp.available = false;
+  config.grants.maxTtl = std::chrono::seconds(60);
+  config.grants.maxUses = 3;
+  openWindow("w1", 600);
+  auto r = authorize();
+  ASSERT_EQ(statusOf(r), 200) << describe(r);
+  const GrantClaims claims = claimsOf(r);
+  EXPECT_EQ(claims.exp, now + 60);
+  EXPECT_EQ(claims.maxUses, 3u);
+}
+
+TEST_F(PepApiBreakGlassTest, PdpDownAndNoWindowCoveringAnItemIsStillUnavailable) {
+  pdp.available = false;
+  openWindow("payroll", 120);
+  windows.windows.back().prefix = "secret://acme/kv/payroll";
+  openWindow("inspect-only", 120);
+  windows.windows.back().actions = {"inspect"};
+  openWindow("globex", 120);
+  windows.windows.back().tenant = "globex";
+  windows.windows.push_back({"globex-billing", "secret://globex/kv/billing", now + 120});
+  windows.windows.back().tenant = "globex";
+  Request req = request(
+      payments, json{{"requests", json::array({{{"uri", kUri}, {"action", "use"}},
+                                               {{"uri", "secret://globex/kv/billing/key#v"}, {"action", "use"}}})}});
+  auto r = pep->authorize(req);
+  EXPECT_EQ(statusOf(r), 503);
+  EXPECT_EQ(codeOf(r), "PDP_UNAVAILABLE");
+  EXPECT_TRUE(audit.events.empty());
+  ASSERT_EQ(windows.asked.size(), 1u) << "windows were asked about an item of another tenant";
+  EXPECT_EQ(windows.asked[0].tenant, "acme");
+}
+
+TEST_F(PepApiBreakGlassTest, AWindowCoversOnlyItsActions) {
+  pdp.available = false;
+  openWindow("w1", 120);  // "use" only
+  auto r = authorize(kUri, "inspect");
+  EXPECT_EQ(codeOf(r), "PDP_UNAVAILABLE");
+  ASSERT_EQ(windows.asked.size(), 1u);
+  EXPECT_EQ(windows.asked[0].action, "inspect");
+
+  windows.windows.back().actions = {"inspect"};
+  r = authorize(kUri, "inspect");
+  ASSERT_EQ(statusOf(r), 200) << describe(r);
+  const GrantClaims claims = claimsOf(r);
+  ASSERT_EQ(claims.res.size(), 1u);
+  EXPECT_EQ(claims.obl[claims.res[0]], (json{{"inspect", {{"breakglass", "w1"}}}}));
+}
+
+TEST_F(PepApiBreakGlassTest, AWindowAtItsVeryEndGrantsNothing) {
+  pdp.available = false;
+  openWindow("w1", 0);
+  auto r = authorize();
+  EXPECT_EQ(statusOf(r), 503);
+  EXPECT_EQ(codeOf(r), "PDP_UNAVAILABLE");
+
+  pdp.available = true;
+  pdp.answerNothing = true;
+  r = authorize();
+  ASSERT_EQ(statusOf(r), 200);
+  EXPECT_FALSE(std::get<Response>(r).body.contains("grant"));
+  EXPECT_EQ(std::get<Response>(r).body["results"][0]["reason"], "PDP_NO_DECISION");
+}
+
+TEST_F(PepApiBreakGlassTest, APdpDenialPassesOnlyAnOverrideWindow) {
+  pdp.allow = false;
+  openWindow("outage", 120);
+  auto r = authorize();
+  ASSERT_EQ(statusOf(r), 200);
+  EXPECT_FALSE(std::get<Response>(r).body.contains("grant")) << "a pdp_outage window passed a PDP deny";
+  EXPECT_EQ(std::get<Response>(r).body["results"][0]["reason"], "POLICY_DENIED");
+  ASSERT_EQ(windows.asked.size(), 1u);
+  EXPECT_TRUE(windows.asked[0].pdpDenied);
+  EXPECT_FALSE(audit.events.back().contains("breakglass"));
+
+  windows.windows.back().override = true;
+  r = authorize();
+  ASSERT_EQ(statusOf(r), 200);
+  EXPECT_EQ(claimsOf(r).bg, "outage");
+  EXPECT_EQ(std::get<Response>(r).body["results"][0]["obligations"], (json{{"breakglass", "outage"}}));
+  EXPECT_EQ(audit.events.back()["breakglass"], "outage");
+}
+
+TEST_F(PepApiBreakGlassTest, AnItemWithoutADecisionPassesAnOutageWindow) {
+  pdp.answerNothing = true;
+  openWindow("outage", 120);
+  auto r = authorize();
+  ASSERT_EQ(statusOf(r), 200);
+  EXPECT_EQ(claimsOf(r).bg, "outage");
+  ASSERT_EQ(windows.asked.size(), 1u);
+  EXPECT_FALSE(windows.asked[0].pdpDenied);
+}
+
+TEST_F(PepApiBreakGlassTest, WhatThePdpAllowsNeverAsksTheWindowsNorCarriesOne) {
+  openWindow("w1", 120);
+  const json body = grantFor();
+  EXPECT_TRUE(windows.asked.empty());
+  auto claims = authority->verify(body["grant"].get<std::string>(), Clock::time_point(std::chrono::seconds(now)));
+  ASSERT_TRUE(claims);
+  EXPECT_FALSE(claims->bg);
+  EXPECT_FALSE(audit.events.back().contains("breakglass"));
+  ASSERT_EQ(statusOf(consume(body["grant"], payments)), 200);
+  EXPECT_FALSE(audit.events.back().contains("breakglass"));
+}
+
+TEST_F(PepApiBreakGlassTest, BreakGlassAuthorizationsAreNeverSampledOut) {
+  config.audit.sampleAllow = 1000;
+  ASSERT_EQ(statusOf(authorize()), 200);  // the first allow of 1000 is logged
+  ASSERT_EQ(audit.events.size(), 1u);
+  ASSERT_EQ(statusOf(authorize()), 200);
+  ASSERT_EQ(audit.events.size(), 1u) << "sampling is off: this test would prove nothing";
+
+  pdp.available = false;
+  openWindow("w1", 120);
+  for (int i = 0; i < 5; ++i) {
+    auto r = authorize();
+    ASSERT_EQ(statusOf(r), 200) << describe(r);
+    ASSERT_EQ(audit.events.size(), 2u + i) << "a break-glass authorization was sampled out";
+    EXPECT_EQ(audit.events.back()["decision"], "allow");
+    EXPECT_EQ(audit.events.back()["breakglass"], "w1");
+  }
+}
+
+TEST_F(PepApiBreakGlassTest, ABreakGlassGrantIsUsableOnlyWhileItsWindowIsOpen) {
+  config.grants.maxUses = 5;
+  pdp.available = false;
+  openWindow("w1", 120);
+  auto r = authorize();
+  ASSERT_EQ(statusOf(r), 200) << describe(r);
+  const std::string grant = std::get<Response>(r).body["grant"];
+
+  ASSERT_EQ(statusOf(consume(grant, payments)), 200);
+  EXPECT_EQ(audit.events.back()["type"], "consume");
+  EXPECT_EQ(audit.events.back()["breakglass"], "w1");
+
+  auto delegated = delegate(json{{"grant", grant}, {"to", billing.spiffeId}, {"max_uses", 2u}}, payments);
+  ASSERT_EQ(statusOf(delegated), 200) << describe(delegated);
+  EXPECT_EQ(audit.events.back()["type"], "delegate");
+  EXPECT_EQ(audit.events.back()["breakglass"], "w1");
+  const std::string child = std::get<Response>(delegated).body["grant"];
+  EXPECT_EQ(authority->verify(child, Clock::time_point(std::chrono::seconds(now)))->bg, "w1");
+  ASSERT_EQ(statusOf(consume(child, billing)), 200);
+  EXPECT_EQ(audit.events.back()["breakglass"], "w1");
+
+  windows.windows.back().open = false;  // an admin closed it
+  const int uses = state.useCalls;
+  const std::size_t events = audit.events.size();
+  for (const auto& [token, who] : {std::pair{grant, payments}, std::pair{child, billing}}) {
+    auto refused = consume(token, who);
+    EXPECT_EQ(statusOf(refused), 403);
+    EXPECT_EQ(codeOf(refused), "BREAKGLASS_WINDOW_CLOSED");
+  }
+  auto refused = delegate(json{{"grant", grant}, {"to", billing.spiffeId}}, payments);
+  EXPECT_EQ(codeOf(refused), "BREAKGLASS_WINDOW_CLOSED");
+  EXPECT_EQ(state.useCalls, uses) << "a use was taken for a grant of a closed window";
+  EXPECT_EQ(audit.events.size(), events);
+}
+
+TEST_F(PepApiBreakGlassTest, TheGrantsClockLeewayDoesNotOutlastItsWindow) {
+  pdp.available = false;
+  openWindow("w1", 30);
+  auto r = authorize();
+  ASSERT_EQ(statusOf(r), 200) << describe(r);
+  const std::string grant = std::get<Response>(r).body["grant"];
+  now += 31;  // past the window's end and exp, within the 5 s leeway
+  ASSERT_TRUE(authority->verify(grant, Clock::time_point(std::chrono::seconds(now))));
+  auto refused = consume(grant, payments);
+  EXPECT_EQ(codeOf(refused), "BREAKGLASS_WINDOW_CLOSED");
+  EXPECT_EQ(state.useCalls, 0);
+}
+
+TEST_F(PepApiBreakGlassTest, ARefusedUseOfABreakGlassGrantIsAuditedWithItsWindow) {
+  config.grants.maxUses = 1;
+  pdp.available = false;
+  openWindow("w1", 120);
+  auto r = authorize();
+  ASSERT_EQ(statusOf(r), 200) << describe(r);
+  const std::string grant = std::get<Response>(r).body["grant"];
+  ASSERT_EQ(statusOf(consume(grant, payments)), 200);
+  EXPECT_EQ(codeOf(consume(grant, payments)), "GRANT_EXHAUSTED");
+  EXPECT_EQ(audit.events.back()["outcome"], "GRANT_EXHAUSTED");
+  EXPECT_EQ(audit.events.back()["breakglass"], "w1");
+}
+
+TEST_F(PepApiBreakGlassTest, WithoutWindowsABreakGlassGrantIsRefused) {
+  pdp.available = false;
+  openWindow("w1", 120);
+  auto r = authorize();
+  ASSERT_EQ(statusOf(r), 200) << describe(r);
+  GrantPresentation withoutWindows(config.grants, *authority, state, audit);
+  withoutWindows.setClock([this] { return Clock::time_point(std::chrono::seconds(now)); });
+  Request req = request(payments, json::object());
+  auto verified = withoutWindows.verify(req, std::get<Response>(r).body["grant"]);
+  ASSERT_TRUE(std::holds_alternative<HttpError>(verified));
+  EXPECT_EQ(std::get<HttpError>(verified).code, ErrorCode::BreakglassWindowClosed);
+  ASSERT_TRUE(std::holds_alternative<GrantClaims>(presentation->verify(req, std::get<Response>(r).body["grant"])));
 }
 
 }  // namespace

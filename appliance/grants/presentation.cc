@@ -43,29 +43,36 @@ std::optional<HttpError> grantRefusal(const Error& e) {
   return std::nullopt;
 }
 
+void markBreakGlass(json& event, const GrantClaims& claims) {
+  if (claims.bg) event["breakglass"] = *claims.bg;
+}
+
 GrantPresentation::GrantPresentation(const GrantSettings& settings, GrantAuthority& grants, StateStore& state,
-                                     AuditSink& audit)
-    : settings_(settings), grants_(grants), state_(state), audit_(audit) {}
+                                     AuditSink& audit, const BreakGlassWindows* windows)
+    : settings_(settings), grants_(grants), state_(state), audit_(audit), windows_(windows) {}
 
 std::variant<GrantClaims, HttpError> GrantPresentation::verify(const Request& request, const std::string& token) {
   auto claims = grants_.verify(token, clock_());
   if (!claims) return HttpError{claims.error().code, claims.error().message};
+  if (auto err = checkBreakGlassWindow(*claims)) return *err;
   if (auto err = checkBinding(request, token, *claims)) return *err;
   if (auto err = checkIssuedAfterState(*claims)) return *err;
   return std::move(*claims);
 }
 
 std::variant<std::uint32_t, HttpError> GrantPresentation::spendOneUse(const Request& request, const GrantClaims& claims,
-                                                                      json event) {
+                                                                      json& event) {
+  markBreakGlass(event, claims);
   // Atomically and durably; everything before this changed no state.
   auto remaining = state_.takeUses(
       StateStore::UseRequest{claims.jti, 1, claims.maxUses, grantStateKeepUntil(claims.exp), claims.anc});
   if (remaining) return *remaining;
   const Error& e = remaining.error();
-  event["decision"] = "deny";
-  event["reason"] = e.code;
-  event["outcome"] = e.code;
-  if (auto logged = audit_.append(event.dump()); !logged) return auditFailure(logged.error());
+  json refusal = event;
+  refusal["decision"] = "deny";
+  refusal["reason"] = e.code;
+  refusal["outcome"] = e.code;
+  if (auto logged = audit_.append(refusal.dump()); !logged) return auditFailure(logged.error());
   if (auto refused = grantRefusal(e)) return *refused;
   return stateFailure(e, request.correlationId, "use counts cannot be updated; nothing was consumed");
 }
@@ -101,6 +108,16 @@ std::optional<HttpError> GrantPresentation::checkBinding(const Request& request,
   if (proof.error().code == ErrorCode::BindingMismatch)
     return HttpError{ErrorCode::BindingMismatch, proof.error().message};
   return dpopError(proof.error());
+}
+
+// A grant issued in a break-glass window is good only while that window is
+// open; without windows configured none is.
+std::optional<HttpError> GrantPresentation::checkBreakGlassWindow(const GrantClaims& claims) const {
+  if (!claims.bg) return std::nullopt;
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock_().time_since_epoch()).count();
+  if (windows_ != nullptr && windows_->windowOpen(*claims.bg, now)) return std::nullopt;
+  return HttpError{ErrorCode::BreakglassWindowClosed,
+                   "the break-glass window this grant was issued in is no longer open; authorize again"};
 }
 
 std::optional<HttpError> GrantPresentation::checkIssuedAfterState(const GrantClaims& claims) const {

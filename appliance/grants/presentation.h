@@ -1,9 +1,10 @@
 // A grant presented by its holder to an endpoint that spends it (consume,
-// delegate, execute): verified (signature, lifetime), presented by its holder
-// with its binding (the same certificate, or a DPoP proof whose jti is recorded)
-// and issued after the state; then one use (or a parent's reservation) taken,
-// atomically and durably. The DPoP checks and server nonces live here too, so a
-// nonce issued by one endpoint is accepted by every other.
+// delegate, execute): verified (signature, lifetime, its break-glass window
+// still open), presented by its holder with its binding (the same certificate,
+// or a DPoP proof whose jti is recorded) and issued after the state; then one
+// use (or a parent's reservation) taken, atomically and durably. The DPoP checks
+// and server nonces live here too, so a nonce issued by one endpoint is accepted
+// by every other.
 #pragma once
 
 #include <chrono>
@@ -21,6 +22,7 @@
 #include "appliance/server/http_server.h"
 #include "core/dpop_proof.h"
 #include "core/interfaces/audit_sink.h"
+#include "core/interfaces/breakglass_windows.h"
 #include "core/interfaces/state_store.h"
 
 namespace sealgate::appliance {
@@ -30,21 +32,29 @@ namespace sealgate::appliance {
 HttpError auditFailure(const Error& e);
 HttpError stateFailure(const Error& e, const std::string& correlationId, const char* nothingDone);
 std::optional<HttpError> grantRefusal(const Error& e);
+// Marks an event about a grant issued in a break-glass window with the window's
+// id (`breakglass`); an event about any other grant is left as it is.
+void markBreakGlass(nlohmann::json& event, const GrantClaims& claims);
 
 class GrantPresentation {
  public:
   using Clock = std::chrono::system_clock;
 
-  GrantPresentation(const GrantSettings& settings, GrantAuthority& grants, StateStore& state, AuditSink& audit);
+  // `windows` null: no break-glass; a grant carrying a `bg` claim is refused.
+  GrantPresentation(const GrantSettings& settings, GrantAuthority& grants, StateStore& state, AuditSink& audit,
+                    const BreakGlassWindows* windows = nullptr);
 
-  // The grant `token` as presented on `request`: verified, its holder and binding
+  // The grant `token` as presented on `request`: verified, its break-glass
+  // window (`bg`) open (else BREAKGLASS_WINDOW_CLOSED), its holder and binding
   // checked, issued after the state. Nothing changes but a DPoP proof's jti.
   std::variant<GrantClaims, HttpError> verify(const Request& request, const std::string& token);
   // Takes one use of a presented grant, atomically and durably; returns what
-  // remains. A refusal (exhausted, revoked, state unusable) is appended to the
-  // audit log as `event` with the reason, and returned as the error to answer.
+  // remains. `event` (the caller's audit event of the use) is marked with the
+  // grant's break-glass window (markBreakGlass). A refusal (exhausted, revoked,
+  // state unusable) is appended to the audit log as a copy of `event` with the
+  // reason, and returned as the error to answer.
   std::variant<std::uint32_t, HttpError> spendOneUse(const Request& request, const GrantClaims& claims,
-                                                     nlohmann::json event);
+                                                     nlohmann::json& event);
   // The DPoP key a request that presents no grant proves (authorize binds its
   // grant to it); nullopt without a DPoP header.
   std::variant<std::optional<std::string>, HttpError> proofKey(const Request& request);
@@ -59,6 +69,7 @@ class GrantPresentation {
   HttpError dpopError(const Error& e);
   std::optional<HttpError> checkBinding(const Request& request, const std::string& token, const GrantClaims& claims);
   std::optional<HttpError> checkIssuedAfterState(const GrantClaims& claims) const;
+  std::optional<HttpError> checkBreakGlassWindow(const GrantClaims& claims) const;
 
   // Server nonces (RFC 9449 §8) when grants.dpop_nonce is on: the current one and
   // its predecessor are accepted; each lives five minutes.
@@ -71,6 +82,7 @@ class GrantPresentation {
   GrantAuthority& grants_;
   StateStore& state_;
   AuditSink& audit_;
+  const BreakGlassWindows* windows_;
   std::function<Clock::time_point()> clock_ = [] { return Clock::now(); };
 };
 
