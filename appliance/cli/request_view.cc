@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <limits>
@@ -14,6 +15,9 @@ namespace sealgate::appliance {
 using nlohmann::json;
 
 namespace {
+
+constexpr breakglass::Mode kModes[] = {breakglass::Mode::PdpOutage, breakglass::Mode::Override,
+                                       breakglass::Mode::EnrolApprover, breakglass::Mode::RemoveApprover};
 
 Error invalid(const std::string& what) {
   return makeError(ErrorCode::InvalidRequest, "the server's view of the request is unusable: " + what);
@@ -79,12 +83,16 @@ Result<breakglass::Request> approvableRequest(const json& view, const std::strin
   SEALGATE_ASSIGN_OR_RETURN(r.ask.uriPrefixes, stringList(view, "uri_prefixes"));
   SEALGATE_ASSIGN_OR_RETURN(r.ask.actions, stringList(view, "actions"));
   SEALGATE_ASSIGN_OR_RETURN(const std::string mode, stringField(view, "mode"));
-  if (mode == "pdp_outage") {
-    r.ask.mode = breakglass::Mode::PdpOutage;
-  } else if (mode == "override") {
-    r.ask.mode = breakglass::Mode::Override;
-  } else {
-    return invalid("'mode' is neither pdp_outage nor override");
+  const auto known = std::find_if(std::begin(kModes), std::end(kModes),
+                                  [&](breakglass::Mode m) { return mode == breakglass::modeName(m); });
+  if (known == std::end(kModes)) return invalid("'mode' is no break-glass mode");
+  r.ask.mode = *known;
+  // An approver change names the approver, and the digest ends with the name;
+  // an access request has none, and a name shown with it would be signed by no one.
+  if (breakglass::isApproverChange(r.ask.mode)) {
+    SEALGATE_ASSIGN_OR_RETURN(r.ask.approver, stringField(view, "approver"));
+  } else if (view.contains("approver")) {
+    return invalid("an access request names no approver");
   }
   SEALGATE_ASSIGN_OR_RETURN(r.ask.reason, stringField(view, "reason"));
   SEALGATE_ASSIGN_OR_RETURN(r.ask.durationSeconds, secondsField(view, "duration_seconds"));
@@ -143,19 +151,26 @@ std::string describeForApproval(const breakglass::Request& r, const json& view) 
   std::ostringstream out;
   out << "break-glass request " << terminalSafe(r.id) << "\n";
   out << "  requested by   " << terminalSafe(r.requester) << "\n";
-  out << "  tenant         " << terminalSafe(r.ask.tenant) << "\n";
-  const char* label = "  URI prefixes   ";
-  for (const auto& p : r.ask.uriPrefixes) {
-    out << label << terminalSafe(p) << "\n";
-    label = "                 ";
+  if (breakglass::isApproverChange(r.ask.mode)) {
+    const bool enrol = r.ask.mode == breakglass::Mode::EnrolApprover;
+    out << "  approver       " << terminalSafe(r.ask.approver) << "\n";
+    out << "  mode           " << breakglass::modeName(r.ask.mode) << " (while the window is open, an admin may "
+        << (enrol ? "enrol" : "remove") << " this approver once; no /v1/authorize item passes)\n";
+  } else {
+    out << "  tenant         " << terminalSafe(r.ask.tenant) << "\n";
+    const char* label = "  URI prefixes   ";
+    for (const auto& p : r.ask.uriPrefixes) {
+      out << label << terminalSafe(p) << "\n";
+      label = "                 ";
+    }
+    std::string actions;
+    for (const auto& a : r.ask.actions) actions += (actions.empty() ? "" : ", ") + terminalSafe(a);
+    out << "  actions        " << actions << "\n";
+    out << "  mode           " << breakglass::modeName(r.ask.mode)
+        << (r.ask.mode == breakglass::Mode::Override ? " (covered items pass even when the PDP denies them)"
+                                                     : " (covered items pass only when the PDP fails or times out)")
+        << "\n";
   }
-  std::string actions;
-  for (const auto& a : r.ask.actions) actions += (actions.empty() ? "" : ", ") + terminalSafe(a);
-  out << "  actions        " << actions << "\n";
-  out << "  mode           " << breakglass::modeName(r.ask.mode)
-      << (r.ask.mode == breakglass::Mode::Override ? " (covered items pass even when the PDP denies them)"
-                                                   : " (covered items pass only when the PDP fails or times out)")
-      << "\n";
   out << "  reason         " << terminalSafe(r.ask.reason) << "\n";
   out << "  duration       " << duration(r.ask.durationSeconds) << " from the approval that opens it\n";
   out << "  approvable     until " << utcTime(r.expiresAt) << "\n";

@@ -20,8 +20,10 @@ namespace sealgate::appliance {
 // The request `requestId` from its API view, checked:
 //   - INVALID_REQUEST: not an object, another id, a field of the canonical
 //     encoding (id, requester, tenant, uri_prefixes, actions, mode, reason,
-//     duration_seconds, expires_at) missing or mistyped, an unknown mode, a
-//     digest that is not 64 hex digits, no 32-byte hex nonce;
+//     duration_seconds, expires_at, and approver for an enrol_approver or
+//     remove_approver request) missing or mistyped, an unknown mode, an
+//     approver named by an access request, a digest that is not 64 hex
+//     digits, no 32-byte hex nonce;
 //   - BREAKGLASS_REQUEST_EXPIRED / BREAKGLASS_REQUEST_CLOSED: the view says it
 //     is no longer pending (it takes no approvals);
 //   - REQUEST_DIGEST_MISMATCH: the fields shown do not hash to the digest shown.

@@ -57,6 +57,50 @@ TEST(RequestViewTest, RebuildsWhatTheServerSignsFromItsView) {
   EXPECT_EQ(breakglass::requestDigest(*rebuiltOverride), breakglass::requestDigest(override));
 }
 
+// An approver change (after bootstrap, enrolling or removing an approver is
+// itself a request): the approver's name is in the digest.
+Request approverChange(Mode mode) {
+  Request r = sampleRequest();
+  r.ask = breakglass::Ask{};
+  r.ask.mode = mode;
+  r.ask.approver = "dave";
+  r.ask.reason = "dave joins the on-call rota";
+  r.ask.durationSeconds = 900;
+  return r;
+}
+
+TEST(RequestViewTest, RebuildsApproverChanges) {
+  for (const Mode mode : {Mode::EnrolApprover, Mode::RemoveApprover}) {
+    const Request original = approverChange(mode);
+    auto rebuilt = approvableRequest(viewOf(original), original.id);
+    ASSERT_TRUE(rebuilt) << rebuilt.error().describe();
+    EXPECT_EQ(rebuilt->ask.mode, mode);
+    EXPECT_EQ(rebuilt->ask.approver, "dave");
+    EXPECT_EQ(breakglass::requestDigest(*rebuilt), breakglass::requestDigest(original));
+    EXPECT_EQ(breakglass::qualifyingData(*rebuilt), breakglass::qualifyingData(original));
+    const std::string text = describeForApproval(*rebuilt, viewOf(original));
+    EXPECT_NE(text.find("dave"), std::string::npos) << text;
+    EXPECT_NE(text.find(breakglass::modeName(mode)), std::string::npos) << text;
+
+    json renamed = viewOf(original);
+    renamed["approver"] = "mallory";
+    EXPECT_EQ(refusal(renamed), ErrorCode::RequestDigestMismatch);
+    json flipped = viewOf(original);
+    flipped["mode"] = mode == Mode::EnrolApprover ? "remove_approver" : "enrol_approver";
+    EXPECT_EQ(refusal(flipped), ErrorCode::RequestDigestMismatch);
+    json missing = viewOf(original);
+    missing.erase("approver");
+    EXPECT_EQ(refusal(missing), ErrorCode::InvalidRequest);
+    json mistyped = viewOf(original);
+    mistyped["approver"] = json::array({"dave"});
+    EXPECT_EQ(refusal(mistyped), ErrorCode::InvalidRequest);
+  }
+  // An access request that shows an approver: a name the digest does not cover.
+  json view = viewOf(sampleRequest());
+  view["approver"] = "dave";
+  EXPECT_EQ(refusal(view), ErrorCode::InvalidRequest);
+}
+
 // A server that shows one request and gives the digest of another: each field
 // of the encoding, changed in what is shown, is refused.
 TEST(RequestViewTest, EveryTamperedFieldIsRefused) {

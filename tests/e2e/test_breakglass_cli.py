@@ -202,6 +202,7 @@ class ApproverCliTest(Base):
         cls.tpm1 = ApproverTpm(vendor.manufacture(os.path.join(cls.work, "tpm-1")))
         cls.tpm2 = ApproverTpm(vendor.manufacture(os.path.join(cls.work, "tpm-2")))
         cls.rogue = ApproverTpm(rogue.manufacture(os.path.join(cls.work, "tpm-rogue")))
+        cls.tpm3 = ApproverTpm(vendor.manufacture(os.path.join(cls.work, "tpm-3")))
         # dev-init --tpm none: no approvers, no breakglass section in its own config.
         cls.sg = Instance(extra={"breakglass": {"ek_ca_file": vendor.bundle(), "quorum": 2}})
         cls.sg.start()
@@ -211,7 +212,7 @@ class ApproverCliTest(Base):
     def tearDownClass(cls):
         if cls.sg:
             cls.sg.cleanup()
-        for tpm in (cls.tpm1, cls.tpm2, cls.rogue):
+        for tpm in (cls.tpm1, cls.tpm2, cls.rogue, cls.tpm3):
             tpm.stop()
         shutil.rmtree(cls.work, ignore_errors=True)
 
@@ -411,6 +412,28 @@ class ApproverCliTest(Base):
         self.assertNotIn("routine maintenance", out.stdout)  # refused before it is shown as approvable
         self.assertEqual(posted, [])
         self.assertEqual(self.view(rid)["approvals"], [])
+
+    def test_08_a_third_approver_through_a_quorum_approved_enrol_approver_request(self):
+        # After bootstrap, enrolling is itself a break-glass request, approved with the CLI.
+        self.assertRefused(self.cli("approver", "add", *self.tls("admin"), "approver-3"), "ENROLMENT_NEEDS_QUORUM")
+        status, body, raw = self.admin("POST", "/admin/v1/breakglass/requests",
+                                       {"mode": "enrol_approver", "approver": "approver-3",
+                                        "reason": "approver-3 joins the rota", "duration_seconds": 600})
+        self.assertEqual(status, 201, raw)
+        rid = body["id"]
+        for name, tpm in (("approver-1", self.tpm1), ("approver-2", self.tpm2)):
+            out = self.approve(name, tpm, rid, "--yes")
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            self.assertIn("enrol_approver", out.stdout)
+            self.assertIn("approver-3", out.stdout)
+        self.assertEqual(self.view(rid)["state"], "open")
+        out = self.cli("approver", "add", *self.tls("admin"), "approver-3")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        out = self.cli("approver", "enroll", *self.tls("approver-3"), "--tpm", self.tpm3.tcti)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertEqual(self.approvers()["approver-3"]["state"], "enrolled")
+        # The change used its window up.
+        self.assertEqual(self.view(rid)["state"], "ended")
 
 
 class DevInitCeremonyTest(Base):
