@@ -196,25 +196,24 @@ class ApproverCliTest(Base):
 
     @classmethod
     def setUpClass(cls):
+        # Class cleanups run even when setUpClass fails half-way: no swtpm or temp dir is left behind.
         cls.work = tempfile.mkdtemp(prefix="sealgate-bg-cli-")
+        cls.addClassCleanup(shutil.rmtree, cls.work, ignore_errors=True)
         vendor = VendorCa(os.path.join(cls.work, "vendor-ca"))
         rogue = VendorCa(os.path.join(cls.work, "other-vendor-ca"))
-        cls.tpm1 = ApproverTpm(vendor.manufacture(os.path.join(cls.work, "tpm-1")))
-        cls.tpm2 = ApproverTpm(vendor.manufacture(os.path.join(cls.work, "tpm-2")))
-        cls.rogue = ApproverTpm(rogue.manufacture(os.path.join(cls.work, "tpm-rogue")))
-        cls.tpm3 = ApproverTpm(vendor.manufacture(os.path.join(cls.work, "tpm-3")))
+
+        def tpm(ca, name):
+            started = ApproverTpm(ca.manufacture(os.path.join(cls.work, name)))
+            cls.addClassCleanup(started.stop)
+            return started
+
+        cls.tpm1, cls.tpm2, cls.tpm3 = tpm(vendor, "tpm-1"), tpm(vendor, "tpm-2"), tpm(vendor, "tpm-3")
+        cls.rogue = tpm(rogue, "tpm-rogue")
         # dev-init --tpm none: no approvers, no breakglass section in its own config.
         cls.sg = Instance(extra={"breakglass": {"ek_ca_file": vendor.bundle(), "quorum": 2}})
+        cls.addClassCleanup(cls.sg.cleanup)
         cls.sg.start()
         cls.state = {}
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.sg:
-            cls.sg.cleanup()
-        for tpm in (cls.tpm1, cls.tpm2, cls.rogue, cls.tpm3):
-            tpm.stop()
-        shutil.rmtree(cls.work, ignore_errors=True)
 
     def test_00_dev_init_without_tpm_has_no_break_glass(self):
         self.assertFalse(os.path.exists(os.path.join(self.sg.dir, "approvers")))
@@ -440,18 +439,19 @@ class DevInitCeremonyTest(Base):
     @classmethod
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="sealgate-bg-devinit-")
+        cls.addClassCleanup(shutil.rmtree, cls.work, ignore_errors=True)
+        cls.started = []
         cls.sg = Instance(tpm=True)  # dev-init --tpm swtpm
+        cls.addClassCleanup(cls.sg.cleanup)
+        cls.addClassCleanup(cls.stop_approver_tpms)
         # Run the instance's own sealgated.conf (dev-init's breakglass section), on free ports.
         cls.sg.config = os.path.join(cls.sg.dir, "sealgated.conf")
         cls.sg.start(["--pep-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        cls.started = []
 
     @classmethod
-    def tearDownClass(cls):
+    def stop_approver_tpms(cls):
         for name in cls.started:
             subprocess.run(["bash", APPROVER_TPM_SCRIPT, cls.sg.dir, name, "stop"], capture_output=True)
-        cls.sg.cleanup()
-        shutil.rmtree(cls.work, ignore_errors=True)
 
     def script(self, name, action):
         return subprocess.run(["bash", APPROVER_TPM_SCRIPT, self.sg.dir, name, action], capture_output=True, text=True,
