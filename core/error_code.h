@@ -218,7 +218,10 @@ namespace sealgate {
   INTERNAL(ListenFailed, "LISTEN_FAILED")                                     \
   INTERNAL(CrlInvalid, "CRL_INVALID")                                         \
   INTERNAL(PkiError, "PKI_ERROR")                                             \
-  INTERNAL(DevInit, "DEV_INIT")
+  INTERNAL(DevInit, "DEV_INIT")                                               \
+  /* Internal: the operator CLI (appliance/cli/). */                          \
+  INTERNAL(AdminClient, "ADMIN_CLIENT")                                       \
+  INTERNAL(RequestDigestMismatch, "REQUEST_DIGEST_MISMATCH")
 
 enum class ErrorCode : std::uint8_t {
 #define SEALGATE_ERROR_CODE_API(id, name, status) id,

@@ -27,7 +27,7 @@ declare -A may_use=(
   [execute]="telemetry config server audit grants"
   [keys]="telemetry config state audit grants breakglass"
   [app]="telemetry config server connectors state audit policy breakglass grants kv execute keys"
-  [cli]="telemetry config policy keys"
+  [cli]="telemetry config policy keys breakglass"
 )
 
 # folder -> what its admin API files (*_admin_api.h, *_admin_api.cc: the HTTP face

@@ -1,15 +1,23 @@
 #include "appliance/cli/dev_init.h"
 
 #include <openssl/rand.h>
+#include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
+#include "appliance/breakglass/approvers.h"
+#include "appliance/cli/approver_enrolment.h"
 #include "appliance/cli/pki.h"
 #include "appliance/config/config.h"
 #include "appliance/keys/appliance_keys.h"
+#include "appliance/keys/approver_attestation.h"
+#include "appliance/keys/approver_tpm.h"
 #include "appliance/keys/dev_provisioning.h"
 #include "appliance/policy/embedded_policy.h"
 #include "core/encoding.h"
@@ -82,9 +90,32 @@ const char* kConfigTemplate = R"({
   // dev-CA certificates; where they may go is the policy's "egress" section.
   "connectors": { "ca_file": "pki/ca.pem" },
 @STATE@
+@BREAKGLASS@
   "log": { "level": "info" }
 }
 )";
+
+const std::vector<std::string> kDevApproverNames = {"approver-1", "approver-2", "approver-3"};
+constexpr std::size_t kDevQuorum = 2;
+// Who ran the initial ceremony: the approvers' created_by.
+constexpr const char* kCeremonyBy = "sealgate-dev-init";
+
+// A software TPM of DIR/approvers/ that still runs (its pid file names a live
+// swtpm): replacing its state under it would leave an orphan serving a deleted TPM.
+std::optional<std::string> runningApproverTpm(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir / "approvers", ec)) {
+    std::ifstream pidFile(entry.path() / "swtpm.pid");
+    long pid = 0;
+    if (!(pidFile >> pid) || pid <= 0) continue;
+    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 && std::getline(comm, name) && name == "swtpm") {
+      return entry.path().filename().string();
+    }
+  }
+  return std::nullopt;
+}
 
 // The instance directory: emptied of what dev-init creates (with --force), and
 // its sub-directories created, private to the user.
@@ -92,9 +123,14 @@ Result<void> prepareDirectory(const fs::path& dir, bool force) {
   std::error_code ec;
   if (fs::exists(dir / "sealgated.conf")) {
     if (!force) return initError((dir / "sealgated.conf").string() + " exists; pass --force to replace the instance");
+    if (auto running = runningApproverTpm(dir)) {
+      return initError("the software TPM of approver " + *running + " still runs on " +
+                       (dir / "approvers" / *running).string() + ": stop it first (kill $(cat " +
+                       (dir / "approvers" / *running / "swtpm.pid").string() + "))");
+    }
     // Remove only what dev-init creates: never a user's other files.
     for (const char* p : {"sealgated.conf", "softhsm2.conf", "hsm.pin", "hsm-so.pin", "policy.json", "tokens", "pki",
-                          "state", "kv", "audit", "tpm"}) {
+                          "state", "kv", "audit", "tpm", "approvers"}) {
       fs::remove_all(dir / p, ec);
     }
   }
@@ -136,7 +172,8 @@ Result<void> issueDevPki(const fs::path& pki, const Bytes& tlsSpki) {
   return {};
 }
 
-std::string renderConfig(const std::string& module, bool swtpm, const std::string& tpmDir) {
+std::string renderConfig(const std::string& module, bool swtpm, const std::string& tpmDir,
+                         const std::string& ekCaBundle) {
   std::string config = kConfigTemplate;
   config.replace(config.find("@MODULE@"), 8, module);
   const std::string state = swtpm ? "  \"tpm\": { \"tcti\": \"" + DevSoftwareTpm::tcti(tpmDir) +
@@ -144,12 +181,74 @@ std::string renderConfig(const std::string& module, bool swtpm, const std::strin
                                   : "  // No TPM in this instance: said explicitly, and shown in /admin/v1/status.\n"
                                     "  \"state\": { \"rollback_protection\": \"none\" },";
   config.replace(config.find("@STATE@"), 7, state);
+  const std::string breakglass =
+      swtpm ? "  // Break-glass (docs/BREAKGLASS.md): approver-1..3 are enrolled with the software TPMs\n"
+              "  // in approvers/, whose EK certificates chain to this development TPM vendor CA.\n"
+              "  \"breakglass\": { \"ek_ca_file\": \"" +
+                  ekCaBundle + "\", \"quorum\": " + std::to_string(kDevQuorum) + " },"
+            : "  // No break-glass: its approvers need TPMs (dev-init --tpm swtpm makes three).";
+  config.replace(config.find("@BREAKGLASS@"), 12, breakglass);
   return config;
 }
 
+// The initial ceremony's steps 2 and 4 in process: breakglass::Approvers over
+// the instance's sealed state, with the same checks as the admin endpoints
+// (the EK chain to the configured CA bundle, the AK, MakeCredential, the
+// activated secret, the quote).
+class CeremonyPeer : public EnrolmentPeer {
+ public:
+  explicit CeremonyPeer(breakglass::Approvers& approvers) : approvers_(approvers) {}
+
+  Result<Credential> submitDevice(const std::string& name, const ApproverTpm::Device& device) override {
+    SEALGATE_ASSIGN_OR_RETURN(auto issued, approvers_.submitDevice(name, device.ekCertificate, device.ekPublic,
+                                                                   device.akPublic, std::time(nullptr)));
+    return Credential{std::move(issued.credentialBlob), std::move(issued.encryptedSecret)};
+  }
+
+  Result<std::string> activate(const std::string& name, const Secret& secret,
+                               const ApproverTpm::Quote& quote) override {
+    SEALGATE_ASSIGN_OR_RETURN(auto enrolled,
+                              approvers_.activate(name, secret, quote.attest, quote.signature, std::time(nullptr)));
+    return enrolled.akFingerprint;
+  }
+
+ private:
+  breakglass::Approvers& approvers_;
+};
+
+// dev-init's initial ceremony (docs/BREAKGLASS.md, "Initial ceremony"): on the
+// fresh sealed state, each approver's TPM is started, its enrolment opened and
+// completed in process. The bootstrap limit is the ceremony's approvers, not
+// the quorum: it runs offline, before the appliance ever served, by whoever
+// holds the instance's HSM PIN and TPM, and only on a state without approvers.
+// Not in the audit log: a development instance's log starts at its first run,
+// as its checkpoints carry the config's `name`, which tests and users change.
+Result<void> enrolInitialApprovers(const Config& config, ApplianceKeys& keys, std::vector<DevApprover>& approvers) {
+  auto state = keys.stateGuard(config);
+  SEALGATE_TRY(state->open());
+  ApproverAttestation attestation(config.breakglass.ekCaFile);
+  breakglass::Settings ceremony = config.breakglass;
+  ceremony.quorum = std::max(ceremony.quorum, approvers.size());
+  breakglass::Approvers registry(*state, attestation, ceremony);
+  SEALGATE_TRY(registry.load());
+  if (!registry.list().empty()) return initError("the initial ceremony runs on a state without approvers");
+  CeremonyPeer peer(registry);
+  for (auto& approver : approvers) {
+    SEALGATE_ASSIGN_OR_RETURN(auto tpmProcess, DevSoftwareTpm::start(approver.stateDir));
+    SEALGATE_ASSIGN_OR_RETURN(auto tpm, ApproverTpm::open(approver.tcti));
+    SEALGATE_ASSIGN_OR_RETURN(auto pending, registry.createPending(approver.name, kCeremonyBy, {}, std::time(nullptr)));
+    SEALGATE_ASSIGN_OR_RETURN(auto enrolled,
+                              enrolApproverDevice(*tpm, peer, approver.name, pending.pcrs, kDefaultApproverAkHandle));
+    approver.akFingerprint = std::move(enrolled.akFingerprint);
+  }
+  return Ok{};
+}
+
 // The sealed state: a data key wrapped by the HSM's KEK (and sealed by the TPM),
-// the TPM counter defined, an empty journal.
-Result<void> initializeState(const fs::path& conf, bool swtpm, const std::string& tpmDir) {
+// the TPM counter defined, an empty journal; then, with approvers, the initial
+// ceremony on it (the appliance's TPM runs throughout: it anchors the state).
+Result<void> initializeState(const fs::path& conf, bool swtpm, const std::string& tpmDir,
+                             std::vector<DevApprover>& approvers) {
   std::unique_ptr<DevSoftwareTpm> tpmProcess;
   if (swtpm) {
     std::error_code ec;
@@ -160,12 +259,14 @@ Result<void> initializeState(const fs::path& conf, bool swtpm, const std::string
   }
   SEALGATE_ASSIGN_OR_RETURN(auto loaded, Config::load(conf.string()));
   SEALGATE_ASSIGN_OR_RETURN(auto keys, ApplianceKeys::open(loaded));
-  return keys->stateGuard(loaded)->initialize();
+  SEALGATE_TRY(keys->stateGuard(loaded)->initialize());
+  if (approvers.empty()) return Ok{};
+  return enrolInitialApprovers(loaded, *keys, approvers);
 }
 
 }  // namespace
 
-Result<void> devInit(const DevInitOptions& options) {
+Result<DevInitReport> devInit(const DevInitOptions& options) {
   if (options.dir.empty()) return initError("--dir is required");
   if (options.tpm != "none" && options.tpm != "swtpm") return initError("--tpm must be none or swtpm");
   const fs::path dir = fs::absolute(options.dir);
@@ -185,8 +286,25 @@ Result<void> devInit(const DevInitOptions& options) {
   SEALGATE_TRY(writeText(dir / "policy.json", devPolicyJson()));
   const bool swtpm = options.tpm == "swtpm";
   const std::string tpmDir = (dir / "tpm").string();
-  SEALGATE_TRY(writeText(dir / "sealgated.conf", renderConfig(options.module, swtpm, tpmDir)));
-  return initializeState(dir / "sealgated.conf", swtpm, tpmDir);
+  DevInitReport report;
+  report.dir = dir.string();
+  report.config = (dir / "sealgated.conf").string();
+  if (swtpm) {
+    std::vector<std::string> stateDirs;
+    for (const auto& name : kDevApproverNames) {
+      const std::string stateDir = (dir / "approvers" / name).string();
+      stateDirs.push_back(stateDir);
+      report.approvers.push_back(
+          DevApprover{name, stateDir, DevSoftwareTpm::tcti(stateDir), DevSoftwareTpm::startCommand(stateDir), ""});
+    }
+    std::error_code ec;
+    fs::create_directories(dir / "approvers", ec);
+    chmod((dir / "approvers").c_str(), 0700);
+    SEALGATE_ASSIGN_OR_RETURN(report.ekCaBundle, manufactureDevTpms((dir / "approvers" / "ca").string(), stateDirs));
+  }
+  SEALGATE_TRY(writeText(report.config, renderConfig(options.module, swtpm, tpmDir, "approvers/ca/bundle.pem")));
+  SEALGATE_TRY(initializeState(report.config, swtpm, tpmDir, report.approvers));
+  return report;
 }
 
 }  // namespace sealgate::appliance

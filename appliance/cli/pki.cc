@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <vector>
 
 namespace sealgate::appliance {
 namespace {
@@ -139,6 +140,35 @@ Result<EvpPkeyPtr> readPrivateKeyPem(const std::string& path) {
   std::fclose(f);
   if (key == nullptr) return pkiError("PEM_read_PrivateKey " + path);
   return EvpPkeyPtr(key);
+}
+
+Result<AdminIdentity> adminIdentityOfCertificate(const std::string& certPemPath) {
+  SEALGATE_ASSIGN_OR_RETURN(auto cert, readCertificatePem(certPemPath));
+  GeneralNamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
+  std::vector<std::string> spiffe;
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
+    if (gn->type != GEN_URI) continue;
+    const auto* s = gn->d.uniformResourceIdentifier;
+    std::string v(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                  static_cast<std::size_t>(ASN1_STRING_length(s)));
+    if (v.rfind("spiffe://", 0) == 0) spiffe.push_back(std::move(v));
+  }
+  if (spiffe.size() != 1) {
+    return makeError(ErrorCode::PkiError, certPemPath + " does not carry exactly one spiffe:// SAN URI");
+  }
+  static const std::string kPrefix = "spiffe://sealgate-admin/";
+  AdminIdentity id{spiffe[0], "", ""};
+  const auto slash = id.spiffeId.find('/', kPrefix.size());
+  if (id.spiffeId.rfind(kPrefix, 0) != 0 || slash == std::string::npos || slash == kPrefix.size() ||
+      slash + 1 == id.spiffeId.size() || id.spiffeId.find('/', slash + 1) != std::string::npos) {
+    return makeError(ErrorCode::PkiError,
+                     certPemPath + " is not an admin-listener certificate (spiffe://sealgate-admin/<role>/<name>)");
+  }
+  id.role = id.spiffeId.substr(kPrefix.size(), slash - kPrefix.size());
+  id.name = id.spiffeId.substr(slash + 1);
+  return id;
 }
 
 }  // namespace sealgate::appliance

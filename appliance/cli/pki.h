@@ -31,4 +31,14 @@ Result<void> writePrivateKeyPem(const std::string& path, EVP_PKEY* key);
 Result<X509Ptr> readCertificatePem(const std::string& path);
 Result<EvpPkeyPtr> readPrivateKeyPem(const std::string& path);
 
+// The admin-listener identity a client certificate carries: its one spiffe://
+// SAN URI, spiffe://sealgate-admin/<role>/<name>. PKI_ERROR for an unreadable
+// file, no or several spiffe:// URIs, or another trust domain or shape.
+struct AdminIdentity {
+  std::string spiffeId;
+  std::string role;
+  std::string name;
+};
+Result<AdminIdentity> adminIdentityOfCertificate(const std::string& certPemPath);
+
 }  // namespace sealgate::appliance

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "appliance/cli/approver_cli.h"
 #include "appliance/cli/dev_init.h"
 #include "appliance/config/config.h"
 #include "appliance/keys/appliance_keys.h"
@@ -158,6 +159,97 @@ int auditVerify(const std::string& keyPath, const std::string& bundlePath, const
   return 0;
 }
 
+// What dev-init made, and how to use it.
+void printDevInit(const DevInitOptions& init, const DevInitReport& r) {
+  const std::string& dir = r.dir;
+  std::cout << "development instance ready in " << dir << "\n";
+  if (init.tpm == "swtpm") {
+    std::cout << "  start its TPM first (docs/STATE.md, \"Software TPM for development\"):\n"
+              << "    swtpm socket --tpm2 --server type=unixio,path=" << dir << "/tpm/swtpm.sock --ctrl "
+              << "type=unixio,path=" << dir << "/tpm/swtpm.sock.ctrl --tpmstate dir=" << dir
+              << "/tpm --flags startup-clear &\n";
+  }
+  std::cout << "  run: sealgated --config " << r.config << "\n";
+  if (r.approvers.size() < 2) return;
+  std::cout << "\nbreak-glass: " << r.approvers.size() << " approvers enrolled (initial ceremony), quorum 2, EK CA "
+            << r.ekCaBundle << "\n";
+  for (const auto& a : r.approvers) {
+    std::cout << "  " << a.name << ": AK " << a.akFingerprint << "\n"
+              << "    start its TPM: " << a.startCommand << "\n"
+              << "    stop it:       kill $(cat " << a.stateDir << "/swtpm.pid)\n";
+  }
+  const std::string pki = dir + "/pki/clients/";
+  const std::string admin = "--admin https://localhost:9443 --ca " + dir + "/pki/ca.pem";
+  std::cout << "  try it (with sealgated and approver-1's and approver-2's TPMs running):\n"
+            << "    curl --cacert " << dir << "/pki/ca.pem --cert " << pki << "admin.pem --key " << pki
+            << "admin.key -H 'Content-Type: application/json' https://localhost:9443/admin/v1/breakglass/requests "
+            << "-d '{\"tenant\":\"acme\",\"uri_prefixes\":[\"secret://acme/kv/app\"],\"actions\":[\"use\"],"
+            << "\"mode\":\"pdp_outage\",\"reason\":\"PDP outage drill\",\"duration_seconds\":900}'\n";
+  for (const auto* a : {&r.approvers[0], &r.approvers[1]}) {
+    std::cout << "    sealgate approve " << admin << " --cert " << pki << a->name << ".pem --key " << pki << a->name
+              << ".key --tpm " << a->tcti << " REQUEST_ID\n";
+  }
+}
+
+// The break-glass approver's commands (docs/BREAKGLASS.md, "The approver CLI").
+struct ApproverCommands {
+  CLI::App* add = nullptr;
+  CLI::App* list = nullptr;
+  CLI::App* enroll = nullptr;
+  CLI::App* approve = nullptr;
+  AdminTls addTls, listTls;
+  std::string addName;
+  std::vector<unsigned> addPcrs;
+  EnrollCommand enrollCommand{{}, {}, {}, "0x81010100"};
+  ApproveCommand approveCommand{{}, {}, "0x81010100", {}, false};
+};
+
+void addAdminTlsOptions(CLI::App* cmd, AdminTls& tls) {
+  cmd->add_option("--admin", tls.url, "the admin listener, https://host:port")->required();
+  cmd->add_option("--cert", tls.certFile, "your client certificate (PEM)")->required();
+  cmd->add_option("--key", tls.keyFile, "its private key (PEM)")->required();
+  cmd->add_option("--ca", tls.caFile, "the CA the admin listener's certificate must chain to (PEM)")->required();
+}
+
+void addApproverCommands(CLI::App& cli, ApproverCommands& c) {
+  auto* approver = cli.add_subcommand("approver", "break-glass approvers: open an enrolment, enrol a TPM, list");
+  approver->require_subcommand(1);
+  c.add = approver->add_subcommand("add", "(admin) open the enrolment of approver NAME: the approver then enrols");
+  addAdminTlsOptions(c.add, c.addTls);
+  c.add->add_option("NAME", c.addName, "the <name> of spiffe://sealgate-admin/approver/<name>")->required();
+  c.add
+      ->add_option("--pcrs", c.addPcrs, "SHA-256 PCRs the approver's quotes cover, e.g. 0,7 (default: breakglass.pcrs)")
+      ->delimiter(',')
+      ->check(CLI::Range(0u, 23u));
+  c.list = approver->add_subcommand("list", "the approvers, their state and AK fingerprints");
+  addAdminTlsOptions(c.list, c.listTls);
+  c.enroll = approver->add_subcommand(
+      "enroll", "(approver) enrol your TPM: create or reuse its AK, prove it with ActivateCredential and a quote");
+  addAdminTlsOptions(c.enroll, c.enrollCommand.tls);
+  c.enroll->add_option("--tpm", c.enrollCommand.tcti, "your TPM's TCTI, e.g. device:/dev/tpmrm0")->required();
+  c.enroll->add_option("--name", c.enrollCommand.name, "the approver name (default: the one in --cert)");
+  c.enroll->add_option("--ak-handle", c.enrollCommand.akHandle, "the AK's persistent handle (default 0x81010100)");
+
+  c.approve = cli.add_subcommand(
+      "approve", "(approver) review a break-glass request, then approve it with a quote by your enrolled TPM");
+  addAdminTlsOptions(c.approve, c.approveCommand.tls);
+  c.approve->add_option("--tpm", c.approveCommand.tcti, "your enrolled TPM's TCTI")->required();
+  c.approve->add_option("--ak-handle", c.approveCommand.akHandle, "the AK's persistent handle (default 0x81010100)");
+  c.approve->add_flag("--yes", c.approveCommand.yes, "approve without asking (review the request first)");
+  c.approve->add_option("REQUEST_ID", c.approveCommand.requestId, "the request's id (32 hex digits)")->required();
+}
+
+// The exit status of the approver command that was parsed; -1 when none was.
+int runApproverCommands(const ApproverCommands& c) {
+  if (c.add->parsed()) return approverAdd(c.addTls, c.addName, c.addPcrs, std::cout, std::cerr);
+  if (c.list->parsed()) return approverList(c.listTls, std::cout, std::cerr);
+  if (c.enroll->parsed()) return approverEnroll(c.enrollCommand, std::cout, std::cerr);
+  if (c.approve->parsed()) {
+    return approveRequest(c.approveCommand, std::cin, isatty(STDIN_FILENO) == 1, std::cout, std::cerr);
+  }
+  return -1;
+}
+
 }  // namespace
 
 // main() without the last line of defence below.
@@ -199,6 +291,9 @@ static int run(int argc, char** argv) {
   verifyCmd->add_flag("--quiet", quiet, "no progress bar");
   verifyCmd->add_option("BUNDLE", bundlePath, "the bundle from GET /admin/v1/audit/export")->required();
 
+  ApproverCommands approvers;
+  addApproverCommands(cli, approvers);
+
   CLI11_PARSE(cli, argc, argv);
 
   if (devInitCmd->parsed()) {
@@ -207,10 +302,10 @@ static int run(int argc, char** argv) {
       std::cerr << "sealgate dev-init: " << r.error().describe() << "\n";
       return 1;
     }
-    std::cout << "development instance ready in " << init.dir << "\n"
-              << "  run: sealgated --config " << init.dir << "/sealgated.conf\n";
+    printDevInit(init, *r);
     return 0;
   }
+  if (const int status = runApproverCommands(approvers); status >= 0) return status;
   if (listCmd->parsed()) return keysList(configPath, asJson);
   if (stateInitCmd->parsed()) return stateInit(stateConfig);
   if (verifyCmd->parsed()) return auditVerify(keyPath, bundlePath, keyName, quiet);

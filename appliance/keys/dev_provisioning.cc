@@ -30,6 +30,34 @@ std::string DevSoftwareTpm::tcti(const std::string& stateDir) {
   return "swtpm:path=" + attest::SwtpmProcess::socketPath(stateDir);
 }
 
+namespace {
+
+// One shell word: as is when it is made of [A-Za-z0-9/._,=:+-] only, else in single quotes.
+std::string shellWord(const std::string& s) {
+  const bool plain = !s.empty() && s.find_first_not_of(
+                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                       "0123456789/._,=:+-") == std::string::npos;
+  if (plain) return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
+std::string DevSoftwareTpm::startCommand(const std::string& stateDir) {
+  const std::string sock = attest::SwtpmProcess::socketPath(stateDir);
+  return "swtpm socket --tpm2 --server " + shellWord("type=unixio,path=" + sock) + " --ctrl " +
+         shellWord("type=unixio,path=" + sock + ".ctrl") + " --tpmstate " + shellWord("dir=" + stateDir) +
+         " --flags startup-clear --daemon --pid " + shellWord("file=" + stateDir + "/swtpm.pid");
+}
+
+Result<std::string> manufactureDevTpms(const std::string& caDir, const std::vector<std::string>& stateDirs) {
+  SEALGATE_ASSIGN_OR_RETURN(auto ca, attest::SwtpmLocalCa::create(caDir));
+  for (const auto& dir : stateDirs) SEALGATE_TRY(ca.manufacture(dir));
+  return ca.writeBundle();
+}
+
 DevSoftwareTpm::~DevSoftwareTpm() = default;
 
 }  // namespace sealgate::appliance

@@ -31,12 +31,24 @@ inline const std::vector<std::string> kDevAesKeys{key_labels::kKek};
 Result<Bytes> createDevToken(const std::string& module, const std::string& tokenLabel, const Secret& soPin,
                              const Secret& userPin, const std::string& userPinFile);
 
+// TPM states "as a vendor ships them" for development: a local TPM vendor CA
+// (swtpm_localca, its keys and configuration in `caDir`) and, for each of
+// `stateDirs`, an swtpm state with RSA-2048 and ECC EKs and EK certificates
+// signed by that CA (docs/DEVELOPMENT.md, "swtpm with EK certificates").
+// Returns the CA bundle (issuing CA and root, PEM) a verifier is configured
+// with: breakglass.ek_ca_file.
+Result<std::string> manufactureDevTpms(const std::string& caDir, const std::vector<std::string>& stateDirs);
+
 // A software TPM (swtpm) whose state lives in a folder; stopped on destruction.
 class DevSoftwareTpm {
  public:
   static Result<std::unique_ptr<DevSoftwareTpm>> start(const std::string& stateDir);
   // The TCTI an instance's config names for the TPM kept in `stateDir`.
   static std::string tcti(const std::string& stateDir);
+  // The command that starts it later (what DevSoftwareTpm::start runs), in the
+  // background: `swtpm socket --tpm2 ... --flags startup-clear --daemon
+  // --pid file=<stateDir>/swtpm.pid`; stop it with `kill $(cat <stateDir>/swtpm.pid)`.
+  static std::string startCommand(const std::string& stateDir);
   ~DevSoftwareTpm();
   DevSoftwareTpm(const DevSoftwareTpm&) = delete;
   DevSoftwareTpm& operator=(const DevSoftwareTpm&) = delete;

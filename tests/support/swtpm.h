@@ -11,11 +11,11 @@
 
 namespace sealgate::testing {
 
-// A TPM vendor's CA for tests: swtpm_localca with its state (root CA, issuing
-// CA, signing key, serial) in `dir`, never the machine-wide
-// /var/lib/swtpm-localca. Several TPM states manufactured by one SwtpmLocalCa
-// share that CA, as a site's TPMs share their vendor's. The CA's keys are
-// created by the first manufacture().
+// A TPM vendor's CA for tests: attest::SwtpmLocalCa (swtpm_localca with its
+// state in `dir`, never the machine-wide /var/lib/swtpm-localca), throwing
+// instead of returning errors. Several TPM states manufactured by one
+// SwtpmLocalCa share that CA, as a site's TPMs share their vendor's. The CA's
+// keys are created by the first manufacture().
 class SwtpmLocalCa {
  public:
   // Writes DIR/localca.conf and DIR/setup.conf (creating DIR); throws
@@ -32,13 +32,13 @@ class SwtpmLocalCa {
   // After the first manufacture(): the issuing CA (it signs EK certificates),
   // the self-signed root that signs it, and both in one PEM file (the vendor CA
   // bundle a verifier is configured with; written at each call).
-  std::string issuerCertPath() const { return dir_ + "/issuercert.pem"; }
-  std::string rootCertPath() const { return dir_ + "/swtpm-localca-rootca-cert.pem"; }
+  std::string issuerCertPath() const { return ca_->issuerCertPath(); }
+  std::string rootCertPath() const { return ca_->rootCertPath(); }
   std::string bundlePath() const;
-  const std::string& dir() const { return dir_; }
+  const std::string& dir() const { return ca_->dir(); }
 
  private:
-  std::string dir_;
+  std::unique_ptr<attest::SwtpmLocalCa> ca_;
 };
 
 class Swtpm {
