@@ -24,6 +24,8 @@ HandlerResult StateAdminApi::listGrants(Request& request) {
 HandlerResult StateAdminApi::revokeGrant(Request& request) {
   if (request.identity.role != "admin") return HttpError{ErrorCode::Forbidden, "permission denied"};
   const std::string& id = request.pathParam;
+  // Grant ids are base64url: anything else names no grant.
+  if (id.find('.') != std::string::npos) return HttpError{ErrorCode::NotFound, "no such grant"};
   json event = auditEvent("grant_revoke", actorOf(request));
   event["grant_id"] = id;
   event["outcome"] = "revoked";
