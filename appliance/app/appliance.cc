@@ -512,6 +512,10 @@ HandlerResult Appliance::reinitializeState(Request& request) {
     logEvent(LogLevel::Error, "audit_failure", {{"error", logged.error().describe()}});
   }
   if (!done) return HttpError{stateFailureCode(done.error().code), done.error().message};
+  // Break-glass requests and approvers lived in the old state: forget them too.
+  if (breakGlassApi_ && (!approvers_->load() || !breakGlass_->load())) {
+    logEvent(LogLevel::Error, "breakglass_reload_failed", {{"effect", "break-glass keeps its previous copy"}});
+  }
   logEvent(LogLevel::Warn, "state_reinitialized", {{"by", request.identity.spiffeId}, {"moved_to", *done}});
   return Response{200, json{{"status", "reinitialized"}, {"previous_state", *done}, {"state", state_->statusJson()}}};
 }
