@@ -13,14 +13,8 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kMaxNameBytes = 64;
 constexpr unsigned kPcrCount = 24;
 constexpr std::size_t kSecretBytes = 32;
-
-bool nameChar(char c, bool first) {
-  if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
-  return !first && (c == '.' || c == '_' || c == '-');
-}
 
 Bytes sha256(std::span<const std::uint8_t> data) {
   Bytes out(SHA256_DIGEST_LENGTH);
@@ -79,14 +73,6 @@ Result<std::vector<unsigned>> normalizePcrs(std::vector<unsigned> pcrs) {
 }
 
 }  // namespace
-
-bool validApproverName(const std::string& name) {
-  if (name.empty() || name.size() > kMaxNameBytes) return false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    if (!nameChar(name[i], i == 0)) return false;
-  }
-  return true;
-}
 
 const char* approverStateName(ApproverState state) {
   switch (state) {

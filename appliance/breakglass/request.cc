@@ -132,6 +132,16 @@ const char* modeName(Mode mode) {
   return "pdp_outage";
 }
 
+bool validApproverName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) return false;
+  }
+  return true;
+}
+
 bool isApproverChange(Mode mode) { return mode == Mode::EnrolApprover || mode == Mode::RemoveApprover; }
 
 const char* stateName(State state) {
