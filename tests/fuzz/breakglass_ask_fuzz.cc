@@ -28,8 +28,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto sortedUnique = [](const std::vector<std::string>& v) {
     return std::is_sorted(v.begin(), v.end()) && std::adjacent_find(v.begin(), v.end()) == v.end();
   };
+  if (isApproverChange(ask->mode)) {
+    // An approver change names a valid approver and no scope at all.
+    if (!validApproverName(ask->approver) || !ask->tenant.empty() || !ask->uriPrefixes.empty() ||
+        !ask->actions.empty()) {
+      __builtin_trap();
+    }
+  } else {
+    if (!ask->approver.empty() || ask->uriPrefixes.empty() || ask->actions.empty()) __builtin_trap();
+  }
   if (!sortedUnique(ask->uriPrefixes) || !sortedUnique(ask->actions)) __builtin_trap();
-  if (ask->uriPrefixes.empty() || ask->actions.empty()) __builtin_trap();
   if (ask->durationSeconds < 1 || ask->durationSeconds > 3600) __builtin_trap();
   for (const auto& p : ask->uriPrefixes) {
     if (p.rfind("secret://" + ask->tenant + "/", 0) != 0) __builtin_trap();
