@@ -30,6 +30,7 @@ from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 IN_SCOPE = "secret://acme/kv/app/db#password"
+UNASKED = "secret://acme/kv/nowhere/x"  # never sent to the PDP while it was up
 
 
 class BreakGlassAuthorizeTest(Base):
@@ -136,7 +137,7 @@ class BreakGlassAuthorizeTest(Base):
         self.assertEqual((status, body["error"]["code"]), (503, "PDP_UNAVAILABLE"), raw)
 
         rid, view = self.open_window(self.ask("pdp_outage", "secret://acme/kv/app"))
-        status, body, _, raw = self.authorize(IN_SCOPE, "secret://acme/kv/other/x", "secret://acme/kv/appendix/z")
+        status, body, _, raw = self.authorize(IN_SCOPE, UNASKED, "secret://acme/kv/appendix/z")
         self.assertEqual(status, 200, raw)
         self.assertEqual([r["decision"] for r in body["results"]], ["allow", "deny", "deny"], raw)
         self.assertEqual({r.get("reason") for r in body["results"][1:]}, {"PDP_UNAVAILABLE"})  # whole segments only
@@ -144,8 +145,9 @@ class BreakGlassAuthorizeTest(Base):
         self.assertEqual(claims["bg"], rid)
         self.assertLessEqual(claims["exp"], view["ends_at"])
         grant = body["grant"]
-        # Nothing covered: the outage answer is unchanged.
-        status, body, _, raw = self.authorize("secret://acme/kv/other/x")
+        # Nothing covered: the outage answer is unchanged (a URI never asked before: the denies the PDP
+        # gave while it was up stay in the negative cache for a while, and would answer instead).
+        status, body, _, raw = self.authorize(UNASKED)
         self.assertEqual((status, body["error"]["code"]), (503, "PDP_UNAVAILABLE"), raw)
         # Another tenant's service is never covered by acme's window.
         status, body, _, raw = self.sg.request("POST", "/v1/authorize", client="globex-billing",
