@@ -204,6 +204,50 @@ echo "      no response, log line or audit event (the execute event names the gr
 kill -TERM "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true; PEER_PID=
 
 echo
+echo "== break-glass: two approvers, each with a TPM of their own, open a scoped override window"
+# dev-init enrolled approver-1..3 (quorum 2) on software TPMs under DIR/approvers/.
+APPROVER_TPMS=()
+for who in approver-1 approver-2; do
+  APPROVER_TPMS+=("$(bash "$ROOT/scripts/dev-approver-tpm.sh" "$INSTANCE" "$who" start)")
+done
+stop_approver_tpms() {
+  for who in approver-1 approver-2; do bash "$ROOT/scripts/dev-approver-tpm.sh" "$INSTANCE" "$who" stop || true; done
+}
+echo "\$ curl --cert admin.pem -X POST https://localhost:$ADMIN/admin/v1/breakglass/requests -d '{\"tenant\":\"acme\","
+echo "    \"uri_prefixes\":[\"secret://acme/kv/other\"],\"actions\":[\"use\"],\"mode\":\"override\",\"reason\":\"...\",\"duration_seconds\":300}'"
+OUT=$(as_client admin -H 'Content-Type: application/json' "https://localhost:$ADMIN/admin/v1/breakglass/requests" -d '{
+  "tenant":"acme","uri_prefixes":["secret://acme/kv/other"],"actions":["use"],"mode":"override",
+  "reason":"demo: a policy deny overridden for five minutes","duration_seconds":300}')
+echo "$OUT"
+BG=$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$OUT") ||
+  { stop_approver_tpms; echo "unexpected answer"; exit 1; }
+i=0
+for who in approver-1 approver-2; do
+  echo "\$ sealgate approve --admin https://localhost:$ADMIN --cert $who.pem --key $who.key --tpm ${APPROVER_TPMS[$i]} --yes $BG"
+  if ! "$BIN/sealgate" approve --admin "https://localhost:$ADMIN" --ca "$CA" --cert "$CLIENTS/$who.pem" \
+    --key "$CLIENTS/$who.key" --tpm "${APPROVER_TPMS[$i]}" --yes "$BG"; then
+    stop_approver_tpms; echo "the approval by $who failed"; exit 1
+  fi
+  i=$((i + 1))
+done
+stop_approver_tpms
+echo "\$ curl --cert acme-payments.pem .../v1/authorize -d '{\"requests\":[ other/x ]}'   # the policy denied it above"
+OUT=$(as_client acme-payments -H 'Content-Type: application/json' "https://localhost:$PEP/v1/authorize" -d '{"requests":[
+  {"uri":"secret://acme/kv/other/x","action":"use"}]}')
+/usr/bin/python3 -c '
+import base64, json, sys
+r = json.load(sys.stdin)
+claims = json.loads(base64.urlsafe_b64decode(r["grant"].split(".")[1] + "=="))
+print(json.dumps({"results": r["results"], "grant claims": {k: claims[k] for k in ("bg", "exp")}}))' <<<"$OUT"
+grep -q "\"obligations\":{\"breakglass\":\"$BG\"}" <<<"$OUT" || { echo "unexpected answer"; exit 1; }
+echo "\$ curl --cert admin.pem -X DELETE https://localhost:$ADMIN/admin/v1/breakglass/active/$BG   # closed early"
+as_client admin -X DELETE "https://localhost:$ADMIN/admin/v1/breakglass/active/$BG" | head -c 300; echo
+OUT=$(as_client acme-payments -H 'Content-Type: application/json' "https://localhost:$PEP/v1/authorize" -d '{"requests":[
+  {"uri":"secret://acme/kv/other/x","action":"use"}]}')
+grep -q '"decision":"deny"' <<<"$OUT" || { echo "the deny did not come back: $OUT"; exit 1; }
+echo "   -> denied again; the request, both approvals, the opening, the grant and the closing are in the audit log"
+
+echo
 echo "== the sealed state survives a restart: stop sealgated, start it again, consume the same grant"
 kill -TERM "$PID"; wait "$PID" || true
 start_sealgated
