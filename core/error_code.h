@@ -63,6 +63,7 @@ namespace sealgate {
   API(WrongListener, "WRONG_LISTENER", 403)                                   \
   API(IdentityInvalid, "IDENTITY_INVALID", 403)                               \
   API(Forbidden, "FORBIDDEN", 403)                                            \
+  API(CsrfRejected, "CSRF_REJECTED", 403)                                     \
   API(NotFound, "NOT_FOUND", 404)                                             \
   API(MethodNotAllowed, "METHOD_NOT_ALLOWED", 405)                            \
   API(RequestTimeout, "REQUEST_TIMEOUT", 408)                                 \

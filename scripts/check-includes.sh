@@ -18,6 +18,7 @@ declare -A may_use=(
   [config]=""
   [connectors]=""
   [server]="telemetry config"
+  [ui]="server"
   [state]="telemetry"
   [audit]="telemetry config server"
   [policy]="telemetry connectors"
@@ -26,7 +27,7 @@ declare -A may_use=(
   [kv]="telemetry config server audit policy"
   [execute]="telemetry config server audit grants"
   [keys]="telemetry config state audit grants breakglass"
-  [app]="telemetry config server connectors state audit policy breakglass grants kv execute keys"
+  [app]="telemetry config server ui connectors state audit policy breakglass grants kv execute keys"
   [cli]="telemetry config policy keys breakglass"
 )
 

@@ -289,6 +289,10 @@ json.dump(b, open(sys.argv[2], "w"))
 PY
 "$BIN/sealgate" audit verify --quiet --key "$INSTANCE/AUDIT_KEY.pem" "$INSTANCE/audit-bundle-tampered.json" || true
 
+echo
+echo "== the admin web UI: https://localhost:$ADMIN/ui/ (docs/WEBUI.md)"
+echo "   the browser presents the admin's client certificate: import $CLIENTS/admin.p12"
+echo "   (its password is in $CLIENTS/admin.p12.pass) and trust the dev CA $CA for websites"
 if ((WAIT)); then
   echo
   echo "== sealgated keeps running (log: $LOG). Press Ctrl-C to stop."

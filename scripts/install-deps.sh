@@ -31,6 +31,8 @@ PACKAGES=(
   # connectors (/v1/execute): libssh and libldap, and their real peers for the tests
   # (sshd with its own host keys and config; slapd with ldap-utils for its set-up)
   libssh-dev openssh-server openssh-client libldap-dev slapd ldap-utils
+  # the web UI's browser tests: Debian's Chromium (driven by npm playwright-core) and a font for its screenshots
+  chromium fonts-liberation
 )
 # node-vault (tests/e2e/node) needs node and npm. These machines may carry nodejs
 # with npm from outside Debian, which Debian's npm conflicts with: add Debian's

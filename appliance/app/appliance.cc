@@ -12,6 +12,7 @@
 #include "appliance/connectors/ssh_connector.h"
 #include "appliance/telemetry/egress.h"
 #include "appliance/telemetry/logging.h"
+#include "appliance/ui/ui_routes.h"
 #include "core/secret_uri.h"
 
 namespace sealgate::appliance {
@@ -300,6 +301,7 @@ std::vector<Route> Appliance::adminRoutes() {
   addAuditRoutes(routes);
   addLeaseAndKvRoutes(routes);
   breakglass::addBreakGlassRoutes(routes, breakGlassApi_.get());
+  ui::addUiRoutes(routes);
   return routes;
 }
 

@@ -168,6 +168,10 @@ Result<void> issueDevPki(const fs::path& pki, const Bytes& tlsSpki) {
                               issueCertificate(ca.get(), caKey.get(), key.get(), name, "URI:" + spiffe, false, 825));
     SEALGATE_TRY(writePrivateKeyPem((pki / "clients" / (name + ".key")).string(), key.get()));
     SEALGATE_TRY(writeCertificatePem((pki / "clients" / (name + ".pem")).string(), cert.get()));
+    if (spiffe.starts_with("spiffe://sealgate-admin/")) {
+      // For a browser: the admin web UI (docs/WEBUI.md, "Opening it").
+      SEALGATE_TRY(writePkcs12((pki / "clients" / (name + ".p12")).string(), name, key.get(), cert.get(), ca.get()));
+    }
   }
   return {};
 }

@@ -4,6 +4,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <unistd.h>
@@ -122,6 +123,43 @@ Result<void> writePrivateKeyPem(const std::string& path, EVP_PKEY* key) {
   std::fclose(f);
   if (!ok) return pkiError("PEM_write_PrivateKey");
   return Ok{};
+}
+
+namespace {
+
+Result<void> writePrivateFile(const std::string& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return makeError(ErrorCode::PkiError, "cannot write " + path);
+  const bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+  ::close(fd);
+  if (!ok) return makeError(ErrorCode::PkiError, "cannot write " + path);
+  return Ok{};
+}
+
+}  // namespace
+
+Result<void> writePkcs12(const std::string& path, const std::string& friendlyName, EVP_PKEY* key, X509* cert,
+                         X509* ca) {
+  Bytes random(18);
+  if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) return pkiError("RAND_bytes");
+  const std::string password = base64UrlNoPad(random);
+  std::unique_ptr<STACK_OF(X509), decltype([](STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); })> chain(
+      sk_X509_new_null());
+  if (!chain || X509_up_ref(ca) != 1) return pkiError("sk_X509_new_null");
+  if (sk_X509_push(chain.get(), ca) == 0) {
+    X509_free(ca);
+    return pkiError("sk_X509_push");
+  }
+  std::unique_ptr<PKCS12, decltype(&PKCS12_free)> p12(
+      PKCS12_create(password.c_str(), friendlyName.c_str(), key, cert, chain.get(), 0, 0, 0, 0, 0), PKCS12_free);
+  if (!p12) return pkiError("PKCS12_create");
+  unsigned char* der = nullptr;
+  const int len = i2d_PKCS12(p12.get(), &der);
+  if (len <= 0) return pkiError("i2d_PKCS12");
+  std::string bytes(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len));
+  OPENSSL_free(der);
+  SEALGATE_TRY(writePrivateFile(path, bytes));
+  return writePrivateFile(path + ".pass", password + "\n");
 }
 
 Result<X509Ptr> readCertificatePem(const std::string& path) {

@@ -28,6 +28,11 @@ Result<X509Ptr> issueCertificate(X509* ca, EVP_PKEY* caKey, EVP_PKEY* subjectKey
 Result<void> writeCertificatePem(const std::string& path, X509* cert);
 // Private keys are written 0600.
 Result<void> writePrivateKeyPem(const std::string& path, EVP_PKEY* key);
+// A PKCS#12 file of `key`, `cert` and the CA, for importing into a browser (the
+// admin web UI), protected by a fresh random password written to
+// `path` + ".pass"; both files 0600 (OpenSSL 3's defaults: AES-256-CBC, PBKDF2,
+// HMAC-SHA256 MAC).
+Result<void> writePkcs12(const std::string& path, const std::string& friendlyName, EVP_PKEY* key, X509* cert, X509* ca);
 Result<X509Ptr> readCertificatePem(const std::string& path);
 Result<EvpPkeyPtr> readPrivateKeyPem(const std::string& path);
 

@@ -32,5 +32,21 @@ TEST(HttpError, BodyCarriesTheWireName) {
   EXPECT_EQ(body.dump(), R"({"error":{"code":"GRANT_REVOKED","correlation_id":"c1","message":"revoked"}})");
 }
 
+TEST(QueryValue, DecodesFormEncodingAndRefusesBrokenOrControlCharacters) {
+  auto v = queryValue("a=1&reason=rotated+key%2C%20per%20ticket%20T-7&b=", "reason");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(**v, "rotated key, per ticket T-7");
+  EXPECT_EQ(**queryValue("b=", "b"), "");
+  EXPECT_EQ(**queryValue("b", "b"), "");
+  EXPECT_FALSE(*queryValue("", "reason"));
+  EXPECT_FALSE(*queryValue("reasons=x&xreason=y", "reason"));
+  EXPECT_EQ(**queryValue("reason=%c3%a9", "reason"), "\xc3\xa9");
+  for (const char* bad : {"reason=%", "reason=%4", "reason=%4g", "reason=a%0Ab", "reason=%00", "reason=%7f"}) {
+    auto r = queryValue(bad, "reason");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::InvalidRequest) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace sealgate::appliance

@@ -131,6 +131,49 @@ bool matchRoute(const std::string& pattern, const std::string& path, std::string
   return true;
 }
 
+}  // namespace
+
+Result<std::optional<std::string>> queryValue(const std::string& query, std::string_view name) {
+  std::string_view rest = query;
+  while (!rest.empty()) {
+    const std::size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    const std::size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    const std::string_view encoded = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string out;
+    for (std::size_t i = 0; i < encoded.size(); ++i) {
+      char c = encoded[i];
+      if (c == '+') {
+        c = ' ';
+      } else if (c == '%') {
+        const auto hex = [](char h) {
+          if (h >= '0' && h <= '9') return h - '0';
+          if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+          if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+          return -1;
+        };
+        const bool whole = i + 2 < encoded.size();
+        const int hi = whole ? hex(encoded[i + 1]) : -1;
+        const int lo = whole ? hex(encoded[i + 2]) : -1;
+        if (hi < 0 || lo < 0)
+          return Error{ErrorCode::InvalidRequest, "the query's " + std::string(name) + " is badly encoded"};
+        c = static_cast<char>(hi * 16 + lo);
+        i += 2;
+      }
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        return Error{ErrorCode::InvalidRequest, "the query's " + std::string(name) + " holds a control character"};
+      }
+      out += c;
+    }
+    return std::optional<std::string>(std::move(out));
+  }
+  return std::optional<std::string>();
+}
+
+namespace {
+
 bool isJsonContentType(const std::string& ct) {
   std::string base = ct.substr(0, ct.find(';'));
   while (!base.empty() && base.back() == ' ') base.pop_back();
@@ -247,6 +290,12 @@ std::string renderResponse(const Response& out, const std::string& body, const s
   add("X-Correlation-Id", correlationId);
   add("Cache-Control", "no-store");
   add("X-Content-Type-Options", "nosniff");
+  // Data is never a page: nothing in it may run, load or be framed (UI pages,
+  // appliance/ui/, set their own policy).
+  if (!out.headers.count("Content-Security-Policy")) {
+    add("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  }
+  if (!out.headers.count("Referrer-Policy")) add("Referrer-Policy", "no-referrer");
   for (const auto& [k, v] : out.headers) add(k, v);
   if (close) add("Connection", "close");
   r += "\r\n";
@@ -470,6 +519,9 @@ class Dispatcher {
       }
       if (pathMatch == nullptr) return HttpError{ErrorCode::NotFound, "no such endpoint"};
       if (route == nullptr) return HttpError{ErrorCode::MethodNotAllowed, "method not allowed on this endpoint"};
+      if (state_.kind == ListenerKind::Admin) {
+        if (auto refused = crossSiteRefusal(request)) return *refused;
+      }
       if (route->access == Access::Admin && !route->roles.empty() && !route->roles.count(request.identity.role)) {
         return HttpError{ErrorCode::Forbidden, "this endpoint needs one of the roles: " + joinRoles(route->roles)};
       }
@@ -506,6 +558,39 @@ class Dispatcher {
       logEvent(LogLevel::Error, "handler_exception", {{"correlation_id", request.correlationId}, {"what", e.what()}});
       return HttpError{ErrorCode::Internal, "internal error"};
     }
+  }
+
+  // A browser sends its client certificate to any page that asks, so a page on
+  // another origin could make it call the admin API (CSRF). A state-changing
+  // request that says where it comes from must come from the admin listener's own
+  // origin: Origin, when present, is exactly https://<Host> (Host was checked
+  // against the listener's names), and Sec-Fetch-Site, when present, is
+  // "same-origin". A request with neither (the CLI, curl, Vault clients) passes.
+  static std::optional<HttpError> crossSiteRefusal(const Request& request) {
+    if (request.method == "GET" || request.method == "HEAD") return std::nullopt;
+    if (auto origin = request.headers.find("origin"); origin != request.headers.end()) {
+      if (request.host.empty() || origin->second != sameOrigin(request.host)) {
+        return HttpError{ErrorCode::CsrfRejected, "a state-changing call from another origin is refused"};
+      }
+    }
+    if (auto site = request.headers.find("sec-fetch-site");
+        site != request.headers.end() && site->second != "same-origin") {
+      return HttpError{ErrorCode::CsrfRejected, "a state-changing call from another site is refused"};
+    }
+    return std::nullopt;
+  }
+
+  // The origin a browser names for a page of this host: https://host[:port], the
+  // default port left out as browsers do.
+  static std::string sameOrigin(const std::string& host) {
+    constexpr std::string_view kDefaultPort = ":443";
+    std::string_view h = host;
+    if (h.size() > kDefaultPort.size() && h.substr(h.size() - kDefaultPort.size()) == kDefaultPort) {
+      h.remove_suffix(kDefaultPort.size());
+    }
+    std::string out = "https://";
+    for (char c : h) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
   }
 
   static std::string joinRoles(const std::set<std::string>& roles) {

@@ -129,6 +129,11 @@ struct GuardedBody {
 };
 GuardedBody guardResponse(Response& out, const std::string& correlationId, bool vaultErrors);
 
+// The value of `name` in a query string (application/x-www-form-urlencoded:
+// '+' is a space, %XX a byte); nullopt when absent, an error when its encoding is
+// broken or it holds a control character.
+Result<std::optional<std::string>> queryValue(const std::string& query, std::string_view name);
+
 // Shared request-body checks, for handlers: every key of `body` must be in
 // `allowed` (else UNKNOWN_FIELD) and every key of `required` present.
 std::optional<HttpError> checkFields(const nlohmann::json& body, std::initializer_list<const char*> allowed,

@@ -87,6 +87,22 @@ TEST_F(StateAdminApiTest, AnAdminRevokesAuditedFirstAndKeptForAGrantsLongestLife
   EXPECT_EQ(grants[0]["revoked"], true);
 }
 
+TEST_F(StateAdminApiTest, TheReasonGivenGoesIntoTheAuditEvent) {
+  Request r = req("g-1");
+  r.query = "reason=leaked+in+a+build+log";
+  ASSERT_EQ(codeOf(api.revokeGrant(r)), "200");
+  ASSERT_EQ(audit.events.size(), 1u);
+  EXPECT_EQ(audit.events[0]["reason"], "leaked in a build log");
+  for (const std::string& bad :
+       std::vector<std::string>{"reason=%0a", "reason=%zz", "reason=" + std::string(501, 'x')}) {
+    Request refused = req("g-2");
+    refused.query = bad;
+    EXPECT_EQ(codeOf(api.revokeGrant(refused)), "INVALID_REQUEST") << bad;
+  }
+  EXPECT_EQ(audit.events.size(), 1u);
+  EXPECT_EQ(state.keptUntil.size(), 1u);
+}
+
 TEST_F(StateAdminApiTest, OnlyAnAdminRevokes) {
   for (const char* role : {"auditor", "approver", ""}) {
     Request r = req("g-1", role);

@@ -1,0 +1,206 @@
+"""The admin web UI (docs/WEBUI.md) end to end: a real sealgated, and Debian's
+Chromium driven by playwright-core (webui/tests/ui_e2e.mjs) with the dev
+instance's client certificates. This file sets the scene (grants, a canary
+secret in the KV store, a page on another origin), runs the browser, and checks
+on the server what the browser did and could not do. Without a browser, it also
+checks the CSRF rule itself on the raw API."""
+import base64
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Instance, encodings  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+NODE_MODULES = os.path.join(ROOT, "tests/e2e/node/node_modules")
+CHROMIUM = "/usr/bin/chromium"
+CANARY = "sg-canary-webui-7c41e0d9b2"
+REASON = "the grant leaked into a CI log (ticket OPS-1234)"
+
+ATTACK_PAGE = """<!doctype html><html><head><title>attack</title></head><body><script>
+window.outcome = {sent: false};
+(async () => {
+  const target = "%(target)s";
+  // A "simple" cross-origin request: no preflight, the browser sends the client
+  // certificate. The Vault-compatible KV route reads a JSON body under any content type.
+  await fetch(target + "/v1/kv/data/csrf/planted", {method: "POST", mode: "no-cors", credentials: "include",
+    body: JSON.stringify({data: {v: "written-by-another-origin"}})});
+  await fetch(target + "/admin/v1/grants/%(grant)s", {method: "DELETE", mode: "cors", credentials: "include"})
+    .catch(() => null);  // not simple: the preflight (OPTIONS) fails, the browser sends nothing
+  window.outcome.sent = true;
+  document.title = "done";
+})().catch((e) => { window.outcome.error = String(e); document.title = "done"; });
+</script></body></html>"""
+
+
+class AttackerSite:
+    """A page on another origin (plain HTTP, another port of 127.0.0.1)."""
+
+    def __init__(self, page):
+        body = page.encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/attack.html"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class WebUiTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sg = Instance()
+        cls.sg.start()
+        cls.origin = f"https://127.0.0.1:{cls.sg.admin_port}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sg.cleanup()
+
+    def admin(self, method, path, body=None, headers=None, client="admin"):
+        return self.sg.request(method, path, client=client, body=body, headers=headers, listener="admin")
+
+    def used_grant(self):
+        status, body, _, raw = self.sg.request("POST", "/v1/authorize", body={
+            "requests": [{"uri": "secret://acme/kv/app/db#password", "action": "use"}]})
+        self.assertEqual(status, 200, raw)
+        grant = body["grant"]
+        self.assertEqual(self.sg.request("POST", "/v1/grants/consume", body={"grant": grant})[0], 200)
+        return grant, json.loads(base64.urlsafe_b64decode(grant.split(".")[1] + "=="))["jti"]
+
+    # ---- the CSRF rule on the raw API ---------------------------------------------------------
+    def test_csrf_rule(self):
+        own = {"Origin": self.origin}
+        cases = [
+            ({"Origin": "https://evil.example"}, 403),
+            ({"Origin": f"https://127.0.0.1:{self.sg.admin_port + 1}"}, 403),  # another port is another origin
+            ({"Origin": f"http://127.0.0.1:{self.sg.admin_port}"}, 403),
+            ({"Origin": "null"}, 403),
+            ({"Sec-Fetch-Site": "same-site"}, 403),
+            ({"Sec-Fetch-Site": "cross-site"}, 403),
+            ({**own, "Sec-Fetch-Site": "cross-site"}, 403),
+            (own, 200),
+            ({**own, "Sec-Fetch-Site": "same-origin", "X-Sealgate-UI": "1"}, 200),
+            ({}, 200),  # the CLI, curl, Vault clients
+        ]
+        for i, (headers, want) in enumerate(cases):
+            status, body, _, raw = self.admin("POST", f"/v1/kv/data/csrf/case{i}", body={"data": {"v": "x"}},
+                                              headers=headers)
+            self.assertEqual(status, want, (headers, raw))
+            if want == 403:
+                self.assertEqual(body["errors"], ["a state-changing call from another origin is refused"]
+                                 if "Origin" in headers and headers["Origin"] != self.origin
+                                 else ["a state-changing call from another site is refused"])
+                # Nothing was written.
+                self.assertEqual(self.admin("GET", f"/v1/kv/metadata/csrf/case{i}")[0], 404)
+        # The JSON routes answer in API.md's shape; reads are not refused (the browser keeps them from the page).
+        status, body, _, raw = self.admin("PUT", "/admin/v1/leases/revoke", body={"lease_id": "x"},
+                                          headers={"Origin": "https://evil.example"})
+        self.assertEqual((status, body["error"]["code"]), (403, "CSRF_REJECTED"), raw)
+        status, _, _, raw = self.admin("GET", "/admin/v1/status", headers={"Origin": "https://evil.example"})
+        self.assertEqual(status, 200, raw)
+        # The PEP listener serves services, not browsers: no such rule there.
+        status, _, _, raw = self.sg.request("POST", "/v1/uris/canonicalize", headers={"Origin": "https://x.example"},
+                                            body={"uri": "secret://acme/kv/app/db"})
+        self.assertEqual(status, 200, raw)
+
+    def test_pages_need_an_admin_side_certificate(self):
+        status, body, headers, raw = self.admin("GET", "/ui/", client="auditor")
+        self.assertEqual(status, 200)
+        self.assertIn(b"<!doctype html>", raw)
+        self.assertIn("frame-ancestors 'none'", headers["Content-Security-Policy"])
+        self.assertEqual(self.admin("GET", "/ui/nope.js")[0], 404)
+        status, _, headers, _ = self.admin("GET", "/ui")
+        self.assertEqual((status, headers["Location"]), (308, "/ui/"))
+        # A service certificate is refused on the admin listener, pages included.
+        status, body, _, _ = self.sg.request("GET", "/ui/", listener="admin")
+        self.assertEqual((status, body["error"]["code"]), (403, "WRONG_LISTENER"))
+        status, body, _, _ = self.admin("GET", "/admin/v1/whoami", client="auditor")
+        self.assertEqual(body, {"spiffe_id": "spiffe://sealgate-admin/auditor/auditor", "role": "auditor",
+                                "name": "auditor"})
+
+    def test_dev_init_makes_a_pkcs12_file_for_each_admin_side_browser(self):
+        clients = os.path.join(self.sg.dir, "pki/clients")
+        for name in ("admin", "auditor"):
+            p12 = os.path.join(clients, f"{name}.p12")
+            for path in (p12, p12 + ".pass"):
+                self.assertEqual(os.stat(path).st_mode & 0o777, 0o600, path)
+            out = subprocess.run(["openssl", "pkcs12", "-in", p12, "-passin", f"file:{p12}.pass", "-nokeys",
+                                  "-clcerts"], capture_output=True, text=True)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            with open(os.path.join(clients, f"{name}.pem")) as f:
+                self.assertIn(f.read().strip(), out.stdout)
+            wrong = subprocess.run(["openssl", "pkcs12", "-in", p12, "-passin", "pass:wrong", "-nokeys"],
+                                   capture_output=True, text=True)
+            self.assertNotEqual(wrong.returncode, 0)
+        self.assertFalse(os.path.exists(os.path.join(clients, "acme-payments.p12")))  # services use no browser
+
+    # ---- in the browser -----------------------------------------------------------------------
+    def test_in_chromium(self):
+        self.assertTrue(os.path.exists(CHROMIUM), "Debian's chromium is not installed (scripts/install-deps.sh)")
+        self.assertTrue(os.path.isdir(os.path.join(NODE_MODULES, "playwright-core")), "run npm ci in tests/e2e/node")
+        status, _, _, raw = self.admin("POST", "/v1/kv/data/app/db", body={"data": {"password": CANARY}})
+        self.assertEqual(status, 200, raw)
+        grant, grant_id = self.used_grant()
+        _, other_id = self.used_grant()
+        attacker = AttackerSite(ATTACK_PAGE % {"target": self.origin, "grant": other_id})
+        shots = os.environ.get("SEALGATE_UI_SCREENSHOTS") or tempfile.mkdtemp(prefix="sealgate-ui-shots-")
+        os.makedirs(shots, exist_ok=True)
+        cfg = {
+            "origin": self.origin, "chromium": CHROMIUM, "node_modules": NODE_MODULES, "screenshots": shots,
+            "certs": {role: dict(zip(("cert", "key"), self.sg.client(role))) for role in ("admin", "auditor")},
+            "grant_id": grant_id, "other_grant_id": other_id, "revoke_reason": REASON,
+            "attacker_url": attacker.url, "canary_forms": sorted(encodings(CANARY)),
+            "key_labels": ["sealgate-audit-es256-v1", "sealgate-grant-es256-v1", "sealgate-kek",
+                           "sealgate-ref-hmac-v1", "sealgate-tls"],
+        }
+        try:
+            out = subprocess.run(["node", os.path.join(ROOT, "webui/tests/ui_e2e.mjs")], capture_output=True,
+                                 text=True, timeout=300, env={**os.environ, "SEALGATE_UI_TEST": json.dumps(cfg)})
+        finally:
+            attacker.stop()
+            if not os.environ.get("SEALGATE_UI_SCREENSHOTS"):
+                shutil.rmtree(shots, ignore_errors=True)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertEqual(len(json.loads(out.stdout.strip().splitlines()[-1])["passed"]), 11, out.stdout)
+
+        # The revocation the admin made in the page is real, audited with its reason.
+        status, body, _, raw = self.sg.request("POST", "/v1/grants/consume", body={"grant": grant})
+        self.assertEqual((status, body["error"]["code"]), (403, "GRANT_REVOKED"), raw)
+        with open(os.path.join(self.sg.dir, "audit/entries.jsonl")) as f:
+            revokes = [e for e in map(json.loads, f) if e["type"] == "grant_revoke"]
+        self.assertEqual([(e["grant_id"], e["reason"], e["actor"]["role"]) for e in revokes],
+                         [(grant_id, REASON, "admin")])
+        # The page on another origin changed nothing: its KV write was refused, and the other
+        # grant (the auditor's refused target, the attack's DELETE) still works.
+        self.assertEqual(self.admin("GET", "/v1/kv/metadata/csrf/planted")[0], 404)
+        refused = [e for e in self.sg.log_lines()
+                   if e.get("code") == "CSRF_REJECTED" and e.get("route") == "/v1/**"]
+        self.assertTrue(refused, "the cross-origin KV write reached the server and was refused")
+        grants = {g["grant_id"]: g for g in self.admin("GET", "/admin/v1/grants")[1]["grants"]}
+        self.assertFalse(grants[other_id]["revoked"])
+        self.assertTrue(grants[grant_id]["revoked"])
+
+
+if __name__ == "__main__":
+    unittest.main()
