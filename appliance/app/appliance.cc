@@ -372,6 +372,12 @@ void Appliance::addAuditRoutes(std::vector<Route>& routes) {
 
 // Leases (lease_api.h), in API.md's shape and at Vault's own paths; KV v2.
 void Appliance::addLeaseAndKvRoutes(std::vector<Route>& routes) {
+  // Where the KV browser starts: the namespaces (tenants) and their KV v2 mounts.
+  routes.push_back(Route{
+      "GET", "/admin/v1/kv/mounts", Access::Admin, {"admin", "auditor"}, false, [this](Request&) -> HandlerResult {
+        return Response{200,
+                        json{{"default_namespace", config_.kv.defaultNamespace}, {"namespaces", config_.kv.mounts}}};
+      }});
   routes.push_back(Route{"GET", "/admin/v1/leases", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
                            return leaseApi_->list(r);
                          }});

@@ -17,4 +17,16 @@ inline HttpError auditUnavailable(std::string message = "the audit log cannot re
   return HttpError{ErrorCode::AuditUnavailable, std::move(message)};
 }
 
+// An admin's change, audited before it is made: the event gets "by" and the
+// request's `?reason=` (reasonFromQuery). An error to answer when the reason is
+// malformed or the log cannot record the event; nothing was done then.
+inline std::optional<HttpError> auditAdminChange(AuditSink& audit, const Request& request, nlohmann::json event) {
+  auto reason = reasonFromQuery(request);
+  if (!reason) return HttpError{reason.error().code, reason.error().message};
+  event["by"] = request.identity.spiffeId;
+  if (!reason->empty()) event["reason"] = *reason;
+  if (!appendAuditEvent(audit, actorOf(request), event)) return auditUnavailable();
+  return std::nullopt;
+}
+
 }  // namespace sealgate::appliance

@@ -155,8 +155,9 @@ std::optional<HttpError> BreakGlassApi::recordOpened(const Request& r, const app
   return std::nullopt;
 }
 
-void BreakGlassApi::recordClosed(const Request& r, const appliance::Actor& actor) {
+void BreakGlassApi::recordClosed(const Request& r, const appliance::Actor& actor, const std::string& reason) {
   json event = requestFacts(r);
+  if (!reason.empty()) event["close_reason"] = reason;
   event["type"] = "breakglass_closed";
   event["ended_by"] = r.endedBy;
   event["ends_at"] = r.endsAt;
@@ -177,9 +178,11 @@ void BreakGlassApi::closeApproverChange(const std::string& approver, Mode change
 }
 
 HandlerResult BreakGlassApi::closeWindow(HttpRequest& request) {
+  auto reason = reasonFromQuery(request);
+  if (!reason) return HttpError{reason.error().code, reason.error().message};
   auto closed = service_.close(request.pathParam, request.identity.spiffeId, now_());
   if (!closed) return errorOf(closed.error());
-  recordClosed(*closed, actorOf(request));
+  recordClosed(*closed, actorOf(request), *reason);
   return Response{200, toApiJson(*closed, now_(), service_.settings().quorum)};
 }
 

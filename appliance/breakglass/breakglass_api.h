@@ -58,7 +58,8 @@ class BreakGlassApi {
 
  private:
   std::optional<HttpError> recordOpened(const Request& request, const appliance::Actor& actor);
-  void recordClosed(const Request& request, const appliance::Actor& actor);
+  // `reason`: the admin's, when one closed the window early ("" otherwise).
+  void recordClosed(const Request& request, const appliance::Actor& actor, const std::string& reason = "");
   void closeApproverChange(const std::string& approver, Mode change, const HttpRequest& request);
 
   BreakGlass& service_;

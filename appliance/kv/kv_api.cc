@@ -128,9 +128,7 @@ std::optional<HttpError> refuseResponseWrapping(const Request& request) {
 }
 
 std::optional<HttpError> KvApi::audit(const Request& request, json event) {
-  event["by"] = request.identity.spiffeId;
-  if (!appendAuditEvent(audit_, actorOf(request), event)) return auditUnavailable();
-  return std::nullopt;
+  return auditAdminChange(audit_, request, std::move(event));
 }
 
 HandlerResult KvApi::handle(Request& request) {

@@ -51,9 +51,7 @@ bool LeaseApi::isCredsPath(const std::string& rest) {
 }
 
 std::optional<HttpError> LeaseApi::audit(const Request& request, json event) {
-  event["by"] = request.identity.spiffeId;
-  if (!appendAuditEvent(audit_, actorOf(request), event)) return auditUnavailable();
-  return std::nullopt;
+  return auditAdminChange(audit_, request, std::move(event));
 }
 
 // The boundary between the database provider (and the lease state under it) and

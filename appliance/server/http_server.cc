@@ -172,6 +172,15 @@ Result<std::optional<std::string>> queryValue(const std::string& query, std::str
   return std::optional<std::string>();
 }
 
+Result<std::string> reasonFromQuery(const Request& request) {
+  constexpr std::size_t kMaxReasonBytes = 500;
+  SEALGATE_ASSIGN_OR_RETURN(auto reason, queryValue(request.query, "reason"));
+  if (reason && reason->size() > kMaxReasonBytes) {
+    return Error{ErrorCode::InvalidRequest, "the reason is longer than 500 bytes"};
+  }
+  return reason.value_or("");
+}
+
 namespace {
 
 bool isJsonContentType(const std::string& ct) {

@@ -134,6 +134,12 @@ GuardedBody guardResponse(Response& out, const std::string& correlationId, bool 
 // broken or it holds a control character.
 Result<std::optional<std::string>> queryValue(const std::string& query, std::string_view name);
 
+// Why an admin made a change, from `?reason=` (optional; what the web UI sends
+// with every destructive action): "" when absent; INVALID_REQUEST when badly
+// encoded, over 500 bytes or holding a control character. It goes into the
+// change's audit event.
+Result<std::string> reasonFromQuery(const Request& request);
+
 // Shared request-body checks, for handlers: every key of `body` must be in
 // `allowed` (else UNKNOWN_FIELD) and every key of `required` present.
 std::optional<HttpError> checkFields(const nlohmann::json& body, std::initializer_list<const char*> allowed,

@@ -135,7 +135,7 @@ try {
 
   await check("a narrow window: nothing overflows sideways", async () => {
     await page.setViewportSize({ width: 390, height: 800 });
-    for (const id of ["overview", "keys", "grants"]) {
+    for (const id of ["overview", "keys", "grants", "leases", "breakglass"]) {
       await openPage(page, id);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 1, `${id} overflows by ${overflow}px`);
@@ -174,7 +174,7 @@ try {
     // A context of its own that ignores the CSP: axe is injected as a script.
     const axeContext = await browser.newContext(contextOptions("admin", { bypassCSP: true }));
     const ap = await axeContext.newPage();
-    for (const id of ["overview", "keys", "grants"]) {
+    for (const id of ["overview", "keys", "grants", "leases", "breakglass"]) {
       await openPage(ap, id);
       await ap.addScriptTag({ content: axeSource });
       const violations = await ap.evaluate(async () => (await window.axe.run()).violations

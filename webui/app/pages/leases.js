@@ -1,0 +1,74 @@
+// Leases: dynamic database credentials (docs/PROVIDERS.md) with their expiry;
+// admins renew, revoke (confirmation and a reason) and revoke by prefix (typed
+// confirmation).
+import { api } from "../api.js";
+import { h, clear, table, time, errorBox, confirmAction } from "../dom.js";
+
+export default {
+  id: "leases",
+  title: "Leases",
+  roles: ["admin", "auditor"],
+  async render(el, ctx) {
+    const isAdmin = ctx.who.role === "admin";
+    const notice = h("div", { "aria-live": "polite" });
+    const holder = h("div");
+    const search = h("input", { id: "lease-search", type: "search", autocomplete: "off" });
+    let leases = [];
+    const act = async (what, fn) => {
+      clear(notice);
+      try {
+        await fn();
+        notice.append(h("p", { class: "ok-text" }, what));
+        await reload();
+      } catch (err) {
+        notice.append(errorBox(err));
+      }
+    };
+    const renew = (l) => act(`Lease ${l.lease_id} renewed.`, () => api("PUT", "/admin/v1/leases/renew", { lease_id: l.lease_id }));
+    const revoke = async (l) => {
+      const reason = await confirmAction({ title: "Revoke lease", action: "Revoke",
+        detail: `The database user of ${l.lease_id} is dropped and its sessions are ended.` });
+      if (reason !== null) {
+        await act(`Lease ${l.lease_id} revoked.`, () =>
+          api("PUT", `/admin/v1/leases/revoke?reason=${encodeURIComponent(reason)}`, { lease_id: l.lease_id }));
+      }
+    };
+    const prefix = h("input", { id: "lease-prefix", autocomplete: "off" });
+    const revokePrefix = async (e) => {
+      e.preventDefault();
+      const p = prefix.value.trim();
+      if (!p) return;
+      const reason = await confirmAction({ title: "Revoke every lease under a prefix", action: "Revoke all",
+        detail: `Every lease whose id starts with ${p} is revoked.`, typed: p });
+      if (reason !== null) {
+        await act(`Leases under ${p} revoked.`, () =>
+          api("PUT", `/admin/v1/leases/revoke-prefix/${p.split("/").map(encodeURIComponent).join("/")}?reason=${encodeURIComponent(reason)}`));
+      }
+    };
+    const draw = () => {
+      const q = search.value.trim();
+      const shown = leases.filter((l) => !q || `${l.lease_id} ${l.tenant} ${l.role}`.includes(q));
+      clear(holder).append(table(`${shown.length} of ${leases.length} leases`,
+        ["Lease id", "Tenant / mount / role", "Expires", "Renewable", isAdmin ? "Actions" : null].filter(Boolean),
+        shown.map((l) => h("tr", { "data-lease": l.lease_id },
+          h("th", { scope: "row" }, h("code", {}, l.lease_id)), h("td", {}, `${l.tenant} / ${l.mount} / ${l.role}`),
+          h("td", {}, time(l.expire_time || l.expires_at)), h("td", {}, l.renewable ? "yes" : "no"),
+          isAdmin ? h("td", {}, h("button", { type: "button", onclick: () => renew(l) }, "Renew"), " ",
+            h("button", { type: "button", class: "danger", onclick: () => revoke(l) }, "Revoke")) : null))));
+    };
+    const reload = async () => {
+      leases = (await api("GET", "/admin/v1/leases")).leases || [];
+      draw();
+    };
+    search.addEventListener("input", draw);
+    el.append(h("label", { for: "lease-search" }, "Search "), search, notice, holder);
+    if (isAdmin) {
+      el.append(h("form", { class: "card", "aria-label": "Revoke by prefix", onsubmit: revokePrefix },
+        h("h2", {}, "Revoke by prefix"), h("label", { for: "lease-prefix" }, "Lease id prefix"), prefix, " ",
+        h("button", { type: "submit", class: "danger" }, "Revoke…")));
+    } else {
+      el.append(h("p", { class: "muted" }, "Read-only: your role cannot renew or revoke leases."));
+    }
+    await reload();
+  },
+};
