@@ -361,6 +361,10 @@ void Appliance::addAuditRoutes(std::vector<Route>& routes) {
               return auditApi_->exportBundle(r);
             }});
   routes.push_back(
+      Route{"GET", "/admin/v1/audit/entries", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
+              return auditApi_->entries(r);
+            }});
+  routes.push_back(
       Route{"GET", "/admin/v1/audit/proofs/inclusion", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
               return auditApi_->inclusionProof(r);
             }});

@@ -1,6 +1,8 @@
 #include "appliance/audit/audit_api.h"
 
-#include <map>
+#include <algorithm>
+#include <array>
+#include <string_view>
 
 #include "appliance/telemetry/logging.h"
 #include "core/signed_note.h"
@@ -11,34 +13,79 @@ using nlohmann::json;
 
 namespace {
 
-std::map<std::string, std::string> queryParams(const std::string& query) {
-  std::map<std::string, std::string> out;
-  std::size_t start = 0;
-  while (start <= query.size() && !query.empty()) {
-    std::size_t amp = query.find('&', start);
-    if (amp == std::string::npos) amp = query.size();
-    const std::string pair = query.substr(start, amp - start);
-    const std::size_t eq = pair.find('=');
-    if (eq != std::string::npos) out[pair.substr(0, eq)] = pair.substr(eq + 1);
-    start = amp + 1;
-    if (amp == query.size()) break;
-  }
-  return out;
-}
+Error invalid(const std::string& message) { return Error{ErrorCode::InvalidRequest, message}; }
 
 // A decimal up to 2^63 with no sign, no leading zeros.
-std::optional<std::uint64_t> number(const std::map<std::string, std::string>& q, const std::string& key) {
-  auto it = q.find(key);
-  if (it == q.end() || it->second.empty() || it->second.size() > 18 ||
-      (it->second.size() > 1 && it->second[0] == '0')) {
-    return std::nullopt;
-  }
+std::optional<std::uint64_t> decimal(const std::string& s) {
+  if (s.empty() || s.size() > 18 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
   std::uint64_t v = 0;
-  for (char c : it->second) {
+  for (char c : s) {
     if (c < '0' || c > '9') return std::nullopt;
     v = v * 10 + static_cast<std::uint64_t>(c - '0');
   }
   return v;
+}
+
+// The query parameter `name` as a decimal: nullopt when absent; `bad` (naming the
+// parameter) when it is not one.
+Result<std::optional<std::uint64_t>> numberParam(const std::string& query, std::string_view name,
+                                                 const std::string& bad) {
+  SEALGATE_ASSIGN_OR_RETURN(auto raw, queryValue(query, name));
+  if (!raw) return std::optional<std::uint64_t>();
+  auto v = decimal(*raw);
+  if (!v) return invalid(bad);
+  return std::optional<std::uint64_t>(*v);
+}
+
+// Both proof parameters, present and decimal, or `bad`.
+Result<std::pair<std::uint64_t, std::uint64_t>> twoNumbers(const std::string& query, std::string_view a,
+                                                           std::string_view b, const std::string& bad) {
+  SEALGATE_ASSIGN_OR_RETURN(auto x, numberParam(query, a, bad));
+  SEALGATE_ASSIGN_OR_RETURN(auto y, numberParam(query, b, bad));
+  if (!x || !y) return invalid(bad);
+  return std::make_pair(*x, *y);
+}
+
+constexpr std::array<std::string_view, 7> kEntryParams = {"type",  "tenant", "outcome", "since",
+                                                          "until", "limit",  "before"};
+constexpr std::size_t kMaxFilterBytes = 256;
+
+// Every parameter named in `query` is one of /entries' and appears once.
+Result<void> checkEntryParamNames(std::string_view query) {
+  std::array<bool, kEntryParams.size()> seen{};
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::string_view name = pair.substr(0, pair.find('='));
+    const auto* it = std::find(kEntryParams.begin(), kEntryParams.end(), name);
+    if (it == kEntryParams.end()) {
+      // Echoed in the error: printable ASCII only, so the message stays valid JSON text.
+      std::string shown(name.substr(0, 64));
+      std::replace_if(
+          shown.begin(), shown.end(), [](char c) { return c < 0x20 || c > 0x7e; }, '?');
+      return invalid("unknown query parameter '" + shown +
+                     "' (known: type, tenant, outcome, since, until, limit, before)");
+    }
+    bool& once = seen[static_cast<std::size_t>(it - kEntryParams.begin())];
+    if (once) return invalid(std::string(name) + " is given more than once");
+    once = true;
+  }
+  return Ok{};
+}
+
+Result<std::optional<std::int64_t>> unixSecondsParam(const std::string& query, std::string_view name) {
+  const std::string n(name);
+  SEALGATE_ASSIGN_OR_RETURN(
+      auto v, numberParam(query, name,
+                          n + " is unix seconds, a non-negative integer such as 1767225600 (RFC 3339 times are "
+                              "not accepted)"));
+  if (!v) return std::optional<std::int64_t>();
+  if (*v > static_cast<std::uint64_t>(kEntriesMaxUnixSeconds)) {
+    return invalid(n + " is out of range (at most " + std::to_string(kEntriesMaxUnixSeconds) + ")");
+  }
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(*v));
 }
 
 json b64(const std::vector<merkle::Hash>& hs) {
@@ -53,6 +100,26 @@ HttpError unavailable(const Error& e) {
 }
 
 }  // namespace
+
+Result<EntryQuery> parseEntryQuery(const std::string& query) {
+  SEALGATE_TRY(checkEntryParamNames(query));
+  EntryQuery q;
+  for (auto [name, field] : {std::pair{"type", &q.type}, {"tenant", &q.tenant}, {"outcome", &q.outcome}}) {
+    SEALGATE_ASSIGN_OR_RETURN(*field, queryValue(query, name));
+    if (*field && (field->value().empty() || field->value().size() > kMaxFilterBytes)) {
+      return invalid(std::string(name) + " must be 1 to " + std::to_string(kMaxFilterBytes) + " bytes");
+    }
+  }
+  SEALGATE_ASSIGN_OR_RETURN(q.since, unixSecondsParam(query, "since"));
+  SEALGATE_ASSIGN_OR_RETURN(q.until, unixSecondsParam(query, "until"));
+  if (q.since && q.until && *q.since > *q.until) return invalid("since is after until");
+  const std::string limitRange = "limit is an integer from 1 to " + std::to_string(kEntriesMaxLimit);
+  SEALGATE_ASSIGN_OR_RETURN(auto limit, numberParam(query, "limit", limitRange));
+  if (limit && (*limit < 1 || *limit > kEntriesMaxLimit)) return invalid(limitRange);
+  q.limit = limit.value_or(kEntriesDefaultLimit);
+  SEALGATE_ASSIGN_OR_RETURN(q.before, numberParam(query, "before", "before is an entry index, a non-negative integer"));
+  return q;
+}
 
 HandlerResult AuditApi::publicKey(Request&) {
   const auto& s = log_.signer();
@@ -72,36 +139,49 @@ HandlerResult AuditApi::checkpoint(Request&) {
 }
 
 HandlerResult AuditApi::exportBundle(Request&) {
-  auto bundle = log_.exportBundle();
-  if (!bundle) return unavailable(bundle.error());
+  auto exported = log_.exportWithSize();
+  if (!exported) return unavailable(exported.error());
   Response r;
-  r.rawBody = std::move(*bundle);
-  r.headers["Content-Disposition"] = "attachment; filename=\"sealgate-audit-bundle.json\"";
+  r.rawBody = std::move(exported->bundle);
+  // The server sets Content-Length from the body, built whole in memory: with it
+  // a browser can show the download's progress.
+  const std::string size = std::to_string(exported->treeSize);
+  r.headers["X-Sealgate-Audit-Entries"] = size;
+  r.headers["Content-Disposition"] = "attachment; filename=\"sealgate-audit-" + size + ".json\"";
   return r;
 }
 
+HandlerResult AuditApi::entries(Request& request) {
+  auto query = parseEntryQuery(request.query);
+  if (!query) return HttpError{query.error().code, query.error().message};
+  auto page = pageEntries(log_, *query, scanCap_);
+  if (!page) return unavailable(page.error());
+  json items = json::array();
+  for (auto& item : page->entries) items.push_back(json{{"index", item.index}, {"entry", std::move(item.entry)}});
+  json body = {{"entries", std::move(items)}, {"tree_size", page->treeSize}};
+  if (page->nextBefore) body["next_before"] = *page->nextBefore;
+  return Response{200, std::move(body)};
+}
+
 HandlerResult AuditApi::inclusionProof(Request& request) {
-  const auto q = queryParams(request.query);
-  auto index = number(q, "index");
-  auto size = number(q, "tree_size");
-  if (!index || !size) return HttpError{ErrorCode::InvalidRequest, "index and tree_size are non-negative integers"};
-  auto proof = log_.inclusionProof(*index, *size);
+  auto args = twoNumbers(request.query, "index", "tree_size", "index and tree_size are non-negative integers");
+  if (!args) return HttpError{args.error().code, args.error().message};
+  const auto [index, size] = *args;
+  auto proof = log_.inclusionProof(index, size);
   if (!proof) return HttpError{ErrorCode::InvalidRequest, proof.error().message};
-  auto leaves = log_.leafHashes(*index + 1);
-  return Response{200, json{{"index", *index},
-                            {"tree_size", *size},
-                            {"leaf_hash", base64Std(leaves.at(*index))},
-                            {"proof", b64(*proof)}}};
+  auto leaves = log_.leafHashes(index + 1);
+  return Response{
+      200,
+      json{{"index", index}, {"tree_size", size}, {"leaf_hash", base64Std(leaves.at(index))}, {"proof", b64(*proof)}}};
 }
 
 HandlerResult AuditApi::consistencyProof(Request& request) {
-  const auto q = queryParams(request.query);
-  auto first = number(q, "first");
-  auto second = number(q, "second");
-  if (!first || !second) return HttpError{ErrorCode::InvalidRequest, "first and second are non-negative integers"};
-  auto proof = log_.consistencyProof(*first, *second);
+  auto args = twoNumbers(request.query, "first", "second", "first and second are non-negative integers");
+  if (!args) return HttpError{args.error().code, args.error().message};
+  const auto [first, second] = *args;
+  auto proof = log_.consistencyProof(first, second);
   if (!proof) return HttpError{ErrorCode::InvalidRequest, proof.error().message};
-  return Response{200, json{{"first", *first}, {"second", *second}, {"proof", b64(*proof)}}};
+  return Response{200, json{{"first", first}, {"second", second}, {"proof", b64(*proof)}}};
 }
 
 }  // namespace sealgate::appliance

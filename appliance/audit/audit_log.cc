@@ -486,6 +486,11 @@ Result<std::vector<merkle::Hash>> MerkleAuditLog::consistencyProof(std::uint64_t
 }
 
 Result<std::string> MerkleAuditLog::exportBundle() {
+  SEALGATE_ASSIGN_OR_RETURN(auto out, exportWithSize());
+  return std::move(out.bundle);
+}
+
+Result<AuditExport> MerkleAuditLog::exportWithSize() {
   SEALGATE_ASSIGN_OR_RETURN(auto cp, checkpointNow());
   const std::uint64_t size = cp.size;
   SEALGATE_ASSIGN_OR_RETURN(auto entries, read(0, size));
@@ -514,7 +519,7 @@ Result<std::string> MerkleAuditLog::exportBundle() {
   json bundle = {{"format", audit::kBundleFormat}, {"origin", options_.origin}, {"tree_size", size},
                  {"checkpoint", cp.note},          {"checkpoints", earlier},    {"entries", entries},
                  {"leaf_hashes", b64(leaves)},     {"proofs", proofs}};
-  return bundle.dump();
+  return AuditExport{bundle.dump(), size};
 }
 
 }  // namespace sealgate::appliance

@@ -70,6 +70,12 @@ struct StoredCheckpoint {
   std::string note;  // the signed note
 };
 
+// An export bundle and the number of entries it holds (its tree_size).
+struct AuditExport {
+  std::string bundle;
+  std::uint64_t treeSize = 0;
+};
+
 class MerkleAuditLog : public AuditSink {
  public:
   static Result<std::unique_ptr<MerkleAuditLog>> open(const AuditLogOptions& options, CheckpointSigner signer);
@@ -95,6 +101,7 @@ class MerkleAuditLog : public AuditSink {
   Result<std::vector<merkle::Hash>> inclusionProof(std::uint64_t index, std::uint64_t treeSize) const;
   Result<std::vector<merkle::Hash>> consistencyProof(std::uint64_t first, std::uint64_t second) const;
   // The export bundle (core/audit_bundle.h format) for the current size.
+  Result<AuditExport> exportWithSize();
   Result<std::string> exportBundle();
 
   // Batches written (one fdatasync each) since open: size() / batches() is the
