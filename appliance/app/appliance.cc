@@ -335,6 +335,18 @@ void Appliance::addAdministrationRoutes(std::vector<Route>& routes) {
       Route{"POST", "/admin/v1/policy/test", Access::Admin, {"admin", "auditor"}, true, [this](Request& r) {
               return policyAdminApi_->testPolicy(r);
             }});
+  routes.push_back(
+      Route{"POST", "/admin/v1/policy/validate", Access::Admin, {"admin", "auditor"}, true, [this](Request& r) {
+              return policyAdminApi_->validatePolicy(r);
+            }});
+  routes.push_back(
+      Route{"GET", "/admin/v1/policy/history", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
+              return policyAdminApi_->listHistory(r);
+            }});
+  routes.push_back(
+      Route{"GET", "/admin/v1/policy/history/{id}", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
+              return policyAdminApi_->getHistoryVersion(r);
+            }});
   routes.push_back(Route{"GET", "/admin/v1/grants", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
                            return stateAdminApi_->listGrants(r);
                          }});

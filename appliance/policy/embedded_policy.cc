@@ -18,6 +18,35 @@ namespace {
 
 Error policyError(const std::string& message) { return makeError(ErrorCode::PolicyInvalid, message); }
 
+// Inside this file, a POLICY_INVALID Error's `operation` carries the JSON pointer
+// (RFC 6901) of the element it names, relative to the function that returned it;
+// each caller prefixes its own part, and Policy::parse moves the whole pointer out
+// (no caller sees it in `operation`: describe() and messages stay as they were).
+std::string pointerSegment(std::string_view key) {
+  std::string out = "/";
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+std::string pointerSegment(std::size_t index) { return "/" + std::to_string(index); }
+
+Error located(Error e, const std::string& prefix) {
+  e.operation = prefix + e.operation;
+  return e;
+}
+template <typename T>
+Result<T> within(Result<T> r, const std::string& prefix) {
+  if (r.ok()) return r;
+  return located(std::move(r).takeError(), prefix);
+}
+
 std::vector<std::string> split(std::string_view s) {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -52,12 +81,13 @@ bool isReasonCode(const std::string& s) {
 
 Result<std::vector<std::string>> stringList(const json& rule, const char* key, const std::string& where) {
   if (!rule.contains(key) || !rule[key].is_array() || rule[key].empty() || rule[key].size() > 256) {
-    return policyError(where + "." + key + " must be a non-empty array of strings");
+    return located(policyError(where + "." + key + " must be a non-empty array of strings"), pointerSegment(key));
   }
   std::vector<std::string> out;
   for (const auto& v : rule[key]) {
     if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().size() > 1024) {
-      return policyError(where + "." + key + " must hold non-empty strings");
+      return located(policyError(where + "." + key + " must hold non-empty strings"),
+                     pointerSegment(key) + pointerSegment(out.size()));
     }
     out.push_back(v.get<std::string>());
   }
@@ -97,55 +127,67 @@ Result<int> parseClock(const json& v, const std::string& where) {
   return h * 60 + m;
 }
 
+// <where>.time, into `out`; pointers relative to the time object.
+Result<void> parseTime(const json& t, const std::string& where, PolicyConditions& out) {
+  if (!t.is_object()) return policyError(where + ".time must be an object");
+  for (const auto& [k, v] : t.items()) {
+    if (k != "days" && k != "from" && k != "to" && k != "tz")
+      return located(policyError("unknown key " + where + ".time." + k.substr(0, 64)), pointerSegment(k));
+  }
+  if (t.contains("tz") && t["tz"] != "UTC") return located(policyError(where + ".time.tz must be UTC"), "/tz");
+  if (t.contains("days")) {
+    static const std::vector<std::string> kDays{"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+    if (!t["days"].is_array() || t["days"].empty())
+      return located(policyError(where + ".time.days must be a non-empty array"), "/days");
+    for (const auto& d : t["days"]) {
+      auto it = d.is_string() ? std::find(kDays.begin(), kDays.end(), d.get<std::string>()) : kDays.end();
+      if (it == kDays.end()) {
+        return located(policyError(where + ".time.days holds sun, mon, tue, wed, thu, fri, sat"),
+                       "/days" + pointerSegment(out.days.size()));
+      }
+      out.days.push_back(static_cast<int>(it - kDays.begin()));
+    }
+  }
+  if (t.contains("from")) {
+    SEALGATE_ASSIGN_OR_RETURN(out.fromMinute, within(parseClock(t["from"], where + ".time.from"), "/from"));
+  }
+  if (t.contains("to")) {
+    SEALGATE_ASSIGN_OR_RETURN(out.toMinute, within(parseClock(t["to"], where + ".time.to"), "/to"));
+  }
+  return Ok{};
+}
+
+// <where>.context, into `out`; pointers relative to the context object.
+Result<void> parseContextConditions(const json& ctx, const std::string& where, PolicyConditions& out) {
+  if (!ctx.is_object()) return policyError(where + ".context must be an object");
+  for (const auto& [k, v] : ctx.items()) {
+    if (!v.is_array() || v.empty()) {
+      return located(policyError(where + ".context." + k.substr(0, 64) + " must list allowed values"),
+                     pointerSegment(k));
+    }
+    std::vector<json> values;
+    for (const auto& x : v) {
+      if (!x.is_string() && !x.is_number() && !x.is_boolean()) {
+        return located(policyError(where + ".context." + k.substr(0, 64) + " holds strings, numbers or booleans"),
+                       pointerSegment(k) + pointerSegment(values.size()));
+      }
+      values.push_back(x);
+    }
+    out.context.emplace_back(k, std::move(values));
+  }
+  return Ok{};
+}
+
 Result<PolicyConditions> parseConditions(const json& c, const std::string& where) {
   if (!c.is_object()) return policyError(where + " must be an object");
   PolicyConditions out;
   for (const auto& [k, v] : c.items()) {
-    if (k != "time" && k != "context") return policyError("unknown key " + where + "." + k.substr(0, 64));
-  }
-  if (c.contains("time")) {
-    const json& t = c["time"];
-    if (!t.is_object()) return policyError(where + ".time must be an object");
-    for (const auto& [k, v] : t.items()) {
-      if (k != "days" && k != "from" && k != "to" && k != "tz")
-        return policyError("unknown key " + where + ".time." + k.substr(0, 64));
-    }
-    if (t.contains("tz") && t["tz"] != "UTC") return policyError(where + ".time.tz must be UTC");
-    if (t.contains("days")) {
-      static const std::vector<std::string> kDays{"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-      if (!t["days"].is_array() || t["days"].empty())
-        return policyError(where + ".time.days must be a non-empty array");
-      for (const auto& d : t["days"]) {
-        auto it = d.is_string() ? std::find(kDays.begin(), kDays.end(), d.get<std::string>()) : kDays.end();
-        if (it == kDays.end()) return policyError(where + ".time.days holds sun, mon, tue, wed, thu, fri, sat");
-        out.days.push_back(static_cast<int>(it - kDays.begin()));
-      }
-    }
-    if (t.contains("from")) {
-      SEALGATE_ASSIGN_OR_RETURN(auto from, parseClock(t["from"], where + ".time.from"));
-      out.fromMinute = from;
-    }
-    if (t.contains("to")) {
-      SEALGATE_ASSIGN_OR_RETURN(auto to, parseClock(t["to"], where + ".time.to"));
-      out.toMinute = to;
+    if (k != "time" && k != "context") {
+      return located(policyError("unknown key " + where + "." + k.substr(0, 64)), pointerSegment(k));
     }
   }
-  if (c.contains("context")) {
-    const json& ctx = c["context"];
-    if (!ctx.is_object()) return policyError(where + ".context must be an object");
-    for (const auto& [k, v] : ctx.items()) {
-      if (!v.is_array() || v.empty())
-        return policyError(where + ".context." + k.substr(0, 64) + " must list allowed values");
-      std::vector<json> values;
-      for (const auto& x : v) {
-        if (!x.is_string() && !x.is_number() && !x.is_boolean()) {
-          return policyError(where + ".context." + k.substr(0, 64) + " holds strings, numbers or booleans");
-        }
-        values.push_back(x);
-      }
-      out.context.emplace_back(k, std::move(values));
-    }
-  }
+  if (c.contains("time")) SEALGATE_TRY(within(parseTime(c["time"], where, out), "/time"));
+  if (c.contains("context")) SEALGATE_TRY(within(parseContextConditions(c["context"], where, out), "/context"));
   return out;
 }
 
@@ -196,22 +238,24 @@ Result<std::vector<HostKeyPin>> parseHostKeys(const json& v, const EgressRules& 
     const std::string where = at + ".host_keys." + key.substr(0, 64);
     auto dest = hostKeyDestination(key);
     if (!dest)
-      return policyError(where + ": a host name or IP literal, optionally with :port ([v6]:port), no wildcard");
+      return located(policyError(where + ": a host name or IP literal, optionally with :port ([v6]:port), no wildcard"),
+                     pointerSegment(key));
     for (const auto& other : out) {
       if (other.host == dest->host && other.port == dest->port)
-        return policyError(where + ": the destination is listed twice");
+        return located(policyError(where + ": the destination is listed twice"), pointerSegment(key));
     }
     // A pin for a destination the hosts/ports never allow is a typo, not a rule.
     const std::uint16_t probe = dest->port != 0 ? dest->port : rules.ports.empty() ? 22 : rules.ports.front();
     if (!egressHostAllowed(rules, dest->host, probe)) {
-      return policyError(where + ": not a destination that hosts (and ports) allow");
+      return located(policyError(where + ": not a destination that hosts (and ports) allow"), pointerSegment(key));
     }
     if (!pins.is_array() || pins.empty() || pins.size() > kMaxPinsPerHost) {
-      return policyError(where + " must be a non-empty array of at most 16 pins");
+      return located(policyError(where + " must be a non-empty array of at most 16 pins"), pointerSegment(key));
     }
     for (const auto& pin : pins) {
       if (!pin.is_string() || !connectors::decodeHostKeyPin(pin.get<std::string>())) {
-        return policyError(where + ": pins are SHA256:<43 base64 characters>, as ssh-keygen -lf prints them");
+        return located(policyError(where + ": pins are SHA256:<43 base64 characters>, as ssh-keygen -lf prints them"),
+                       pointerSegment(key) + pointerSegment(dest->sha256.size()));
       }
       dest->sha256.push_back(pin.get<std::string>());
     }
@@ -242,7 +286,10 @@ Result<void> readHostsOrCommands(const std::string& k, const json& v, const std:
   const std::string field = at + "." + k;
   if (!v.is_array() || v.empty()) return policyError(field + " must be a non-empty array of strings");
   for (const auto& item : v) {
-    if (!item.is_string() || item.get<std::string>().empty()) return policyError(field + " holds non-empty strings");
+    const std::string itemAt = pointerSegment(k == "hosts" ? rules.hosts.size() : rules.commands.size());
+    if (!item.is_string() || item.get<std::string>().empty()) {
+      return located(policyError(field + " holds non-empty strings"), itemAt);
+    }
     std::string text = item;
     if (k == "hosts") {
       std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -250,7 +297,7 @@ Result<void> readHostsOrCommands(const std::string& k, const json& v, const std:
       const std::string_view hostPart = text.compare(0, 2, "*.") == 0 ? std::string_view(text).substr(2) : text;
       if (hostPart.empty() ||
           hostPart.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-:") != std::string_view::npos) {
-        return policyError(field + ": a host name or IP address (or *.name), no scheme, port or path");
+        return located(policyError(field + ": a host name or IP address (or *.name), no scheme, port or path"), itemAt);
       }
       rules.hosts.push_back(std::move(text));
     } else {
@@ -265,7 +312,7 @@ Result<void> readPorts(const json& v, const std::string& at, EgressRules& rules)
   if (!v.is_array() || v.empty()) return policyError(at + ".ports must be a non-empty array of ports");
   for (const auto& p : v) {
     if (!p.is_number_unsigned() || p.get<std::uint64_t>() == 0 || p.get<std::uint64_t>() > 65535) {
-      return policyError(at + ".ports holds ports 1-65535");
+      return located(policyError(at + ".ports holds ports 1-65535"), pointerSegment(rules.ports.size()));
     }
     rules.ports.push_back(p.get<std::uint16_t>());
   }
@@ -282,20 +329,20 @@ Result<EgressRules> parseConnectorEgress(const std::string& name, const json& r,
     if (k == "host_keys" && name == "ssh") {
       hostKeys = &v;
     } else if (k == "hosts" || (k == "commands" && name == "ssh")) {
-      SEALGATE_TRY(readHostsOrCommands(k, v, at, rules));
+      SEALGATE_TRY(within(readHostsOrCommands(k, v, at, rules), pointerSegment(k)));
     } else if (k == "plaintext" && (name == "postgres" || name == "ldap")) {
-      if (!v.is_boolean()) return policyError(at + ".plaintext must be true or false");
+      if (!v.is_boolean()) return located(policyError(at + ".plaintext must be true or false"), "/plaintext");
       rules.plaintext = v.get<bool>();
     } else if (k == "ports") {
-      SEALGATE_TRY(readPorts(v, at, rules));
+      SEALGATE_TRY(within(readPorts(v, at, rules), "/ports"));
     } else {
-      return policyError("unknown key " + at + "." + k.substr(0, 64));
+      return located(policyError("unknown key " + at + "." + k.substr(0, 64)), pointerSegment(k));
     }
   }
   if (rules.hosts.empty()) return policyError(at + ".hosts is required");
   if (name == "ssh" && rules.commands.empty()) return policyError(at + ".commands is required for ssh");
   if (hostKeys != nullptr) {
-    SEALGATE_ASSIGN_OR_RETURN(auto pins, parseHostKeys(*hostKeys, rules, at));
+    SEALGATE_ASSIGN_OR_RETURN(auto pins, within(parseHostKeys(*hostKeys, rules, at), "/host_keys"));
     rules.hostKeys = std::move(pins);
   }
   return rules;
@@ -310,15 +357,19 @@ Result<std::map<std::string, std::map<std::string, EgressRules>>> parseEgress(co
   for (const auto& [tenant, connectors] : e.items()) {
     const std::string where = "policy.egress." + tenant.substr(0, 64);
     if (tenant.empty() || tenant == "sealgate-admin" || tenant.find_first_of("/*") != std::string::npos) {
-      return policyError(where + ": not a tenant name");
+      return located(policyError(where + ": not a tenant name"), pointerSegment(tenant));
     }
-    if (!connectors.is_object()) return policyError(where + " must be an object of connectors");
+    if (!connectors.is_object()) {
+      return located(policyError(where + " must be an object of connectors"), pointerSegment(tenant));
+    }
     for (const auto& [name, r] : connectors.items()) {
       const std::string at = where + "." + name.substr(0, 64);
       if (std::find(kConnectors.begin(), kConnectors.end(), name) == kConnectors.end()) {
-        return policyError("unknown connector " + at + " (rest, postgres, ldap or ssh)");
+        return located(policyError("unknown connector " + at + " (rest, postgres, ldap or ssh)"),
+                       pointerSegment(tenant) + pointerSegment(name));
       }
-      SEALGATE_ASSIGN_OR_RETURN(auto rules, parseConnectorEgress(name, r, at));
+      SEALGATE_ASSIGN_OR_RETURN(
+          auto rules, within(parseConnectorEgress(name, r, at), pointerSegment(tenant) + pointerSegment(name)));
       out[tenant][name] = std::move(rules);
     }
   }
@@ -329,11 +380,14 @@ Result<std::map<std::string, std::map<std::string, EgressRules>>> parseEgress(co
 Result<void> checkPolicyDocument(const json& doc) {
   if (!doc.is_object()) return policyError("the policy is not a JSON object");
   for (const auto& [k, v] : doc.items()) {
-    if (k != "version" && k != "rules" && k != "egress") return policyError("unknown key policy." + k.substr(0, 64));
+    if (k != "version" && k != "rules" && k != "egress") {
+      return located(policyError("unknown key policy." + k.substr(0, 64)), pointerSegment(k));
+    }
   }
-  if (!doc.contains("version") || doc["version"] != 1) return policyError("policy.version must be 1");
+  if (!doc.contains("version") || doc["version"] != 1)
+    return located(policyError("policy.version must be 1"), "/version");
   if (!doc.contains("rules") || !doc["rules"].is_array() || doc["rules"].size() > 10000) {
-    return policyError("policy.rules must be an array");
+    return located(policyError("policy.rules must be an array"), "/rules");
   }
   return Ok{};
 }
@@ -343,7 +397,7 @@ Result<void> checkRuleKeys(const json& r, const std::string& where) {
                                               "actions", "obligations", "conditions", "reason"};
   for (const auto& [k, v] : r.items()) {
     if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end()) {
-      return policyError("unknown key " + where + "." + k.substr(0, 64));
+      return located(policyError("unknown key " + where + "." + k.substr(0, 64)), pointerSegment(k));
     }
   }
   return Ok{};
@@ -355,7 +409,8 @@ Result<std::vector<std::vector<std::string>>> parseSubjectGlobs(const json& r, c
   std::vector<std::vector<std::string>> out;
   for (const auto& s : subjects) {
     if (s.compare(0, 9, "spiffe://") != 0) {
-      return policyError(where + ".subjects: SPIFFE ID globs start with spiffe://");
+      return located(policyError(where + ".subjects: SPIFFE ID globs start with spiffe://"),
+                     "/subjects" + pointerSegment(out.size()));
     }
     out.push_back(split(std::string_view(s).substr(9)));
   }
@@ -366,7 +421,8 @@ Result<std::vector<std::vector<std::string>>> parseResourceGlobs(const json& r, 
   SEALGATE_ASSIGN_OR_RETURN(auto resources, stringList(r, "resources", where));
   std::vector<std::vector<std::string>> out;
   for (const auto& g : resources) {
-    SEALGATE_ASSIGN_OR_RETURN(auto segs, resourceGlob(g, where + ".resources"));
+    SEALGATE_ASSIGN_OR_RETURN(auto segs,
+                              within(resourceGlob(g, where + ".resources"), "/resources" + pointerSegment(out.size())));
     out.push_back(std::move(segs));
   }
   return out;
@@ -377,9 +433,10 @@ Result<void> checkObligation(const std::string& k, const json& v, const std::str
   if (k == "connectors") {
     static const std::vector<std::string> kNames{"rest", "postgres", "ldap", "ssh", "hmac", "sign"};
     if (!v.is_array() || v.empty()) return policyError(where + ".obligations.connectors must be a non-empty array");
-    for (const auto& c : v) {
-      if (!c.is_string() || std::find(kNames.begin(), kNames.end(), c.get<std::string>()) == kNames.end()) {
-        return policyError(where + ".obligations.connectors: rest, postgres, ldap, ssh, hmac or sign");
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (!v[i].is_string() || std::find(kNames.begin(), kNames.end(), v[i].get<std::string>()) == kNames.end()) {
+        return located(policyError(where + ".obligations.connectors: rest, postgres, ldap, ssh, hmac or sign"),
+                       pointerSegment(i));
       }
     }
     return Ok{};
@@ -401,7 +458,7 @@ Result<void> checkObligation(const std::string& k, const json& v, const std::str
 // <where>.obligations, every key checked before any is read.
 Result<PolicyObligations> parseObligations(const json& o, const std::string& where) {
   if (!o.is_object()) return policyError(where + ".obligations must be an object");
-  for (const auto& [k, v] : o.items()) SEALGATE_TRY(checkObligation(k, v, where));
+  for (const auto& [k, v] : o.items()) SEALGATE_TRY(within(checkObligation(k, v, where), pointerSegment(k)));
   PolicyObligations out;
   if (o.contains("ttl_seconds")) out.ttlSeconds = o["ttl_seconds"].get<std::uint32_t>();
   if (o.contains("max_uses")) out.maxUses = o["max_uses"].get<std::uint32_t>();
@@ -418,26 +475,27 @@ Result<PolicyRule> parseRule(const json& r, const std::string& where) {
   SEALGATE_TRY(checkRuleKeys(r, where));
   PolicyRule rule;
   if (!r.contains("id") || !r["id"].is_string() || r["id"].get<std::string>().empty()) {
-    return policyError(where + ".id is required");
+    return located(policyError(where + ".id is required"), "/id");
   }
   rule.id = r["id"];
   if (!r.contains("effect") || !r["effect"].is_string() || (r["effect"] != "allow" && r["effect"] != "deny")) {
-    return policyError(where + ".effect must be allow or deny");
+    return located(policyError(where + ".effect must be allow or deny"), "/effect");
   }
   rule.allow = r["effect"] == "allow";
   SEALGATE_ASSIGN_OR_RETURN(rule.subjects, parseSubjectGlobs(r, where));
   SEALGATE_ASSIGN_OR_RETURN(rule.resources, parseResourceGlobs(r, where));
   SEALGATE_ASSIGN_OR_RETURN(rule.actions, stringList(r, "actions", where));
   if (r.contains("obligations")) {
-    SEALGATE_ASSIGN_OR_RETURN(rule.obligations, parseObligations(r["obligations"], where));
-    if (!rule.allow) return policyError(where + ": deny rules carry no obligations");
+    SEALGATE_ASSIGN_OR_RETURN(rule.obligations, within(parseObligations(r["obligations"], where), "/obligations"));
+    if (!rule.allow) return located(policyError(where + ": deny rules carry no obligations"), "/obligations");
   }
   if (r.contains("conditions")) {
-    SEALGATE_ASSIGN_OR_RETURN(rule.conditions, parseConditions(r["conditions"], where + ".conditions"));
+    SEALGATE_ASSIGN_OR_RETURN(rule.conditions,
+                              within(parseConditions(r["conditions"], where + ".conditions"), "/conditions"));
   }
   if (r.contains("reason")) {
     if (!r["reason"].is_string() || !isReasonCode(r["reason"])) {
-      return policyError(where + ".reason must be an UPPER_SNAKE code");
+      return located(policyError(where + ".reason must be an UPPER_SNAKE code"), "/reason");
     }
     rule.reason = r["reason"];
   }
@@ -447,18 +505,30 @@ Result<PolicyRule> parseRule(const json& r, const std::string& where) {
 
 }  // namespace
 
-Result<Policy> Policy::parse(std::string_view text) {
+Result<Policy> Policy::parse(std::string_view text) { return parse(text, nullptr); }
+
+Result<Policy> Policy::parse(std::string_view text, std::string* faultPointer) {
+  auto parsed = parseDocument(text);
+  if (parsed.ok()) return parsed;
+  Error e = std::move(parsed).takeError();
+  if (faultPointer != nullptr) *faultPointer = e.operation;
+  e.operation.clear();  // the carrier (see `located`), not a failed call
+  return e;
+}
+
+Result<Policy> Policy::parseDocument(std::string_view text) {
   auto parsed = parseJson(text, {.allowComments = true});
   if (!parsed) return policyError("the policy is not acceptable JSON (" + parsed.error().describe() + ")");
   json doc = std::move(*parsed);
   SEALGATE_TRY(checkPolicyDocument(doc));
   Policy policy;
   for (std::size_t i = 0; i < doc["rules"].size(); ++i) {
-    SEALGATE_ASSIGN_OR_RETURN(auto rule, parseRule(doc["rules"][i], "policy.rules[" + std::to_string(i) + "]"));
+    SEALGATE_ASSIGN_OR_RETURN(auto rule, within(parseRule(doc["rules"][i], "policy.rules[" + std::to_string(i) + "]"),
+                                                "/rules" + pointerSegment(i)));
     policy.rules_.push_back(std::move(rule));
   }
   if (doc.contains("egress")) {
-    SEALGATE_ASSIGN_OR_RETURN(auto egress, parseEgress(doc["egress"]));
+    SEALGATE_ASSIGN_OR_RETURN(auto egress, within(parseEgress(doc["egress"]), "/egress"));
     policy.egress_ = std::move(egress);
   }
   policy.source_ = std::string(text);

@@ -54,6 +54,11 @@ class Policy {
  public:
   // Strict: unknown keys, wrong types and bad globs are POLICY_INVALID.
   static Result<Policy> parse(std::string_view json);
+  // The same; on POLICY_INVALID, `*faultPointer` (when not null) is the JSON
+  // pointer (RFC 6901, e.g. "/rules/2/resources/0") of the element the error
+  // names: "" for the document itself or when the text is not JSON. The error
+  // and its message are those of parse(json).
+  static Result<Policy> parse(std::string_view json, std::string* faultPointer);
   static Result<Policy> load(const std::string& path);
   const std::vector<PolicyRule>& rules() const { return rules_; }
   // What `tenant` may reach through `connector` (the policy's "egress" section).
@@ -69,6 +74,8 @@ class Policy {
   std::vector<PolicyRule> rules_;
   std::map<std::string, std::map<std::string, EgressRules>> egress_;  // tenant -> connector -> rules
   std::string source_;
+
+  static Result<Policy> parseDocument(std::string_view json);
 };
 
 class EmbeddedPolicyDecisionPoint : public DecisionPoint {

@@ -259,6 +259,7 @@ TEST(EmbeddedPolicy, SshHostKeysArePinnedPerDestination) {
            R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"u@h":[")" + k1 + R"("]}})",
            R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"":[")" + k1 + R"("]}})",
            // the same destination twice (case-insensitive)
+           // NOLINTNEXTLINE(performance-inefficient-string-concatenation): a test table
            R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"h":[")" + k1 + R"("],"H":[")" + k2 + R"("]}})",
            // a destination hosts or ports never allow
            R"("ssh":{"hosts":["h"],"commands":["c"],"host_keys":{"other":[")" + k1 + R"("]}})",
@@ -302,6 +303,7 @@ TEST(EmbeddedPolicy, ReplaceWhileDecidingIsSafe) {
   std::atomic<bool> stop{false};
   std::atomic<int> inconsistent{0}, decided{0};
   std::vector<std::thread> readers;
+  readers.reserve(4);
   for (int t = 0; t < 4; ++t) {
     readers.emplace_back([&] {
       std::vector<DecisionRequest> batch{{0, "secret://acme/kv/a", "use", "{}"},
@@ -337,6 +339,56 @@ TEST(EmbeddedPolicy, RefusesARepeatedKeyOrDeepNesting) {
     ASSERT_FALSE(p.ok()) << doc;
     EXPECT_EQ(p.error().code, ErrorCode::PolicyInvalid);
     EXPECT_NE(p.error().message.find(code), std::string::npos) << p.error().message;
+  }
+}
+
+// The pointer of the element an error names (POST /admin/v1/policy/validate
+// places it in the text); the error itself is the one parse(text) gives.
+TEST(EmbeddedPolicy, AnErrorNamesItsElementByJsonPointer) {
+  const std::string rule =
+      R"({"id":"r","effect":"allow","subjects":["spiffe://a/b"],"resources":["secret://a/kv/x"],"actions":["use"]})";
+  struct Case {
+    std::string text, pointer;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"[]", ""},
+           {"{\"version\":1,\"rules\":[], \"x/y~\":1}", "/x~1y~0"},
+           {"{\"version\":2,\"rules\":[]}", "/version"},
+           {"{\"version\":1,\"rules\":{}}", "/rules"},
+           {"{\"version\":1,\"rules\":[" + rule + ",7]}", "/rules/1"},
+           {"{\"version\":1,\"rules\":[" + rule + ",{\"id\":\"x\",\"effect\":\"maybe\"}]}", "/rules/1/effect"},
+           {"{\"version\":1,\"rules\":[{\"id\":\"x\",\"effect\":\"allow\",\"subjects\":[\"spiffe://a/b\"],"
+            "\"resources\":[\"secret://a/kv/x\",\"secret://a/kv/x*\"],\"actions\":[\"use\"]}]}",
+            "/rules/0/resources/1"},
+           {"{\"version\":1,\"rules\":[{\"id\":\"x\",\"effect\":\"allow\",\"subjects\":[\"spiffe://a/b\",\"acme\"],"
+            "\"resources\":[\"secret://a/kv/x\"],\"actions\":[\"use\"]}]}",
+            "/rules/0/subjects/1"},
+           {"{\"version\":1,\"rules\":[{\"id\":\"x\",\"effect\":\"allow\",\"subjects\":[\"spiffe://a/b\"],"
+            "\"resources\":[\"secret://a/kv/x\"],\"actions\":[\"use\",\"\"]}]}",
+            "/rules/0/actions/1"},
+           {"{\"version\":1,\"rules\":[{\"id\":\"x\",\"effect\":\"allow\",\"subjects\":[\"spiffe://a/b\"],"
+            "\"resources\":[\"secret://a/kv/x\"],\"actions\":[\"use\"],\"obligations\":{\"max_uses\":0}}]}",
+            "/rules/0/obligations/max_uses"},
+           {"{\"version\":1,\"rules\":[{\"id\":\"x\",\"effect\":\"allow\",\"subjects\":[\"spiffe://a/b\"],"
+            "\"resources\":[\"secret://a/kv/x\"],\"actions\":[\"use\"],"
+            "\"conditions\":{\"time\":{\"days\":[\"mon\",\"funday\"]}}}]}",
+            "/rules/0/conditions/time/days/1"},
+           {"{\"version\":1,\"rules\":[],\"egress\":{\"acme\":{\"rest\":{\"hosts\":[\"ok\",\"http://x\"]}}}}",
+            "/egress/acme/rest/hosts/1"},
+           {"{\"version\":1,\"rules\":[],\"egress\":{\"acme\":{\"ftp\":{}}}}", "/egress/acme/ftp"},
+           {"{\"version\":1,\"rules\":[],\"egress\":{\"acme\":{\"rest\":{\"hosts\":[\"h\"],\"ports\":[80,0]}}}}",
+            "/egress/acme/rest/ports/1"},
+           {"{\"version\":1,\"rules\":[", ""},  // not JSON: no element
+       }) {
+    std::string pointer = "unset";
+    auto parsed = Policy::parse(c.text, &pointer);
+    ASSERT_FALSE(parsed.ok()) << c.text;
+    EXPECT_EQ(pointer, c.pointer) << c.text;
+    auto plain = Policy::parse(c.text);
+    ASSERT_FALSE(plain.ok());
+    EXPECT_EQ(parsed.error().message, plain.error().message);
+    EXPECT_EQ(parsed.error().describe(), plain.error().describe());  // nothing added
+    EXPECT_EQ(plain.error().describe(), "POLICY_INVALID: " + plain.error().message);
   }
 }
 
