@@ -33,7 +33,6 @@ Result<void> writeAtomically(const std::string& path, const std::string& content
 
 bool adminOrAuditor(const Request& r) { return r.identity.role == "admin" || r.identity.role == "auditor"; }
 
-constexpr std::size_t kMaxReasonBytes = 500;
 constexpr std::uint64_t kDefaultHistoryLimit = 20;
 constexpr std::uint64_t kMaxHistoryLimit = 100;
 
@@ -113,12 +112,9 @@ HandlerResult PolicyAdminApi::getPolicy(Request& request) {
 // policy file that cannot be written takes its history entry back.
 HandlerResult PolicyAdminApi::putPolicy(Request& request) {
   if (request.identity.role != "admin") return HttpError{ErrorCode::Forbidden, "permission denied"};
-  auto reason = queryValue(request.query, "reason");
+  auto reason = reasonFromQuery(request);
   if (!reason) return HttpError{reason.error().code, reason.error().message};
-  if (*reason && (*reason)->size() > kMaxReasonBytes) {
-    return HttpError{ErrorCode::InvalidRequest, "the reason is longer than 500 bytes"};
-  }
-  const std::string reasonText = reason->value_or("");
+  const std::string reasonText = std::move(*reason);
   const std::string text = request.body.dump(2);
   auto parsed = Policy::parse(text);
   if (!parsed) return HttpError{parsed.error().code, parsed.error().message};

@@ -47,6 +47,23 @@ export function errorBox(err) {
     h("strong", {}, err.code || "ERROR"), " ", err.message || String(err));
 }
 
+// Runs an admin action and says how it went in `notice`: `okText` when `fn`
+// resolved, else the API's code and message.
+export async function runAction(notice, okText, fn) {
+  clear(notice);
+  try {
+    await fn();
+    notice.append(h("p", { class: "ok-text" }, okText));
+  } catch (err) {
+    notice.append(errorBox(err));
+  }
+}
+
+// `path` with the reason an admin gave, which the server records in the audit event.
+export function withReason(path, reason) {
+  return `${path}${path.includes("?") ? "&" : "?"}reason=${encodeURIComponent(reason)}`;
+}
+
 // Asks for confirmation and a reason before a destructive action. Resolves with
 // the reason, or null when cancelled. `typed`, when given, must be typed back.
 export function confirmAction({ title, detail, action, typed }) {

@@ -4,7 +4,7 @@
 // request's digest and the command to run on their TPM device: a browser cannot
 // make the TPM quote, so there is no approve button.
 import { api } from "../api.js";
-import { h, clear, table, time, errorBox, confirmAction } from "../dom.js";
+import { h, clear, table, time, errorBox, confirmAction, runAction, withReason } from "../dom.js";
 
 const modeWords = {
   pdp_outage: "PDP outage: covered items pass only when the PDP fails",
@@ -99,14 +99,10 @@ export default {
       const reason = await confirmAction({ title: "End the window now", action: "End window",
         detail: `Window ${r.id} (${r.tenant || r.approver}) closes at once; every grant issued in it stops working.` });
       if (reason === null) return;
-      clear(notice);
-      try {
-        await api("DELETE", `/admin/v1/breakglass/active/${encodeURIComponent(r.id)}?reason=${encodeURIComponent(reason)}`);
-        notice.append(h("p", { class: "ok-text" }, `Window ${r.id} ended.`));
+      await runAction(notice, `Window ${r.id} ended.`, async () => {
+        await api("DELETE", withReason(`/admin/v1/breakglass/active/${encodeURIComponent(r.id)}`, reason));
         await reload();
-      } catch (err) {
-        notice.append(errorBox(err));
-      }
+      });
     };
 
     const draw = (requests) => {

@@ -1,7 +1,7 @@
 // Grants: every grant the state has a record of (used or revoked at least once),
 // and, for admins, revocation with a confirmation and a reason (audited).
 import { api } from "../api.js";
-import { h, clear, table, time, errorBox, confirmAction } from "../dom.js";
+import { h, clear, table, time, confirmAction, runAction, withReason } from "../dom.js";
 
 export default {
   id: "grants",
@@ -18,15 +18,11 @@ export default {
       const reason = await confirmAction({ title: "Revoke grant", action: "Revoke",
         detail: `Grant ${g.grant_id} and every grant delegated from it stop working at once.` });
       if (reason === null) return;
-      clear(notice);
-      try {
-        await api("DELETE", `/admin/v1/grants/${encodeURIComponent(g.grant_id)}?reason=${encodeURIComponent(reason)}`);
+      await runAction(notice, `Grant ${g.grant_id} revoked.`, async () => {
+        await api("DELETE", withReason(`/admin/v1/grants/${encodeURIComponent(g.grant_id)}`, reason));
         g.revoked = true;
-        notice.append(h("p", { class: "ok-text" }, `Grant ${g.grant_id} revoked.`));
         draw();
-      } catch (err) {
-        notice.append(errorBox(err));
-      }
+      });
     };
 
     const draw = () => {

@@ -2,7 +2,7 @@
 // admins renew, revoke (confirmation and a reason) and revoke by prefix (typed
 // confirmation).
 import { api } from "../api.js";
-import { h, clear, table, time, errorBox, confirmAction } from "../dom.js";
+import { h, clear, table, time, confirmAction, runAction, withReason } from "../dom.js";
 
 export default {
   id: "leases",
@@ -14,23 +14,17 @@ export default {
     const holder = h("div");
     const search = h("input", { id: "lease-search", type: "search", autocomplete: "off" });
     let leases = [];
-    const act = async (what, fn) => {
-      clear(notice);
-      try {
-        await fn();
-        notice.append(h("p", { class: "ok-text" }, what));
-        await reload();
-      } catch (err) {
-        notice.append(errorBox(err));
-      }
-    };
+    const act = (what, fn) => runAction(notice, what, async () => {
+      await fn();
+      await reload();
+    });
     const renew = (l) => act(`Lease ${l.lease_id} renewed.`, () => api("PUT", "/admin/v1/leases/renew", { lease_id: l.lease_id }));
     const revoke = async (l) => {
       const reason = await confirmAction({ title: "Revoke lease", action: "Revoke",
         detail: `The database user of ${l.lease_id} is dropped and its sessions are ended.` });
       if (reason !== null) {
         await act(`Lease ${l.lease_id} revoked.`, () =>
-          api("PUT", `/admin/v1/leases/revoke?reason=${encodeURIComponent(reason)}`, { lease_id: l.lease_id }));
+          api("PUT", withReason("/admin/v1/leases/revoke", reason), { lease_id: l.lease_id }));
       }
     };
     const prefix = h("input", { id: "lease-prefix", autocomplete: "off" });
@@ -42,7 +36,7 @@ export default {
         detail: `Every lease whose id starts with ${p} is revoked.`, typed: p });
       if (reason !== null) {
         await act(`Leases under ${p} revoked.`, () =>
-          api("PUT", `/admin/v1/leases/revoke-prefix/${p.split("/").map(encodeURIComponent).join("/")}?reason=${encodeURIComponent(reason)}`));
+          api("PUT", withReason(`/admin/v1/leases/revoke-prefix/${p.split("/").map(encodeURIComponent).join("/")}`, reason)));
       }
     };
     const draw = () => {
