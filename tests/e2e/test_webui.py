@@ -23,6 +23,8 @@ NODE_MODULES = os.path.join(ROOT, "tests/e2e/node/node_modules")
 CHROMIUM = "/usr/bin/chromium"
 CANARY = "sg-canary-webui-7c41e0d9b2"
 REASON = "the grant leaked into a CI log (ticket OPS-1234)"
+POLICY = {"rule_id": "ui-test-rule", "uri_prefix": "secret://acme/kv/ui-test",
+          "reason": "let payments read the ui-test secrets (change CHG-42)"}
 
 ATTACK_PAGE = """<!doctype html><html><head><title>attack</title></head><body><script>
 window.outcome = {sent: false};
@@ -170,7 +172,7 @@ class WebUiTest(unittest.TestCase):
             "origin": self.origin, "chromium": CHROMIUM, "node_modules": NODE_MODULES, "screenshots": shots,
             "certs": {role: dict(zip(("cert", "key"), self.sg.client(role))) for role in ("admin", "auditor")},
             "grant_id": grant_id, "other_grant_id": other_id, "revoke_reason": REASON,
-            "attacker_url": attacker.url, "canary_forms": sorted(encodings(CANARY)),
+            "attacker_url": attacker.url, "policy": POLICY, "canary_forms": sorted(encodings(CANARY)),
             "key_labels": ["sealgate-audit-es256-v1", "sealgate-grant-es256-v1", "sealgate-kek",
                            "sealgate-ref-hmac-v1", "sealgate-tls"],
         }
@@ -182,7 +184,7 @@ class WebUiTest(unittest.TestCase):
             if not os.environ.get("SEALGATE_UI_SCREENSHOTS"):
                 shutil.rmtree(shots, ignore_errors=True)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-        self.assertEqual(len(json.loads(out.stdout.strip().splitlines()[-1])["passed"]), 11, out.stdout)
+        self.assertEqual(len(json.loads(out.stdout.strip().splitlines()[-1])["passed"]), 13, out.stdout)
 
         # The revocation the admin made in the page is real, audited with its reason.
         status, body, _, raw = self.sg.request("POST", "/v1/grants/consume", body={"grant": grant})
@@ -191,6 +193,14 @@ class WebUiTest(unittest.TestCase):
             revokes = [e for e in map(json.loads, f) if e["type"] == "grant_revoke"]
         self.assertEqual([(e["grant_id"], e["reason"], e["actor"]["role"]) for e in revokes],
                          [(grant_id, REASON, "admin")])
+        # The policy the admin saved in the page is the one in force, on disk, audited with its reason.
+        policy = self.admin("GET", "/admin/v1/policy")[1]
+        self.assertIn(POLICY["rule_id"], [r["id"] for r in policy["rules"]])
+        with open(os.path.join(self.sg.dir, "policy.json")) as f:
+            self.assertEqual(json.load(f), policy)
+        with open(os.path.join(self.sg.dir, "audit/entries.jsonl")) as f:
+            updates = [e for e in map(json.loads, f) if e["type"] == "policy_update"]
+        self.assertEqual([(e["reason"], e["actor"]["role"]) for e in updates], [(POLICY["reason"], "admin")])
         # The page on another origin changed nothing: its KV write was refused, and the other
         # grant (the auditor's refused target, the attack's DELETE) still works.
         self.assertEqual(self.admin("GET", "/v1/kv/metadata/csrf/planted")[0], 404)

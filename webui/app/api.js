@@ -15,7 +15,7 @@ export async function api(method, path, body) {
     cache: "no-store", redirect: "error" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.body = typeof body === "string" ? body : JSON.stringify(body); // a string: JSON text, sent as it is
   }
   let res;
   try {

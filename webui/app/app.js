@@ -4,12 +4,13 @@ import { api } from "./api.js";
 import { h, clear, errorBox } from "./dom.js";
 import overview from "./pages/overview.js";
 import keys from "./pages/keys.js";
+import policy from "./pages/policy.js";
 import grants from "./pages/grants.js";
 import leases from "./pages/leases.js";
 import breakglass from "./pages/breakglass.js";
 
 // Each page: its address, title, the roles that see it, and render(main, ctx).
-const PAGES = [overview, keys, grants, leases, breakglass];
+const PAGES = [overview, keys, policy, grants, leases, breakglass];
 
 const ctx = { who: null };
 

@@ -9,63 +9,11 @@
 // accessibility violation; a planted canary secret is in no page, DOM, network
 // response or console message. Screenshots of every page go to cfg.screenshots.
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import path from "node:path";
-import { createRequire } from "node:module";
+import { cfg, require, ORIGIN, seen, axeSource, PAGE_IDS, contextOptions, watchedPage, openPage, shot, check, passed }
+  from "./harness.mjs";
+import policyChecks from "./checks/policy.mjs";
 
-const cfg = JSON.parse(process.env.SEALGATE_UI_TEST);
-const require = createRequire(path.join(cfg.node_modules, "package.json"));
 const { chromium } = require("playwright-core");
-const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-
-const ORIGIN = cfg.origin; // https://127.0.0.1:<admin port>
-const seen = { bodies: [], console: [], csp: [] };
-
-function contextOptions(role, extra = {}) {
-  return {
-    ignoreHTTPSErrors: true, // the dev CA is not the browser's
-    clientCertificates: [{ origin: ORIGIN, certPath: cfg.certs[role].cert, keyPath: cfg.certs[role].key }],
-    viewport: { width: 1280, height: 800 },
-    ...extra,
-  };
-}
-
-// Every response body, console message and CSP violation of the page is kept for
-// the canary scan and the CSP check.
-async function watchedPage(context) {
-  await context.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
-    });
-  });
-  const page = await context.newPage();
-  page.on("console", (m) => {
-    seen.console.push(m.text());
-    if (/Content Security Policy|CSP violation/i.test(m.text())) seen.csp.push(m.text());
-  });
-  page.on("pageerror", (e) => seen.console.push(`pageerror: ${e.message}`));
-  page.on("response", async (r) => {
-    try { seen.bodies.push(await r.text()); } catch (e) { /* a redirect has no body */ }
-  });
-  return page;
-}
-
-async function openPage(page, id) {
-  await page.goto(`${ORIGIN}/ui/#/${id}`);
-  await page.locator("main h1").first().waitFor();
-  await page.locator('main .page:not([aria-busy="true"])').waitFor();
-  seen.bodies.push(await page.content());
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(cfg.screenshots, `${name}.png`), fullPage: true });
-}
-
-const checks = [];
-async function check(name, fn) {
-  await fn();
-  checks.push(name);
-}
 
 const browser = await chromium.launch({
   executablePath: cfg.chromium,
@@ -123,6 +71,9 @@ try {
     await shot(page, "grants");
   });
 
+  // Each page's own checks (checks/*.mjs).
+  await policyChecks({ browser, page });
+
   await check("keyboard: the skip link and the navigation work without a mouse", async () => {
     await openPage(page, "overview");
     await page.keyboard.press("Tab");
@@ -135,7 +86,7 @@ try {
 
   await check("a narrow window: nothing overflows sideways", async () => {
     await page.setViewportSize({ width: 390, height: 800 });
-    for (const id of ["overview", "keys", "grants", "leases", "breakglass"]) {
+    for (const id of PAGE_IDS) {
       await openPage(page, id);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 1, `${id} overflows by ${overflow}px`);
@@ -174,7 +125,7 @@ try {
     // A context of its own that ignores the CSP: axe is injected as a script.
     const axeContext = await browser.newContext(contextOptions("admin", { bypassCSP: true }));
     const ap = await axeContext.newPage();
-    for (const id of ["overview", "keys", "grants", "leases", "breakglass"]) {
+    for (const id of PAGE_IDS) {
       await openPage(ap, id);
       await ap.addScriptTag({ content: axeSource });
       const violations = await ap.evaluate(async () => (await window.axe.run()).violations
@@ -197,4 +148,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(JSON.stringify({ passed: checks }));
+console.log(JSON.stringify({ passed }));

@@ -1,0 +1,64 @@
+// What every browser check shares: the set-up tests/e2e/test_webui.py passed in
+// SEALGATE_UI_TEST (JSON), browser contexts with a role's client certificate,
+// pages whose responses, console messages and CSP violations are kept for the
+// final scans, and `check(name, fn)`, which records a passed check by its name.
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+
+export const cfg = JSON.parse(process.env.SEALGATE_UI_TEST);
+export const require = createRequire(path.join(cfg.node_modules, "package.json"));
+export const ORIGIN = cfg.origin; // https://127.0.0.1:<admin port>
+export const seen = { bodies: [], console: [], csp: [] };
+export const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+// Every page of the UI, by its address (#/<id>): the narrow-window and
+// accessibility checks visit each.
+export const PAGE_IDS = ["overview", "keys", "policy", "grants", "leases", "breakglass"];
+
+export function contextOptions(role, extra = {}) {
+  return {
+    ignoreHTTPSErrors: true, // the dev CA is not the browser's
+    clientCertificates: [{ origin: ORIGIN, certPath: cfg.certs[role].cert, keyPath: cfg.certs[role].key }],
+    viewport: { width: 1280, height: 800 },
+    ...extra,
+  };
+}
+
+// A page whose every response body, console message and CSP violation is kept
+// for the canary scan and the CSP check.
+export async function watchedPage(context) {
+  await context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
+    });
+  });
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    seen.console.push(m.text());
+    if (/Content Security Policy|CSP violation/i.test(m.text())) seen.csp.push(m.text());
+  });
+  page.on("pageerror", (e) => seen.console.push(`pageerror: ${e.message}`));
+  page.on("response", async (r) => {
+    try { seen.bodies.push(await r.text()); } catch (e) { /* a redirect has no body */ }
+  });
+  return page;
+}
+
+// Opens #/<id> and waits until the page has rendered.
+export async function openPage(page, id) {
+  await page.goto(`${ORIGIN}/ui/#/${id}`);
+  await page.locator("main h1").first().waitFor();
+  await page.locator('main .page:not([aria-busy="true"])').waitFor();
+  seen.bodies.push(await page.content());
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: path.join(cfg.screenshots, `${name}.png`), fullPage: true });
+}
+
+export const passed = [];
+export async function check(name, fn) {
+  await fn();
+  passed.push(name);
+}
