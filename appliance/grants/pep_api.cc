@@ -43,7 +43,7 @@ json resourceRefsOf(const std::vector<AuthorizeItem>& items) {
 }  // namespace
 
 PepApi::PepApi(const Config& config, ResourceRefs& refs, GrantAuthority& grants, DecisionPoint& pdp, StateStore& state,
-               AuditSink& audit, GrantPresentation& presentation, const BreakGlassWindows* windows)
+               AuditSink& audit, GrantPresentation& presentation, const BreakGlassWindows* windows, Metrics* metrics)
     : config_(config),
       refs_(refs),
       grants_(grants),
@@ -51,7 +51,8 @@ PepApi::PepApi(const Config& config, ResourceRefs& refs, GrantAuthority& grants,
       state_(state),
       audit_(audit),
       presentation_(presentation),
-      windows_(windows) {}
+      windows_(windows),
+      metrics_(metrics) {}
 
 HandlerResult PepApi::jwks(Request&) { return Response{200, grants_.jwks()}; }
 
@@ -182,6 +183,10 @@ HandlerResult PepApi::authorize(Request& request) {
     response["max_uses"] = claims.maxUses;
   }
   if (auto err = recordDecision(event)) return *err;
+  if (metrics_ != nullptr) {
+    metrics_->add("sealgate_authorize_decisions_total", "authorize requests answered, by decision",
+                  {{"decision", event["decision"].get<std::string>()}});
+  }
   if (outcome.window) {
     logEvent(LogLevel::Warn, "breakglass_grant",
              {{"window_id", outcome.window->id},

@@ -19,6 +19,7 @@
 #include "appliance/grants/grants.h"
 #include "appliance/grants/presentation.h"
 #include "appliance/server/http_server.h"
+#include "appliance/telemetry/metrics.h"
 #include "core/interfaces/audit_sink.h"
 #include "core/interfaces/breakglass_windows.h"
 #include "core/interfaces/decision_point.h"
@@ -32,8 +33,10 @@ class PepApi {
   using Clock = std::chrono::system_clock;
 
   // `windows` null: no break-glass (a PDP failure fails the whole batch).
+  // `metrics`, when given, counts the authorize decisions (API.md, "Metrics").
   PepApi(const Config& config, ResourceRefs& refs, GrantAuthority& grants, DecisionPoint& pdp, StateStore& state,
-         AuditSink& audit, GrantPresentation& presentation, const BreakGlassWindows* windows = nullptr);
+         AuditSink& audit, GrantPresentation& presentation, const BreakGlassWindows* windows = nullptr,
+         Metrics* metrics = nullptr);
 
   HandlerResult authorize(Request& request);
   HandlerResult consume(Request& request);
@@ -66,6 +69,7 @@ class PepApi {
   AuditSink& audit_;
   GrantPresentation& presentation_;
   const BreakGlassWindows* windows_;
+  Metrics* metrics_;
   std::atomic<std::uint64_t> sampleCounter_{0};
 };
 

@@ -6,6 +6,7 @@
 
 #include "appliance/audit/audit_http.h"
 #include "appliance/kv/kv_api.h"
+#include "appliance/server/list_page.h"
 #include "appliance/telemetry/logging.h"
 #include "core/encoding.h"
 #include "core/kv_request.h"
@@ -255,19 +256,24 @@ HandlerResult LeaseApi::list(Request& request) {
   if (request.identity.role != "admin" && request.identity.role != "auditor") {
     return HttpError{ErrorCode::Forbidden, "permission denied"};
   }
-  json out = json::array();
+  auto query = listPageQuery(request);
+  if (!query) return HttpError{query.error().code, query.error().message};
+  const auto all = db_ != nullptr ? db_->leases() : decltype(db_->leases()){};
+  const auto page = pageOf(
+      all, [](const auto& l) -> const std::string& { return l.leaseId; }, *query);
+  json list = json::array();
   const auto now = StateStore::Clock::now();
-  if (db_ != nullptr) {
-    for (const auto& l : db_->leases()) {
-      json j = leaseJson(l, now);
-      j["tenant"] = l.tenant;
-      j["mount"] = l.mount;
-      j["role"] = l.role;
-      j["username"] = l.username;
-      out.push_back(std::move(j));
-    }
+  for (const auto* l : page.items) {
+    json j = leaseJson(*l, now);
+    j["tenant"] = l->tenant;
+    j["mount"] = l->mount;
+    j["role"] = l->role;
+    j["username"] = l->username;
+    list.push_back(std::move(j));
   }
-  return Response{200, json{{"leases", out}}};
+  json out{{"leases", std::move(list)}, {"total", page.total}};
+  if (page.nextAfter) out["next_after"] = *page.nextAfter;
+  return Response{200, std::move(out)};
 }
 
 }  // namespace sealgate::appliance

@@ -485,7 +485,7 @@ TEST_F(LeaseApiTest, LookupAnswersInVaultsShapeWithoutThePassword) {
   expectNoCanary(listed);
 
   Request empty = req("GET");
-  EXPECT_EQ(std::get<Response>(noDb.list(empty)).body, (json{{"leases", json::array()}}));
+  EXPECT_EQ(std::get<Response>(noDb.list(empty)).body, (json{{"leases", json::array()}, {"total", 0}}));
   Request unknown = req("PUT", json{{"lease_id", id}});
   EXPECT_EQ(codeOf(noDb.lookup(unknown)), "LEASE_NOT_FOUND");
 }

@@ -99,6 +99,7 @@ struct ListenerState {
   std::vector<Route> routes;
   http::ServerNames names;  // what a Host header may name
   std::string publicBase;   // Request::publicBase
+  Metrics* metrics = nullptr;
 };
 
 // Exact paths, or one "{id}" segment anywhere in the pattern, which matches one
@@ -387,6 +388,7 @@ class Dispatcher {
     const Io written = sendResponse(conn, out, request, closeAfter, code);
     if (written != Io::Ok) closeAfter = true;
     logRequest(request, route, out, code, started);
+    countRequest(route, out, code, started);
     if (closeAfter && written == Io::Ok) conn.closeGracefully();
     return !closeAfter;
   }
@@ -498,6 +500,25 @@ class Dispatcher {
     if (!request.identity.spiffeId.empty()) fields["identity"] = request.identity.spiffeId;
     if (code) fields["code"] = *code;
     logEvent(out.status >= 500 ? LogLevel::Error : LogLevel::Info, "http_request", std::move(fields));
+  }
+
+  // Labels are the route's pattern (a fixed vocabulary; "unmatched" for any
+  // other path), the status and the error code: never a path, identity or value.
+  void countRequest(const Route* route, const Response& out, std::optional<ErrorCode> code,
+                    Clock::time_point started) const {
+    if (state_.metrics == nullptr) return;
+    const std::string listener = listenerName(state_.kind);
+    const std::string routeName = route != nullptr ? route->method + " " + route->path : "unmatched";
+    state_.metrics->add("sealgate_http_requests_total", "requests answered, by listener, route and status",
+                        {{"listener", listener}, {"route", routeName}, {"status", std::to_string(out.status)}});
+    state_.metrics->observe("sealgate_http_request_duration_seconds",
+                            "time from a request's first byte to its answer written, by listener and route",
+                            {{"listener", listener}, {"route", routeName}},
+                            std::chrono::duration<double>(Clock::now() - started).count());
+    if (code) {
+      state_.metrics->add("sealgate_http_errors_total", "requests answered with an error, by listener and code",
+                          {{"listener", listener}, {"code", errorCodeName(*code)}});
+    }
   }
 
   HandlerResult dispatch(TlsConnection& conn, const http::RequestHead& head, BodyReader& body, Request& request,
@@ -711,14 +732,15 @@ Result<BaseUrl> publicBaseUrl(const ListenerConfig& config, std::uint16_t boundP
 // ---- listener --------------------------------------------------------------------------
 
 Result<std::unique_ptr<Listener>> Listener::create(ListenerKind kind, const ListenerConfig& config,
-                                                   const Limits& limits, EVP_PKEY* tlsKey, std::vector<Route> routes) {
+                                                   const Limits& limits, EVP_PKEY* tlsKey, std::vector<Route> routes,
+                                                   Metrics* metrics) {
   SEALGATE_ASSIGN_OR_RETURN(auto trust, ClientTrust::create(config.caFile, config.crlFile, listenerName(kind)));
   SEALGATE_ASSIGN_OR_RETURN(auto ctx, makeServerContext(config, tlsKey));
   std::unique_ptr<Listener> l(new Listener());
   l->kind_ = kind;
   l->sslCtx_ = ctx;
 
-  auto state = std::make_shared<ListenerState>(ListenerState{kind, limits, std::move(routes), {}, {}});
+  auto state = std::make_shared<ListenerState>(ListenerState{kind, limits, std::move(routes), {}, {}, metrics});
   FrontEndSettings settings;
   settings.listen = config.listen;
   settings.name = listenerName(kind);

@@ -19,6 +19,7 @@
 
 #include "appliance/config/config.h"
 #include "appliance/server/identity.h"
+#include "appliance/telemetry/metrics.h"
 #include "core/result.h"
 
 namespace sealgate::appliance {
@@ -99,9 +100,11 @@ class TlsFrontEnd;
 
 class Listener {
  public:
-  // `tlsKey` is an EVP_PKEY whose private operations run in the HSM.
+  // `tlsKey` is an EVP_PKEY whose private operations run in the HSM. Every
+  // request is counted and timed in `metrics` (API.md, "Metrics") when given.
   static Result<std::unique_ptr<Listener>> create(ListenerKind kind, const ListenerConfig& config, const Limits& limits,
-                                                  EVP_PKEY* tlsKey, std::vector<Route> routes);
+                                                  EVP_PKEY* tlsKey, std::vector<Route> routes,
+                                                  Metrics* metrics = nullptr);
   ~Listener();
   void start();
   void stop();

@@ -1,6 +1,7 @@
 #include "appliance/state/state_admin_api.h"
 
 #include "appliance/audit/audit_http.h"
+#include "appliance/server/list_page.h"
 #include "core/time_format.h"
 
 namespace sealgate::appliance {
@@ -11,14 +12,21 @@ HandlerResult StateAdminApi::listGrants(Request& request) {
   if (request.identity.role != "admin" && request.identity.role != "auditor") {
     return HttpError{ErrorCode::Forbidden, "permission denied"};
   }
+  auto query = listPageQuery(request);
+  if (!query) return HttpError{query.error().code, query.error().message};
+  const auto all = state_.grants();
+  const auto page = pageOf(
+      all, [](const auto& g) -> const std::string& { return g.grantId; }, *query);
   json list = json::array();
-  for (const auto& g : state_.grants()) {
-    list.push_back({{"grant_id", g.grantId},
-                    {"remaining_uses", g.remaining},
-                    {"revoked", g.revoked},
-                    {"expires_at", rfc3339Seconds(g.expiresAt)}});
+  for (const auto* g : page.items) {
+    list.push_back({{"grant_id", g->grantId},
+                    {"remaining_uses", g->remaining},
+                    {"revoked", g->revoked},
+                    {"expires_at", rfc3339Seconds(g->expiresAt)}});
   }
-  return Response{200, json{{"grants", list}}};
+  json out{{"grants", std::move(list)}, {"total", page.total}};
+  if (page.nextAfter) out["next_after"] = *page.nextAfter;
+  return Response{200, std::move(out)};
 }
 
 HandlerResult StateAdminApi::revokeGrant(Request& request) {

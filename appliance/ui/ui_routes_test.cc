@@ -55,8 +55,13 @@ TEST(UiAssets, HaveNoInlineCodeAndNoOtherOrigin) {
   const std::regex handler(R"(\son[a-z]+\s*=)", std::regex::icase);
   const std::regex styleAttr(R"(\sstyle\s*=)", std::regex::icase);
   const std::regex otherOrigin(R"((https?:)?//[a-z0-9.-]+\.[a-z]{2,}[/:"'])", std::regex::icase);
+  // SVG's namespace name is an identifier that looks like a URL; nothing is loaded from it.
+  const std::string svgNamespace = "http://www.w3.org/2000/svg";
   for (const auto& a : assets()) {
-    const std::string body(a.body);
+    std::string body(a.body);
+    for (auto at = body.find(svgNamespace); at != std::string::npos; at = body.find(svgNamespace)) {
+      body.erase(at, svgNamespace.size());
+    }
     if (a.path.ends_with(".html")) {
       EXPECT_FALSE(std::regex_search(body, inlineScript)) << a.path;
       EXPECT_FALSE(std::regex_search(body, handler)) << a.path;

@@ -8,6 +8,7 @@ import base64
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,12 +18,14 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Instance, encodings  # noqa: E402
+from postgres import Postgres  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 NODE_MODULES = os.path.join(ROOT, "tests/e2e/node/node_modules")
 CHROMIUM = "/usr/bin/chromium"
 CANARY = "sg-canary-webui-7c41e0d9b2"
 REASON = "the grant leaked into a CI log (ticket OPS-1234)"
+LEASE_REASON = "the ops credentials were shared in a chat (INC-7)"
 POLICY = {"rule_id": "ui-test-rule", "uri_prefix": "secret://acme/kv/ui-test",
           "reason": "let payments read the ui-test secrets (change CHG-42)"}
 
@@ -71,13 +74,23 @@ class AttackerSite:
 class WebUiTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sg = Instance()
+        # A real PostgreSQL, so that the leases page has leases to renew and revoke.
+        cls.pg = Postgres().start()
+        db = {"tenant": "acme", "mount": "db", "connection": {"host": cls.pg.dir, "port": cls.pg.port,
+                                                              "user": "postgres", "dbname": "postgres"},
+              "roles": {role: {"default_ttl": "1h", "max_ttl": "2h"} for role in ("readonly", "ops")}}
+        cls.sg = Instance(extra={"databases": [db]})
+        with open(os.path.join(cls.sg.dir, "policy.json")) as f:  # admins may take credentials of acme/db
+            text = f.read()
+        with open(os.path.join(cls.sg.dir, "policy.json"), "w") as f:
+            f.write(text.replace('"secret://globex/kv/**"]', '"secret://globex/kv/**", "secret://acme/db/*"]'))
         cls.sg.start()
         cls.origin = f"https://127.0.0.1:{cls.sg.admin_port}"
 
     @classmethod
     def tearDownClass(cls):
         cls.sg.cleanup()
+        cls.pg.stop()
 
     def admin(self, method, path, body=None, headers=None, client="admin"):
         return self.sg.request(method, path, client=client, body=body, headers=headers, listener="admin")
@@ -89,6 +102,12 @@ class WebUiTest(unittest.TestCase):
         grant = body["grant"]
         self.assertEqual(self.sg.request("POST", "/v1/grants/consume", body={"grant": grant})[0], 200)
         return grant, json.loads(base64.urlsafe_b64decode(grant.split(".")[1] + "=="))["jti"]
+
+    def allowed_so_far(self):
+        """The allowed authorize decisions /metrics has counted."""
+        _, _, _, raw = self.admin("GET", "/metrics")
+        m = re.search(rb'^sealgate_authorize_decisions_total\{decision="allow"\} (\d+)$', raw, re.M)
+        return int(m.group(1)) if m else 0
 
     # ---- the CSRF rule on the raw API ---------------------------------------------------------
     def test_csrf_rule(self):
@@ -125,6 +144,48 @@ class WebUiTest(unittest.TestCase):
         status, _, _, raw = self.sg.request("POST", "/v1/uris/canonicalize", headers={"Origin": "https://x.example"},
                                             body={"uri": "secret://acme/kv/app/db"})
         self.assertEqual(status, 200, raw)
+
+    def test_grant_list_is_paged_by_the_server(self):
+        ids = sorted(self.used_grant()[1] for _ in range(3))
+        listed = sorted(g["grant_id"] for g in self.admin("GET", "/admin/v1/grants?limit=1000")[1]["grants"])
+        self.assertTrue(set(ids) <= set(listed))
+        pages, after = [], ""
+        while True:
+            status, body, _, raw = self.admin("GET", f"/admin/v1/grants?limit=2{'&after=' + after if after else ''}",
+                                              client="auditor")
+            self.assertEqual(status, 200, raw)
+            self.assertEqual(body["total"], len(listed))
+            self.assertLessEqual(len(body["grants"]), 2)
+            pages.append([g["grant_id"] for g in body["grants"]])
+            if "next_after" not in body:
+                break
+            self.assertEqual(body["next_after"], pages[-1][-1])
+            after = body["next_after"]
+        self.assertEqual([i for p in pages for i in p], listed)  # every grant once, in id order
+        status, body, _, _ = self.admin("GET", f"/admin/v1/grants?q={ids[0][3:12]}")
+        self.assertEqual([g["grant_id"] for g in body["grants"]], [ids[0]])
+        self.assertEqual(body["total"], 1)
+        for bad in ("limit=0", "limit=1001", "limit=1x", "offset=2", "q=a&q=b", "after=%01"):
+            for path in ("/admin/v1/grants", "/admin/v1/leases"):
+                status, body, _, raw = self.admin("GET", f"{path}?{bad}")
+                self.assertEqual((status, body["error"]["code"]), (400, "INVALID_REQUEST"), (path, bad, raw))
+        status, body, _, _ = self.admin("GET", "/admin/v1/leases?limit=5")
+        self.assertEqual((status, body), (200, {"leases": [], "total": 0}))
+
+    def test_request_metrics_name_routes_never_paths(self):
+        self.assertEqual(self.admin("DELETE", "/admin/v1/grants/probe-id-4f1c", client="auditor")[0], 403)
+        self.assertEqual(self.admin("GET", "/admin/v1/no-such-page-9b2e")[0], 404)
+        self.assertEqual(self.admin("GET", "/admin/v1/status")[0], 200)
+        _, _, _, raw = self.admin("GET", "/metrics")
+        text = raw.decode()
+        self.assertRegex(text, r'sealgate_http_requests_total\{listener="admin",route="DELETE /admin/v1/grants/\{id\}",'
+                               r'status="403"\} [1-9]')
+        self.assertRegex(text, r'sealgate_http_errors_total\{listener="admin",code="FORBIDDEN"\} [1-9]')
+        self.assertRegex(text, r'sealgate_http_requests_total\{listener="admin",route="unmatched",status="404"\} [1-9]')
+        self.assertRegex(text, r'sealgate_http_request_duration_seconds_count\{listener="admin",'
+                               r'route="GET /admin/v1/status"\} [1-9]')
+        for probe in ("probe-id-4f1c", "no-such-page-9b2e", "spiffe://", "sealgate-admin"):
+            self.assertNotIn(probe, text)
 
     def test_pages_need_an_admin_side_certificate(self):
         status, body, headers, raw = self.admin("GET", "/ui/", client="auditor")
@@ -163,6 +224,13 @@ class WebUiTest(unittest.TestCase):
         self.assertTrue(os.path.isdir(os.path.join(NODE_MODULES, "playwright-core")), "run npm ci in tests/e2e/node")
         status, _, _, raw = self.admin("POST", "/v1/kv/data/app/db", body={"data": {"password": CANARY}})
         self.assertEqual(status, 200, raw)
+        leases, users = {}, {}  # lease id -> its password (which must appear nowhere in the browser), its user
+        for role in ("readonly", "readonly", "ops", "ops"):
+            status, body, _, raw = self.admin("GET", f"/v1/db/creds/{role}")
+            self.assertEqual(status, 200, raw)
+            leases[body["lease_id"]] = body["data"]["password"]
+            users[body["lease_id"]] = body["data"]["username"]
+        readonly = sorted(i for i in leases if "/readonly/" in i)
         grant, grant_id = self.used_grant()
         _, other_id = self.used_grant()
         attacker = AttackerSite(ATTACK_PAGE % {"target": self.origin, "grant": other_id})
@@ -170,9 +238,14 @@ class WebUiTest(unittest.TestCase):
         os.makedirs(shots, exist_ok=True)
         cfg = {
             "origin": self.origin, "chromium": CHROMIUM, "node_modules": NODE_MODULES, "screenshots": shots,
-            "certs": {role: dict(zip(("cert", "key"), self.sg.client(role))) for role in ("admin", "auditor")},
+            "certs": {role: dict(zip(("cert", "key"), self.sg.client(name)))
+                      for role, name in (("admin", "admin"), ("auditor", "auditor"), ("service", "acme-payments"))},
+            "pep_port": self.sg.pep_port, "authorized_before": self.allowed_so_far(),
             "grant_id": grant_id, "other_grant_id": other_id, "revoke_reason": REASON,
-            "attacker_url": attacker.url, "policy": POLICY, "canary_forms": sorted(encodings(CANARY)),
+            "attacker_url": attacker.url, "policy": POLICY,
+            "canary_forms": sorted(set().union(encodings(CANARY), *(encodings(p) for p in leases.values()))),
+            "leases": {"renew": readonly[0], "revoke": readonly[1], "prefix": "acme/db/creds/ops",
+                       "reason": LEASE_REASON},
             "key_labels": ["sealgate-audit-es256-v1", "sealgate-grant-es256-v1", "sealgate-kek",
                            "sealgate-ref-hmac-v1", "sealgate-tls"],
         }
@@ -184,7 +257,7 @@ class WebUiTest(unittest.TestCase):
             if not os.environ.get("SEALGATE_UI_SCREENSHOTS"):
                 shutil.rmtree(shots, ignore_errors=True)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-        self.assertEqual(len(json.loads(out.stdout.strip().splitlines()[-1])["passed"]), 13, out.stdout)
+        self.assertEqual(len(json.loads(out.stdout.strip().splitlines()[-1])["passed"]), 15, out.stdout)
 
         # The revocation the admin made in the page is real, audited with its reason.
         status, body, _, raw = self.sg.request("POST", "/v1/grants/consume", body={"grant": grant})
@@ -201,6 +274,17 @@ class WebUiTest(unittest.TestCase):
         with open(os.path.join(self.sg.dir, "audit/entries.jsonl")) as f:
             updates = [e for e in map(json.loads, f) if e["type"] == "policy_update"]
         self.assertEqual([(e["reason"], e["actor"]["role"]) for e in updates], [(POLICY["reason"], "admin")])
+        # The leases the admin revoked in the page are gone from PostgreSQL; the renewed one is there.
+        looked_up = {i: self.admin("PUT", "/v1/sys/leases/lookup", body={"lease_id": i})[0] for i in leases}
+        self.assertEqual(looked_up, {i: 200 if i == readonly[0] else 404 for i in leases})
+        in_postgres = {i: self.pg.psql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{u}'") for i, u in users.items()}
+        self.assertEqual(in_postgres, {i: "1" if i == readonly[0] else "0" for i in leases})
+        with open(os.path.join(self.sg.dir, "audit/entries.jsonl")) as f:
+            changes = [e for e in map(json.loads, f) if e["type"] in ("lease_renew", "lease_revoke",
+                                                                       "lease_revoke_prefix")]
+        self.assertEqual(sorted((e["type"], e.get("lease_id", e.get("prefix")), e.get("reason")) for e in changes),
+                         sorted([("lease_renew", readonly[0], None), ("lease_revoke", readonly[1], LEASE_REASON),
+                                 ("lease_revoke_prefix", "acme/db/creds/ops", LEASE_REASON)]))
         # The page on another origin changed nothing: its KV write was refused, and the other
         # grant (the auditor's refused target, the attack's DELETE) still works.
         self.assertEqual(self.admin("GET", "/v1/kv/metadata/csrf/planted")[0], 404)

@@ -8,9 +8,10 @@ import policy from "./pages/policy.js";
 import grants from "./pages/grants.js";
 import leases from "./pages/leases.js";
 import breakglass from "./pages/breakglass.js";
+import metrics from "./pages/metrics.js";
 
 // Each page: its address, title, the roles that see it, and render(main, ctx).
-const PAGES = [overview, keys, policy, grants, leases, breakglass];
+const PAGES = [overview, keys, policy, grants, leases, breakglass, metrics];
 
 const ctx = { who: null };
 

@@ -14,7 +14,7 @@ export const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"),
 
 // Every page of the UI, by its address (#/<id>): the narrow-window and
 // accessibility checks visit each.
-export const PAGE_IDS = ["overview", "keys", "policy", "grants", "leases", "breakglass"];
+export const PAGE_IDS = ["overview", "keys", "policy", "grants", "leases", "breakglass", "metrics"];
 
 export function contextOptions(role, extra = {}) {
   return {

@@ -12,6 +12,8 @@ import assert from "node:assert/strict";
 import { cfg, require, ORIGIN, seen, axeSource, PAGE_IDS, contextOptions, watchedPage, openPage, shot, check, passed }
   from "./harness.mjs";
 import policyChecks from "./checks/policy.mjs";
+import metricsChecks from "./checks/metrics.mjs";
+import leaseChecks from "./checks/leases.mjs";
 
 const { chromium } = require("playwright-core");
 
@@ -57,6 +59,9 @@ try {
 
   await check("grants: an admin revokes a grant, with a reason", async () => {
     await openPage(page, "grants");
+    // The server searches: part of the id finds that grant alone.
+    await page.getByLabel("Search grants by id").fill(cfg.grant_id.slice(2, 12));
+    await page.getByRole("table").getByText(/^grants 1–1 of 1$/).waitFor();
     const row = page.locator(`tr[data-grant="${cfg.grant_id}"]`);
     await row.waitFor();
     await row.getByRole("button", { name: /Revoke grant/ }).click();
@@ -73,6 +78,8 @@ try {
 
   // Each page's own checks (checks/*.mjs).
   await policyChecks({ browser, page });
+  await leaseChecks({ browser, page });
+  await metricsChecks({ browser, page });
 
   await check("keyboard: the skip link and the navigation work without a mouse", async () => {
     await openPage(page, "overview");
