@@ -147,9 +147,8 @@ Result<void> Appliance::startDecisions() {
   // Break-glass windows (null without a breakglass section: no window, and a bg grant is refused).
   const BreakGlassWindows* windows = breakGlass_.get();
   presentation_ = std::make_unique<GrantPresentation>(config_.grants, *grants_, *state_, *audit_, windows);
-  pepApi_ =
-      std::make_unique<PepApi>(config_, *refs_, *grants_, *decisionCache_, *state_, *audit_, *presentation_, windows,
-                               &metrics_);
+  pepApi_ = std::make_unique<PepApi>(config_, *refs_, *grants_, *decisionCache_, *state_, *audit_, *presentation_,
+                                     windows, &metrics_);
   policyAdminApi_ = std::make_unique<PolicyAdminApi>(config_.policyFile, *pdp_, *audit_,
                                                      [cache = decisionCache_.get()] { cache->clear(); });
   // A revocation is remembered for the longest life a grant issued now can have.
@@ -184,12 +183,11 @@ void Appliance::startKvAndLeases() {
 
 Result<void> Appliance::startListeners() {
   SEALGATE_ASSIGN_OR_RETURN(auto tlsKey, keys_->tlsKey());
-  SEALGATE_ASSIGN_OR_RETURN(auto pep,
-                            Listener::create(ListenerKind::Pep, config_.pep, config_.limits, tlsKey, pepRoutes(), &metrics_));
-  pep_ = std::move(pep);
   SEALGATE_ASSIGN_OR_RETURN(
-      auto admin, Listener::create(ListenerKind::Admin, config_.admin, config_.limits, tlsKey, adminRoutes(),
-                                                 &metrics_));
+      auto pep, Listener::create(ListenerKind::Pep, config_.pep, config_.limits, tlsKey, pepRoutes(), &metrics_));
+  pep_ = std::move(pep);
+  SEALGATE_ASSIGN_OR_RETURN(auto admin, Listener::create(ListenerKind::Admin, config_.admin, config_.limits, tlsKey,
+                                                         adminRoutes(), &metrics_));
   admin_ = std::move(admin);
   pep_->start();
   admin_->start();
