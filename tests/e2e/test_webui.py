@@ -17,7 +17,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Instance, encodings  # noqa: E402
+from harness import SEALGATE, Instance, encodings  # noqa: E402
 from postgres import Postgres  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
@@ -28,6 +28,13 @@ REASON = "the grant leaked into a CI log (ticket OPS-1234)"
 LEASE_REASON = "the ops credentials were shared in a chat (INC-7)"
 POLICY = {"rule_id": "ui-test-rule", "uri_prefix": "secret://acme/kv/ui-test",
           "reason": "let payments read the ui-test secrets (change CHG-42)"}
+# The KV page's secrets (namespace acme, mount kv): the canary's, and one with
+# three versions (each holding the canary too) that the admin deletes, undeletes
+# and destroys versions of.
+KV = {"namespace": "acme", "mount": "kv", "secret": "app/db", "rotating": "app/rotating", "owner": "payments-team",
+      "delete_reason": "version 2 was pushed by mistake (INC-77)",
+      "undelete_reason": "version 2 was right after all (INC-77)",
+      "destroy_reason": "version 1 held a leaked key (SEC-9)"}
 
 ATTACK_PAGE = """<!doctype html><html><head><title>attack</title></head><body><script>
 window.outcome = {sent: false};
@@ -231,18 +238,27 @@ class WebUiTest(unittest.TestCase):
             leases[body["lease_id"]] = body["data"]["password"]
             users[body["lease_id"]] = body["data"]["username"]
         readonly = sorted(i for i in leases if "/readonly/" in i)
+        for n in range(3):
+            status, _, _, raw = self.admin("POST", "/v1/kv/data/app/rotating",
+                                           body={"data": {"password": CANARY, "n": str(n)}})
+            self.assertEqual(status, 200, raw)
+        status, _, _, raw = self.admin("POST", "/v1/kv/metadata/app/rotating",
+                                       body={"custom_metadata": {"owner": KV["owner"]}})
+        self.assertEqual(status, 204, raw)
         grant, grant_id = self.used_grant()
         _, other_id = self.used_grant()
         attacker = AttackerSite(ATTACK_PAGE % {"target": self.origin, "grant": other_id})
         shots = os.environ.get("SEALGATE_UI_SCREENSHOTS") or tempfile.mkdtemp(prefix="sealgate-ui-shots-")
         os.makedirs(shots, exist_ok=True)
+        downloads = os.path.join(self.sg.dir, "downloads")  # where the browser saves the audit export
+        os.makedirs(downloads)
         cfg = {
             "origin": self.origin, "chromium": CHROMIUM, "node_modules": NODE_MODULES, "screenshots": shots,
             "certs": {role: dict(zip(("cert", "key"), self.sg.client(name)))
                       for role, name in (("admin", "admin"), ("auditor", "auditor"), ("service", "acme-payments"))},
             "pep_port": self.sg.pep_port, "authorized_before": self.allowed_so_far(),
             "grant_id": grant_id, "other_grant_id": other_id, "revoke_reason": REASON,
-            "attacker_url": attacker.url, "policy": POLICY,
+            "attacker_url": attacker.url, "policy": POLICY, "kv": KV, "downloads": downloads,
             "canary_forms": sorted(set().union(encodings(CANARY), *(encodings(p) for p in leases.values()))),
             "leases": {"renew": readonly[0], "revoke": readonly[1], "prefix": "acme/db/creds/ops",
                        "reason": LEASE_REASON},
@@ -257,7 +273,8 @@ class WebUiTest(unittest.TestCase):
             if not os.environ.get("SEALGATE_UI_SCREENSHOTS"):
                 shutil.rmtree(shots, ignore_errors=True)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-        self.assertEqual(len(json.loads(out.stdout.strip().splitlines()[-1])["passed"]), 15, out.stdout)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        self.assertEqual(len(result["passed"]), 23, out.stdout)
 
         # The revocation the admin made in the page is real, audited with its reason.
         status, body, _, raw = self.sg.request("POST", "/v1/grants/consume", body={"grant": grant})
@@ -285,6 +302,27 @@ class WebUiTest(unittest.TestCase):
         self.assertEqual(sorted((e["type"], e.get("lease_id", e.get("prefix")), e.get("reason")) for e in changes),
                          sorted([("lease_renew", readonly[0], None), ("lease_revoke", readonly[1], LEASE_REASON),
                                  ("lease_revoke_prefix", "acme/db/creds/ops", LEASE_REASON)]))
+        # The KV changes the admin made in the page are real, each audited with its reason and the
+        # admin as its actor; the auditor's refused delete changed nothing and logged nothing.
+        meta = self.admin("GET", "/v1/kv/metadata/app/rotating", headers={"X-Vault-Namespace": "acme"})[1]["data"]
+        self.assertEqual({n: (v["deletion_time"] != "", v["destroyed"]) for n, v in meta["versions"].items()},
+                         {"1": (False, True), "2": (False, False), "3": (False, False)})
+        with open(os.path.join(self.sg.dir, "audit/entries.jsonl")) as f:
+            kv_changes = [e for e in map(json.loads, f) if e["type"] in ("kv_delete", "kv_undelete", "kv_destroy")]
+        self.assertEqual([(e["type"], e["versions"], e["reason"], e["actor"]["role"], e["by"]) for e in kv_changes],
+                         [("kv_delete", [2], KV["delete_reason"], "admin", "spiffe://sealgate-admin/admin/admin"),
+                          ("kv_undelete", [2], KV["undelete_reason"], "admin", "spiffe://sealgate-admin/admin/admin"),
+                          ("kv_destroy", [1], KV["destroy_reason"], "admin", "spiffe://sealgate-admin/admin/admin")])
+        self.assertEqual(len({e["resource_ref"] for e in kv_changes}), 1)  # the one secret, by its resource_ref
+        # The export the browser downloaded verifies offline against the pinned key.
+        key = os.path.join(self.sg.dir, "AUDIT_KEY.pem")
+        with open(key, "w") as f:
+            f.write(self.admin("GET", "/admin/v1/audit/public-key", client="auditor")[1]["pem"])
+        bundle = result["export_file"]
+        self.assertEqual(os.path.dirname(bundle), downloads)
+        verified = subprocess.run([SEALGATE, "audit", "verify", "--quiet", "--key", key, bundle], capture_output=True,
+                                  text=True)
+        self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
         # The page on another origin changed nothing: its KV write was refused, and the other
         # grant (the auditor's refused target, the attack's DELETE) still works.
         self.assertEqual(self.admin("GET", "/v1/kv/metadata/csrf/planted")[0], 404)

@@ -1,5 +1,6 @@
 // The admin UI shell: who the certificate names, the pages that role may see,
-// and a hash router (#/keys) so every page has its own address.
+// and a hash router (#/keys) so every page has its own address (a page may keep
+// more of its own location after its id, as #/kv/<namespace>/<mount>/<path> does).
 import { api } from "./api.js";
 import { h, clear, errorBox } from "./dom.js";
 import overview from "./pages/overview.js";
@@ -7,11 +8,13 @@ import keys from "./pages/keys.js";
 import policy from "./pages/policy.js";
 import grants from "./pages/grants.js";
 import leases from "./pages/leases.js";
+import kv from "./pages/kv.js";
 import breakglass from "./pages/breakglass.js";
 import metrics from "./pages/metrics.js";
+import audit from "./pages/audit.js";
 
 // Each page: its address, title, the roles that see it, and render(main, ctx).
-const PAGES = [overview, keys, policy, grants, leases, breakglass, metrics];
+const PAGES = [overview, keys, policy, grants, leases, kv, breakglass, audit, metrics];
 
 const ctx = { who: null };
 

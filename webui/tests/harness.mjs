@@ -9,12 +9,13 @@ import { createRequire } from "node:module";
 export const cfg = JSON.parse(process.env.SEALGATE_UI_TEST);
 export const require = createRequire(path.join(cfg.node_modules, "package.json"));
 export const ORIGIN = cfg.origin; // https://127.0.0.1:<admin port>
-export const seen = { bodies: [], console: [], csp: [] };
+export const seen = { bodies: [], console: [], csp: [], requests: [] }; // requests: "METHOD url"
 export const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 // Every page of the UI, by its address (#/<id>): the narrow-window and
-// accessibility checks visit each.
-export const PAGE_IDS = ["overview", "keys", "policy", "grants", "leases", "breakglass", "metrics"];
+// accessibility checks visit each, and a KV secret's own address too.
+export const PAGE_IDS = ["overview", "keys", "policy", "grants", "leases", "kv", "breakglass", "audit", "metrics",
+  `kv/${cfg.kv.namespace}/${cfg.kv.mount}/${cfg.kv.rotating}`];
 
 export function contextOptions(role, extra = {}) {
   return {
@@ -39,14 +40,18 @@ export async function watchedPage(context) {
     if (/Content Security Policy|CSP violation/i.test(m.text())) seen.csp.push(m.text());
   });
   page.on("pageerror", (e) => seen.console.push(`pageerror: ${e.message}`));
+  page.on("request", (r) => seen.requests.push(`${r.method()} ${r.url()}`));
   page.on("response", async (r) => {
     try { seen.bodies.push(await r.text()); } catch (e) { /* a redirect has no body */ }
   });
   return page;
 }
 
-// Opens #/<id> and waits until the page has rendered.
+// Opens #/<id> and waits until the page has rendered. Always a fresh load: going
+// from one #/ address to another only changes the hash, and the old page could
+// still be on screen when the wait below looks.
 export async function openPage(page, id) {
+  if (page.url().startsWith(`${ORIGIN}/ui/`)) await page.goto("about:blank");
   await page.goto(`${ORIGIN}/ui/#/${id}`);
   await page.locator("main h1").first().waitFor();
   await page.locator('main .page:not([aria-busy="true"])').waitFor();
@@ -56,6 +61,10 @@ export async function openPage(page, id) {
 export async function shot(page, name) {
   await page.screenshot({ path: path.join(cfg.screenshots, `${name}.png`), fullPage: true });
 }
+
+// What the run hands back to test_webui.py beside the passed checks (e.g. the
+// path of the audit export the browser downloaded, which it verifies).
+export const outputs = {};
 
 export const passed = [];
 export async function check(name, fn) {

@@ -3,17 +3,20 @@
 // SEALGATE_UI_TEST as JSON). Exits non-zero, naming the check, on any failure.
 //
 // What it checks: an admin sees the status, the HSM's key labels and revokes a
-// grant with a reason; an auditor gets no working control and the API refuses
-// it; a page on another origin cannot make the browser change anything (CSRF);
-// no page breaks its Content-Security-Policy; axe-core finds no serious
-// accessibility violation; a planted canary secret is in no page, DOM, network
+// grant with a reason; each page's own checks (checks/*.mjs: policy, KV store,
+// audit log); an auditor gets no working control and the API refuses it; a page
+// on another origin cannot make the browser change anything (CSRF); no page
+// breaks its Content-Security-Policy; axe-core finds no serious accessibility
+// violation; a planted canary secret is in no page, DOM, network
 // response or console message. Screenshots of every page go to cfg.screenshots.
 import assert from "node:assert/strict";
-import { cfg, require, ORIGIN, seen, axeSource, PAGE_IDS, contextOptions, watchedPage, openPage, shot, check, passed }
-  from "./harness.mjs";
+import { cfg, require, ORIGIN, seen, axeSource, PAGE_IDS, contextOptions, watchedPage, openPage, shot, check, passed,
+  outputs } from "./harness.mjs";
 import policyChecks from "./checks/policy.mjs";
 import metricsChecks from "./checks/metrics.mjs";
 import leaseChecks from "./checks/leases.mjs";
+import kvChecks from "./checks/kv.mjs";
+import auditChecks from "./checks/audit.mjs";
 
 const { chromium } = require("playwright-core");
 
@@ -76,10 +79,13 @@ try {
     await shot(page, "grants");
   });
 
-  // Each page's own checks (checks/*.mjs).
+  // Each page's own checks (checks/*.mjs). The audit checks come last: they look
+  // for the changes the others made.
   await policyChecks({ browser, page });
   await leaseChecks({ browser, page });
   await metricsChecks({ browser, page });
+  await kvChecks({ browser, page });
+  await auditChecks({ browser, page });
 
   await check("keyboard: the skip link and the navigation work without a mouse", async () => {
     await openPage(page, "overview");
@@ -97,7 +103,9 @@ try {
       await openPage(page, id);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 1, `${id} overflows by ${overflow}px`);
+      if (id.startsWith("kv/")) await shot(page, "kv-narrow");
     }
+    await openPage(page, "overview");
     await shot(page, "overview-narrow");
     await page.setViewportSize({ width: 1280, height: 800 });
   });
@@ -155,4 +163,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(JSON.stringify({ passed }));
+console.log(JSON.stringify({ passed, ...outputs }));
