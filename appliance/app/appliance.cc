@@ -1,6 +1,7 @@
 #include "appliance/app/appliance.h"
 
 #include "appliance/app/readiness.h"
+#include "core/time_format.h"
 
 #include <spdlog/fmt/fmt.h>
 
@@ -504,10 +505,17 @@ HandlerResult Appliance::adminStatus() {
     breakGlassJson["approvers_enrolled"] = approvers_->enrolledCount();
     breakGlassJson["open_windows"] = breakGlassApi_->openWindows();
   }
+  const auto pdp = decisionCache_->health();
+  json pdpJson = {{"type", pdpTypeName(config_.pdp.type)}, {"calls", pdp.calls}, {"failures", pdp.failures}};
+  if (pdp.calls > 0) {
+    pdpJson["last"] = {{"ok", pdp.lastOk}, {"latency_ms", pdp.lastLatencyMs}, {"at", rfc3339Seconds(pdp.lastAt)}};
+    if (!pdp.lastOk) pdpJson["last"]["code"] = pdp.lastErrorCode;
+  }
   return Response{200, json{{"name", config_.name},
                             {"hsm", hsmJson},
                             {"tpm", tpmJson},
                             {"state", state_->statusJson()},
+                            {"pdp", pdpJson},
                             {"breakglass", breakGlassJson}}};
 }
 

@@ -40,9 +40,18 @@ Result<std::vector<Decision>> CachingDecisionPoint::decide(const DecisionSubject
     }
   }
   if (asks.empty()) return out;
+  const auto started = std::chrono::steady_clock::now();
   auto decided = inner_.decide(subject, asks, timeout);
-  if (!decided) return decided;  // failures are never cached
   std::lock_guard lock(mu_);
+  ++health_.calls;
+  health_.lastOk = static_cast<bool>(decided);
+  health_.lastErrorCode = decided ? "" : std::string(errorCodeName(decided.error().code));
+  health_.lastLatencyMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  health_.lastAt = std::chrono::system_clock::now();
+  if (!decided) {
+    ++health_.failures;
+    return decided;  // failures are never cached
+  }
   const auto now = clock_();
   if (entries_.size() + asks.size() > capacity_) {
     for (auto it = entries_.begin(); it != entries_.end();)
@@ -66,6 +75,11 @@ Result<std::vector<Decision>> CachingDecisionPoint::decide(const DecisionSubject
     }
   }
   return out;
+}
+
+CachingDecisionPoint::Health CachingDecisionPoint::health() const {
+  std::lock_guard lock(mu_);
+  return health_;
 }
 
 void CachingDecisionPoint::clear() {

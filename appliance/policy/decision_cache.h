@@ -24,6 +24,19 @@ class CachingDecisionPoint : public DecisionPoint {
                                        std::chrono::milliseconds timeout) override;
   // Forget everything (after a policy change).
   void clear();
+
+  // How the PDP behind the cache has been answering: the calls that reached it
+  // (cache hits are not calls), the failed ones, and the last call's outcome and
+  // duration (GET /admin/v1/status, "pdp").
+  struct Health {
+    std::uint64_t calls = 0;
+    std::uint64_t failures = 0;
+    bool lastOk = true;
+    std::string lastErrorCode;  // when !lastOk
+    double lastLatencyMs = 0;
+    std::chrono::system_clock::time_point lastAt;  // the epoch: no call yet
+  };
+  Health health() const;
   std::size_t size() const;
   void setClock(std::function<Clock::time_point()> clock) { clock_ = std::move(clock); }
 
@@ -37,6 +50,7 @@ class CachingDecisionPoint : public DecisionPoint {
   const std::size_t capacity_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;
+  Health health_;
   std::function<Clock::time_point()> clock_ = [] { return Clock::now(); };
 };
 

@@ -71,5 +71,34 @@ TEST(DecisionCache, FailuresAreNotCachedAndOtherSubjectsMiss) {
   EXPECT_EQ(pdp.calls, 3);
 }
 
+TEST(DecisionCache, HealthCountsThePdpsCallsAndNamesTheLastFailure) {
+  CountingPdp pdp;
+  CachingDecisionPoint cache(pdp, std::chrono::milliseconds(2000), std::chrono::milliseconds(0));
+  EXPECT_EQ(cache.health().calls, 0u);
+  EXPECT_EQ(cache.health().lastAt, std::chrono::system_clock::time_point());
+  const std::vector<DecisionRequest> denied{ask(0, "secret://acme/kv/no")};
+  ASSERT_TRUE(cache.decide(kWho, denied, std::chrono::milliseconds(100)).ok());
+  ASSERT_TRUE(cache.decide(kWho, denied, std::chrono::milliseconds(100)).ok());  // a cache hit: no call
+  auto h = cache.health();
+  EXPECT_EQ(h.calls, 1u);
+  EXPECT_EQ(h.failures, 0u);
+  EXPECT_TRUE(h.lastOk);
+  EXPECT_NE(h.lastAt, std::chrono::system_clock::time_point());
+  EXPECT_GE(h.lastLatencyMs, 0);
+  pdp.failing = true;
+  EXPECT_FALSE(cache.decide(kWho, {ask(0, "secret://acme/kv/ok")}, std::chrono::milliseconds(100)).ok());
+  h = cache.health();
+  EXPECT_EQ(h.calls, 2u);
+  EXPECT_EQ(h.failures, 1u);
+  EXPECT_FALSE(h.lastOk);
+  EXPECT_EQ(h.lastErrorCode, "PDP_UNAVAILABLE");
+  pdp.failing = false;
+  ASSERT_TRUE(cache.decide(kWho, {ask(0, "secret://acme/kv/ok")}, std::chrono::milliseconds(100)).ok());
+  h = cache.health();
+  EXPECT_TRUE(h.lastOk);
+  EXPECT_EQ(h.lastErrorCode, "");
+  EXPECT_EQ(h.failures, 1u);  // a count, not a state
+}
+
 }  // namespace
 }  // namespace sealgate::appliance

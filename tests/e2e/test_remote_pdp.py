@@ -117,14 +117,34 @@ class RemotePdpBase:
             self.assertEqual([r["decision"] for r in body["results"]], ["deny"] * 3, mode)
             self.assertNotIn("grant", body)
 
+    def pdp_status(self):
+        status, body, _, raw = self.sg.request("GET", "/admin/v1/status", client="auditor", listener="admin")
+        self.assertEqual(status, 200, raw)
+        return body["pdp"]
+
     def test_failing_late_or_gone_pdp_fails_closed(self):
         for mode in ("error", "hang"):
             self.stub.mode = mode
+            before = self.pdp_status()
             start = time.time()
             status, body, _, _ = self.authorize()
             self.assertEqual((status, body["error"]["code"]), (503, "PDP_UNAVAILABLE"), mode)
             self.assertLess(time.time() - start, TIMEOUT_MS / 1000 * 4 + 1, mode)
             self.assertNotIn("grant", body)
+            # The status (the web UI's overview) names the failure and counts it.
+            after = self.pdp_status()
+            self.assertEqual((after["type"], after["last"]["ok"], after["last"]["code"]),
+                             (self.kind, False, "PDP_UNAVAILABLE"), mode)
+            self.assertEqual((after["calls"], after["failures"]), (before["calls"] + 1, before["failures"] + 1))
+        self.stub.mode = "normal"
+        # A URI of its own: the decision cache must not remember the other tests' URIs from here.
+        status, _, _, raw = self.sg.request("POST", "/v1/authorize", body={"requests": [
+            {"uri": "secret://acme/kv/app/status-probe#x", "action": "use"}]})
+        self.assertEqual(status, 200, raw)
+        last = self.pdp_status()["last"]
+        self.assertTrue(last["ok"])
+        self.assertNotIn("code", last)
+        self.assertGreaterEqual(last["latency_ms"], 0)
 
 
 class OpaTest(RemotePdpBase, unittest.TestCase):

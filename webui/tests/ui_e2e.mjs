@@ -48,6 +48,10 @@ try {
       assert.equal(await badge.getAttribute("class"), "badge ok", component);
     }
     assert.match(await page.locator('tr[data-component="HSM"]').innerText(), /token sealgate-dev/);
+    assert.match(await page.locator('tr[data-component="PDP"]').innerText(),
+      /reachable[\s\S]*type embedded, last call \S+ took \d+\.\d ms, 0 of [1-9]\d* calls failed/);
+    assert.match(await page.locator('tr[data-component="Audit log"]').innerText(),
+      /[1-9]\d* entries, checkpoint signed over [1-9]\d* entries, the newest written 20\d\d-/);
     await shot(page, "overview");
   });
 
