@@ -229,6 +229,9 @@ class WebUiTest(unittest.TestCase):
     def test_in_chromium(self):
         self.assertTrue(os.path.exists(CHROMIUM), "Debian's chromium is not installed (scripts/install-deps.sh)")
         self.assertTrue(os.path.isdir(os.path.join(NODE_MODULES, "playwright-core")), "run npm ci in tests/e2e/node")
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+        self.assertGreaterEqual(int(node.lstrip("v").split(".")[0]), 20,
+                                f"playwright-core needs Node.js 20 or later, this is {node} (docs/DEVELOPMENT.md)")
         status, _, _, raw = self.admin("POST", "/v1/kv/data/app/db", body={"data": {"password": CANARY}})
         self.assertEqual(status, 200, raw)
         leases, users = {}, {}  # lease id -> its password (which must appear nowhere in the browser), its user

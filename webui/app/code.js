@@ -8,6 +8,13 @@ import { h } from "./dom.js";
 // not JSON at all) stays plain text.
 const TOKEN = /("(?:[^"\\\n]|\\.)*")(\s*:)?|(-?\b\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b)|\b(true|false|null)\b|(\n)/g;
 
+// JSON text as a block of highlighted, numbered lines; `markLine` (1-based), when
+// given, is flagged as the line an error points at; `wrap` lets long lines wrap.
+export function jsonCode(text, label, { markLine = 0, wrap = false } = {}) {
+  return h("pre", { class: wrap ? "code wrap" : "code", tabindex: 0, "aria-label": label },
+    highlightJson(text).map((line, i) => h("span", { class: i + 1 === markLine ? "line err" : "line" }, line, "\n")));
+}
+
 // The lines of `text`, each an array of text nodes and highlighted spans.
 export function highlightJson(text) {
   const lines = [[]];

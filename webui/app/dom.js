@@ -35,6 +35,11 @@ export function table(caption, headers, rows) {
     h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: headers.length, class: "muted" }, "none"))));
 }
 
+// Name and value pairs as a definition list; a falsy pair is left out.
+export function facts(pairs) {
+  return h("dl", { class: "facts" }, pairs.filter(Boolean).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
 export function time(value) {
   if (value === undefined || value === null || value === "") return "";
   const d = typeof value === "number" ? new Date(value * 1000) : new Date(value);

@@ -3,8 +3,8 @@
 // pages: "Older" follows next_before); and the export, downloaded with a progress
 // bar and offered as a file, with the command that verifies it offline.
 import { api, download } from "../api.js";
-import { h, clear, table, time, errorBox } from "../dom.js";
-import { highlightJson } from "../code.js";
+import { h, clear, table, time, facts, errorBox } from "../dom.js";
+import { jsonCode } from "../code.js";
 
 // Event types the appliance logs (AUDIT.md), offered as suggestions; any other
 // text is sent as it is.
@@ -13,15 +13,6 @@ const TYPES = ["authorize", "consume", "delegate", "execute", "grant_revoke", "p
   "kv_config_write", "kv_reveal", "db_creds", "lease_create", "lease_renew", "lease_revoke", "lease_revoke_prefix",
   "breakglass_request", "breakglass_approval", "breakglass_opened", "breakglass_closed", "breakglass_approver",
   "state_reinitialize"];
-
-function facts(pairs) {
-  return h("dl", { class: "facts" }, pairs.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
-}
-
-function codeLines(text, label, extra = "") {
-  return h("pre", { class: `code ${extra}`.trim(), tabindex: 0, "aria-label": label },
-    highlightJson(text).map((line) => h("span", { class: "line" }, line, "\n")));
-}
 
 function commandBlock(lines, label) {
   return h("pre", { class: "command", tabindex: 0, "aria-label": label }, lines.join("\n"));
@@ -130,7 +121,7 @@ function browser(el) {
   const entryRows = ({ index, entry }) => {
     const id = `audit-json-${index}`;
     const json = h("tr", { class: "entry-json", id, hidden: true },
-      h("td", { colspan: 6 }, codeLines(JSON.stringify(entry, null, 2), `Entry ${index} as logged`, "wrap")));
+      h("td", { colspan: 6 }, jsonCode(JSON.stringify(entry, null, 2), `Entry ${index} as logged`, { wrap: true })));
     const toggle = h("button", { type: "button", class: "link", "aria-expanded": "false", "aria-controls": id,
       "aria-label": `JSON of entry ${index}` }, "JSON");
     toggle.addEventListener("click", () => {

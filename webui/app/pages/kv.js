@@ -9,8 +9,8 @@
 // The location is in the address: #/kv/<namespace>/<mount>/<path>, a path ending
 // in "/" being a folder, so every folder and secret has its own link.
 import { api } from "../api.js";
-import { h, clear, badge, table, time, errorBox, confirmAction, runAction, withReason } from "../dom.js";
-import { highlightJson } from "../code.js";
+import { h, clear, badge, table, time, facts, errorBox, confirmAction, runAction, withReason } from "../dom.js";
+import { jsonCode } from "../code.js";
 
 const enc = encodeURIComponent;
 const encPath = (path) => path.split("/").map(enc).join("/");
@@ -51,15 +51,6 @@ function breadcrumb(where) {
   }
   return h("nav", { class: "crumbs", "aria-label": "KV location" }, h("ol", {}, crumbs.map(([text, href], i) =>
     h("li", {}, h("a", { href, "aria-current": i === crumbs.length - 1 ? "location" : undefined }, text)))));
-}
-
-function facts(pairs) {
-  return h("dl", { class: "facts" }, pairs.filter(Boolean).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
-}
-
-function jsonBlock(value, label) {
-  return h("pre", { class: "code", tabindex: 0, "aria-label": label },
-    highlightJson(JSON.stringify(value, null, 2)).map((line) => h("span", { class: "line" }, line, "\n")));
 }
 
 async function namespaces(el, where) {
@@ -176,7 +167,7 @@ async function secret(el, where, ctx, notice) {
           ["Check-and-set required", meta.cas_required ? "yes" : "no"],
           ["Delete versions after", meta.delete_version_after === "0s" ? "never (0s)" : meta.delete_version_after],
           ["Custom metadata", meta.custom_metadata && Object.keys(meta.custom_metadata).length
-            ? jsonBlock(meta.custom_metadata, "Custom metadata") : h("span", { class: "muted" }, "none")]])),
+            ? jsonCode(JSON.stringify(meta.custom_metadata, null, 2), "Custom metadata") : h("span", { class: "muted" }, "none")]])),
       h("section", { class: "card wide", "aria-labelledby": "kv-versions-h" },
         h("h2", { id: "kv-versions-h" }, "Versions"),
         h("p", { class: "muted" }, "Metadata only: this page never loads a value."),

@@ -5,19 +5,12 @@
 // line diff between any version and the one before it.
 import { api } from "../api.js";
 import { h, clear, badge, table, time, errorBox, confirmAction, withReason } from "../dom.js";
-import { highlightJson, lineDiff } from "../code.js";
+import { jsonCode, lineDiff } from "../code.js";
 
 const HISTORY_PAGE = 10;
 
 function pretty(doc) {
   return JSON.stringify(doc, null, 2);
-}
-
-// A policy as lines of highlighted JSON, numbered; `markLine` (1-based) is
-// flagged as the line an error points at.
-function codeBlock(text, label, markLine = 0) {
-  return h("pre", { class: "code", tabindex: 0, "aria-label": label },
-    highlightJson(text).map((line, i) => h("span", { class: i + 1 === markLine ? "line err" : "line" }, line, "\n")));
 }
 
 // The changes with three lines of context around each; longer unchanged runs
@@ -145,7 +138,7 @@ function dryRun(el) {
       result.append(h("dl", { class: "decision" },
         h("dt", {}, "Decision"), h("dd", {}, badge(d.decision === "allow" ? "ok" : "down", d.decision)),
         d.reason ? [h("dt", {}, "Reason"), h("dd", {}, h("code", {}, d.reason))] : null,
-        d.obligations ? [h("dt", {}, "Obligations"), h("dd", {}, codeBlock(pretty(d.obligations), "Obligations"))]
+        d.obligations ? [h("dt", {}, "Obligations"), h("dd", {}, jsonCode(pretty(d.obligations), "Obligations"))]
           : null));
     } catch (err) {
       result.append(errorBox(err));
@@ -211,7 +204,7 @@ export default {
       el.append(h("section", { class: "card wide", "aria-labelledby": "current-h" },
         h("h2", { id: "current-h" }, "Current policy"),
         h("p", { class: "muted" }, `${(doc.rules || []).length} rules.`),
-        codeBlock(text, "The current policy")));
+        jsonCode(text, "The current policy")));
       if (ctx.who.role === "admin") editor(el, text, notice, reload);
       else el.append(h("p", { class: "muted" }, "Read-only: your role cannot change the policy."));
       dryRun(el);
