@@ -50,31 +50,6 @@ constexpr std::array<std::string_view, 7> kEntryParams = {"type",  "tenant", "ou
                                                           "until", "limit",  "before"};
 constexpr std::size_t kMaxFilterBytes = 256;
 
-// Every parameter named in `query` is one of /entries' and appears once.
-Result<void> checkEntryParamNames(std::string_view query) {
-  std::array<bool, kEntryParams.size()> seen{};
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const std::string_view name = pair.substr(0, pair.find('='));
-    const auto* it = std::find(kEntryParams.begin(), kEntryParams.end(), name);
-    if (it == kEntryParams.end()) {
-      // Echoed in the error: printable ASCII only, so the message stays valid JSON text.
-      std::string shown(name.substr(0, 64));
-      std::replace_if(
-          shown.begin(), shown.end(), [](char c) { return c < 0x20 || c > 0x7e; }, '?');
-      return invalid("unknown query parameter '" + shown +
-                     "' (known: type, tenant, outcome, since, until, limit, before)");
-    }
-    bool& once = seen[static_cast<std::size_t>(it - kEntryParams.begin())];
-    if (once) return invalid(std::string(name) + " is given more than once");
-    once = true;
-  }
-  return Ok{};
-}
-
 Result<std::optional<std::int64_t>> unixSecondsParam(const std::string& query, std::string_view name) {
   const std::string n(name);
   SEALGATE_ASSIGN_OR_RETURN(
@@ -102,7 +77,7 @@ HttpError unavailable(const Error& e) {
 }  // namespace
 
 Result<EntryQuery> parseEntryQuery(const std::string& query) {
-  SEALGATE_TRY(checkEntryParamNames(query));
+  SEALGATE_TRY(onlyKnownQueryParams(query, kEntryParams));
   EntryQuery q;
   for (auto [name, field] : {std::pair{"type", &q.type}, {"tenant", &q.tenant}, {"outcome", &q.outcome}}) {
     SEALGATE_ASSIGN_OR_RETURN(*field, queryValue(query, name));

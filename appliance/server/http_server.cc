@@ -173,6 +173,31 @@ Result<std::optional<std::string>> queryValue(const std::string& query, std::str
   return std::optional<std::string>();
 }
 
+Result<void> onlyKnownQueryParams(std::string_view query, std::span<const std::string_view> known) {
+  std::vector<bool> seen(known.size());
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::string_view name = pair.substr(0, pair.find('='));
+    const auto it = std::find(known.begin(), known.end(), name);
+    if (it == known.end()) {
+      // Echoed in the error: printable ASCII only, so the message stays valid JSON text.
+      std::string shown(name.substr(0, 64));
+      std::replace_if(
+          shown.begin(), shown.end(), [](char c) { return c < 0x20 || c > 0x7e; }, '?');
+      std::string list;
+      for (const auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+      return Error{ErrorCode::InvalidRequest, "unknown query parameter '" + shown + "' (known: " + list + ")"};
+    }
+    const auto at = static_cast<std::size_t>(it - known.begin());
+    if (seen[at]) return Error{ErrorCode::InvalidRequest, std::string(name) + " is given more than once"};
+    seen[at] = true;
+  }
+  return Ok{};
+}
+
 Result<std::string> reasonFromQuery(const Request& request) {
   constexpr std::size_t kMaxReasonBytes = 500;
   SEALGATE_ASSIGN_OR_RETURN(auto reason, queryValue(request.query, "reason"));

@@ -13,7 +13,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -142,6 +144,11 @@ Result<std::optional<std::string>> queryValue(const std::string& query, std::str
 // encoded, over 500 bytes or holding a control character. It goes into the
 // change's audit event.
 Result<std::string> reasonFromQuery(const Request& request);
+
+// Every parameter named in `query` is one of `known` and appears once; else
+// INVALID_REQUEST naming the parameter (an unknown name is shown in printable
+// ASCII, cut at 64 bytes) and listing the known ones.
+Result<void> onlyKnownQueryParams(std::string_view query, std::span<const std::string_view> known);
 
 // Shared request-body checks, for handlers: every key of `body` must be in
 // `allowed` (else UNKNOWN_FIELD) and every key of `required` present.

@@ -13,20 +13,7 @@ Error invalid(const std::string& message) { return Error{ErrorCode::InvalidReque
 }  // namespace
 
 Result<ListPageQuery> listPageQuery(const Request& request) {
-  std::array<bool, kParams.size()> seen{};
-  std::string_view rest = request.query;
-  while (!rest.empty()) {
-    const std::size_t amp = rest.find('&');
-    const std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    if (pair.empty()) continue;
-    const std::string_view name = pair.substr(0, pair.find('='));
-    const auto known = std::find(kParams.begin(), kParams.end(), name);
-    if (known == kParams.end()) return invalid("unknown query parameter; this list takes limit, after and q");
-    bool& once = seen[static_cast<std::size_t>(known - kParams.begin())];
-    if (once) return invalid("the query parameter " + std::string(name) + " is repeated");
-    once = true;
-  }
+  SEALGATE_TRY(onlyKnownQueryParams(request.query, kParams));
   ListPageQuery q;
   SEALGATE_ASSIGN_OR_RETURN(auto limit, queryValue(request.query, "limit"));
   if (limit) {
