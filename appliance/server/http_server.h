@@ -13,14 +13,13 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <span>
 #include <string>
-#include <string_view>
 #include <variant>
 #include <vector>
 
 #include "appliance/config/config.h"
 #include "appliance/server/identity.h"
+#include "appliance/server/query_params.h"
 #include "appliance/telemetry/metrics.h"
 #include "core/result.h"
 
@@ -134,21 +133,11 @@ struct GuardedBody {
 };
 GuardedBody guardResponse(Response& out, const std::string& correlationId, bool vaultErrors);
 
-// The value of `name` in a query string (application/x-www-form-urlencoded:
-// '+' is a space, %XX a byte); nullopt when absent, an error when its encoding is
-// broken or it holds a control character.
-Result<std::optional<std::string>> queryValue(const std::string& query, std::string_view name);
-
 // Why an admin made a change, from `?reason=` (optional; what the web UI sends
 // with every destructive action): "" when absent; INVALID_REQUEST when badly
 // encoded, over 500 bytes or holding a control character. It goes into the
 // change's audit event.
 Result<std::string> reasonFromQuery(const Request& request);
-
-// Every parameter named in `query` is one of `known` and appears once; else
-// INVALID_REQUEST naming the parameter (an unknown name is shown in printable
-// ASCII, cut at 64 bytes) and listing the known ones.
-Result<void> onlyKnownQueryParams(std::string_view query, std::span<const std::string_view> known);
 
 // Shared request-body checks, for handlers: every key of `body` must be in
 // `allowed` (else UNKNOWN_FIELD) and every key of `required` present.
