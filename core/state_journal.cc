@@ -132,11 +132,12 @@ std::string opJti(const std::array<std::uint8_t, 16>& key, std::int64_t expMs) {
   return op;
 }
 
-std::string opGrant(std::string_view id, std::uint32_t remaining, bool revoked, std::int64_t expMs) {
+std::string opGrant(std::string_view id, std::uint32_t remaining, bool revoked, std::int64_t expMs,
+                    std::uint8_t binding) {
   std::string op(1, static_cast<char>(kOpGrant));
   putStr16(op, id);
   putLe(op, remaining, 4);
-  op.push_back(revoked ? 1 : 0);
+  op.push_back(static_cast<char>((revoked ? kGrantFlagRevoked : 0) | ((binding & 3u) << kGrantBindingShift)));
   putLe(op, static_cast<std::uint64_t>(expMs), 8);
   return op;
 }
@@ -203,9 +204,13 @@ bool decodeOps(std::string_view ops, OpVisitor& visitor) {
       case kOpGrant: {
         std::string id = r.str(2);
         const auto remaining = static_cast<std::uint32_t>(r.le(4));
-        const bool revoked = r.le(1) != 0;
+        const auto flags = static_cast<std::uint8_t>(r.le(1));
         const auto exp = static_cast<std::int64_t>(r.le(8));
-        if (r.ok) visitor.onGrant(std::move(id), remaining, revoked, exp);
+        if ((flags & ~kGrantFlagsKnown) != 0 || (flags >> kGrantBindingShift) == 3) r.ok = false;
+        if (r.ok) {
+          visitor.onGrant(std::move(id), remaining, (flags & kGrantFlagRevoked) != 0, exp,
+                          static_cast<std::uint8_t>(flags >> kGrantBindingShift));
+        }
         break;
       }
       case kOpLeasePut: {

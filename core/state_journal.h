@@ -59,7 +59,7 @@ bool openRecord(const Secret& key, std::string_view hdr, std::uint64_t seq, std:
 enum Op : std::uint8_t {
   kOpOpen = 1,           // u64 checkpoint: the first op of every file
   kOpJti = 2,            // 16-byte keyed hash | i64 expiry ms
-  kOpGrant = 3,          // u16 len | id | u32 remaining | u8 revoked | i64 expiry ms
+  kOpGrant = 3,          // u16 len | id | u32 remaining | u8 flags | i64 expiry ms (flags: kGrantFlag*)
   kOpLeasePut = 4,       // u16 len | id | u32 len | data | i64 expiry ms
   kOpLeaseDel = 5,       // u16 len | id
   kOpCheckpoint = 6,     // u64 checkpoint
@@ -72,7 +72,17 @@ enum Op : std::uint8_t {
 
 std::string opU64(Op type, std::uint64_t value);
 std::string opJti(const std::array<std::uint8_t, 16>& key, std::int64_t expMs);
-std::string opGrant(std::string_view id, std::uint32_t remaining, bool revoked, std::int64_t expMs);
+// A grant op's flags byte: bit 0 revoked; bits 1-2 the grant's binding
+// (StateStore::GrantBinding: 0 unknown, 1 mTLS, 2 DPoP). Journals written before
+// the binding was recorded hold 0 or 1. Any other bit makes the op malformed. (A
+// binary older than the binding bits reads a recorded binding as "revoked": it
+// fails closed.)
+constexpr std::uint8_t kGrantFlagRevoked = 1;
+constexpr unsigned kGrantBindingShift = 1;
+constexpr std::uint8_t kGrantFlagsKnown = 0x07;
+
+std::string opGrant(std::string_view id, std::uint32_t remaining, bool revoked, std::int64_t expMs,
+                    std::uint8_t binding = 0);
 std::string opLeasePut(std::string_view id, std::string_view data, std::int64_t expMs);
 std::string opLeaseDel(std::string_view id);
 std::string opAuditHead(std::uint64_t size, const std::array<std::uint8_t, 32>& root);
@@ -85,7 +95,8 @@ class OpVisitor {
   virtual ~OpVisitor() = default;
   virtual void onU64(Op type, std::uint64_t value) = 0;  // open, checkpoint, grants-from, pruned-through
   virtual void onJti(const std::array<std::uint8_t, 16>& key, std::int64_t expMs) = 0;
-  virtual void onGrant(std::string id, std::uint32_t remaining, bool revoked, std::int64_t expMs) = 0;
+  virtual void onGrant(std::string id, std::uint32_t remaining, bool revoked, std::int64_t expMs,
+                       std::uint8_t binding) = 0;
   virtual void onLeasePut(std::string id, std::string data, std::int64_t expMs) = 0;
   virtual void onLeaseDel(std::string id) = 0;
   virtual void onAuditHead(std::uint64_t size, const std::array<std::uint8_t, 32>& root) = 0;

@@ -22,8 +22,9 @@ struct Recorder : OpVisitor {
   void onJti(const std::array<std::uint8_t, 16>& k, std::int64_t e) override {
     seen.push_back("jti:" + std::to_string(k[0]) + ":" + std::to_string(e));
   }
-  void onGrant(std::string id, std::uint32_t r, bool rev, std::int64_t e) override {
-    seen.push_back("grant:" + id + ":" + std::to_string(r) + ":" + (rev ? "1" : "0") + ":" + std::to_string(e));
+  void onGrant(std::string id, std::uint32_t r, bool rev, std::int64_t e, std::uint8_t binding) override {
+    seen.push_back("grant:" + id + ":" + std::to_string(r) + ":" + (rev ? "1" : "0") + ":" + std::to_string(e) +
+                   (binding ? ":b" + std::to_string(binding) : ""));
   }
   void onLeasePut(std::string id, std::string d, std::int64_t e) override {
     seen.push_back("lease:" + id + ":" + d + ":" + std::to_string(e));
@@ -122,6 +123,27 @@ TEST(StateJournal, UndecodableOpsAreRefused) {
   EXPECT_FALSE(decodeOps(recordDel.substr(0, recordDel.size() - 1), r));
   EXPECT_TRUE(r.seen.empty());
   EXPECT_TRUE(decodeOps("", r));
+}
+
+TEST(StateJournal, AGrantsFlagsCarryRevocationAndBinding) {
+  Recorder r;
+  ASSERT_TRUE(decodeOps(opGrant("m", 2, false, 9, 1) + opGrant("d", 1, true, 9, 2) + opGrant("old", 0, true, 9), r));
+  EXPECT_EQ(r.seen, (std::vector<std::string>{"grant:m:2:0:9:b1", "grant:d:1:1:9:b2", "grant:old:0:1:9"}));
+  // A journal written before the binding was recorded: flags 0 or 1 read as before.
+  std::string legacy = opGrant("l", 4, false, 9);
+  const std::size_t flagsAt = 1 + 2 + 1 + 4;  // op | u16 len | "l" | u32 remaining
+  ASSERT_EQ(legacy[flagsAt], '\0');
+  Recorder old;
+  ASSERT_TRUE(decodeOps(legacy, old));
+  EXPECT_EQ(old.seen, (std::vector<std::string>{"grant:l:4:0:9"}));
+  // Bits no writer sets (binding 3, bits 3-7) make the op undecodable.
+  for (char bad : {'\x06', '\x07', '\x08', '\x80'}) {
+    std::string op = legacy;
+    op[flagsAt] = bad;
+    Recorder none;
+    EXPECT_FALSE(decodeOps(op, none)) << static_cast<int>(bad);
+    EXPECT_TRUE(none.seen.empty());
+  }
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/encoding.h"
+#include "core/interfaces/state_store.h"
 #include "core/result.h"
 
 namespace sealgate::appliance {
@@ -55,6 +56,12 @@ struct GrantClaims {
   // The resources on which `action` is allowed.
   std::vector<std::string> resourcesAllowing(const std::string& action) const;
 };
+
+// How `claims` binds the grant to its holder, as the state records it.
+inline StateStore::GrantBinding bindingOf(const GrantClaims& claims) {
+  if (claims.cnfJkt) return StateStore::GrantBinding::Dpop;
+  return claims.cnfX5t ? StateStore::GrantBinding::Mtls : StateStore::GrantBinding::Unknown;
+}
 
 // The action that spending a grant performs (consume, execute, delegate).
 inline constexpr const char* kUseAction = "use";

@@ -238,8 +238,8 @@ HandlerResult PepApi::delegate(Request& request) {
 
   // The child's uses are taken from the parent now, all or nothing (and not at
   // all when the parent or one of its ancestors is revoked).
-  auto reserved = state_.takeUses(
-      StateStore::UseRequest{parent.jti, plan->uses, parent.maxUses, grantStateKeepUntil(parent.exp), parent.anc});
+  auto reserved = state_.takeUses(StateStore::UseRequest{
+      parent.jti, plan->uses, parent.maxUses, grantStateKeepUntil(parent.exp), parent.anc, bindingOf(parent)});
   if (!reserved) {
     if (reserved.error().code == state_errc::kGrantExhausted) {
       return HttpError{ErrorCode::ScopeWidened, "more uses than remain on the parent grant"};

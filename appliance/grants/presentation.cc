@@ -64,8 +64,8 @@ std::variant<std::uint32_t, HttpError> GrantPresentation::spendOneUse(const Requ
                                                                       json& event) {
   markBreakGlass(event, claims);
   // Atomically and durably; everything before this changed no state.
-  auto remaining = state_.takeUses(
-      StateStore::UseRequest{claims.jti, 1, claims.maxUses, grantStateKeepUntil(claims.exp), claims.anc});
+  auto remaining = state_.takeUses(StateStore::UseRequest{
+      claims.jti, 1, claims.maxUses, grantStateKeepUntil(claims.exp), claims.anc, bindingOf(claims)});
   if (remaining) return *remaining;
   const Error& e = remaining.error();
   json refusal = event;

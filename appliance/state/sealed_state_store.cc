@@ -172,13 +172,15 @@ class StateReplay : public OpVisitor {
     s_.jtis_[k] = expMs;
     s_.jtiExpiry_[expMs / 1000].push_back(k);
   }
-  void onGrant(std::string id, std::uint32_t remaining, bool revoked, std::int64_t expMs) override {
+  void onGrant(std::string id, std::uint32_t remaining, bool revoked, std::int64_t expMs,
+               std::uint8_t binding) override {
     if (expMs <= now_) {
       s_.grants_.erase(id);
       return;
     }
     s_.grantExpiry_[expMs / 1000].push_back(id);
-    s_.grants_[std::move(id)] = SealedStateStore::GrantEntry{remaining, revoked, expMs};
+    s_.grants_[std::move(id)] =
+        SealedStateStore::GrantEntry{remaining, revoked, static_cast<StateStore::GrantBinding>(binding), expMs};
   }
   void onLeasePut(std::string id, std::string data, std::int64_t expMs) override {
     s_.leases_[id] = StateStore::Lease{id, std::move(data), fromMs(expMs)};
@@ -414,7 +416,7 @@ Result<void> SealedStateStore::rewriteLocked(std::uint64_t checkpointValue) {
     if (exp > now) add(opJti(k.b, exp));
   }
   for (const auto& [id, g] : grants_) {
-    if (g.expMs > now) add(opGrant(id, g.remaining, g.revoked, g.expMs));
+    if (g.expMs > now) add(opGrant(id, g.remaining, g.revoked, g.expMs, static_cast<std::uint8_t>(g.binding)));
   }
   for (const auto& [id, l] : leases_) add(opLeasePut(id, l.dataJson, toMs(l.expiresAt)));
   for (const auto& [key, data] : records_) add(opRecordPut(key.first, key.second, data));
@@ -583,7 +585,7 @@ Result<std::uint32_t> SealedStateStore::takeUses(const UseRequest& use) {
     if (keep <= prunedThroughMs_) return makeError(state_errc::kGrantExpired, "the grant has expired");
     if (use.maxUses < use.count) return makeError(state_errc::kGrantExhausted, "the grant has not enough uses left");
     SEALGATE_TRY(admitLocked(now));
-    it = grants_.emplace(use.grantId, GrantEntry{use.maxUses, false, keep}).first;
+    it = grants_.emplace(use.grantId, GrantEntry{use.maxUses, false, use.binding, keep}).first;
     grantExpiry_[keep / 1000].push_back(use.grantId);
   }
   GrantEntry& g = it->second;
@@ -591,7 +593,8 @@ Result<std::uint32_t> SealedStateStore::takeUses(const UseRequest& use) {
   if (g.remaining < use.count) return makeError(state_errc::kGrantExhausted, "the grant has not enough uses left");
   g.remaining -= use.count;
   const std::uint32_t remaining = g.remaining;
-  SEALGATE_TRY(commitLocked(lock, opGrant(use.grantId, g.remaining, g.revoked, g.expMs)));
+  SEALGATE_TRY(
+      commitLocked(lock, opGrant(use.grantId, g.remaining, g.revoked, g.expMs, static_cast<std::uint8_t>(g.binding))));
   return remaining;
 }
 
@@ -604,7 +607,7 @@ Result<void> SealedStateStore::revoke(const std::string& grantId, Clock::time_po
   auto it = grants_.find(grantId);
   if (it == grants_.end()) {
     SEALGATE_TRY(admitLocked(now));
-    it = grants_.emplace(grantId, GrantEntry{0, true, exp}).first;
+    it = grants_.emplace(grantId, GrantEntry{0, true, GrantBinding::Unknown, exp}).first;
     grantExpiry_[exp / 1000].push_back(grantId);
   } else if (exp > it->second.expMs) {
     // A revocation is kept at least as long as asked (its descendants may verify).
@@ -612,7 +615,8 @@ Result<void> SealedStateStore::revoke(const std::string& grantId, Clock::time_po
     grantExpiry_[exp / 1000].push_back(grantId);
   }
   it->second.revoked = true;
-  return commitLocked(lock, opGrant(grantId, it->second.remaining, true, it->second.expMs));
+  return commitLocked(lock, opGrant(grantId, it->second.remaining, true, it->second.expMs,
+                                    static_cast<std::uint8_t>(it->second.binding)));
 }
 
 std::vector<StateStore::GrantState> SealedStateStore::grants() const {
@@ -620,7 +624,7 @@ std::vector<StateStore::GrantState> SealedStateStore::grants() const {
   std::lock_guard lock(mu_);
   std::vector<GrantState> out;
   for (const auto& [id, g] : grants_) {
-    if (g.expMs > now) out.push_back(GrantState{id, g.remaining, g.revoked, fromMs(g.expMs)});
+    if (g.expMs > now) out.push_back(GrantState{id, g.remaining, g.revoked, fromMs(g.expMs), g.binding});
   }
   return out;
 }

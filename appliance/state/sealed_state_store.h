@@ -184,6 +184,7 @@ class SealedStateStore : public StateStore {
   struct GrantEntry {
     std::uint32_t remaining = 0;
     bool revoked = false;
+    GrantBinding binding = GrantBinding::Unknown;
     std::int64_t expMs = 0;
   };
   std::unordered_map<Key16, std::int64_t, Key16Hash> jtis_;

@@ -3,7 +3,9 @@
 #include "appliance/state/sealed_state_store.h"
 
 #include <gtest/gtest.h>
+
 #include <stdlib.h>
+#include <map>
 
 #include <cstring>
 #include <filesystem>
@@ -337,6 +339,35 @@ TEST_F(SealedStateTest, AnIncompleteFinalRecordIsDroppedAndReported) {
     again.reset();
     writeAll(journal(), good);
   }
+}
+
+TEST_F(SealedStateTest, AGrantsBindingIsRecordedAtFirstUseAndSurvivesReopenAndCompaction) {
+  using Binding = StateStore::GrantBinding;
+  {
+    auto s = init();
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->takeUses({"mtls-grant", 1, 3, later_, {}, Binding::Mtls}));
+    ASSERT_TRUE(s->takeUses({"dpop-grant", 1, 3, later_, {}, Binding::Dpop}));
+    ASSERT_TRUE(s->takeUses({"dpop-grant", 1, 3, later_, {}, Binding::Mtls}));  // the first use's binding stays
+    ASSERT_TRUE(s->revoke("revoked-unseen", later_));                           // never used: unknown
+    ASSERT_TRUE(s->revoke("mtls-grant", later_));
+  }
+  auto bindings = [](const SealedStateStore& s) {
+    std::map<std::string, std::pair<Binding, bool>> out;
+    for (const auto& g : s.grants()) out[g.grantId] = {g.binding, g.revoked};
+    return out;
+  };
+  const std::map<std::string, std::pair<Binding, bool>> want = {{"mtls-grant", {Binding::Mtls, true}},
+                                                                {"dpop-grant", {Binding::Dpop, false}},
+                                                                {"revoked-unseen", {Binding::Unknown, true}}};
+  auto s = reopen();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(bindings(*s), want);
+  ASSERT_TRUE(s->compact());
+  s.reset();
+  s = reopen();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(bindings(*s), want);
 }
 
 TEST_F(SealedStateTest, RecordsArePutReplacedDeletedAndSurviveReopenAndCompaction) {

@@ -8,6 +8,22 @@ namespace sealgate::appliance {
 
 using nlohmann::json;
 
+namespace {
+
+const char* bindingName(StateStore::GrantBinding binding) {
+  switch (binding) {
+    case StateStore::GrantBinding::Mtls:
+      return "mtls";
+    case StateStore::GrantBinding::Dpop:
+      return "dpop";
+    case StateStore::GrantBinding::Unknown:
+      break;
+  }
+  return "unknown";
+}
+
+}  // namespace
+
 HandlerResult StateAdminApi::listGrants(Request& request) {
   if (request.identity.role != "admin" && request.identity.role != "auditor") {
     return HttpError{ErrorCode::Forbidden, "permission denied"};
@@ -22,7 +38,8 @@ HandlerResult StateAdminApi::listGrants(Request& request) {
     list.push_back({{"grant_id", g->grantId},
                     {"remaining_uses", g->remaining},
                     {"revoked", g->revoked},
-                    {"expires_at", rfc3339Seconds(g->expiresAt)}});
+                    {"expires_at", rfc3339Seconds(g->expiresAt)},
+                    {"binding", bindingName(g->binding)}});
   }
   json out{{"grants", std::move(list)}, {"total", page.total}};
   if (page.nextAfter) out["next_after"] = *page.nextAfter;

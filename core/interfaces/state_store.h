@@ -78,6 +78,11 @@ class StateStore {
   // which only ever moves forward (it survives restarts and compaction). So no
   // order of pruning, expiry, restarts or clock steps can hand a grant its uses
   // again.
+  // How a grant is bound to its holder (its `cnf`), recorded with its uses for the
+  // admin listing. Unknown: a grant first recorded by a revocation, or before the
+  // binding was recorded.
+  enum class GrantBinding : std::uint8_t { Unknown = 0, Mtls = 1, Dpop = 2 };
+
   struct UseRequest {
     std::string grantId;
     std::uint32_t count = 1;      // uses taken at once, all or nothing
@@ -86,6 +91,7 @@ class StateStore {
     // Delegation ancestry, root first: when any ancestor is revoked, the use is
     // refused with GRANT_REVOKED.
     std::vector<std::string> ancestors;
+    GrantBinding binding = GrantBinding::Unknown;  // recorded on first use
   };
 
   // Takes `use.count` uses of `use.grantId`, created with `use.maxUses` on first
@@ -114,6 +120,7 @@ class StateStore {
     std::uint32_t remaining = 0;
     bool revoked = false;
     Clock::time_point expiresAt;
+    GrantBinding binding = GrantBinding::Unknown;
   };
   virtual std::vector<GrantState> grants() const = 0;
 

@@ -166,6 +166,19 @@ class Instance:
             ctx.load_cert_chain(cert, key)
         return ctx
 
+    def admin_list(self, path, field, client="admin"):
+        """Every item of a paged admin list (API.md, "List pages"), page by page."""
+        items, after = [], ""
+        while True:
+            query = f"limit=1000&after={urllib.parse.quote(after, safe='')}" if after else "limit=1000"
+            status, body, _, raw = self.request("GET", f"{path}?{query}", client=client, listener="admin")
+            if status != 200:
+                raise AssertionError(f"{path}: {status} {raw[:200]}")
+            items += body[field]
+            if "next_after" not in body:
+                return items
+            after = body["next_after"]
+
     def request(self, method, path, client="acme-payments", body=None, headers=None, listener="pep", ctx=None,
                 raw_body=None):
         port = self.pep_port if listener == "pep" else self.admin_port

@@ -172,6 +172,10 @@ class GrantTest(unittest.TestCase):
             self.assertEqual(self.consume(grant, dpop=key.proof("POST", consume_url, token=grant))[1]["remaining_uses"],
                              expected)
         self.assertError(self.consume(grant, dpop=key.proof("POST", consume_url, token=grant)), 403, "GRANT_EXHAUSTED")
+        # The admin list says how it was bound.
+        grant_id = decode_claims(grant)["jti"]
+        listed = self.sg.request("GET", f"/admin/v1/grants?q={grant_id}", client="admin", listener="admin")[1]["grants"]
+        self.assertEqual([(g["grant_id"], g["binding"], g["remaining_uses"]) for g in listed], [(grant_id, "dpop", 0)])
 
     def test_bad_dpop_on_authorize_is_refused(self):
         result = self.authorize([{"uri": "secret://acme/kv/app/db", "action": "use"}],
@@ -273,7 +277,7 @@ class AdminTest(unittest.TestCase):
         consume = lambda: self.sg.request("POST", "/v1/grants/consume", body={"grant": grant})  # noqa: E731
         self.assertEqual(consume()[1]["remaining_uses"], 4)
         listed = {g["grant_id"]: g for g in self.admin("GET", "/admin/v1/grants", client="auditor")[1]["grants"]}
-        self.assertEqual(listed[grant_id]["remaining_uses"], 4)
+        self.assertEqual((listed[grant_id]["remaining_uses"], listed[grant_id]["binding"]), (4, "mtls"))
         self.assertEqual(self.admin("DELETE", f"/admin/v1/grants/{grant_id}", client="auditor")[1]["error"]["code"],
                          "FORBIDDEN")
         self.assertEqual(self.admin("DELETE", f"/admin/v1/grants/{grant_id}")[0], 200)

@@ -169,6 +169,8 @@ class WebUiTest(unittest.TestCase):
             self.assertEqual(body["next_after"], pages[-1][-1])
             after = body["next_after"]
         self.assertEqual([i for p in pages for i in p], listed)  # every grant once, in id order
+        bound = {g["grant_id"]: g["binding"] for g in self.admin("GET", "/admin/v1/grants?limit=1000")[1]["grants"]}
+        self.assertEqual({bound[i] for i in ids}, {"mtls"})  # used with the service's certificate
         status, body, _, _ = self.admin("GET", f"/admin/v1/grants?q={ids[0][3:12]}")
         self.assertEqual([g["grant_id"] for g in body["grants"]], [ids[0]])
         self.assertEqual(body["total"], 1)

@@ -17,7 +17,10 @@ struct Count : OpVisitor {
   void onU64(Op, std::uint64_t) override { ++n; }
   void onAuditHead(std::uint64_t, const std::array<std::uint8_t, 32>&) override { ++n; }
   void onJti(const std::array<std::uint8_t, 16>&, std::int64_t) override { ++n; }
-  void onGrant(std::string, std::uint32_t, bool, std::int64_t) override { ++n; }
+  void onGrant(std::string, std::uint32_t, bool, std::int64_t, std::uint8_t binding) override {
+    if (binding > 2) __builtin_trap();  // the decoder refuses any other value
+    ++n;
+  }
   void onLeasePut(std::string, std::string, std::int64_t) override { ++n; }
   void onLeaseDel(std::string) override { ++n; }
   void onRecordPut(std::string, std::string, std::string) override { ++n; }

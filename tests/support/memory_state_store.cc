@@ -41,7 +41,7 @@ Result<std::uint32_t> MemoryStateStore::takeUses(const UseRequest& use) {
   auto it = grants_.find(use.grantId);
   if (it == grants_.end()) {
     if (use.keepUntil <= prunedThrough_) return makeError(state_errc::kGrantExpired, "the grant has expired");
-    it = grants_.emplace(use.grantId, GrantState{use.grantId, use.maxUses, false, use.keepUntil}).first;
+    it = grants_.emplace(use.grantId, GrantState{use.grantId, use.maxUses, false, use.keepUntil, use.binding}).first;
   }
   GrantState& g = it->second;
   if (g.revoked) return makeError(state_errc::kGrantRevoked, "the grant has been revoked");

@@ -71,6 +71,7 @@ try {
     await page.getByRole("table").getByText(/^grants 1–1 of 1$/).waitFor();
     const row = page.locator(`tr[data-grant="${cfg.grant_id}"]`);
     await row.waitFor();
+    assert.match(await row.innerText(), /mTLS certificate/); // bound to the service's certificate
     await row.getByRole("button", { name: /Revoke grant/ }).click();
     const dialog = page.getByRole("dialog");
     await dialog.getByRole("button", { name: "Revoke" }).click();

@@ -5,6 +5,9 @@ import { api } from "../api.js";
 import { h, time, confirmAction, runAction, withReason } from "../dom.js";
 import { pagedList } from "../paged.js";
 
+// What each binding means to a reader (API.md: the grant's `cnf`).
+const BINDINGS = { mtls: "mTLS certificate", dpop: "DPoP key", unknown: "unknown (revoked before any use)" };
+
 export default {
   id: "grants",
   title: "Grants",
@@ -22,9 +25,11 @@ export default {
       });
     };
     const list = pagedList({ id: "grant", noun: "grants", path: "/admin/v1/grants", field: "grants",
-      headers: ["Grant id", "Remaining uses", "Expires", "State", canRevoke ? "Action" : null].filter(Boolean),
+      headers: ["Grant id", "Binding", "Remaining uses", "Expires", "State", canRevoke ? "Action" : null]
+        .filter(Boolean),
       row: (g) => h("tr", { "data-grant": g.grant_id },
-        h("th", { scope: "row" }, h("code", {}, g.grant_id)), h("td", {}, g.remaining_uses),
+        h("th", { scope: "row" }, h("code", {}, g.grant_id)), h("td", {}, BINDINGS[g.binding] || g.binding),
+        h("td", {}, g.remaining_uses),
         h("td", {}, time(g.expires_at)), h("td", {}, g.revoked ? "revoked" : "active"),
         canRevoke ? h("td", {}, g.revoked ? "" : h("button", { type: "button", class: "danger",
           "aria-label": `Revoke grant ${g.grant_id}`, onclick: () => revoke(g) }, "Revoke")) : null) });
