@@ -13,9 +13,10 @@ export const seen = { bodies: [], console: [], csp: [], requests: [] }; // reque
 export const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 // Every page of the UI, by its address (#/<id>): the narrow-window and
-// accessibility checks visit each, and a KV secret's own address too.
+// accessibility checks visit each, and a KV secret's own address too (when the
+// run has one: cfg.kv).
 export const PAGE_IDS = ["overview", "keys", "policy", "grants", "leases", "kv", "breakglass", "audit", "metrics",
-  `kv/${cfg.kv.namespace}/${cfg.kv.mount}/${cfg.kv.rotating}`];
+  ...(cfg.kv ? [`kv/${cfg.kv.namespace}/${cfg.kv.mount}/${cfg.kv.rotating}`] : [])];
 
 export function contextOptions(role, extra = {}) {
   return {

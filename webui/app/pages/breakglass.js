@@ -20,8 +20,8 @@ function countdown(endsAt) {
 
 function scope(r) {
   if (r.approver) return h("span", {}, `approver ${r.approver}`);
-  return h("span", {}, `tenant ${r.tenant}; `, (r.uri_prefixes || []).map((p) => h("code", { class: "prefix" }, p)),
-    `; actions ${(r.actions || []).join(", ")}`);
+  const prefixes = (r.uri_prefixes || []).map((p, i) => [i ? ", " : null, h("code", { class: "prefix" }, p)]);
+  return h("span", {}, `tenant ${r.tenant}; `, prefixes, `; actions ${(r.actions || []).join(", ")}`);
 }
 
 function approvals(r) {
@@ -126,7 +126,7 @@ export default {
             h("th", { scope: "row" }, h("code", {}, r.id), h("br"), `by ${r.requester}`),
             h("td", {}, scope(r), h("br"), `${r.duration_seconds} s once open; approvable until ${time(r.expires_at)}`),
             h("td", {}, modeWords[r.mode] || r.mode, h("br"), h("q", {}, r.reason)),
-            h("td", {}, approvals(r), `${r.approvals_needed} more needed`),
+            h("td", {}, approvals(r), h("div", {}, `${r.approvals_needed} more needed`)),
             h("td", {}, "Digest ", h("code", { class: "digest" }, r.digest), h("br"),
               "On your TPM device: ", h("code", { class: "command" }, approveCommand(r)))))),
         table("Past requests", ["Request", "Scope", "State", "Ended by"], past.map((r) => h("tr", { "data-request": r.id },
