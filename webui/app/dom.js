@@ -88,6 +88,7 @@ export function confirmAction({ title, detail, action, typed }) {
     const dialog = h("dialog", { "aria-label": title }, form);
     const done = (value) => { dialog.close(); dialog.remove(); resolve(value); };
     cancel.addEventListener("click", () => done(null));
+    for (const input of [reason, typedInput].filter(Boolean)) input.addEventListener("input", () => { problem.textContent = ""; });
     dialog.addEventListener("cancel", (e) => { e.preventDefault(); done(null); });
     form.addEventListener("submit", (e) => {
       e.preventDefault();

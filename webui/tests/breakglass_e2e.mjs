@@ -13,10 +13,9 @@
 // no page error, axe-core on each role's view, and no key material anywhere.
 import assert from "node:assert/strict";
 import readline from "node:readline";
-import { cfg, require, ORIGIN, seen, axeSource, contextOptions, watchedPage, openPage, shot, check,
+import { cfg, launchChromium, ORIGIN, seen, axeSource, contextOptions, watchedPage, openPage, shot, check,
   passed } from "./harness.mjs";
 
-const { chromium } = require("playwright-core");
 const ADMIN_ID = "spiffe://sealgate-admin/admin/admin";
 const ask = cfg.ask; // what the admin types in the form
 
@@ -72,11 +71,7 @@ async function callFrom(page, method, path, body) {
   }, { method, path, body });
 }
 
-const browser = await chromium.launch({
-  executablePath: cfg.chromium,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-});
+const browser = await launchChromium();
 let result = {};
 try {
   const admin = await browser.newContext(contextOptions("admin"));

@@ -18,6 +18,16 @@ export const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"),
 export const PAGE_IDS = ["overview", "keys", "policy", "grants", "leases", "kv", "breakglass", "audit", "metrics",
   ...(cfg.kv ? [`kv/${cfg.kv.namespace}/${cfg.kv.mount}/${cfg.kv.rotating}`] : [])];
 
+// Debian's Chromium, headless, with nothing that would reach the network by itself.
+export function launchChromium() {
+  const { chromium } = require("playwright-core");
+  return chromium.launch({
+    executablePath: cfg.chromium,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+  });
+}
+
 export function contextOptions(role, extra = {}) {
   return {
     ignoreHTTPSErrors: true, // the dev CA is not the browser's

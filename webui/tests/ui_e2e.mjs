@@ -10,7 +10,7 @@
 // violation; a planted canary secret is in no page, DOM, network
 // response or console message. Screenshots of every page go to cfg.screenshots.
 import assert from "node:assert/strict";
-import { cfg, require, ORIGIN, seen, axeSource, PAGE_IDS, contextOptions, watchedPage, openPage, shot, check, passed,
+import { cfg, launchChromium, ORIGIN, seen, axeSource, PAGE_IDS, contextOptions, watchedPage, openPage, shot, check, passed,
   outputs } from "./harness.mjs";
 import policyChecks from "./checks/policy.mjs";
 import metricsChecks from "./checks/metrics.mjs";
@@ -18,13 +18,7 @@ import leaseChecks from "./checks/leases.mjs";
 import kvChecks from "./checks/kv.mjs";
 import auditChecks from "./checks/audit.mjs";
 
-const { chromium } = require("playwright-core");
-
-const browser = await chromium.launch({
-  executablePath: cfg.chromium,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-});
+const browser = await launchChromium();
 try {
   const admin = await browser.newContext(contextOptions("admin"));
   const page = await watchedPage(admin);

@@ -42,7 +42,7 @@ function requestForm(onCreated) {
   const actions = h("input", { id: "bg-actions", value: "use", autocomplete: "off" });
   const mode = h("select", { id: "bg-mode" }, h("option", { value: "pdp_outage" }, modeWords.pdp_outage),
     h("option", { value: "override" }, modeWords.override));
-  const reason = h("textarea", { id: "bg-reason", rows: 2 });
+  const reason = h("input", { id: "bg-reason", autocomplete: "off", "aria-describedby": "bg-reason-hint" });
   const duration = h("input", { id: "bg-duration", type: "number", min: 1, value: 900 });
   const problem = h("div", { "aria-live": "polite" });
   const form = h("form", { class: "card", "aria-label": "New break-glass request" },
@@ -51,7 +51,7 @@ function requestForm(onCreated) {
     field("bg-prefixes", "URI prefixes", prefixes, "One secret URI per line, e.g. secret://acme/kv/payments"),
     field("bg-actions", "Actions (comma-separated)", actions),
     field("bg-mode", "Mode", mode),
-    field("bg-reason", "Reason", reason),
+    field("bg-reason", "Reason", reason, "One line of printable text (the audit log records it)"),
     field("bg-duration", "Duration (seconds)", duration),
     problem,
     h("button", { type: "submit" }, "Create request"));
@@ -65,6 +65,7 @@ function requestForm(onCreated) {
         actions: actions.value.split(",").map((s) => s.trim()).filter(Boolean),
         mode: mode.value, reason: reason.value.trim(), duration_seconds: Number(duration.value),
       });
+      form.reset(); // a second click makes no duplicate request
       onCreated(created);
     } catch (err) {
       problem.append(errorBox(err));
@@ -114,7 +115,11 @@ export default {
         table("Open windows", ["Window", "Scope", "Mode", "Ends", "Approved by", isAdmin ? "Action" : null].filter(Boolean),
           open.map((r) => {
             const left = h("span", { class: "countdown" }, countdown(r.ends_at));
-            timers.push(setInterval(() => { left.textContent = countdown(r.ends_at); }, 1000));
+            timers.push(setInterval(() => {
+              left.textContent = countdown(r.ends_at);
+              // Closed by the clock: ask the appliance again, which moves it to the past requests.
+              if (r.ends_at <= Math.floor(Date.now() / 1000)) reload().catch((err) => clear(notice).append(errorBox(err)));
+            }, 1000));
             return h("tr", { "data-request": r.id },
               h("th", { scope: "row" }, h("code", {}, r.id)), h("td", {}, scope(r)), h("td", {}, modeWords[r.mode] || r.mode),
               h("td", {}, time(r.ends_at), h("br"), left), h("td", {}, approvals(r)),
@@ -128,7 +133,8 @@ export default {
             h("td", {}, modeWords[r.mode] || r.mode, h("br"), h("q", {}, r.reason)),
             h("td", {}, approvals(r), h("div", {}, `${r.approvals_needed} more needed`)),
             h("td", {}, "Digest ", h("code", { class: "digest" }, r.digest), h("br"),
-              "On your TPM device: ", h("code", { class: "command" }, approveCommand(r)))))),
+              ctx.who.role === "approver" ? "On your TPM device: " : "An approver runs, on their TPM device: ",
+              h("code", { class: "command" }, approveCommand(r)))))),
         table("Past requests", ["Request", "Scope", "State", "Ended by"], past.map((r) => h("tr", { "data-request": r.id },
           h("th", { scope: "row" }, h("code", {}, r.id)), h("td", {}, scope(r)), h("td", {}, r.state),
           h("td", {}, r.ended_by || "")))));
