@@ -33,6 +33,8 @@ PACKAGES=(
   libssh-dev openssh-server openssh-client libldap-dev slapd ldap-utils
   # the web UI's browser tests: Debian's Chromium (driven by npm playwright-core) and a font for its screenshots
   chromium fonts-liberation
+  # the service: sd_notify (Type=notify, watchdog) and systemd-analyze for the unit's exposure check
+  libsystemd-dev systemd
 )
 # node-vault (tests/e2e/node) needs node and npm. These machines may carry nodejs
 # with npm from outside Debian, which Debian's npm conflicts with: add Debian's

@@ -126,6 +126,11 @@ Result<void> Appliance::startBreakGlass() {
 }
 
 // The embedded PDP. No policy file configured: deny everything (fail closed).
+Result<void> Appliance::reloadPolicy() {
+  if (!policyAdminApi_) return makeError(ErrorCode::PolicyInvalid, "the PDP is remote: there is no policy to reload");
+  return policyAdminApi_->reloadFromFile();
+}
+
 Result<void> Appliance::loadPolicy() {
   SEALGATE_ASSIGN_OR_RETURN(auto policy, config_.policyFile.empty() ? Policy::parse(R"({"version":1,"rules":[]})")
                                                                     : Policy::load(config_.policyFile));

@@ -38,6 +38,9 @@ class Appliance {
   static Result<std::unique_ptr<Appliance>> start(const Config& config);
   ~Appliance();
   void stop();
+  // SIGHUP: the embedded policy read again from policy_file (PolicyAdminApi::
+  // reloadFromFile); with a remote PDP there is nothing to reload.
+  Result<void> reloadPolicy();
   std::uint16_t pepPort() const { return pep_ ? pep_->port() : 0; }
   std::uint16_t adminPort() const { return admin_ ? admin_->port() : 0; }
 

@@ -1,8 +1,13 @@
 // sealgated: the appliance daemon.
 #include <Poco/Net/SSLManager.h>
+#include <systemd/sd-daemon.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 
 #include "appliance/app/appliance.h"
@@ -10,6 +15,36 @@
 
 using namespace sealgate;
 using namespace sealgate::appliance;
+
+// Until SIGTERM or SIGINT (returned): tells systemd the daemon is ready
+// (Type=notify; nothing happens without NOTIFY_SOCKET), pings its watchdog at
+// half its interval when WatchdogSec= is set (the main thread answering is the
+// liveness it proves), and reloads the policy on SIGHUP (a failed reload is
+// logged and changes nothing).
+static int serve(Appliance& app, const sigset_t& handled) {
+  std::uint64_t watchdogUsec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdogUsec) > 0 && watchdogUsec > 0;
+  sd_notify(0, "READY=1\nSTATUS=serving");
+  for (;;) {
+    int sig = 0;
+    if (watchdog) {
+      const std::uint64_t half = watchdogUsec / 2;
+      const timespec wait{static_cast<time_t>(half / 1000000), static_cast<long>(half % 1000000) * 1000};
+      sd_notify(0, "WATCHDOG=1");
+      sig = sigtimedwait(&handled, nullptr, &wait);
+      if (sig < 0) continue;  // EAGAIN: the interval passed; EINTR: try again
+    } else if (sigwait(&handled, &sig) != 0) {
+      continue;
+    }
+    if (sig != SIGHUP) return sig;
+    sd_notify(0, "RELOADING=1");
+    if (auto reloaded = app.reloadPolicy(); !reloaded) {
+      logEvent(LogLevel::Error, "policy_reload_failed",
+               {{"code", reloaded.error().code}, {"error", reloaded.error().describe()}});
+    }
+    sd_notify(0, "READY=1\nSTATUS=serving");
+  }
+}
 
 // main() without the last line of defence below.
 static int run(int argc, char** argv) {
@@ -39,12 +74,13 @@ static int run(int argc, char** argv) {
   if (!config->hsm.softhsm2Conf.empty()) setenv("SOFTHSM2_CONF", config->hsm.softhsm2Conf.c_str(), 1);
   initLogging(logThresholdName(config->logLevel), config->logFile);
 
-  // Block the stop signals in every thread; main waits for them below.
-  sigset_t stopSignals;
-  sigemptyset(&stopSignals);
-  sigaddset(&stopSignals, SIGTERM);
-  sigaddset(&stopSignals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  // Block the stop and reload signals in every thread; main waits for them below.
+  sigset_t handled;
+  sigemptyset(&handled);
+  sigaddset(&handled, SIGTERM);
+  sigaddset(&handled, SIGINT);
+  sigaddset(&handled, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   // A file-size limit (e.g. systemd LimitFSIZE=) must make audit writes fail
   // with EFBIG, so requests are denied with AUDIT_UNAVAILABLE, not kill the daemon.
@@ -59,9 +95,9 @@ static int run(int argc, char** argv) {
       std::cerr << "sealgated: " << app.error().describe() << "\n";
       exitCode = 1;
     } else {
-      int sig = 0;
-      sigwait(&stopSignals, &sig);
+      const int sig = serve(**app, handled);
       logEvent(LogLevel::Info, "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      sd_notify(0, "STOPPING=1");
       (*app)->stop();
       logEvent(LogLevel::Info, "stopped");
     }

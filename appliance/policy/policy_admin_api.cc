@@ -98,6 +98,34 @@ Result<void> PolicyAdminApi::recordCurrent() {
   return Ok{};
 }
 
+Result<void> PolicyAdminApi::reloadFromFile() {
+  if (policyFile_.empty()) return makeError(ErrorCode::PolicyInvalid, "no policy_file is configured");
+  SEALGATE_ASSIGN_OR_RETURN(auto policy, Policy::load(policyFile_));
+  json doc = parseJsonOrDiscarded(policy.source(), {.allowComments = true});
+  if (!doc.is_object()) return makeError(ErrorCode::PolicyInvalid, "the policy file is not a JSON object");
+  const std::string sha = sha256Hex(doc.dump(2));
+  std::lock_guard lock(putMu_);
+  // The daemon itself, on the operator's signal (as the break-glass expiry does).
+  json event = auditEvent("policy_reload", Actor{"", "sealgated", "", "", ""});
+  event["signal"] = "SIGHUP";
+  event["rules"] = policy.rules().size();
+  event["sha256"] = sha;
+  event["outcome"] = "reloaded";
+  if (auto logged = audit_.append(event.dump()); !logged) {
+    return makeError(ErrorCode::AuditUnavailable, "the audit log cannot record the reload; the policy is unchanged");
+  }
+  if (auto newest = history_.newest(); !newest || newest->sha256 != sha) {
+    SEALGATE_TRY(history_.append(
+        PolicyVersion{history_.nextVersion(), sha, nowRfc3339(), "SIGHUP", "", policy.rules().size(), std::move(doc)}));
+  }
+  currentRecorded_ = true;
+  const std::size_t rules = policy.rules().size();
+  pdp_.replace(std::make_shared<const Policy>(std::move(policy)));
+  onPolicyChange_();
+  logEvent(LogLevel::Info, "policy_reloaded", {{"sha256", sha}, {"rules", rules}});
+  return Ok{};
+}
+
 HandlerResult PolicyAdminApi::getPolicy(Request& request) {
   if (!adminOrAuditor(request)) return HttpError{ErrorCode::Forbidden, "permission denied"};
   auto policy = pdp_.current();

@@ -43,6 +43,12 @@ class PolicyAdminApi {
   // Admins and auditors: POST /admin/v1/policy/validate {"text"}: no state, no audit.
   HandlerResult validatePolicy(Request& request);
 
+  // SIGHUP: reads policy_file again and swaps it in when it parses, audited
+  // (`policy_reload`, by "SIGHUP") and recorded as the next version when it
+  // differs from the newest. A file that does not parse, or a policy that cannot
+  // be audited or recorded, changes nothing and is returned as the error.
+  Result<void> reloadFromFile();
+
  private:
   // The policy in place as a version (by "startup"), unless it is the newest.
   Result<void> recordCurrent();

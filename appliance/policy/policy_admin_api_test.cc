@@ -130,6 +130,46 @@ TEST_F(PolicyAdminApiTest, AnAdminReplacesThePolicyAuditedSavedAndCachesFlushed)
   EXPECT_EQ(e["correlation_id"], "c-1");
 }
 
+TEST_F(PolicyAdminApiTest, AReloadReadsTheFileAgainAuditedAndRecorded) {
+  auto a = api(file);
+  std::ofstream(file) << newPolicy().dump();
+  ASSERT_TRUE(a.reloadFromFile());
+  EXPECT_EQ(pdp.current()->rules().size(), 1u);
+  EXPECT_EQ(flushes, 1);
+  ASSERT_EQ(audit.events.size(), 1u);
+  EXPECT_EQ(audit.events[0]["type"], "policy_reload");
+  EXPECT_EQ(audit.events[0]["signal"], "SIGHUP");
+  EXPECT_EQ(audit.events[0]["actor"]["spiffe_id"], "sealgated");
+  const json newest = history(a, "limit=1")["versions"][0];
+  EXPECT_EQ(newest["by"], "SIGHUP");
+  EXPECT_EQ(newest["sha256"], audit.events[0]["sha256"]);
+  // The same file again: audited, no new version.
+  const auto versions = versionsOf(a);
+  ASSERT_TRUE(a.reloadFromFile());
+  EXPECT_EQ(versionsOf(a), versions);
+  EXPECT_EQ(audit.events.size(), 2u);
+}
+
+TEST_F(PolicyAdminApiTest, AReloadOfABrokenFileOrThatTheLogCannotRecordChangesNothing) {
+  auto a = api(file);
+  std::ofstream(file) << R"({"version": 1, "rules": [)";
+  auto broken = a.reloadFromFile();
+  ASSERT_FALSE(broken);
+  EXPECT_EQ(broken.error().code, ErrorCode::PolicyInvalid);
+  EXPECT_EQ(pdp.current()->source(), kOld);
+  EXPECT_EQ(flushes, 0);
+  EXPECT_TRUE(audit.events.empty());
+  std::ofstream(file) << newPolicy().dump();
+  audit.failing = true;
+  auto unaudited = a.reloadFromFile();
+  ASSERT_FALSE(unaudited);
+  EXPECT_EQ(unaudited.error().code, ErrorCode::AuditUnavailable);
+  EXPECT_EQ(pdp.current()->source(), kOld);
+  EXPECT_EQ(flushes, 0);
+  auto inMemory = api("");  // no policy_file: nothing to read
+  EXPECT_EQ(inMemory.reloadFromFile().error().code, ErrorCode::PolicyInvalid);
+}
+
 TEST_F(PolicyAdminApiTest, OnlyAnAdminReplacesThePolicy) {
   auto a = api(file);
   for (const char* role : {"auditor", "approver", ""}) {

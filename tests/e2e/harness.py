@@ -109,13 +109,13 @@ class Instance:
         if self.proc:
             self.log.close()
 
-    def start(self, extra_args=()):
+    def start(self, extra_args=(), env=None):
         if self.uses_tpm and self.swtpm is None:
             self.start_tpm()
         self.log = open(self.log_path, "ab")
         start_offset = self.log.tell()  # a restart appends: look only at this run's lines
         self.proc = subprocess.Popen([SEALGATED, "--config", self.config, *extra_args], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
         deadline = time.time() + 30
         while time.time() < deadline:
             text = self.read_log()[start_offset:]
