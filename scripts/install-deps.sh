@@ -35,6 +35,8 @@ PACKAGES=(
   chromium fonts-liberation
   # the service: sd_notify (Type=notify, watchdog) and systemd-analyze for the unit's exposure check
   libsystemd-dev systemd
+  # monitoring: promtool checks the metrics the daemon serves and the shipped alert rules
+  prometheus
 )
 # node-vault (tests/e2e/node) needs node and npm. These machines may carry nodejs
 # with npm from outside Debian, which Debian's npm conflicts with: add Debian's

@@ -320,15 +320,7 @@ void Appliance::addAdministrationRoutes(std::vector<Route>& routes) {
       Route{"GET", "/metrics", Access::Admin, {"admin", "auditor"}, false, [this](Request&) -> HandlerResult {
               Response r;
               r.contentType = "text/plain; version=0.0.4";
-              r.rawBody = metrics_.render();
-              if (breakGlassApi_) {
-                r.rawBody += fmt::format(
-                    "# HELP sealgate_breakglass_open_windows Break-glass windows open now.\n"
-                    "# TYPE sealgate_breakglass_open_windows gauge\n"
-                    "sealgate_breakglass_open_windows {}\n",
-                    breakGlassApi_->openWindows());
-              }
-              if (r.rawBody.empty()) r.rawBody = "\n";
+              r.rawBody = metricsText();
               return r;
             }});
   routes.push_back(Route{"GET", "/admin/v1/policy", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
@@ -499,6 +491,69 @@ HandlerResult Appliance::canonicalize(Request& request) {
     return HttpError{ErrorCode::HsmUnavailable, "the HSM could not compute the resource_ref"};
   }
   return Response{200, json{{"canonical", uri->canonical()}, {"arn", uri->arn()}, {"resource_ref", *ref}}};
+}
+
+// GET /metrics: the families counted as requests pass (metrics_) and those read
+// now from the parts that keep them (API.md, "Metrics").
+std::string Appliance::metricsText() {
+  using Samples = std::vector<std::pair<Metrics::Labels, double>>;
+  std::string out = metrics_.render();
+  if (breakGlassApi_) {
+    out += Metrics::family("sealgate_breakglass_open_windows", "Break-glass windows open now.", "gauge",
+                           {{{}, static_cast<double>(breakGlassApi_->openWindows())}});
+  }
+  const auto pdp = decisionCache_->health();
+  out += Metrics::family("sealgate_pdp_calls_total", "Calls that reached the PDP (decision cache misses).", "counter",
+                         {{{}, static_cast<double>(pdp.calls)}});
+  out += Metrics::family("sealgate_pdp_failures_total", "PDP calls that failed (PDP_UNAVAILABLE, ...).", "counter",
+                         {{{}, static_cast<double>(pdp.failures)}});
+  out += Metrics::family("sealgate_pdp_last_call_seconds", "How long the last PDP call took.", "gauge",
+                         {{{}, pdp.lastLatencyMs / 1000.0}});
+  out += Metrics::family("sealgate_decision_cache_entries", "Decisions the cache holds.", "gauge",
+                         {{{}, static_cast<double>(decisionCache_->size())}});
+  const json state = state_->statusJson();
+  const json entries = state.value("entries", json::object());
+  Samples live;
+  for (const char* kind : {"grants", "jtis", "leases", "records"}) {
+    if (entries.contains(kind)) live.push_back({{{"kind", kind}}, entries[kind].get<double>()});
+  }
+  out += Metrics::family("sealgate_state_entries", "Live entries of the sealed state, by kind.", "gauge", live);
+  out += Metrics::family("sealgate_state_journal_bytes", "Size of the sealed state's journal.", "gauge",
+                         {{{}, state.value("journal_bytes", 0.0)}});
+  const auto checkpoint = audit_->checkpointState();
+  out += Metrics::family("sealgate_audit_entries", "Entries in the audit log (its tree size).", "gauge",
+                         {{{}, static_cast<double>(audit_->size())}});
+  out += Metrics::family("sealgate_audit_checkpointed_entries", "Entries the newest signed checkpoint covers.", "gauge",
+                         {{{}, static_cast<double>(checkpoint.covered)}});
+  out += Metrics::family(
+      "sealgate_audit_checkpoint_age_seconds", "Seconds since the newest checkpoint was signed.", "gauge",
+      {{{}, std::chrono::duration<double>(std::chrono::system_clock::now() - checkpoint.signedAt).count()}});
+  if (kafka_) {
+    out += Metrics::family("sealgate_audit_kafka_delivered_total", "Audit entries Kafka acknowledged.", "counter",
+                           {{{}, static_cast<double>(kafka_->delivered())}});
+    out += Metrics::family("sealgate_audit_kafka_healthy", "1 when the Kafka forwarder is flowing.", "gauge",
+                           {{{}, kafka_->healthy() ? 1.0 : 0.0}});
+  }
+  out += Metrics::family("sealgate_ready", "1 when the component is ready (GET /readyz), by component.", "gauge",
+                         {{{{"component", "hsm"}}, keys_->readinessCheck().value("status", "") == "ok" ? 1.0 : 0.0},
+                          {{{"component", "audit"}}, audit_->healthy() ? 1.0 : 0.0},
+                          {{{"component", "state"}}, state_->healthy() ? 1.0 : 0.0}});
+  Samples connections;
+  for (const auto* listener : {pep_.get(), admin_.get()}) {
+    if (listener == nullptr) continue;
+    const auto s = listener->connectionStats();
+    const std::string name = listener->kind() == ListenerKind::Pep ? "pep" : "admin";
+    for (const auto& [outcome, n] : {std::pair{"accepted", s.accepted},
+                                     {"refused_at_cap", s.refusedAtCap},
+                                     {"refused_per_peer", s.refusedPerPeer},
+                                     {"handshake_failed", s.handshakeFailed},
+                                     {"handshake_timed_out", s.handshakeTimedOut}}) {
+      connections.push_back({{{"listener", name}, {"outcome", outcome}}, static_cast<double>(n)});
+    }
+  }
+  out +=
+      Metrics::family("sealgate_connections_total", "TLS connections by listener and outcome.", "counter", connections);
+  return out;
 }
 
 HandlerResult Appliance::adminStatus() {

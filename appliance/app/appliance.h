@@ -55,6 +55,7 @@ class Appliance {
   HandlerResult readiness();
   HandlerResult canonicalize(Request& request);
   HandlerResult adminStatus();
+  std::string metricsText();
   HandlerResult reinitializeState(Request& request);
   Result<unsigned> openKeys();
   Result<void> loadPolicy();

@@ -212,6 +212,7 @@ Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptio
                             verifyCheckpoints(cps, cpSpans, leaves, options.origin, log->signer_.spkiDer));
   SEALGATE_TRY(checkAnchor(options.anchor, leaves));
   log->lastCheckpoint_ = std::chrono::steady_clock::now();
+  log->lastSignedAt_ = std::chrono::system_clock::now();
   log->writer_ = std::thread([l = log.get()] { l->writerLoop(); });
   logEvent(LogLevel::Info, "audit_log_opened",
            {{"entries", log->tree_.size()}, {"checkpoints", log->checkpoints_.size()}, {"key", log->signer_.keyLabel}});
@@ -403,6 +404,7 @@ Result<void> MerkleAuditLog::signCheckpointLocked(std::unique_lock<std::mutex>& 
   if (auto w = writeFully(checkpointFd_, record); !w) return w;
   if (::fdatasync(checkpointFd_) != 0) return unavailable("the checkpoint file cannot be synced");
   checkpoints_.push_back(StoredCheckpoint{cp.size, signedNote});
+  lastSignedAt_ = std::chrono::system_clock::now();
   return Ok{};
 }
 
@@ -455,6 +457,11 @@ std::vector<merkle::Hash> MerkleAuditLog::leafHashes(std::uint64_t size) const {
   const auto& l = tree_.leaves();
   return std::vector<merkle::Hash>(l.begin(),
                                    l.begin() + static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(size, l.size())));
+}
+
+MerkleAuditLog::CheckpointState MerkleAuditLog::checkpointState() const {
+  std::lock_guard lock(mu_);
+  return CheckpointState{checkpoints_.empty() ? 0 : checkpoints_.back().size, lastSignedAt_};
 }
 
 std::vector<StoredCheckpoint> MerkleAuditLog::checkpoints() const {

@@ -96,6 +96,13 @@ class MerkleAuditLog : public AuditSink {
   std::uint64_t waitForSize(std::uint64_t index, std::chrono::milliseconds timeout) const;
   std::vector<merkle::Hash> leafHashes(std::uint64_t size) const;
   std::vector<StoredCheckpoint> checkpoints() const;
+  // The newest signed checkpoint: how many entries it covers and when it was
+  // signed (the log's open, for one signed before this process started).
+  struct CheckpointState {
+    std::uint64_t covered = 0;
+    std::chrono::system_clock::time_point signedAt;
+  };
+  CheckpointState checkpointState() const;
   // A signed checkpoint for the current size (signing one if needed).
   Result<StoredCheckpoint> checkpointNow();
   Result<std::vector<merkle::Hash>> inclusionProof(std::uint64_t index, std::uint64_t treeSize) const;
@@ -149,6 +156,7 @@ class MerkleAuditLog : public AuditSink {
   merkle::Tree tree_;
   std::vector<std::uint64_t> offsets_;  // file offset of each entry; offsets_[size] = end
   std::vector<StoredCheckpoint> checkpoints_;
+  std::chrono::system_clock::time_point lastSignedAt_{};
   std::uint64_t sampledOut_ = 0;
   std::uint64_t batches_ = 0;
   bool failed_ = false;  // an fdatasync failed: the page cache state is unknown, stop

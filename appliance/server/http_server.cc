@@ -733,6 +733,12 @@ Listener::~Listener() {
 
 void Listener::start() { frontEnd_->start(); }
 
+Listener::ConnectionStats Listener::connectionStats() const {
+  if (!frontEnd_) return {};
+  const auto s = frontEnd_->stats();
+  return ConnectionStats{s.accepted, s.refusedAtCap, s.refusedPerPeer, s.handshakeFailed, s.handshakeTimedOut};
+}
+
 void Listener::stop() {
   if (frontEnd_) {
     const auto s = frontEnd_->stats();

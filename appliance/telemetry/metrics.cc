@@ -67,6 +67,16 @@ void Metrics::observe(const std::string& name, const std::string& help, const La
   ++s.count;
 }
 
+std::string Metrics::family(const std::string& name, const std::string& help, const char* type,
+                            const std::vector<std::pair<Labels, double>>& samples) {
+  if (samples.empty()) return {};
+  std::string out;
+  auto line = std::back_inserter(out);
+  fmt::format_to(line, "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  for (const auto& [labels, value] : samples) fmt::format_to(line, "{}{} {}\n", name, labelText(labels), number(value));
+  return out;
+}
+
 std::string Metrics::render() const {
   std::lock_guard lock(mu_);
   std::string out;

@@ -21,6 +21,11 @@ class Metrics {
   void observe(const std::string& name, const std::string& help, const Labels& labels, double seconds);
   std::string render() const;
 
+  // A family whose values are read when /metrics is scraped (gauges, or counters
+  // kept elsewhere): its text, in the same format; no family when `samples` is empty.
+  static std::string family(const std::string& name, const std::string& help, const char* type,
+                            const std::vector<std::pair<Labels, double>>& samples);
+
  private:
   struct Series {
     Labels labels;
