@@ -79,7 +79,8 @@ Error AdminClient::answerError(int status, const std::string& body) {
   return clientError("the admin listener answered " + http + " without an API error");
 }
 
-Result<json> AdminClient::exchange(const std::string& method, const std::string& path, const std::string* body) const {
+Result<json> AdminClient::exchange(const std::string& method, const std::string& path, const std::string* body,
+                                   int alsoAccepted) const {
   try {
     Poco::Net::HTTPSClientSession session(host_, port_, context_);
     session.setTimeout(Poco::Timespan(kTimeoutSeconds, 0));
@@ -101,7 +102,7 @@ Result<json> AdminClient::exchange(const std::string& method, const std::string&
       if (text.size() > kMaxAnswerBytes) return clientError("the admin listener's answer is too large");
     }
     const int status = static_cast<int>(resp.getStatus());
-    if (status < 200 || status > 299) return answerError(status, text);
+    if ((status < 200 || status > 299) && status != alsoAccepted) return answerError(status, text);
     auto parsed = parseJson(text);
     if (!parsed || !parsed->is_object()) return clientError("the admin listener's answer is not a JSON object");
     return std::move(*parsed);
@@ -112,6 +113,10 @@ Result<json> AdminClient::exchange(const std::string& method, const std::string&
 }
 
 Result<json> AdminClient::get(const std::string& path) const { return exchange("GET", path, nullptr); }
+
+Result<json> AdminClient::getAccepting(const std::string& path, int status) const {
+  return exchange("GET", path, nullptr, status);
+}
 
 Result<json> AdminClient::post(const std::string& path, const json& body) const {
   // An enrolment's activation carries the one-time secret: no copy of it stays.

@@ -30,6 +30,9 @@ class AdminClient {
   // HTTP status and correlation id in the message. A server that cannot be
   // reached or verified, or an answer that is not JSON: ADMIN_CLIENT.
   Result<nlohmann::json> get(const std::string& path) const;
+  // The same, with one non-2xx status whose JSON body is an answer too (GET
+  // /readyz's 503 says what is not ready).
+  Result<nlohmann::json> getAccepting(const std::string& path, int status) const;
   Result<nlohmann::json> post(const std::string& path, const nlohmann::json& body) const;
   Result<nlohmann::json> del(const std::string& path) const;
 
@@ -39,7 +42,8 @@ class AdminClient {
 
  private:
   AdminClient() = default;
-  Result<nlohmann::json> exchange(const std::string& method, const std::string& path, const std::string* body) const;
+  Result<nlohmann::json> exchange(const std::string& method, const std::string& path, const std::string* body,
+                                  int alsoAccepted = 0) const;
 
   std::string host_;
   unsigned short port_ = 0;

@@ -7,6 +7,7 @@
 
 #include "appliance/cli/approver_cli.h"
 #include "appliance/cli/dev_init.h"
+#include "appliance/cli/status_cli.h"
 #include "appliance/config/config.h"
 #include "appliance/keys/appliance_keys.h"
 #include "core/audit_bundle.h"
@@ -294,6 +295,13 @@ static int run(int argc, char** argv) {
   ApproverCommands approvers;
   addApproverCommands(cli, approvers);
 
+  AdminTls statusTls;
+  bool statusJson = false;
+  auto* statusCmd = cli.add_subcommand(
+      "status", "the appliance's health as GET /admin/v1/status and /readyz say it; exit 0 ready, 1 not ready");
+  addAdminTlsOptions(statusCmd, statusTls);
+  statusCmd->add_flag("--json", statusJson, "machine-readable output");
+
   CLI11_PARSE(cli, argc, argv);
 
   if (devInitCmd->parsed()) {
@@ -306,6 +314,7 @@ static int run(int argc, char** argv) {
     return 0;
   }
   if (const int status = runApproverCommands(approvers); status >= 0) return status;
+  if (statusCmd->parsed()) return statusCommand(statusTls, statusJson, std::cout, std::cerr);
   if (listCmd->parsed()) return keysList(configPath, asJson);
   if (stateInitCmd->parsed()) return stateInit(stateConfig);
   if (verifyCmd->parsed()) return auditVerify(keyPath, bundlePath, keyName, quiet);

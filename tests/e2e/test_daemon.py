@@ -447,12 +447,44 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(body["status"], "not_ready")
         self.assertEqual(body["checks"]["hsm"]["code"], "HSM_KEY_MISSING")
         self.assertIn("sealgate-kek", body["checks"]["hsm"]["missing"])
+        # The operator's `sealgate status` says the same, and exits 1.
+        out = self.status_cli("auditor")
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn(": NOT READY", out.stdout)
+        self.assertRegex(out.stdout, r"HSM +DOWN HSM_KEY_MISSING")
         # Liveness is unaffected.
         self.assertEqual(self.sg.request("GET", "/healthz")[0], 200)
         self.assertEqual(self.sg.stop(), 0)
         events = [line.get("event") for line in self.sg.log_lines()]
         self.assertIn("stopping", events)
         self.assertEqual(events[-1], "stopped")
+
+    def status_cli(self, client, *extra):
+        cert, key = self.sg.client(client)
+        return subprocess.run([SEALGATE, "status", "--admin", f"https://localhost:{self.sg.admin_port}",
+                               "--ca", os.path.join(self.sg.dir, "pki/ca.pem"), "--cert", cert, "--key", key, *extra],
+                              capture_output=True, text=True, timeout=60)
+
+    def test_status_cli(self):
+        self.sg.start()
+        out = self.status_cli("admin")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        first, *lines = out.stdout.splitlines()
+        self.assertEqual(first, "sealgate-e2e: ready")
+        self.assertRegex(out.stdout, r"HSM +ok +token sealgate-dev, 5 keys")
+        self.assertRegex(out.stdout, r"audit log +ok +\d+ entries")
+        self.assertRegex(out.stdout, r"PDP +ok +embedded, \d+ calls, 0 failed")
+        out = self.status_cli("auditor", "--json")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        answer = json.loads(out.stdout)
+        self.assertTrue(answer["ready"])
+        self.assertEqual(answer["readiness"]["status"], "ready")
+        self.assertEqual(len(answer["status"]["hsm"]["keys"]), 5)
+        # A service's certificate is refused on the admin listener: exit 2, the API's code.
+        out = self.status_cli("acme-payments")
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("WRONG_LISTENER", out.stderr)
+        self.assertEqual(out.stdout, "")
 
     def test_dev_init_refuses_to_overwrite_without_force(self):
         r = subprocess.run([SEALGATE, "dev-init", "--dir", self.sg.dir], capture_output=True, text=True)
