@@ -1,10 +1,6 @@
 #include "appliance/app/appliance.h"
 
 #include "appliance/app/readiness.h"
-#include "core/time_format.h"
-
-#include <spdlog/fmt/fmt.h>
-
 #include "appliance/audit/audit_http.h"
 #include "appliance/connectors/crypto_connectors.h"
 #include "appliance/connectors/ldap_connector.h"
@@ -15,6 +11,7 @@
 #include "appliance/telemetry/logging.h"
 #include "appliance/ui/ui_routes.h"
 #include "core/secret_uri.h"
+#include "core/time_format.h"
 
 namespace sealgate::appliance {
 
@@ -125,12 +122,12 @@ Result<void> Appliance::startBreakGlass() {
   return {};
 }
 
-// The embedded PDP. No policy file configured: deny everything (fail closed).
 Result<void> Appliance::reloadPolicy() {
   if (!policyAdminApi_) return makeError(ErrorCode::PolicyInvalid, "the PDP is remote: there is no policy to reload");
   return policyAdminApi_->reloadFromFile();
 }
 
+// The embedded PDP. No policy file configured: deny everything (fail closed).
 Result<void> Appliance::loadPolicy() {
   SEALGATE_ASSIGN_OR_RETURN(auto policy, config_.policyFile.empty() ? Policy::parse(R"({"version":1,"rules":[]})")
                                                                     : Policy::load(config_.policyFile));
