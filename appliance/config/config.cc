@@ -608,7 +608,7 @@ Result<void> readLog(const Section& s, LogThreshold& level, std::string& file) {
   SEALGATE_TRY(s.str("level", name));
   SEALGATE_TRY(s.str("file", file));
   const auto parsed = fromName(kLogThresholds, name);
-  if (!parsed) return configError("log.level must be one of trace, debug, info, warn, error");
+  if (!parsed) return configError("log.level must be one of trace, debug, info, warn, error, critical, off");
   level = *parsed;
   return Ok{};
 }

@@ -466,7 +466,7 @@ TEST(Config, LogLevelIsAClosedSet) {
   }
   for (const char* bad : {"warning", "INFO", "err", ""}) {
     expectRefused(R"("log": {"level": ")" + std::string(bad) + "\"}",
-                  "log.level must be one of trace, debug, info, warn, error");
+                  "log.level must be one of trace, debug, info, warn, error, critical, off");
   }
   expectRefused(R"("log": {"level": 2})", "config.log.level must be a string");
 }
