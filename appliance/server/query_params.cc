@@ -58,9 +58,13 @@ Result<void> onlyKnownQueryParams(std::string_view query, std::span<const std::s
       std::string shown(name.substr(0, 64));
       std::replace_if(
           shown.begin(), shown.end(), [](char c) { return c < 0x20 || c > 0x7e; }, '?');
-      std::string list;
-      for (const auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-      return Error{ErrorCode::InvalidRequest, "unknown query parameter '" + shown + "' (known: " + list + ")"};
+      std::string message = "unknown query parameter '" + shown + "' (known: ";
+      for (std::size_t i = 0; i < known.size(); ++i) {
+        if (i > 0) message += ", ";
+        message.append(known[i]);
+      }
+      message += ")";
+      return Error{ErrorCode::InvalidRequest, std::move(message)};
     }
     const auto at = static_cast<std::size_t>(it - known.begin());
     if (seen[at]) return Error{ErrorCode::InvalidRequest, std::string(name) + " is given more than once"};
