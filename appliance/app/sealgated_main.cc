@@ -49,6 +49,7 @@ static int serve(Appliance& app, const sigset_t& handled) {
 // main() without the last line of defence below.
 static int run(int argc, char** argv) {
   CLI::App cli{"sealgated: the sealgate secrets enforcement appliance daemon"};
+  cli.set_version_flag("--version", std::string("sealgated ") + SEALGATE_VERSION);
   std::string configPath, pepListen, adminListen, pepPublicUrl;
   cli.add_option("--config", configPath, "path to sealgated.conf")->required();
   cli.add_option("--pep-listen", pepListen, "override pep.listen (host:port; port 0 picks a free port)");
@@ -56,9 +57,13 @@ static int run(int argc, char** argv) {
   cli.add_option("--pep-public-url", pepPublicUrl, "override pep.public_url (https://host[:port])");
   CLI11_PARSE(cli, argc, argv);
 
-  auto config = Config::load(configPath);
+  auto checked = Config::checkFile(configPath);
+  auto& config = checked.config;
   if (!config) {
-    std::cerr << "sealgated: " << config.error().describe() << "\n";
+    // Every problem, one per line (as `sealgate config check` prints them).
+    for (const auto& problem : checked.problems) {
+      std::cerr << "sealgated: " << configPath << ": " << problem.message << "\n";
+    }
     return 2;
   }
   if (!pepListen.empty()) config->pep.listen = pepListen;

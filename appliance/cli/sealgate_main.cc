@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "appliance/cli/approver_cli.h"
+#include "appliance/cli/config_check.h"
 #include "appliance/cli/dev_init.h"
 #include "appliance/cli/status_cli.h"
 #include "appliance/config/config.h"
@@ -257,6 +258,7 @@ int runApproverCommands(const ApproverCommands& c) {
 static int run(int argc, char** argv) {
   CLI::App cli{"sealgate: operate a sealgate appliance"};
   cli.require_subcommand(1);
+  cli.set_version_flag("--version", std::string("sealgate ") + SEALGATE_VERSION);
 
   DevInitOptions init;
   auto* devInitCmd = cli.add_subcommand(
@@ -302,8 +304,19 @@ static int run(int argc, char** argv) {
   addAdminTlsOptions(statusCmd, statusTls);
   statusCmd->add_flag("--json", statusJson, "machine-readable output");
 
+  auto* configCmd = cli.add_subcommand("config", "the daemon's configuration file");
+  configCmd->require_subcommand(1);
+  std::string checkPath = kDefaultConfigPath;
+  bool checkFiles = false, checkJson = false;
+  auto* checkCmd = configCmd->add_subcommand(
+      "check", "parse and validate it as sealgated does at start; print every problem with its key; exit 0 valid");
+  checkCmd->add_option("--config", checkPath, "path to sealgated.conf")->capture_default_str();
+  checkCmd->add_flag("--files", checkFiles, "also check that every file it names exists and this user can read it");
+  checkCmd->add_flag("--json", checkJson, "machine-readable output");
+
   CLI11_PARSE(cli, argc, argv);
 
+  if (checkCmd->parsed()) return configCheckCommand(checkPath, checkFiles, checkJson, std::cout, std::cerr);
   if (devInitCmd->parsed()) {
     auto r = devInit(init);
     if (!r) {

@@ -8,6 +8,8 @@
 #include <set>
 #include <utility>
 
+#include <unistd.h>
+
 #include "core/json_parse.h"
 #include "core/kv_request.h"
 #include "core/secret_uri.h"
@@ -19,32 +21,55 @@ using nlohmann::json;
 
 Error configError(const std::string& message) { return makeError(ErrorCode::ConfigInvalid, message); }
 
-// Reads one section, rejecting unknown keys and wrong types.
+// Every problem a configuration has, each under the key it is about: reading
+// goes on past the first one, so a refused start and `sealgate config check`
+// list them all.
+class Problems {
+ public:
+  void add(std::string key, std::string message) { list_.push_back({std::move(key), std::move(message)}); }
+  // Records the error `r` holds, if any, under `key`; true when there was none.
+  template <typename T>
+  bool check(const std::string& key, const Result<T>& r) {
+    if (r) return true;
+    add(key, r.error().message);
+    return false;
+  }
+  bool empty() const { return list_.empty(); }
+  std::vector<ConfigProblem> take() { return std::move(list_); }
+
+ private:
+  std::vector<ConfigProblem> list_;
+};
+
+// Reads one section, rejecting unknown keys and wrong types. With a Problems
+// sink, a wrong key or value is recorded there and reading goes on (the
+// setting keeps its default); without one, it is returned as the error.
 class Section {
  public:
-  Section(const json& j, std::string path) : j_(j), path_(std::move(path)) {}
+  Section(const json& j, std::string path, Problems* problems = nullptr)
+      : j_(j), path_(std::move(path)), problems_(problems) {}
 
   Result<void> allowOnly(std::initializer_list<const char*> keys) const {
     if (!j_.is_object()) return configError(path_ + " must be an object");
     std::set<std::string> allowed(keys.begin(), keys.end());
     for (const auto& [k, v] : j_.items()) {
-      if (!allowed.count(k)) return configError("unknown setting " + path_ + "." + k);
+      if (!allowed.count(k)) SEALGATE_TRY(problem(k, "unknown setting " + path_ + "." + k));
     }
     return Ok{};
   }
   Result<void> str(const char* key, std::string& out) const {
     if (!j_.contains(key)) return Ok{};
-    if (!j_[key].is_string()) return configError(path_ + "." + key + " must be a string");
+    if (!j_[key].is_string()) return problem(key, path_ + "." + key + " must be a string");
     out = j_[key].get<std::string>();
     return Ok{};
   }
   template <typename N>
   Result<void> num(const char* key, N& out, std::uint64_t min, std::uint64_t max) const {
     if (!j_.contains(key)) return Ok{};
-    if (!j_[key].is_number_unsigned()) return configError(path_ + "." + key + " must be a non-negative integer");
+    if (!j_[key].is_number_unsigned()) return problem(key, path_ + "." + key + " must be a non-negative integer");
     auto v = j_[key].get<std::uint64_t>();
     if (v < min || v > max) {
-      return configError(path_ + "." + key + " must be in " + std::to_string(min) + ".." + std::to_string(max));
+      return problem(key, path_ + "." + key + " must be in " + std::to_string(min) + ".." + std::to_string(max));
     }
     out = static_cast<N>(v);
     return Ok{};
@@ -61,15 +86,27 @@ class Section {
     if (!j_[key].is_boolean()) return configError(path_ + "." + key + " must be true or false");
     return j_[key].get<bool>();
   }
-  Section sub(const char* key) const { return Section(j_.contains(key) ? j_[key] : kEmpty(), path_ + "." + key); }
+  Section sub(const char* key) const {
+    return Section(j_.contains(key) ? j_[key] : kEmpty(), path_ + "." + key, problems_);
+  }
 
  private:
   static const json& kEmpty() {
     static const json empty = json::object();
     return empty;
   }
+  // `message` about `key` of this section: recorded (and reading goes on), or the error.
+  Result<void> problem(const std::string& key, std::string message) const {
+    if (problems_ == nullptr) return configError(message);
+    std::string where = path_ + "." + key;
+    constexpr std::string_view kRoot = "config.";
+    if (where.rfind(kRoot, 0) == 0) where.erase(0, kRoot.size());
+    problems_->add(std::move(where), std::move(message));
+    return Ok{};
+  }
   const json& j_;
   std::string path_;
+  Problems* problems_;
 };
 
 Result<void> readListener(const Section& s, ListenerConfig& l) {
@@ -439,14 +476,16 @@ Result<providers::DatabaseMount> readDatabase(const json& entry, const std::stri
   return m;
 }
 
+// Each entry's problem is recorded under its index, and the next one is read.
 Result<void> readDatabases(const Section& root, const KvSettings& kv, const std::string& baseDir,
-                           std::vector<providers::DatabaseMount>& out) {
+                           std::vector<providers::DatabaseMount>& out, Problems& problems) {
   if (!root.has("databases")) return Ok{};
   const json& dbs = root.raw("databases");
   if (!dbs.is_array()) return configError("databases must be an array of database mounts");
   for (std::size_t i = 0; i < dbs.size(); ++i) {
-    SEALGATE_ASSIGN_OR_RETURN(auto m, readDatabase(dbs[i], "databases[" + std::to_string(i) + "]", kv, out, baseDir));
-    out.push_back(std::move(m));
+    const std::string where = "databases[" + std::to_string(i) + "]";
+    auto m = readDatabase(dbs[i], where, kv, out, baseDir);
+    if (problems.check(where, m)) out.push_back(std::move(*m));
   }
   return Ok{};
 }
@@ -476,15 +515,16 @@ Result<Config::FileMount> readFileMount(const json& entry, const std::string& wh
 }
 
 Result<void> readFiles(const Section& root, RunMode mode, const std::string& baseDir,
-                       std::vector<Config::FileMount>& out) {
+                       std::vector<Config::FileMount>& out, Problems& problems) {
   if (!root.has("files")) return Ok{};
   const json& files = root.raw("files");
   if (!files.is_array()) return configError("files must be an array of file provider mounts");
   for (std::size_t i = 0; i < files.size(); ++i) {
-    SEALGATE_ASSIGN_OR_RETURN(auto fm, readFileMount(files[i], "files[" + std::to_string(i) + "]", baseDir));
-    out.push_back(std::move(fm));
+    const std::string where = "files[" + std::to_string(i) + "]";
+    auto fm = readFileMount(files[i], where, baseDir);
+    if (problems.check(where, fm)) out.push_back(std::move(*fm));
   }
-  if (!out.empty() && mode == RunMode::Production) {
+  if (files.size() > 0 && mode == RunMode::Production) {
     return configError("files: the file provider is for development and is refused in production mode");
   }
   return Ok{};
@@ -615,39 +655,38 @@ Result<void> readLog(const Section& s, LogThreshold& level, std::string& file) {
 
 // The checks that run once every section is read: settings that are required,
 // and those that span sections.
-Result<void> validate(const Config& c) {
+void validate(const Config& c, Problems& problems) {
   if (!c.hsm.pinFile.empty() && !c.hsm.pinEnv.empty()) {
-    return configError("set hsm.pin_file or hsm.pin_env, not both");
+    problems.add("hsm.pin_file", "set hsm.pin_file or hsm.pin_env, not both");
   }
-  if (c.hsm.pinFile.empty() && c.hsm.pinEnv.empty()) return configError("hsm.pin_file or hsm.pin_env is required");
+  if (c.hsm.pinFile.empty() && c.hsm.pinEnv.empty()) {
+    problems.add("hsm.pin_file", "hsm.pin_file or hsm.pin_env is required");
+  }
   if (!c.state.rollbackProtection) {
-    return configError("state.rollback_protection must be said explicitly: \"tpm\" (TPM NV counter) or \"none\"");
+    problems.add("state.rollback_protection",
+                 "state.rollback_protection must be said explicitly: \"tpm\" (TPM NV counter) or \"none\"");
+  } else if (*c.state.rollbackProtection == RollbackProtection::Tpm && c.tpm.tcti.empty()) {
+    problems.add("tpm.tcti", "state.rollback_protection \"tpm\" needs tpm.tcti");
   }
-  if (*c.state.rollbackProtection == RollbackProtection::Tpm && c.tpm.tcti.empty()) {
-    return configError("state.rollback_protection \"tpm\" needs tpm.tcti");
-  }
-  for (const auto* l : {&c.pep, &c.admin}) {
-    if (l->caFile.empty() || l->certFile.empty()) {
-      return configError("pep and admin need ca_file and cert_file");
+  for (const auto& [name, l] : {std::pair<const char*, const ListenerConfig*>{"pep", &c.pep}, {"admin", &c.admin}}) {
+    for (const auto& [key, value] :
+         {std::pair<const char*, const std::string*>{"ca_file", &l->caFile}, {"cert_file", &l->certFile}}) {
+      if (value->empty()) problems.add(std::string(name) + "." + key, std::string(name) + "." + key + " is required");
     }
-    if (!l->publicUrl.empty()) {
-      SEALGATE_TRY(parsePublicUrl(l->publicUrl));
-    }
+    if (!l->publicUrl.empty()) problems.check(std::string(name) + ".public_url", parsePublicUrl(l->publicUrl));
   }
   // DPoP proofs name the URL the client used (htu); it must come from here, never
   // from a request's Host header. Only a development instance may fall back to
   // its listen address, and only a concrete one.
   if (c.pep.publicUrl.empty()) {
     if (c.mode != RunMode::Development) {
-      return configError(
-          "pep.public_url is required (the URL clients use, e.g. https://sealgate.example.com:8443); "
-          "only mode \"development\" may leave it out");
-    }
-    if (isWildcardHost(listenHost(c.pep.listen))) {
-      return configError("pep.public_url is required when pep.listen is a wildcard address");
+      problems.add("pep.public_url",
+                   "pep.public_url is required (the URL clients use, e.g. https://sealgate.example.com:8443); "
+                   "only mode \"development\" may leave it out");
+    } else if (isWildcardHost(listenHost(c.pep.listen))) {
+      problems.add("pep.public_url", "pep.public_url is required when pep.listen is a wildcard address");
     }
   }
-  return Ok{};
 }
 
 // The state folder's default, then every remaining relative path against `baseDir`.
@@ -668,42 +707,115 @@ const char* rollbackProtectionName(RollbackProtection protection) { return nameO
 const char* runModeName(RunMode mode) { return nameOf(kRunModes, mode); }
 const char* logThresholdName(LogThreshold level) { return nameOf(kLogThresholds, level); }
 
-Result<Config> Config::parse(const std::string& text, const std::string& baseDir) {
+ConfigCheck Config::check(const std::string& text, const std::string& baseDir) {
+  ConfigCheck out;
   auto parsed = parseJson(text, {.allowComments = true});
-  if (!parsed) return configError("the configuration is not valid JSON (" + parsed.error().describe() + ")");
+  if (!parsed) {
+    out.problems.push_back({"", "the configuration is not valid JSON (" + parsed.error().describe() + ")"});
+    return out;
+  }
   const json j = std::move(*parsed);
-  const Section root(j, "config");
+  Problems problems;
+  const Section root(j, "config", &problems);
   Config c;
-  SEALGATE_TRY(readTopLevel(root, c));
-  SEALGATE_TRY(readListener(root.sub("pep"), c.pep));
-  SEALGATE_TRY(readListener(root.sub("admin"), c.admin));
-  SEALGATE_TRY(readHsm(root.sub("hsm"), c.hsm));
-  SEALGATE_TRY(readLimits(root.sub("limits"), c.limits));
-  SEALGATE_TRY(readGrants(root.sub("grants"), c.grants));
-  SEALGATE_TRY(readPdp(root.sub("pdp"), c.pdp));
-  SEALGATE_TRY(readTpm(root.sub("tpm"), c.tpm));
-  SEALGATE_TRY(readState(root.sub("state"), c.state));
-  SEALGATE_TRY(readKv(root.sub("kv"), c.dataDir, c.kv));
-  SEALGATE_TRY(readDatabases(root, c.kv, baseDir, c.databases));
-  SEALGATE_TRY(readMode(root, c.mode));
-  SEALGATE_TRY(readFiles(root, c.mode, baseDir, c.files));
-  SEALGATE_TRY(readVault(root.sub("vault"), baseDir, c.vault));
-  SEALGATE_TRY(readConnectors(root.sub("connectors"), c.limits, baseDir, c.connectors));
-  SEALGATE_TRY(readLeases(root.sub("leases"), c.leaseReapInterval));
-  SEALGATE_TRY(readAudit(root.sub("audit"), c.audit));
-  SEALGATE_TRY(readBreakGlass(root.sub("breakglass"), root.has("breakglass"), c.breakglass));
-  SEALGATE_TRY(readLog(root.sub("log"), c.logLevel, c.logFile));
-  SEALGATE_TRY(validate(c));
+  // A section's own errors are recorded by its Section as they are found; what a
+  // reader returns (a rule spanning its settings) is recorded under the section.
+  if (!problems.check("config", readTopLevel(root, c))) return {std::nullopt, problems.take()};
+  problems.check("pep", readListener(root.sub("pep"), c.pep));
+  problems.check("admin", readListener(root.sub("admin"), c.admin));
+  problems.check("hsm", readHsm(root.sub("hsm"), c.hsm));
+  problems.check("limits", readLimits(root.sub("limits"), c.limits));
+  problems.check("grants", readGrants(root.sub("grants"), c.grants));
+  problems.check("pdp", readPdp(root.sub("pdp"), c.pdp));
+  problems.check("tpm", readTpm(root.sub("tpm"), c.tpm));
+  problems.check("state", readState(root.sub("state"), c.state));
+  problems.check("kv", readKv(root.sub("kv"), c.dataDir, c.kv));
+  problems.check("databases", readDatabases(root, c.kv, baseDir, c.databases, problems));
+  problems.check("mode", readMode(root, c.mode));
+  problems.check("files", readFiles(root, c.mode, baseDir, c.files, problems));
+  problems.check("vault", readVault(root.sub("vault"), baseDir, c.vault));
+  problems.check("connectors", readConnectors(root.sub("connectors"), c.limits, baseDir, c.connectors));
+  problems.check("leases", readLeases(root.sub("leases"), c.leaseReapInterval));
+  problems.check("audit", readAudit(root.sub("audit"), c.audit));
+  problems.check("breakglass", readBreakGlass(root.sub("breakglass"), root.has("breakglass"), c.breakglass));
+  problems.check("log", readLog(root.sub("log"), c.logLevel, c.logFile));
+  validate(c, problems);
+  if (!problems.empty()) return {std::nullopt, problems.take()};
   resolvePaths(c, baseDir);
-  return c;
+  out.config = std::move(c);
+  return out;
 }
 
-Result<Config> Config::load(const std::string& path) {
+namespace {
+
+// The config, or an error naming every problem.
+Result<Config> configOrError(ConfigCheck checked) {
+  if (checked.config) return std::move(*checked.config);
+  std::string message;
+  for (const auto& p : checked.problems) message += (message.empty() ? "" : "; ") + p.message;
+  return configError(message);
+}
+
+}  // namespace
+
+Result<Config> Config::parse(const std::string& text, const std::string& baseDir) {
+  return configOrError(check(text, baseDir));
+}
+
+ConfigCheck Config::checkFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return configError("cannot read configuration file " + path);
+  if (!in) return {std::nullopt, {{"", "cannot read configuration file " + path}}};
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto base = std::filesystem::absolute(path).parent_path().string();
-  return parse(text, base);
+  return check(text, std::filesystem::absolute(path).parent_path().string());
+}
+
+Result<Config> Config::load(const std::string& path) { return configOrError(checkFile(path)); }
+
+std::vector<ConfigProblem> unreadableFiles(const Config& c) {
+  std::vector<std::pair<std::string, const std::string*>> files = {
+      {"pep.ca_file", &c.pep.caFile},
+      {"pep.cert_file", &c.pep.certFile},
+      {"pep.crl_file", &c.pep.crlFile},
+      {"admin.ca_file", &c.admin.caFile},
+      {"admin.cert_file", &c.admin.certFile},
+      {"admin.crl_file", &c.admin.crlFile},
+      {"hsm.module", &c.hsm.module},
+      {"hsm.pin_file", &c.hsm.pinFile},
+      {"hsm.softhsm2_conf", &c.hsm.softhsm2Conf},
+      {"policy_file", &c.policyFile},
+      {"pdp.ca_file", &c.pdp.caFile},
+      {"pdp.cert_file", &c.pdp.certFile},
+      {"pdp.key_file", &c.pdp.keyFile},
+      {"breakglass.ek_ca_file", &c.breakglass.ekCaFile},
+      {"connectors.ca_file", &c.connectors.caFile},
+      {"vault.ca_file", &c.vault.caFile},
+      {"vault.cert_file", &c.vault.certFile},
+      {"vault.key_file", &c.vault.keyFile},
+      {"vault.token_file", &c.vault.tokenFile},
+      {"vault.approle.secret_id_file", &c.vault.secretIdFile}};
+  for (std::size_t i = 0; i < c.databases.size(); ++i) {
+    files.emplace_back("databases[" + std::to_string(i) + "].connection.password_file",
+                       &c.databases[i].connection.passwordFile);
+  }
+  for (std::size_t i = 0; i < c.files.size(); ++i)
+    files.emplace_back("files[" + std::to_string(i) + "].path", &c.files[i].path);
+  std::vector<ConfigProblem> out;
+  for (const auto& [key, path] : files) {
+    // A module named without a folder is found by the dynamic loader's search.
+    if (path->empty() || (key == "hsm.module" && !std::filesystem::path(*path).is_absolute())) continue;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(*path, ec)) {
+      out.push_back({key, key + ": no such file: " + *path});
+    } else if (::access(path->c_str(), R_OK) != 0) {
+      out.push_back({key, key + ": cannot be read by this user: " + *path});
+    }
+  }
+  std::error_code ec;
+  if (!c.dataDir.empty() &&
+      (!std::filesystem::is_directory(c.dataDir, ec) || ::access(c.dataDir.c_str(), R_OK | W_OK | X_OK) != 0)) {
+    out.push_back({"data_dir", "data_dir: not a folder this user can write: " + c.dataDir});
+  }
+  return out;
 }
 
 }  // namespace sealgate::appliance

@@ -151,6 +151,14 @@ struct BreakGlassSettings {
   std::map<std::string, std::string> persons;
 };
 
+// One problem of a configuration: the key it is about ("limits.max_connections",
+// "databases[1]"; empty for the file as a whole) and what is wrong.
+struct ConfigProblem {
+  std::string key;
+  std::string message;
+};
+struct ConfigCheck;
+
 struct Config {
   std::string name = "sealgate";  // iss/aud of grants, checkpoint origin
   ListenerConfig pep{"127.0.0.1:8443", "", "", "", ""};
@@ -181,9 +189,24 @@ struct Config {
   LogThreshold logLevel = LogThreshold::Info;
   std::string logFile;  // empty: stderr
 
-  // Parses `text`; relative paths are resolved against `baseDir`.
+  // Parses `text`; relative paths are resolved against `baseDir`. The error
+  // names every problem, separated by "; ".
   static Result<Config> parse(const std::string& text, const std::string& baseDir);
   static Result<Config> load(const std::string& path);
+  // As parse and load, with each problem on its own (`sealgate config check`).
+  static ConfigCheck check(const std::string& text, const std::string& baseDir);
+  static ConfigCheck checkFile(const std::string& path);
 };
+
+// A configuration checked: the config when it has no problem, else every problem found.
+struct ConfigCheck {
+  std::optional<Config> config;
+  std::vector<ConfigProblem> problems;
+};
+
+// The files and folders `config` names that are missing or that this process
+// cannot read (data_dir: not a writable folder), each under its key. What
+// `sealgate config check --files` adds to the parse, run as the daemon's user.
+std::vector<ConfigProblem> unreadableFiles(const Config& config);
 
 }  // namespace sealgate::appliance

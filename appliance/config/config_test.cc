@@ -1,6 +1,12 @@
 #include "appliance/config/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
 
 namespace sealgate::appliance {
 namespace {
@@ -512,6 +518,90 @@ TEST(Config, DatabaseRolesAndVaultMountsAreChecked) {
   EXPECT_EQ(role.creationStatements, (std::vector<std::string>{"CREATE ROLE {{name}}"}));
   EXPECT_EQ(role.revocationStatements, (std::vector<std::string>{"DROP ROLE {{name}}"}));
   EXPECT_EQ(c->databases[0].connection.connectTimeout, std::chrono::seconds(5));
+}
+
+// A refused configuration lists every problem it has, each under its key, not
+// only the first: wrong types and ranges in several sections, unknown keys,
+// every bad database entry, and the rules checked once all is read.
+TEST(Config, CheckListsEveryProblemWithItsKey) {
+  const auto checked = Config::check(R"({
+    "pep": {"ca_file": "a", "cert_file": "b", "public_url": "ftp://x"},
+    "admin": {"cert_file": "b", "colour": "red"},
+    "limits": {"max_connections": 0, "worker_threads": "8"},
+    "grants": {"max_ttl_seconds": 0},
+    "databases": [{"tenant": "acme", "mount": "db", "connection": {"host": "h", "port": 0}, "roles": {"r": {}}},
+                  {"tenant": "acme", "mount": "db2", "connection": {}, "roles": {"r": {}}}],
+    "log": {"level": "loud"},
+    "sharding": true
+  })",
+                                     "/etc");
+  ASSERT_FALSE(checked.config.has_value());
+  std::map<std::string, std::string> byKey;
+  for (const auto& p : checked.problems) byKey[p.key] += p.message + "|";
+  const std::pair<const char*, const char*> expected[] = {
+      {"sharding", "unknown setting config.sharding"},
+      {"admin.colour", "unknown setting config.admin.colour"},
+      {"limits.max_connections", "must be in 1..100000"},
+      {"limits.worker_threads", "must be a non-negative integer"},
+      {"grants.max_ttl_seconds", "must be in 1..86400"},
+      {"databases[0]", "databases[0].connection.port must be in 1..65535"},
+      {"databases[1]", "databases[1].connection.host is required"},
+      {"log", "log.level must be one of"},
+      {"hsm.pin_file", "hsm.pin_file or hsm.pin_env is required"},
+      {"state.rollback_protection", "must be said explicitly"},
+      {"admin.ca_file", "admin.ca_file is required"},
+      {"pep.public_url", "not https"},
+  };
+  for (const auto& [key, needle] : expected) {
+    ASSERT_TRUE(byKey.count(key)) << "no problem under " << key;
+    EXPECT_NE(byKey[key].find(needle), std::string::npos) << key << ": " << byKey[key];
+  }
+  EXPECT_EQ(checked.problems.size(), std::size(expected)) << [&] {
+    std::string all;
+    for (const auto& p : checked.problems) all += p.key + ": " + p.message + "\n";
+    return all;
+  }();
+  // parse() refuses it with all of them in one message.
+  auto parsed = Config::parse(R"({"limits": {"max_connections": 0}, "grants": {"max_uses": 0}})", "/etc");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.error().message.find("limits.max_connections"), std::string::npos) << parsed.error().message;
+  EXPECT_NE(parsed.error().message.find("grants.max_uses"), std::string::npos) << parsed.error().message;
+  // A valid one has no problem; JSON that does not parse is one problem about the file.
+  EXPECT_TRUE(Config::check(kMinimal, "/etc").problems.empty());
+  const auto broken = Config::check("{\"pep\": ", "/etc");
+  ASSERT_EQ(broken.problems.size(), 1u);
+  EXPECT_EQ(broken.problems[0].key, "");
+  EXPECT_NE(broken.problems[0].message.find("not valid JSON"), std::string::npos);
+  EXPECT_EQ(Config::checkFile("/nonexistent/sealgated.conf").problems.size(), 1u);
+}
+
+// unreadableFiles names each missing file under its key, and data_dir when it is
+// not a writable folder; files that exist are not named.
+TEST(Config, UnreadableFilesNamesEachMissingFile) {
+  const auto dir = std::filesystem::temp_directory_path() / ("sealgate-config-files-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "ca.pem") << "x";
+  std::ofstream(dir / "hsm.pin") << "1234";
+  auto c =
+      Config::parse(R"({"pep": {"ca_file": "ca.pem", "cert_file": "server.pem", "public_url": "https://sg.example"},
+                             "admin": {"ca_file": "ca.pem", "cert_file": "server.pem"}, "hsm": {"pin_file": "hsm.pin",
+                             "module": ")" +
+                        (dir / "module.so").string() + R"("}, "state": {"rollback_protection": "none"},
+                             "data_dir": "data", "policy_file": "policy.json"})",
+                    dir.string());
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  std::set<std::string> keys;
+  for (const auto& p : unreadableFiles(*c)) {
+    keys.insert(p.key);
+    EXPECT_NE(p.message.find(dir.string()), std::string::npos) << p.message;  // the path is named
+  }
+  EXPECT_EQ(keys, (std::set<std::string>{"pep.cert_file", "admin.cert_file", "hsm.module", "policy_file", "data_dir"}));
+  std::filesystem::create_directories(dir / "data");
+  std::ofstream(dir / "server.pem") << "x";
+  std::ofstream(dir / "policy.json") << "{}";
+  std::ofstream(dir / "module.so") << "x";
+  EXPECT_TRUE(unreadableFiles(*c).empty());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
