@@ -37,6 +37,8 @@ PACKAGES=(
   libsystemd-dev systemd
   # monitoring: promtool checks the metrics the daemon serves and the shipped alert rules
   prometheus
+  # the .deb: dpkg-shlibdeps (Depends), help2man (man pages from --help), lintian, gzip
+  dpkg-dev help2man lintian gzip
 )
 # node-vault (tests/e2e/node) needs node and npm. These machines may carry nodejs
 # with npm from outside Debian, which Debian's npm conflicts with: add Debian's

@@ -2,7 +2,8 @@
 # The whole test suite, from nothing: installs what it needs, checks the layout,
 # builds the fuzz targets with clang-14 and runs each briefly over its seed corpus,
 # builds under ASan+UBSan, runs clang-tidy over appliance/ with that build's compile
-# commands, runs the README demo against that build, then every unit,
+# commands, builds the .deb (lintian-clean) and installs, runs, removes and purges
+# it on this machine, runs the README demo against the ASan build, then every unit,
 # integration and end-to-end test once (ctest's summary is the closing line).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -46,6 +47,10 @@ build asan
 
 echo "== clang-tidy over the product code of appliance/ (its compile commands)"
 bash "$ROOT/scripts/check-tidy.sh" "$ROOT/build/asan"
+
+echo "== the .deb (default preset): lintian, then installed, run as user sealgate, removed and purged"
+SEALGATE_SKIP_INSTALL=1 bash "$ROOT/scripts/package.sh"
+bash "$ROOT/tests/package/install_test.sh" "$(ls "$ROOT"/build/default/package/sealgate_*.deb)"
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
