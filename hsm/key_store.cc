@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/jws.h"
 #include "core/key_labels.h"
@@ -136,39 +137,54 @@ Result<void> KeyStore::requireMechanism(CK_MECHANISM_TYPE mechanism, const char*
 
 // ---- operations ----------------------------------------------------------------------
 
+void KeyStore::setObserver(OperationObserver observer) { observer_ = std::move(observer); }
+
+template <typename R>
+R KeyStore::observed(const char* operation, std::chrono::steady_clock::time_point started, R result) const {
+  if (observer_) {
+    observer_(operation, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+              result.ok());
+  }
+  return result;
+}
+
 Result<Mac256> KeyStore::hmacSha256(const std::string& label, std::span<const std::uint8_t> data) {
-  return withKey(label, CKO_SECRET_KEY, [&](SessionLease& s, CK_OBJECT_HANDLE key) -> Result<Mac256> {
-    CK_MECHANISM mech{CKM_SHA256_HMAC, nullptr, 0};
-    CK_RV rv = fns_->C_SignInit(s.handle(), &mech, key);
-    s.note(rv);
-    if (rv != CKR_OK) return pkcs11Error("C_SignInit", rv);
-    Mac256 out{};
-    CK_ULONG len = out.size();
-    rv = fns_->C_Sign(s.handle(), dataPtr(data), data.size(), out.data(), &len);
-    s.note(rv);
-    if (rv != CKR_OK) return pkcs11Error("C_Sign", rv);
-    if (len != out.size()) return makeError(hsm_errc::kOperation, "HMAC-SHA256 returned a short MAC");
-    return out;
-  });
+  const auto started = std::chrono::steady_clock::now();
+  return observed("hmac", started,
+                  withKey(label, CKO_SECRET_KEY, [&](SessionLease& s, CK_OBJECT_HANDLE key) -> Result<Mac256> {
+                    CK_MECHANISM mech{CKM_SHA256_HMAC, nullptr, 0};
+                    CK_RV rv = fns_->C_SignInit(s.handle(), &mech, key);
+                    s.note(rv);
+                    if (rv != CKR_OK) return pkcs11Error("C_SignInit", rv);
+                    Mac256 out{};
+                    CK_ULONG len = out.size();
+                    rv = fns_->C_Sign(s.handle(), dataPtr(data), data.size(), out.data(), &len);
+                    s.note(rv);
+                    if (rv != CKR_OK) return pkcs11Error("C_Sign", rv);
+                    if (len != out.size()) return makeError(hsm_errc::kOperation, "HMAC-SHA256 returned a short MAC");
+                    return out;
+                  }));
 }
 
 Result<Bytes> KeyStore::signEcdsaP256(const std::string& label, std::span<const std::uint8_t> data,
                                       SignatureFormat format) {
   std::uint8_t digest[SHA256_DIGEST_LENGTH];
   SHA256(data.data(), data.size(), digest);
-  auto raw = withKey(label, CKO_PRIVATE_KEY, [&](SessionLease& s, CK_OBJECT_HANDLE key) -> Result<Bytes> {
-    CK_MECHANISM mech{CKM_ECDSA, nullptr, 0};
-    CK_RV rv = fns_->C_SignInit(s.handle(), &mech, key);
-    s.note(rv);
-    if (rv != CKR_OK) return pkcs11Error("C_SignInit", rv);
-    Bytes sig(64);
-    CK_ULONG len = sig.size();
-    rv = fns_->C_Sign(s.handle(), digest, sizeof digest, sig.data(), &len);
-    s.note(rv);
-    if (rv != CKR_OK) return pkcs11Error("C_Sign", rv);
-    if (len != 64) return makeError(hsm_errc::kOperation, "ECDSA P-256 signature is not 64 bytes");
-    return sig;
-  });
+  const auto started = std::chrono::steady_clock::now();
+  auto raw = observed("sign", started,
+                      withKey(label, CKO_PRIVATE_KEY, [&](SessionLease& s, CK_OBJECT_HANDLE key) -> Result<Bytes> {
+                        CK_MECHANISM mech{CKM_ECDSA, nullptr, 0};
+                        CK_RV rv = fns_->C_SignInit(s.handle(), &mech, key);
+                        s.note(rv);
+                        if (rv != CKR_OK) return pkcs11Error("C_SignInit", rv);
+                        Bytes sig(64);
+                        CK_ULONG len = sig.size();
+                        rv = fns_->C_Sign(s.handle(), digest, sizeof digest, sig.data(), &len);
+                        s.note(rv);
+                        if (rv != CKR_OK) return pkcs11Error("C_Sign", rv);
+                        if (len != 64) return makeError(hsm_errc::kOperation, "ECDSA P-256 signature is not 64 bytes");
+                        return sig;
+                      }));
   if (!raw || format == SignatureFormat::RawRS) return raw;
   return ecdsaRawToDer(*raw);
 }
@@ -192,20 +208,22 @@ Result<Bytes> KeyStore::aesGcmEncrypt(const std::string& label, std::span<const 
                                       std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext) {
   SEALGATE_TRY(requireMechanism(CKM_AES_GCM, "CKM_AES_GCM"));
   if (iv.size() != 12) return makeError(hsm_errc::kBadInput, "AES-GCM IVs are 12 bytes");
-  return withKey(label, CKO_SECRET_KEY, [&](SessionLease& s, CK_OBJECT_HANDLE key) -> Result<Bytes> {
-    CK_GCM_PARAMS params{dataPtr(iv), iv.size(), iv.size() * 8, dataPtr(aad), aad.size(), 128};
-    CK_MECHANISM mech{CKM_AES_GCM, &params, sizeof params};
-    CK_RV rv = fns_->C_EncryptInit(s.handle(), &mech, key);
-    s.note(rv);
-    if (rv != CKR_OK) return pkcs11Error("C_EncryptInit", rv);
-    Bytes out(plaintext.size() + 16);
-    CK_ULONG len = out.size();
-    rv = fns_->C_Encrypt(s.handle(), dataPtr(plaintext), plaintext.size(), out.data(), &len);
-    s.note(rv);
-    if (rv != CKR_OK) return pkcs11Error("C_Encrypt", rv);
-    out.resize(len);
-    return out;
-  });
+  const auto started = std::chrono::steady_clock::now();
+  return observed("encrypt", started,
+                  withKey(label, CKO_SECRET_KEY, [&](SessionLease& s, CK_OBJECT_HANDLE key) -> Result<Bytes> {
+                    CK_GCM_PARAMS params{dataPtr(iv), iv.size(), iv.size() * 8, dataPtr(aad), aad.size(), 128};
+                    CK_MECHANISM mech{CKM_AES_GCM, &params, sizeof params};
+                    CK_RV rv = fns_->C_EncryptInit(s.handle(), &mech, key);
+                    s.note(rv);
+                    if (rv != CKR_OK) return pkcs11Error("C_EncryptInit", rv);
+                    Bytes out(plaintext.size() + 16);
+                    CK_ULONG len = out.size();
+                    rv = fns_->C_Encrypt(s.handle(), dataPtr(plaintext), plaintext.size(), out.data(), &len);
+                    s.note(rv);
+                    if (rv != CKR_OK) return pkcs11Error("C_Encrypt", rv);
+                    out.resize(len);
+                    return out;
+                  }));
 }
 
 Result<Secret> KeyStore::aesGcmDecrypt(const std::string& label, std::span<const std::uint8_t> iv,
@@ -214,30 +232,32 @@ Result<Secret> KeyStore::aesGcmDecrypt(const std::string& label, std::span<const
   SEALGATE_TRY(requireMechanism(CKM_AES_GCM, "CKM_AES_GCM"));
   if (iv.size() != 12) return makeError(hsm_errc::kBadInput, "AES-GCM IVs are 12 bytes");
   if (ciphertextAndTag.size() < 16) return makeError(hsm_errc::kDecrypt, "AES-GCM decryption failed");
-  return withKey(label, CKO_SECRET_KEY, [&](SessionLease& s, CK_OBJECT_HANDLE key) -> Result<Secret> {
-    CK_GCM_PARAMS params{dataPtr(iv), iv.size(), iv.size() * 8, dataPtr(aad), aad.size(), 128};
-    CK_MECHANISM mech{CKM_AES_GCM, &params, sizeof params};
-    CK_RV rv = fns_->C_DecryptInit(s.handle(), &mech, key);
-    s.note(rv);
-    if (rv != CKR_OK) return pkcs11Error("C_DecryptInit", rv);
-    auto out = Secret::allocate(ciphertextAndTag.size());
-    if (!out) return out;
-    CK_ULONG len = out->size();
-    rv = fns_->C_Decrypt(s.handle(), dataPtr(ciphertextAndTag), ciphertextAndTag.size(),
-                         out->exposeSecretBytesMutable().data(), &len);
-    s.note(rv);
-    if (rv != CKR_OK) {
-      // SoftHSM reports a bad tag as CKR_GENERAL_ERROR: every failure here is an
-      // authentication failure, with one code and no detail about which part differed.
-      if (isStaleHandle(rv)) return pkcs11Error("C_Decrypt", rv);
-      Error e = makeError(hsm_errc::kDecrypt, "AES-GCM decryption failed");
-      e.operation = "C_Decrypt";
-      e.native = rv;
-      return e;
-    }
-    out->truncate(len);
-    return out;
-  });
+  const auto started = std::chrono::steady_clock::now();
+  return observed("decrypt", started,
+                  withKey(label, CKO_SECRET_KEY, [&](SessionLease& s, CK_OBJECT_HANDLE key) -> Result<Secret> {
+                    CK_GCM_PARAMS params{dataPtr(iv), iv.size(), iv.size() * 8, dataPtr(aad), aad.size(), 128};
+                    CK_MECHANISM mech{CKM_AES_GCM, &params, sizeof params};
+                    CK_RV rv = fns_->C_DecryptInit(s.handle(), &mech, key);
+                    s.note(rv);
+                    if (rv != CKR_OK) return pkcs11Error("C_DecryptInit", rv);
+                    auto out = Secret::allocate(ciphertextAndTag.size());
+                    if (!out) return out;
+                    CK_ULONG len = out->size();
+                    rv = fns_->C_Decrypt(s.handle(), dataPtr(ciphertextAndTag), ciphertextAndTag.size(),
+                                         out->exposeSecretBytesMutable().data(), &len);
+                    s.note(rv);
+                    if (rv != CKR_OK) {
+                      // SoftHSM reports a bad tag as CKR_GENERAL_ERROR: every failure here is an
+                      // authentication failure, with one code and no detail about which part differed.
+                      if (isStaleHandle(rv)) return pkcs11Error("C_Decrypt", rv);
+                      Error e = makeError(hsm_errc::kDecrypt, "AES-GCM decryption failed");
+                      e.operation = "C_Decrypt";
+                      e.native = rv;
+                      return e;
+                    }
+                    out->truncate(len);
+                    return out;
+                  }));
 }
 
 // ---- resource_ref MAC ------------------------------------------------------------------

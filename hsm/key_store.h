@@ -21,6 +21,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -123,6 +124,11 @@ class KeyStore {
   Result<void> destroyKey(const std::string& label);
 
   // --- operations -------------------------------------------------------------
+  // Told when each operation ("hmac", "sign", "encrypt", "decrypt") ends: how
+  // long it took, sessions and key lookup included, and whether it succeeded (the
+  // daemon's metrics). Set once, before the store is shared between threads.
+  using OperationObserver = std::function<void(const char* operation, double seconds, bool ok)>;
+  void setObserver(OperationObserver observer);
   Result<Mac256> hmacSha256(const std::string& label, std::span<const std::uint8_t> data);
   // ECDSA P-256 over SHA-256(data); the hash is computed here (no CKM_ECDSA_SHA256 in SoftHSM).
   Result<Bytes> signEcdsaP256(const std::string& label, std::span<const std::uint8_t> data, SignatureFormat format);
@@ -158,6 +164,8 @@ class KeyStore {
 
  private:
   KeyStore();
+  template <typename R>
+  R observed(const char* operation, std::chrono::steady_clock::time_point started, R result) const;
   Result<CK_OBJECT_HANDLE> findKey(CK_SESSION_HANDLE session, const std::string& label, CK_OBJECT_CLASS cls,
                                    bool useCache = true);
   void forgetHandle(const std::string& label, CK_OBJECT_CLASS cls);
@@ -185,6 +193,7 @@ class KeyStore {
 
   std::mutex cacheMu_;
   std::map<std::pair<std::string, CK_OBJECT_CLASS>, CK_OBJECT_HANDLE> handles_;
+  OperationObserver observer_;
 };
 
 // Initialises a fresh token on the first free slot of `modulePath` (dev-init and

@@ -45,6 +45,7 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
 Result<unsigned> Appliance::openKeys() {
   SEALGATE_ASSIGN_OR_RETURN(auto keys, ApplianceKeys::open(config_));
   keys_ = std::move(keys);
+  keys_->recordOperationsIn(metrics_);
   SEALGATE_ASSIGN_OR_RETURN(auto refVersion, keys_->loadRefKey());
   refs_ = std::make_unique<ResourceRefs>(keys_->refMac(), 100000);
   SEALGATE_ASSIGN_OR_RETURN(auto grantKeys, keys_->grantSigningKeys());
@@ -56,7 +57,7 @@ Result<unsigned> Appliance::openKeys() {
 // Fail closed, but stay up: every state-dependent request answers 503 with the
 // state's code, and an admin can inspect /admin/v1/status and re-initialise.
 void Appliance::openState() {
-  state_ = keys_->stateGuard(config_);
+  state_ = keys_->stateGuard(config_, &metrics_);
   if (auto opened = state_->open(); !opened) {
     logEvent(LogLevel::Error, "state_unavailable",
              {{"code", opened.error().code},
@@ -83,6 +84,15 @@ Result<void> Appliance::openAudit() {
              {{"reason", "the state is not open, so the audit log's length cannot be checked against it"}});
   }
   auditOptions.onDurableHead = [guard = state_.get()](const merkle::TreeHead& head) { guard->anchorAuditHead(head); };
+  auditOptions.onBatch = [metrics = &metrics_](double seconds, std::size_t entries, bool ok) {
+    metrics->observe("sealgate_audit_append_duration_seconds",
+                     "Writing and syncing one batch of audit entries (group commit).", {}, seconds);
+    metrics->add("sealgate_audit_appended_entries_total",
+                 "Audit entries written in batches (with the batch count "
+                 "of sealgate_audit_append_duration_seconds: the mean batch size).",
+                 {}, static_cast<double>(entries));
+    if (!ok) metrics->add("sealgate_audit_append_errors_total", "Audit batches that could not be written.", {});
+  };
   SEALGATE_ASSIGN_OR_RETURN(auto audit, MerkleAuditLog::open(auditOptions, std::move(signer)));
   audit_ = std::move(audit);
   auditApi_ = std::make_unique<AuditApi>(*audit_);

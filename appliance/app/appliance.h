@@ -68,6 +68,9 @@ class Appliance {
   Result<void> startListeners();
 
   Config config_;
+  // First, so it outlives every part that records into it (the audit and state
+  // writers record their last batch while they stop).
+  Metrics metrics_;
   std::unique_ptr<ApplianceKeys> keys_;
   std::unique_ptr<ResourceRefs> refs_;
   std::unique_ptr<GrantAuthority> grants_;
@@ -95,7 +98,6 @@ class Appliance {
   std::vector<std::unique_ptr<providers::FileProvider>> files_;  // development mode only
   std::unique_ptr<providers::VaultKvClient> vault_;              // when vault.address is configured
   std::unique_ptr<providers::ProviderRouter> router_;            // every mount, for /v1/execute
-  Metrics metrics_;
   std::unique_ptr<ExecuteApi> executeApi_;
   std::unique_ptr<Listener> pep_;
   std::unique_ptr<Listener> admin_;

@@ -12,6 +12,7 @@
 
 #include "appliance/app/appliance.h"
 #include "appliance/telemetry/logging.h"
+#include "core/error_code.h"
 
 using namespace sealgate;
 using namespace sealgate::appliance;
@@ -60,10 +61,10 @@ static int run(int argc, char** argv) {
   auto checked = Config::checkFile(configPath);
   auto& config = checked.config;
   if (!config) {
-    // Every problem, one per line (as `sealgate config check` prints them).
-    for (const auto& problem : checked.problems) {
-      std::cerr << "sealgated: " << configPath << ": " << problem.message << "\n";
-    }
+    // The code, then every problem on its own line (as `sealgate config check` prints them).
+    std::cerr << "sealgated: " << errorCodeName(ErrorCode::ConfigInvalid) << ": " << configPath << ": "
+              << checked.problems.size() << (checked.problems.size() == 1 ? " problem" : " problems") << "\n";
+    for (const auto& problem : checked.problems) std::cerr << "sealgated:   " << problem.message << "\n";
     return 2;
   }
   if (!pepListen.empty()) config->pep.listen = pepListen;

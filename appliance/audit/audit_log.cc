@@ -329,7 +329,12 @@ void MerkleAuditLog::writeQueuedLocked(std::unique_lock<std::mutex>& lock) {
   if (failure.empty()) {
     bool fatal = false;
     lock.unlock();
+    const auto started = std::chrono::steady_clock::now();
     written = writeBatch(bytes, fatal);
+    if (options_.onBatch) {
+      options_.onBatch(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), batch.size(),
+                       written.ok());
+    }
     lock.lock();
     if (fatal) failed_ = true;
   }

@@ -56,6 +56,10 @@ struct AuditLogOptions {
   // Told every new durable tree head (after its batch is synced), from the writer
   // thread without the log's lock held; the daemon anchors it in the state.
   std::function<void(const merkle::TreeHead&)> onDurableHead;
+  // Told after each batch is written and synced (or fails): how long the write
+  // and fdatasync took, how many entries it carried, whether they are durable.
+  // From the writer thread, without the log's lock held.
+  std::function<void(double seconds, std::size_t entries, bool ok)> onBatch;
 };
 
 // The audit log's own error codes.

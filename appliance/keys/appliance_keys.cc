@@ -65,7 +65,19 @@ Result<CheckpointSigner> ApplianceKeys::checkpointSigner() {
 
 DataKeySealer& ApplianceKeys::dataKeySealer() { return *sealer_; }
 
-std::unique_ptr<StateGuard> ApplianceKeys::stateGuard(const Config& config) {
+void ApplianceKeys::recordOperationsIn(Metrics& metrics) {
+  keys_->setObserver([&metrics](const char* operation, double seconds, bool ok) {
+    metrics.observe("sealgate_hsm_operation_duration_seconds",
+                    "HSM operations (PKCS#11), by operation: hmac, sign, encrypt, decrypt.", {{"operation", operation}},
+                    seconds);
+    if (!ok) {
+      metrics.add("sealgate_hsm_operation_errors_total", "HSM operations that failed, by operation.",
+                  {{"operation", operation}});
+    }
+  });
+}
+
+std::unique_ptr<StateGuard> ApplianceKeys::stateGuard(const Config& config, Metrics* metrics) {
   StateSettings settings;
   settings.dir = config.state.dir;
   settings.rollbackProtection = config.state.rollbackProtection == RollbackProtection::Tpm;
@@ -73,6 +85,17 @@ std::unique_ptr<StateGuard> ApplianceKeys::stateGuard(const Config& config) {
   settings.store.checkpointInterval = config.state.checkpointInterval;
   settings.store.maxLiveEntries = config.state.maxLiveEntries;
   settings.store.compactMinBytes = config.state.compactMinBytes;
+  if (metrics != nullptr) {
+    settings.store.onCommit = [metrics](double seconds, std::size_t changes, bool ok) {
+      metrics->observe("sealgate_state_commit_duration_seconds",
+                       "Sealing, writing and syncing one group commit of the sealed state.", {}, seconds);
+      metrics->add("sealgate_state_committed_changes_total",
+                   "State changes made durable (with the commit count of "
+                   "sealgate_state_commit_duration_seconds: the mean batch size).",
+                   {}, static_cast<double>(changes));
+      if (!ok) metrics->add("sealgate_state_commit_errors_total", "Group commits that could not be made durable.", {});
+    };
+  }
   CounterFactory counters = tpm_ ? tpmCounterFactory(*tpm_, tpmSettings_.nvIndex) : CounterFactory{};
   return std::make_unique<StateGuard>(settings, *sealer_, std::move(counters), tpmError_);
 }

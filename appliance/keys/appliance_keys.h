@@ -15,6 +15,7 @@
 #include "appliance/config/config.h"
 #include "appliance/grants/grants.h"
 #include "appliance/state/state_guard.h"
+#include "appliance/telemetry/metrics.h"
 #include "core/interfaces/data_key_sealer.h"
 #include "core/openssl_ptr.h"
 #include "core/resource_ref.h"
@@ -62,7 +63,11 @@ class ApplianceKeys {
   DataKeySealer& dataKeySealer();
   // The sealed state of `config`, anchored by the TPM's NV counter when
   // rollback protection is on.
-  std::unique_ptr<StateGuard> stateGuard(const Config& config);
+  // `metrics`, when given, records each group commit (latency, changes, errors).
+  std::unique_ptr<StateGuard> stateGuard(const Config& config, Metrics* metrics = nullptr);
+  // Records every HSM operation's latency and errors in `metrics`, which must
+  // outlive this object. Call before the keys are used from several threads.
+  void recordOperationsIn(Metrics& metrics);
   // The TLS private key, used inside the HSM through the PKCS#11 engine; owned here.
   Result<EVP_PKEY*> tlsKey();
 

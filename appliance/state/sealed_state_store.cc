@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include "appliance/telemetry/logging.h"
 #include "core/encoding.h"
@@ -454,6 +456,7 @@ Result<void> SealedStateStore::rewriteLocked(std::uint64_t checkpointValue) {
   checkpoint_ = checkpointValue;
   // Everything in memory is in the snapshot: pending changes are durable now.
   pending_.clear();
+  pendingChanges_ = 0;
   auditHeadUnwritten_ = false;  // the snapshot holds it
   durableBatch_ = pendingBatch_++;
   dirty_ = false;
@@ -464,6 +467,7 @@ Result<void> SealedStateStore::rewriteLocked(std::uint64_t checkpointValue) {
 Result<void> SealedStateStore::commitLocked(std::unique_lock<std::mutex>& lock, const std::string& op) {
   if (failed_) return *failed_;
   pending_ += op;
+  ++pendingChanges_;
   if (auditHeadUnwritten_) {  // rides along with this change (StateStore docs: anchorAuditHead)
     pending_ += opAuditHead(auditHead_->size, auditHead_->root);
     auditHeadUnwritten_ = false;
@@ -479,14 +483,20 @@ Result<void> SealedStateStore::commitLocked(std::unique_lock<std::mutex>& lock, 
       const std::uint64_t batch = pendingBatch_++;
       std::string plaintext = std::move(pending_);
       pending_.clear();
+      const std::size_t changes = std::exchange(pendingChanges_, 0);
       const std::uint64_t seq = nextSeq_++;
       const std::string hdr = header(instance_, generation_);
       const int fd = fd_;
       lock.unlock();
+      const auto started = std::chrono::steady_clock::now();
       const std::string record = sealRecord(journalKey_, hdr, seq, plaintext);
       secureWipe(plaintext.data(), plaintext.size());
       auto written = writeAll(fd, record);
       if (written && ::fdatasync(fd) != 0) written = ioError("the state journal cannot be synced");
+      if (options_.onCommit) {
+        options_.onCommit(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), changes,
+                          written.ok());
+      }
       lock.lock();
       flushing_ = false;
       if (!written) {

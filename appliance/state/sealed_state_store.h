@@ -68,6 +68,10 @@ struct SealedStateOptions {
   std::chrono::milliseconds checkpointInterval{60000};  // counter increments at most this often
   std::size_t maxLiveEntries = 20'000'000;              // memory bound: beyond it, STATE_FULL
   std::uint64_t compactMinBytes = 64ull << 20;          // compact when the journal is larger than this
+  // Told after each group commit (sealing, write and fdatasync of one journal
+  // record): how long it took, how many changes it carried, whether it is durable.
+  // Called by the committing thread without the store's lock held.
+  std::function<void(double seconds, std::size_t changes, bool ok)> onCommit;
   // The store's clock (tests step it; the daemon uses the system clock).
   std::function<StateStore::Clock::time_point()> clock = [] { return StateStore::Clock::now(); };
 };
@@ -169,6 +173,7 @@ class SealedStateStore : public StateStore {
   std::condition_variable cv_;
   int fd_ = -1;
   std::string pending_;             // plaintext ops of the batch being assembled
+  std::size_t pendingChanges_ = 0;  // how many changes pending_ holds
   std::uint64_t pendingBatch_ = 1;  // id of that batch
   std::uint64_t durableBatch_ = 0;  // every batch up to this one is durable
   bool flushing_ = false;

@@ -10,7 +10,8 @@ namespace sealgate::appliance {
 
 namespace {
 
-constexpr std::array<double, 13> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+constexpr std::array<double, 16> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                             0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 
 // Label values are escaped as the text format asks (\\, \" and \n).
 std::string labelText(const Metrics::Labels& labels, const std::string& extra = "") {

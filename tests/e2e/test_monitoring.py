@@ -15,9 +15,10 @@ from harness import Instance  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 MONITORING = os.path.join(ROOT, "image/monitoring")
-# Families served only when their part is configured (this instance has neither).
+# Families served only when their part is configured (this instance has neither),
+# or once what they count has happened (an HSM operation that failed).
 CONDITIONAL = {"sealgate_breakglass_open_windows", "sealgate_audit_kafka_delivered_total",
-               "sealgate_audit_kafka_healthy", "sealgate_execute_total"}
+               "sealgate_audit_kafka_healthy", "sealgate_execute_total", "sealgate_hsm_operation_errors_total"}
 
 
 def families(text):
@@ -57,9 +58,15 @@ class MonitoringTest(unittest.TestCase):
 
     def test_metrics_pass_promtool_and_move_with_the_traffic(self):
         before = self.scrape()
+        grants = []
         for uri in ("secret://acme/kv/app/db#password", "secret://acme/kv/root/x"):
-            self.assertEqual(self.sg.request("POST", "/v1/authorize", body={"requests": [
-                {"uri": uri, "action": "use"}]})[0], 200)
+            status, body, _, _ = self.sg.request("POST", "/v1/authorize", body={"requests": [
+                {"uri": uri, "action": "use"}]})
+            self.assertEqual(status, 200)
+            grants += [body["grant"]] if body.get("grant") else []
+        self.assertEqual(len(grants), 1)  # the allowed one, signed in the HSM
+        # Spending a use is a sealed-state change: one group commit at least.
+        self.assertEqual(self.sg.request("POST", "/v1/grants/consume", body={"grant": grants[0]})[0], 200)
         self.assertEqual(self.sg.request("POST", "/v1/authorize", raw_body=b"{",
                                          headers={"Content-Type": "application/json"})[0], 400)
         text = self.scrape()
@@ -71,6 +78,15 @@ class MonitoringTest(unittest.TestCase):
                                 ("sealgate_pdp_calls_total", 2)):
             self.assertEqual((value(text, series) or 0) - (value(before, series) or 0), grew_by, series)
         self.assertGreater(value(text, "sealgate_audit_entries"), value(before, "sealgate_audit_entries"))
+        # The hot paths' own latencies: the grant's signature, the state commit, the audit batches.
+        for series, at_least in (('sealgate_hsm_operation_duration_seconds_count{operation="sign"}', 1),
+                                 ("sealgate_state_commit_duration_seconds_count", 1),
+                                 ("sealgate_state_committed_changes_total", 1),
+                                 ("sealgate_audit_append_duration_seconds_count", 1),
+                                 ("sealgate_audit_appended_entries_total", 3)):
+            self.assertGreaterEqual((value(text, series) or 0) - (value(before, series) or 0), at_least, series)
+        self.assertGreater(value(text, "sealgate_audit_append_duration_seconds_sum"), 0)
+        self.assertIsNone(value(text, 'sealgate_hsm_operation_errors_total{operation="sign"}'))
         for component in ("hsm", "audit", "state"):
             self.assertEqual(value(text, f'sealgate_ready{{component="{component}"}}'), 1, component)
         self.assertGreater(value(text, 'sealgate_connections_total{listener="pep",outcome="accepted"}'), 0)
