@@ -39,6 +39,8 @@ PACKAGES=(
   prometheus
   # the .deb: dpkg-shlibdeps (Depends), help2man (man pages from --help), lintian, gzip
   dpkg-dev help2man lintian gzip
+  # the appliance image: mkosi 14 with debootstrap; squashfs and FAT tools for its disk variant
+  mkosi debootstrap squashfs-tools dosfstools
 )
 # node-vault (tests/e2e/node) needs node and npm. These machines may carry nodejs
 # with npm from outside Debian, which Debian's npm conflicts with: add Debian's

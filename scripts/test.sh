@@ -3,7 +3,8 @@
 # builds the fuzz targets with clang-14 and runs each briefly over its seed corpus,
 # builds under ASan+UBSan, runs clang-tidy over appliance/ with that build's compile
 # commands, builds the .deb (lintian-clean) and installs, runs, removes and purges
-# it on this machine, runs the README demo against the ASan build, then every unit,
+# it on this machine, builds the appliance image from it and checks the tree, runs
+# the README demo against the ASan build, then every unit,
 # integration and end-to-end test once (ctest's summary is the closing line).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -51,6 +52,9 @@ bash "$ROOT/scripts/check-tidy.sh" "$ROOT/build/asan"
 echo "== the .deb (default preset): lintian, then installed, run as user sealgate, removed and purged"
 SEALGATE_SKIP_INSTALL=1 bash "$ROOT/scripts/package.sh"
 bash "$ROOT/tests/package/install_test.sh" "$(ls "$ROOT"/build/default/package/sealgate_*.deb)"
+
+echo "== the appliance image (mkosi 14, directory variant) from that .deb, and its checks"
+bash "$ROOT/tests/image/check_image.sh" "$(SEALGATE_SKIP_INSTALL=1 bash "$ROOT/scripts/image.sh" | tail -1)"
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
