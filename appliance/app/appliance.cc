@@ -157,6 +157,10 @@ Result<void> Appliance::startDecisions() {
   DecisionPoint& decider = remotePdp_ ? static_cast<DecisionPoint&>(*remotePdp_) : *pdp_;
   decisionCache_ =
       std::make_unique<CachingDecisionPoint>(decider, config_.pdp.negativeCache, config_.pdp.positiveCache);
+  decisionCache_->setCallObserver([metrics = &metrics_](double seconds, bool ok) {
+    metrics->observe("sealgate_pdp_call_duration_seconds", "PDP calls (decision cache misses), by outcome.",
+                     {{"outcome", ok ? "ok" : "error"}}, seconds);
+  });
   // Break-glass windows (null without a breakglass section: no window, and a bg grant is refused).
   const BreakGlassWindows* windows = breakGlass_.get();
   presentation_ = std::make_unique<GrantPresentation>(config_.grants, *grants_, *state_, *audit_, windows);
@@ -518,6 +522,15 @@ std::string Appliance::metricsText() {
                          {{{}, pdp.lastLatencyMs / 1000.0}});
   out += Metrics::family("sealgate_decision_cache_entries", "Decisions the cache holds.", "gauge",
                          {{{}, static_cast<double>(decisionCache_->size())}});
+  out += Metrics::family(
+      "sealgate_decision_cache_requests_total", "Authorize requests (batch items) by whether the cache answered them.",
+      "counter",
+      {{{{"result", "hit"}}, static_cast<double>(pdp.hits)}, {{{"result", "miss"}}, static_cast<double>(pdp.misses)}});
+  Samples blocks;
+  for (const auto& [what, n] : egressBlockCounts()) blocks.push_back({{{"what", what}}, static_cast<double>(n)});
+  out +=
+      Metrics::family("sealgate_egress_blocked_total",
+                      "Outputs withheld because they still carried a live secret value, by kind.", "counter", blocks);
   const json state = state_->statusJson();
   const json entries = state.value("entries", json::object());
   Samples live;
@@ -545,7 +558,7 @@ std::string Appliance::metricsText() {
                          {{{{"component", "hsm"}}, keys_->readinessCheck().value("status", "") == "ok" ? 1.0 : 0.0},
                           {{{"component", "audit"}}, audit_->healthy() ? 1.0 : 0.0},
                           {{{"component", "state"}}, state_->healthy() ? 1.0 : 0.0}});
-  Samples connections;
+  Samples connections, handshakeFailures;
   for (const auto* listener : {pep_.get(), admin_.get()}) {
     if (listener == nullptr) continue;
     const auto s = listener->connectionStats();
@@ -557,9 +570,14 @@ std::string Appliance::metricsText() {
                                      {"handshake_timed_out", s.handshakeTimedOut}}) {
       connections.push_back({{{"listener", name}, {"outcome", outcome}}, static_cast<double>(n)});
     }
+    for (const auto& [reason, n] : s.handshakeFailures) {
+      handshakeFailures.push_back({{{"listener", name}, {"reason", reason}}, static_cast<double>(n)});
+    }
   }
   out +=
       Metrics::family("sealgate_connections_total", "TLS connections by listener and outcome.", "counter", connections);
+  out += Metrics::family("sealgate_tls_handshake_failures_total", "Failed TLS handshakes by listener and reason.",
+                         "counter", handshakeFailures);
   return out;
 }
 

@@ -234,6 +234,7 @@ Result<std::uint64_t> MerkleAuditLog::append(const std::string& eventJson) {
   // Events are built from resource_refs and never hold a value: one that does is
   // a bug upstream. Neither it nor a scrubbed copy is written; the caller fails closed.
   if (auto clean = egressGuard().check(eventJson); !clean.ok()) {
+    countEgressBlock(EgressBlocked::AuditEvent);
     logEvent(LogLevel::Error, "audit_event_blocked", {{"code", egress_errc::kBlocked}});
     return std::move(clean).takeError();
   }

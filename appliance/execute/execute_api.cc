@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "appliance/audit/audit_http.h"
+#include "appliance/telemetry/egress.h"
 #include "appliance/telemetry/logging.h"
 #include "core/json_parse.h"
 #include "core/secret_uri.h"
@@ -410,6 +411,7 @@ HandlerResult ExecuteApi::runAndScrub(const Request& request, Attempt& attempt, 
     event["peer_status"] = result["status"];
   if (result.is_object() && result.contains("exit_status")) event["exit_status"] = result["exit_status"];
   if (auto clean = guard.check(result.dump()); !clean) {
+    countEgressBlock(EgressBlocked::ConnectorOutput);
     return finish(
         request, attempt,
         makeError(ErrorCode::EgressBlocked, "the connector's output still carried a slot value and was withheld"),

@@ -196,7 +196,20 @@ HandlerResult PepApi::authorize(Request& request) {
   return Response{200, response};
 }
 
-HandlerResult PepApi::consume(Request& request) {
+HandlerResult PepApi::counted(const char* operation, HandlerResult result) {
+  if (metrics_ != nullptr) {
+    const auto* error = std::get_if<HttpError>(&result);
+    metrics_->add("sealgate_grant_presentations_total", "consume and delegate requests, by outcome",
+                  {{"operation", operation}, {"outcome", error != nullptr ? errorCodeName(error->code) : "ok"}});
+  }
+  return result;
+}
+
+HandlerResult PepApi::consume(Request& request) { return counted("consume", consumeGrant(request)); }
+
+HandlerResult PepApi::delegate(Request& request) { return counted("delegate", delegateGrant(request)); }
+
+HandlerResult PepApi::consumeGrant(Request& request) {
   if (auto err = checkFields(request.body, {"grant"}, {"grant"})) return *err;
   if (!request.body["grant"].is_string()) return HttpError{ErrorCode::InvalidRequest, "'grant' must be a string"};
   auto presented = presentation_.verify(request, request.body["grant"]);
@@ -222,7 +235,7 @@ HandlerResult PepApi::consume(Request& request) {
   return Response{200, json{{"grant_id", claims.jti}, {"remaining_uses", remaining}, {"resources", usable}}};
 }
 
-HandlerResult PepApi::delegate(Request& request) {
+HandlerResult PepApi::delegateGrant(Request& request) {
   if (auto err = checkFields(request.body, {"grant", "to", "jkt", "max_uses", "resources", "actions", "ttl_seconds"},
                              {"grant", "to"})) {
     return *err;

@@ -33,7 +33,8 @@ class PepApi {
   using Clock = std::chrono::system_clock;
 
   // `windows` null: no break-glass (a PDP failure fails the whole batch).
-  // `metrics`, when given, counts the authorize decisions (API.md, "Metrics").
+  // `metrics`, when given, counts the authorize decisions and the outcomes of
+  // consume and delegate (API.md, "Metrics").
   PepApi(const Config& config, ResourceRefs& refs, GrantAuthority& grants, DecisionPoint& pdp, StateStore& state,
          AuditSink& audit, GrantPresentation& presentation, const BreakGlassWindows* windows = nullptr,
          Metrics* metrics = nullptr);
@@ -46,6 +47,10 @@ class PepApi {
   HandlerResult jwks(Request& request);
 
  private:
+  HandlerResult consumeGrant(Request& request);
+  HandlerResult delegateGrant(Request& request);
+  // Counts `result` as `operation`'s outcome: "ok" or its error code.
+  HandlerResult counted(const char* operation, HandlerResult result);
   std::optional<HttpError> resolveRefs(const Request& request, std::vector<AuthorizeItem>& items);
   std::variant<std::vector<Decision>, HttpError> decide(const Request& request,
                                                         const std::vector<AuthorizeItem>& items);

@@ -38,15 +38,19 @@ Result<std::vector<Decision>> CachingDecisionPoint::decide(const DecisionSubject
         asks.push_back(requests[i]);
       }
     }
+    health_.hits += requests.size() - asks.size();
+    health_.misses += asks.size();
   }
   if (asks.empty()) return out;
   const auto started = std::chrono::steady_clock::now();
   auto decided = inner_.decide(subject, asks, timeout);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (onCall_) onCall_(seconds, decided.ok());
   std::lock_guard lock(mu_);
   ++health_.calls;
   health_.lastOk = static_cast<bool>(decided);
   health_.lastErrorCode = decided ? "" : std::string(errorCodeName(decided.error().code));
-  health_.lastLatencyMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  health_.lastLatencyMs = seconds * 1000;
   health_.lastAt = std::chrono::system_clock::now();
   if (!decided) {
     ++health_.failures;

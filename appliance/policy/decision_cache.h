@@ -31,6 +31,8 @@ class CachingDecisionPoint : public DecisionPoint {
   struct Health {
     std::uint64_t calls = 0;
     std::uint64_t failures = 0;
+    std::uint64_t hits = 0;    // requests answered from the cache
+    std::uint64_t misses = 0;  // requests sent to the PDP
     bool lastOk = true;
     std::string lastErrorCode;  // when !lastOk
     double lastLatencyMs = 0;
@@ -39,6 +41,9 @@ class CachingDecisionPoint : public DecisionPoint {
   Health health() const;
   std::size_t size() const;
   void setClock(std::function<Clock::time_point()> clock) { clock_ = std::move(clock); }
+  // Told after each PDP call: how long it took and whether it answered (the
+  // daemon's latency histogram). Set before the cache is shared.
+  void setCallObserver(std::function<void(double seconds, bool ok)> observer) { onCall_ = std::move(observer); }
 
  private:
   struct Entry {
@@ -52,6 +57,7 @@ class CachingDecisionPoint : public DecisionPoint {
   std::unordered_map<std::string, Entry> entries_;
   Health health_;
   std::function<Clock::time_point()> clock_ = [] { return Clock::now(); };
+  std::function<void(double seconds, bool ok)> onCall_;
 };
 
 }  // namespace sealgate::appliance

@@ -73,6 +73,7 @@ GuardedBody guardResponse(Response& out, const std::string& correlationId, bool 
   if (!carries && !guard.carries(bytes)) return {std::move(bytes), false};
   secureWipe(bytes.data(), bytes.size());
   secureWipe(out.rawBody.data(), out.rawBody.size());
+  countEgressBlock(EgressBlocked::Response);
   const std::string message = "the response would have carried a secret value";
   Response blocked(502, vaultErrors ? json{{"errors", json::array({message})}}
                                     : errorBody(egress_errc::kBlocked, message, correlationId));
@@ -736,7 +737,8 @@ void Listener::start() { frontEnd_->start(); }
 Listener::ConnectionStats Listener::connectionStats() const {
   if (!frontEnd_) return {};
   const auto s = frontEnd_->stats();
-  return ConnectionStats{s.accepted, s.refusedAtCap, s.refusedPerPeer, s.handshakeFailed, s.handshakeTimedOut};
+  return ConnectionStats{s.accepted,        s.refusedAtCap,      s.refusedPerPeer,
+                         s.handshakeFailed, s.handshakeTimedOut, s.handshakeFailures};
 }
 
 void Listener::stop() {

@@ -111,9 +111,10 @@ class Listener {
   void stop();
   std::uint16_t port() const;
   ListenerKind kind() const { return kind_; }
-  // Connections accepted, refused at the caps, and handshakes failed or timed out.
+  // Connections accepted, refused at the caps, and handshakes failed (by reason) or timed out.
   struct ConnectionStats {
     std::uint64_t accepted = 0, refusedAtCap = 0, refusedPerPeer = 0, handshakeFailed = 0, handshakeTimedOut = 0;
+    std::map<std::string, std::uint64_t> handshakeFailures;
   };
   ConnectionStats connectionStats() const;
 

@@ -474,13 +474,18 @@ void TlsFrontEnd::acceptNew() {
   }
 }
 
-void TlsFrontEnd::dropPending(Pending& p, const char* reason, bool timedOut) {
+void TlsFrontEnd::dropPending(Pending& p, const char* reason, const char* kind) {
   logEvent(LogLevel::Info, "connection_rejected", {{"listener", settings_.name}, {"peer", p.peer}, {"reason", reason}});
   SSL_free(p.ssl);
   ::close(p.fd);
   {
     std::lock_guard lock(mu_);
-    ++(timedOut ? stats_.handshakeTimedOut : stats_.handshakeFailed);
+    if (kind == nullptr) {
+      ++stats_.handshakeTimedOut;
+    } else {
+      ++stats_.handshakeFailed;
+      ++stats_.handshakeFailures[kind];
+    }
   }
   release(p.peer);
 }
@@ -491,7 +496,7 @@ void TlsFrontEnd::finishHandshake(Pending& p, bool& remove) {
   if (r == 1) {
     remove = true;
     if (SSL_get_verify_result(p.ssl) != X509_V_OK || SSL_get0_peer_certificate(p.ssl) == nullptr) {
-      dropPending(p, "no verified client certificate", false);
+      dropPending(p, "no verified client certificate", "no_client_certificate");
       return;
     }
     const std::string peer = p.peer;
@@ -511,15 +516,24 @@ void TlsFrontEnd::finishHandshake(Pending& p, bool& remove) {
   }
   remove = true;
   std::string reason;
+  const char* kind = "protocol_error";
   const long verify = SSL_get_verify_result(p.ssl);
   if (verify != X509_V_OK) {
     reason = std::string("client certificate: ") + X509_verify_cert_error_string(verify);
+    kind = verify == X509_V_ERR_CERT_REVOKED       ? "certificate_revoked"
+           : verify == X509_V_ERR_CERT_HAS_EXPIRED ? "certificate_expired"
+                                                   : "certificate_untrusted";
   } else {
     reason = opensslReason();
-    if (reason.empty()) reason = "the connection closed during the TLS handshake";
+    if (reason.empty()) {
+      reason = "the connection closed during the TLS handshake";
+      kind = "closed";
+    } else if (reason.find("peer did not return a certificate") != std::string::npos) {
+      kind = "no_client_certificate";
+    }
   }
   ERR_clear_error();
-  dropPending(p, reason.c_str(), false);
+  dropPending(p, reason.c_str(), kind);
 }
 
 void TlsFrontEnd::acceptLoop() {
@@ -551,7 +565,7 @@ void TlsFrontEnd::acceptLoop() {
     const auto now = Clock::now();
     for (std::size_t i = 0; i < pending_.size(); ++i) {
       if (!remove[i] && pending_[i].deadline <= now) {
-        dropPending(pending_[i], "the TLS handshake did not complete within limits.handshake_timeout_ms", true);
+        dropPending(pending_[i], "the TLS handshake did not complete within limits.handshake_timeout_ms", nullptr);
         remove[i] = true;
       }
     }

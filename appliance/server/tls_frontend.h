@@ -130,6 +130,9 @@ class TlsFrontEnd {
 
   struct Stats {
     std::uint64_t accepted = 0, refusedAtCap = 0, refusedPerPeer = 0, handshakeFailed = 0, handshakeTimedOut = 0;
+    // handshakeFailed by reason: no_client_certificate, certificate_untrusted,
+    // certificate_expired, certificate_revoked, protocol_error, closed.
+    std::map<std::string, std::uint64_t> handshakeFailures;
   };
   Stats stats() const;
 
@@ -147,7 +150,8 @@ class TlsFrontEnd {
   void acceptLoop();
   void acceptNew();
   void finishHandshake(Pending& p, bool& remove);
-  void dropPending(Pending& p, const char* reason, bool timedOut);
+  // `kind` is the failure's reason (Stats::handshakeFailures), or null for a timeout.
+  void dropPending(Pending& p, const char* reason, const char* kind);
   void release(const std::string& peer);
   void workerLoop();
 

@@ -32,6 +32,7 @@ std::string guardedLogLine(nlohmann::json line) {
   std::string text = dumpLine(guard.scrubJson(std::move(line)));
   if (!guard.carries(text)) return text;
   secureWipe(text.data(), text.size());
+  countEgressBlock(EgressBlocked::LogLine);
   return dumpLine({{"ts", utcNow()},
                    {"level", "error"},
                    {"event", "egress_blocked"},

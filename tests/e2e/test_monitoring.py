@@ -6,6 +6,8 @@ rules and the Grafana dashboard query is one the daemon serves."""
 import json
 import os
 import re
+import socket
+import ssl
 import subprocess
 import sys
 import unittest
@@ -67,16 +69,41 @@ class MonitoringTest(unittest.TestCase):
         self.assertEqual(len(grants), 1)  # the allowed one, signed in the HSM
         # Spending a use is a sealed-state change: one group commit at least.
         self.assertEqual(self.sg.request("POST", "/v1/grants/consume", body={"grant": grants[0]})[0], 200)
+        self.assertEqual(self.sg.request("POST", "/v1/grants/consume", body={"grant": "x.y.z"})[0], 401)
+        # The denied URI again: its deny is in the negative cache (a hit, no PDP call).
+        self.assertEqual(self.sg.request("POST", "/v1/authorize", body={"requests": [
+            {"uri": "secret://acme/kv/root/x", "action": "use"}]})[0], 200)
+        # A TLS client without a certificate fails the handshake.
+        bare = ssl.create_default_context(cafile=self.sg.ca)
+        with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
+            with socket.create_connection(("127.0.0.1", self.sg.pep_port), timeout=5) as raw:
+                with bare.wrap_socket(raw, server_hostname="localhost") as tls:
+                    tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                    if not tls.recv(1):
+                        raise ConnectionError("closed")
         self.assertEqual(self.sg.request("POST", "/v1/authorize", raw_body=b"{",
                                          headers={"Content-Type": "application/json"})[0], 400)
         text = self.scrape()
         checked = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
         self.assertEqual(checked.returncode, 0, checked.stdout + checked.stderr)
         for series, grew_by in (('sealgate_authorize_decisions_total{decision="allow"}', 1),
-                                ('sealgate_authorize_decisions_total{decision="deny"}', 1),
+                                ('sealgate_authorize_decisions_total{decision="deny"}', 2),
                                 ('sealgate_http_errors_total{listener="pep",code="BAD_JSON"}', 1),
                                 ("sealgate_pdp_calls_total", 2)):
             self.assertEqual((value(text, series) or 0) - (value(before, series) or 0), grew_by, series)
+        for series, grew_by in (('sealgate_grant_presentations_total{operation="consume",outcome="ok"}', 1),
+                                ('sealgate_decision_cache_requests_total{result="hit"}', 1),
+                                ('sealgate_decision_cache_requests_total{result="miss"}', 2),
+                                ('sealgate_pdp_call_duration_seconds_count{outcome="ok"}', 2),
+                                ('sealgate_tls_handshake_failures_total{listener="pep",reason="no_client_certificate"}',
+                                 1)):
+            self.assertEqual((value(text, series) or 0) - (value(before, series) or 0), grew_by, series)
+        refused = [line for line in text.splitlines()
+                   if line.startswith('sealgate_grant_presentations_total{operation="consume",outcome="')
+                   and 'outcome="ok"' not in line]
+        self.assertEqual(len(refused), 1, refused)  # the malformed grant, under its error code
+        for what in ("log_line", "response", "audit_event", "connector_output"):
+            self.assertEqual(value(text, f'sealgate_egress_blocked_total{{what="{what}"}}'), 0, what)
         self.assertGreater(value(text, "sealgate_audit_entries"), value(before, "sealgate_audit_entries"))
         # The hot paths' own latencies: the grant's signature, the state commit, the audit batches.
         for series, at_least in (('sealgate_hsm_operation_duration_seconds_count{operation="sign"}', 1),
