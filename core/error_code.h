@@ -96,6 +96,7 @@ namespace sealgate {
   API(AuditUnavailable, "AUDIT_UNAVAILABLE", 503)                             \
   API(StateUnavailable, "STATE_UNAVAILABLE", 503)                             \
   API(StateTampered, "STATE_TAMPERED", 503)                                   \
+  API(StateFormatUnsupported, "STATE_FORMAT_UNSUPPORTED", 503)                \
   API(StateRollback, "STATE_ROLLBACK", 503)                                   \
   API(StateMissing, "STATE_MISSING", 503)                                     \
   API(StateFull, "STATE_FULL", 503)                                           \

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <cctype>
 #include <cstring>
 
 namespace sealgate::journal {
@@ -64,6 +65,15 @@ std::string header(const InstanceId& instance, std::uint64_t generation) {
 }
 
 Result<Header> parseHeader(std::string_view file) {
+  // Another format number is another sealgate version's journal (a downgrade, or
+  // a copy from a newer appliance): refused by name, never read as this format.
+  constexpr std::size_t kFormatAt = sizeof kMagic - 1;
+  if (file.size() >= kHeaderBytes && std::memcmp(file.data(), kMagic, kFormatAt) == 0 &&
+      file[kFormatAt] != kMagic[kFormatAt] && std::isdigit(static_cast<unsigned char>(file[kFormatAt]))) {
+    return makeError(ErrorCode::StateFormatUnsupported,
+                     std::string("the state journal is in format ") + file[kFormatAt] +
+                         " (written by another sealgate version); this version reads format " + kMagic[kFormatAt]);
+  }
   if (file.size() < kHeaderBytes || std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) {
     return makeError(ErrorCode::StateTampered, "the state journal has no valid header");
   }

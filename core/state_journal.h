@@ -3,6 +3,8 @@
 //
 //   file    = header record*
 //   header  = "SGSTATE1" | instance id (16) | generation (u64 BE) | reserved (8 zero)
+//             (the last magic byte is the format number: another digit is
+//             STATE_FORMAT_UNSUPPORTED, anything else STATE_TAMPERED)
 //   record  = u32 length LE | u32 ~length LE | nonce (24) | XChaCha20-Poly1305(ops)
 //             with AAD = header | sequence number (u64 BE)
 //   ops     = op*  (see Op)

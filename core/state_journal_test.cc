@@ -53,6 +53,14 @@ TEST(StateJournal, HeaderRoundTripAndRejects) {
   bad[3] = 'x';
   EXPECT_EQ(parseHeader(bad).error().code, ErrorCode::StateTampered);
   EXPECT_FALSE(parseHeader(""));
+  // Another format number: a downgrade (or a newer appliance's copy) is named as such.
+  std::string newer = h;
+  newer[7] = '2';
+  EXPECT_EQ(parseHeader(newer).error().code, ErrorCode::StateFormatUnsupported);
+  EXPECT_NE(parseHeader(newer).error().message.find("format 2"), std::string::npos);
+  std::string notAFormat = h;
+  notAFormat[7] = 'X';
+  EXPECT_EQ(parseHeader(notAFormat).error().code, ErrorCode::StateTampered);
 }
 
 TEST(StateJournal, RecordsOpenOnlyWithTheirKeyHeaderAndSequence) {

@@ -36,6 +36,7 @@ constexpr ErrorCode stateFailureCode(ErrorCode code) {
   switch (code) {
     case ErrorCode::StateUnavailable:
     case ErrorCode::StateTampered:
+    case ErrorCode::StateFormatUnsupported:
     case ErrorCode::StateRollback:
     case ErrorCode::StateMissing:
     case ErrorCode::StateFull:

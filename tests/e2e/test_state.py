@@ -118,6 +118,28 @@ class WithTpmTest(Base):
         self.sg.start()
         self.assertEqual(self.consume(grant)[1]["remaining_uses"], 3)
 
+    def test_a_journal_in_another_format_is_refused_by_name_and_left_untouched(self):
+        """A downgrade: the journal was written in a format this version does not read."""
+        status, body, _, raw = self.authorize()
+        self.assertEqual(self.consume(body["grant"])[0], 200)
+        self.sg.stop()
+        with open(self.journal(), "rb") as f:
+            original = f.read()
+        self.assertEqual(original[:8], b"SGSTATE1")
+        with open(self.journal(), "r+b") as f:
+            f.write(b"SGSTATE2")
+        self.sg.start()
+        self.assertClosedWith("STATE_FORMAT_UNSUPPORTED")
+        self.sg.stop()
+        with open(self.journal(), "rb") as f:
+            self.assertEqual(f.read()[8:], original[8:], "a refused journal must not be changed")
+        # The version that reads it (here: the same bytes, format 1 again) opens it as it was.
+        with open(self.journal(), "r+b") as f:
+            f.write(b"SGSTATE1")
+        self.sg.start()
+        status, ready, _, raw = self.admin("GET", "/readyz")
+        self.assertEqual(status, 200, raw)
+
     def test_tampered_journal_fails_closed_then_audited_reinitialisation(self):
         status, body, _, raw = self.authorize()
         old_grant = body["grant"]
