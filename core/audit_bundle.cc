@@ -52,9 +52,15 @@ Result<note::Checkpoint> checkedCheckpoint(const json& j, const std::string& wha
   if (!j.is_string()) return corrupt(what + " is not a string");
   auto parsed = note::parseNote(j.get_ref<const std::string&>());
   if (!parsed) return makeError(parsed.error().code, what + ": " + parsed.error().message);
-  if (auto v = note::verifyEcdsa(*parsed, o.keyName.empty() ? origin : o.keyName, o.spkiDer); !v) {
-    return makeError(v.error().code, what + ": " + v.error().message);
+  // Signed by at least one pinned key, and no pinned key's signature fails.
+  const std::string keyName = o.keyName.empty() ? origin : o.keyName;
+  auto v = note::verifyEcdsa(*parsed, keyName, o.spkiDer);
+  for (const Bytes& key : o.moreKeys) {
+    if (!v && v.error().code != ErrorCode::NoteUnsigned) break;
+    auto other = note::verifyEcdsa(*parsed, keyName, key);
+    if (other || other.error().code != ErrorCode::NoteUnsigned) v = std::move(other);
   }
+  if (!v) return makeError(v.error().code, what + ": " + v.error().message);
   auto cp = note::parseCheckpoint(parsed->text);
   if (!cp) return makeError(cp.error().code, what + ": " + cp.error().message);
   if (cp->origin != origin)

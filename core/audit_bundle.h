@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/encoding.h"
 #include "core/merkle.h"
@@ -32,6 +33,10 @@ inline constexpr const char* kBundleFormat = "sealgate.audit.bundle/1";
 struct VerifyOptions {
   std::string keyName;  // empty: the bundle's origin
   Bytes spkiDer;        // the pinned P-256 key (never taken from the bundle)
+  // More pinned keys: the audit key's other versions, for a log that spans a key
+  // rotation (docs/AUDIT.md, "Key rotation"). A checkpoint signed by any pinned
+  // key verifies.
+  std::vector<Bytes> moreKeys;
   // Called now and then with (entries checked, total).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 };

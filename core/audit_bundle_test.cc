@@ -97,6 +97,29 @@ TEST(AuditBundle, AGoodBundleVerifiesWithProgress) {
   EXPECT_TRUE(verifyBundle(makeBundle(k, 0).dump(), pinned(k)).ok());
 }
 
+TEST(AuditBundle, MorePinnedKeysAcceptACheckpointByAnyOfThem) {
+  Key signer, other;
+  const std::string bundle = makeBundle(signer, 10).dump();
+  auto alone = verifyBundle(bundle, pinned(other));
+  ASSERT_FALSE(alone.ok());
+  EXPECT_EQ(alone.error().code, ErrorCode::NoteUnsigned);
+  VerifyOptions both = pinned(other);
+  both.moreKeys = {signer.spki};
+  EXPECT_TRUE(verifyBundle(bundle, both).ok());
+  VerifyOptions reversed = pinned(signer);
+  reversed.moreKeys = {other.spki};
+  EXPECT_TRUE(verifyBundle(bundle, reversed).ok());
+  // A bad signature by one pinned key rejects, whatever another key says.
+  json b = makeBundle(signer, 10);
+  std::string note = b["checkpoint"];
+  const auto sig = note.rfind(' ');
+  note[sig + 8] = note[sig + 8] == 'A' ? 'B' : 'A';
+  b["checkpoint"] = note;
+  auto bad = verifyBundle(b.dump(), both);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().code, ErrorCode::NoteUnsigned);
+}
+
 TEST(AuditBundle, AChangedEntryIsNamed) {
   Key k;
   json b = makeBundle(k, 12);

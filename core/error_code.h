@@ -164,6 +164,12 @@ namespace sealgate {
   API(QuoteNonceMismatch, "QUOTE_NONCE_MISMATCH", 403)                        \
   API(QuotePcrMismatch, "QUOTE_PCR_MISMATCH", 403)                            \
   API(QuoteNotFresh, "QUOTE_NOT_FRESH", 403)                                  \
+  /* API-facing: key rotation and retirement (appliance/rotation/). */        \
+  API(KeyUnknown, "KEY_UNKNOWN", 404)                                         \
+  API(KeyActive, "KEY_ACTIVE", 409)                                           \
+  API(KeyInUse, "KEY_IN_USE", 409)                                            \
+  API(KeyVersionPinned, "KEY_VERSION_PINNED", 409)                            \
+  API(KeyRetired, "KEY_RETIRED", 401)                                         \
   /* Internal: core: files, crypto, JWS/JWK, signed notes, Merkle proofs. */  \
   INTERNAL(IoError, "IO_ERROR")                                               \
   INTERNAL(CryptoInit, "CRYPTO_INIT")                                         \

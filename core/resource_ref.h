@@ -6,10 +6,13 @@
 #include <array>
 #include <cstdint>
 #include <list>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/result.h"
 #include "core/secret_uri.h"
@@ -31,20 +34,65 @@ class KeyedMac {
 // Formats rr1:vN:... from a MAC. Exposed for tests and benchmarks.
 std::string formatResourceRef(unsigned keyVersion, const Mac256& mac);
 
-// Computes resource_refs through a KeyedMac with a bounded, thread-safe LRU cache
-// keyed by canonical URI (the map lives in process memory only).
+// The key version N a resource_ref names (rr1:vN:...), or nothing when `ref` is
+// not one.
+std::optional<unsigned> resourceRefVersion(std::string_view ref);
+
+// Computes resource_refs through KeyedMacs with a bounded, thread-safe LRU cache
+// keyed by key version and canonical URI (the map lives in process memory only).
+//
+// Key rotation (docs/RUNBOOK.md, "Key rotation"): several versions of the key
+// can be known at once. New refs are computed under the active one; a grant
+// issued before a rotation names its refs under the version of its day, and
+// ofCanonical(uri, version) recomputes them under that version, until it is
+// retired (KEY_RETIRED). No URI-to-ref table is stored anywhere.
 class ResourceRefs {
  public:
-  ResourceRefs(KeyedMac& mac, std::size_t capacity);
+  // `active` is the first known version and the active one.
+  ResourceRefs(KeyedMac& active, std::size_t capacity);
 
+  // Another version refs may be computed under (it must outlive this object).
+  // Replaces a known version of the same number.
+  void addKey(KeyedMac& mac);
+  // Makes a known, unretired version the one new refs are computed under:
+  // KEY_UNKNOWN, KEY_RETIRED otherwise.
+  Result<void> activate(unsigned version);
+  // Refs under a retired version are no longer computed (KEY_RETIRED); the
+  // active version cannot be retired (KEY_ACTIVE).
+  Result<void> retire(unsigned version);
+  unsigned activeVersion() const;
+  bool retired(unsigned version) const;
+  struct VersionState {
+    unsigned version = 0;
+    bool active = false;
+    bool retired = false;
+  };
+  std::vector<VersionState> versions() const;
+
+  // Under the active version.
   Result<std::string> of(const SecretUri& uri);
   Result<std::string> ofCanonical(const std::string& canonicalUri);
+  // Under `version`: KEY_UNKNOWN when it is not known, KEY_RETIRED when retired.
+  Result<std::string> ofCanonical(const std::string& canonicalUri, unsigned version);
+  // The ref of `canonicalUri` under the key version that `granted` (a grant's
+  // refs, all issued under one version unless a rotation came between a grant
+  // and its delegation) names for it: the first version named under which it is
+  // one of them, else its ref under the first version named (the active one when
+  // none is). KEY_RETIRED when a version named is retired: the grant is no
+  // longer usable.
+  Result<std::string> ofGranted(const std::string& canonicalUri, const std::vector<std::string>& granted);
   std::size_t cachedCount() const;
 
  private:
-  KeyedMac& mac_;
+  struct Key {
+    KeyedMac* mac = nullptr;
+    bool retired = false;
+  };
   const std::size_t capacity_;
   mutable std::mutex mu_;
+  std::map<unsigned, Key> keys_;
+  unsigned active_ = 0;
+  // Cache key: "<version> <canonical URI>".
   std::list<std::pair<std::string, std::string>> lru_;  // front = most recent
   std::unordered_map<std::string, decltype(lru_)::iterator> index_;
 };

@@ -15,17 +15,22 @@ namespace {
 // HSM-backed KeyedMac is tested against SoftHSM2 in hsm/.
 class CountingSoftwareMac : public KeyedMac {
  public:
+  explicit CountingSoftwareMac(unsigned version = 7, unsigned char keyByte = 1) : version_(version), key_(keyByte) {}
   Result<Mac256> mac(std::string_view data) override {
     ++calls;
     Mac256 out{};
     unsigned len = 0;
-    static const unsigned char kKey[32] = {1, 2, 3};
+    const unsigned char kKey[32] = {key_, 2, 3};
     HMAC(EVP_sha256(), kKey, sizeof kKey, reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
          &len);
     return out;
   }
-  unsigned keyVersion() const override { return 7; }
+  unsigned keyVersion() const override { return version_; }
   std::atomic<int> calls{0};
+
+ private:
+  unsigned version_;
+  unsigned char key_;
 };
 
 class FailingMac : public KeyedMac {
@@ -98,6 +103,53 @@ TEST(ResourceRef, ConcurrentLookupsAgree) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(mismatches.load(), 0);
   EXPECT_LE(refs.cachedCount(), 8u);
+}
+
+TEST(ResourceRef, VersionIsReadFromWellFormedRefsOnly) {
+  EXPECT_EQ(resourceRefVersion("rr1:v1:aaaa"), 1u);
+  EXPECT_EQ(resourceRefVersion("rr1:v123456789:x"), 123456789u);
+  for (const char* bad : {"", "rr1:v", "rr1:v:", "rr1:v0:x", "rr1:v01:x", "rr1:vx:x", "rr1:v1", "rr2:v1:x", "RR1:v1:x",
+                          "rr1:v1234567890:x", "rr1:v-1:x", " rr1:v1:x"}) {
+    EXPECT_FALSE(resourceRefVersion(bad).has_value()) << bad;
+  }
+}
+
+TEST(ResourceRef, RotationComputesUnderTheActiveVersionAndKeepsEarlierOnesUntilRetired) {
+  CountingSoftwareMac v1(1, 1), v2(2, 9);
+  ResourceRefs refs(v1, 16);
+  const std::string uri = "secret://acme/kv/a";
+  const std::string old = *refs.ofCanonical(uri);
+  EXPECT_EQ(old.rfind("rr1:v1:", 0), 0u);
+  EXPECT_EQ(refs.activate(2).error().code, ErrorCode::KeyUnknown);
+  refs.addKey(v2);
+  ASSERT_TRUE(refs.activate(2).ok());
+  EXPECT_EQ(refs.activeVersion(), 2u);
+  const std::string now = *refs.ofCanonical(uri);
+  EXPECT_EQ(now.rfind("rr1:v2:", 0), 0u);
+  EXPECT_NE(now.substr(7), old.substr(7));
+  EXPECT_EQ(*refs.ofCanonical(uri, 1), old);  // the cache keeps versions apart
+  EXPECT_EQ(refs.ofCanonical(uri, 3).error().code, ErrorCode::KeyUnknown);
+
+  // A grant's refs decide the version.
+  EXPECT_EQ(*refs.ofGranted(uri, {old}), old);
+  EXPECT_EQ(*refs.ofGranted(uri, {now}), now);
+  EXPECT_EQ(*refs.ofGranted(uri, {}), now);
+  EXPECT_EQ(*refs.ofGranted(uri, {"not-a-ref"}), now);
+  EXPECT_EQ(*refs.ofGranted(uri, {"rr1:v1:zzzzzzzzzzzzzzzzzzzzzzzzzz"}), old) << "not covered: its v1 ref";
+  EXPECT_EQ(*refs.ofGranted(uri, {"rr1:v1:zzzzzzzzzzzzzzzzzzzzzzzzzz", now}), now);
+
+  EXPECT_EQ(refs.retire(2).error().code, ErrorCode::KeyActive);
+  EXPECT_EQ(refs.retire(5).error().code, ErrorCode::KeyUnknown);
+  ASSERT_TRUE(refs.retire(1).ok());
+  EXPECT_TRUE(refs.retired(1));
+  EXPECT_FALSE(refs.retired(2));
+  EXPECT_EQ(refs.ofCanonical(uri, 1).error().code, ErrorCode::KeyRetired);
+  EXPECT_EQ(refs.ofGranted(uri, {old}).error().code, ErrorCode::KeyRetired);
+  EXPECT_EQ(refs.activate(1).error().code, ErrorCode::KeyRetired);
+  const auto versions = refs.versions();
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_TRUE(versions[0].retired && !versions[0].active);
+  EXPECT_TRUE(versions[1].active && !versions[1].retired);
 }
 
 }  // namespace

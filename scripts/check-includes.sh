@@ -27,7 +27,8 @@ declare -A may_use=(
   [kv]="telemetry config server audit policy"
   [execute]="telemetry config server audit grants"
   [keys]="telemetry config state audit grants breakglass"
-  [app]="telemetry config server ui connectors state audit policy breakglass grants kv execute keys"
+  [rotation]="telemetry config server state audit grants keys"
+  [app]="telemetry config server ui connectors state audit policy breakglass grants kv execute keys rotation"
   [cli]="telemetry config policy keys breakglass"
 )
 

@@ -27,6 +27,7 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   SEALGATE_TRY(app->loadPolicy());
   app->openState();
   SEALGATE_TRY(app->openAudit());
+  SEALGATE_TRY(app->startKeyRotation());
   SEALGATE_TRY(app->startBreakGlass());
   SEALGATE_TRY(app->startDecisions());
   app->startKvAndLeases();
@@ -46,8 +47,11 @@ Result<unsigned> Appliance::openKeys() {
   SEALGATE_ASSIGN_OR_RETURN(auto keys, ApplianceKeys::open(config_));
   keys_ = std::move(keys);
   keys_->recordOperationsIn(metrics_);
-  SEALGATE_ASSIGN_OR_RETURN(auto refVersion, keys_->loadRefKey());
+  SEALGATE_ASSIGN_OR_RETURN(auto refVersion, keys_->loadRefKeys());
   refs_ = std::make_unique<ResourceRefs>(keys_->refMac(), 100000);
+  for (KeyedMac* mac : keys_->refMacs()) {
+    if (mac->keyVersion() != refVersion) refs_->addKey(*mac);
+  }
   SEALGATE_ASSIGN_OR_RETURN(auto grantKeys, keys_->grantSigningKeys());
   SEALGATE_ASSIGN_OR_RETURN(auto grants, GrantAuthority::load(std::move(grantKeys), config_.name));
   grants_ = std::move(grants);
@@ -104,6 +108,16 @@ Result<void> Appliance::openAudit() {
     SEALGATE_ASSIGN_OR_RETURN(auto kafka, KafkaForwarder::start(*audit_, ko));
     kafka_ = std::move(kafka);
   }
+  return {};
+}
+
+// Key rotation, with the retirements the sealed state records applied (a
+// record that does not read back stops start-up: STATE_TAMPERED).
+Result<void> Appliance::startKeyRotation() {
+  keyRotation_ = std::make_unique<KeyRotation>(*keys_, *refs_, *grants_, *audit_, *audit_, *state_,
+                                               config_.grants.maxTtl, config_.hsm.refKeyVersion != 0);
+  SEALGATE_TRY(keyRotation_->load());
+  keyRotationApi_ = std::make_unique<KeyRotationApi>(*keyRotation_, *audit_);
   return {};
 }
 
@@ -164,6 +178,7 @@ Result<void> Appliance::startDecisions() {
   // Break-glass windows (null without a breakglass section: no window, and a bg grant is refused).
   const BreakGlassWindows* windows = breakGlass_.get();
   presentation_ = std::make_unique<GrantPresentation>(config_.grants, *grants_, *state_, *audit_, windows);
+  presentation_->checkRefVersionsWith(*refs_);
   pepApi_ = std::make_unique<PepApi>(config_, *refs_, *grants_, *decisionCache_, *state_, *audit_, *presentation_,
                                      windows, &metrics_);
   policyAdminApi_ = std::make_unique<PolicyAdminApi>(config_.policyFile, *pdp_, *audit_,
@@ -316,6 +331,7 @@ std::vector<Route> Appliance::adminRoutes() {
   auto routes = commonRoutes();
   addAdministrationRoutes(routes);
   addAuditRoutes(routes);
+  addKeyRoutes(routes);
   addLeaseAndKvRoutes(routes);
   breakglass::addBreakGlassRoutes(routes, breakGlassApi_.get());
   ui::addUiRoutes(routes);
@@ -365,6 +381,23 @@ void Appliance::addAdministrationRoutes(std::vector<Route>& routes) {
   routes.push_back(Route{"POST", "/admin/v1/state/reinitialize", Access::Admin, {"admin"}, true, [this](Request& r) {
                            return reinitializeState(r);
                          }});
+}
+
+// Key rotation: admins rotate and retire; auditors read the versions and correlate refs.
+void Appliance::addKeyRoutes(std::vector<Route>& routes) {
+  routes.push_back(Route{"GET", "/admin/v1/keys", Access::Admin, {"admin", "auditor"}, false, [this](Request& r) {
+                           return keyRotationApi_->inventory(r);
+                         }});
+  routes.push_back(Route{"POST", "/admin/v1/keys/rotate", Access::Admin, {"admin"}, true, [this](Request& r) {
+                           return keyRotationApi_->rotate(r);
+                         }});
+  routes.push_back(Route{"POST", "/admin/v1/keys/retire", Access::Admin, {"admin"}, true, [this](Request& r) {
+                           return keyRotationApi_->retire(r);
+                         }});
+  routes.push_back(
+      Route{"POST", "/admin/v1/keys/correlate", Access::Admin, {"admin", "auditor"}, true, [this](Request& r) {
+              return keyRotationApi_->correlate(r);
+            }});
 }
 
 // The audit log: read-only for every admin-side role; nothing rewrites it.

@@ -20,6 +20,7 @@
 #include "appliance/policy/embedded_policy.h"
 #include "appliance/policy/policy_admin_api.h"
 #include "appliance/policy/remote_pdp.h"
+#include "appliance/rotation/key_rotation_api.h"
 #include "appliance/server/http_server.h"
 #include "appliance/state/state_admin_api.h"
 #include "appliance/state/state_guard.h"
@@ -50,6 +51,7 @@ class Appliance {
   std::vector<Route> adminRoutes();
   void addAdministrationRoutes(std::vector<Route>& routes);
   void addAuditRoutes(std::vector<Route>& routes);
+  void addKeyRoutes(std::vector<Route>& routes);
   void addLeaseAndKvRoutes(std::vector<Route>& routes);
   std::vector<Route> commonRoutes();
   HandlerResult readiness();
@@ -62,6 +64,7 @@ class Appliance {
   void openState();
   Result<void> openAudit();
   Result<void> startBreakGlass();
+  Result<void> startKeyRotation();
   Result<void> startDecisions();
   void startKvAndLeases();
   Result<void> startProviders();
@@ -80,6 +83,8 @@ class Appliance {
   std::unique_ptr<StateGuard> state_;
   std::unique_ptr<MerkleAuditLog> audit_;
   std::unique_ptr<AuditApi> auditApi_;
+  std::unique_ptr<KeyRotation> keyRotation_;
+  std::unique_ptr<KeyRotationApi> keyRotationApi_;
   std::unique_ptr<KafkaForwarder> kafka_;  // when audit.kafka is configured
   // Break-glass (when configured): approver devices, requests and windows.
   std::unique_ptr<ApproverAttestation> approverAttestation_;

@@ -386,7 +386,7 @@ void MerkleAuditLog::checkpointIfDueLocked(std::unique_lock<std::mutex>& lock) {
                    (tree_.size() - covered >= options_.checkpointEvery ||
                     std::chrono::steady_clock::now() - lastCheckpoint_ >= options_.checkpointInterval || stopping_);
   if (!checkpointRequested_ && !due) return;
-  if (tree_.size() > covered || checkpoints_.empty()) {
+  if (tree_.size() > covered || checkpoints_.empty() || (checkpointRequested_ && signerChanged_)) {
     if (auto s = signCheckpointLocked(lock); !s) {
       logEvent(LogLevel::Error, "audit_checkpoint_failed", {{"error", s.error().describe()}});
     }
@@ -400,17 +400,19 @@ void MerkleAuditLog::checkpointIfDueLocked(std::unique_lock<std::mutex>& lock) {
 Result<void> MerkleAuditLog::signCheckpointLocked(std::unique_lock<std::mutex>& lock) {
   const note::Checkpoint cp{options_.origin, tree_.size(), tree_.root()};
   const std::string text = note::formatCheckpoint(cp);
+  const CheckpointSigner signer = signer_;
   lock.unlock();
-  auto sig = signer_.sign(text);
+  auto sig = signer.sign(text);
   lock.lock();
   if (!sig) return std::move(sig).takeError();
   const std::string signedNote =
-      note::formatNote(text, {note::Signature{options_.origin, note::ecdsaKeyId(signer_.spkiDer), std::move(*sig)}});
+      note::formatNote(text, {note::Signature{options_.origin, note::ecdsaKeyId(signer.spkiDer), std::move(*sig)}});
   const std::string record = json{{"size", cp.size}, {"note", signedNote}}.dump() + "\n";
   if (auto w = writeFully(checkpointFd_, record); !w) return w;
   if (::fdatasync(checkpointFd_) != 0) return unavailable("the checkpoint file cannot be synced");
   checkpoints_.push_back(StoredCheckpoint{cp.size, signedNote});
   lastSignedAt_ = std::chrono::system_clock::now();
+  if (signer.spkiDer == signer_.spkiDer) signerChanged_ = false;
   return Ok{};
 }
 
@@ -475,9 +477,25 @@ std::vector<StoredCheckpoint> MerkleAuditLog::checkpoints() const {
   return checkpoints_;
 }
 
+CheckpointSigner MerkleAuditLog::signer() const {
+  std::lock_guard lock(mu_);
+  return signer_;
+}
+
+Result<StoredCheckpoint> MerkleAuditLog::rotateSigner(CheckpointSigner next) {
+  SEALGATE_TRY(checkpointNow());
+  {
+    std::lock_guard lock(mu_);
+    logEvent(LogLevel::Info, "audit_key_rotated", {{"from", signer_.keyLabel}, {"to", next.keyLabel}});
+    signer_ = std::move(next);
+    signerChanged_ = true;
+  }
+  return checkpointNow();
+}
+
 Result<StoredCheckpoint> MerkleAuditLog::checkpointNow() {
   std::unique_lock lock(mu_);
-  if (!checkpoints_.empty() && checkpoints_.back().size == tree_.size()) return checkpoints_.back();
+  if (!checkpoints_.empty() && checkpoints_.back().size == tree_.size() && !signerChanged_) return checkpoints_.back();
   const std::uint64_t ticket = ++checkpointRequests_;
   checkpointRequested_ = true;
   cv_.notify_all();

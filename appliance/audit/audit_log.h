@@ -118,7 +118,13 @@ class MerkleAuditLog : public AuditSink {
   // Batches written (one fdatasync each) since open: size() / batches() is the
   // group-commit factor.
   std::uint64_t batches() const;
-  const CheckpointSigner& signer() const { return signer_; }
+  // The key that signs checkpoints now.
+  CheckpointSigner signer() const;
+  // Key rotation (docs/AUDIT.md, "Key rotation"): the current key signs a
+  // checkpoint covering every entry so far, then `next` signs one of the same
+  // size (both keys vouch for the handover point) and every checkpoint after it.
+  // Returns the handover checkpoint by `next`.
+  Result<StoredCheckpoint> rotateSigner(CheckpointSigner next);
   const AuditLogOptions& options() const { return options_; }
 
  private:
@@ -149,7 +155,8 @@ class MerkleAuditLog : public AuditSink {
   Result<void> signCheckpointLocked(std::unique_lock<std::mutex>& lock);
 
   AuditLogOptions options_;
-  CheckpointSigner signer_;
+  CheckpointSigner signer_;     // under mu_; the writer signs with a copy, unlocked
+  bool signerChanged_ = false;  // under mu_: the current size wants a checkpoint by the new key
   int fd_ = -1;
   int checkpointFd_ = -1;
 

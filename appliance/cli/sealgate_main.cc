@@ -8,6 +8,7 @@
 #include "appliance/cli/approver_cli.h"
 #include "appliance/cli/config_check.h"
 #include "appliance/cli/dev_init.h"
+#include "appliance/cli/keys_cli.h"
 #include "appliance/cli/status_cli.h"
 #include "appliance/config/config.h"
 #include "appliance/keys/appliance_keys.h"
@@ -18,6 +19,8 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 using namespace sealgate;
 using namespace sealgate::appliance;
@@ -107,27 +110,35 @@ std::optional<std::string> readFile(const std::string& path) {
   return ss.str();
 }
 
-// `sealgate audit verify --key AUDIT_KEY.pem BUNDLE`: offline, with the key the
-// auditor pinned beforehand (never one from the bundle). Exit 0 verified,
-// 1 verification failed, 2 unusable input (key or file).
-int auditVerify(const std::string& keyPath, const std::string& bundlePath, const std::string& keyName, bool quiet) {
-  auto pem = readFile(keyPath);
-  if (!pem) {
-    std::cerr << "sealgate audit verify: cannot read the key file " << keyPath << "\n";
-    return 2;
-  }
-  auto spki = note::p256SpkiFromPem(*pem);
-  if (!spki) {
-    std::cerr << "sealgate audit verify: " << keyPath << ": " << spki.error().message << "\n";
-    return 2;
+// `sealgate audit verify --key AUDIT_KEY.pem [--key OLDER.pem ...] BUNDLE`:
+// offline, with the keys the auditor pinned beforehand (never one from the
+// bundle; several across a key rotation). Exit 0 verified, 1 verification
+// failed, 2 unusable input (key or file).
+int auditVerify(const std::vector<std::string>& keyPaths, const std::string& bundlePath, const std::string& keyName,
+                bool quiet) {
+  audit::VerifyOptions options;
+  for (const auto& keyPath : keyPaths) {
+    auto pem = readFile(keyPath);
+    if (!pem) {
+      std::cerr << "sealgate audit verify: cannot read the key file " << keyPath << "\n";
+      return 2;
+    }
+    auto spki = note::p256SpkiFromPem(*pem);
+    if (!spki) {
+      std::cerr << "sealgate audit verify: " << keyPath << ": " << spki.error().message << "\n";
+      return 2;
+    }
+    if (options.spkiDer.empty()) {
+      options.spkiDer = std::move(*spki);
+    } else {
+      options.moreKeys.push_back(std::move(*spki));
+    }
   }
   auto bundle = readFile(bundlePath);
   if (!bundle) {
     std::cerr << "sealgate audit verify: cannot read the bundle " << bundlePath << "\n";
     return 2;
   }
-  audit::VerifyOptions options;
-  options.spkiDer = std::move(*spki);
   options.keyName = keyName;
   const bool tty = !quiet && isatty(STDERR_FILENO);
   int lastPercent = -1;
@@ -269,13 +280,35 @@ static int run(int argc, char** argv) {
   devInitCmd->add_option("--tpm", init.tpm, "none (rollback protection off) or swtpm (a software TPM in DIR/tpm)")
       ->check(CLI::IsMember({"none", "swtpm"}));
 
-  auto* keysCmd = cli.add_subcommand("keys", "inspect the HSM's keys");
+  auto* keysCmd = cli.add_subcommand("keys", "the HSM's keys: list them, rotate and retire versions");
   keysCmd->require_subcommand(1);
   std::string configPath;
   bool asJson = false;
   auto* listCmd = keysCmd->add_subcommand("list", "show labels, types, fingerprints and attributes (never values)");
   listCmd->add_option("--config", configPath, "path to sealgated.conf")->required();
   listCmd->add_flag("--json", asJson, "machine-readable output");
+  // Key rotation, through the running appliance's admin listener.
+  KeysCommand keys;
+  auto* versionsCmd = keysCmd->add_subcommand(
+      "versions", "every version of the ref-hmac, grant and audit keys: active, verifying or retired, and when");
+  auto* rotateCmd = keysCmd->add_subcommand(
+      "rotate", "(admin) create the next version of a key in the HSM and make it active; earlier ones still verify");
+  rotateCmd->add_option("--kind", keys.kind, "ref-hmac, grant or audit")
+      ->required()
+      ->check(CLI::IsMember({"ref-hmac", "grant", "audit"}));
+  auto* retireCmd = keysCmd->add_subcommand(
+      "retire", "(admin) stop using an earlier version for good (kept in the HSM); refused while grants need it");
+  retireCmd->add_option("LABEL", keys.label, "the version's label, e.g. sealgate-grant-es256-v1")->required();
+  for (auto* cmd : {rotateCmd, retireCmd}) {
+    cmd->add_option("--reason", keys.reason, "why (recorded in the audit event)");
+  }
+  auto* correlateCmd = keysCmd->add_subcommand(
+      "correlate", "(admin, auditor) the resource_ref of a secret URI under every key version (audited)");
+  correlateCmd->add_option("URI", keys.uri, "a secret URI, secret://tenant/mount/path[#field]")->required();
+  for (auto* cmd : {versionsCmd, rotateCmd, retireCmd, correlateCmd}) {
+    addAdminTlsOptions(cmd, keys.tls);
+    cmd->add_flag("--json", keys.asJson, "machine-readable output");
+  }
 
   auto* stateCmd = cli.add_subcommand("state", "the sealed state store");
   stateCmd->require_subcommand(1);
@@ -285,11 +318,16 @@ static int run(int argc, char** argv) {
   stateInitCmd->add_option("--config", stateConfig, "path to sealgated.conf")->required();
   auto* auditCmd = cli.add_subcommand("audit", "work with exported audit bundles");
   auditCmd->require_subcommand(1);
-  std::string keyPath, bundlePath, keyName;
+  std::vector<std::string> keyPaths;
+  std::string bundlePath, keyName;
   bool quiet = false;
   auto* verifyCmd =
       auditCmd->add_subcommand("verify", "verify an export bundle offline: signatures, the Merkle tree and the proofs");
-  verifyCmd->add_option("--key", keyPath, "the audit public key (PEM) you pinned beforehand")->required();
+  verifyCmd
+      ->add_option("--key", keyPaths,
+                   "the audit public key (PEM) you pinned beforehand; repeat it for each key version the log spans")
+      ->allow_extra_args(false)  // one file per --key: the bundle stays positional
+      ->required();
   verifyCmd->add_option("--key-name", keyName, "the key name in the signed note (default: the bundle's origin)");
   verifyCmd->add_flag("--quiet", quiet, "no progress bar");
   verifyCmd->add_option("BUNDLE", bundlePath, "the bundle from GET /admin/v1/audit/export")->required();
@@ -329,8 +367,12 @@ static int run(int argc, char** argv) {
   if (const int status = runApproverCommands(approvers); status >= 0) return status;
   if (statusCmd->parsed()) return statusCommand(statusTls, statusJson, std::cout, std::cerr);
   if (listCmd->parsed()) return keysList(configPath, asJson);
+  if (versionsCmd->parsed()) return keysVersionsCommand(keys, std::cout, std::cerr);
+  if (rotateCmd->parsed()) return keysRotateCommand(keys, std::cout, std::cerr);
+  if (retireCmd->parsed()) return keysRetireCommand(keys, std::cout, std::cerr);
+  if (correlateCmd->parsed()) return keysCorrelateCommand(keys, std::cout, std::cerr);
   if (stateInitCmd->parsed()) return stateInit(stateConfig);
-  if (verifyCmd->parsed()) return auditVerify(keyPath, bundlePath, keyName, quiet);
+  if (verifyCmd->parsed()) return auditVerify(keyPaths, bundlePath, keyName, quiet);
   return 2;
 }
 

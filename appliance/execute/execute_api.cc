@@ -238,7 +238,13 @@ std::variant<std::vector<ExecuteApi::Slot>, HttpError> ExecuteApi::resolveSlots(
     if (auto guard = uri->checkTenant(request.identity.tenant); !guard) {
       return HttpError{guard.error().code, "slot " + name + ": " + guard.error().message};
     }
-    auto ref = refs_.of(*uri);
+    // Under the key version the grant's refs name: a grant issued before a key
+    // rotation keeps working until that version is retired.
+    auto ref = refs_.ofGranted(uri->canonical(), claims.res);
+    if (!ref && ref.error().code == ErrorCode::KeyRetired) {
+      return refuse(request, connector, ErrorCode::KeyRetired,
+                    "the grant names resource_refs under a retired key version; ask for a new grant");
+    }
     if (!ref) {
       logEvent(LogLevel::Error, "hsm_failure",
                {{"correlation_id", request.correlationId}, {"error", ref.error().describe()}});

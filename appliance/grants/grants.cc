@@ -145,33 +145,99 @@ std::string GrantClaims::holder() const {
   return sub;
 }
 
+namespace {
+
+// The JWKS entry of one grant key (its kid is the JWK thumbprint).
+Result<std::pair<std::string, json>> grantJwk(const Bytes& spki) {
+  if (spki.size() != kP256SpkiBytes) return makeError(ErrorCode::HsmUnsupported, "grant key is not P-256");
+  EcPublicJwk pub{Bytes(spki.begin() + kP256SpkiPointOffset, spki.begin() + kP256SpkiPointOffset + 32),
+                  Bytes(spki.begin() + kP256SpkiPointOffset + 32, spki.end())};
+  std::string kid = jwkThumbprint(pub);
+  json jwk = {
+      {"kty", "EC"},  {"crv", "P-256"}, {"x", base64UrlNoPad(pub.x)}, {"y", base64UrlNoPad(pub.y)}, {"kid", kid},
+      {"use", "sig"}, {"alg", "ES256"}};
+  return std::pair{std::move(kid), std::move(jwk)};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<GrantAuthority>> GrantAuthority::load(GrantSigningKeys keys, std::string issuer) {
-  std::unique_ptr<GrantAuthority> ga(new GrantAuthority(std::move(keys), std::move(issuer)));
-  unsigned best = 0;
-  for (const auto& version : ga->keys_.versions) {
-    const Bytes& spki = version.spkiDer;
-    if (spki.size() != kP256SpkiBytes) return makeError(ErrorCode::HsmUnsupported, "grant key is not P-256");
-    EcPublicJwk pub{Bytes(spki.begin() + kP256SpkiPointOffset, spki.begin() + kP256SpkiPointOffset + 32),
-                    Bytes(spki.begin() + kP256SpkiPointOffset + 32, spki.end())};
-    const std::string kid = jwkThumbprint(pub);
-    json jwk = {
-        {"kty", "EC"},  {"crv", "P-256"}, {"x", base64UrlNoPad(pub.x)}, {"y", base64UrlNoPad(pub.y)}, {"kid", kid},
-        {"use", "sig"}, {"alg", "ES256"}};
-    ga->byKid_[kid] = Key{version.label, spki, jwk};
-    if (version.number > best) {
-      best = version.number;
-      ga->activeKid_ = kid;
-    }
-  }
-  if (best == 0) return makeError(ErrorCode::HsmKeyNotFound, "no sealgate-grant-es256-vN key in the HSM");
+  std::unique_ptr<GrantAuthority> ga(new GrantAuthority(std::move(issuer)));
+  SEALGATE_TRY(ga->reload(std::move(keys)));
   return ga;
 }
 
+Result<void> GrantAuthority::reload(GrantSigningKeys keys) {
+  auto next = std::make_shared<KeySet>();
+  const auto previous = keySet();
+  unsigned best = 0;
+  for (const auto& version : keys.versions) {
+    SEALGATE_ASSIGN_OR_RETURN(auto jwk, grantJwk(version.spkiDer));
+    Key key{version.label, version.spkiDer, std::move(jwk.second), false};
+    // A version retired before stays retired.
+    if (previous) {
+      auto old = previous->byKid.find(jwk.first);
+      key.retired = old != previous->byKid.end() && old->second.retired;
+    }
+    if (version.number > best) {
+      best = version.number;
+      next->activeKid = jwk.first;
+    }
+    next->byKid[jwk.first] = std::move(key);
+  }
+  if (best == 0) return makeError(ErrorCode::HsmKeyNotFound, "no sealgate-grant-es256-vN key in the HSM");
+  if (next->byKid.at(next->activeKid).retired) {
+    return makeError(ErrorCode::KeyRetired, "the highest grant key version is retired");
+  }
+  std::lock_guard lock(mu_);
+  keySet_ = std::move(next);
+  sign_ = std::move(keys.sign);
+  return {};
+}
+
+Result<void> GrantAuthority::retire(const std::string& label) {
+  std::lock_guard lock(mu_);
+  auto next = std::make_shared<KeySet>(*keySet_);
+  for (auto& [kid, key] : next->byKid) {
+    if (key.label != label) continue;
+    if (kid == next->activeKid) return makeError(ErrorCode::KeyActive, label + " signs the grants issued now");
+    key.retired = true;
+    keySet_ = std::move(next);
+    return {};
+  }
+  return makeError(ErrorCode::KeyUnknown, "no grant key " + label);
+}
+
+std::map<std::string, bool> GrantAuthority::labels() const {
+  std::map<std::string, bool> out;
+  for (const auto& [kid, key] : keySet()->byKid) out[key.label] = key.retired;
+  return out;
+}
+
+std::shared_ptr<const GrantAuthority::KeySet> GrantAuthority::keySet() const {
+  std::lock_guard lock(mu_);
+  return keySet_;
+}
+
+std::string GrantAuthority::activeKid() const { return keySet()->activeKid; }
+
+std::string GrantAuthority::activeLabel() const {
+  const auto keys = keySet();
+  return keys->byKid.at(keys->activeKid).label;
+}
+
 Result<std::string> GrantAuthority::sign(const GrantClaims& claims) {
-  const json header = {{"alg", "ES256"}, {"typ", kGrantType}, {"kid", activeKid_}};
+  std::shared_ptr<const KeySet> keys;
+  std::function<Result<Bytes>(const std::string&, std::span<const std::uint8_t>)> sign;
+  {
+    std::lock_guard lock(mu_);
+    keys = keySet_;
+    sign = sign_;
+  }
+  const json header = {{"alg", "ES256"}, {"typ", kGrantType}, {"kid", keys->activeKid}};
   const std::string signingInput =
       base64UrlNoPad(asBytes(header.dump())) + "." + base64UrlNoPad(asBytes(claims.toJson().dump()));
-  SEALGATE_ASSIGN_OR_RETURN(auto sig, keys_.sign(byKid_.at(activeKid_).label, asBytes(signingInput)));
+  SEALGATE_ASSIGN_OR_RETURN(auto sig, sign(keys->byKid.at(keys->activeKid).label, asBytes(signingInput)));
   return signingInput + "." + base64UrlNoPad(sig);
 }
 
@@ -184,11 +250,14 @@ Result<GrantClaims> GrantAuthority::verify(std::string_view token, std::chrono::
       !isString(h, "kid")) {
     return invalid("the grant's header is not a sealgate grant header");
   }
-  auto key = byKid_.find(h["kid"].get<std::string>());
-  if (key == byKid_.end()) return invalid("the grant was signed by an unknown key");
+  const auto keys = keySet();
+  auto key = keys->byKid.find(h["kid"].get<std::string>());
+  if (key == keys->byKid.end()) return invalid("the grant was signed by an unknown key");
   if (!verifyEs256Spki(key->second.spki, jws->signingInput, jws->signature)) {
     return invalid("the grant's signature does not verify");
   }
+  // After the signature: only a grant this appliance signed learns that its key is retired.
+  if (key->second.retired) return makeError(ErrorCode::KeyRetired, "the grant was signed by a retired key");
   auto claims = GrantClaims::fromJson(jws->payload);
   if (!claims) return claims;
   if (claims->iss != issuer_ || claims->aud != issuer_) return invalid("the grant was issued for another appliance");
@@ -200,7 +269,9 @@ Result<GrantClaims> GrantAuthority::verify(std::string_view token, std::chrono::
 
 json GrantAuthority::jwks() const {
   json keys = json::array();
-  for (const auto& [kid, key] : byKid_) keys.push_back(key.jwk);
+  for (const auto& [kid, key] : keySet()->byKid) {
+    if (!key.retired) keys.push_back(key.jwk);
+  }
   return json{{"keys", keys}};
 }
 

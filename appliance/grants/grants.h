@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -98,12 +99,24 @@ class GrantAuthority {
   static Result<std::unique_ptr<GrantAuthority>> load(GrantSigningKeys keys, std::string issuer);
 
   Result<std::string> sign(const GrantClaims& claims);
-  // Signature (by any loaded kid), typ, iss, aud, nbf/exp (with `leeway`).
+  // Signature (by any loaded, unretired kid: a retired one is KEY_RETIRED), typ,
+  // iss, aud, nbf/exp (with `leeway`).
   Result<GrantClaims> verify(std::string_view token, std::chrono::system_clock::time_point now,
                              std::chrono::seconds leeway = kGrantClockLeeway) const;
+  // The unretired keys.
   nlohmann::json jwks() const;
-  const std::string& activeKid() const { return activeKid_; }
+  std::string activeKid() const;
+  std::string activeLabel() const;  // the HSM label of the signing version
   const std::string& issuer() const { return issuer_; }
+
+  // Key rotation (docs/RUNBOOK.md, "Key rotation"), safe while grants are signed
+  // and verified. reload() takes the versions the HSM now holds: the highest
+  // signs from then on, every other one still verifies. retire() stops a version
+  // verifying: KEY_UNKNOWN for a label not loaded, KEY_ACTIVE for the signing one.
+  Result<void> reload(GrantSigningKeys keys);
+  Result<void> retire(const std::string& label);
+  // The label of every loaded version, and whether it is retired.
+  std::map<std::string, bool> labels() const;
 
  private:
   // NOLINTNEXTLINE(bugprone-exception-escape): holds an nlohmann::json (see server/http_server.h's Request)
@@ -111,12 +124,19 @@ class GrantAuthority {
     std::string label;
     Bytes spki;
     nlohmann::json jwk;
+    bool retired = false;
   };
-  GrantAuthority(GrantSigningKeys keys, std::string issuer) : keys_(std::move(keys)), issuer_(std::move(issuer)) {}
-  GrantSigningKeys keys_;
+  struct KeySet {
+    std::map<std::string, Key> byKid;
+    std::string activeKid;
+  };
+  GrantAuthority(std::string issuer) : issuer_(std::move(issuer)) {}
+  std::shared_ptr<const KeySet> keySet() const;
+
   std::string issuer_;
-  std::map<std::string, Key> byKid_;
-  std::string activeKid_;
+  mutable std::mutex mu_;  // guards keySet_ and sign_; a KeySet is never changed once published
+  std::shared_ptr<const KeySet> keySet_;
+  std::function<Result<Bytes>(const std::string& label, std::span<const std::uint8_t> signingInput)> sign_;
 };
 
 }  // namespace sealgate::appliance

@@ -55,9 +55,22 @@ std::variant<GrantClaims, HttpError> GrantPresentation::verify(const Request& re
   auto claims = grants_.verify(token, clock_());
   if (!claims) return HttpError{claims.error().code, claims.error().message};
   if (auto err = checkBreakGlassWindow(*claims)) return *err;
+  if (auto err = checkRefVersions(*claims)) return *err;
   if (auto err = checkBinding(request, token, *claims)) return *err;
   if (auto err = checkIssuedAfterState(*claims)) return *err;
   return std::move(*claims);
+}
+
+std::optional<HttpError> GrantPresentation::checkRefVersions(const GrantClaims& claims) const {
+  if (refs_ == nullptr) return std::nullopt;
+  for (const auto& ref : claims.res) {
+    const auto version = resourceRefVersion(ref);
+    if (version && refs_->retired(*version)) {
+      return HttpError{ErrorCode::KeyRetired,
+                       "the grant names resource_refs under a retired key version; ask for a new grant"};
+    }
+  }
+  return std::nullopt;
 }
 
 std::variant<std::uint32_t, HttpError> GrantPresentation::spendOneUse(const Request& request, const GrantClaims& claims,

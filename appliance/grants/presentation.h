@@ -24,6 +24,7 @@
 #include "core/interfaces/audit_sink.h"
 #include "core/interfaces/breakglass_windows.h"
 #include "core/interfaces/state_store.h"
+#include "core/resource_ref.h"
 
 namespace sealgate::appliance {
 
@@ -59,6 +60,10 @@ class GrantPresentation {
   // grant to it); nullopt without a DPoP header.
   std::variant<std::optional<std::string>, HttpError> proofKey(const Request& request);
 
+  // The resource_ref keys whose retirement makes a grant naming refs under them
+  // unusable (KEY_RETIRED); set once, before requests are served.
+  void checkRefVersionsWith(const ResourceRefs& refs) { refs_ = &refs; }
+
   // For tests: a fixed clock.
   void setClock(std::function<Clock::time_point()> clock) { clock_ = std::move(clock); }
   Clock::time_point now() const { return clock_(); }
@@ -70,6 +75,8 @@ class GrantPresentation {
   std::optional<HttpError> checkBinding(const Request& request, const std::string& token, const GrantClaims& claims);
   std::optional<HttpError> checkIssuedAfterState(const GrantClaims& claims) const;
   std::optional<HttpError> checkBreakGlassWindow(const GrantClaims& claims) const;
+  std::optional<HttpError> checkRefVersions(const GrantClaims& claims) const;
+  const ResourceRefs* refs_ = nullptr;
 
   // Server nonces (RFC 9449 §8) when grants.dpop_nonce is on: the current one and
   // its predecessor are accepted; each lives five minutes.

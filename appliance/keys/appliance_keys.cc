@@ -45,17 +45,59 @@ Result<std::unique_ptr<ApplianceKeys>> ApplianceKeys::open(const Config& config,
   return k;
 }
 
-Result<unsigned> ApplianceKeys::loadRefKey() {
-  unsigned version = hsm_.refKeyVersion;
-  if (version == 0) {
-    SEALGATE_ASSIGN_OR_RETURN(auto active, keys_->activeVersion(key_labels::kRefHmac));
-    version = active;
+Result<unsigned> ApplianceKeys::loadRefKeys() {
+  unsigned active = hsm_.refKeyVersion;
+  if (active == 0) {
+    SEALGATE_ASSIGN_OR_RETURN(auto highest, keys_->activeVersion(key_labels::kRefHmac));
+    active = highest;
   }
-  refMac_ = std::make_unique<hsm::HsmRefMac>(*keys_, version);
-  return version;
+  SEALGATE_ASSIGN_OR_RETURN(auto listed, keys_->listKeys());
+  for (const auto& k : listed) {
+    const auto version = parseVersionedLabel(k.label, key_labels::kRefHmac);
+    if (version && k.kind == hsm::KeyKind::HmacSha256) SEALGATE_TRY(refMac(*version));
+  }
+  SEALGATE_TRY(refMac(active));  // a pinned version that is missing fails at its first use, as before
+  activeRefVersion_ = active;
+  return active;
 }
 
-KeyedMac& ApplianceKeys::refMac() { return *refMac_; }
+KeyedMac& ApplianceKeys::refMac() {
+  std::lock_guard lock(refMu_);
+  return *refMacs_.at(activeRefVersion_);
+}
+
+std::vector<KeyedMac*> ApplianceKeys::refMacs() {
+  std::lock_guard lock(refMu_);
+  std::vector<KeyedMac*> out;
+  for (auto& [version, mac] : refMacs_) out.push_back(mac.get());
+  return out;
+}
+
+Result<KeyedMac*> ApplianceKeys::refMac(unsigned version) {
+  if (version == 0) return makeError(ErrorCode::KeyUnknown, "resource_ref key versions start at 1");
+  std::lock_guard lock(refMu_);
+  auto& mac = refMacs_[version];
+  if (!mac) mac = std::make_unique<hsm::HsmRefMac>(*keys_, version);
+  return static_cast<KeyedMac*>(mac.get());
+}
+
+void ApplianceKeys::setActiveRefVersion(unsigned version) { activeRefVersion_ = version; }
+
+Result<std::string> ApplianceKeys::createNextVersion(const std::string& prefix) {
+  SEALGATE_ASSIGN_OR_RETURN(auto highest, keys_->activeVersion(prefix));
+  const std::string label = versionedLabel(prefix, highest + 1);
+  if (prefix == key_labels::kRefHmac) {
+    SEALGATE_TRY(keys_->generateHmacKey(label));
+    SEALGATE_TRY(refMac(highest + 1));
+  } else if (prefix == key_labels::kGrantSigning || prefix == key_labels::kAuditSigning) {
+    SEALGATE_TRY(keys_->generateEcP256Key(label));
+  } else {
+    return makeError(ErrorCode::KeyUnknown, prefix + " is not a versioned key");
+  }
+  return label;
+}
+
+Result<void> ApplianceKeys::destroyKey(const std::string& label) { return keys_->destroyKey(label); }
 
 Result<GrantSigningKeys> ApplianceKeys::grantSigningKeys() { return appliance::grantSigningKeys(*keys_); }
 
@@ -113,7 +155,7 @@ Result<EVP_PKEY*> ApplianceKeys::tlsKey() {
 json ApplianceKeys::readinessCheck() {
   // Every key is looked up afresh (no handle cache): a deleted key makes us unready.
   const hsm::ExpectedKey expected[] = {
-      {versionedLabel(key_labels::kRefHmac, refMac_->keyVersion()), hsm::KeyKind::HmacSha256},
+      {versionedLabel(key_labels::kRefHmac, activeRefVersion_), hsm::KeyKind::HmacSha256},
       {key_labels::kKek, hsm::KeyKind::Aes256},
       {hsm_.tlsKeyLabel, hsm::KeyKind::EcP256},
       {key_labels::kGrantSigning, hsm::KeyKind::EcP256, hsm::ExpectedKey::Match::AnyVersion},
@@ -146,7 +188,7 @@ json ApplianceKeys::hsmStatus() {
     }
   }
   out["keys"] = keyList;
-  out["ref_key_version"] = refMac_ ? refMac_->keyVersion() : 0;
+  out["ref_key_version"] = activeRefVersion_.load();
   return out;
 }
 

@@ -5,8 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,10 +54,25 @@ class ApplianceKeys {
   ApplianceKeys(const ApplianceKeys&) = delete;
   ApplianceKeys& operator=(const ApplianceKeys&) = delete;
 
-  // Selects the resource_ref key: config.hsm.refKeyVersion, or the highest
-  // sealgate-ref-hmac-vN present. refMac() is usable once this succeeded.
-  Result<unsigned> loadRefKey();
+  // Selects the active resource_ref key, config.hsm.refKeyVersion or the
+  // highest sealgate-ref-hmac-vN present, and loads every version present (the
+  // grants issued before a rotation name theirs). refMac() is usable once this
+  // succeeded.
+  Result<unsigned> loadRefKeys();
   KeyedMac& refMac();
+  // Every version loaded, the active one included, lowest first.
+  std::vector<KeyedMac*> refMacs();
+
+  // --- key rotation (appliance/rotation/) ---
+  // Generates `<prefix>-v<N+1>` beside the highest version N, with the same
+  // type and attributes (the ref HMAC, grant and audit prefixes of
+  // core/key_labels.h); returns its label. For the ref HMAC the new version is
+  // loaded too (refMac(version)), not yet active.
+  Result<std::string> createNextVersion(const std::string& prefix);
+  Result<KeyedMac*> refMac(unsigned version);
+  void setActiveRefVersion(unsigned version);
+  // Undoes createNextVersion when what must follow it (the audit event) failed.
+  Result<void> destroyKey(const std::string& label);
 
   Result<GrantSigningKeys> grantSigningKeys();
   Result<CheckpointSigner> checkpointSigner();
@@ -89,7 +106,9 @@ class ApplianceKeys {
   std::unique_ptr<hsm::KeyStore> keys_;
   std::unique_ptr<attest::Tpm> tpm_;
   std::optional<Error> tpmError_;
-  std::unique_ptr<hsm::HsmRefMac> refMac_;
+  std::mutex refMu_;  // guards refMacs_ (rotation adds to it while requests use it)
+  std::map<unsigned, std::unique_ptr<hsm::HsmRefMac>> refMacs_;
+  std::atomic<unsigned> activeRefVersion_{0};
   std::unique_ptr<HsmTpmDataKeySealer> sealer_;
   std::unique_ptr<hsm::Pkcs11Engine> engine_;
   EvpPkeyPtr tlsKey_;
