@@ -21,4 +21,12 @@ std::string versionedLabel(std::string_view prefix, unsigned version) {
   return std::string(prefix) + "-v" + std::to_string(version);
 }
 
+std::string tlsLabelBase(std::string_view label) {
+  const auto dash = label.rfind("-v");
+  if (dash != std::string_view::npos && dash > 0 && parseVersionedLabel(label, label.substr(0, dash))) {
+    return std::string(label.substr(0, dash));
+  }
+  return std::string(label);
+}
+
 }  // namespace sealgate

@@ -28,4 +28,8 @@ std::optional<unsigned> parseVersionedLabel(std::string_view label, std::string_
 // "<prefix>-v<version>".
 std::string versionedLabel(std::string_view prefix, unsigned version);
 
+// The TLS key's label without its version: "<base>" for "<base>-vN", else the
+// label itself (the first TLS key, e.g. "sealgate-tls", counts as version 1).
+std::string tlsLabelBase(std::string_view label);
+
 }  // namespace sealgate

@@ -34,6 +34,17 @@ TEST(KeyLabels, VersionedLabelRoundTrips) {
   EXPECT_EQ(versionedLabel(key_labels::kRefHmac, 3), "sealgate-ref-hmac-v3");
 }
 
+TEST(KeyLabels, TlsLabelBaseDropsAVersionSuffixOnly) {
+  EXPECT_EQ(tlsLabelBase("sealgate-tls"), "sealgate-tls");
+  EXPECT_EQ(tlsLabelBase("sealgate-tls-v2"), "sealgate-tls");
+  EXPECT_EQ(tlsLabelBase("sealgate-tls-v12"), "sealgate-tls");
+  EXPECT_EQ(tlsLabelBase("web-v1-tls"), "web-v1-tls");
+  EXPECT_EQ(tlsLabelBase("sealgate-tls-v0"), "sealgate-tls-v0");
+  EXPECT_EQ(tlsLabelBase("sealgate-tls-v"), "sealgate-tls-v");
+  EXPECT_EQ(tlsLabelBase("-v3"), "-v3");
+  EXPECT_EQ(tlsLabelBase(""), "");
+}
+
 TEST(KeyLabels, TheTableHoldsDistinctLabels) {
   const std::set<std::string> all{key_labels::kRefHmac, key_labels::kGrantSigning, key_labels::kAuditSigning,
                                   key_labels::kKek, key_labels::kTls};

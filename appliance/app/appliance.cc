@@ -114,8 +114,9 @@ Result<void> Appliance::openAudit() {
 // Key rotation, with the retirements the sealed state records applied (a
 // record that does not read back stops start-up: STATE_TAMPERED).
 Result<void> Appliance::startKeyRotation() {
-  keyRotation_ = std::make_unique<KeyRotation>(*keys_, *refs_, *grants_, *audit_, *audit_, *state_,
-                                               config_.grants.maxTtl, config_.hsm.refKeyVersion != 0);
+  keyRotation_ =
+      std::make_unique<KeyRotation>(*keys_, *refs_, *grants_, *audit_, *audit_, *state_, config_.grants.maxTtl,
+                                    config_.hsm.refKeyVersion != 0, config_.pep.certFile);
   SEALGATE_TRY(keyRotation_->load());
   keyRotationApi_ = std::make_unique<KeyRotationApi>(*keyRotation_, *audit_);
   return {};
@@ -144,6 +145,39 @@ Result<void> Appliance::startBreakGlass() {
   breakGlassSettler_ =
       std::make_unique<PeriodicTask>(std::chrono::seconds(1), [api = breakGlassApi_.get()] { api->settle(); });
   return {};
+}
+
+Result<bool> Appliance::reloadTls(const Config& fresh) {
+  const std::string label = fresh.hsm.tlsKeyLabel;
+  auto pepConfig = config_.pep;
+  auto adminConfig = config_.admin;
+  pepConfig.certFile = fresh.pep.certFile;
+  adminConfig.certFile = fresh.admin.certFile;
+  SEALGATE_ASSIGN_OR_RETURN(auto fingerprint, certificateFingerprint(pepConfig.certFile));
+  SEALGATE_ASSIGN_OR_RETURN(auto adminFingerprint, certificateFingerprint(adminConfig.certFile));
+  fingerprint += " " + adminFingerprint;
+  if (label == keys_->tlsKeyLabel() && fingerprint == tlsFingerprint_) return false;  // nothing changed
+  if (keyRotation_->isRetired(label)) return makeError(ErrorCode::KeyRetired, label + " is retired");
+  // Both listeners' contexts first, each checked against the key: both switch or neither.
+  SEALGATE_ASSIGN_OR_RETURN(auto key, keys_->tlsKey(label));
+  SEALGATE_ASSIGN_OR_RETURN(auto pepTls, Listener::makeTlsContext(pepConfig, key));
+  SEALGATE_ASSIGN_OR_RETURN(auto adminTls, Listener::makeTlsContext(adminConfig, key));
+  json event = auditEvent("tls_reload", Actor{"", "sealgated", "", "", ""});
+  event.update(json{
+      {"signal", "SIGHUP"}, {"label", label}, {"previous", keys_->tlsKeyLabel()}, {"certificate_sha256", fingerprint}});
+  if (!appendAuditEvent(*audit_, Actor{"", "sealgated", "", "", ""}, event)) {
+    return makeError(ErrorCode::AuditUnavailable, "the audit log cannot record the TLS reload; nothing changed");
+  }
+  pep_->useTlsContext(std::move(pepTls));
+  admin_->useTlsContext(std::move(adminTls));
+  keys_->setTlsKeyLabel(label);
+  keyRotation_->setTlsCertFile(pepConfig.certFile);
+  config_.pep.certFile = pepConfig.certFile;
+  config_.admin.certFile = adminConfig.certFile;
+  config_.hsm.tlsKeyLabel = label;
+  tlsFingerprint_ = fingerprint;
+  logEvent(LogLevel::Info, "tls_reloaded", {{"label", label}, {"certificate_sha256", fingerprint}});
+  return true;
 }
 
 Result<void> Appliance::reloadPolicy() {
@@ -214,6 +248,10 @@ void Appliance::startKvAndLeases() {
 }
 
 Result<void> Appliance::startListeners() {
+  if (keyRotation_->isRetired(config_.hsm.tlsKeyLabel)) {
+    return makeError(ErrorCode::KeyRetired, "hsm.tls_key_label names " + config_.hsm.tlsKeyLabel +
+                                                ", a retired key: name the TLS key in use and its certificate");
+  }
   SEALGATE_ASSIGN_OR_RETURN(auto tlsKey, keys_->tlsKey());
   SEALGATE_ASSIGN_OR_RETURN(
       auto pep, Listener::create(ListenerKind::Pep, config_.pep, config_.limits, tlsKey, pepRoutes(), &metrics_));
@@ -221,6 +259,9 @@ Result<void> Appliance::startListeners() {
   SEALGATE_ASSIGN_OR_RETURN(auto admin, Listener::create(ListenerKind::Admin, config_.admin, config_.limits, tlsKey,
                                                          adminRoutes(), &metrics_));
   admin_ = std::move(admin);
+  SEALGATE_ASSIGN_OR_RETURN(tlsFingerprint_, certificateFingerprint(config_.pep.certFile));
+  SEALGATE_ASSIGN_OR_RETURN(auto adminFingerprint, certificateFingerprint(config_.admin.certFile));
+  tlsFingerprint_ += " " + adminFingerprint;
   pep_->start();
   admin_->start();
   return {};

@@ -42,6 +42,13 @@ class Appliance {
   // SIGHUP: the embedded policy read again from policy_file (PolicyAdminApi::
   // reloadFromFile); with a remote PDP there is nothing to reload.
   Result<void> reloadPolicy();
+  // SIGHUP, with the config file read again: when its hsm.tls_key_label or the
+  // certificate files differ from those in use, both listeners switch to them
+  // (audited, tls_reload); new connections use them, open ones finish with
+  // theirs. Refused, with nothing changed, when the key is retired, a
+  // certificate does not match the key, or the audit log cannot record it.
+  // Other settings take effect at the next start. True when it switched.
+  Result<bool> reloadTls(const Config& fresh);
   std::uint16_t pepPort() const { return pep_ ? pep_->port() : 0; }
   std::uint16_t adminPort() const { return admin_ ? admin_->port() : 0; }
 
@@ -106,6 +113,7 @@ class Appliance {
   std::unique_ptr<ExecuteApi> executeApi_;
   std::unique_ptr<Listener> pep_;
   std::unique_ptr<Listener> admin_;
+  std::string tlsFingerprint_;  // SHA-256 of the pep and admin certificates in use
 };
 
 // The OpenAPI document (docs/openapi.json), embedded at build time.

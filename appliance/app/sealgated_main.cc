@@ -20,9 +20,9 @@ using namespace sealgate::appliance;
 // Until SIGTERM or SIGINT (returned): tells systemd the daemon is ready
 // (Type=notify; nothing happens without NOTIFY_SOCKET), pings its watchdog at
 // half its interval when WatchdogSec= is set (the main thread answering is the
-// liveness it proves), and reloads the policy on SIGHUP (a failed reload is
-// logged and changes nothing).
-static int serve(Appliance& app, const sigset_t& handled) {
+// liveness it proves), and reloads the policy and the TLS key and certificates
+// on SIGHUP (a failed reload is logged and changes nothing).
+static int serve(Appliance& app, const sigset_t& handled, const std::string& configPath) {
   std::uint64_t watchdogUsec = 0;
   const bool watchdog = sd_watchdog_enabled(0, &watchdogUsec) > 0 && watchdogUsec > 0;
   sd_notify(0, "READY=1\nSTATUS=serving");
@@ -42,6 +42,14 @@ static int serve(Appliance& app, const sigset_t& handled) {
     if (auto reloaded = app.reloadPolicy(); !reloaded) {
       logEvent(LogLevel::Error, "policy_reload_failed",
                {{"code", reloaded.error().code}, {"error", reloaded.error().describe()}});
+    }
+    // The TLS key and certificates named in the config file as it is now.
+    auto checked = Config::checkFile(configPath);
+    if (!checked.config) {
+      logEvent(LogLevel::Error, "tls_reload_failed",
+               {{"code", ErrorCode::ConfigInvalid}, {"problems", checked.problems.size()}});
+    } else if (auto tls = app.reloadTls(*checked.config); !tls) {
+      logEvent(LogLevel::Error, "tls_reload_failed", {{"code", tls.error().code}, {"error", tls.error().describe()}});
     }
     sd_notify(0, "READY=1\nSTATUS=serving");
   }
@@ -101,7 +109,7 @@ static int run(int argc, char** argv) {
       std::cerr << "sealgated: " << app.error().describe() << "\n";
       exitCode = 1;
     } else {
-      const int sig = serve(**app, handled);
+      const int sig = serve(**app, handled, configPath);
       logEvent(LogLevel::Info, "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       sd_notify(0, "STOPPING=1");
       (*app)->stop();

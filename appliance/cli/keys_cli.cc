@@ -2,6 +2,7 @@
 
 #include <Poco/URI.h>
 
+#include <fstream>
 #include <iomanip>
 #include <ostream>
 
@@ -84,8 +85,23 @@ int keysRotateCommand(const KeysCommand& c, std::ostream& out, std::ostream& err
     return a.post(withReason("/admin/v1/keys/rotate", c.reason), json{{"kind", c.kind}});
   });
   if (!r.body) return r.status;
+  const std::string request = r.body->value("certificate_request", "");
+  if (!request.empty() && !c.csrOut.empty()) {
+    std::ofstream file(c.csrOut, std::ios::binary | std::ios::trunc);
+    file << request;
+    if (!file.flush()) {
+      err << "sealgate keys rotate: " << r.body->value("label", "") << " was created, but its request could not be "
+          << "written to " << terminalSafe(c.csrOut) << "\n"
+          << request;
+      return 2;
+    }
+  }
   if (c.asJson) {
     out << r.body->dump(2) << "\n";
+  } else if (!request.empty()) {
+    out << "created " << text(*r.body, "label") << "; " << text(*r.body, "previous")
+        << " stays in use until the new key's certificate is installed (docs/RUNBOOK.md, \"Key rotation\")\n";
+    if (c.csrOut.empty()) out << request;
   } else {
     out << "rotated " << text(*r.body, "kind") << ": " << text(*r.body, "label") << " is active; "
         << text(*r.body, "previous") << " stays in use for what it signed until it is retired\n";

@@ -12,7 +12,8 @@ namespace sealgate::appliance {
 struct KeysCommand {
   AdminTls tls;
   bool asJson = false;
-  std::string kind;    // rotate: ref-hmac, grant, audit
+  std::string kind;    // rotate: ref-hmac, grant, audit, tls
+  std::string csrOut;  // rotate --kind tls: where the certificate request goes ("" = stdout)
   std::string label;   // retire
   std::string uri;     // correlate
   std::string reason;  // rotate, retire: recorded in the audit event

@@ -291,11 +291,14 @@ static int run(int argc, char** argv) {
   KeysCommand keys;
   auto* versionsCmd = keysCmd->add_subcommand(
       "versions", "every version of the ref-hmac, grant and audit keys: active, verifying or retired, and when");
-  auto* rotateCmd = keysCmd->add_subcommand(
-      "rotate", "(admin) create the next version of a key in the HSM and make it active; earlier ones still verify");
-  rotateCmd->add_option("--kind", keys.kind, "ref-hmac, grant or audit")
+  auto* rotateCmd = keysCmd->add_subcommand("rotate",
+                                            "(admin) create the next version of a key in the HSM and make it active "
+                                            "(tls: once its certificate is installed)");
+  rotateCmd->add_option("--kind", keys.kind, "ref-hmac, grant, audit or tls")
       ->required()
-      ->check(CLI::IsMember({"ref-hmac", "grant", "audit"}));
+      ->check(CLI::IsMember({"ref-hmac", "grant", "audit", "tls"}));
+  rotateCmd->add_option("--csr-out", keys.csrOut,
+                        "tls: write the new key's certificate request (PEM) here (default: print it)");
   auto* retireCmd = keysCmd->add_subcommand(
       "retire", "(admin) stop using an earlier version for good (kept in the HSM); refused while grants need it");
   retireCmd->add_option("LABEL", keys.label, "the version's label, e.g. sealgate-grant-es256-v1")->required();

@@ -30,6 +30,7 @@ ApplianceKeys::~ApplianceKeys() = default;
 Result<std::unique_ptr<ApplianceKeys>> ApplianceKeys::open(const Config& config, std::size_t maxSessions) {
   std::unique_ptr<ApplianceKeys> k(new ApplianceKeys());
   k->hsm_ = config.hsm;
+  k->tlsKeyLabel_ = config.hsm.tlsKeyLabel;
   k->tpmSettings_ = config.tpm;
   SEALGATE_ASSIGN_OR_RETURN(auto keys, hsm::KeyStore::open(keyStoreConfig(config.hsm, maxSessions)));
   k->keys_ = std::move(keys);
@@ -97,6 +98,15 @@ Result<std::string> ApplianceKeys::createNextVersion(const std::string& prefix) 
   return label;
 }
 
+Result<std::string> ApplianceKeys::createNextTlsVersion() {
+  const std::string base = tlsLabelBase(tlsKeyLabel());
+  unsigned highest = 1;  // the unversioned base label
+  if (auto versions = keys_->activeVersion(base)) highest = std::max(highest, *versions);
+  const std::string label = versionedLabel(base, highest + 1);
+  SEALGATE_TRY(keys_->generateEcP256Key(label));
+  return label;
+}
+
 Result<void> ApplianceKeys::destroyKey(const std::string& label) { return keys_->destroyKey(label); }
 
 Result<GrantSigningKeys> ApplianceKeys::grantSigningKeys() { return appliance::grantSigningKeys(*keys_); }
@@ -142,14 +152,29 @@ std::unique_ptr<StateGuard> ApplianceKeys::stateGuard(const Config& config, Metr
   return std::make_unique<StateGuard>(settings, *sealer_, std::move(counters), tpmError_);
 }
 
-Result<EVP_PKEY*> ApplianceKeys::tlsKey() {
-  if (tlsKey_) return tlsKey_.get();
-  SEALGATE_ASSIGN_OR_RETURN(auto pin, hsm::readPin(hsm::PinSource{hsm_.pinFile, hsm_.pinEnv}));
-  SEALGATE_ASSIGN_OR_RETURN(auto engine, hsm::Pkcs11Engine::load(hsm_.module, pin));
-  engine_ = std::move(engine);
-  SEALGATE_ASSIGN_OR_RETURN(auto key, engine_->privateKey(hsm_.tokenLabel, hsm_.tlsKeyLabel));
-  tlsKey_ = std::move(key);
-  return tlsKey_.get();
+Result<EVP_PKEY*> ApplianceKeys::tlsKey(const std::string& label) {
+  std::lock_guard lock(tlsMu_);
+  const std::string wanted = label.empty() ? tlsKeyLabel_ : label;
+  if (auto it = tlsKeys_.find(wanted); it != tlsKeys_.end()) return it->second.get();
+  if (!engine_) {
+    SEALGATE_ASSIGN_OR_RETURN(auto pin, hsm::readPin(hsm::PinSource{hsm_.pinFile, hsm_.pinEnv}));
+    SEALGATE_ASSIGN_OR_RETURN(auto engine, hsm::Pkcs11Engine::load(hsm_.module, pin));
+    engine_ = std::move(engine);
+  }
+  SEALGATE_ASSIGN_OR_RETURN(auto key, engine_->privateKey(hsm_.tokenLabel, wanted));
+  EVP_PKEY* out = key.get();
+  tlsKeys_[wanted] = std::move(key);
+  return out;
+}
+
+void ApplianceKeys::setTlsKeyLabel(const std::string& label) {
+  std::lock_guard lock(tlsMu_);
+  tlsKeyLabel_ = label;
+}
+
+std::string ApplianceKeys::tlsKeyLabel() const {
+  std::lock_guard lock(tlsMu_);
+  return tlsKeyLabel_;
 }
 
 json ApplianceKeys::readinessCheck() {
@@ -157,7 +182,7 @@ json ApplianceKeys::readinessCheck() {
   const hsm::ExpectedKey expected[] = {
       {versionedLabel(key_labels::kRefHmac, activeRefVersion_), hsm::KeyKind::HmacSha256},
       {key_labels::kKek, hsm::KeyKind::Aes256},
-      {hsm_.tlsKeyLabel, hsm::KeyKind::EcP256},
+      {tlsKeyLabel(), hsm::KeyKind::EcP256},
       {key_labels::kGrantSigning, hsm::KeyKind::EcP256, hsm::ExpectedKey::Match::AnyVersion},
       {key_labels::kAuditSigning, hsm::KeyKind::EcP256, hsm::ExpectedKey::Match::AnyVersion},
   };

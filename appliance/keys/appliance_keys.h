@@ -70,6 +70,10 @@ class ApplianceKeys {
   // loaded too (refMac(version)), not yet active.
   Result<std::string> createNextVersion(const std::string& prefix);
   Result<KeyedMac*> refMac(unsigned version);
+  // The next version of the TLS key beside the one in use (`<base>-v<N+1>`,
+  // where the in-use label is `<base>` or `<base>-vM`, and `<base>` counts as v1):
+  // a P-256 key like it. Its label.
+  Result<std::string> createNextTlsVersion();
   void setActiveRefVersion(unsigned version);
   // Undoes createNextVersion when what must follow it (the audit event) failed.
   Result<void> destroyKey(const std::string& label);
@@ -85,8 +89,12 @@ class ApplianceKeys {
   // Records every HSM operation's latency and errors in `metrics`, which must
   // outlive this object. Call before the keys are used from several threads.
   void recordOperationsIn(Metrics& metrics);
-  // The TLS private key, used inside the HSM through the PKCS#11 engine; owned here.
-  Result<EVP_PKEY*> tlsKey();
+  // The TLS private key `label` (empty: the one in use, at first
+  // hsm.tls_key_label), used inside the HSM through the PKCS#11 engine; owned here.
+  Result<EVP_PKEY*> tlsKey(const std::string& label = "");
+  // After a certificate rotation: the TLS key in use, which readiness checks.
+  void setTlsKeyLabel(const std::string& label);
+  std::string tlsKeyLabel() const;
 
   // /readyz's "hsm" check: status ok, or fail with a code (and the missing labels).
   // Every key is looked up afresh: a deleted key makes the appliance unready.
@@ -110,8 +118,10 @@ class ApplianceKeys {
   std::map<unsigned, std::unique_ptr<hsm::HsmRefMac>> refMacs_;
   std::atomic<unsigned> activeRefVersion_{0};
   std::unique_ptr<HsmTpmDataKeySealer> sealer_;
+  mutable std::mutex tlsMu_;  // guards what follows
   std::unique_ptr<hsm::Pkcs11Engine> engine_;
-  EvpPkeyPtr tlsKey_;
+  std::map<std::string, EvpPkeyPtr> tlsKeys_;
+  std::string tlsKeyLabel_;
 };
 
 }  // namespace sealgate::appliance

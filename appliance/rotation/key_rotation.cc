@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "appliance/rotation/tls_request.h"
 #include "appliance/telemetry/logging.h"
 #include "core/json_parse.h"
 #include "core/key_labels.h"
@@ -18,26 +19,13 @@ struct KindName {
   std::string_view name;
   const char* prefix;
 };
+// The TLS key's prefix is the configured label's base (tlsLabelBase).
 constexpr KindName kKinds[] = {
     {VersionedKey::RefHmac, "ref-hmac", key_labels::kRefHmac},
     {VersionedKey::Grant, "grant", key_labels::kGrantSigning},
     {VersionedKey::Audit, "audit", key_labels::kAuditSigning},
+    {VersionedKey::Tls, "tls", nullptr},
 };
-
-const char* prefixOf(VersionedKey kind) {
-  for (const auto& k : kKinds) {
-    if (k.kind == kind) return k.prefix;
-  }
-  return "";
-}
-
-// The kind and version of a versioned key's label.
-std::optional<std::pair<VersionedKey, unsigned>> parseLabel(const std::string& label) {
-  for (const auto& k : kKinds) {
-    if (auto version = parseVersionedLabel(label, k.prefix)) return std::pair{k.kind, *version};
-  }
-  return std::nullopt;
-}
 
 // One second past the last instant a grant issued under a version superseded at
 // `supersededAt` can verify (grantStateKeepUntil's bound).
@@ -63,7 +51,7 @@ std::string_view versionedKeyName(VersionedKey kind) {
 
 KeyRotation::KeyRotation(ApplianceKeys& keys, ResourceRefs& refs, GrantAuthority& grants, MerkleAuditLog& log,
                          AuditSink& events, StateStore& state, std::chrono::seconds grantLifetime,
-                         bool refVersionPinned)
+                         bool refVersionPinned, std::string tlsCertFile)
     : keys_(keys),
       refs_(refs),
       grants_(grants),
@@ -71,7 +59,8 @@ KeyRotation::KeyRotation(ApplianceKeys& keys, ResourceRefs& refs, GrantAuthority
       events_(events),
       state_(state),
       grantLifetime_(grantLifetime),
-      refVersionPinned_(refVersionPinned) {}
+      refVersionPinned_(refVersionPinned),
+      tlsCertFile_(std::move(tlsCertFile)) {}
 
 // A record that does not read back is STATE_TAMPERED (the state authenticates
 // what it stores, so only a bug or a changed format gets here).
@@ -128,6 +117,19 @@ Result<void> KeyRotation::load() {
   return {};
 }
 
+// The kind and version of a versioned key's label: a fixed prefix's `-vN`, or
+// the TLS key's base (version 1) or `<base>-vN`.
+std::optional<std::pair<VersionedKey, unsigned>> KeyRotation::parseLabel(const std::string& label) const {
+  for (const auto& k : kKinds) {
+    if (k.prefix == nullptr) continue;
+    if (auto version = parseVersionedLabel(label, k.prefix)) return std::pair{k.kind, *version};
+  }
+  const std::string tlsBase = tlsLabelBase(keys_.tlsKeyLabel());
+  if (label == tlsBase) return std::pair{VersionedKey::Tls, 1u};
+  if (auto version = parseVersionedLabel(label, tlsBase)) return std::pair{VersionedKey::Tls, *version};
+  return std::nullopt;
+}
+
 std::string KeyRotation::activeLabel(VersionedKey kind) const {
   switch (kind) {
     case VersionedKey::RefHmac:
@@ -136,8 +138,46 @@ std::string KeyRotation::activeLabel(VersionedKey kind) const {
       return grants_.activeLabel();
     case VersionedKey::Audit:
       return log_.signer().keyLabel;
+    case VersionedKey::Tls:
+      return keys_.tlsKeyLabel();
   }
   return "";
+}
+
+// Creates the next version of `kind`'s key in the HSM; for tls also its
+// certificate request (a key without one is destroyed again).
+Result<std::string> KeyRotation::createVersion(VersionedKey kind, std::string& certificateRequest) {
+  switch (kind) {
+    case VersionedKey::RefHmac:
+      return keys_.createNextVersion(key_labels::kRefHmac);
+    case VersionedKey::Grant:
+      return keys_.createNextVersion(key_labels::kGrantSigning);
+    case VersionedKey::Audit:
+      return keys_.createNextVersion(key_labels::kAuditSigning);
+    case VersionedKey::Tls:
+      break;
+  }
+  SEALGATE_ASSIGN_OR_RETURN(auto label, keys_.createNextTlsVersion());
+  auto request = [&]() -> Result<std::string> {
+    SEALGATE_ASSIGN_OR_RETURN(auto key, keys_.tlsKey(label));
+    return tlsCertificateRequest(tlsCertFile_, key);
+  }();
+  if (!request) {
+    (void)keys_.destroyKey(label);
+    return std::move(request).takeError();
+  }
+  certificateRequest = std::move(*request);
+  return label;
+}
+
+bool KeyRotation::isRetired(const std::string& label) const {
+  auto rec = record(label);
+  return !rec || rec->retiredAt != 0;
+}
+
+void KeyRotation::setTlsCertFile(const std::string& certFile) {
+  std::lock_guard lock(mu_);
+  tlsCertFile_ = certFile;
 }
 
 Result<void> KeyRotation::activate(VersionedKey kind, const std::string& label) {
@@ -159,6 +199,8 @@ Result<void> KeyRotation::activate(VersionedKey kind, const std::string& label) 
       SEALGATE_TRY(log_.rotateSigner(std::move(signer)));
       return {};
     }
+    case VersionedKey::Tls:
+      return {};  // active once its certificate is installed and the config names it (reload)
   }
   return makeError(ErrorCode::Internal, "unknown key kind");
 }
@@ -179,7 +221,7 @@ Result<KeyRotation::Rotated> KeyRotation::rotate(VersionedKey kind, const Actor&
   SEALGATE_ASSIGN_OR_RETURN(auto previous, record(out.previous));
   previous.supersededAt = now;
   SEALGATE_TRY(putRecord(out.previous, previous));
-  SEALGATE_ASSIGN_OR_RETURN(out.label, keys_.createNextVersion(prefixOf(kind)));
+  SEALGATE_ASSIGN_OR_RETURN(out.label, createVersion(kind, out.certificateRequest));
   json event = auditEvent("key_rotated", actor);
   event.update(json{{"key_kind", versionedKeyName(kind)}, {"label", out.label}, {"previous", out.previous}});
   event["by"] = actor.spiffeId;
@@ -218,7 +260,7 @@ Result<KeyRotation::Retired> KeyRotation::retire(const std::string& label, const
   }
   SEALGATE_ASSIGN_OR_RETURN(auto rec, record(label));
   if (rec.retiredAt != 0) return Retired{label, true};
-  if (kind != VersionedKey::Audit) {
+  if (kind == VersionedKey::RefHmac || kind == VersionedKey::Grant) {
     if (rec.supersededAt == 0) {
       // Superseded outside a rotation this appliance recorded: count from now.
       rec.supersededAt = now;
@@ -269,7 +311,9 @@ Result<json> KeyRotation::inventory() {
     if (auto r = records.find(k.label); r != records.end()) {
       if (r->second.supersededAt != 0) {
         entry["superseded_at"] = r->second.supersededAt;
-        if (kind != VersionedKey::Audit) entry["retirable_at"] = retirableAfter(r->second.supersededAt, grantLifetime_);
+        if (kind == VersionedKey::RefHmac || kind == VersionedKey::Grant) {
+          entry["retirable_at"] = retirableAfter(r->second.supersededAt, grantLifetime_);
+        }
       }
       if (r->second.retiredAt != 0) {
         entry["retired"] = true;

@@ -16,6 +16,10 @@
 // Retiring an audit key records the fact; its public key stays listed, and the
 // checkpoints it signed keep verifying.
 //
+// - tls: the next version of the listeners' key (`<base>-v<N+1>`) and a
+//   certificate request for it; it takes effect when the operator has installed
+//   its certificate and names it in the config (a SIGHUP reload), never before.
+//
 // Every rotation and retirement is in the audit log before it takes effect.
 #pragma once
 
@@ -37,8 +41,8 @@
 
 namespace sealgate::appliance {
 
-enum class VersionedKey { RefHmac, Grant, Audit };
-// "ref-hmac", "grant", "audit" (the API's and the CLI's `kind`).
+enum class VersionedKey { RefHmac, Grant, Audit, Tls };
+// "ref-hmac", "grant", "audit", "tls" (the API's and the CLI's `kind`).
 std::optional<VersionedKey> versionedKeyFromName(std::string_view name);
 std::string_view versionedKeyName(VersionedKey kind);
 
@@ -49,17 +53,19 @@ class KeyRotation {
  public:
   // `grantLifetime`: the longest a grant can live (grants.max_ttl); a version
   // superseded that long ago (plus the clock leeway) signed no grant still
-  // valid. `refVersionPinned`: hsm.ref_key_version is set.
+  // valid. `refVersionPinned`: hsm.ref_key_version is set. `tlsCertFile`: the
+  // listeners' certificate, whose names a TLS key's certificate request carries.
   // `events` records every rotation and retirement (the daemon's: `log` itself).
   KeyRotation(ApplianceKeys& keys, ResourceRefs& refs, GrantAuthority& grants, MerkleAuditLog& log, AuditSink& events,
-              StateStore& state, std::chrono::seconds grantLifetime, bool refVersionPinned);
+              StateStore& state, std::chrono::seconds grantLifetime, bool refVersionPinned, std::string tlsCertFile);
 
   // Applies the retirements the sealed state records (at start, once the state is open).
   Result<void> load();
 
   struct Rotated {
-    std::string label;     // the new, active version
-    std::string previous;  // the version it superseded
+    std::string label;               // the new version: active, but for tls
+    std::string previous;            // the version it supersedes
+    std::string certificateRequest;  // tls: PEM, for the CA to sign
   };
   // Errors: KEY_VERSION_PINNED; the state's code; HSM_UNAVAILABLE;
   // AUDIT_UNAVAILABLE (the new key is destroyed again: nothing changed).
@@ -72,6 +78,12 @@ class KeyRotation {
   // Errors: KEY_UNKNOWN, KEY_ACTIVE, KEY_IN_USE (the message names the unix
   // time from which it is retirable), the state's code, AUDIT_UNAVAILABLE.
   Result<Retired> retire(const std::string& label, const Actor& actor, const std::string& reason, std::int64_t now);
+
+  // Whether `label` is a retired version (a TLS reload refuses one). A record
+  // that does not read back counts as retired (fail closed).
+  bool isRetired(const std::string& label) const;
+  // After a TLS reload: the certificate now in use.
+  void setTlsCertFile(const std::string& certFile);
 
   // Every version of every versioned key: label, kind, version, active,
   // retired, when superseded / retired / retirable, fingerprint, and the
@@ -100,6 +112,8 @@ class KeyRotation {
   Result<void> putRecord(const std::string& label, const VersionRecord& record);
   Result<void> activate(VersionedKey kind, const std::string& label);
   std::string activeLabel(VersionedKey kind) const;
+  std::optional<std::pair<VersionedKey, unsigned>> parseLabel(const std::string& label) const;
+  Result<std::string> createVersion(VersionedKey kind, std::string& certificateRequest);
 
   ApplianceKeys& keys_;
   ResourceRefs& refs_;
@@ -109,7 +123,8 @@ class KeyRotation {
   StateStore& state_;
   const std::chrono::seconds grantLifetime_;
   const bool refVersionPinned_;
-  std::mutex mu_;  // one rotation or retirement at a time
+  mutable std::mutex mu_;  // one rotation or retirement at a time; guards tlsCertFile_
+  std::string tlsCertFile_;
 };
 
 }  // namespace sealgate::appliance

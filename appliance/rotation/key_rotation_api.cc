@@ -49,13 +49,14 @@ HandlerResult KeyRotationApi::rotate(Request& request) {
   auto kindName = stringField(request, "kind");
   if (auto* err = std::get_if<HttpError>(&kindName)) return *err;
   const auto kind = versionedKeyFromName(std::get<std::string>(kindName));
-  if (!kind) return HttpError{ErrorCode::InvalidRequest, "'kind' is one of ref-hmac, grant, audit"};
+  if (!kind) return HttpError{ErrorCode::InvalidRequest, "'kind' is one of ref-hmac, grant, audit, tls"};
   auto reason = reasonFromQuery(request);
   if (!reason) return HttpError{reason.error().code, reason.error().message};
   auto rotated = rotation_.rotate(*kind, actorOf(request), *reason, clock_());
   if (!rotated) return answer(request, rotated.error());
-  return Response{200,
-                  json{{"kind", versionedKeyName(*kind)}, {"label", rotated->label}, {"previous", rotated->previous}}};
+  json out = {{"kind", versionedKeyName(*kind)}, {"label", rotated->label}, {"previous", rotated->previous}};
+  if (!rotated->certificateRequest.empty()) out["certificate_request"] = rotated->certificateRequest;
+  return Response{200, std::move(out)};
 }
 
 HandlerResult KeyRotationApi::retire(Request& request) {

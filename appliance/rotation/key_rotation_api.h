@@ -16,7 +16,7 @@ class KeyRotationApi {
 
   // GET /admin/v1/keys (admin, auditor): every version of every versioned key.
   HandlerResult inventory(Request& request);
-  // POST /admin/v1/keys/rotate {"kind": "ref-hmac" | "grant" | "audit"} [?reason=] (admin).
+  // POST /admin/v1/keys/rotate {"kind": "ref-hmac" | "grant" | "audit" | "tls"} [?reason=] (admin).
   HandlerResult rotate(Request& request);
   // POST /admin/v1/keys/retire {"label": "<prefix>-vN"} [?reason=] (admin).
   HandlerResult retire(Request& request);

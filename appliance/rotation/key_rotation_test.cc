@@ -1,12 +1,16 @@
 #include "appliance/rotation/key_rotation.h"
 
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <filesystem>
 #include <set>
 
 #include "core/audit_bundle.h"
 #include "core/key_labels.h"
+#include "core/openssl_ptr.h"
 #include "tests/support/memory_state_store.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/temp_token.h"
@@ -48,13 +52,23 @@ struct Fixture {
       auto store = hsm::KeyStore::open(token);
       if (!store || !(*store)->generateHmacKey(versionedLabel(key_labels::kRefHmac, 1)) ||
           !(*store)->generateEcP256Key(versionedLabel(key_labels::kGrantSigning, 1)) ||
-          !(*store)->generateEcP256Key(versionedLabel(key_labels::kAuditSigning, 1))) {
+          !(*store)->generateEcP256Key(versionedLabel(key_labels::kAuditSigning, 1)) ||
+          !(*store)->generateEcP256Key(key_labels::kTls)) {
         std::abort();
       }
     }
+    // The listeners' certificate whose names a TLS request carries (its own key: only its names matter here).
+    certFile = dir + "/server.pem";
+    const std::string openssl =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+        "-subj /O=sealgate/CN=sealgate-test -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
+        "-keyout " +
+        dir + "/server.key -out " + certFile + " 2>/dev/null";
+    if (std::system(openssl.c_str()) != 0) std::abort();
     config.hsm.module = token.modulePath;
     config.hsm.tokenLabel = token.tokenLabel;
     config.hsm.pinFile = token.pin.file;
+    config.hsm.tlsKeyLabel = key_labels::kTls;
     if (pinRefVersion) config.hsm.refKeyVersion = 1;
     keys = std::move(*ApplianceKeys::open(config));
     if (!keys->loadRefKeys()) std::abort();
@@ -74,7 +88,7 @@ struct Fixture {
   // A KeyRotation as a restarted daemon makes it, over the same state.
   void reopen() {
     rotation = std::make_unique<KeyRotation>(*keys, *refs, *grants, *log, *sink, state, kGrantLifetime,
-                                             config.hsm.refKeyVersion != 0);
+                                             config.hsm.refKeyVersion != 0, certFile);
     if (!rotation->load()) std::abort();
   }
   std::string signGrant() {
@@ -105,6 +119,7 @@ struct Fixture {
   }
   Actor admin{"c1", "spiffe://sealgate-admin/admin/alice", "thumb", "", "admin"};
   std::string dir = testing::makeTempDir("sealgate-rotation");
+  std::string certFile;
   Config config;
   std::unique_ptr<ApplianceKeys> keys;
   std::unique_ptr<ResourceRefs> refs;
@@ -121,10 +136,10 @@ std::chrono::system_clock::time_point at(std::int64_t unix) {
 }
 
 TEST(KeyRotation, KindNamesRoundTripAndUnknownOnesAreRefused) {
-  for (auto kind : {VersionedKey::RefHmac, VersionedKey::Grant, VersionedKey::Audit}) {
+  for (auto kind : {VersionedKey::RefHmac, VersionedKey::Grant, VersionedKey::Audit, VersionedKey::Tls}) {
     EXPECT_EQ(versionedKeyFromName(versionedKeyName(kind)), kind);
   }
-  EXPECT_FALSE(versionedKeyFromName("tls"));
+  EXPECT_FALSE(versionedKeyFromName("tls-v2"));
   EXPECT_FALSE(versionedKeyFromName("Grant"));
   EXPECT_FALSE(versionedKeyFromName(""));
 }
@@ -336,15 +351,61 @@ TEST(KeyRotation, ARecordThatDoesNotReadBackStopsTheLoadAsTampered) {
   for (const char* bad : {"not json", "[]", R"({"retired_at":"yesterday"})", R"({"superseded_at":1.5})",
                           R"({"retired_at":5,"retired_by":7})"}) {
     ASSERT_TRUE(f.state.putRecord({kKeyVersionRecordKind, "sealgate-grant-es256-v1", bad}).ok());
-    KeyRotation rotation(*f.keys, *f.refs, *f.grants, *f.log, *f.sink, f.state, kGrantLifetime, false);
+    KeyRotation rotation(*f.keys, *f.refs, *f.grants, *f.log, *f.sink, f.state, kGrantLifetime, false, f.certFile);
     auto loaded = rotation.load();
     ASSERT_FALSE(loaded.ok()) << bad;
     EXPECT_EQ(loaded.error().code, ErrorCode::StateTampered) << bad;
-    EXPECT_EQ(rotation.retire("sealgate-grant-es256-v1", f.admin, "", kRetirable).error().code,
-              ErrorCode::KeyActive);
+    EXPECT_EQ(rotation.retire("sealgate-grant-es256-v1", f.admin, "", kRetirable).error().code, ErrorCode::KeyActive);
     EXPECT_EQ(rotation.rotate(VersionedKey::Grant, f.admin, "", kNow).error().code, ErrorCode::StateTampered) << bad;
   }
   EXPECT_EQ(f.grants->activeLabel(), "sealgate-grant-es256-v1") << "nothing was rotated";
+}
+
+TEST(KeyRotation, TlsRotationCreatesTheNextKeyAndARequestForItsCertificateAndActivatesNothing) {
+  Fixture f;
+  auto rotated = f.rotation->rotate(VersionedKey::Tls, f.admin, "", kNow);
+  ASSERT_TRUE(rotated.ok()) << rotated.error().describe();
+  EXPECT_EQ(rotated->label, "sealgate-tls-v2");
+  EXPECT_EQ(rotated->previous, "sealgate-tls");
+  EXPECT_EQ(f.keys->tlsKeyLabel(), "sealgate-tls") << "active once its certificate is installed, not before";
+
+  // The request: self-signed by the new key in the HSM, the names of the certificate in use.
+  BioPtr in(BIO_new_mem_buf(rotated->certificateRequest.data(), static_cast<int>(rotated->certificateRequest.size())));
+  OpensslPtr<X509_REQ, X509_REQ_free> req(PEM_read_bio_X509_REQ(in.get(), nullptr, nullptr, nullptr));
+  ASSERT_TRUE(req);
+  EVP_PKEY* pub = X509_REQ_get0_pubkey(req.get());
+  ASSERT_NE(pub, nullptr);
+  EXPECT_EQ(X509_REQ_verify(req.get(), pub), 1);
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(pub, &der);
+  ASSERT_GT(len, 0);
+  const Bytes spki(der, der + len);
+  OPENSSL_free(der);
+  EXPECT_EQ(spki, *f.keys->publicKeyDer("sealgate-tls-v2"));
+  char cn[64] = "";
+  X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req.get()), NID_commonName, cn, sizeof cn);
+  EXPECT_STREQ(cn, "sealgate-test");
+  OpensslPtr<STACK_OF(X509_EXTENSION),
+             [](STACK_OF(X509_EXTENSION) * e) { sk_X509_EXTENSION_pop_free(e, X509_EXTENSION_free); }>
+      exts(X509_REQ_get_extensions(req.get()));
+  ASSERT_TRUE(exts);
+  ASSERT_EQ(sk_X509_EXTENSION_num(exts.get()), 1);
+  EXPECT_EQ(OBJ_obj2nid(X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts.get(), 0))), NID_subject_alt_name);
+  EXPECT_EQ(f.sink->events.back()["key_kind"], "tls");
+
+  // The next one is v3; the key in use cannot be retired, an unused one at once.
+  EXPECT_EQ(f.rotation->rotate(VersionedKey::Tls, f.admin, "", kNow)->label, "sealgate-tls-v3");
+  EXPECT_EQ(f.rotation->retire("sealgate-tls", f.admin, "", kNow).error().code, ErrorCode::KeyActive);
+  ASSERT_TRUE(f.rotation->retire("sealgate-tls-v3", f.admin, "abandoned", kNow).ok());
+  EXPECT_TRUE(f.rotation->isRetired("sealgate-tls-v3"));
+  EXPECT_FALSE(f.rotation->isRetired("sealgate-tls-v2"));
+
+  // Without a readable certificate in use there is no request, and no key is left behind.
+  f.rotation->setTlsCertFile(f.dir + "/missing.pem");
+  auto refused = f.rotation->rotate(VersionedKey::Tls, f.admin, "", kNow);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::TlsConfig);
+  EXPECT_FALSE(f.hsmLabels().count("sealgate-tls-v4"));
 }
 
 TEST(KeyRotation, InventoryListsEveryVersionWithItsStateAndNoValue) {
@@ -353,7 +414,9 @@ TEST(KeyRotation, InventoryListsEveryVersionWithItsStateAndNoValue) {
   const json inv = *f.rotation->inventory();
   std::map<std::string, json> byLabel;
   for (const auto& k : inv["keys"]) byLabel[k["label"]] = k;
-  ASSERT_EQ(byLabel.size(), 4u);  // ref v1, grant v1 and v2, audit v1
+  ASSERT_EQ(byLabel.size(), 5u);  // ref v1, grant v1 and v2, audit v1, tls
+  EXPECT_EQ(byLabel["sealgate-tls"]["kind"], "tls");
+  EXPECT_TRUE(byLabel["sealgate-tls"]["active"].get<bool>());
   EXPECT_TRUE(byLabel["sealgate-grant-es256-v2"]["active"].get<bool>());
   EXPECT_FALSE(byLabel["sealgate-grant-es256-v1"]["active"].get<bool>());
   EXPECT_EQ(byLabel["sealgate-grant-es256-v1"]["superseded_at"], kNow);

@@ -17,6 +17,7 @@
 #include "appliance/telemetry/logging.h"
 #include "core/encoding.h"
 #include "core/json_parse.h"
+#include "core/openssl_ptr.h"
 #include "core/secret.h"
 #include "core/wipe.h"
 
@@ -697,10 +698,10 @@ Result<std::unique_ptr<Listener>> Listener::create(ListenerKind kind, const List
                                                    const Limits& limits, EVP_PKEY* tlsKey, std::vector<Route> routes,
                                                    Metrics* metrics) {
   SEALGATE_ASSIGN_OR_RETURN(auto trust, ClientTrust::create(config.caFile, config.crlFile, listenerName(kind)));
-  SEALGATE_ASSIGN_OR_RETURN(auto ctx, makeServerContext(config, tlsKey));
+  SEALGATE_ASSIGN_OR_RETURN(auto tls, makeTlsContext(config, tlsKey));
   std::unique_ptr<Listener> l(new Listener());
   l->kind_ = kind;
-  l->sslCtx_ = ctx;
+  l->tls_ = tls;
 
   auto state = std::make_shared<ListenerState>(ListenerState{kind, limits, std::move(routes), {}, {}, metrics});
   FrontEndSettings settings;
@@ -711,7 +712,7 @@ Result<std::unique_ptr<Listener>> Listener::create(ListenerKind kind, const List
   settings.workers = limits.workerThreads;
   settings.handshakeTimeout = limits.handshakeTimeout;
   SEALGATE_ASSIGN_OR_RETURN(
-      auto frontEnd, TlsFrontEnd::create(settings, ctx, std::move(trust),
+      auto frontEnd, TlsFrontEnd::create(settings, tls.get(), std::move(trust),
                                          [s = state.get()](TlsConnection& conn) { Dispatcher(*s).serve(conn); }));
   l->frontEnd_ = std::move(frontEnd);
 
@@ -727,9 +728,28 @@ Result<std::unique_ptr<Listener>> Listener::create(ListenerKind kind, const List
   return l;
 }
 
-Listener::~Listener() {
-  stop();
-  if (sslCtx_ != nullptr) SSL_CTX_free(static_cast<SSL_CTX*>(sslCtx_));
+Listener::~Listener() { stop(); }
+
+Result<std::string> certificateFingerprint(const std::string& certFile) {
+  BioPtr bio(BIO_new_file(certFile.c_str(), "r"));
+  X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  ERR_clear_error();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!cert || X509_digest(cert.get(), EVP_sha256(), digest, &len) != 1) {
+    return makeError(ErrorCode::TlsConfig, "cannot read the certificate " + certFile);
+  }
+  return hexLower(std::span<const std::uint8_t>(digest, len));
+}
+
+Result<TlsContext> Listener::makeTlsContext(const ListenerConfig& config, EVP_PKEY* tlsKey) {
+  SEALGATE_ASSIGN_OR_RETURN(auto ctx, makeServerContext(config, tlsKey));
+  return TlsContext(ctx, SSL_CTX_free);
+}
+
+void Listener::useTlsContext(TlsContext context) {
+  frontEnd_->setContext(context.get());
+  tls_ = std::move(context);
 }
 
 void Listener::start() { frontEnd_->start(); }

@@ -99,8 +99,14 @@ enum class ListenerKind { Pep, Admin };
 
 class TlsFrontEnd;
 
+// A listener's TLS context: its certificate chain and the HSM's TLS key.
+using TlsContext = std::shared_ptr<ssl_ctx_st>;
+
 class Listener {
  public:
+  // The context `config` names: its cert_file chain with `tlsKey`, checked to
+  // match (TLS_CONFIG otherwise), client certificates verified against ca_file.
+  static Result<TlsContext> makeTlsContext(const ListenerConfig& config, EVP_PKEY* tlsKey);
   // `tlsKey` is an EVP_PKEY whose private operations run in the HSM. Every
   // request is counted and timed in `metrics` (API.md, "Metrics") when given.
   static Result<std::unique_ptr<Listener>> create(ListenerKind kind, const ListenerConfig& config, const Limits& limits,
@@ -111,6 +117,10 @@ class Listener {
   void stop();
   std::uint16_t port() const;
   ListenerKind kind() const { return kind_; }
+  // Certificate rotation (docs/RUNBOOK.md, "Key rotation"): new connections use
+  // `context`; open ones finish with theirs. The host names a request may carry
+  // stay those of the certificate the listener started with.
+  void useTlsContext(TlsContext context);
   // Connections accepted, refused at the caps, and handshakes failed (by reason) or timed out.
   struct ConnectionStats {
     std::uint64_t accepted = 0, refusedAtCap = 0, refusedPerPeer = 0, handshakeFailed = 0, handshakeTimedOut = 0;
@@ -123,10 +133,14 @@ class Listener {
   ListenerKind kind_ = ListenerKind::Pep;
   std::shared_ptr<void> state_;  // the routes and limits the workers use
   std::unique_ptr<TlsFrontEnd> frontEnd_;
-  void* sslCtx_ = nullptr;  // SSL_CTX*
+  TlsContext tls_;
 };
 
 nlohmann::json errorBody(ErrorCode code, const std::string& message, const std::string& correlationId);
+
+// SHA-256 (hex) of the DER of the first certificate in a PEM file; TLS_CONFIG
+// when it cannot be read.
+Result<std::string> certificateFingerprint(const std::string& certFile);
 
 // The egress guard on a response about to be written: scrubs the JSON body's
 // strings and keys, the raw body and the header values of live secret values. A

@@ -340,6 +340,7 @@ Result<std::unique_ptr<TlsFrontEnd>> TlsFrontEnd::create(const FrontEndSettings&
                                                          std::unique_ptr<ClientTrust> trust, Serve serve) {
   std::unique_ptr<TlsFrontEnd> f(new TlsFrontEnd());
   f->settings_ = settings;
+  SSL_CTX_up_ref(ctx);
   f->ctx_ = ctx;
   f->trust_ = std::move(trust);
   f->serve_ = std::move(serve);
@@ -383,6 +384,18 @@ TlsFrontEnd::~TlsFrontEnd() {
   stop();
   if (listenFd_ >= 0) ::close(listenFd_);
   if (stopFd_ >= 0) ::close(stopFd_);
+  SSL_CTX_free(ctx_);
+}
+
+void TlsFrontEnd::setContext(SSL_CTX* ctx) {
+  SSL_CTX_up_ref(ctx);
+  SSL_CTX* old = nullptr;
+  {
+    std::lock_guard lock(ctxMu_);
+    old = ctx_;
+    ctx_ = ctx;
+  }
+  SSL_CTX_free(old);  // connections made with it hold their own reference
 }
 
 void TlsFrontEnd::start() {
@@ -454,7 +467,11 @@ void TlsFrontEnd::acceptNew() {
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    SSL* ssl = SSL_new(ctx_);
+    SSL* ssl = nullptr;
+    {
+      std::lock_guard lock(ctxMu_);
+      ssl = SSL_new(ctx_);
+    }
     if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
       if (ssl != nullptr) SSL_free(ssl);
       ERR_clear_error();

@@ -118,10 +118,14 @@ struct FrontEndSettings {
 class TlsFrontEnd {
  public:
   using Serve = std::function<void(TlsConnection&)>;
-  // Binds now (so port() is known), serves after start(). `ctx` is shared.
+  // Binds now (so port() is known), serves after start(). `ctx` is shared (the
+  // front end holds a reference of its own).
   static Result<std::unique_ptr<TlsFrontEnd>> create(const FrontEndSettings& settings, SSL_CTX* ctx,
                                                      std::unique_ptr<ClientTrust> trust, Serve serve);
   ~TlsFrontEnd();
+  // New connections handshake with `ctx` from now on (a new certificate and
+  // key); connections already open keep theirs.
+  void setContext(SSL_CTX* ctx);
   void start();
   // No new connections; handshakes in progress are dropped; connections
   // finish their in-flight request, then close.
@@ -156,7 +160,8 @@ class TlsFrontEnd {
   void workerLoop();
 
   FrontEndSettings settings_;
-  SSL_CTX* ctx_ = nullptr;
+  std::mutex ctxMu_;
+  SSL_CTX* ctx_ = nullptr;  // under ctxMu_; one reference held
   std::unique_ptr<ClientTrust> trust_;
   Serve serve_;
   int listenFd_ = -1;

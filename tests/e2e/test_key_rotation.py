@@ -10,8 +10,11 @@ after a restart. The audit key's rotation leaves a log that verifies offline
 with both public keys and not with either alone. Every change is audited; no
 response, log line or audit entry carries the secret's URI or value."""
 import base64
+import hashlib
 import json
 import os
+import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -120,9 +123,10 @@ class KeyRotationTest(unittest.TestCase):
     # ---- tests (they run in name order and build on each other) ----
     def test_1_bad_requests_and_other_roles_change_nothing(self):
         before = self.inventory()
-        self.assertEqual(sorted(before), ["sealgate-audit-es256-v1", "sealgate-grant-es256-v1", "sealgate-ref-hmac-v1"])
+        self.assertEqual(sorted(before), ["sealgate-audit-es256-v1", "sealgate-grant-es256-v1", "sealgate-ref-hmac-v1",
+                                          "sealgate-tls"])
         self.assertTrue(all(k["active"] and not k["retired"] for k in before.values()))
-        self.assertError(self.admin("POST", "/admin/v1/keys/rotate", {"kind": "tls"}), 400, "INVALID_REQUEST")
+        self.assertError(self.admin("POST", "/admin/v1/keys/rotate", {"kind": "kek"}), 400, "INVALID_REQUEST")
         self.assertError(self.admin("POST", "/admin/v1/keys/rotate", {"kind": 1}), 400, "INVALID_REQUEST")
         self.assertError(self.admin("POST", "/admin/v1/keys/rotate", {}), 400, "INVALID_REQUEST")
         self.assertError(self.admin("POST", "/admin/v1/keys/rotate", {"kind": "grant", "now": True}), 400,
@@ -270,6 +274,91 @@ class KeyRotationTest(unittest.TestCase):
         self.assertEqual(self.execute(new)[0], 200)
         status = self.admin("GET", "/admin/v1/status")[1]
         self.assertEqual(status["hsm"]["ref_key_version"], 2)
+
+    # ---- the TLS key ----
+    def served_certificate(self, listener="pep"):
+        port = self.sg.pep_port if listener == "pep" else self.sg.admin_port
+        with self.sg.tls_socket("acme-payments", port=port) as s:
+            return hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
+
+    def file_certificate(self, path):
+        with open(os.path.join(self.sg.dir, path)) as f:
+            der = ssl.PEM_cert_to_DER_cert(f.read())
+        return hashlib.sha256(der).hexdigest()
+
+    def edit_config(self, label, cert):
+        with open(self.sg.config) as f:
+            conf = json.load(f)
+        conf["hsm"]["tls_key_label"] = label
+        conf["pep"]["cert_file"] = conf["admin"]["cert_file"] = cert
+        with open(self.sg.config, "w") as f:
+            json.dump(conf, f)
+
+    def sighup_and_wait(self, event):
+        before = len(self.sg.log_lines())
+        self.sg.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            lines = self.sg.log_lines()[before:]
+            for line in lines:
+                if line.get("event") == event:
+                    return line
+            time.sleep(0.05)
+        self.fail(f"no {event} after SIGHUP: {self.sg.log_lines()[before:]}")
+
+    def test_6_the_tls_key_rotates_with_a_request_a_certificate_and_a_reload(self):
+        old_cert = self.file_certificate("pki/server.pem")
+        self.assertEqual(self.served_certificate(), old_cert)
+        csr = os.path.join(self.sg.dir, "tls-v2.csr")
+        r = self.cli("rotate", "--kind", "tls", "--csr-out", csr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("created sealgate-tls-v2", r.stdout)
+        text = subprocess.run(["openssl", "req", "-in", csr, "-noout", "-verify", "-text"], capture_output=True,
+                              text=True)
+        self.assertEqual(text.returncode, 0, text.stderr)  # self-signed by the new key: it is in the HSM
+        self.assertIn("DNS:localhost", text.stdout)  # the names of the certificate in use
+        # the CA (here the dev CA) issues the certificate
+        signed = subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", "pki/ca.pem", "-CAkey", "pki/ca.key",
+                                 "-CAcreateserial", "-days", "30", "-copy_extensions", "copy",
+                                 "-out", "pki/server-v2.pem"], cwd=self.sg.dir, capture_output=True, text=True)
+        self.assertEqual(signed.returncode, 0, signed.stderr)
+        new_cert = self.file_certificate("pki/server-v2.pem")
+        self.assertEqual(self.served_certificate(), old_cert, "nothing changes before the reload")
+
+        # a config whose key and certificate do not match: refused, nothing changes
+        self.edit_config("sealgate-tls-v2", "pki/server.pem")
+        failed = self.sighup_and_wait("tls_reload_failed")
+        self.assertEqual(failed["code"], "TLS_CONFIG")
+        self.assertEqual(self.served_certificate(), old_cert)
+
+        self.edit_config("sealgate-tls-v2", "pki/server-v2.pem")
+        reloaded = self.sighup_and_wait("tls_reloaded")
+        self.assertEqual(reloaded["label"], "sealgate-tls-v2")
+        self.assertEqual(self.served_certificate("pep"), new_cert)
+        self.assertEqual(self.served_certificate("admin"), new_cert)
+        self.assertEqual(self.execute(self.grant())[0], 200)
+        [event] = self.audit_events("tls_reload")
+        self.assertEqual((event["label"], event["previous"]), ("sealgate-tls-v2", "sealgate-tls"))
+        inventory = self.inventory()
+        self.assertTrue(inventory["sealgate-tls-v2"]["active"])
+        self.assertFalse(inventory["sealgate-tls"]["active"])
+        self.assertEqual(self.admin("GET", "/readyz")[0], 200)
+
+        self.assertError(self.admin("POST", "/admin/v1/keys/retire", {"label": "sealgate-tls-v2"}), 409, "KEY_ACTIVE")
+        r = self.admin("POST", "/admin/v1/keys/retire", {"label": "sealgate-tls"})
+        self.assertEqual(r[0], 200, r[3])
+        # a retired key is never used again: not by a reload, not at a start
+        self.edit_config("sealgate-tls", "pki/server.pem")
+        failed = self.sighup_and_wait("tls_reload_failed")
+        self.assertEqual(failed["code"], "KEY_RETIRED")
+        self.assertEqual(self.served_certificate(), new_cert)
+        self.sg.stop()
+        with self.assertRaises(RuntimeError) as refused:
+            self.sg.start()
+        self.assertIn("KEY_RETIRED", str(refused.exception))
+        self.edit_config("sealgate-tls-v2", "pki/server-v2.pem")
+        self.sg.start()
+        self.assertEqual(self.served_certificate(), new_cert)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ CHROMIUM = "/usr/bin/chromium"
 CANARY = "sg-canary-webui-7c41e0d9b2"
 REASON = "the grant leaked into a CI log (ticket OPS-1234)"
 LEASE_REASON = "the ops credentials were shared in a chat (INC-7)"
+KEYS_REASON = "yearly key rotation (CHG-2026-12)"
 POLICY = {"rule_id": "ui-test-rule", "uri_prefix": "secret://acme/kv/ui-test",
           "reason": "let payments read the ui-test secrets (change CHG-42)"}
 # The KV page's secrets (namespace acme, mount kv): the canary's, and one with
@@ -269,6 +270,7 @@ class WebUiTest(unittest.TestCase):
                        "reason": LEASE_REASON},
             "key_labels": ["sealgate-audit-es256-v1", "sealgate-grant-es256-v1", "sealgate-kek",
                            "sealgate-ref-hmac-v1", "sealgate-tls"],
+            "keys": {"reason": KEYS_REASON},
         }
         try:
             out = subprocess.run(["node", os.path.join(ROOT, "webui/tests/ui_e2e.mjs")], capture_output=True,
@@ -279,7 +281,7 @@ class WebUiTest(unittest.TestCase):
                 shutil.rmtree(shots, ignore_errors=True)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         result = json.loads(out.stdout.strip().splitlines()[-1])
-        self.assertEqual(len(result["passed"]), 23, out.stdout)
+        self.assertEqual(len(result["passed"]), 24, out.stdout)
 
         # The revocation the admin made in the page is real, audited with its reason.
         status, body, _, raw = self.sg.request("POST", "/v1/grants/consume", body={"grant": grant})
@@ -288,6 +290,16 @@ class WebUiTest(unittest.TestCase):
             revokes = [e for e in map(json.loads, f) if e["type"] == "grant_revoke"]
         self.assertEqual([(e["grant_id"], e["reason"], e["actor"]["role"]) for e in revokes],
                          [(grant_id, REASON, "admin")])
+        # The rotations the admin made in the page are real and audited with the reason; the
+        # refused retirement changed nothing; the grant revoked above (signed by v1) still verifies.
+        with open(os.path.join(self.sg.dir, "audit/entries.jsonl")) as f:
+            key_changes = [e for e in map(json.loads, f) if e["type"] in ("key_rotated", "key_retired")]
+        self.assertEqual([(e["type"], e["label"], e["reason"], e["actor"]["role"]) for e in key_changes],
+                         [("key_rotated", "sealgate-grant-es256-v2", KEYS_REASON, "admin"),
+                          ("key_rotated", "sealgate-tls-v2", KEYS_REASON, "admin")])
+        versions = {k["label"]: k for k in self.admin("GET", "/admin/v1/keys")[1]["keys"]}
+        self.assertTrue(versions["sealgate-grant-es256-v2"]["active"])
+        self.assertFalse(versions["sealgate-grant-es256-v1"]["retired"])
         # The policy the admin saved in the page is the one in force, on disk, audited with its reason.
         policy = self.admin("GET", "/admin/v1/policy")[1]
         self.assertIn(POLICY["rule_id"], [r["id"] for r in policy["rules"]])

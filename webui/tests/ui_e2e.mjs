@@ -4,7 +4,7 @@
 //
 // What it checks: an admin sees the status, the HSM's key labels and revokes a
 // grant with a reason; each page's own checks (checks/*.mjs: policy, KV store,
-// audit log); an auditor gets no working control and the API refuses it; a page
+// leases, metrics, key rotation, audit log); an auditor gets no working control and the API refuses it; a page
 // on another origin cannot make the browser change anything (CSRF); no page
 // breaks its Content-Security-Policy; axe-core finds no serious accessibility
 // violation; a planted canary secret is in no page, DOM, network
@@ -17,6 +17,7 @@ import metricsChecks from "./checks/metrics.mjs";
 import leaseChecks from "./checks/leases.mjs";
 import kvChecks from "./checks/kv.mjs";
 import auditChecks from "./checks/audit.mjs";
+import keyChecks from "./checks/keys.mjs";
 
 const browser = await launchChromium();
 try {
@@ -84,6 +85,7 @@ try {
   await leaseChecks({ browser, page });
   await metricsChecks({ browser, page });
   await kvChecks({ browser, page });
+  await keyChecks({ browser, page });
   await auditChecks({ browser, page });
 
   await check("keyboard: the skip link and the navigation work without a mouse", async () => {
