@@ -224,6 +224,7 @@ namespace sealgate {
   INTERNAL(ConfigInvalid, "CONFIG_INVALID")                                   \
   INTERNAL(TlsConfig, "TLS_CONFIG")                                           \
   INTERNAL(ListenFailed, "LISTEN_FAILED")                                     \
+  INTERNAL(DataDirInUse, "DATA_DIR_IN_USE")                                   \
   INTERNAL(CrlInvalid, "CRL_INVALID")                                         \
   INTERNAL(PkiError, "PKI_ERROR")                                             \
   INTERNAL(DevInit, "DEV_INIT")                                               \

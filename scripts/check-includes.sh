@@ -29,7 +29,7 @@ declare -A may_use=(
   [keys]="telemetry config state audit grants breakglass"
   [rotation]="telemetry config server state audit grants keys"
   [app]="telemetry config server ui connectors state audit policy breakglass grants kv execute keys rotation"
-  [cli]="telemetry config policy keys breakglass"
+  [cli]="telemetry config policy audit keys breakglass"
 )
 
 # folder -> what its admin API files (*_admin_api.h, *_admin_api.cc: the HTTP face

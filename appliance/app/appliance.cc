@@ -13,6 +13,13 @@
 #include "core/secret_uri.h"
 #include "core/time_format.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 namespace sealgate::appliance {
 
 using nlohmann::json;
@@ -23,6 +30,7 @@ using nlohmann::json;
 Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
   std::unique_ptr<Appliance> app(new Appliance());
   app->config_ = config;
+  SEALGATE_TRY(app->lockDataDir());
   SEALGATE_ASSIGN_OR_RETURN(auto refVersion, app->openKeys());
   SEALGATE_TRY(app->loadPolicy());
   app->openState();
@@ -40,6 +48,25 @@ Result<std::unique_ptr<Appliance>> Appliance::start(const Config& config) {
             {"token", config.hsm.tokenLabel},
             {"ref_key_version", refVersion}});
   return app;
+}
+
+// One daemon per data directory: a second one would open the same sealed state
+// journal and audit log beside the first (each assumes it is the only writer).
+// The lock is held until the process ends.
+Result<void> Appliance::lockDataDir() {
+  const std::string path = dataDirLockPath(config_);
+  dataDirLock_.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (dataDirLock_.fd < 0) {
+    return makeError(ErrorCode::DataDirInUse, "cannot open " + path + ": " + std::strerror(errno));
+  }
+  if (::flock(dataDirLock_.fd, LOCK_EX | LOCK_NB) != 0) {
+    return makeError(ErrorCode::DataDirInUse, "another sealgated runs on this data directory (" + path + ")");
+  }
+  return {};
+}
+
+Appliance::DataDirLock::~DataDirLock() {
+  if (fd >= 0) ::close(fd);
 }
 
 // The HSM's keys: the resource_ref key (its version is returned) and the grant keys.

@@ -66,6 +66,7 @@ class Appliance {
   HandlerResult adminStatus();
   std::string metricsText();
   HandlerResult reinitializeState(Request& request);
+  Result<void> lockDataDir();
   Result<unsigned> openKeys();
   Result<void> loadPolicy();
   void openState();
@@ -77,9 +78,18 @@ class Appliance {
   Result<void> startProviders();
   Result<void> startListeners();
 
+  // <data_dir>/sealgated.lock, flock()ed: declared first, so it is released
+  // after every part that writes under the data directory has closed.
+  struct DataDirLock {
+    int fd = -1;
+    DataDirLock() = default;
+    DataDirLock(const DataDirLock&) = delete;
+    DataDirLock& operator=(const DataDirLock&) = delete;
+    ~DataDirLock();
+  } dataDirLock_;
   Config config_;
-  // First, so it outlives every part that records into it (the audit and state
-  // writers record their last batch while they stop).
+  // Before every part that records into it, so it outlives them (the audit and
+  // state writers record their last batch while they stop).
   Metrics metrics_;
   std::unique_ptr<ApplianceKeys> keys_;
   std::unique_ptr<ResourceRefs> refs_;

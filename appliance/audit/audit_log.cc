@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -187,6 +188,12 @@ Result<std::unique_ptr<MerkleAuditLog>> MerkleAuditLog::open(const AuditLogOptio
   std::filesystem::create_directories(options.dir, ec);
   ::chmod(options.dir.c_str(), 0700);
   SEALGATE_ASSIGN_OR_RETURN(log->fd_, openForAppend(options.dir + "/entries.jsonl"));
+  // One writer: a second process on the same log (two daemons on one data
+  // directory, a key ceremony beside a running daemon) would interleave entries
+  // the tree does not know. The lock lives as long as the descriptor.
+  if (::flock(log->fd_, LOCK_EX | LOCK_NB) != 0) {
+    return unavailable("the audit log " + options.dir + " is open in another process");
+  }
   SEALGATE_ASSIGN_OR_RETURN(log->checkpointFd_, openForAppend(options.dir + "/checkpoints.jsonl"));
   // The files' directory entries are durable too.
   SEALGATE_TRY(syncDir(options.dir, audit_errc::kUnavailable));

@@ -71,6 +71,23 @@ std::string slurp(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+TEST(MerkleAuditLog, OneWriterAtATime) {
+  const std::string dir = tempDir();
+  {
+    auto first = MerkleAuditLog::open(options(dir), signer());
+    ASSERT_TRUE(first.ok()) << first.error().describe();
+    ASSERT_TRUE((*first)->append(R"({"type":"t"})").ok());
+    auto second = MerkleAuditLog::open(options(dir), signer());
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.error().code, ErrorCode::AuditUnavailable);
+    EXPECT_NE(second.error().message.find("another process"), std::string::npos);
+    ASSERT_TRUE((*first)->append(R"({"type":"t"})").ok()) << "the refused opener changed nothing";
+  }
+  auto again = MerkleAuditLog::open(options(dir), signer());
+  ASSERT_TRUE(again.ok()) << again.error().describe();
+  EXPECT_EQ((*again)->size(), 2u);
+}
+
 TEST(MerkleAuditLog, RefusesAnEventCarryingALiveSecretValue) {
   const std::string dir = tempDir();
   auto log = MerkleAuditLog::open(options(dir), signer());

@@ -8,6 +8,7 @@
 #include "appliance/cli/approver_cli.h"
 #include "appliance/cli/config_check.h"
 #include "appliance/cli/dev_init.h"
+#include "appliance/cli/key_ceremony_cli.h"
 #include "appliance/cli/keys_cli.h"
 #include "appliance/cli/status_cli.h"
 #include "appliance/config/config.h"
@@ -92,6 +93,10 @@ int keysList(const std::string& configPath, bool asJson) {
 int stateInit(const std::string& configPath) {
   auto instance = openInstance(configPath);
   if (instance.exitCode) return instance.exitCode;
+  if (daemonRunsOn(instance.config)) {
+    std::cerr << "sealgate state init: sealgated is running on this data directory: stop it first (nothing done)\n";
+    return 1;
+  }
   if (auto r = instance.keys->stateGuard(instance.config)->initialize(); !r) {
     std::cerr << "sealgate state init: " << r.error().describe() << "\n";
     return 1;
@@ -287,6 +292,15 @@ static int run(int argc, char** argv) {
   auto* listCmd = keysCmd->add_subcommand("list", "show labels, types, fingerprints and attributes (never values)");
   listCmd->add_option("--config", configPath, "path to sealgated.conf")->required();
   listCmd->add_flag("--json", asJson, "machine-readable output");
+  CeremonyCommand ceremony;
+  auto* ceremonyCmd = keysCmd->add_subcommand(
+      "ceremony", "initial key ceremony: create every key the config's token lacks (never replacing one); audited");
+  ceremonyCmd->add_option("--config", ceremony.configPath, "path to sealgated.conf")->required();
+  ceremonyCmd->add_option("--tls-csr-out", ceremony.csrOut, "write the TLS key's certificate request (PEM) here");
+  ceremonyCmd->add_option("--tls-cn", ceremony.tlsCommonName, "its subject common name, e.g. sealgate.example");
+  ceremonyCmd->add_option("--tls-san", ceremony.tlsSubjectAltNames,
+                          "its subject alternative names, e.g. DNS:sealgate.example,IP:192.0.2.7");
+  ceremonyCmd->add_flag("--json", ceremony.asJson, "machine-readable output");
   // Key rotation, through the running appliance's admin listener.
   KeysCommand keys;
   auto* versionsCmd = keysCmd->add_subcommand(
@@ -370,6 +384,13 @@ static int run(int argc, char** argv) {
   if (const int status = runApproverCommands(approvers); status >= 0) return status;
   if (statusCmd->parsed()) return statusCommand(statusTls, statusJson, std::cout, std::cerr);
   if (listCmd->parsed()) return keysList(configPath, asJson);
+  if (ceremonyCmd->parsed()) {
+    if (!ceremony.csrOut.empty() && ceremony.tlsCommonName.empty()) {
+      std::cerr << "sealgate keys ceremony: --tls-csr-out needs --tls-cn\n";
+      return 2;
+    }
+    return keyCeremonyCommand(ceremony, std::cout, std::cerr);
+  }
   if (versionsCmd->parsed()) return keysVersionsCommand(keys, std::cout, std::cerr);
   if (rotateCmd->parsed()) return keysRotateCommand(keys, std::cout, std::cerr);
   if (retireCmd->parsed()) return keysRetireCommand(keys, std::cout, std::cerr);

@@ -8,6 +8,8 @@
 #include <set>
 #include <utility>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "core/json_parse.h"
@@ -816,6 +818,18 @@ std::vector<ConfigProblem> unreadableFiles(const Config& c) {
     out.push_back({"data_dir", "data_dir: not a folder this user can write: " + c.dataDir});
   }
   return out;
+}
+
+std::string dataDirLockPath(const Config& config) {
+  return (config.dataDir.empty() ? std::string(".") : config.dataDir) + "/sealgated.lock";
+}
+
+bool daemonRunsOn(const Config& config) {
+  const int fd = ::open(dataDirLockPath(config).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool locked = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+  ::close(fd);
+  return locked;
 }
 
 }  // namespace sealgate::appliance

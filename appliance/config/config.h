@@ -209,4 +209,10 @@ struct ConfigCheck {
 // `sealgate config check --files` adds to the parse, run as the daemon's user.
 std::vector<ConfigProblem> unreadableFiles(const Config& config);
 
+// <data_dir>/sealgated.lock: a running sealgated holds an exclusive flock() on
+// it, so one daemon, and no offline tool beside it, works on a data directory.
+std::string dataDirLockPath(const Config& config);
+// Whether a process holds that lock now.
+bool daemonRunsOn(const Config& config);
+
 }  // namespace sealgate::appliance

@@ -107,6 +107,45 @@ Result<std::string> ApplianceKeys::createNextTlsVersion() {
   return label;
 }
 
+Result<ApplianceKeys::Provisioned> ApplianceKeys::provisionKeys(bool sealedDataExists) {
+  Provisioned out;
+  const auto note = [&](const std::string& label, bool created) {
+    (created ? out.created : out.present).push_back(label);
+  };
+  const bool kekPresent = keys_->keyInfo(key_labels::kKek).ok();
+  if (!kekPresent && sealedDataExists) {
+    return makeError(ErrorCode::HsmKeyMissing,
+                     std::string("the token holds no ") + key_labels::kKek +
+                         ", but sealed state or KV data exists: it was sealed under another token's KEK. Restore "
+                         "that KEK into this token (the HSM vendor's backup), or move the data aside");
+  }
+  // The versioned keys: any version will do; the first is v1.
+  for (const char* prefix : {key_labels::kRefHmac, key_labels::kGrantSigning, key_labels::kAuditSigning}) {
+    if (auto version = keys_->activeVersion(prefix)) {
+      note(versionedLabel(prefix, *version), false);
+      continue;
+    }
+    const std::string label = versionedLabel(prefix, 1);
+    SEALGATE_TRY(prefix == std::string(key_labels::kRefHmac) ? keys_->generateHmacKey(label)
+                                                             : keys_->generateEcP256Key(label));
+    note(label, true);
+  }
+  if (kekPresent) {
+    note(key_labels::kKek, false);
+  } else {
+    SEALGATE_TRY(keys_->generateAes256Key(key_labels::kKek));
+    note(key_labels::kKek, true);
+  }
+  const std::string tls = tlsKeyLabel();
+  if (keys_->keyInfo(tls)) {
+    note(tls, false);
+  } else {
+    SEALGATE_TRY(keys_->generateEcP256Key(tls));
+    note(tls, true);
+  }
+  return out;
+}
+
 Result<void> ApplianceKeys::destroyKey(const std::string& label) { return keys_->destroyKey(label); }
 
 Result<GrantSigningKeys> ApplianceKeys::grantSigningKeys() { return appliance::grantSigningKeys(*keys_); }

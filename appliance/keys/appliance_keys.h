@@ -75,6 +75,18 @@ class ApplianceKeys {
   // a P-256 key like it. Its label.
   Result<std::string> createNextTlsVersion();
   void setActiveRefVersion(unsigned version);
+  // The initial key ceremony on a production token (docs/RUNBOOK.md, "Initial
+  // key ceremony"): every key the appliance needs (DESIGN.md, "Keys") that the
+  // token does not hold yet is created with sealgate's templates; a key present
+  // is never replaced. The KEK is not created while `sealedDataExists` (state or
+  // KV data sealed under a KEK this token does not hold would be lost for good):
+  // HSM_KEY_MISSING then, nothing created.
+  struct Provisioned {
+    std::vector<std::string> created;
+    std::vector<std::string> present;
+  };
+  Result<Provisioned> provisionKeys(bool sealedDataExists);
+
   // Undoes createNextVersion when what must follow it (the audit event) failed.
   Result<void> destroyKey(const std::string& label);
 

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "appliance/rotation/tls_request.h"
+#include "appliance/keys/tls_request.h"
 #include "appliance/telemetry/logging.h"
 #include "core/json_parse.h"
 #include "core/key_labels.h"
