@@ -415,7 +415,15 @@ Result<void> MerkleAuditLog::signCheckpointLocked(std::unique_lock<std::mutex>& 
   const std::string signedNote =
       note::formatNote(text, {note::Signature{options_.origin, note::ecdsaKeyId(signer.spkiDer), std::move(*sig)}});
   const std::string record = json{{"size", cp.size}, {"note", signedNote}}.dump() + "\n";
-  if (auto w = writeFully(checkpointFd_, record); !w) return w;
+  // A torn record stays torn: a checkpoint appended after it would make the
+  // file unreadable at the next start (that start drops a torn final record).
+  if (checkpointsTorn_) return unavailable("a checkpoint was cut short and could not be taken back; restart");
+  const off_t before = ::lseek(checkpointFd_, 0, SEEK_END);
+  if (auto w = writeFully(checkpointFd_, record); !w) {
+    // A full disk: take the partial bytes back, so a later checkpoint follows a whole record.
+    if (before < 0 || ::ftruncate(checkpointFd_, before) != 0) checkpointsTorn_ = true;
+    return w;
+  }
   if (::fdatasync(checkpointFd_) != 0) return unavailable("the checkpoint file cannot be synced");
   checkpoints_.push_back(StoredCheckpoint{cp.size, signedNote});
   lastSignedAt_ = std::chrono::system_clock::now();
@@ -503,13 +511,17 @@ Result<StoredCheckpoint> MerkleAuditLog::rotateSigner(CheckpointSigner next) {
 Result<StoredCheckpoint> MerkleAuditLog::checkpointNow() {
   std::unique_lock lock(mu_);
   if (!checkpoints_.empty() && checkpoints_.back().size == tree_.size() && !signerChanged_) return checkpoints_.back();
+  const std::uint64_t wanted = tree_.size();
   const std::uint64_t ticket = ++checkpointRequests_;
   checkpointRequested_ = true;
   cv_.notify_all();
   if (!doneCv_.wait_for(lock, options_.appendTimeout, [&] { return checkpointsDone_ >= ticket || stopping_; })) {
     return unavailable("no checkpoint could be signed in time");
   }
-  if (checkpoints_.empty()) return unavailable("no checkpoint could be signed (HSM unavailable?)");
+  // An older checkpoint is no answer: the HSM or the disk failed this one.
+  if (checkpoints_.empty() || checkpoints_.back().size < wanted) {
+    return unavailable("no checkpoint could be signed (HSM unavailable, or the disk full?)");
+  }
   return checkpoints_.back();
 }
 

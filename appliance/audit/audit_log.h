@@ -155,8 +155,9 @@ class MerkleAuditLog : public AuditSink {
   Result<void> signCheckpointLocked(std::unique_lock<std::mutex>& lock);
 
   AuditLogOptions options_;
-  CheckpointSigner signer_;     // under mu_; the writer signs with a copy, unlocked
-  bool signerChanged_ = false;  // under mu_: the current size wants a checkpoint by the new key
+  CheckpointSigner signer_;       // under mu_; the writer signs with a copy, unlocked
+  bool signerChanged_ = false;    // under mu_: the current size wants a checkpoint by the new key
+  bool checkpointsTorn_ = false;  // under mu_: a partial checkpoint record could not be removed
   int fd_ = -1;
   int checkpointFd_ = -1;
 

@@ -71,6 +71,41 @@ std::string slurp(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// A full disk while a checkpoint is written (here a file-size limit: the write
+// stops part-way with EFBIG): the partial record is taken back, so the
+// checkpoints written once there is room again follow a whole record and the log
+// opens again.
+TEST(MerkleAuditLog, ACheckpointCutShortByAFullDiskIsTakenBack) {
+  const std::string dir = tempDir();
+  auto previous = ::signal(SIGXFSZ, SIG_IGN);  // as sealgated does: EFBIG, not a signal
+  {
+    auto log = MerkleAuditLog::open(options(dir, 1000), signer());
+    ASSERT_TRUE(log.ok()) << log.error().describe();
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*log)->append(R"({"type":"t"})").ok());
+    ASSERT_TRUE((*log)->checkpointNow().ok());
+    ASSERT_TRUE((*log)->append(R"({"type":"t"})").ok());
+    const auto checkpointBytes = std::filesystem::file_size(dir + "/checkpoints.jsonl");
+    rlimit saved{};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+    rlimit small = saved;
+    small.rlim_cur = checkpointBytes + 20;  // room for part of a record only
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    auto cut = (*log)->checkpointNow();
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &saved), 0);
+    EXPECT_FALSE(cut.ok());
+    EXPECT_EQ(std::filesystem::file_size(dir + "/checkpoints.jsonl"), checkpointBytes) << "the partial record is gone";
+    ASSERT_TRUE((*log)->append(R"({"type":"t"})").ok());
+    auto signedAgain = (*log)->checkpointNow();
+    ASSERT_TRUE(signedAgain.ok()) << signedAgain.error().describe();
+    EXPECT_EQ(signedAgain->size, 5u);
+  }
+  ::signal(SIGXFSZ, previous);
+  auto reopened = MerkleAuditLog::open(options(dir, 1000), signer());
+  ASSERT_TRUE(reopened.ok()) << reopened.error().describe();
+  EXPECT_EQ((*reopened)->size(), 5u);
+  EXPECT_TRUE(audit::verifyBundle(*(*reopened)->exportBundle(), pinned()).ok());
+}
+
 TEST(MerkleAuditLog, OneWriterAtATime) {
   const std::string dir = tempDir();
   {
