@@ -2,7 +2,6 @@
 
 #include "appliance/audit/audit_http.h"
 #include "appliance/telemetry/logging.h"
-#include "core/interfaces/state_store.h"
 #include "core/secret_uri.h"
 
 namespace sealgate::appliance {
@@ -11,16 +10,16 @@ using nlohmann::json;
 
 namespace {
 
-// A rotation's error as the API answers it: its own codes as they are, a state
-// failure as the state's 503, anything else from the HSM as HSM_UNAVAILABLE.
+// A rotation's error as the API answers it: the API's codes (its own, the
+// state's, the audit log's) as they are; the HSM's as HSM_UNAVAILABLE; anything
+// else (the certificate in use unreadable: TLS_CONFIG) as 500 INTERNAL, logged.
 HttpError answer(const Request& request, const Error& e) {
   if (isApiCode(e.code)) return HttpError{e.code, e.message};
-  const ErrorCode state = stateFailureCode(e.code);
-  if (state != ErrorCode::StateUnavailable || e.code == ErrorCode::StateUnavailable) {
-    return HttpError{state, "the sealed state cannot record the change; nothing was changed"};
+  if (std::string_view(errorCodeName(e.code)).starts_with("HSM_")) {
+    logEvent(LogLevel::Error, "hsm_failure", {{"correlation_id", request.correlationId}, {"error", e.describe()}});
+    return HttpError{ErrorCode::HsmUnavailable, "the HSM could not complete the key operation"};
   }
-  logEvent(LogLevel::Error, "hsm_failure", {{"correlation_id", request.correlationId}, {"error", e.describe()}});
-  return HttpError{ErrorCode::HsmUnavailable, "the HSM could not complete the key operation"};
+  return HttpError{e.code, e.message};
 }
 
 std::variant<std::string, HttpError> stringField(const Request& request, const char* name) {
