@@ -268,6 +268,77 @@ int runApproverCommands(const ApproverCommands& c) {
   return -1;
 }
 
+// `sealgate keys ...`: list and ceremony on the token itself, rotation through the admin listener.
+struct KeysCommands {
+  CLI::App* list = nullptr;
+  CLI::App* ceremony = nullptr;
+  CLI::App* versions = nullptr;
+  CLI::App* rotate = nullptr;
+  CLI::App* retire = nullptr;
+  CLI::App* correlate = nullptr;
+  std::string listConfig;
+  bool listJson = false;
+  CeremonyCommand ceremonyCommand;
+  KeysCommand rotation;
+};
+
+void addKeysCommands(CLI::App& cli, KeysCommands& k) {
+  auto* keysCmd = cli.add_subcommand("keys", "the HSM's keys: list them, the initial ceremony, rotate and retire");
+  keysCmd->require_subcommand(1);
+  k.list = keysCmd->add_subcommand("list", "show labels, types, fingerprints and attributes (never values)");
+  k.list->add_option("--config", k.listConfig, "path to sealgated.conf")->required();
+  k.list->add_flag("--json", k.listJson, "machine-readable output");
+  CeremonyCommand& c = k.ceremonyCommand;
+  k.ceremony = keysCmd->add_subcommand(
+      "ceremony", "initial key ceremony: create every key the config's token lacks (never replacing one); audited");
+  k.ceremony->add_option("--config", c.configPath, "path to sealgated.conf")->required();
+  k.ceremony->add_option("--tls-csr-out", c.csrOut, "write the TLS key's certificate request (PEM) here");
+  k.ceremony->add_option("--tls-cn", c.tlsCommonName, "its subject common name, e.g. sealgate.example");
+  k.ceremony->add_option("--tls-san", c.tlsSubjectAltNames,
+                         "its subject alternative names, e.g. DNS:sealgate.example,IP:192.0.2.7");
+  k.ceremony->add_flag("--json", c.asJson, "machine-readable output");
+  // Key rotation, through the running appliance's admin listener.
+  KeysCommand& r = k.rotation;
+  k.versions = keysCmd->add_subcommand(
+      "versions", "every version of the ref-hmac, grant, audit and TLS keys: active, verifying or retired, and when");
+  k.rotate = keysCmd->add_subcommand("rotate",
+                                     "(admin) create the next version of a key in the HSM and make it active "
+                                     "(tls: once its certificate is installed)");
+  k.rotate->add_option("--kind", r.kind, "ref-hmac, grant, audit or tls")
+      ->required()
+      ->check(CLI::IsMember({"ref-hmac", "grant", "audit", "tls"}));
+  k.rotate->add_option("--csr-out", r.csrOut,
+                       "tls: write the new key's certificate request (PEM) here (default: print it)");
+  k.retire = keysCmd->add_subcommand(
+      "retire", "(admin) stop using an earlier version for good (kept in the HSM); refused while grants need it");
+  k.retire->add_option("LABEL", r.label, "the version's label, e.g. sealgate-grant-es256-v1")->required();
+  for (auto* cmd : {k.rotate, k.retire}) cmd->add_option("--reason", r.reason, "why (recorded in the audit event)");
+  k.correlate = keysCmd->add_subcommand(
+      "correlate", "(admin, auditor) the resource_ref of a secret URI under every key version (audited)");
+  k.correlate->add_option("URI", r.uri, "a secret URI, secret://tenant/mount/path[#field]")->required();
+  for (auto* cmd : {k.versions, k.rotate, k.retire, k.correlate}) {
+    addAdminTlsOptions(cmd, r.tls);
+    cmd->add_flag("--json", r.asJson, "machine-readable output");
+  }
+}
+
+// The exit status of the keys command that was given, or -1 when none was.
+int runKeysCommands(const KeysCommands& k) {
+  if (k.list->parsed()) return keysList(k.listConfig, k.listJson);
+  if (k.ceremony->parsed()) {
+    if (!k.ceremonyCommand.csrOut.empty() && k.ceremonyCommand.tlsCommonName.empty()) {
+      std::cerr << "sealgate keys ceremony: --tls-csr-out needs --tls-cn\n";
+      return 2;
+    }
+    return keyCeremonyCommand(k.ceremonyCommand, std::cout, std::cerr);
+  }
+  if (k.versions->parsed()) return keysVersionsCommand(k.rotation, std::cout, std::cerr);
+  if (k.rotate->parsed()) return keysRotateCommand(k.rotation, std::cout, std::cerr);
+  if (k.retire->parsed()) return keysRetireCommand(k.rotation, std::cout, std::cerr);
+  if (k.correlate->parsed()) return keysCorrelateCommand(k.rotation, std::cout, std::cerr);
+  return -1;
+}
+
 }  // namespace
 
 // main() without the last line of defence below.
@@ -285,47 +356,8 @@ static int run(int argc, char** argv) {
   devInitCmd->add_option("--tpm", init.tpm, "none (rollback protection off) or swtpm (a software TPM in DIR/tpm)")
       ->check(CLI::IsMember({"none", "swtpm"}));
 
-  auto* keysCmd = cli.add_subcommand("keys", "the HSM's keys: list them, rotate and retire versions");
-  keysCmd->require_subcommand(1);
-  std::string configPath;
-  bool asJson = false;
-  auto* listCmd = keysCmd->add_subcommand("list", "show labels, types, fingerprints and attributes (never values)");
-  listCmd->add_option("--config", configPath, "path to sealgated.conf")->required();
-  listCmd->add_flag("--json", asJson, "machine-readable output");
-  CeremonyCommand ceremony;
-  auto* ceremonyCmd = keysCmd->add_subcommand(
-      "ceremony", "initial key ceremony: create every key the config's token lacks (never replacing one); audited");
-  ceremonyCmd->add_option("--config", ceremony.configPath, "path to sealgated.conf")->required();
-  ceremonyCmd->add_option("--tls-csr-out", ceremony.csrOut, "write the TLS key's certificate request (PEM) here");
-  ceremonyCmd->add_option("--tls-cn", ceremony.tlsCommonName, "its subject common name, e.g. sealgate.example");
-  ceremonyCmd->add_option("--tls-san", ceremony.tlsSubjectAltNames,
-                          "its subject alternative names, e.g. DNS:sealgate.example,IP:192.0.2.7");
-  ceremonyCmd->add_flag("--json", ceremony.asJson, "machine-readable output");
-  // Key rotation, through the running appliance's admin listener.
-  KeysCommand keys;
-  auto* versionsCmd = keysCmd->add_subcommand(
-      "versions", "every version of the ref-hmac, grant and audit keys: active, verifying or retired, and when");
-  auto* rotateCmd = keysCmd->add_subcommand("rotate",
-                                            "(admin) create the next version of a key in the HSM and make it active "
-                                            "(tls: once its certificate is installed)");
-  rotateCmd->add_option("--kind", keys.kind, "ref-hmac, grant, audit or tls")
-      ->required()
-      ->check(CLI::IsMember({"ref-hmac", "grant", "audit", "tls"}));
-  rotateCmd->add_option("--csr-out", keys.csrOut,
-                        "tls: write the new key's certificate request (PEM) here (default: print it)");
-  auto* retireCmd = keysCmd->add_subcommand(
-      "retire", "(admin) stop using an earlier version for good (kept in the HSM); refused while grants need it");
-  retireCmd->add_option("LABEL", keys.label, "the version's label, e.g. sealgate-grant-es256-v1")->required();
-  for (auto* cmd : {rotateCmd, retireCmd}) {
-    cmd->add_option("--reason", keys.reason, "why (recorded in the audit event)");
-  }
-  auto* correlateCmd = keysCmd->add_subcommand(
-      "correlate", "(admin, auditor) the resource_ref of a secret URI under every key version (audited)");
-  correlateCmd->add_option("URI", keys.uri, "a secret URI, secret://tenant/mount/path[#field]")->required();
-  for (auto* cmd : {versionsCmd, rotateCmd, retireCmd, correlateCmd}) {
-    addAdminTlsOptions(cmd, keys.tls);
-    cmd->add_flag("--json", keys.asJson, "machine-readable output");
-  }
+  KeysCommands keys;
+  addKeysCommands(cli, keys);
 
   auto* stateCmd = cli.add_subcommand("state", "the sealed state store");
   stateCmd->require_subcommand(1);
@@ -383,18 +415,7 @@ static int run(int argc, char** argv) {
   }
   if (const int status = runApproverCommands(approvers); status >= 0) return status;
   if (statusCmd->parsed()) return statusCommand(statusTls, statusJson, std::cout, std::cerr);
-  if (listCmd->parsed()) return keysList(configPath, asJson);
-  if (ceremonyCmd->parsed()) {
-    if (!ceremony.csrOut.empty() && ceremony.tlsCommonName.empty()) {
-      std::cerr << "sealgate keys ceremony: --tls-csr-out needs --tls-cn\n";
-      return 2;
-    }
-    return keyCeremonyCommand(ceremony, std::cout, std::cerr);
-  }
-  if (versionsCmd->parsed()) return keysVersionsCommand(keys, std::cout, std::cerr);
-  if (rotateCmd->parsed()) return keysRotateCommand(keys, std::cout, std::cerr);
-  if (retireCmd->parsed()) return keysRetireCommand(keys, std::cout, std::cerr);
-  if (correlateCmd->parsed()) return keysCorrelateCommand(keys, std::cout, std::cerr);
+  if (const int status = runKeysCommands(keys); status >= 0) return status;
   if (stateInitCmd->parsed()) return stateInit(stateConfig);
   if (verifyCmd->parsed()) return auditVerify(keyPaths, bundlePath, keyName, quiet);
   return 2;
