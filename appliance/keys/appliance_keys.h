@@ -76,7 +76,7 @@ class ApplianceKeys {
   Result<std::string> createNextTlsVersion();
   void setActiveRefVersion(unsigned version);
   // The initial key ceremony on a production token (docs/RUNBOOK.md, "Initial
-  // key ceremony"): every key the appliance needs (DESIGN.md, "Keys") that the
+  // key ceremony"): every key the appliance needs (docs/DESIGN.md, "Keys") that the
   // token does not hold yet is created with sealgate's templates; a key present
   // is never replaced. The KEK is not created while `sealedDataExists` (state or
   // KV data sealed under a KEK this token does not hold would be lost for good):
